@@ -1,0 +1,106 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Purity rules for @keepalive/core (spec B3): the core reads no clock, starts
+ * no timer, draws no random number, touches no process or global state and
+ * imports nothing from Node. Time and randomness arrive as inputs.
+ */
+const impureGlobals = [
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'clearTimeout',
+  'clearInterval',
+  'clearImmediate',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'performance',
+  'process',
+  'globalThis',
+  'global',
+  'window',
+  'self',
+  'Date',
+  'crypto',
+  'console',
+  'fetch',
+  'Bun',
+  'Deno',
+].map((name) => ({
+  name,
+  message: `@keepalive/core is pure (spec B3): '${name}' is not allowed. Take time and randomness as inputs.`,
+}));
+
+const coreSources = ['packages/core/src/**/*.ts'];
+const testFiles = ['**/*.test.ts', '**/*.spec.ts', '**/test/**/*.ts', '**/test-support/**/*.ts'];
+
+export default tseslint.config(
+  {
+    ignores: ['**/dist/**', '**/coverage/**', '**/node_modules/**', '**/.turbo/**', '**/*.config.*', '**/docs/api/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  ...tseslint.configs.stylisticTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-console': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
+  },
+  {
+    files: testFiles,
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-console': 'off',
+    },
+  },
+  {
+    files: coreSources,
+    ignores: testFiles,
+    rules: {
+      'no-restricted-globals': ['error', ...impureGlobals],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Randomness arrives as an input (spec B3).' },
+        { object: 'Date', property: 'now', message: 'Time arrives in events (spec B3).' },
+        { object: 'performance', property: 'now', message: 'Time arrives in events (spec B3).' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: '@keepalive/core imports nothing from Node (spec B3).' },
+            { regex: '^(?!\\.)', message: '@keepalive/core has no runtime dependencies: relative imports only.' },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'Program > VariableDeclaration[kind!="const"], ExportNamedDeclaration > VariableDeclaration[kind!="const"]',
+          message: 'No module-level mutable state in @keepalive/core (spec B3).',
+        },
+        {
+          selector:
+            ':matches(Program, ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > :matches(ArrayExpression, ObjectExpression, NewExpression)',
+          message: 'Module-level objects in @keepalive/core must be frozen: wrap them in Object.freeze(...) (spec B3).',
+        },
+        {
+          selector: 'ClassDeclaration PropertyDefinition[static=true]',
+          message: 'No static (shared) class state in @keepalive/core (spec B3).',
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,111 @@
+import { checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, optionOr } from './errors.js';
+
+/**
+ * Options of a session-activity machine. Every field is optional; the
+ * defaults are the reference module's (spec B1).
+ *
+ * @example
+ * ```ts
+ * import { createSessionState } from '@keepalive/core';
+ * const state = createSessionState({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * ```
+ */
+export interface SessionOptions {
+  /** Time between heartbeat ticks while busy and attached (S4, S5). Default 30 000 ms. */
+  readonly heartbeatIntervalMs?: number | undefined;
+  /** Delay after the last activity stops before the `idle` diagnostic (S6). Default 30 000 ms. */
+  readonly idleDelayMs?: number | undefined;
+  /**
+   * Whether heartbeat ticks and `signal` events send keep-alives (S5, S7).
+   * Diagnostics fire either way. Events may override it per tick with their
+   * own `sendKeepalives` field. Default `true`.
+   */
+  readonly sendKeepalives?: boolean | undefined;
+  /** Keep the heartbeat running while idle, like gRPC's `keepalive_permit_without_calls` (B7). Default `false`. */
+  readonly permitWithoutActivity?: boolean | undefined;
+  /**
+   * How long to wait for proof of life after a keep-alive before the peer is
+   * declared dead and the transport closed (B5). `null` turns liveness off. Default `null`.
+   */
+  readonly pongTimeoutMs?: number | null | undefined;
+  /** Warn once per activity that stays in flight longer than this. `null` (default) turns it off. */
+  readonly stuckActivityMs?: number | null | undefined;
+}
+
+/**
+ * Validated, frozen session options with every default filled in. One config
+ * can be shared by any number of sessions (it is referenced, not copied).
+ *
+ * @example
+ * ```ts
+ * import { defineSessionConfig, createSessionState } from '@keepalive/core';
+ * const config = defineSessionConfig({ heartbeatIntervalMs: 10_000 });
+ * const sessions = Array.from({ length: 1_000 }, () => createSessionState(config));
+ * ```
+ */
+export interface SessionConfig {
+  readonly heartbeatIntervalMs: number;
+  readonly idleDelayMs: number;
+  readonly sendKeepalives: boolean;
+  readonly permitWithoutActivity: boolean;
+  readonly pongTimeoutMs: number | null;
+  readonly stuckActivityMs: number | null;
+}
+
+/**
+ * The reference defaults (spec S5, S6, B1).
+ *
+ * @example
+ * ```ts
+ * import { SESSION_DEFAULTS } from '@keepalive/core';
+ * SESSION_DEFAULTS.heartbeatIntervalMs; // 30000
+ * ```
+ */
+export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
+  heartbeatIntervalMs: 30_000,
+  idleDelayMs: 30_000,
+  sendKeepalives: true,
+  permitWithoutActivity: false,
+  pongTimeoutMs: null,
+  stuckActivityMs: null,
+});
+
+const SESSION_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
+
+/**
+ * Validates session options once and returns a frozen config (spec B1).
+ * Throws {@link KeepaliveOptionError} naming the option and the value for a
+ * non-finite, negative, zero or absurd duration, a non-boolean flag, or an
+ * unknown option name.
+ *
+ * @example
+ * ```ts
+ * import { defineSessionConfig } from '@keepalive/core';
+ * const config = defineSessionConfig({ idleDelayMs: 60_000 });
+ * defineSessionConfig({ heartbeatIntervalMs: 0 }); // throws: Invalid option heartbeatIntervalMs: 0 (...)
+ * ```
+ */
+export function defineSessionConfig(options: SessionOptions | SessionConfig = {}): SessionConfig {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) {
+    throw new RangeError(`Invalid session options: expected an object, got ${given === null ? 'null' : typeof given}`);
+  }
+  checkKnownKeys(options, SESSION_OPTION_KEYS, 'session');
+  const config: SessionConfig = {
+    heartbeatIntervalMs: checkDuration('heartbeatIntervalMs', optionOr(options, 'heartbeatIntervalMs', SESSION_DEFAULTS.heartbeatIntervalMs)),
+    idleDelayMs: checkDuration('idleDelayMs', optionOr(options, 'idleDelayMs', SESSION_DEFAULTS.idleDelayMs)),
+    sendKeepalives: checkBoolean('sendKeepalives', optionOr(options, 'sendKeepalives', SESSION_DEFAULTS.sendKeepalives)),
+    permitWithoutActivity: checkBoolean(
+      'permitWithoutActivity',
+      optionOr(options, 'permitWithoutActivity', SESSION_DEFAULTS.permitWithoutActivity),
+    ),
+    pongTimeoutMs: checkOptionalDuration('pongTimeoutMs', optionOr(options, 'pongTimeoutMs', SESSION_DEFAULTS.pongTimeoutMs)),
+    stuckActivityMs: checkOptionalDuration('stuckActivityMs', optionOr(options, 'stuckActivityMs', SESSION_DEFAULTS.stuckActivityMs)),
+  };
+  // A frozen, complete, valid config is reused by reference so that many
+  // sessions share one object (memory per idle session stays small).
+  if (Object.isFrozen(options) && SESSION_OPTION_KEYS.every((key) => Object.hasOwn(options, key))) {
+    return options as SessionConfig;
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,76 @@
+import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.js';
+
+/**
+ * The earliest armed deadline of a session, or `null` when nothing is
+ * armed: what quinn calls `poll_timeout`. A driver arms one OS timer for it
+ * and, when it fires, delivers `{ type: 'timeout', now }`.
+ *
+ * @example
+ * ```ts
+ * import { pollTimeout } from '@keepalive/core';
+ * const deadline = pollTimeout(state);
+ * if (deadline !== null) setTimeout(onTimeout, Math.max(0, deadline - performance.now()));
+ * ```
+ */
+export function pollTimeout(state: SessionState): number | null {
+  let earliest: number | null = null;
+  for (const timer of SESSION_TIMERS) {
+    const at = deadlineOf(state, timer);
+    if (at !== null && (earliest === null || at < earliest)) earliest = at;
+  }
+  return earliest;
+}
+
+/**
+ * The deadline of one session timer, or `null` when it is not armed.
+ *
+ * @example
+ * ```ts
+ * deadlineOf(state, 'heartbeat'); // e.g. 30000
+ * ```
+ */
+export function deadlineOf(state: SessionState, timer: SessionTimer): number | null {
+  switch (timer) {
+    case 'heartbeat':
+      return state.heartbeatAt;
+    case 'idle':
+      return state.idleAt;
+    case 'liveness':
+      return state.livenessAt;
+    case 'stuck':
+      return state.stuckAt;
+  }
+}
+
+/**
+ * The number of armed timers of a session.
+ *
+ * @example
+ * ```ts
+ * armedTimers(state); // 2 while busy with liveness on and a keep-alive unanswered
+ * ```
+ */
+export function armedTimers(state: SessionState): number {
+  let armed = 0;
+  for (const timer of SESSION_TIMERS) if (deadlineOf(state, timer) !== null) armed++;
+  return armed;
+}
+
+/**
+ * The earliest armed deadline across any number of sessions, so a driver can
+ * run them all on one OS timer. `null` when none has a timer armed.
+ *
+ * @example
+ * ```ts
+ * import { earliestDeadline } from '@keepalive/core';
+ * const next = earliestDeadline(sessions.values());
+ * ```
+ */
+export function earliestDeadline(states: Iterable<SessionState>): number | null {
+  let earliest: number | null = null;
+  for (const state of states) {
+    const at = pollTimeout(state);
+    if (at !== null && (earliest === null || at < earliest)) earliest = at;
+  }
+  return earliest;
+}

@@ -1,0 +1,105 @@
+/**
+ * Thrown at construction when an option is invalid (spec B1). The message
+ * names the option and the value, and both are kept as fields so callers can
+ * report them without parsing the message.
+ *
+ * @example
+ * ```ts
+ * import { defineSessionConfig, KeepaliveOptionError } from '@keepalive/core';
+ * try {
+ *   defineSessionConfig({ heartbeatIntervalMs: -1 });
+ * } catch (error) {
+ *   if (error instanceof KeepaliveOptionError) console.error(error.option, error.value);
+ * }
+ * ```
+ */
+export class KeepaliveOptionError extends RangeError {
+  /** The name of the offending option, e.g. `heartbeatIntervalMs`. */
+  readonly option: string;
+  /** The value that was refused. */
+  readonly value: unknown;
+
+  constructor(option: string, value: unknown, expectation: string) {
+    super(`Invalid option ${option}: ${describeValue(value)} (expected ${expectation})`);
+    this.name = 'KeepaliveOptionError';
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/** Renders a refused value for an error message without dumping large objects. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return `an ${typeof value}`;
+}
+
+/**
+ * The largest duration any option accepts: 2^31 - 1 ms (about 24.8 days),
+ * the longest delay a JavaScript timer can hold. Anything longer is absurd
+ * for a keep-alive and would silently fire at once on most runtimes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_DURATION_MS } from '@keepalive/core';
+ * console.log(MAX_DURATION_MS); // 2147483647
+ * ```
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** Validates a duration option: finite, > 0 and <= {@link MAX_DURATION_MS}. */
+export function checkDuration(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_DURATION_MS) {
+    throw new KeepaliveOptionError(option, value, `a finite number of milliseconds in (0, ${MAX_DURATION_MS}]`);
+  }
+  return value;
+}
+
+/** Validates an optional duration option: `null` (off) or a valid duration. */
+export function checkOptionalDuration(option: string, value: unknown): number | null {
+  return value === null ? null : checkDuration(option, value);
+}
+
+/** Validates a boolean option. */
+export function checkBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new KeepaliveOptionError(option, value, 'true or false');
+  return value;
+}
+
+/** Validates an integer option within [min, max]. */
+export function checkInteger(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new KeepaliveOptionError(option, value, `an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/** Validates a finite number within [min, max]. */
+export function checkNumber(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new KeepaliveOptionError(option, value, `a finite number in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/**
+ * Refuses option keys that are not known, so a typo such as
+ * `heartbeatIntervalMS` fails loudly instead of silently using a default.
+ */
+export function checkKnownKeys(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new KeepaliveOptionError(key, (options as Record<string, unknown>)[key], `a known ${what} option: ${known.join(', ')}`);
+    }
+  }
+}
+
+/** Reads an option, falling back to its default when it is absent (undefined). */
+export function optionOr(options: object, key: string, fallback: unknown): unknown {
+  const value = (options as Record<string, unknown>)[key];
+  return value === undefined ? fallback : value;
+}

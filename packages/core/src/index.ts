@@ -1,0 +1,89 @@
+/**
+ * @keepalive/core: a pure, sans-I/O state machine that keeps long-lived
+ * sessions alive while they are busy. Events in (with monotonic `now`),
+ * next state and commands out. No clock, no timers, no randomness, no I/O.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, transition } from '@keepalive/core';
+ * let state = createSessionState({ heartbeatIntervalMs: 1_000 });
+ * let commands;
+ * [state, commands] = transition(state, { type: 'attach', now: 0 });
+ * [state, commands] = transition(state, { type: 'start', reason: 'api_call', now: 0 });
+ * [state, commands] = transition(state, { type: 'timeout', now: 1_000 });
+ * // commands: heartbeat diagnostic, send, re-arm at 2000
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  CLOSE_CODES,
+  NO_COMMANDS,
+  type ArmTimer,
+  type CancelTimer,
+  type CloseReason,
+  type CloseTransport,
+  type Diagnostic,
+  type DiagnosticFields,
+  type DiagnosticLevel,
+  type DiagnosticValue,
+  type SendKeepalive,
+} from './commands.js';
+export { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+export { KeepaliveOptionError, MAX_DURATION_MS } from './errors.js';
+export {
+  SESSION_DIAGNOSTICS,
+  SESSION_TIMERS,
+  countOf,
+  createSessionState,
+  lastToken,
+  step,
+  transition,
+  wantsHeartbeat,
+  type Activity,
+  type SessionCommand,
+  type SessionEvent,
+  type SessionState,
+  type SessionTimer,
+  type SessionTransition,
+} from './session.js';
+export { armedTimers, deadlineOf, earliestDeadline, pollTimeout } from './deadlines.js';
+export { summarize, type SessionSummary } from './summary.js';
+export {
+  checkLiveness,
+  createLiveness,
+  detectionBound,
+  keepaliveSent,
+  pongDeadlineAfterSend,
+  proofOfLife,
+  type LivenessState,
+  type LivenessVerdict,
+} from './liveness.js';
+export {
+  RECONNECT_DEFAULTS,
+  RECONNECT_DIAGNOSTICS,
+  backoffCeiling,
+  createReconnectState,
+  defineReconnectConfig,
+  reconnectStep,
+  reconnectTransition,
+  type ConnectCommand,
+  type ReconnectCommand,
+  type ReconnectConfig,
+  type ReconnectEvent,
+  type ReconnectOptions,
+  type ReconnectPhase,
+  type ReconnectState,
+} from './reconnect.js';
+export {
+  PING_POLICY_DEFAULTS,
+  createPingPolicyState,
+  definePingPolicy,
+  pingPolicyStep,
+  type PingPolicyCommand,
+  type PingPolicyConfig,
+  type PingPolicyEvent,
+  type PingPolicyOptions,
+  type PingPolicyState,
+} from './ping-policy.js';
+export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';

@@ -1,0 +1,156 @@
+import { CLOSE_CODES, diagnostic, type CloseTransport, type Diagnostic } from './commands.js';
+import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.js';
+
+/**
+ * Ping-flood policy (spec B8), after gRPC's server keepalive enforcement: a
+ * peer that pings sooner than `minPingIntervalMs` after its previous ping
+ * earns a strike; one strike more than `maxPingStrikes` closes the
+ * connection with 1008 (policy violation). Application data from the peer
+ * clears the strikes, as data frames do in gRPC.
+ */
+
+/**
+ * Options of the ping-flood policy.
+ *
+ * @example
+ * ```ts
+ * const options: PingPolicyOptions = { minPingIntervalMs: 1_000, maxPingStrikes: 3 };
+ * ```
+ */
+export interface PingPolicyOptions {
+  /** The shortest allowed time between two pings from a peer. Default 5 000 ms. */
+  readonly minPingIntervalMs?: number | undefined;
+  /** Strikes tolerated before closing; the next one closes. Default 2. */
+  readonly maxPingStrikes?: number | undefined;
+}
+
+/**
+ * Validated, frozen ping-policy options.
+ *
+ * @example
+ * ```ts
+ * const config: PingPolicyConfig = definePingPolicy({ maxPingStrikes: 0 });
+ * ```
+ */
+export interface PingPolicyConfig {
+  readonly minPingIntervalMs: number;
+  readonly maxPingStrikes: number;
+}
+
+/**
+ * Defaults of the ping-flood policy.
+ *
+ * @example
+ * ```ts
+ * PING_POLICY_DEFAULTS.maxPingStrikes; // 2
+ * ```
+ */
+export const PING_POLICY_DEFAULTS: PingPolicyConfig = Object.freeze({ minPingIntervalMs: 5_000, maxPingStrikes: 2 });
+
+const PING_POLICY_KEYS: readonly string[] = Object.freeze(Object.keys(PING_POLICY_DEFAULTS));
+
+/**
+ * Validates ping-policy options once; throws {@link KeepaliveOptionError}.
+ *
+ * @example
+ * ```ts
+ * definePingPolicy({ minPingIntervalMs: 2_000 });
+ * ```
+ */
+export function definePingPolicy(options: PingPolicyOptions = {}): PingPolicyConfig {
+  checkKnownKeys(options, PING_POLICY_KEYS, 'ping policy');
+  return Object.freeze({
+    minPingIntervalMs: checkDuration('minPingIntervalMs', optionOr(options, 'minPingIntervalMs', PING_POLICY_DEFAULTS.minPingIntervalMs)),
+    maxPingStrikes: checkInteger('maxPingStrikes', optionOr(options, 'maxPingStrikes', PING_POLICY_DEFAULTS.maxPingStrikes), 0, 1_000),
+  });
+}
+
+/**
+ * One peer's standing under the policy.
+ *
+ * @example
+ * ```ts
+ * const state: PingPolicyState = createPingPolicyState();
+ * ```
+ */
+export interface PingPolicyState {
+  /** When the previous ping arrived, or `null`. */
+  readonly lastPingAt: number | null;
+  /** Strikes collected since the last application data. */
+  readonly strikes: number;
+  /** Whether the policy has already closed this peer. */
+  readonly violated: boolean;
+}
+
+/**
+ * Events of the policy: a ping from the peer, or application data from it.
+ *
+ * @example
+ * ```ts
+ * const event: PingPolicyEvent = { type: 'ping', now: 12_000 };
+ * ```
+ */
+export type PingPolicyEvent = { readonly type: 'ping'; readonly now: number } | { readonly type: 'data'; readonly now: number };
+
+/**
+ * Commands of the policy: a warn `ping_flood` `{strikes}` diagnostic and a
+ * close with 1008.
+ *
+ * @example
+ * ```ts
+ * if (command.type === 'close') socket.close(command.code, 'ping flood');
+ * ```
+ */
+export type PingPolicyCommand = CloseTransport | Diagnostic;
+
+const FRESH: PingPolicyState = Object.freeze({ lastPingAt: null, strikes: 0, violated: false });
+const FLOOD_CLOSE: CloseTransport = Object.freeze({
+  type: 'close',
+  reason: 'ping_flood',
+  code: CLOSE_CODES.policyViolation,
+  terminate: false,
+});
+
+/**
+ * A peer with no pings and no strikes.
+ *
+ * @example
+ * ```ts
+ * let policy = createPingPolicyState();
+ * ```
+ */
+export function createPingPolicyState(): PingPolicyState {
+  return FRESH;
+}
+
+/**
+ * Applies one event; appends commands to `out` and returns the next state
+ * (the same object when nothing changed). Once violated, the peer stays
+ * violated and nothing more is emitted.
+ *
+ * @example
+ * ```ts
+ * const out: PingPolicyCommand[] = [];
+ * policy = pingPolicyStep(policy, config, { type: 'ping', now }, out);
+ * for (const command of out) if (command.type === 'close') socket.close(command.code);
+ * ```
+ */
+export function pingPolicyStep(
+  state: PingPolicyState,
+  config: PingPolicyConfig,
+  event: PingPolicyEvent,
+  out: PingPolicyCommand[],
+): PingPolicyState {
+  if (state.violated) return state;
+  if (event.type === 'data') {
+    return state.strikes === 0 ? state : { lastPingAt: state.lastPingAt, strikes: 0, violated: false };
+  }
+  const tooSoon = state.lastPingAt !== null && event.now - state.lastPingAt < config.minPingIntervalMs;
+  const strikes = tooSoon ? state.strikes + 1 : state.strikes;
+  if (strikes > config.maxPingStrikes) {
+    out.push(diagnostic('warn', 'ping_flood', { strikes }));
+    out.push(FLOOD_CLOSE);
+    return { lastPingAt: event.now, strikes, violated: true };
+  }
+  return { lastPingAt: event.now, strikes, violated: false };
+}

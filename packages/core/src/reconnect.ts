@@ -1,0 +1,302 @@
+import { NO_COMMANDS, diagnostic, type ArmTimer, type CancelTimer, type Diagnostic } from './commands.js';
+import { checkDuration, checkKnownKeys, checkNumber, checkInteger, optionOr, KeepaliveOptionError } from './errors.js';
+import { isUnitInterval, nextRandom, toSeed } from './random.js';
+
+/**
+ * Reconnect policy (spec B6): exponential backoff with full jitter, capped,
+ * reset after a healthy period, with an optional attempt limit and no
+ * reconnect after a deliberate close. A pure machine like the session one.
+ */
+
+/**
+ * Options of the reconnect machine.
+ *
+ * @example
+ * ```ts
+ * const options: ReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 20 };
+ * ```
+ */
+export interface ReconnectOptions {
+  /** Upper bound of the first delay. Default 500 ms. */
+  readonly initialDelayMs?: number | undefined;
+  /** The cap on any delay. Default 30 000 ms. */
+  readonly maxDelayMs?: number | undefined;
+  /** Growth of the upper bound per failed attempt, in [1, 100]. Default 2. */
+  readonly multiplier?: number | undefined;
+  /** A connection that stayed up this long resets the attempt count. Default 60 000 ms. */
+  readonly resetAfterMs?: number | undefined;
+  /** Give up after this many consecutive attempts; `null` (default) never gives up. */
+  readonly maxAttempts?: number | null | undefined;
+}
+
+/**
+ * Validated, frozen reconnect options with every default filled in.
+ *
+ * @example
+ * ```ts
+ * const config: ReconnectConfig = defineReconnectConfig({ maxAttempts: 5 });
+ * ```
+ */
+export interface ReconnectConfig {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly multiplier: number;
+  readonly resetAfterMs: number;
+  readonly maxAttempts: number | null;
+}
+
+/**
+ * Defaults of the reconnect policy.
+ *
+ * @example
+ * ```ts
+ * RECONNECT_DEFAULTS.maxDelayMs; // 30000
+ * ```
+ */
+export const RECONNECT_DEFAULTS: ReconnectConfig = Object.freeze({
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  multiplier: 2,
+  resetAfterMs: 60_000,
+  maxAttempts: null,
+});
+
+const RECONNECT_KEYS: readonly string[] = Object.freeze(Object.keys(RECONNECT_DEFAULTS));
+
+/**
+ * Validates reconnect options once (spec B1); throws {@link KeepaliveOptionError}
+ * naming the option and value.
+ *
+ * @example
+ * ```ts
+ * defineReconnectConfig({ initialDelayMs: 100, maxDelayMs: 5_000 });
+ * defineReconnectConfig({ multiplier: 0.5 }); // throws: Invalid option multiplier: 0.5 (...)
+ * ```
+ */
+export function defineReconnectConfig(options: ReconnectOptions = {}): ReconnectConfig {
+  checkKnownKeys(options, RECONNECT_KEYS, 'reconnect');
+  const initialDelayMs = checkDuration('initialDelayMs', optionOr(options, 'initialDelayMs', RECONNECT_DEFAULTS.initialDelayMs));
+  const maxDelayMs = checkDuration('maxDelayMs', optionOr(options, 'maxDelayMs', RECONNECT_DEFAULTS.maxDelayMs));
+  if (maxDelayMs < initialDelayMs) {
+    throw new KeepaliveOptionError('maxDelayMs', maxDelayMs, `a duration >= initialDelayMs (${initialDelayMs})`);
+  }
+  const maxAttempts = optionOr(options, 'maxAttempts', RECONNECT_DEFAULTS.maxAttempts);
+  return Object.freeze({
+    initialDelayMs,
+    maxDelayMs,
+    multiplier: checkNumber('multiplier', optionOr(options, 'multiplier', RECONNECT_DEFAULTS.multiplier), 1, 100),
+    resetAfterMs: checkDuration('resetAfterMs', optionOr(options, 'resetAfterMs', RECONNECT_DEFAULTS.resetAfterMs)),
+    maxAttempts: maxAttempts === null ? null : checkInteger('maxAttempts', maxAttempts, 1, 1_000_000),
+  });
+}
+
+/**
+ * Where the connection is:
+ * - `idle`: never asked to connect;
+ * - `connecting`: a connect is under way;
+ * - `connected`: the transport is open;
+ * - `waiting`: lost; a reconnect is scheduled;
+ * - `stopped`: closed on purpose: never reconnects;
+ * - `exhausted`: `maxAttempts` consecutive attempts failed.
+ *
+ * @example
+ * ```ts
+ * if (state.phase === 'waiting') showSpinner();
+ * ```
+ */
+export type ReconnectPhase = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped' | 'exhausted';
+
+/**
+ * The reconnect machine's state: plain, serialisable data.
+ *
+ * @example
+ * ```ts
+ * const state: ReconnectState = createReconnectState({}, 42);
+ * ```
+ */
+export interface ReconnectState {
+  readonly config: ReconnectConfig;
+  readonly phase: ReconnectPhase;
+  /** Consecutive attempts since the last healthy connection (0 while healthy). */
+  readonly attempt: number;
+  /** The seed of the jitter generator (see {@link nextRandom}). */
+  readonly seed: number;
+  /** When the current connection opened, or `null`. */
+  readonly connectedAt: number | null;
+  /** Deadline of the armed `reconnect` timer, or `null`. */
+  readonly deadline: number | null;
+}
+
+/**
+ * Events of the reconnect machine. `random`, when given, is the jitter draw
+ * in [0, 1) for that disconnect; otherwise the seeded generator in the state
+ * draws it.
+ *
+ * @example
+ * ```ts
+ * const event: ReconnectEvent = { type: 'disconnected', now: 1_000 };
+ * ```
+ */
+export type ReconnectEvent =
+  | { readonly type: 'connect'; readonly now: number }
+  | { readonly type: 'connected'; readonly now: number }
+  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined }
+  | { readonly type: 'timer'; readonly now: number }
+  | { readonly type: 'stop'; readonly now: number };
+
+/**
+ * Ask the driver to open a new connection. `attempt` is 0 for the first
+ * connect and counts reconnects after that.
+ *
+ * @example
+ * ```ts
+ * if (command.type === 'connect') openSocket();
+ * ```
+ */
+export interface ConnectCommand {
+  readonly type: 'connect';
+  readonly attempt: number;
+}
+
+/**
+ * Commands of the reconnect machine.
+ *
+ * @example
+ * ```ts
+ * for (const command of commands) if (command.type === 'arm') schedule(command.deadline);
+ * ```
+ */
+export type ReconnectCommand = ArmTimer<'reconnect'> | CancelTimer<'reconnect'> | ConnectCommand | Diagnostic;
+
+/**
+ * Diagnostics of the reconnect machine: info `reconnecting` `{attempt,
+ * delay_ms}`, info `reconnected` `{attempts}`, warn `reconnect_exhausted`
+ * `{attempts}`, warn `invalid_random` `{}` (a `random` outside [0, 1), the
+ * seeded draw used instead).
+ *
+ * @example
+ * ```ts
+ * RECONNECT_DIAGNOSTICS.reconnecting; // 'reconnecting'
+ * ```
+ */
+export const RECONNECT_DIAGNOSTICS = Object.freeze({
+  reconnecting: 'reconnecting',
+  reconnected: 'reconnected',
+  exhausted: 'reconnect_exhausted',
+  invalidRandom: 'invalid_random',
+} as const);
+
+const CANCEL_RECONNECT: CancelTimer<'reconnect'> = Object.freeze({ type: 'cancel', timer: 'reconnect' });
+
+/**
+ * Creates a reconnect machine in the `idle` phase.
+ *
+ * @param seed - seed of the jitter generator; give each connection its own
+ *   (for example from `crypto.getRandomValues` in the driver).
+ *
+ * @example
+ * ```ts
+ * import { createReconnectState } from '@keepalive/core';
+ * const state = createReconnectState({ maxDelayMs: 10_000 }, crypto.getRandomValues(new Uint32Array(1))[0]);
+ * ```
+ */
+export function createReconnectState(options: ReconnectOptions | ReconnectConfig = {}, seed = 0): ReconnectState {
+  return { config: defineReconnectConfig(options), phase: 'idle', attempt: 0, seed: toSeed(seed), connectedAt: null, deadline: null };
+}
+
+/**
+ * The upper bound of the delay before attempt `attempt` (1-based):
+ * `min(maxDelayMs, initialDelayMs * multiplier^(attempt - 1))`.
+ *
+ * @example
+ * ```ts
+ * backoffCeiling(RECONNECT_DEFAULTS, 3); // 2000
+ * ```
+ */
+export function backoffCeiling(config: ReconnectConfig, attempt: number): number {
+  const raw = config.initialDelayMs * Math.pow(config.multiplier, Math.max(0, attempt - 1));
+  return Math.min(config.maxDelayMs, raw);
+}
+
+/**
+ * The pure reconnect transition, `(state, event) → [next, commands]`; it
+ * executes nothing. See {@link reconnectStep} for the allocation-free form.
+ *
+ * @example
+ * ```ts
+ * import { createReconnectState, reconnectTransition } from '@keepalive/core';
+ * let [state, commands] = reconnectTransition(createReconnectState({}, 7), { type: 'connect', now: 0 });
+ * // commands: [{ type: 'connect', attempt: 0 }]
+ * ```
+ */
+export function reconnectTransition(
+  state: ReconnectState,
+  event: ReconnectEvent,
+): readonly [state: ReconnectState, commands: readonly ReconnectCommand[]] {
+  const out: ReconnectCommand[] = [];
+  const next = reconnectStep(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+/**
+ * Allocation-free reconnect transition: appends commands to `out` and
+ * returns the next state (the same object when nothing changed).
+ *
+ * @example
+ * ```ts
+ * const out: ReconnectCommand[] = [];
+ * state = reconnectStep(state, { type: 'disconnected', now }, out);
+ * ```
+ */
+export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out: ReconnectCommand[]): ReconnectState {
+  switch (event.type) {
+    case 'connect':
+      if (state.phase !== 'idle' && state.phase !== 'stopped' && state.phase !== 'exhausted') return state;
+      out.push({ type: 'connect', attempt: 0 });
+      return { ...state, phase: 'connecting', attempt: 0, deadline: null };
+    case 'connected':
+      if (state.phase !== 'connecting') return state;
+      if (state.attempt > 0) out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnected, { attempts: state.attempt }));
+      return { ...state, phase: 'connected', connectedAt: event.now };
+    case 'disconnected':
+      return onDisconnected(state, event.now, event.random, out);
+    case 'timer':
+      if (state.phase !== 'waiting') return state;
+      out.push({ type: 'connect', attempt: state.attempt });
+      return { ...state, phase: 'connecting', deadline: null };
+    case 'stop':
+      if (state.phase === 'stopped') return state;
+      if (state.deadline !== null) out.push(CANCEL_RECONNECT);
+      return { ...state, phase: 'stopped', deadline: null, connectedAt: null };
+    default:
+      return state;
+  }
+}
+
+function onDisconnected(state: ReconnectState, now: number, random: number | undefined, out: ReconnectCommand[]): ReconnectState {
+  if (state.phase !== 'connected' && state.phase !== 'connecting') return state;
+  const config = state.config;
+  // A connection that stayed healthy long enough starts the count afresh.
+  const healthy = state.connectedAt !== null && now - state.connectedAt >= config.resetAfterMs;
+  const attempt = (healthy ? 0 : state.attempt) + 1;
+  if (config.maxAttempts !== null && attempt > config.maxAttempts) {
+    out.push(diagnostic('warn', RECONNECT_DIAGNOSTICS.exhausted, { attempts: attempt - 1 }));
+    return { ...state, phase: 'exhausted', attempt: attempt - 1, connectedAt: null, deadline: null };
+  }
+  let seed = state.seed;
+  let draw: number;
+  if (random !== undefined && isUnitInterval(random)) {
+    draw = random;
+  } else {
+    if (random !== undefined) out.push(diagnostic('warn', RECONNECT_DIAGNOSTICS.invalidRandom, {}));
+    const next = nextRandom(seed);
+    draw = next.value;
+    seed = next.seed;
+  }
+  // Full jitter: uniform in [0, ceiling).
+  const delay = Math.floor(draw * backoffCeiling(config, attempt));
+  const deadline = now + delay;
+  out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnecting, { attempt, delay_ms: delay }));
+  out.push({ type: 'arm', timer: 'reconnect', deadline });
+  return { config, phase: 'waiting', attempt, seed, connectedAt: null, deadline };
+}

@@ -1,0 +1,754 @@
+import {
+  CLOSE_CODES,
+  NO_COMMANDS,
+  diagnostic,
+  type ArmTimer,
+  type CancelTimer,
+  type CloseTransport,
+  type Diagnostic,
+  type SendKeepalive,
+} from './commands.js';
+import { defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+import { pongDeadlineAfterSend } from './liveness.js';
+
+/**
+ * The timers of a session:
+ * - `heartbeat`: the keep-alive tick, armed exactly while busy (or permitted) and attached (S4, B7);
+ * - `idle`: the one-shot idle notice after the last activity stops (S6);
+ * - `liveness`: the deadline for proof of life after a keep-alive (B5);
+ * - `stuck`: the next activity that will have been in flight too long.
+ *
+ * @example
+ * ```ts
+ * import type { SessionTimer } from '@keepalive/core';
+ * const timer: SessionTimer = 'heartbeat';
+ * ```
+ */
+export type SessionTimer = 'heartbeat' | 'idle' | 'liveness' | 'stuck';
+
+/**
+ * Every session timer, in the order timers due at the same instant fire:
+ * a dead peer is noticed before a tick would send into it.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_TIMERS } from '@keepalive/core';
+ * SESSION_TIMERS.includes('idle'); // true
+ * ```
+ */
+export const SESSION_TIMERS: readonly SessionTimer[] = Object.freeze(['liveness', 'heartbeat', 'idle', 'stuck'] as const);
+
+/**
+ * One activity in flight.
+ *
+ * @example
+ * ```ts
+ * const activity: Activity = { token: 1, reason: 'api_call', since: 0, stuckReported: false };
+ * ```
+ */
+export interface Activity {
+  /** The release token returned for this start (see {@link lastToken}). */
+  readonly token: number;
+  /** The reason name given to `start`. */
+  readonly reason: string;
+  /** Monotonic time at which it started. */
+  readonly since: number;
+  /** Whether the stuck-activity warning has been emitted for it. */
+  readonly stuckReported: boolean;
+}
+
+/**
+ * The state of one session: plain, serialisable data (`JSON.stringify` round
+ * trips it). Never mutate it; every transition returns a new object when
+ * anything changed and the same object when nothing did.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, transition } from '@keepalive/core';
+ * const [state] = transition(createSessionState(), { type: 'start', reason: 'api_call', now: 0 });
+ * state.total; // 1
+ * state.counts; // { api_call: 1 }
+ * ```
+ */
+export interface SessionState {
+  /** The validated options (shared by reference). */
+  readonly config: SessionConfig;
+  /** Monotonic time of the last event that changed the state. */
+  readonly now: number;
+  /** Activities in flight (S1). Always equals the sum of `counts` (B2). */
+  readonly total: number;
+  /** Activities in flight by reason; reasons at zero are absent (S1, B2). */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Activities in flight, oldest first. */
+  readonly activities: readonly Activity[];
+  /** When total last went 0 → 1, or `null` while idle (S9). */
+  readonly busySince: number | null;
+  /** Whether a keep-alive sender is attached; "tracking active" (S3, S8). */
+  readonly attached: boolean;
+  /** Deadline of the armed heartbeat timer, or `null`. */
+  readonly heartbeatAt: number | null;
+  /** Deadline of the armed idle timer, or `null`. */
+  readonly idleAt: number | null;
+  /** Deadline for proof of life after a keep-alive, or `null` (B5). */
+  readonly livenessAt: number | null;
+  /** Deadline of the armed stuck-activity timer, or `null`. */
+  readonly stuckAt: number | null;
+  /** The token of the most recent `start` (0 before any). */
+  readonly lastToken: number;
+  /** Keep-alives sent so far (ticks and signals). */
+  readonly keepalivesSent: number;
+  /** Whether the session has been shut down; it then ignores every event. */
+  readonly shutdown: boolean;
+}
+
+/** Fields every event carries. */
+interface EventBase {
+  /** Monotonic time in milliseconds (performance.now-like); never wall-clock time. */
+  readonly now: number;
+}
+
+/**
+ * Everything that can happen to a session.
+ *
+ * - `start` / `stop`: an activity of `reason` begins or ends (S1, S2, B2).
+ * - `release`: the activity opened by the start with `token` ends; a second release warns.
+ * - `attach` / `detach`: a keep-alive sender is attached (replacing any other) or removed (S3, S4).
+ * - `signal`: send one keep-alive now if enabled and attached (S7).
+ * - `timeout`: fire every timer whose deadline is at or before `now` (quinn's `handle_timeout`).
+ * - `timer`: fire one named timer; `deadline`, when given, must match the armed one.
+ * - `alive`: proof of life from the peer: a pong or any inbound traffic (B5).
+ * - `shutdown`: report and cancel everything (S9, B4).
+ *
+ * `sendKeepalives`, where present, overrides the configured gate for that
+ * one event, so a driver can read a flag or an environment variable at
+ * every tick and signal.
+ *
+ * @example
+ * ```ts
+ * const event: SessionEvent = { type: 'start', reason: 'tool_exec', now: 1_250 };
+ * ```
+ */
+export type SessionEvent =
+  | (EventBase & { readonly type: 'start'; readonly reason: string })
+  | (EventBase & { readonly type: 'stop'; readonly reason: string })
+  | (EventBase & { readonly type: 'release'; readonly token: number })
+  | (EventBase & { readonly type: 'attach' })
+  | (EventBase & { readonly type: 'detach' })
+  | (EventBase & { readonly type: 'signal'; readonly sendKeepalives?: boolean | undefined })
+  | (EventBase & { readonly type: 'timeout'; readonly sendKeepalives?: boolean | undefined })
+  | (EventBase & {
+      readonly type: 'timer';
+      readonly timer: SessionTimer;
+      readonly deadline?: number | undefined;
+      readonly sendKeepalives?: boolean | undefined;
+    })
+  | (EventBase & { readonly type: 'alive' })
+  | (EventBase & { readonly type: 'shutdown' });
+
+/**
+ * What a session asks its adapter to do.
+ *
+ * @example
+ * ```ts
+ * function run(command: SessionCommand): void {
+ *   if (command.type === 'send') socket.ping();
+ * }
+ * ```
+ */
+export type SessionCommand =
+  | ArmTimer<SessionTimer>
+  | CancelTimer<SessionTimer>
+  | SendKeepalive
+  | CloseTransport
+  | Diagnostic;
+
+/**
+ * Names of every diagnostic a session emits, with their levels and fields:
+ *
+ * | name | level | fields |
+ * | --- | --- | --- |
+ * | `heartbeat` | debug | `total` |
+ * | `heartbeat_late` | warn | `missed` (ticks skipped, not burst) |
+ * | `idle` | info | `idle_ms` |
+ * | `dead_peer` | warn | `timeout_ms` |
+ * | `stuck_activity` | warn | `reason`, `age_ms` |
+ * | `activity_at_shutdown` | info | `total`, `active`, `oldest_activity_ms`, `keepalives_sent` |
+ * | `unmatched_stop` | warn | `reason` |
+ * | `released_twice` | warn | `token` |
+ * | `unknown_token` | warn | — |
+ * | `unknown_timer` / `stale_timer` | warn | `timer` (known names only) |
+ * | `time_went_backwards` | warn | `by_ms` |
+ * | `invalid_time` / `invalid_event` | warn | `event` (the event type, when known) |
+ * | `event_after_shutdown` | warn | `event` |
+ *
+ * @example
+ * ```ts
+ * import { SESSION_DIAGNOSTICS } from '@keepalive/core';
+ * if (command.type === 'diagnostic' && command.name === SESSION_DIAGNOSTICS.idle) markIdle();
+ * ```
+ */
+export const SESSION_DIAGNOSTICS = Object.freeze({
+  heartbeat: 'heartbeat',
+  heartbeatLate: 'heartbeat_late',
+  idle: 'idle',
+  deadPeer: 'dead_peer',
+  stuckActivity: 'stuck_activity',
+  activityAtShutdown: 'activity_at_shutdown',
+  unmatchedStop: 'unmatched_stop',
+  releasedTwice: 'released_twice',
+  unknownToken: 'unknown_token',
+  unknownTimer: 'unknown_timer',
+  staleTimer: 'stale_timer',
+  timeWentBackwards: 'time_went_backwards',
+  invalidTime: 'invalid_time',
+  invalidEvent: 'invalid_event',
+  eventAfterShutdown: 'event_after_shutdown',
+} as const);
+
+const SEND: SendKeepalive = Object.freeze({ type: 'send' });
+const DEAD_PEER_CLOSE: CloseTransport = Object.freeze({
+  type: 'close',
+  reason: 'dead_peer',
+  code: CLOSE_CODES.abnormal,
+  terminate: true,
+});
+const CANCEL: Readonly<Record<SessionTimer, CancelTimer<SessionTimer>>> = Object.freeze({
+  heartbeat: Object.freeze({ type: 'cancel', timer: 'heartbeat' }),
+  idle: Object.freeze({ type: 'cancel', timer: 'idle' }),
+  liveness: Object.freeze({ type: 'cancel', timer: 'liveness' }),
+  stuck: Object.freeze({ type: 'cancel', timer: 'stuck' }),
+});
+const EMPTY_COUNTS: Readonly<Record<string, number>> = Object.freeze({});
+const NO_ACTIVITIES: readonly Activity[] = Object.freeze([]);
+const NO_FIELDS = Object.freeze({});
+
+/** Field of the state that holds each timer's deadline. */
+const DEADLINE_FIELD = Object.freeze({
+  heartbeat: 'heartbeatAt',
+  idle: 'idleAt',
+  liveness: 'livenessAt',
+  stuck: 'stuckAt',
+} as const satisfies Record<SessionTimer, keyof SessionState>);
+
+/**
+ * Creates the initial state of a session: idle, detached, nothing armed.
+ * Options are validated here (spec B1) and throw {@link KeepaliveOptionError}
+ * naming the option and value. Pass a config from {@link defineSessionConfig}
+ * to share it between sessions.
+ *
+ * @param options - session options, or a shared config.
+ * @param now - the monotonic time the session is created at (default 0).
+ *
+ * @example
+ * ```ts
+ * import { createSessionState } from '@keepalive/core';
+ * const state = createSessionState({ heartbeatIntervalMs: 10_000 }, performance.now());
+ * ```
+ */
+export function createSessionState(options: SessionOptions | SessionConfig = {}, now = 0): SessionState {
+  if (!Number.isFinite(now)) throw new RangeError(`Invalid start time now: ${String(now)} (expected a finite number)`);
+  return {
+    config: defineSessionConfig(options),
+    now,
+    total: 0,
+    counts: EMPTY_COUNTS,
+    activities: NO_ACTIVITIES,
+    busySince: null,
+    attached: false,
+    heartbeatAt: null,
+    idleAt: null,
+    livenessAt: null,
+    stuckAt: null,
+    lastToken: 0,
+    keepalivesSent: 0,
+    shutdown: false,
+  };
+}
+
+/**
+ * The result of a transition: the next state and the commands to carry out,
+ * in order.
+ *
+ * @example
+ * ```ts
+ * const [next, commands]: SessionTransition = transition(state, event);
+ * ```
+ */
+export type SessionTransition = readonly [state: SessionState, commands: readonly SessionCommand[]];
+
+/**
+ * The pure transition function: `(state, event) → [next, commands]`. It
+ * executes nothing: commands are returned as data for an adapter to carry
+ * out (like XState's `transition`). It never throws on a bad event: it warns
+ * through a diagnostic and keeps the state consistent. When nothing changes
+ * it returns the same state object and a shared empty list.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, transition } from '@keepalive/core';
+ * let state = createSessionState({ heartbeatIntervalMs: 1_000 });
+ * let commands;
+ * [state, commands] = transition(state, { type: 'attach', now: 0 });
+ * [state, commands] = transition(state, { type: 'start', reason: 'api_call', now: 5 });
+ * // commands: [{ type: 'arm', timer: 'heartbeat', deadline: 1005 }]
+ * ```
+ */
+export function transition(state: SessionState, event: SessionEvent): SessionTransition {
+  const out: SessionCommand[] = [];
+  const next = step(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+/**
+ * The allocation-free form of {@link transition} for drivers: appends the
+ * commands to `out` (a buffer the caller owns and may reuse) and returns the
+ * next state. An event that changes nothing returns `state` itself and
+ * appends nothing, so it allocates nothing. Pure apart from appending to `out`.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, step, type SessionCommand } from '@keepalive/core';
+ * const out: SessionCommand[] = [];
+ * let state = createSessionState();
+ * state = step(state, { type: 'start', reason: 'api_call', now: 0 }, out);
+ * for (const command of out) execute(command);
+ * out.length = 0;
+ * ```
+ */
+export function step(state: SessionState, event: SessionEvent, out: SessionCommand[]): SessionState {
+  if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+    return state;
+  }
+  if (state.shutdown) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.eventAfterShutdown, { event: knownEventType(event.type) }));
+    return state;
+  }
+  const now = effectiveNow(state, event, out);
+  switch (event.type) {
+    case 'start':
+      return onStart(state, event.reason, now, out);
+    case 'stop':
+      return onStop(state, event.reason, now, out);
+    case 'release':
+      return onRelease(state, event.token, now, out);
+    case 'attach':
+      return onAttach(state, now, out);
+    case 'detach':
+      return state.attached ? detached(draft(state, now), out) : state;
+    case 'signal':
+      return onSignal(state, gate(state, event.sendKeepalives), now, out);
+    case 'alive':
+      return onAlive(state, now, out);
+    case 'timeout':
+      return onTimeout(state, gate(state, event.sendKeepalives), now, out);
+    case 'timer':
+      return onTimer(state, event.timer, event.deadline, gate(state, event.sendKeepalives), now, out);
+    case 'shutdown':
+      return onShutdown(state, now, out);
+    default:
+      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+      return state;
+  }
+}
+
+/**
+ * The token of the activity opened by the most recent `start`: read it from
+ * the state a `start` returned, and pass it to a `release` event later.
+ *
+ * @example
+ * ```ts
+ * const [busy] = transition(state, { type: 'start', reason: 'api_call', now });
+ * const token = lastToken(busy);
+ * // ...later
+ * transition(current, { type: 'release', token, now: later });
+ * ```
+ */
+export function lastToken(state: SessionState): number {
+  return state.lastToken;
+}
+
+/**
+ * The count of activities in flight for `reason` (0 when none).
+ *
+ * @example
+ * ```ts
+ * countOf(state, 'tool_exec'); // 2
+ * ```
+ */
+export function countOf(state: SessionState, reason: string): number {
+  return Object.hasOwn(state.counts, reason) ? (state.counts[reason] ?? 0) : 0;
+}
+
+/**
+ * Whether the heartbeat should be running: attached, not shut down, and busy
+ * or permitted without activity (S4, B7). The heartbeat timer is armed
+ * exactly when this holds.
+ *
+ * @example
+ * ```ts
+ * if (wantsHeartbeat(state)) console.assert(state.heartbeatAt !== null);
+ * ```
+ */
+export function wantsHeartbeat(state: SessionState): boolean {
+  return state.attached && !state.shutdown && (state.total > 0 || state.config.permitWithoutActivity);
+}
+
+// ---------------------------------------------------------------------------
+// Internals. A transition that changes anything copies the state once into a
+// draft, edits the draft in place and returns it; no closures per event.
+
+type Draft = { -readonly [K in keyof SessionState]: SessionState[K] };
+
+function draft(state: SessionState, now: number): Draft {
+  return { ...state, now };
+}
+
+function knownEventType(type: string): string {
+  switch (type) {
+    case 'start':
+    case 'stop':
+    case 'release':
+    case 'attach':
+    case 'detach':
+    case 'signal':
+    case 'alive':
+    case 'timeout':
+    case 'timer':
+    case 'shutdown':
+      return type;
+    default:
+      return 'unknown';
+  }
+}
+
+function gate(state: SessionState, override: boolean | undefined): boolean {
+  return typeof override === 'boolean' ? override : state.config.sendKeepalives;
+}
+
+/** The time an event is handled at: its `now`, unless that is invalid or earlier than the state's. */
+function effectiveNow(state: SessionState, event: SessionEvent, out: SessionCommand[]): number {
+  const now = event.now;
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidTime, { event: knownEventType(event.type) }));
+    return state.now;
+  }
+  if (now < state.now) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.timeWentBackwards, { by_ms: state.now - now }));
+    return state.now;
+  }
+  return now;
+}
+
+function isReason(reason: unknown): reason is string {
+  return typeof reason === 'string' && reason.length > 0;
+}
+
+function onStart(state: SessionState, reason: string, now: number, out: SessionCommand[]): SessionState {
+  if (!isReason(reason)) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'start' }));
+    return state;
+  }
+  const d = draft(state, now);
+  const token = state.lastToken + 1;
+  d.lastToken = token;
+  d.activities = [...state.activities, { token, reason, since: now, stuckReported: false }];
+  d.counts = { ...state.counts, [reason]: countOf(state, reason) + 1 };
+  d.total = state.total + 1;
+  if (state.total === 0) {
+    d.busySince = now;
+    // Busy again: the idle notice no longer applies (S6).
+    if (d.idleAt !== null) {
+      d.idleAt = null;
+      out.push(CANCEL.idle);
+    }
+  }
+  reconcileHeartbeat(d, out);
+  reconcileStuck(d, out);
+  return d;
+}
+
+function onStop(state: SessionState, reason: string, now: number, out: SessionCommand[]): SessionState {
+  if (!isReason(reason)) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'stop' }));
+    return state;
+  }
+  if (countOf(state, reason) === 0) {
+    // B2 / S2: an unmatched stop changes no count.
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unmatchedStop, { reason }));
+    return state;
+  }
+  // The oldest activity of that reason ends.
+  let index = 0;
+  while (index < state.activities.length && state.activities[index]?.reason !== reason) index++;
+  return removeActivity(state, index, now, out);
+}
+
+function onRelease(state: SessionState, token: number, now: number, out: SessionCommand[]): SessionState {
+  if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > state.lastToken) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownToken, NO_FIELDS));
+    return state;
+  }
+  let index = 0;
+  while (index < state.activities.length && state.activities[index]?.token !== token) index++;
+  if (index === state.activities.length) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.releasedTwice, { token }));
+    return state;
+  }
+  return removeActivity(state, index, now, out);
+}
+
+function removeActivity(state: SessionState, index: number, now: number, out: SessionCommand[]): SessionState {
+  const activity = state.activities[index];
+  /* c8 ignore next -- callers pass a valid index */
+  if (activity === undefined) return state;
+  const d = draft(state, now);
+  const reason = activity.reason;
+  d.activities = state.activities.length === 1 ? NO_ACTIVITIES : withoutIndex(state.activities, index);
+  const count = countOf(state, reason) - 1;
+  if (count > 0) {
+    d.counts = { ...state.counts, [reason]: count };
+  } else if (state.total === 1) {
+    d.counts = EMPTY_COUNTS;
+  } else {
+    d.counts = withoutKey(state.counts, reason);
+  }
+  d.total = state.total - 1;
+  if (d.total === 0) {
+    d.busySince = null;
+    // S6: the last activity stopped while the heartbeat ran with a sender attached.
+    if (state.heartbeatAt !== null && state.attached && d.idleAt === null) {
+      d.idleAt = now + state.config.idleDelayMs;
+      out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+    }
+  }
+  reconcileHeartbeat(d, out);
+  reconcileStuck(d, out);
+  return d;
+}
+
+function withoutIndex<T>(items: readonly T[], index: number): T[] {
+  const copy = items.slice(0, index);
+  for (let i = index + 1; i < items.length; i++) copy.push(items[i] as T);
+  return copy;
+}
+
+function withoutKey(counts: Readonly<Record<string, number>>, key: string): Record<string, number> {
+  // Object.fromEntries defines own properties, so a reason named `__proto__` stays a plain key.
+  const entries: [string, number][] = [];
+  for (const name of Object.keys(counts)) if (name !== key) entries.push([name, counts[name] ?? 0]);
+  return Object.fromEntries(entries);
+}
+
+function onAttach(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+  if (state.attached) {
+    // S3: the new sender replaces the old. Proof of life owed by the old
+    // transport no longer applies to the new one.
+    if (state.livenessAt === null) return state;
+    const d = draft(state, now);
+    d.livenessAt = null;
+    out.push(CANCEL.liveness);
+    return d;
+  }
+  const d = draft(state, now);
+  d.attached = true;
+  reconcileHeartbeat(d, out);
+  return d;
+}
+
+/** Detaches the sender (S4: the heartbeat stops; S6: detaching cancels the idle timer). */
+function detached(d: Draft, out: SessionCommand[]): Draft {
+  d.attached = false;
+  if (d.idleAt !== null) {
+    d.idleAt = null;
+    out.push(CANCEL.idle);
+  }
+  if (d.livenessAt !== null) {
+    d.livenessAt = null;
+    out.push(CANCEL.liveness);
+  }
+  reconcileHeartbeat(d, out);
+  return d;
+}
+
+function onSignal(state: SessionState, enabled: boolean, now: number, out: SessionCommand[]): SessionState {
+  // S7: send at once when enabled and attached; the heartbeat and idle timers are untouched.
+  if (!enabled || !state.attached) return state;
+  const d = draft(state, now);
+  sendKeepalive(d, now, out);
+  return d;
+}
+
+function onAlive(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+  if (state.livenessAt === null) return state;
+  const d = draft(state, now);
+  d.livenessAt = null;
+  out.push(CANCEL.liveness);
+  return d;
+}
+
+function onTimeout(state: SessionState, enabled: boolean, now: number, out: SessionCommand[]): SessionState {
+  let current: SessionState = state;
+  // Each fire disarms its timer or re-arms it strictly after `now`, so this
+  // ends after at most one fire per timer (stuck may fire once per due activity group).
+  for (let guard = 0; guard < 8; guard++) {
+    const timer = dueTimer(current, now);
+    if (timer === null) return current;
+    current = fire(current === state ? draft(state, now) : (current), timer, enabled, now, out);
+  }
+  /* c8 ignore next */
+  return current;
+}
+
+function onTimer(
+  state: SessionState,
+  timer: SessionTimer,
+  deadline: number | undefined,
+  enabled: boolean,
+  now: number,
+  out: SessionCommand[],
+): SessionState {
+  if (!SESSION_TIMERS.includes(timer)) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownTimer, NO_FIELDS));
+    return state;
+  }
+  const armed = state[DEADLINE_FIELD[timer]];
+  if (armed === null || (deadline !== undefined && deadline !== armed)) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.staleTimer, { timer }));
+    return state;
+  }
+  return fire(draft(state, now), timer, enabled, now, out);
+}
+
+/** The armed timer due at `now` with the earliest deadline (ties in {@link SESSION_TIMERS} order). */
+function dueTimer(state: SessionState, now: number): SessionTimer | null {
+  let best: SessionTimer | null = null;
+  let bestAt = Infinity;
+  for (const timer of SESSION_TIMERS) {
+    const at = state[DEADLINE_FIELD[timer]];
+    if (at !== null && at <= now && at < bestAt) {
+      best = timer;
+      bestAt = at;
+    }
+  }
+  return best;
+}
+
+function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out: SessionCommand[]): Draft {
+  switch (timer) {
+    case 'heartbeat':
+      return fireHeartbeat(d, enabled, now, out);
+    case 'idle':
+      d.idleAt = null;
+      out.push(diagnostic('info', SESSION_DIAGNOSTICS.idle, { idle_ms: d.config.idleDelayMs }));
+      return d;
+    case 'liveness':
+      // B5: no proof of life in time: the peer is dead. Terminate and stop sending into it.
+      d.livenessAt = null;
+      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.deadPeer, { timeout_ms: d.config.pongTimeoutMs }));
+      out.push(DEAD_PEER_CLOSE);
+      return detached(d, out);
+    case 'stuck':
+      return fireStuck(d, now, out);
+  }
+}
+
+function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionCommand[]): Draft {
+  const armed = d.heartbeatAt;
+  /* c8 ignore next -- fire is only called for armed timers */
+  if (armed === null) return d;
+  // S5: the tick always emits its diagnostic; it sends only when enabled.
+  out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
+  if (enabled) sendKeepalive(d, now, out);
+  // B9: the next deadline follows from the previous deadline, not from now.
+  // A tick handled more than an interval late skips the missed ticks rather
+  // than sending a burst.
+  const interval = d.config.heartbeatIntervalMs;
+  const periods = Math.max(1, Math.floor((now - armed) / interval) + 1);
+  if (periods > 1) out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { missed: periods - 1 }));
+  d.heartbeatAt = armed + periods * interval;
+  out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+  return d;
+}
+
+function fireStuck(d: Draft, now: number, out: SessionCommand[]): Draft {
+  d.stuckAt = null;
+  const threshold = d.config.stuckActivityMs;
+  /* c8 ignore next -- the stuck timer is only armed when the option is on */
+  if (threshold === null) return d;
+  const activities = [...d.activities];
+  for (let i = 0; i < activities.length; i++) {
+    const activity = activities[i];
+    if (activity !== undefined && !activity.stuckReported && activity.since + threshold <= now) {
+      activities[i] = { ...activity, stuckReported: true };
+      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.stuckActivity, { reason: activity.reason, age_ms: now - activity.since }));
+    }
+  }
+  d.activities = activities;
+  reconcileStuck(d, out);
+  return d;
+}
+
+/** Sends one keep-alive, counts it, and starts the wait for proof of life (B5). */
+function sendKeepalive(d: Draft, now: number, out: SessionCommand[]): void {
+  out.push(SEND);
+  d.keepalivesSent += 1;
+  const timeout = d.config.pongTimeoutMs;
+  if (timeout !== null && d.livenessAt === null) {
+    d.livenessAt = pongDeadlineAfterSend(d.livenessAt, now, timeout);
+    out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+  }
+}
+
+/** Arms or cancels the heartbeat so that it runs exactly when {@link wantsHeartbeat} holds (S4, B7). */
+function reconcileHeartbeat(d: Draft, out: SessionCommand[]): void {
+  const wanted = wantsHeartbeat(d);
+  if (wanted && d.heartbeatAt === null) {
+    d.heartbeatAt = d.now + d.config.heartbeatIntervalMs;
+    out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+  } else if (!wanted && d.heartbeatAt !== null) {
+    d.heartbeatAt = null;
+    out.push(CANCEL.heartbeat);
+  }
+}
+
+/** Keeps the stuck timer armed at the first unreported activity's threshold, if the option is on. */
+function reconcileStuck(d: Draft, out: SessionCommand[]): void {
+  const threshold = d.config.stuckActivityMs;
+  if (threshold === null) return;
+  let wanted: number | null = null;
+  for (const activity of d.activities) {
+    if (!activity.stuckReported) {
+      wanted = activity.since + threshold;
+      break;
+    }
+  }
+  if (wanted === d.stuckAt) return;
+  if (d.stuckAt !== null) out.push(CANCEL.stuck);
+  d.stuckAt = wanted;
+  if (wanted !== null) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
+}
+
+function onShutdown(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+  // S9: one report with counts, reason names and a duration only (S10).
+  out.push(
+    diagnostic('info', SESSION_DIAGNOSTICS.activityAtShutdown, {
+      total: state.total,
+      active: state.counts,
+      oldest_activity_ms: state.busySince === null ? null : now - state.busySince,
+      keepalives_sent: state.keepalivesSent,
+    }),
+  );
+  const d = draft(state, now);
+  // B4: nothing is left armed after shutdown.
+  for (const timer of SESSION_TIMERS) {
+    const field = DEADLINE_FIELD[timer];
+    if (d[field] !== null) {
+      d[field] = null;
+      out.push(CANCEL[timer]);
+    }
+  }
+  d.attached = false;
+  d.shutdown = true;
+  return d;
+}
