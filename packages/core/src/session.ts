@@ -594,7 +594,7 @@ function onTimeout(state: SessionState, enabled: boolean, now: number, out: Sess
   for (let guard = 0; guard < 8; guard++) {
     const timer = dueTimer(current, now);
     if (timer === null) return current;
-    current = fire(current === state ? draft(state, now) : (current), timer, enabled, now, out);
+    current = fire(current === state ? draft(state, now) : current, timer, enabled, now, out);
   }
   /* c8 ignore next */
   return current;
