@@ -1,0 +1,441 @@
+import {
+  createSessionState,
+  lastToken,
+  pollTimeout,
+  step,
+  summarize,
+  KeepaliveOptionError,
+  type CloseTransport,
+  type Diagnostic,
+  type DiagnosticFields,
+  type SessionCommand,
+  type SessionEvent,
+  type SessionOptions,
+  type SessionState,
+  type SessionSummary,
+} from '@keepalive/core';
+import { onProcessExit } from './exit-hooks.js';
+import { publish, toLogFunction, type LogFunction, type Logger } from './logger.js';
+import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
+
+/**
+ * Where keep-alives go: a function, or an object that can also close its
+ * transport when the core declares the peer dead (spec B5).
+ *
+ * @example
+ * ```ts
+ * activity.attach(() => socket.ping());
+ * activity.attach({ sendKeepalive: () => socket.ping(), closeTransport: () => socket.terminate() });
+ * ```
+ */
+export type KeepaliveSender =
+  | (() => void)
+  | {
+      sendKeepalive(): void;
+      closeTransport?(command: CloseTransport): void;
+    };
+
+/**
+ * Options of {@link createSessionActivity}: every core option, plus the
+ * adapter's own.
+ *
+ * @example
+ * ```ts
+ * const options: SessionActivityOptions = {
+ *   heartbeatIntervalMs: 15_000,
+ *   sendKeepalives: () => process.env.SEND === '1',
+ *   logger: console,
+ * };
+ * ```
+ */
+export interface SessionActivityOptions extends Omit<SessionOptions, 'sendKeepalives'> {
+  /** Whether to send keep-alives: a boolean, or a function read at each tick and each signal. Default `true`. */
+  readonly sendKeepalives?: boolean | (() => boolean) | undefined;
+  /** Where diagnostics go: a function `(level, event, fields)`, a console-style or a pino-style logger. Default: silent. */
+  readonly logger?: Logger | undefined;
+  /** The scheduler to run on. Default: {@link defaultScheduler}, one timer for the whole process. */
+  readonly scheduler?: Scheduler | undefined;
+  /** `'while-busy'` holds the process open while total > 0 (as grpc-js does with its sessions). Default `false`. */
+  readonly keepProcessAlive?: false | 'while-busy' | undefined;
+  /** Emit the shutdown report at process exit if `shutdown()` was not called. Default `false`. */
+  readonly reportOnExit?: boolean | undefined;
+  /** Called with every diagnostic after the logger, e.g. to feed a dashboard. */
+  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
+}
+
+/**
+ * The shutdown report (spec S9): counts, reason names and durations only.
+ *
+ * @example
+ * ```ts
+ * const report: ShutdownReport = activity.shutdown();
+ * report.oldestActivityMs; // null when idle
+ * ```
+ */
+export interface ShutdownReport {
+  readonly total: number;
+  readonly active: Readonly<Record<string, number>>;
+  readonly oldestActivityMs: number | null;
+  readonly keepalivesSent: number;
+}
+
+/**
+ * A point-in-time view of an instance: total, per-reason counts, age of the
+ * oldest activity, timers armed, keep-alives sent.
+ *
+ * @example
+ * ```ts
+ * const { total, counts, oldestActivityMs, timersArmed, keepalivesSent }: ActivitySnapshot = activity.snapshot();
+ * ```
+ */
+export type ActivitySnapshot = SessionSummary;
+
+/**
+ * A session-activity instance: the core's machine, fed by a monotonic clock
+ * and a shared scheduler, with its commands carried out.
+ *
+ * @example
+ * ```ts
+ * using activity = createSessionActivity({ logger: console });
+ * activity.attach(() => socket.ping());
+ * await activity.run('api_call', () => streamModelResponse());
+ * ```
+ */
+export interface SessionActivity extends Disposable, AsyncDisposable {
+  /** A process-unique number for this instance (used in diagnostics-channel messages). */
+  readonly id: number;
+  /** Starts an activity (S1); returns its release function, which is safe to call more than once. */
+  start(reason: string): () => void;
+  /** Stops the oldest activity of `reason` (S1, S2, B2). */
+  stop(reason: string): void;
+  /** Runs `fn` (sync or async) as an activity of `reason`, released in every outcome. */
+  run<T>(reason: string, fn: () => T): T;
+  /** Attaches the keep-alive sender, replacing any other (S3, S4). */
+  attach(sender: KeepaliveSender): void;
+  /** Detaches the sender (S4, S6). */
+  detach(): void;
+  /** Sends one keep-alive now if enabled and attached (S7). */
+  signal(): void;
+  /** Reports proof of life from the peer: a pong or any inbound message (B5). */
+  alive(): void;
+  /** Whether a sender is attached (S8). */
+  isTrackingActive(): boolean;
+  /** A point-in-time view of the instance. */
+  snapshot(): ActivitySnapshot;
+  /** Shuts down: reports once (S9), cancels every timer, detaches. Later calls return the same report. */
+  shutdown(): ShutdownReport;
+  /** The core state, read-only (for dashboards and tests). */
+  readonly state: SessionState;
+}
+
+/**
+ * Diagnostics the Node adapter adds to the core's, all warn with `{error}`
+ * (the error's name only, never its message: spec S10): `sender_failed`,
+ * `logger_failed` (also `{event}`), `send_gate_failed`.
+ *
+ * @example
+ * ```ts
+ * import { ADAPTER_DIAGNOSTICS } from '@keepalive/node-timers';
+ * ADAPTER_DIAGNOSTICS.senderFailed; // 'sender_failed'
+ * ```
+ */
+export const ADAPTER_DIAGNOSTICS = Object.freeze({
+  senderFailed: 'sender_failed',
+  loggerFailed: 'logger_failed',
+  gateFailed: 'send_gate_failed',
+});
+
+let nextId = 1;
+
+/** Names an error by its constructor only: messages may carry personal data (S10). */
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+class Activity implements SessionActivity {
+  readonly id = nextId++;
+  private current: SessionState;
+  private readonly out: SessionCommand[] = [];
+  private readonly queue: SessionEvent[] = [];
+  private dispatching = false;
+  private sender: KeepaliveSender | null = null;
+  private readonly scheduler: Scheduler;
+  private readonly entry: ScheduledEntry;
+  private readonly log: LogFunction | null;
+  private readonly gate: boolean | (() => boolean);
+  private readonly keepAlive: boolean;
+  private readonly onDiagnostic: ((diagnostic: Diagnostic) => void) | undefined;
+  private releaseHold: (() => void) | null = null;
+  private unregisterExit: (() => void) | null = null;
+  private report: ShutdownReport | null = null;
+  private lastNow: number;
+
+  constructor(options: SessionActivityOptions) {
+    const { sendKeepalives, logger, scheduler: given, keepProcessAlive, reportOnExit, onDiagnostic, ...core } = options;
+    const gate: unknown = sendKeepalives ?? true;
+    if (typeof gate !== 'boolean' && typeof gate !== 'function') {
+      throw new KeepaliveOptionError('sendKeepalives', gate, 'a boolean or a function returning one');
+    }
+    const hold: unknown = keepProcessAlive ?? false;
+    if (hold !== false && hold !== 'while-busy') {
+      throw new KeepaliveOptionError('keepProcessAlive', hold, "false or 'while-busy'");
+    }
+    const atExit: unknown = reportOnExit ?? false;
+    if (typeof atExit !== 'boolean') throw new KeepaliveOptionError('reportOnExit', atExit, 'true or false');
+    const scheduler: unknown = given ?? defaultScheduler();
+    if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).entry !== 'function') {
+      throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
+    }
+    const hook: unknown = onDiagnostic;
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new KeepaliveOptionError('onDiagnostic', hook, 'a function');
+    }
+    this.gate = gate as boolean | (() => boolean);
+    this.keepAlive = hold === 'while-busy';
+    this.onDiagnostic = onDiagnostic;
+    this.log = toLogFunction(logger);
+    this.scheduler = scheduler as Scheduler;
+    this.lastNow = this.scheduler.now();
+    // The gate is the adapter's; the core is told per event.
+    this.current = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
+    this.entry = this.scheduler.entry((now) => {
+      this.dispatch({ type: 'timeout', now: this.clock(now), sendKeepalives: this.readGate() });
+    });
+    if (atExit) this.unregisterExit = onProcessExit(() => this.shutdown());
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  start(reason: string): () => void {
+    this.dispatch({ type: 'start', reason, now: this.clock() });
+    const token = lastToken(this.current);
+    return () => {
+      this.dispatch({ type: 'release', token, now: this.clock() });
+    };
+  }
+
+  stop(reason: string): void {
+    this.dispatch({ type: 'stop', reason, now: this.clock() });
+  }
+
+  run<T>(reason: string, fn: () => T): T {
+    const release = this.start(reason);
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (isPromiseLike(result)) {
+      return result.then(
+        (value) => {
+          release();
+          return value;
+        },
+        (error: unknown) => {
+          release();
+          throw error;
+        },
+      ) as T;
+    }
+    release();
+    return result;
+  }
+
+  attach(sender: KeepaliveSender): void {
+    if (typeof sender !== 'function' && (typeof sender !== 'object' || typeof (sender as { sendKeepalive?: unknown }).sendKeepalive !== 'function')) {
+      throw new TypeError('attach(sender): expected a function or an object with a sendKeepalive() method');
+    }
+    // After shutdown the core refuses the attach (with a warn); the sender is not kept.
+    if (!this.current.shutdown) this.sender = sender;
+    this.dispatch({ type: 'attach', now: this.clock() });
+  }
+
+  detach(): void {
+    this.dispatch({ type: 'detach', now: this.clock() });
+    if (!this.current.attached) this.sender = null;
+  }
+
+  signal(): void {
+    this.dispatch({ type: 'signal', now: this.clock(), sendKeepalives: this.readGate() });
+  }
+
+  alive(): void {
+    this.dispatch({ type: 'alive', now: this.clock() });
+  }
+
+  isTrackingActive(): boolean {
+    return this.current.attached;
+  }
+
+  snapshot(): ActivitySnapshot {
+    return summarize(this.current, this.clock());
+  }
+
+  shutdown(): ShutdownReport {
+    if (this.report !== null) return this.report;
+    const before = this.current;
+    this.dispatch({ type: 'shutdown', now: this.clock() });
+    this.report ??= {
+      total: before.total,
+      active: before.counts,
+      oldestActivityMs: before.busySince === null ? null : this.lastNow - before.busySince,
+      keepalivesSent: before.keepalivesSent,
+    };
+    this.sender = null;
+    this.entry.dispose();
+    this.unregisterExit?.();
+    this.unregisterExit = null;
+    return this.report;
+  }
+
+  [Symbol.dispose](): void {
+    this.shutdown();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.shutdown();
+    return Promise.resolve();
+  }
+
+  /** Monotonic time for the next event, never earlier than the last one handed to the core. */
+  private clock(atLeast = -Infinity): number {
+    const now = Math.max(this.scheduler.now(), atLeast, this.lastNow);
+    this.lastNow = now;
+    return now;
+  }
+
+  private readGate(): boolean {
+    const gate = this.gate;
+    if (typeof gate === 'boolean') return gate;
+    try {
+      return gate();
+    } catch (error) {
+      this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.gateFailed, fields: { error: errorName(error) } });
+      return false;
+    }
+  }
+
+  private dispatch(event: SessionEvent): void {
+    if (this.dispatching) {
+      // A sender or logger that calls back into the instance: handled right after the current event.
+      this.queue.push(event);
+      return;
+    }
+    this.dispatching = true;
+    try {
+      for (let next: SessionEvent | undefined = event; next !== undefined; next = this.queue.shift()) {
+        this.current = step(this.current, next, this.out);
+        // Commands may enqueue events; run them all before the next event.
+        for (const command of this.out) this.execute(command);
+        this.out.length = 0;
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    // The core's earliest deadline is all the scheduler needs (timer arms and cancels are reflected in it).
+    if (!this.current.shutdown) this.entry.schedule(pollTimeout(this.current));
+    this.updateHold();
+  }
+
+  private execute(command: SessionCommand): void {
+    switch (command.type) {
+      case 'arm':
+      case 'cancel':
+        return;
+      case 'send':
+        this.callSender();
+        return;
+      case 'close':
+        this.closeTransport(command);
+        return;
+      case 'diagnostic':
+        this.emit(command);
+        return;
+    }
+  }
+
+  private callSender(): void {
+    const sender = this.sender;
+    if (sender === null) return;
+    try {
+      if (typeof sender === 'function') sender();
+      else sender.sendKeepalive();
+    } catch (error) {
+      this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.senderFailed, fields: { error: errorName(error) } });
+    }
+  }
+
+  private closeTransport(command: CloseTransport): void {
+    const sender = this.sender;
+    this.sender = null;
+    if (sender === null || typeof sender === 'function') return;
+    try {
+      sender.closeTransport?.(command);
+    } catch (error) {
+      this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.senderFailed, fields: { error: errorName(error) } });
+    }
+  }
+
+  private emit(diagnostic: Diagnostic): void {
+    publish(this.id, diagnostic);
+    if (this.log !== null) {
+      try {
+        this.log(diagnostic.level, diagnostic.name, diagnostic.fields);
+      } catch (error) {
+        const failure: DiagnosticFields = { error: errorName(error), event: diagnostic.name };
+        publish(this.id, { type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.loggerFailed, fields: failure });
+        try {
+          this.log('warn', ADAPTER_DIAGNOSTICS.loggerFailed, failure);
+        } catch {
+          // The logger failed twice; the channel has the report.
+        }
+      }
+    }
+    if (this.onDiagnostic !== undefined) {
+      try {
+        this.onDiagnostic(diagnostic);
+      } catch {
+        // A dashboard hook must not stop the heartbeat.
+      }
+    }
+  }
+
+  private updateHold(): void {
+    if (!this.keepAlive) return;
+    const busy = this.current.total > 0 && !this.current.shutdown;
+    if (busy && this.releaseHold === null) this.releaseHold = this.scheduler.hold();
+    else if (!busy && this.releaseHold !== null) {
+      this.releaseHold();
+      this.releaseHold = null;
+    }
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Creates a session-activity instance on Node. Options are validated here:
+ * a bad one throws, naming the option and the value.
+ *
+ * @example
+ * ```ts
+ * import { createSessionActivity } from '@keepalive/node-timers';
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, logger: console });
+ * activity.attach(() => socket.ping());
+ * const release = activity.start('tool_exec');
+ * try {
+ *   await runTool();
+ * } finally {
+ *   release();
+ * }
+ * ```
+ */
+export function createSessionActivity(options: SessionActivityOptions = {}): SessionActivity {
+  return new Activity(options);
+}

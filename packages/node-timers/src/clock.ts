@@ -1,0 +1,73 @@
+/**
+ * The platform pieces the adapter needs, injected (as TanStack Query injects
+ * its TimeoutProvider) and looked up on `globalThis` at call time, so fake
+ * timers installed after import (vitest, sinon) are honoured.
+ */
+
+/** A timer handle as Node, Bun, Deno and fake-timer libraries return it. */
+export type TimerHandle = object | number;
+
+/**
+ * How the scheduler reads the time and arms its one timer.
+ *
+ * @example
+ * ```ts
+ * import { createScheduler, type Platform } from '@keepalive/node-timers';
+ * const platform: Platform = {
+ *   now: () => performance.now(),
+ *   setTimeout: (fn, ms) => setTimeout(fn, ms),
+ *   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+ *   unref: (handle) => (handle as NodeJS.Timeout).unref(),
+ * };
+ * const scheduler = createScheduler({ platform });
+ * ```
+ */
+export interface Platform {
+  /** Monotonic milliseconds (never wall-clock time). */
+  now(): number;
+  /** Arms a one-shot timer. */
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Clears a timer armed by this platform's `setTimeout`. */
+  clearTimeout(handle: TimerHandle): void;
+  /** Lets the process exit while only this timer is pending. */
+  unref(handle: TimerHandle): void;
+  /** Holds the process open until the returned release function is called. */
+  hold?(): () => void;
+}
+
+interface Unrefable {
+  unref?: () => unknown;
+}
+
+/**
+ * The default platform: `performance.now()` and the global timer functions,
+ * read at each call. Timers are unref'd so they never keep a process alive.
+ *
+ * @example
+ * ```ts
+ * import { nodePlatform } from '@keepalive/node-timers';
+ * nodePlatform.now(); // e.g. 1234.56
+ * ```
+ */
+export const nodePlatform: Platform = Object.freeze({
+  now: () => globalThis.performance.now(),
+  setTimeout: (callback: () => void, delayMs: number): TimerHandle => globalThis.setTimeout(callback, delayMs),
+  clearTimeout: (handle: TimerHandle): void => {
+    globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+  unref: (handle: TimerHandle): void => {
+    if (typeof handle === 'object') (handle as Unrefable).unref?.();
+  },
+  hold: (): (() => void) => {
+    // One long, ref'd interval keeps the event loop alive; cleared on release.
+    const clear = globalThis.clearInterval;
+    const handle = globalThis.setInterval(noop, 1_000_000_000);
+    return () => {
+      clear(handle);
+    };
+  },
+});
+
+function noop(): void {
+  // Holding the event loop open is the whole job.
+}

@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  configureSessionActivity,
+  isSessionActivityTrackingActive,
+  registerSessionActivityCallback,
+  sendSessionActivitySignal,
+  sendKeepalivesFromEnv,
+  shutdownSessionActivity,
+  startSessionActivity,
+  stopSessionActivity,
+  unregisterSessionActivityCallback,
+  type SessionActivityLog,
+} from './compat.js';
+
+/** The compat module against the reference behaviour, on vitest's fake timers. */
+
+let log: { level: string; event: string; data: Record<string, unknown> }[];
+const logger: SessionActivityLog = (level, event, data) => log.push({ level, event, data });
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  log = [];
+  delete process.env.KEEPALIVE_SEND_KEEPALIVES;
+  configureSessionActivity({ log: logger });
+});
+afterEach(() => {
+  shutdownSessionActivity();
+  unregisterSessionActivityCallback();
+  shutdownSessionActivity();
+  delete process.env.KEEPALIVE_SEND_KEEPALIVES;
+  vi.useRealTimers();
+});
+
+describe('compat drop-in', () => {
+  it('S5 S6 S9: the reference diagnostics sequence for start, ticks, stop, idle and shutdown', () => {
+    process.env.KEEPALIVE_SEND_KEEPALIVES = '1';
+    let sent = 0;
+    registerSessionActivityCallback(() => sent++);
+    startSessionActivity('api_call');
+    vi.advanceTimersByTime(60_000);
+    startSessionActivity('tool_exec');
+    vi.advanceTimersByTime(30_000);
+    stopSessionActivity('api_call');
+    stopSessionActivity('tool_exec');
+    vi.advanceTimersByTime(30_000);
+    startSessionActivity('tool_exec');
+    vi.advanceTimersByTime(5_000);
+    shutdownSessionActivity();
+    expect(log).toEqual([
+      { level: 'debug', event: 'session_keepalive_heartbeat', data: { refcount: 1 } },
+      { level: 'debug', event: 'session_keepalive_heartbeat', data: { refcount: 1 } },
+      { level: 'debug', event: 'session_keepalive_heartbeat', data: { refcount: 2 } },
+      { level: 'info', event: 'session_idle_30s', data: {} },
+      { level: 'info', event: 'session_activity_at_shutdown', data: { refcount: 1, active: { tool_exec: 1 }, oldest_activity_ms: 5_000 } },
+    ]);
+    expect(sent).toBe(3);
+  });
+
+  it('S9: shutdown while idle reports oldest_activity_ms null', () => {
+    shutdownSessionActivity();
+    expect(log).toEqual([{ level: 'info', event: 'session_activity_at_shutdown', data: { refcount: 0, active: {}, oldest_activity_ms: null } }]);
+  });
+
+  it('S4: register while busy (reconnect mid-stream) restarts the heartbeat', () => {
+    startSessionActivity('api_call');
+    vi.advanceTimersByTime(45_000);
+    expect(log).toEqual([]);
+    registerSessionActivityCallback(() => undefined);
+    vi.advanceTimersByTime(30_000);
+    expect(log.map((e) => e.event)).toEqual(['session_keepalive_heartbeat']);
+  });
+
+  it('S4 S6: unregister stops the heartbeat and the idle timer', () => {
+    registerSessionActivityCallback(() => undefined);
+    startSessionActivity('api_call');
+    stopSessionActivity('api_call');
+    expect(vi.getTimerCount()).toBe(1);
+    unregisterSessionActivityCallback();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(isSessionActivityTrackingActive()).toBe(false);
+    vi.advanceTimersByTime(120_000);
+    expect(log).toEqual([]);
+  });
+
+  it('S5 S7: sending is off unless KEEPALIVE_SEND_KEEPALIVES is truthy, read at each tick and signal', () => {
+    let sent = 0;
+    registerSessionActivityCallback(() => sent++);
+    expect(isSessionActivityTrackingActive()).toBe(true);
+    startSessionActivity('api_call');
+    sendSessionActivitySignal();
+    vi.advanceTimersByTime(30_000);
+    expect(sent).toBe(0);
+    for (const value of ['1', 'true', 'YES', ' on ']) {
+      process.env.KEEPALIVE_SEND_KEEPALIVES = value;
+      sendSessionActivitySignal();
+    }
+    expect(sent).toBe(4);
+    vi.advanceTimersByTime(30_000);
+    expect(sent).toBe(5);
+    for (const value of ['0', 'false', 'no', 'off', '', 'maybe']) {
+      process.env.KEEPALIVE_SEND_KEEPALIVES = value;
+      expect(sendKeepalivesFromEnv()).toBe(false);
+      sendSessionActivitySignal();
+    }
+    expect(sent).toBe(5);
+  });
+
+  it('configure carries in-flight activities and the callback over, with new durations', () => {
+    let sent = 0;
+    registerSessionActivityCallback(() => sent++);
+    startSessionActivity('tool_exec');
+    configureSessionActivity({ log: logger, sendKeepalives: true, heartbeatIntervalMs: 1_000, idleAfterMs: 2_000 });
+    vi.advanceTimersByTime(3_000);
+    expect(sent).toBe(3);
+    stopSessionActivity('tool_exec');
+    vi.advanceTimersByTime(2_000);
+    expect(log.map((e) => e.event)).toEqual([
+      'session_keepalive_heartbeat',
+      'session_keepalive_heartbeat',
+      'session_keepalive_heartbeat',
+      'session_idle_30s',
+    ]);
+    expect(() => { configureSessionActivity({ heartbeatIntervalMs: -5 }); }).toThrow(/heartbeatIntervalMs: -5/);
+    expect(isSessionActivityTrackingActive()).toBe(true);
+  });
+
+  it('other diagnostics pass through under their own names', () => {
+    stopSessionActivity('api_call');
+    expect(log).toEqual([{ level: 'warn', event: 'unmatched_stop', data: { reason: 'api_call' } }]);
+  });
+});

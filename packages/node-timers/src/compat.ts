@@ -1,0 +1,254 @@
+/**
+ * A drop-in for the reference session-activity module: the same names,
+ * signatures and diagnostics, backed by one process-wide instance.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   registerSessionActivityCallback,
+ *   startSessionActivity,
+ *   stopSessionActivity,
+ * } from '@keepalive/node-timers/compat';
+ * registerSessionActivityCallback(() => transport.sendKeepalive());
+ * startSessionActivity('api_call');
+ * // ...
+ * stopSessionActivity('api_call');
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { SESSION_DIAGNOSTICS, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
+import { createSessionActivity, type SessionActivity } from './activity.js';
+
+/**
+ * Why a session is busy. The reference reasons are `api_call` and
+ * `tool_exec`; any string works.
+ *
+ * @example
+ * ```ts
+ * const reason: SessionActivityReason = 'tool_exec';
+ * ```
+ */
+export type SessionActivityReason = 'api_call' | 'tool_exec' | (string & {});
+
+/**
+ * The reference logger signature: `(level, event, data)`.
+ *
+ * @example
+ * ```ts
+ * const log: SessionActivityLog = (level, event, data) => console.log(level, event, data);
+ * ```
+ */
+export type SessionActivityLog = (level: DiagnosticLevel, event: string, data: Record<string, unknown>) => void;
+
+/**
+ * What {@link configureSessionActivity} accepts.
+ *
+ * @example
+ * ```ts
+ * configureSessionActivity({ log: myLog, heartbeatIntervalMs: 30_000, idleAfterMs: 30_000 });
+ * ```
+ */
+export interface SessionActivityConfig {
+  /** Where the reference diagnostics go. Default: silent. */
+  readonly log?: SessionActivityLog | undefined;
+  /** Gate for sending; default: the `KEEPALIVE_SEND_KEEPALIVES` environment variable, read at each tick and signal. */
+  readonly sendKeepalives?: boolean | (() => boolean) | undefined;
+  /** Default 30 000 ms. */
+  readonly heartbeatIntervalMs?: number | undefined;
+  /** Default 30 000 ms. */
+  readonly idleAfterMs?: number | undefined;
+}
+
+/**
+ * The reference diagnostic names, mapped from the core's.
+ *
+ * @example
+ * ```ts
+ * REFERENCE_DIAGNOSTICS.heartbeat; // 'session_keepalive_heartbeat'
+ * ```
+ */
+export const REFERENCE_DIAGNOSTICS = Object.freeze({
+  heartbeat: 'session_keepalive_heartbeat',
+  idle: 'session_idle_30s',
+  shutdown: 'session_activity_at_shutdown',
+});
+
+const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
+
+/**
+ * The reference gate: `KEEPALIVE_SEND_KEEPALIVES` is truthy (1, true, yes, on; any case).
+ *
+ * @example
+ * ```ts
+ * process.env.KEEPALIVE_SEND_KEEPALIVES = 'yes';
+ * sendKeepalivesFromEnv(); // true
+ * ```
+ */
+export function sendKeepalivesFromEnv(): boolean {
+  return TRUTHY.has((process.env.KEEPALIVE_SEND_KEEPALIVES ?? '').trim().toLowerCase());
+}
+
+let config: SessionActivityConfig = {};
+let instance: SessionActivity | null = null;
+let callback: (() => void) | null = null;
+// Bumped when an instance is replaced, so the retired one stays silent.
+let generation = 0;
+
+/** Maps a core diagnostic to the reference one (exact names and fields); other diagnostics pass through. */
+function toReference(event: string, fields: DiagnosticFields): [string, Record<string, unknown>] {
+  switch (event) {
+    case SESSION_DIAGNOSTICS.heartbeat:
+      return [REFERENCE_DIAGNOSTICS.heartbeat, { refcount: fields.total }];
+    case SESSION_DIAGNOSTICS.idle:
+      return [REFERENCE_DIAGNOSTICS.idle, {}];
+    case SESSION_DIAGNOSTICS.activityAtShutdown:
+      return [
+        REFERENCE_DIAGNOSTICS.shutdown,
+        { refcount: fields.total, active: { ...(fields.active as Record<string, number>) }, oldest_activity_ms: fields.oldest_activity_ms },
+      ];
+    default:
+      return [event, { ...fields }];
+  }
+}
+
+function current(): SessionActivity {
+  if (instance !== null) return instance;
+  const log = config.log;
+  const mine = generation + 1;
+  const created = createSessionActivity({
+    heartbeatIntervalMs: config.heartbeatIntervalMs ?? 30_000,
+    idleDelayMs: config.idleAfterMs ?? 30_000,
+    sendKeepalives: config.sendKeepalives ?? sendKeepalivesFromEnv,
+    reportOnExit: true,
+    logger: (level, event, fields) => {
+      if (log === undefined || mine !== generation) return;
+      const [name, data] = toReference(event, fields);
+      log(level, name, data);
+    },
+  });
+  generation = mine;
+  instance = created;
+  if (callback !== null) created.attach(callback);
+  return created;
+}
+
+/**
+ * Configures the process-wide instance. Activities in flight and the
+ * registered callback carry over to the new configuration.
+ *
+ * @example
+ * ```ts
+ * configureSessionActivity({ log: (level, event, data) => logger[level]({ event, ...data }) });
+ * ```
+ */
+export function configureSessionActivity(options: SessionActivityConfig = {}): void {
+  const previous = instance;
+  const previousConfig = config;
+  config = { ...options };
+  instance = null;
+  let next: SessionActivity;
+  try {
+    next = current();
+  } catch (error) {
+    // A bad configuration changes nothing.
+    config = previousConfig;
+    instance = previous;
+    throw error;
+  }
+  if (previous === null) return;
+  for (const activity of previous.state.activities) next.start(activity.reason);
+  // The retired instance's logger is silenced by the generation bump.
+  previous.shutdown();
+}
+
+/**
+ * Registers the keep-alive callback, replacing any other (S3). Registering
+ * while busy (a reconnect mid-stream) restarts the heartbeat (S4).
+ *
+ * @example
+ * ```ts
+ * registerSessionActivityCallback(() => ws.ping());
+ * ```
+ */
+export function registerSessionActivityCallback(cb: () => void): void {
+  callback = cb;
+  current().attach(cb);
+}
+
+/**
+ * Unregisters the callback: the heartbeat and the idle timer stop (S4, S6).
+ *
+ * @example
+ * ```ts
+ * ws.on('close', () => unregisterSessionActivityCallback());
+ * ```
+ */
+export function unregisterSessionActivityCallback(): void {
+  callback = null;
+  current().detach();
+}
+
+/**
+ * Calls the callback at once if sending is enabled and one is registered (S7).
+ *
+ * @example
+ * ```ts
+ * sendSessionActivitySignal();
+ * ```
+ */
+export function sendSessionActivitySignal(): void {
+  current().signal();
+}
+
+/**
+ * Whether a callback is registered (S8).
+ *
+ * @example
+ * ```ts
+ * if (isSessionActivityTrackingActive()) console.log('tracking');
+ * ```
+ */
+export function isSessionActivityTrackingActive(): boolean {
+  return current().isTrackingActive();
+}
+
+/**
+ * Starts an activity of `reason` (S1).
+ *
+ * @example
+ * ```ts
+ * startSessionActivity('tool_exec');
+ * ```
+ */
+export function startSessionActivity(reason: SessionActivityReason): void {
+  current().start(reason);
+}
+
+/**
+ * Stops an activity of `reason` (S1, S2).
+ *
+ * @example
+ * ```ts
+ * stopSessionActivity('tool_exec');
+ * ```
+ */
+export function stopSessionActivity(reason: SessionActivityReason): void {
+  current().stop(reason);
+}
+
+/**
+ * Emits `session_activity_at_shutdown` once and stops every timer. A later
+ * call to any function here starts a fresh instance.
+ *
+ * @example
+ * ```ts
+ * process.on('SIGTERM', () => shutdownSessionActivity());
+ * ```
+ */
+export function shutdownSessionActivity(): void {
+  if (instance === null) return;
+  const previous = instance;
+  instance = null;
+  previous.shutdown();
+}

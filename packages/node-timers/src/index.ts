@@ -1,0 +1,33 @@
+/**
+ * @keepalive/node-timers: run the @keepalive/core session-activity machine
+ * on Node with a monotonic clock and one shared timer for every session.
+ *
+ * @example
+ * ```ts
+ * import { createSessionActivity } from '@keepalive/node-timers';
+ * const activity = createSessionActivity({ logger: console });
+ * activity.attach(() => socket.ping());
+ * await activity.run('api_call', () => streamResponse());
+ * ```
+ *
+ * @packageDocumentation
+ */
+export {
+  ADAPTER_DIAGNOSTICS,
+  createSessionActivity,
+  type ActivitySnapshot,
+  type KeepaliveSender,
+  type SessionActivity,
+  type SessionActivityOptions,
+  type ShutdownReport,
+} from './activity.js';
+export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions } from './scheduler.js';
+export { nodePlatform, type Platform, type TimerHandle } from './clock.js';
+export {
+  DIAGNOSTICS_CHANNEL,
+  type ConsoleLikeLogger,
+  type DiagnosticMessage,
+  type LogFunction,
+  type Logger,
+  type PinoLikeLogger,
+} from './logger.js';

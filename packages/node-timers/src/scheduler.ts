@@ -1,0 +1,275 @@
+import { MAX_DURATION_MS } from '@keepalive/core';
+import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
+
+/**
+ * A shared scheduler: one OS timer serves every session registered on it.
+ * Sessions tell it their earliest deadline (the core's `pollTimeout`); it
+ * keeps them in a binary min-heap and arms a single timer for the top. When
+ * that fires it wakes every session that is due, each at its own deadline,
+ * then re-arms for the new top. 100,000 sessions cost one armed OS timer.
+ */
+
+/**
+ * One party that wants to be woken at a deadline.
+ *
+ * @example
+ * ```ts
+ * const entry: ScheduledEntry = scheduler.entry((now) => session.timeout(now));
+ * ```
+ */
+export interface ScheduledEntry {
+  /** The deadline it is scheduled for, or `null`. */
+  readonly deadline: number | null;
+  /** Moves (or removes, with `null`) its deadline. */
+  schedule(deadline: number | null): void;
+  /** Removes it from the scheduler for good. */
+  dispose(): void;
+}
+
+/**
+ * Options of {@link createScheduler}.
+ *
+ * @example
+ * ```ts
+ * const options: SchedulerOptions = { platform: nodePlatform };
+ * ```
+ */
+export interface SchedulerOptions {
+  /** Clock and timer functions; default {@link nodePlatform}. */
+  readonly platform?: Platform | undefined;
+}
+
+/**
+ * A scheduler shared by any number of sessions.
+ *
+ * @example
+ * ```ts
+ * import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+ * const scheduler = createScheduler();
+ * const a = createSessionActivity({ scheduler });
+ * const b = createSessionActivity({ scheduler });
+ * scheduler.osTimersArmed; // 0 or 1, whatever a and b do
+ * ```
+ */
+export interface Scheduler {
+  /** The clock every session on this scheduler reads. */
+  now(): number;
+  /** Creates an entry; `wake(now)` is called when its deadline is due. */
+  entry(wake: (now: number) => void): ScheduledEntry;
+  /** Entries with a deadline. */
+  readonly size: number;
+  /** OS timers currently armed by this scheduler: 0 or 1. */
+  readonly osTimersArmed: number;
+  /** The deadline the OS timer is armed for, or `null`. */
+  readonly armedFor: number | null;
+  /** Holds the process open while at least one hold is taken (`keepProcessAlive: 'while-busy'`). */
+  hold(): () => void;
+}
+
+class Entry implements ScheduledEntry {
+  deadline: number | null = null;
+  index = -1;
+  constructor(
+    readonly owner: HeapScheduler,
+    readonly wake: (now: number) => void,
+  ) {}
+  schedule(deadline: number | null): void {
+    this.owner.move(this, deadline);
+  }
+  dispose(): void {
+    this.owner.move(this, null);
+  }
+}
+
+class HeapScheduler implements Scheduler {
+  private readonly heap: Entry[] = [];
+  private readonly platform: Platform;
+  private handle: TimerHandle | null = null;
+  private clear: ((handle: TimerHandle) => void) | null = null;
+  private target: number | null = null;
+  private firing = false;
+  private holds = 0;
+  private releaseHold: (() => void) | null = null;
+
+  constructor(platform: Platform) {
+    this.platform = platform;
+  }
+
+  now(): number {
+    return this.platform.now();
+  }
+
+  entry(wake: (now: number) => void): ScheduledEntry {
+    return new Entry(this, wake);
+  }
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  get osTimersArmed(): number {
+    return this.handle === null ? 0 : 1;
+  }
+
+  get armedFor(): number | null {
+    return this.target;
+  }
+
+  hold(): () => void {
+    this.holds++;
+    if (this.holds === 1 && this.platform.hold) this.releaseHold = this.platform.hold();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0 && this.releaseHold !== null) {
+        this.releaseHold();
+        this.releaseHold = null;
+      }
+    };
+  }
+
+  move(entry: Entry, deadline: number | null): void {
+    if (deadline === entry.deadline) return;
+    if (entry.index >= 0) this.remove(entry);
+    entry.deadline = deadline;
+    if (deadline !== null) this.insert(entry);
+    if (!this.firing) this.rearm();
+  }
+
+  private readonly onTimer = (): void => {
+    const target = this.target;
+    this.handle = null;
+    this.clear = null;
+    this.target = null;
+    // A timer may fire a hair early by the monotonic clock, and a fake clock
+    // may not be advanced with fake timers: never treat the fire as earlier
+    // than the deadline it was armed for.
+    const now = Math.max(this.platform.now(), target ?? -Infinity);
+    this.firing = true;
+    try {
+      // Each wake moves its entry past `now` (or removes it); the guard
+      // bounds the loop even if one does not.
+      for (let guard = this.heap.length * 4 + 16; guard > 0; guard--) {
+        const top = this.heap[0];
+        if (top === undefined || top.deadline === null || top.deadline > now) break;
+        const before = top.deadline;
+        try {
+          top.wake(now);
+        } catch {
+          // Wakers catch their own errors; a throw here must not stop the others.
+        }
+        if (top.index === 0 && top.deadline === before) this.remove(top);
+      }
+    } finally {
+      this.firing = false;
+      this.rearm();
+    }
+  };
+
+  private rearm(): void {
+    const top = this.heap[0];
+    const wanted = top?.deadline ?? null;
+    if (wanted === this.target) return;
+    if (this.handle !== null && this.clear !== null) this.clear(this.handle);
+    this.handle = null;
+    this.clear = null;
+    this.target = wanted;
+    if (wanted === null) return;
+    const platform = this.platform;
+    const delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - platform.now())));
+    // Capture the clear function that matches this setTimeout (fake timers may be installed later).
+    this.clear = platform.clearTimeout.bind(platform);
+    this.handle = platform.setTimeout(this.onTimer, delay);
+    platform.unref(this.handle);
+  }
+
+  private insert(entry: Entry): void {
+    entry.index = this.heap.length;
+    this.heap.push(entry);
+    this.up(entry.index);
+  }
+
+  private remove(entry: Entry): void {
+    const index = entry.index;
+    const last = this.heap.pop();
+    entry.index = -1;
+    if (last === undefined || last === entry) return;
+    this.heap[index] = last;
+    last.index = index;
+    this.down(index);
+    this.up(index);
+  }
+
+  private less(a: number, b: number): boolean {
+    return (this.heap[a]?.deadline ?? Infinity) < (this.heap[b]?.deadline ?? Infinity);
+  }
+
+  private swap(a: number, b: number): void {
+    const x = this.heap[a] as Entry;
+    const y = this.heap[b] as Entry;
+    this.heap[a] = y;
+    this.heap[b] = x;
+    y.index = a;
+    x.index = b;
+  }
+
+  private up(index: number): void {
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!this.less(index, parent)) return;
+      this.swap(index, parent);
+      index = parent;
+    }
+  }
+
+  private down(index: number): void {
+    for (;;) {
+      const left = index * 2 + 1;
+      const right = left + 1;
+      let smallest = index;
+      if (left < this.heap.length && this.less(left, smallest)) smallest = left;
+      if (right < this.heap.length && this.less(right, smallest)) smallest = right;
+      if (smallest === index) return;
+      this.swap(index, smallest);
+      index = smallest;
+    }
+  }
+}
+
+/**
+ * Creates a scheduler: one OS timer for every session created on it.
+ *
+ * @example
+ * ```ts
+ * import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+ * const scheduler = createScheduler();
+ * const sessions = Array.from({ length: 10_000 }, () => createSessionActivity({ scheduler }));
+ * ```
+ */
+export function createScheduler(options: SchedulerOptions = {}): Scheduler {
+  return new HeapScheduler(options.platform ?? nodePlatform);
+}
+
+let shared: Scheduler | null = null;
+
+/**
+ * The process-wide scheduler every instance uses unless given another: one
+ * unref'd Node timer (`setTimeout`, re-armed for the earliest deadline) for
+ * all sessions in the process. It is the default because the cost of a
+ * keep-alive should not grow with the number of sessions: one OS timer and
+ * one heap operation per tick, instead of one timer per session, and timers
+ * that never keep an idle process alive. It reads `performance.now()` and
+ * the global timer functions at each call, so fake timers work with it.
+ *
+ * @example
+ * ```ts
+ * import { defaultScheduler } from '@keepalive/node-timers';
+ * defaultScheduler().osTimersArmed; // 0 or 1
+ * ```
+ */
+export function defaultScheduler(): Scheduler {
+  shared ??= createScheduler();
+  return shared;
+}
