@@ -66,9 +66,28 @@ export default tseslint.config(
     languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: { process: 'readonly', console: 'readonly', performance: 'readonly', setTimeout: 'readonly', setImmediate: 'readonly', URL: 'readonly' } },
   },
   {
+    // Release tooling: command-line scripts in plain JavaScript, type-checked by tsc (checkJs), so no-undef is moot.
+    files: ['tools/**/*.mjs'],
+    rules: { 'no-console': 'off', 'no-undef': 'off' },
+  },
+  {
+    // Smoke scripts (packages/*/smoke/*.mjs) are plain JavaScript run against the packed tarballs on Node, Bun and
+    // Deno; no tsconfig covers them, so they get the untyped rules.
+    files: ['**/smoke/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: Object.fromEntries(
+        ['console', 'process', 'performance', 'setTimeout', 'clearTimeout', 'URL', 'Bun', 'Deno'].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'off' },
+  },
+  {
     files: testFiles,
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-confusing-void-expression': 'off',
       'no-console': 'off',
     },
   },

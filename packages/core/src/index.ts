@@ -86,4 +86,22 @@ export {
   type PingPolicyOptions,
   type PingPolicyState,
 } from './ping-policy.js';
+export {
+  PEER_DEFAULTS,
+  PEER_DIAGNOSTICS,
+  createPeerState,
+  definePeerConfig,
+  peerDeadline,
+  peerStep,
+  peerTransition,
+  type InboundKind,
+  type PeerCommand,
+  type PeerConfig,
+  type PeerEvent,
+  type PeerOptions,
+  type PeerState,
+  type PeerTimer,
+  type PingPeer,
+  type ReplyHeartbeat,
+} from './peer.js';
 export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';

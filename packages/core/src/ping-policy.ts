@@ -139,7 +139,7 @@ export function pingPolicyStep(
   state: PingPolicyState,
   config: PingPolicyConfig,
   event: PingPolicyEvent,
-  out: PingPolicyCommand[],
+  out: { push(command: PingPolicyCommand): unknown },
 ): PingPolicyState {
   if (state.violated) return state;
   if (event.type === 'data') {

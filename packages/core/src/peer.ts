@@ -1,0 +1,375 @@
+import { CLOSE_CODES, NO_COMMANDS, diagnostic, type ArmTimer, type CancelTimer, type CloseTransport, type Diagnostic } from './commands.js';
+import { checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, optionOr } from './errors.js';
+import { pongDeadlineAfterSend } from './liveness.js';
+import { createPingPolicyState, definePingPolicy, pingPolicyStep, type PingPolicyState } from './ping-policy.js';
+import { isUnitInterval } from './random.js';
+
+/**
+ * The server side of a connection (spec B5, B8, and an idle policy): the
+ * server pings the peer at an interval, expects proof of life within a
+ * timeout, optionally closes peers silent for too long, and refuses ping
+ * floods. A pure machine like the session one; a driver runs any number of
+ * peers on one timer through {@link peerDeadline}.
+ */
+
+/**
+ * Options of the peer machine.
+ *
+ * @example
+ * ```ts
+ * const options: PeerOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 120_000 };
+ * ```
+ */
+export interface PeerOptions {
+  /** Time between server pings. Default 30 000 ms (the ws README's interval). */
+  readonly pingIntervalMs?: number | undefined;
+  /** Proof of life is due this long after a ping. Default 10 000 ms. */
+  readonly pongTimeoutMs?: number | undefined;
+  /** Close peers that sent nothing (no message, heartbeat or ping) for this long; `null` (default) is off. */
+  readonly idleCloseMs?: number | null | undefined;
+  /** The shortest allowed time between two pings or heartbeats from the peer (B8). Default 5 000 ms. */
+  readonly minPingIntervalMs?: number | undefined;
+  /** Too-soon pings tolerated before closing with 1008 (B8). Default 2. */
+  readonly maxPingStrikes?: number | undefined;
+  /** Terminate peers that show no life after a ping (B5). Default `true`. */
+  readonly terminateDeadPeers?: boolean | undefined;
+}
+
+/**
+ * Validated, frozen peer options.
+ *
+ * @example
+ * ```ts
+ * const config: PeerConfig = definePeerConfig({ idleCloseMs: 60_000 });
+ * ```
+ */
+export interface PeerConfig {
+  readonly pingIntervalMs: number;
+  readonly pongTimeoutMs: number;
+  readonly idleCloseMs: number | null;
+  readonly minPingIntervalMs: number;
+  readonly maxPingStrikes: number;
+  readonly terminateDeadPeers: boolean;
+}
+
+/**
+ * Defaults of the peer machine.
+ *
+ * @example
+ * ```ts
+ * PEER_DEFAULTS.pingIntervalMs; // 30000
+ * ```
+ */
+export const PEER_DEFAULTS: PeerConfig = Object.freeze({
+  pingIntervalMs: 30_000,
+  pongTimeoutMs: 10_000,
+  idleCloseMs: null,
+  minPingIntervalMs: 5_000,
+  maxPingStrikes: 2,
+  terminateDeadPeers: true,
+});
+
+const PEER_KEYS: readonly string[] = Object.freeze(Object.keys(PEER_DEFAULTS));
+
+/**
+ * Validates peer options once (spec B1); throws {@link KeepaliveOptionError}
+ * naming the option and the value. Share the result between peers.
+ *
+ * @example
+ * ```ts
+ * const config = definePeerConfig({ pingIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * ```
+ */
+export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerConfig {
+  checkKnownKeys(options, PEER_KEYS, 'peer');
+  const policy = definePingPolicy({
+    minPingIntervalMs: optionOr(options, 'minPingIntervalMs', PEER_DEFAULTS.minPingIntervalMs) as number,
+    maxPingStrikes: optionOr(options, 'maxPingStrikes', PEER_DEFAULTS.maxPingStrikes) as number,
+  });
+  const config: PeerConfig = {
+    pingIntervalMs: checkDuration('pingIntervalMs', optionOr(options, 'pingIntervalMs', PEER_DEFAULTS.pingIntervalMs)),
+    pongTimeoutMs: checkDuration('pongTimeoutMs', optionOr(options, 'pongTimeoutMs', PEER_DEFAULTS.pongTimeoutMs)),
+    idleCloseMs: checkOptionalDuration('idleCloseMs', optionOr(options, 'idleCloseMs', PEER_DEFAULTS.idleCloseMs)),
+    minPingIntervalMs: policy.minPingIntervalMs,
+    maxPingStrikes: policy.maxPingStrikes,
+    terminateDeadPeers: checkBoolean('terminateDeadPeers', optionOr(options, 'terminateDeadPeers', PEER_DEFAULTS.terminateDeadPeers)),
+  };
+  if (Object.isFrozen(options) && PEER_KEYS.every((key) => Object.hasOwn(options, key))) return options as PeerConfig;
+  return Object.freeze(config);
+}
+
+/**
+ * The timers of a peer.
+ *
+ * @example
+ * ```ts
+ * const timer: PeerTimer = 'ping';
+ * ```
+ */
+export type PeerTimer = 'ping' | 'pong' | 'idle';
+
+/**
+ * What the peer sent: a `pong` (answers our ping: proof of life only), a
+ * `ping` or `heartbeat` of its own (proof of life, not silent, subject to
+ * the flood policy), or a `message` (application data: proof of life, not
+ * silent, clears flood strikes).
+ *
+ * @example
+ * ```ts
+ * const kind: InboundKind = 'message';
+ * ```
+ */
+export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
+
+/**
+ * The state of one peer: plain, serialisable data.
+ *
+ * @example
+ * ```ts
+ * const peer: PeerState = createPeerState(config, performance.now(), Math.random());
+ * ```
+ */
+export interface PeerState {
+  readonly config: PeerConfig;
+  /** Next ping, or `null` once closed. */
+  readonly pingAt: number | null;
+  /** Proof of life due by, or `null` while nothing is owed. */
+  readonly pongAt: number | null;
+  /** When the idle policy next checks, or `null` when off or closed. */
+  readonly idleAt: number | null;
+  /** Last time the peer sent anything but a pong. */
+  readonly lastHeardAt: number;
+  /** Flood-policy standing (B8). */
+  readonly flood: PingPolicyState;
+  /** Pings sent to the peer. */
+  readonly pingsSent: number;
+  /** Whether the peer is closed (by us or by the transport). */
+  readonly closed: boolean;
+}
+
+/**
+ * Events of a peer. `timeout` fires everything due at `now`.
+ *
+ * @example
+ * ```ts
+ * const event: PeerEvent = { type: 'inbound', kind: 'pong', now: 12_000 };
+ * ```
+ */
+export type PeerEvent =
+  | { readonly type: 'inbound'; readonly kind: InboundKind; readonly now: number }
+  | { readonly type: 'timeout'; readonly now: number }
+  | { readonly type: 'closed'; readonly now: number };
+
+/**
+ * Send one keep-alive to the peer (a protocol ping, or a heartbeat message
+ * where the transport cannot ping).
+ *
+ * @example
+ * ```ts
+ * if (command.type === 'ping') socket.ping();
+ * ```
+ */
+export interface PingPeer {
+  readonly type: 'ping';
+}
+
+/**
+ * Answer a heartbeat message from the peer (proof of life for clients that
+ * cannot see protocol pongs).
+ *
+ * @example
+ * ```ts
+ * if (command.type === 'reply') socket.send(HEARTBEAT);
+ * ```
+ */
+export interface ReplyHeartbeat {
+  readonly type: 'reply';
+}
+
+/**
+ * Commands of a peer.
+ *
+ * @example
+ * ```ts
+ * for (const command of commands) if (command.type === 'close') socket.close(command.code);
+ * ```
+ */
+export type PeerCommand = ArmTimer<PeerTimer> | CancelTimer<PeerTimer> | PingPeer | ReplyHeartbeat | CloseTransport | Diagnostic;
+
+/**
+ * Diagnostics of a peer: warn `peer_dead` `{timeout_ms}`, info
+ * `peer_idle_closed` `{idle_ms}`, warn `ping_flood` `{strikes}`.
+ *
+ * @example
+ * ```ts
+ * PEER_DIAGNOSTICS.dead; // 'peer_dead'
+ * ```
+ */
+export const PEER_DIAGNOSTICS = Object.freeze({ dead: 'peer_dead', idleClosed: 'peer_idle_closed', pingFlood: 'ping_flood' } as const);
+
+const PING: PingPeer = Object.freeze({ type: 'ping' });
+const REPLY: ReplyHeartbeat = Object.freeze({ type: 'reply' });
+const DEAD_CLOSE: CloseTransport = Object.freeze({ type: 'close', reason: 'dead_peer', code: CLOSE_CODES.abnormal, terminate: true });
+const IDLE_CLOSE: CloseTransport = Object.freeze({ type: 'close', reason: 'idle_timeout', code: CLOSE_CODES.idleTimeout, terminate: false });
+const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = Object.freeze({
+  ping: Object.freeze({ type: 'cancel', timer: 'ping' }),
+  pong: Object.freeze({ type: 'cancel', timer: 'pong' }),
+  idle: Object.freeze({ type: 'cancel', timer: 'idle' }),
+});
+
+/**
+ * A newly opened peer. The first ping goes out `phase × pingIntervalMs`
+ * after `now`, so peers that connect together (after a restart, say) spread
+ * their pings across the interval instead of bursting on one tick; every
+ * later ping follows one interval after the previous deadline (B9), which
+ * keeps detection within interval + timeout.
+ *
+ * @param phase - a value in [0, 1) (randomness as an input, spec B3); out of range means 0.
+ *
+ * @example
+ * ```ts
+ * import { createPeerState, definePeerConfig } from '@keepalive/core';
+ * const config = definePeerConfig({ pingIntervalMs: 30_000 });
+ * const peer = createPeerState(config, performance.now(), Math.random());
+ * ```
+ */
+export function createPeerState(config: PeerConfig, now: number, phase: number): PeerState {
+  const offset = isUnitInterval(phase) ? phase : 0;
+  return {
+    config,
+    pingAt: now + Math.max(1, Math.floor(offset * config.pingIntervalMs)),
+    pongAt: null,
+    idleAt: config.idleCloseMs === null ? null : now + config.idleCloseMs,
+    lastHeardAt: now,
+    flood: createPingPolicyState(),
+    pingsSent: 0,
+    closed: false,
+  };
+}
+
+/**
+ * The earliest deadline of a peer, or `null` (closed): arm one timer for it
+ * and deliver `{ type: 'timeout', now }` when it passes.
+ *
+ * @example
+ * ```ts
+ * entry.schedule(peerDeadline(peer));
+ * ```
+ */
+export function peerDeadline(state: PeerState): number | null {
+  let earliest = state.pingAt;
+  if (state.pongAt !== null && (earliest === null || state.pongAt < earliest)) earliest = state.pongAt;
+  if (state.idleAt !== null && (earliest === null || state.idleAt < earliest)) earliest = state.idleAt;
+  return earliest;
+}
+
+/**
+ * The pure peer transition, `(state, event) → [next, commands]`.
+ *
+ * @example
+ * ```ts
+ * const [next, commands] = peerTransition(peer, { type: 'inbound', kind: 'pong', now });
+ * ```
+ */
+export function peerTransition(state: PeerState, event: PeerEvent): readonly [state: PeerState, commands: readonly PeerCommand[]] {
+  const out: PeerCommand[] = [];
+  const next = peerStep(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+type PeerDraft = { -readonly [K in keyof PeerState]: PeerState[K] };
+
+/**
+ * Allocation-light peer transition: appends commands to `out`, returns the
+ * next state (the same object when nothing changed). Never throws.
+ *
+ * @example
+ * ```ts
+ * const out: PeerCommand[] = [];
+ * peer = peerStep(peer, { type: 'timeout', now }, out);
+ * ```
+ */
+export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[]): PeerState {
+  if (state.closed) return state;
+  switch (event.type) {
+    case 'inbound':
+      return onInbound(state, event.kind, event.now, out);
+    case 'timeout':
+      return onPeerTimeout(state, event.now, out);
+    case 'closed':
+      return closePeer({ ...state }, out);
+    default:
+      return state;
+  }
+}
+
+function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCommand[]): PeerState {
+  const pongOwed = state.pongAt !== null;
+  if (kind === 'pong') {
+    // Proof of life only: our own pings must not keep a silent peer from the idle policy.
+    if (!pongOwed) return state;
+    out.push(CANCEL.pong);
+    return { ...state, pongAt: null };
+  }
+  const d: PeerDraft = { ...state, lastHeardAt: Math.max(state.lastHeardAt, now) };
+  if (pongOwed) {
+    d.pongAt = null;
+    out.push(CANCEL.pong);
+  }
+  // B8: the peer's own pings and heartbeats are subject to the flood policy; data clears strikes.
+  d.flood = pingPolicyStep(state.flood, state.config, { type: kind === 'message' ? 'data' : 'ping', now }, out);
+  if (d.flood.violated) return closePeer(d, out);
+  if (kind === 'heartbeat') out.push(REPLY);
+  return d;
+}
+
+function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[]): PeerState {
+  const config = state.config;
+  let d: PeerDraft | null = null;
+  // B5 first: a dead peer is not pinged again.
+  if (state.pongAt !== null && state.pongAt <= now) {
+    d = { ...state, pongAt: null };
+    if (config.terminateDeadPeers) {
+      out.push(diagnostic('warn', PEER_DIAGNOSTICS.dead, { timeout_ms: config.pongTimeoutMs }));
+      out.push(DEAD_CLOSE);
+      return closePeer(d, out);
+    }
+  }
+  if (state.idleAt !== null && state.idleAt <= now) {
+    d ??= { ...state };
+    const silentFor = now - state.lastHeardAt;
+    if (config.idleCloseMs !== null && silentFor >= config.idleCloseMs) {
+      out.push(diagnostic('info', PEER_DIAGNOSTICS.idleClosed, { idle_ms: silentFor }));
+      out.push(IDLE_CLOSE);
+      return closePeer(d, out);
+    }
+    // Heard from since the check was armed: check again when the silence would be long enough.
+    d.idleAt = state.lastHeardAt + (config.idleCloseMs ?? 0);
+    out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+  }
+  if (state.pingAt !== null && state.pingAt <= now) {
+    d ??= { ...state };
+    out.push(PING);
+    d.pingsSent = state.pingsSent + 1;
+    if (d.pongAt === null && config.terminateDeadPeers) {
+      d.pongAt = pongDeadlineAfterSend(null, now, config.pongTimeoutMs);
+      out.push({ type: 'arm', timer: 'pong', deadline: d.pongAt });
+    }
+    // Drift-free (B9), skipping ticks that were missed entirely.
+    const periods = Math.max(1, Math.floor((now - state.pingAt) / config.pingIntervalMs) + 1);
+    d.pingAt = state.pingAt + periods * config.pingIntervalMs;
+    out.push({ type: 'arm', timer: 'ping', deadline: d.pingAt });
+  }
+  return d ?? state;
+}
+
+function closePeer(d: PeerDraft, out: PeerCommand[]): PeerState {
+  if (d.pingAt !== null) out.push(CANCEL.ping);
+  if (d.pongAt !== null) out.push(CANCEL.pong);
+  if (d.idleAt !== null) out.push(CANCEL.idle);
+  d.pingAt = null;
+  d.pongAt = null;
+  d.idleAt = null;
+  d.closed = true;
+  return d;
+}

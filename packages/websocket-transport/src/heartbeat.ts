@@ -1,0 +1,124 @@
+/**
+ * The application-level heartbeat, for sockets that cannot send protocol
+ * pings (WHATWG WebSockets in browsers, Deno, Bun, undici). Runtime-neutral:
+ * no Node Buffer, only typed arrays.
+ */
+
+/**
+ * The default heartbeat message: an empty text frame. It is the smallest
+ * frame there is (2 bytes from a server, 6 masked bytes from a client), and
+ * it cannot be mistaken for application data because it carries none.
+ *
+ * @example
+ * ```ts
+ * import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport';
+ * socket.send(HEARTBEAT_MESSAGE);
+ * ```
+ */
+export const HEARTBEAT_MESSAGE = '';
+
+/**
+ * Message payloads as the `ws` library (Buffer, ArrayBuffer, Buffer[]) and
+ * WHATWG sockets (string, ArrayBuffer, Blob) deliver them.
+ *
+ * @example
+ * ```ts
+ * const payload: MessagePayload = 'hello';
+ * ```
+ */
+export type MessagePayload = string | ArrayBuffer | ArrayBufferView | readonly ArrayBufferView[] | Blob;
+
+/**
+ * How an inbound message relates to the heartbeat protocol:
+ * - `heartbeat`: exactly the heartbeat message;
+ * - `malformed`: an empty binary frame or a whitespace-only text frame of at
+ *   most 8 bytes, the usual shapes of naive keep-alives: proof of life, not
+ *   answered, not application data, counted;
+ * - `data`: application data.
+ *
+ * @example
+ * ```ts
+ * const kind: HeartbeatKind = classifyMessage('', false); // 'heartbeat'
+ * ```
+ */
+export type HeartbeatKind = 'heartbeat' | 'malformed' | 'data';
+
+const encoder = new TextEncoder();
+const encoded = new Map<string, Uint8Array>();
+
+function bytesOf(message: string): Uint8Array {
+  let bytes = encoded.get(message);
+  if (bytes === undefined) {
+    bytes = encoder.encode(message);
+    if (encoded.size < 16) encoded.set(message, bytes);
+  }
+  return bytes;
+}
+
+function views(data: Exclude<MessagePayload, string | Blob>): Uint8Array[] {
+  if (data instanceof ArrayBuffer) return [new Uint8Array(data)];
+  if (ArrayBuffer.isView(data)) return [new Uint8Array(data.buffer, data.byteOffset, data.byteLength)];
+  return data.map((part) => new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+}
+
+function isBlob(data: MessagePayload): data is Blob {
+  return typeof Blob !== 'undefined' && data instanceof Blob;
+}
+
+/**
+ * Classifies an inbound message. `isBinary` is the `ws` library's flag (text
+ * frames arrive there as bytes); WHATWG sockets deliver text as strings, so
+ * leave it out for them.
+ *
+ * @example
+ * ```ts
+ * ws.on('message', (data, isBinary) => {
+ *   if (classifyMessage(data, isBinary) !== 'data') return;
+ *   handle(data);
+ * });
+ * ```
+ */
+export function classifyMessage(data: MessagePayload, isBinary?: boolean, message: string = HEARTBEAT_MESSAGE): HeartbeatKind {
+  if (typeof data === 'string') return classifyText(data, message);
+  if (isBlob(data)) return data.size === 0 ? 'malformed' : 'data';
+  const parts = views(data);
+  let length = 0;
+  for (const part of parts) length += part.byteLength;
+  const binary = isBinary ?? true;
+  if (binary) return length === 0 ? 'malformed' : 'data';
+  const expected = bytesOf(message);
+  if (length === expected.byteLength && sameBytes(parts, expected)) return 'heartbeat';
+  if (length > 8) return 'data';
+  for (const part of parts) for (const byte of part) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) return 'data';
+  return 'malformed';
+}
+
+function classifyText(text: string, message: string): HeartbeatKind {
+  if (text === message) return 'heartbeat';
+  return text.length <= 8 && text.trim() === '' ? 'malformed' : 'data';
+}
+
+function sameBytes(parts: Uint8Array[], expected: Uint8Array): boolean {
+  let offset = 0;
+  for (const part of parts) {
+    for (const byte of part) {
+      if (byte !== expected[offset]) return false;
+      offset++;
+    }
+  }
+  return offset === expected.byteLength;
+}
+
+/**
+ * Whether an inbound message is exactly the heartbeat `message`.
+ *
+ * @example
+ * ```ts
+ * socket.onmessage = (event) => {
+ *   if (isHeartbeatMessage(event.data)) return; // proof of life, not data
+ * };
+ * ```
+ */
+export function isHeartbeatMessage(data: MessagePayload, message: string = HEARTBEAT_MESSAGE, isBinary?: boolean): boolean {
+  return classifyMessage(data, isBinary, message) === 'heartbeat';
+}

@@ -1,0 +1,256 @@
+import {
+  createPeerState,
+  definePeerConfig,
+  peerDeadline,
+  peerStep,
+  type Diagnostic,
+  type InboundKind,
+  type PeerCommand,
+  type PeerConfig,
+  type PeerOptions,
+  type PeerState,
+} from '@keepalive/core';
+import { defaultScheduler, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
+
+/**
+ * The runtime-neutral server side: tracks any number of connections on one
+ * shared scheduler (no timer per socket), driving each through the core's
+ * pure peer machine. The `ws` server integration, Bun's and Deno's are thin
+ * layers over this.
+ */
+
+/**
+ * What the tracker needs from a server-side socket. `ping` sends a
+ * keep-alive (a protocol ping where the runtime can, a heartbeat message
+ * where it cannot); `reply` answers a heartbeat message.
+ *
+ * @example
+ * ```ts
+ * const socket: TrackedSocket = {
+ *   ping: () => ws.ping(),
+ *   reply: () => ws.send(DEFAULT_HEARTBEAT_MESSAGE),
+ *   close: (code, reason) => ws.close(code, reason),
+ *   terminate: () => ws.terminate(),
+ * };
+ * ```
+ */
+export interface TrackedSocket {
+  ping(): void;
+  reply(): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+}
+
+/**
+ * Options of a {@link PeerTracker}: the core's peer options plus the driver's.
+ *
+ * @example
+ * ```ts
+ * const options: PeerTrackerOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 60_000 };
+ * ```
+ */
+export interface PeerTrackerOptions extends PeerOptions {
+  /** The scheduler; default: the process-wide one from @keepalive/node-timers. */
+  readonly scheduler?: Scheduler | undefined;
+  /** Called with every diagnostic (counts and durations only). */
+  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
+  /** Source of ping phases in [0, 1); default `Math.random`. */
+  readonly random?: (() => number) | undefined;
+}
+
+/**
+ * Counters over every connection a tracker has seen.
+ *
+ * @example
+ * ```ts
+ * const { tracked, pingsSent, deadPeers }: TrackerStats = tracker.stats();
+ * ```
+ */
+export interface TrackerStats {
+  /** Connections tracked now. */
+  readonly tracked: number;
+  readonly pingsSent: number;
+  readonly heartbeatsAnswered: number;
+  readonly deadPeers: number;
+  readonly idleClosed: number;
+  readonly floodClosed: number;
+  readonly malformedHeartbeats: number;
+  /** Exceptions thrown by a socket or a hook, caught and counted. */
+  readonly handlerErrors: number;
+}
+
+/**
+ * One tracked connection: report what the peer sent and when it closed.
+ *
+ * @example
+ * ```ts
+ * const peer: TrackedPeer = tracker.track(socket);
+ * ws.on('pong', () => peer.inbound('pong'));
+ * ws.on('close', () => peer.closed());
+ * ```
+ */
+export interface TrackedPeer {
+  inbound(kind: InboundKind): void;
+  /** Counts a message that looked like a heartbeat but was not one (ignored). */
+  malformedHeartbeat(): void;
+  closed(): void;
+  readonly state: PeerState;
+}
+
+type MutableStats = { -readonly [K in keyof TrackerStats]: TrackerStats[K] };
+
+class Peer implements TrackedPeer {
+  state: PeerState;
+  readonly entry: ScheduledEntry;
+  constructor(
+    readonly tracker: PeerTracker,
+    readonly socket: TrackedSocket,
+    state: PeerState,
+  ) {
+    this.state = state;
+    this.entry = tracker.scheduler.entry((now) => {
+      this.apply(now, null);
+    });
+    this.entry.schedule(peerDeadline(state));
+  }
+  inbound(kind: InboundKind): void {
+    this.apply(this.tracker.scheduler.now(), kind);
+  }
+  malformedHeartbeat(): void {
+    this.tracker.count('malformedHeartbeats');
+    this.inbound('message');
+  }
+  closed(): void {
+    if (this.state.closed && !this.tracker.has(this)) return;
+    this.tracker.forget(this);
+    // A close can arrive while this peer's own commands run: use a private buffer.
+    this.state = peerStep(this.state, { type: 'closed', now: this.tracker.scheduler.now() }, []);
+    this.entry.dispose();
+  }
+  apply(now: number, kind: InboundKind | null): void {
+    const out = this.tracker.scratch;
+    const start = out.length;
+    this.state = peerStep(this.state, kind === null ? { type: 'timeout', now } : { type: 'inbound', kind, now }, out);
+    for (let i = start; i < out.length; i++) this.tracker.execute(this, out[i] as PeerCommand);
+    out.length = start;
+    if (this.state.closed) {
+      this.tracker.forget(this);
+      this.entry.dispose();
+    } else {
+      this.entry.schedule(peerDeadline(this.state));
+    }
+  }
+}
+
+/**
+ * Tracks server-side connections on one shared scheduler.
+ *
+ * @example
+ * ```ts
+ * import { PeerTracker } from '@keepalive/websocket-transport';
+ * const tracker = new PeerTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
+ * const peer = tracker.track({ ping, reply, close, terminate });
+ * ```
+ */
+export class PeerTracker {
+  /** The validated peer configuration, shared by every connection. */
+  readonly config: PeerConfig;
+  /** The scheduler every connection runs on. */
+  readonly scheduler: Scheduler;
+  /** @internal A reusable command buffer. */
+  readonly scratch: PeerCommand[] = [];
+  private readonly peers = new Set<Peer>();
+  private readonly onDiagnostic: ((diagnostic: Diagnostic) => void) | undefined;
+  private readonly random: () => number;
+  private readonly counters: MutableStats = {
+    tracked: 0,
+    pingsSent: 0,
+    heartbeatsAnswered: 0,
+    deadPeers: 0,
+    idleClosed: 0,
+    floodClosed: 0,
+    malformedHeartbeats: 0,
+    handlerErrors: 0,
+  };
+
+  constructor(options: PeerTrackerOptions = {}) {
+    const { scheduler, onDiagnostic, random, ...peer } = options;
+    this.config = definePeerConfig(peer);
+    this.scheduler = scheduler ?? defaultScheduler();
+    this.onDiagnostic = onDiagnostic;
+    this.random = random ?? Math.random;
+  }
+
+  /** Starts tracking a connection. */
+  track(socket: TrackedSocket): TrackedPeer {
+    let phase = 0;
+    try {
+      phase = this.random();
+    } catch {
+      this.counters.handlerErrors++;
+    }
+    const peer = new Peer(this, socket, createPeerState(this.config, this.scheduler.now(), phase));
+    this.peers.add(peer);
+    return peer;
+  }
+
+  /** Connections tracked now. */
+  get size(): number {
+    return this.peers.size;
+  }
+
+  /** Counters over every connection seen. */
+  stats(): TrackerStats {
+    return { ...this.counters, tracked: this.peers.size };
+  }
+
+  /** Stops tracking every connection (their sockets stay open). */
+  close(): void {
+    for (const peer of [...this.peers]) peer.closed();
+  }
+
+  /** @internal */
+  has(peer: Peer): boolean {
+    return this.peers.has(peer);
+  }
+
+  /** @internal */
+  forget(peer: Peer): void {
+    this.peers.delete(peer);
+  }
+
+  /** @internal */
+  count(counter: keyof Omit<TrackerStats, 'tracked'>): void {
+    this.counters[counter]++;
+  }
+
+  /** @internal Carries out one command; nothing thrown by a socket escapes. */
+  execute(peer: Peer, command: PeerCommand): void {
+    try {
+      switch (command.type) {
+        case 'ping':
+          this.counters.pingsSent++;
+          peer.socket.ping();
+          return;
+        case 'reply':
+          this.counters.heartbeatsAnswered++;
+          peer.socket.reply();
+          return;
+        case 'close':
+          if (command.reason === 'dead_peer') this.counters.deadPeers++;
+          else if (command.reason === 'idle_timeout') this.counters.idleClosed++;
+          else this.counters.floodClosed++;
+          if (command.terminate) peer.socket.terminate();
+          else peer.socket.close(command.code, command.reason);
+          return;
+        case 'diagnostic':
+          this.onDiagnostic?.(command);
+          return;
+        default:
+          return;
+      }
+    } catch {
+      this.counters.handlerErrors++;
+    }
+  }
+}

@@ -1,0 +1,211 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { createScheduler } from '@keepalive/node-timers';
+import { HEARTBEAT_MESSAGE } from './heartbeat.js';
+import { createKeepaliveServer, keepAlive, type ServerKeepalive } from './server.js';
+
+/** The server side with real sockets on 127.0.0.1, random ports, every wait bounded. */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function server(options: Parameters<typeof keepAlive>[1] = {}, maxPayload = 1 << 20): Promise<{ wss: WebSocketServer; heartbeat: ServerKeepalive; url: string }> {
+  const { wss, heartbeat } = createKeepaliveServer({ host: '127.0.0.1', port: 0, maxPayload, keepalive: { scheduler: createScheduler(), ...options } });
+  await once(wss, 'listening');
+  const address = wss.address();
+  if (typeof address === 'string') throw new Error('unexpected address');
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        heartbeat.close();
+        for (const client of wss.clients) client.terminate();
+        wss.close(() => resolve());
+      }),
+  );
+  return { wss, heartbeat, url: `ws://127.0.0.1:${address.port}` };
+}
+
+async function client(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  const socket = new WebSocket(url, options);
+  socket.on('error', () => undefined);
+  cleanups.push(() => socket.terminate());
+  await once(socket, 'open');
+  return socket;
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref()),
+  ]);
+}
+
+function closeOf(socket: WebSocket): Promise<{ code: number; reason: string; at: number }> {
+  return new Promise((resolve) => socket.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString(), at: performance.now() })));
+}
+
+describe('server keep-alive over real sockets', () => {
+  it('B5: pings every connection at the interval; clients that answer stay open', async () => {
+    const { url, heartbeat } = await server({ pingIntervalMs: 100, pongTimeoutMs: 80 });
+    const socket = await client(url);
+    const pings: number[] = [];
+    socket.on('ping', () => pings.push(performance.now()));
+    await within(
+      new Promise<void>((resolve) => socket.on('ping', () => pings.length >= 5 && resolve())),
+      2_000,
+      '5 pings',
+    );
+    const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(60);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(heartbeat.stats()).toMatchObject({ tracked: 1, deadPeers: 0 });
+    expect(heartbeat.stats().pingsSent).toBeGreaterThanOrEqual(5);
+  });
+
+  it('pings of connections opened together are spread across the interval, not one burst', async () => {
+    const { url } = await server({ pingIntervalMs: 400, pongTimeoutMs: 400 });
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => client(url)));
+    const firstPing = await within(
+      Promise.all(sockets.map((s) => new Promise<number>((resolve) => s.once('ping', () => resolve(performance.now()))))),
+      3_000,
+      'first pings',
+    );
+    const spread = Math.max(...firstPing) - Math.min(...firstPing);
+    expect(spread).toBeGreaterThan(100);
+    expect(new Set(firstPing.map((t) => Math.floor(t / 20))).size).toBeGreaterThan(5);
+  });
+
+  it('B5: a frozen client (SIGSTOP) is terminated within interval + timeout + allowance', async () => {
+    const interval = 200;
+    const timeout = 150;
+    const { url, heartbeat, wss } = await server({ pingIntervalMs: interval, pongTimeoutMs: timeout });
+    const fixture = fileURLToPath(new URL('./test-support/server-frozen-client.mjs', import.meta.url));
+    const child: ChildProcess = spawn(process.execPath, [fixture, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    });
+    await within(once(child.stdout!, 'data'), 5_000, 'child open');
+    const serverSide = await within(
+      new Promise<WebSocket>((resolve) => {
+        const [first] = wss.clients;
+        if (first) resolve(first);
+        else wss.once('connection', resolve);
+      }),
+      2_000,
+      'server socket',
+    );
+    const closed = closeOf(serverSide);
+    const frozenAt = performance.now();
+    child.kill('SIGSTOP');
+    const { at, code } = await within(closed, 5_000, 'dead-peer close');
+    const detection = at - frozenAt;
+    console.log(`server dead-peer detection: ${detection.toFixed(0)} ms (bound ${interval + timeout} ms)`);
+    expect(code).toBe(1006);
+    expect(detection).toBeLessThanOrEqual(interval + timeout + 100);
+    expect(heartbeat.stats()).toMatchObject({ deadPeers: 1, tracked: 0 });
+  });
+
+  it('idle policy: a silent client is closed with 4000; one that sends heartbeats survives and gets replies', async () => {
+    const { url, heartbeat } = await server({ pingIntervalMs: 100, pongTimeoutMs: 100, idleCloseMs: 300, minPingIntervalMs: 10 });
+    const silent = await client(url);
+    const talker = await client(url);
+    const replies: number[] = [];
+    talker.on('message', (data: Buffer) => data.length === 0 && replies.push(performance.now()));
+    const timer = setInterval(() => talker.send(HEARTBEAT_MESSAGE), 100);
+    cleanups.push(() => clearInterval(timer));
+    const silentClose = await within(closeOf(silent), 2_000, 'idle close');
+    expect(silentClose.code).toBe(4000);
+    expect(silentClose.reason).toBe('idle_timeout');
+    await new Promise((resolve) => talker.once('message', resolve));
+    expect(talker.readyState).toBe(WebSocket.OPEN);
+    expect(replies.length).toBeGreaterThan(0);
+    expect(heartbeat.stats()).toMatchObject({ idleClosed: 1 });
+    expect(heartbeat.stats().heartbeatsAnswered).toBeGreaterThan(0);
+  });
+
+  it('B8: a ping flood is closed with 1008 while a well-behaved client on the same server is untouched', async () => {
+    const { url, heartbeat } = await server({ pingIntervalMs: 1_000, pongTimeoutMs: 1_000, minPingIntervalMs: 200, maxPingStrikes: 2 });
+    const flooder = await client(url);
+    const polite = await client(url);
+    const closed = closeOf(flooder);
+    const flood = setInterval(() => {
+      if (flooder.readyState === WebSocket.OPEN) flooder.ping();
+    }, 5);
+    cleanups.push(() => clearInterval(flood));
+    polite.ping();
+    const { code, reason } = await within(closed, 2_000, 'flood close');
+    expect([code, reason]).toEqual([1008, 'ping_flood']);
+    polite.send('still here');
+    expect(polite.readyState).toBe(WebSocket.OPEN);
+    expect(heartbeat.stats()).toMatchObject({ floodClosed: 1, tracked: 1 });
+  });
+
+  it('bad input: an oversized frame is refused with 1009; malformed heartbeats are ignored and counted', async () => {
+    const { url, heartbeat } = await server({ pingIntervalMs: 5_000 }, 1_024);
+    const socket = await client(url);
+    socket.send(new Uint8Array(0));
+    socket.send(' \n');
+    socket.send('real data');
+    const closed = closeOf(socket);
+    socket.send(new Uint8Array(4_096));
+    const { code } = await within(closed, 2_000, '1009 close');
+    expect(code).toBe(1009);
+    expect(heartbeat.stats()).toMatchObject({ malformedHeartbeats: 2, heartbeatsAnswered: 0, tracked: 0 });
+  });
+
+  it('removes all state when a socket closes; close() removes every listener it added', async () => {
+    const { url, heartbeat, wss } = await server({ pingIntervalMs: 50, pongTimeoutMs: 50 });
+    const a = await client(url);
+    await client(url);
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (heartbeat.size === 2 ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+      1_000,
+      'two tracked',
+    );
+    const serverSockets = [...wss.clients];
+    a.close();
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (heartbeat.size === 1 ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+      1_000,
+      'one tracked',
+    );
+    const listenerCounts = () => serverSockets.map((s) => s.listenerCount('pong') + s.listenerCount('message'));
+    heartbeat.close();
+    expect(heartbeat.size).toBe(0);
+    expect(listenerCounts()).toEqual([0, 0]);
+    expect(wss.listenerCount('connection')).toBe(0);
+  });
+
+  it('tracks clients that were connected before keepAlive() was applied; bad options throw', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
+    const address = wss.address() as { port: number };
+    await client(`ws://127.0.0.1:${address.port}`);
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (wss.clients.size === 1 ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+      1_000,
+      'server-side socket',
+    );
+    const heartbeat = keepAlive(wss, { scheduler: createScheduler() });
+    expect(heartbeat.size).toBe(1);
+    heartbeat[Symbol.dispose]();
+    expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(/pingIntervalMs: -1/);
+    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow(/heartbeatMessage/);
+  });
+});
