@@ -55,6 +55,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/non-nullable-type-assertion-style': 'off',
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
       'no-console': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
@@ -82,6 +83,13 @@ export default tseslint.config(
       ),
     },
     rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'off' },
+  },
+  {
+    // Browser scripts served as-is (the demo dashboard).
+    files: ['**/dashboard/**/*.js'],
+    languageOptions: {
+      globals: { document: 'readonly', location: 'readonly', WebSocket: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
+    },
   },
   {
     files: testFiles,

@@ -18,7 +18,7 @@ async function server(options: Parameters<typeof keepAlive>[1] = {}, maxPayload 
   const { wss, heartbeat } = createKeepaliveServer({ host: '127.0.0.1', port: 0, maxPayload, keepalive: { scheduler: createScheduler(), ...options } });
   await once(wss, 'listening');
   const address = wss.address();
-  if (typeof address === 'string') throw new Error('unexpected address');
+  if (address === null || typeof address === 'string') throw new Error('unexpected address');
   cleanups.push(
     () =>
       new Promise<void>((resolve) => {

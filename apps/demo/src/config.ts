@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+/** Everything the demo can be told, from flags or the environment. */
+export interface DemoConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly workers: number;
+  /** The reclaimer's idle limit: connections silent longer than this are closed. */
+  readonly idleLimitMs: number;
+  /** The workers' keep-alive interval while busy. */
+  readonly heartbeatIntervalMs: number;
+  /** How long a worker or the server waits for proof of life after a keep-alive. */
+  readonly pongTimeoutMs: number;
+  readonly maxPayload: number;
+  readonly headless: boolean;
+  /** Stop after this long (0: run until SIGINT/SIGTERM). */
+  readonly durationMs: number;
+  /** Seed of the simulated work (reproducible runs). */
+  readonly seed: number;
+}
+
+export const HELP = `keepalive-demo: a ws server that reclaims idle connections, simulated agent workers
+that use @keepalive, and a live dashboard.
+
+Usage: keepalive-demo [options]
+
+Options (environment variable in brackets):
+  --host <addr>            bind address, loopback only by default   [KEEPALIVE_DEMO_HOST]   127.0.0.1
+  --port <n>               port, 0 picks a free one                [KEEPALIVE_DEMO_PORT]   0
+  --token <t>              access token for dashboard and workers  [KEEPALIVE_DEMO_TOKEN]  random
+  --workers <n>            simulated workers (1-50)                [KEEPALIVE_DEMO_WORKERS] 4
+  --idle-limit <ms>        the reclaimer's idle limit              [KEEPALIVE_DEMO_IDLE_LIMIT_MS] 8000
+  --heartbeat <ms>         workers' keep-alive interval            [KEEPALIVE_DEMO_HEARTBEAT_MS] 2000
+  --pong-timeout <ms>      proof-of-life timeout                   [KEEPALIVE_DEMO_PONG_TIMEOUT_MS] 2000
+  --max-payload <bytes>    largest frame accepted                  [KEEPALIVE_DEMO_MAX_PAYLOAD] 65536
+  --duration <ms>          stop after this long, 0 = until Ctrl-C  [KEEPALIVE_DEMO_DURATION_MS] 0
+  --seed <n>               seed of the simulated work              [KEEPALIVE_DEMO_SEED]   random
+  --headless               tell the story as log lines, no dashboard
+  -h, --help               this text
+`;
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`Invalid ${name}: ${JSON.stringify(raw)} (expected an integer in [${min}, ${max}])`);
+  }
+  return value;
+}
+
+/** Parses flags (which win) and environment variables. Throws a RangeError naming a bad value. */
+export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): DemoConfig | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+      workers: { type: 'string' },
+      'idle-limit': { type: 'string' },
+      heartbeat: { type: 'string' },
+      'pong-timeout': { type: 'string' },
+      'max-payload': { type: 'string' },
+      duration: { type: 'string' },
+      seed: { type: 'string' },
+      headless: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const token = values.token ?? env.KEEPALIVE_DEMO_TOKEN ?? randomBytes(18).toString('base64url');
+  if (token.length < 8 || !/^[\w-]+$/.test(token)) throw new RangeError('Invalid token: expected at least 8 characters of [A-Za-z0-9_-]');
+  const idleLimitMs = int('--idle-limit', values['idle-limit'] ?? env.KEEPALIVE_DEMO_IDLE_LIMIT_MS, 8_000, 500, 3_600_000);
+  const heartbeatIntervalMs = int('--heartbeat', values.heartbeat ?? env.KEEPALIVE_DEMO_HEARTBEAT_MS, 2_000, 100, 3_600_000);
+  if (heartbeatIntervalMs >= idleLimitMs) {
+    throw new RangeError(`Invalid --heartbeat: ${heartbeatIntervalMs} (must be shorter than --idle-limit ${idleLimitMs}, or busy workers would be reclaimed)`);
+  }
+  return {
+    host: values.host ?? env.KEEPALIVE_DEMO_HOST ?? '127.0.0.1',
+    port: int('--port', values.port ?? env.KEEPALIVE_DEMO_PORT, 0, 0, 65_535),
+    token,
+    workers: int('--workers', values.workers ?? env.KEEPALIVE_DEMO_WORKERS, 4, 1, 50),
+    idleLimitMs,
+    heartbeatIntervalMs,
+    pongTimeoutMs: int('--pong-timeout', values['pong-timeout'] ?? env.KEEPALIVE_DEMO_PONG_TIMEOUT_MS, 2_000, 50, 600_000),
+    maxPayload: int('--max-payload', values['max-payload'] ?? env.KEEPALIVE_DEMO_MAX_PAYLOAD, 65_536, 1_024, 16 << 20),
+    headless: values.headless,
+    durationMs: int('--duration', values.duration ?? env.KEEPALIVE_DEMO_DURATION_MS, 0, 0, 86_400_000),
+    seed: int('--seed', values.seed ?? env.KEEPALIVE_DEMO_SEED, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
+  };
+}

@@ -1,0 +1,98 @@
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startDemoServer, type DemoServer } from './server.js';
+import { startWorkers, type Workers } from './workers.js';
+
+/** The demo server with real sockets on 127.0.0.1, random ports; every wait bounded. */
+
+const TOKEN = 'test-token-123';
+const IDLE = 600;
+let server: DemoServer | null = null;
+let workers: Workers | null = null;
+const sockets: WebSocket[] = [];
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.terminate();
+  await workers?.shutdown();
+  workers = null;
+  await server?.close();
+  server = null;
+});
+
+async function start(): Promise<DemoServer> {
+  server = await startDemoServer({ host: '127.0.0.1', port: 0, token: TOKEN, idleLimitMs: IDLE, pongTimeoutMs: 300, maxPayload: 4_096 });
+  return server;
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref()),
+  ]);
+}
+
+function open(url: string, headers: Record<string, string> = {}): WebSocket {
+  const socket = new WebSocket(url, { headers });
+  socket.on('error', () => undefined);
+  sockets.push(socket);
+  return socket;
+}
+
+async function status(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const socket = open(url, headers);
+  const [, response] = (await within(once(socket, 'unexpected-response'), 2_000, 'refusal')) as [unknown, IncomingMessage];
+  return response.statusCode ?? 0;
+}
+
+describe('demo server', () => {
+  it('an upgrade without the token, or with a wrong one, gets 401', async () => {
+    const s = await start();
+    expect(await status(s.workerUrl.replace(/\?token=.*/, ''))).toBe(401);
+    expect(await status(s.workerUrl.replace(TOKEN, 'wrong-token-12'))).toBe(401);
+    expect(await status(s.workerUrl.replace('/worker', '/dashboard'), { origin: 'http://evil.example' })).toBe(403);
+    const page = await fetch(s.dashboardUrl.replace(TOKEN, 'nope-nope-nope'));
+    expect(page.status).toBe(401);
+    const ok = await fetch(s.dashboardUrl);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('<table id="workers">');
+  });
+
+  it('an oversized frame gets 1009', async () => {
+    const s = await start();
+    const socket = open(s.workerUrl);
+    await within(once(socket, 'open'), 2_000, 'open');
+    const closed = once(socket, 'close');
+    socket.send(Buffer.alloc(8_192));
+    const [code] = (await within(closed, 2_000, 'close')) as [number];
+    expect(code).toBe(1009);
+  });
+
+  it('an idle worker is reclaimed with 4000 after the idle limit', async () => {
+    const s = await start();
+    const socket = open(s.workerUrl);
+    await within(once(socket, 'open'), 2_000, 'open');
+    const openedAt = performance.now();
+    const [code, reason] = (await within(once(socket, 'close'), 5_000, 'reclaim')) as [number, Buffer];
+    expect(code).toBe(4000);
+    expect(reason.toString()).toBe('idle_timeout');
+    expect(performance.now() - openedAt).toBeGreaterThanOrEqual(IDLE - 20);
+    expect(s.reclaimer.stats().idleClosed).toBe(1);
+  });
+
+  it('a busy worker (the library client) survives well past the idle limit, then is reclaimed once idle', async () => {
+    const s = await start();
+    workers = startWorkers({ url: s.workerUrl, count: 1, heartbeatIntervalMs: 150, pongTimeoutMs: 300, seed: 1, autoWork: false });
+    const [worker] = workers.list;
+    await within(worker!.opened(), 3_000, 'worker open');
+    worker!.startLongTool(IDLE * 4);
+    await new Promise((resolve) => setTimeout(resolve, IDLE * 4 - 100));
+    expect(worker!.view().state).toBe('busy');
+    expect(worker!.view().reclaimed).toBe(0);
+    expect(worker!.view().keepalivesSent).toBeGreaterThanOrEqual(8);
+    await within(worker!.reclaimedOnce(), IDLE * 4, 'reclaim after going idle');
+    expect(worker!.view().reclaimed).toBe(1);
+    expect(s.reclaimer.stats().idleClosed).toBe(1);
+  });
+});

@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CLOSE_CODES } from '@keepalive/core';
+import { keepAlive, type ServerKeepalive } from '@keepalive/websocket-transport';
+
+/**
+ * The demo's server: one HTTP server on loopback with
+ * - `/` the dashboard page (and its static assets), token required;
+ * - `/worker` the endpoint workers connect to, played as an idle reclaimer:
+ *   any connection silent longer than the idle limit is closed (4000), dead
+ *   peers are terminated, ping floods closed (1008), frames over maxPayload
+ *   refused (1009);
+ * - `/dashboard` the dashboard's own live socket, token and Origin checked.
+ * An upgrade without the token gets 401.
+ */
+
+export interface DemoServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly idleLimitMs: number;
+  readonly pongTimeoutMs: number;
+  readonly maxPayload: number;
+}
+
+/** A command from the dashboard. */
+export interface DashboardCommand {
+  readonly action: 'long-tool' | 'cut' | 'freeze' | 'resume';
+  readonly worker: number;
+}
+
+export interface DemoServer {
+  readonly origin: string;
+  readonly dashboardUrl: string;
+  readonly workerUrl: string;
+  readonly reclaimer: ServerKeepalive;
+  /** Sends a JSON message to every connected dashboard. */
+  broadcast(message: unknown): void;
+  /** Registers the handler for dashboard commands. */
+  onCommand(handler: (command: DashboardCommand) => void): void;
+  /** Worker ids of the worker connections currently open, server side. */
+  connectedWorkers(): number[];
+  /** Closes every socket with 1001 (going away) and stops listening. */
+  close(): Promise<void>;
+}
+
+const DASHBOARD_DIR = fileURLToPath(new URL('../src/dashboard/', import.meta.url));
+const require = createRequire(import.meta.url);
+
+const STATIC: Readonly<Record<string, { file: () => string; type: string }>> = {
+  '/': { file: () => `${DASHBOARD_DIR}index.html`, type: 'text/html; charset=utf-8' },
+  '/app.js': { file: () => `${DASHBOARD_DIR}app.js`, type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: () => `${DASHBOARD_DIR}style.css`, type: 'text/css; charset=utf-8' },
+  '/vendor/uPlot.esm.js': { file: () => require.resolve('uplot/dist/uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
+  '/vendor/uPlot.min.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+function tokenOk(given: string | null, expected: string): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function refuse(socket: Duplex, status: 401 | 403 | 404, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function isCommand(value: unknown): value is DashboardCommand {
+  if (typeof value !== 'object' || value === null) return false;
+  const { action, worker } = value as Record<string, unknown>;
+  return (action === 'long-tool' || action === 'cut' || action === 'freeze' || action === 'resume') && Number.isInteger(worker);
+}
+
+/** Starts the demo server and resolves once it listens. */
+export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
+  const workers = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
+  const dashboards = new WebSocketServer({ noServer: true, maxPayload: 4_096 });
+  const workerIds = new Map<WebSocket, number>();
+  let commandHandler: (command: DashboardCommand) => void = () => undefined;
+
+  // The reclaimer: silent longer than the idle limit means closed, like a container host or a load balancer.
+  const reclaimer = keepAlive(workers, {
+    idleCloseMs: options.idleLimitMs,
+    pingIntervalMs: Math.max(100, Math.floor(options.idleLimitMs / 2)),
+    pongTimeoutMs: options.pongTimeoutMs,
+    minPingIntervalMs: 50,
+    maxPingStrikes: 5,
+  });
+
+  const http: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    void (async () => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const asset = STATIC[url.pathname];
+      if (request.method !== 'GET' || asset === undefined) {
+        response.writeHead(404).end();
+        return;
+      }
+      if (url.pathname === '/' && !tokenOk(url.searchParams.get('token'), options.token)) {
+        response.writeHead(401, { 'content-type': 'text/plain' }).end('401: a token is required (see the URL the demo printed)\n');
+        return;
+      }
+      try {
+        const body = await readFile(asset.file());
+        response.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(body);
+      } catch {
+        response.writeHead(500).end();
+      }
+    })();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const address = http.address();
+  if (address === null || typeof address === 'string') throw new Error('the demo server has no TCP address');
+  const origin = `http://${options.host}:${address.port}`;
+  const wsOrigin = `ws://${options.host}:${address.port}`;
+
+  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined);
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (!tokenOk(url.searchParams.get('token'), options.token)) {
+      refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    if (url.pathname === '/worker') {
+      const id = Number(url.searchParams.get('worker'));
+      workers.handleUpgrade(request, socket, head, (ws) => {
+        workerIds.set(ws, Number.isInteger(id) ? id : -1);
+        ws.on('close', () => workerIds.delete(ws));
+        workers.emit('connection', ws, request);
+      });
+      return;
+    }
+    if (url.pathname === '/dashboard') {
+      // The dashboard socket only accepts the dashboard page's own origin.
+      if (request.headers.origin !== origin) {
+        refuse(socket, 403, 'Forbidden');
+        return;
+      }
+      dashboards.handleUpgrade(request, socket, head, (ws) => {
+        ws.on('error', () => undefined);
+        ws.on('message', (data: Buffer) => {
+          try {
+            const command: unknown = JSON.parse(data.toString('utf8'));
+            if (isCommand(command)) commandHandler(command);
+          } catch {
+            // Malformed dashboard input is ignored.
+          }
+        });
+      });
+      return;
+    }
+    refuse(socket, 404, 'Not Found');
+  });
+  workers.on('connection', (ws: WebSocket) => {
+    ws.on('error', () => undefined);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      // Workers report results; the demo echoes an acknowledgement (application data).
+      if (!isBinary && data.length > 1 && ws.readyState === ws.OPEN) ws.send(`ack:${data.length}`);
+    });
+  });
+
+  return {
+    origin,
+    dashboardUrl: `${origin}/?token=${options.token}`,
+    workerUrl: `${wsOrigin}/worker?token=${options.token}`,
+    reclaimer,
+    broadcast(message: unknown): void {
+      const text = JSON.stringify(message);
+      for (const ws of dashboards.clients) if (ws.readyState === ws.OPEN) ws.send(text);
+    },
+    onCommand(handler: (command: DashboardCommand) => void): void {
+      commandHandler = handler;
+    },
+    connectedWorkers(): number[] {
+      return [...workerIds.values()].sort((a, b) => a - b);
+    },
+    async close(): Promise<void> {
+      reclaimer.close();
+      for (const ws of [...workers.clients, ...dashboards.clients]) ws.close(CLOSE_CODES.goingAway, 'server shutting down');
+      // Peers that do not finish the close handshake (a frozen worker) are terminated after 2 s.
+      const force = setTimeout(() => {
+        for (const ws of [...workers.clients, ...dashboards.clients]) ws.terminate();
+      }, 2_000);
+      await Promise.all([
+        new Promise<void>((resolve) => workers.close(() => resolve())),
+        new Promise<void>((resolve) => dashboards.close(() => resolve())),
+      ]);
+      clearTimeout(force);
+      const closing = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await closing;
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * The bounded queue of messages sent while the client is not connected.
+ * Bounded by count and by bytes; past either bound a push throws
+ * {@link QueueFullError} (nothing is dropped silently). Messages are copied
+ * in, so a caller reusing its buffer does not change what is sent later.
+ */
+
+/**
+ * What `send` accepts: a string (a text frame) or bytes (a binary frame).
+ *
+ * @example
+ * ```ts
+ * import type { ClientData } from '@keepalive/websocket-transport';
+ * const data: ClientData = new TextEncoder().encode('hello');
+ * ```
+ */
+export type ClientData = string | ArrayBuffer | ArrayBufferView;
+
+/**
+ * A queued message as it will be sent (and as it is handed back when the
+ * client closes before it could be sent): a string, or a private copy of
+ * the bytes.
+ *
+ * @example
+ * ```ts
+ * import type { QueuedMessage } from '@keepalive/websocket-transport';
+ * const { undelivered } = await client.close();
+ * const texts = undelivered.filter((message: QueuedMessage) => typeof message === 'string');
+ * ```
+ */
+export type QueuedMessage = string | Uint8Array;
+
+/**
+ * Thrown by `send` when a message sent while disconnected would take the
+ * queue past `maxQueuedMessages` or `maxQueuedBytes`. The message was not
+ * queued; everything queued before it still is.
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError } from '@keepalive/websocket-transport';
+ * try {
+ *   client.send(payload);
+ * } catch (error) {
+ *   if (error instanceof QueueFullError) console.warn(`dropped by caller: ${error.limit} limit reached`);
+ * }
+ * ```
+ */
+export class QueueFullError extends Error {
+  /** Which bound refused the message. */
+  readonly limit: 'messages' | 'bytes';
+  /** The count bound (`maxQueuedMessages`). */
+  readonly maxMessages: number;
+  /** The byte bound (`maxQueuedBytes`). */
+  readonly maxBytes: number;
+  /** Messages queued when the message was refused. */
+  readonly queuedMessages: number;
+  /** Bytes queued when the message was refused. */
+  readonly queuedBytes: number;
+  /** Size of the refused message in bytes. */
+  readonly messageBytes: number;
+
+  constructor(limit: 'messages' | 'bytes', maxMessages: number, maxBytes: number, queuedMessages: number, queuedBytes: number, messageBytes: number) {
+    super(
+      limit === 'messages'
+        ? `Send queue full: ${queuedMessages} of maxQueuedMessages ${maxMessages} messages queued while disconnected; the message was not queued`
+        : `Send queue full: ${queuedBytes} bytes queued + ${messageBytes} would exceed maxQueuedBytes ${maxBytes}; the message was not queued`,
+    );
+    this.name = 'QueueFullError';
+    this.limit = limit;
+    this.maxMessages = maxMessages;
+    this.maxBytes = maxBytes;
+    this.queuedMessages = queuedMessages;
+    this.queuedBytes = queuedBytes;
+    this.messageBytes = messageBytes;
+  }
+}
+
+/**
+ * Size of a message in bytes as it goes on the wire (UTF-8 for strings).
+ *
+ * @example
+ * ```ts
+ * byteSize('é'); // 2
+ * ```
+ */
+export function byteSize(data: ClientData): number {
+  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+}
+
+/**
+ * Whether `data` is something `send` accepts.
+ *
+ * @example
+ * ```ts
+ * isClientData(new Uint8Array(2)); // true
+ * isClientData({}); // false
+ * ```
+ */
+export function isClientData(data: unknown): data is ClientData {
+  return typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data);
+}
+
+function copy(data: ClientData): QueuedMessage {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+}
+
+/**
+ * A FIFO of messages bounded by count and bytes.
+ *
+ * @example
+ * ```ts
+ * const queue = new OutboundQueue(100, 65_536);
+ * queue.push('hello');
+ * queue.peek(); // 'hello'
+ * ```
+ */
+export class OutboundQueue {
+  private items: QueuedMessage[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private total = 0;
+
+  constructor(
+    readonly maxMessages: number,
+    readonly maxBytes: number,
+  ) {}
+
+  /** Messages queued. */
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Bytes queued. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** Appends a copy of `data`, or throws {@link QueueFullError} and queues nothing. */
+  push(data: ClientData): void {
+    const size = byteSize(data);
+    if (this.length >= this.maxMessages) {
+      throw new QueueFullError('messages', this.maxMessages, this.maxBytes, this.length, this.total, size);
+    }
+    if (this.total + size > this.maxBytes) {
+      throw new QueueFullError('bytes', this.maxMessages, this.maxBytes, this.length, this.total, size);
+    }
+    this.items.push(copy(data));
+    this.sizes.push(size);
+    this.total += size;
+  }
+
+  /** The oldest message, or `undefined` when empty. */
+  peek(): QueuedMessage | undefined {
+    return this.items[this.head];
+  }
+
+  /** Removes the oldest message (after it was handed to an open socket). */
+  shift(): void {
+    if (this.head >= this.items.length) return;
+    this.total -= this.sizes[this.head] ?? 0;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.clear();
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // Compact now and then so a long flush does not hold the sent prefix.
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Removes and returns every queued message, oldest first. */
+  drain(): QueuedMessage[] {
+    const out = this.items.slice(this.head);
+    this.clear();
+    return out;
+  }
+
+  private clear(): void {
+    this.items = [];
+    this.sizes = [];
+    this.head = 0;
+    this.total = 0;
+  }
+}

@@ -1,0 +1,858 @@
+import { spawn } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { KeepaliveOptionError, backoffCeiling, defineReconnectConfig, type Diagnostic, type ReconnectOptions } from '@keepalive/core';
+import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+import { WebSocket as UndiciWebSocket } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, WebSocket as WsWebSocket, type RawData } from 'ws';
+import {
+  CLIENT_DIAGNOSTICS,
+  ClientClosedError,
+  QueueFullError,
+  createKeepaliveClient,
+  type ClientCloseEvent,
+  type ClientClosedEvent,
+  type ClientMessageEvent,
+  type ClientReconnectingEvent,
+  type KeepaliveClient,
+  type KeepaliveClientOptions,
+  type SocketEventLike,
+  type SocketEventType,
+  type WebSocketLike,
+} from './client.js';
+import { HEARTBEAT_MESSAGE, isHeartbeatMessage } from './heartbeat.js';
+
+/**
+ * The client against real sockets on 127.0.0.1 (port 0), a plain `ws`
+ * WebSocketServer as the peer, child processes for the frozen peer and the
+ * dispose check. Every wait is on an event, bounded in time; everything is
+ * closed in teardown.
+ */
+
+// ---------------------------------------------------------------------------
+// Waiting on events: every server, client and diagnostic event calls
+// `changed()`; `until` re-checks its predicate then (never polls, never sleeps).
+
+const waiters = new Set<() => void>();
+
+function changed(): void {
+  for (const waiter of [...waiters]) waiter();
+}
+
+function until(predicate: () => boolean, timeoutMs: number, label: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    const check = (): void => {
+      if (!predicate()) return;
+      done();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}`));
+    }, timeoutMs);
+    waiters.add(check);
+    check();
+  });
+}
+
+const cleanups: (() => unknown)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  waiters.clear();
+});
+
+// ---------------------------------------------------------------------------
+// A plain ws server as the peer, counting what it receives per connection.
+
+interface Peer {
+  readonly socket: WsWebSocket;
+  readonly protocol: string;
+  pings: number;
+  pingBytes: number;
+  heartbeats: number;
+  /** Application messages: text as is, binary as `bin:<hex>`. */
+  readonly messages: string[];
+  closeCode: number | null;
+  closeReason: string;
+}
+
+interface ServerOptions {
+  readonly port?: number;
+  /** Echo heartbeat messages back (the reply a WHATWG client needs). Default true. */
+  readonly replyToHeartbeats?: boolean;
+  /** Answer pings with pongs (ws default). */
+  readonly autoPong?: boolean;
+  /** Sent to every new connection. */
+  readonly greeting?: string;
+  /** Picks the first subprotocol offered. */
+  readonly pickProtocol?: boolean;
+}
+
+interface TestServer {
+  readonly port: number;
+  readonly url: string;
+  readonly peers: Peer[];
+  close(): Promise<void>;
+}
+
+async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    autoPong: options.autoPong ?? true,
+    ...(options.pickProtocol === true ? { handleProtocols: (protocols: Set<string>) => [...protocols][0] ?? false } : {}),
+  });
+  await once(wss, 'listening');
+  const address = wss.address();
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+  const peers: Peer[] = [];
+  wss.on('connection', (socket) => {
+    const peer: Peer = { socket, protocol: socket.protocol, pings: 0, pingBytes: 0, heartbeats: 0, messages: [], closeCode: null, closeReason: '' };
+    peers.push(peer);
+    socket.on('error', () => undefined);
+    socket.on('ping', (data: Buffer) => {
+      peer.pings++;
+      peer.pingBytes += data.byteLength;
+      changed();
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (isHeartbeatMessage(data, HEARTBEAT_MESSAGE, isBinary)) {
+        peer.heartbeats++;
+        if (options.replyToHeartbeats ?? true) socket.send(HEARTBEAT_MESSAGE);
+      } else {
+        const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+        peer.messages.push(isBinary ? `bin:${bytes.toString('hex')}` : bytes.toString('utf8'));
+      }
+      changed();
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      peer.closeCode = code;
+      peer.closeReason = reason.toString();
+      changed();
+    });
+    if (options.greeting !== undefined) socket.send(options.greeting);
+    changed();
+  });
+  let closed = false;
+  const server: TestServer = {
+    port: address.port,
+    url: `ws://127.0.0.1:${address.port}`,
+    peers,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      for (const socket of wss.clients) socket.terminate();
+      const done = once(wss, 'close');
+      wss.close();
+      await done;
+    },
+  };
+  cleanups.push(() => server.close());
+  return server;
+}
+
+/** A free port with nothing listening on it (connections are refused). */
+async function refusedPort(): Promise<number> {
+  const server = await startServer();
+  await server.close();
+  return server.port;
+}
+
+// ---------------------------------------------------------------------------
+// The client under test, with every event recorded.
+
+interface Recorded {
+  opens: number;
+  openAt: number[];
+  readonly closes: ClientCloseEvent[];
+  readonly reconnecting: ClientReconnectingEvent[];
+  readonly deadPeerAt: number[];
+  readonly messages: ClientMessageEvent[];
+  readonly errors: Error[];
+  closed: ClientClosedEvent | null;
+  readonly diagnostics: Diagnostic[];
+}
+
+function connect(target: Parameters<typeof createKeepaliveClient>[0], options: KeepaliveClientOptions = {}): { client: KeepaliveClient; seen: Recorded } {
+  const seen: Recorded = { opens: 0, openAt: [], closes: [], reconnecting: [], deadPeerAt: [], messages: [], errors: [], closed: null, diagnostics: [] };
+  const client = createKeepaliveClient(target, {
+    ...options,
+    onDiagnostic: (diagnostic) => {
+      seen.diagnostics.push(diagnostic);
+      options.onDiagnostic?.(diagnostic);
+      changed();
+    },
+  });
+  client.on('open', () => {
+    seen.opens++;
+    seen.openAt.push(performance.now());
+    changed();
+  });
+  client.on('close', (event) => {
+    seen.closes.push(event);
+    changed();
+  });
+  client.on('reconnecting', (event) => {
+    seen.reconnecting.push(event);
+    changed();
+  });
+  client.on('dead-peer', () => {
+    seen.deadPeerAt.push(performance.now());
+    changed();
+  });
+  client.on('message', (event) => {
+    seen.messages.push(event);
+    changed();
+  });
+  client.on('error', (error) => {
+    seen.errors.push(error);
+    changed();
+  });
+  client.on('closed', (event) => {
+    seen.closed = event;
+    changed();
+  });
+  cleanups.push(() => client.close());
+  return { client, seen };
+}
+
+function count(seen: Recorded, name: string): number {
+  return seen.diagnostics.filter((diagnostic) => diagnostic.name === name).length;
+}
+
+function fixture(name: string): string {
+  return fileURLToPath(new URL(`./test-support/${name}`, import.meta.url));
+}
+
+// ---------------------------------------------------------------------------
+
+describe('keep-alives follow the activity (S4, S5, S6, B7)', () => {
+  it('S4, S5: empty protocol pings go out only while busy; S6: silence once idle; S4: they resume with new work', async () => {
+    const server = await startServer();
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 40, idleDelayMs: 150, pongTimeoutMs: 2_000 });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    const peer = server.peers[0]!;
+    expect(client.state).toBe('open');
+    // S4: idle and attached: no heartbeat armed.
+    expect(client.activity.isTrackingActive()).toBe(true);
+    expect(client.activity.state.heartbeatAt).toBeNull();
+
+    const release = client.activity.start('api_call');
+    expect(client.activity.state.heartbeatAt).not.toBeNull();
+    await until(() => peer.pings >= 5, 5_000, '5 pings while busy');
+    release();
+    const sentWhileBusy = client.activity.state.keepalivesSent;
+    await until(() => count(seen, 'idle') === 1, 5_000, 'the idle diagnostic');
+    // A round trip after the idle notice: any ping sent before the stop has arrived by now.
+    client.send('sync');
+    await until(() => peer.messages.includes('sync'), 5_000, 'the sync message');
+    expect(peer.pings).toBe(sentWhileBusy);
+    expect(peer.pingBytes).toBe(0);
+    expect(client.activity.state.heartbeatAt).toBeNull();
+
+    await client.activity.run('tool_exec', () => until(() => peer.pings >= sentWhileBusy + 2, 5_000, 'pings after new work'));
+    expect(peer.heartbeats).toBe(0);
+    expect(seen.deadPeerAt).toHaveLength(0);
+  });
+
+  it('B7: permitWithoutActivity keeps the heartbeat running while idle', async () => {
+    const server = await startServer();
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 30, permitWithoutActivity: true });
+    await until(() => seen.opens === 1 && server.peers[0]!.pings >= 3, 5_000, '3 pings while idle');
+    expect(client.activity.state.total).toBe(0);
+  });
+
+  it("S5: keepaliveFrame 'message' sends the heartbeat message even where the socket can ping", async () => {
+    const server = await startServer();
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 30, pongTimeoutMs: 500, keepaliveFrame: 'message' });
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1 && server.peers[0]!.heartbeats >= 4, 5_000, '4 heartbeat messages');
+    expect(server.peers[0]!.pings).toBe(0);
+    // The replies are proof of life, never delivered as messages.
+    expect(seen.messages).toHaveLength(0);
+    expect(seen.deadPeerAt).toHaveLength(0);
+  });
+});
+
+describe('WHATWG sockets: application-level heartbeats (B5)', () => {
+  it("B5: an undici WebSocket stays alive on heartbeat messages; replies are not delivered as messages", async () => {
+    const server = await startServer({ greeting: 'hello' });
+    const { client, seen } = connect(server.url, { WebSocket: UndiciWebSocket, heartbeatIntervalMs: 50, pongTimeoutMs: 100 });
+    const release = client.activity.start('api_call');
+    await until(() => seen.opens === 1, 5_000, 'open');
+    const peer = server.peers[0]!;
+    // 10 heartbeats at 50 ms with a 100 ms timeout: many detection windows passed.
+    await until(() => peer.heartbeats >= 10, 5_000, '10 heartbeat messages');
+    expect(peer.pings).toBe(0);
+    expect(seen.deadPeerAt).toHaveLength(0);
+    expect(seen.opens).toBe(1);
+    expect(seen.messages).toEqual([{ data: 'hello', binary: false }]);
+    expect(client.send(new Uint8Array([1, 2]))).toBe('sent');
+    await until(() => peer.messages.includes('bin:0102'), 5_000, 'a binary message');
+    release();
+  });
+
+  it('B5: an undici WebSocket whose peer never answers is declared dead within interval + timeout, closed at once, and reconnects (B6)', async () => {
+    const server = await startServer({ replyToHeartbeats: false });
+    const { client, seen } = connect(server.url, {
+      WebSocket: UndiciWebSocket,
+      heartbeatIntervalMs: 100,
+      pongTimeoutMs: 150,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    });
+    client.activity.start('api_call');
+    await until(() => seen.deadPeerAt.length === 1, 5_000, 'dead peer');
+    const detection = seen.deadPeerAt[0]! - seen.openAt[0]!;
+    expect(detection).toBeLessThanOrEqual(100 + 150 + 150);
+    // Treated as dead at once: the close is reported without waiting for a handshake.
+    expect(seen.closes[0]).toEqual({ code: 1006, reason: 'dead_peer', willReconnect: true });
+    await until(() => seen.opens === 2, 5_000, 'the reconnect');
+    console.log(`B5 WHATWG dead peer detected ${detection.toFixed(0)} ms after open (bound 250 + 150)`);
+  });
+
+  it('B5: deadPeerDetection: false keeps sending heartbeats to a silent peer without the kill rule (proxies)', async () => {
+    const server = await startServer({ replyToHeartbeats: false });
+    const { client, seen } = connect(server.url, { WebSocket: UndiciWebSocket, heartbeatIntervalMs: 25, deadPeerDetection: false });
+    expect(client.activity.state.config.pongTimeoutMs).toBeNull();
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1 && server.peers[0]!.heartbeats >= 8, 5_000, '8 unanswered heartbeats');
+    expect(seen.deadPeerAt).toHaveLength(0);
+    expect(seen.opens).toBe(1);
+  });
+});
+
+describe('liveness (B5)', () => {
+  it('B5: any inbound message is proof of life; when the peer stops answering it is declared dead', async () => {
+    let answer = true;
+    const server = await startServer({ autoPong: false });
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 30, pongTimeoutMs: 60, reconnect: { initialDelayMs: 1_000 } });
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1, 5_000, 'open');
+    const peer = server.peers[0]!;
+    // No pongs, but a message for every ping: proof of life by inbound traffic.
+    peer.socket.on('ping', () => {
+      if (answer) peer.socket.send('tick');
+    });
+    await until(() => peer.pings >= 8, 5_000, '8 pings answered by messages');
+    expect(seen.deadPeerAt).toHaveLength(0);
+    answer = false;
+    const silentFrom = performance.now();
+    await until(() => seen.deadPeerAt.length === 1, 5_000, 'dead peer');
+    expect(seen.deadPeerAt[0]! - silentFrom).toBeLessThanOrEqual(30 + 60 + 150);
+    expect(seen.reconnecting).toHaveLength(1);
+  });
+
+  it('B5: a frozen peer (SIGSTOP) is detected within interval + timeout + 150 ms, every time', async () => {
+    const child = spawn(process.execPath, [fixture('client-frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    cleanups.push(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      changed();
+    });
+    await until(() => /port \d+\n/.test(output), 10_000, 'the child server port');
+    const port = Number(/port (\d+)/.exec(output)![1]);
+    const interval = 200;
+    const timeout = 300;
+    const { client, seen } = connect(`ws://127.0.0.1:${port}`, {
+      heartbeatIntervalMs: interval,
+      pongTimeoutMs: timeout,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
+    client.activity.start('tool_exec');
+    const detections: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      await until(() => seen.opens === round + 1, 5_000, `open #${round + 1}`);
+      const beats = count(seen, 'heartbeat');
+      await until(() => count(seen, 'heartbeat') > beats, 5_000, 'a heartbeat on the new connection');
+      const frozenAt = performance.now();
+      child.kill('SIGSTOP');
+      await until(() => seen.deadPeerAt.length === round + 1, 5_000, `dead peer #${round + 1}`);
+      detections.push(seen.deadPeerAt[round]! - frozenAt);
+      child.kill('SIGCONT');
+    }
+    console.log(`B5 frozen peer detection times (ms): ${detections.map((ms) => ms.toFixed(0)).join(', ')} (bound ${interval} + ${timeout} + 150)`);
+    for (const ms of detections) expect(ms).toBeLessThanOrEqual(interval + timeout + 150);
+    await until(() => seen.opens === 4, 5_000, 'the reconnect after the last freeze');
+  });
+});
+
+describe('reconnect (B6) and the send queue', () => {
+  it('B6, S4: a server restarted 5 times mid-activity: reconnect within the backoff bound, heartbeat resumes, queued messages arrive in order exactly once', async () => {
+    const reconnect: ReconnectOptions = { initialDelayMs: 20, maxDelayMs: 150 };
+    const config = defineReconnectConfig(reconnect);
+    let server = await startServer();
+    const servers = [server];
+    const port = server.port;
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 50, pongTimeoutMs: 2_000, reconnect });
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1, 5_000, 'open');
+    const expected: string[] = [];
+    const reconnectTimes: number[] = [];
+    for (let round = 1; round <= 5; round++) {
+      const peer = server.peers[0]!;
+      await until(() => peer.pings >= 2, 5_000, `heartbeat on connection ${round}`);
+      expect(client.send(`live-${round}`)).toBe('sent');
+      expected.push(`live-${round}`);
+      await until(() => peer.messages.includes(`live-${round}`), 5_000, 'the live message');
+      await server.close();
+      await until(() => seen.closes.length === round, 5_000, `close #${round}`);
+      expect(client.state).toBe('reconnecting');
+      for (let i = 0; i < 3; i++) {
+        expect(client.send(`queued-${round}-${i}`)).toBe('queued');
+        expected.push(`queued-${round}-${i}`);
+      }
+      // At least one refused attempt while down: handshake failures count as attempts.
+      const attempts = seen.reconnecting.length;
+      await until(() => seen.reconnecting.length >= attempts + 2, 5_000, 'a failed attempt');
+      const restartedAt = performance.now();
+      server = await startServer({ port });
+      servers.push(server);
+      await until(() => seen.opens === round + 1, 5_000, `reconnect #${round}`);
+      reconnectTimes.push(seen.openAt[round]! - restartedAt);
+      const next = server.peers[0]!;
+      // S4: the heartbeat resumes on the new connection; the queue was flushed before 'open'.
+      expect(client.queuedMessages).toBe(0);
+      await until(() => next.pings >= 1 && next.messages.length === 3, 5_000, 'flush and heartbeat');
+    }
+    console.log(`B6 reconnect after restart (ms): ${reconnectTimes.map((ms) => ms.toFixed(0)).join(', ')} (bound ${config.maxDelayMs} + 150)`);
+    for (const ms of reconnectTimes) expect(ms).toBeLessThanOrEqual(config.maxDelayMs + 150);
+    for (const { attempt, delayMs } of seen.reconnecting) {
+      expect(delayMs).toBeGreaterThanOrEqual(0);
+      expect(delayMs).toBeLessThanOrEqual(backoffCeiling(config, attempt));
+    }
+    // Every attempt is also a diagnostic with its delay.
+    expect(count(seen, CLIENT_DIAGNOSTICS.reconnecting)).toBe(seen.reconnecting.length);
+    expect(count(seen, CLIENT_DIAGNOSTICS.connectFailed)).toBeGreaterThanOrEqual(5);
+    const delivered = servers.flatMap((s) => s.peers.flatMap((peer) => peer.messages));
+    expect(delivered).toEqual(expected);
+    expect(seen.deadPeerAt).toHaveLength(0);
+  });
+
+  it('queue bound: past maxQueuedBytes or maxQueuedMessages send throws QueueFullError; nothing queued is dropped', async () => {
+    const port = await refusedPort();
+    const { client, seen } = connect(`ws://127.0.0.1:${port}`, { maxQueuedMessages: 3, maxQueuedBytes: 10, reconnect: { initialDelayMs: 20, maxDelayMs: 40 } });
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(client.send('abc')).toBe('queued');
+    expect(client.send(bytes)).toBe('queued');
+    bytes[0] = 9; // the queue holds a copy
+    let error: unknown;
+    try {
+      client.send('12345');
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect(error).toMatchObject({ name: 'QueueFullError', limit: 'bytes', maxBytes: 10, maxMessages: 3, queuedBytes: 6, queuedMessages: 2, messageBytes: 5 });
+    expect((error as Error).message).toContain('maxQueuedBytes 10');
+    expect(client.send('1234')).toBe('queued');
+    expect(() => client.send('x')).toThrow(/maxQueuedMessages 3/);
+    expect(client.queuedMessages).toBe(3);
+    await until(() => seen.reconnecting.length >= 1, 5_000, 'a failed attempt');
+    const server = await startServer({ port });
+    await until(() => server.peers[0]?.messages.length === 3, 5_000, 'the flush');
+    expect(server.peers[0]!.messages).toEqual(['abc', 'bin:010203', '1234']);
+  });
+
+  it('B6: reconnect.maxAttempts gives up with a closed event (cause exhausted) and hands back the queue', async () => {
+    const port = await refusedPort();
+    const reconnect = { initialDelayMs: 10, maxDelayMs: 40, maxAttempts: 3 };
+    const { client, seen } = connect(`ws://127.0.0.1:${port}`, { reconnect });
+    client.send('never-sent');
+    await until(() => seen.closed !== null, 5_000, 'giving up');
+    expect(seen.closed).toMatchObject({ cause: 'exhausted', code: 1006, undelivered: ['never-sent'] });
+    expect(seen.reconnecting.map((event) => event.attempt)).toEqual([1, 2, 3]);
+    const config = defineReconnectConfig(reconnect);
+    for (const { attempt, delayMs } of seen.reconnecting) expect(delayMs).toBeLessThanOrEqual(backoffCeiling(config, attempt));
+    expect(count(seen, CLIENT_DIAGNOSTICS.reconnectExhausted)).toBe(1);
+    expect(seen.errors.length).toBeGreaterThanOrEqual(1); // the refused connections
+    expect(seen.opens).toBe(0);
+    expect(client.state).toBe('closed');
+    expect(await client.close()).toBe(seen.closed);
+  });
+});
+
+describe('closing (B6: no reconnect after a deliberate close)', () => {
+  it('close(code, reason) closes the socket, resolves once closed, never reconnects, and leaves no timer armed', async () => {
+    const server = await startServer();
+    const scheduler = createScheduler();
+    const { client, seen } = connect(server.url, { scheduler, heartbeatIntervalMs: 20, pongTimeoutMs: 500 });
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1 && server.peers[0]!.pings >= 2, 5_000, 'busy and pinging');
+    const result = await client.close(4001, 'bye');
+    expect(result).toEqual({ cause: 'closed', code: 4001, reason: 'bye', undelivered: [] });
+    expect(seen.closed).toBe(result);
+    expect(client.state).toBe('closed');
+    await until(() => server.peers[0]!.closeCode !== null, 5_000, 'the server-side close');
+    expect(server.peers[0]).toMatchObject({ closeCode: 4001, closeReason: 'bye' });
+    expect(seen.reconnecting).toHaveLength(0);
+    expect(seen.closes).toHaveLength(0);
+    // Nothing armed on the scheduler: no reconnect, no heartbeat; the activity it created is shut down.
+    expect(scheduler.size).toBe(0);
+    expect(scheduler.osTimersArmed).toBe(0);
+    expect(client.activity.state.shutdown).toBe(true);
+    expect(() => client.send('late')).toThrow(ClientClosedError);
+    expect(await client.close()).toBe(result);
+    expect(server.peers).toHaveLength(1);
+  });
+
+  it('close() while reconnecting resolves at once with the undelivered messages, in order', async () => {
+    const port = await refusedPort();
+    const scheduler = createScheduler();
+    let attempts = 0;
+    const { client, seen } = connect(
+      () => {
+        attempts++;
+        return new WsWebSocket(`ws://127.0.0.1:${port}`);
+      },
+      { scheduler, reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000 } },
+    );
+    client.send('one');
+    client.send(new Uint8Array([7]));
+    await until(() => seen.reconnecting.length === 1, 5_000, 'waiting to reconnect');
+    expect(client.state).toBe('reconnecting');
+    expect(scheduler.size).toBe(1);
+    const result = await client.close();
+    expect(result.cause).toBe('closed');
+    expect(result.undelivered).toEqual(['one', new Uint8Array([7])]);
+    expect(count(seen, CLIENT_DIAGNOSTICS.undelivered)).toBe(1);
+    expect(scheduler.size).toBe(0);
+    expect(attempts).toBe(1);
+  });
+
+  it('an AbortSignal closes the client (cause aborted); an aborted signal never connects', async () => {
+    const server = await startServer();
+    const controller = new AbortController();
+    const { client, seen } = connect(server.url, { signal: controller.signal });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    controller.abort();
+    await until(() => seen.closed !== null, 5_000, 'closed');
+    expect(seen.closed).toMatchObject({ cause: 'aborted', code: 1000 });
+    await until(() => server.peers[0]!.closeCode === 1000, 5_000, 'the server-side close');
+    expect(client.state).toBe('closed');
+
+    let attempts = 0;
+    const aborted = createKeepaliveClient(
+      () => {
+        attempts++;
+        return new WsWebSocket(server.url);
+      },
+      { signal: AbortSignal.abort() },
+    );
+    expect(aborted.state).toBe('closed');
+    expect(await aborted.close()).toMatchObject({ cause: 'aborted', undelivered: [] });
+    expect(attempts).toBe(0);
+  });
+
+  it('Symbol.asyncDispose closes the client; a given activity is detached, not shut down', async () => {
+    const server = await startServer();
+    const activity = createSessionActivity({ heartbeatIntervalMs: 20, pongTimeoutMs: 500 });
+    cleanups.push(() => activity.shutdown());
+    const { client, seen } = connect(server.url, { activity });
+    expect(client.activity).toBe(activity);
+    const release = activity.start('api_call');
+    await until(() => seen.opens === 1 && server.peers[0]!.pings >= 2, 5_000, 'pings from the given activity');
+    expect(activity.isTrackingActive()).toBe(true);
+    await client[Symbol.asyncDispose]();
+    expect(client.state).toBe('closed');
+    expect(activity.isTrackingActive()).toBe(false);
+    expect(activity.state.shutdown).toBe(false);
+    expect(activity.state.heartbeatAt).toBeNull();
+    release();
+  });
+});
+
+describe('robustness: nothing escapes into the event loop', () => {
+  it('a throwing factory, a non-socket and throwing listeners become error events; the client still connects', async () => {
+    const server = await startServer();
+    let calls = 0;
+    const { client, seen } = connect(
+      (): WebSocketLike => {
+        calls++;
+        if (calls === 1) throw new Error('factory failed');
+        if (calls === 2) return {} as WebSocketLike;
+        return new WsWebSocket(server.url);
+      },
+      { reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
+    );
+    client.on('open', () => {
+      throw new Error('listener failed');
+    });
+    client.on('error', () => {
+      throw new Error('error listener failed too');
+    });
+    await until(() => seen.opens === 1 && seen.errors.length >= 3, 5_000, 'open after two failed attempts');
+    expect(seen.errors.map((error) => error.message)).toEqual([
+      'factory failed',
+      expect.stringContaining('did not return a WebSocket') as unknown as string,
+      'listener failed',
+    ]);
+    expect(seen.reconnecting.map((event) => event.attempt)).toEqual([1, 2]);
+    expect(count(seen, CLIENT_DIAGNOSTICS.listenerFailed)).toBeGreaterThanOrEqual(2);
+    expect(client.state).toBe('open');
+  });
+
+  it('send and close refuse bad arguments clearly', async () => {
+    const server = await startServer();
+    const { client } = connect(server.url);
+    expect(() => client.send(42 as unknown as string)).toThrow(TypeError);
+    expect(() => client.on('nope' as 'open', () => undefined)).toThrow(/unknown event nope/);
+    await expect(client.close(1001)).rejects.toThrow(/invalid code 1001/);
+    await expect(client.close(1000, 'x'.repeat(124))).rejects.toThrow(/123 UTF-8 bytes/);
+    expect(client.state).not.toBe('closed');
+  });
+});
+
+/** An in-memory socket: a Bun-like one when `pingable` (ping(), pongs as 'pong' events, no on/terminate). */
+class FakeSocket implements WebSocketLike {
+  readyState = 1;
+  binaryType = 'blob';
+  pings = 0;
+  readonly sent: unknown[] = [];
+  readonly closeCalls: [number | undefined, string | undefined][] = [];
+  private readonly listeners = new Map<string, Set<(event: SocketEventLike) => void>>();
+
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.sent.push(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    // Never completes the close handshake: a peer that does not answer.
+    this.closeCalls.push([code, reason]);
+    this.readyState = 2;
+  }
+
+  addEventListener(type: SocketEventType, listener: (event: SocketEventLike) => void): void {
+    let set = this.listeners.get(type);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(type, set);
+    }
+    set.add(listener);
+  }
+
+  removeEventListener(type: SocketEventType, listener: (event: SocketEventLike) => void): void {
+    this.listeners.get(type)?.delete(listener);
+  }
+
+  dispatch(type: string, fields: Omit<SocketEventLike, 'type'> = {}): void {
+    for (const listener of [...(this.listeners.get(type) ?? [])]) listener({ type, ...fields });
+  }
+
+  listenerCount(): number {
+    let total = 0;
+    for (const set of this.listeners.values()) total += set.size;
+    return total;
+  }
+}
+
+class FakePingSocket extends FakeSocket {
+  ping(): void {
+    this.pings++;
+    changed();
+  }
+}
+
+describe('runtime shapes (in-memory sockets)', () => {
+  it('a Bun-like socket (ping() without on()): pings, pongs via addEventListener, already open at creation, binary data as Uint8Array, close gives up after closeTimeoutMs', async () => {
+    const socket = new FakePingSocket();
+    const { client, seen } = connect(() => socket, { heartbeatIntervalMs: 20, pongTimeoutMs: 1_000, closeTimeoutMs: 50 });
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1, 5_000, 'open (already open at creation)');
+    expect(socket.binaryType).toBe('arraybuffer');
+    await until(() => socket.pings >= 1, 5_000, 'a ping');
+    expect(client.activity.state.livenessAt).not.toBeNull();
+    socket.dispatch('pong');
+    expect(client.activity.state.livenessAt).toBeNull();
+    socket.dispatch('message', { data: new Uint8Array([1]).buffer });
+    socket.dispatch('message', { data: new DataView(new Uint8Array([2, 3]).buffer) });
+    socket.dispatch('message', { data: HEARTBEAT_MESSAGE });
+    socket.dispatch('message', { data: { unsupported: true } });
+    expect(seen.messages).toEqual([
+      { data: new Uint8Array([1]), binary: true },
+      { data: new Uint8Array([2, 3]), binary: true },
+    ]);
+    expect(seen.errors.map((error) => error.message)).toEqual([expect.stringContaining('Unsupported message data type')]);
+    socket.dispatch('error', { message: 'boom' });
+    expect(seen.errors.at(-1)?.message).toBe('boom');
+    expect(client.send('hi')).toBe('sent');
+    expect(socket.sent).toEqual(['hi']);
+    const result = await client.close(3000, 'done');
+    expect(socket.closeCalls).toEqual([[3000, 'done']]);
+    expect(result).toMatchObject({ cause: 'closed', code: 1006, reason: 'close timeout' });
+    // Only the no-op error listener is left on the abandoned socket.
+    expect(socket.listenerCount()).toBe(1);
+  });
+
+  it('a WHATWG-like socket without ping() gets the configured heartbeat message', async () => {
+    const socket = new FakeSocket();
+    const sockets = [socket];
+    const { client, seen } = connect(
+      () => {
+        if (sockets.length === 1 && seen.opens === 0) return socket;
+        const next = new FakeSocket();
+        sockets.push(next);
+        return next;
+      },
+      { heartbeatIntervalMs: 20, heartbeatMessage: 'hb', closeTimeoutMs: 20 },
+    );
+    client.activity.start('api_call');
+    await until(() => seen.opens === 1, 5_000, 'open');
+    await until(() => count(seen, 'heartbeat') >= 2, 5_000, 'two heartbeats');
+    expect(socket.sent.filter((data) => data === 'hb').length).toBeGreaterThanOrEqual(2);
+    socket.dispatch('message', { data: 'hb' });
+    expect(seen.messages).toHaveLength(0);
+    socket.dispatch('close', { code: 1000, reason: 'bye' });
+    expect(seen.closes).toEqual([{ code: 1000, reason: 'bye', willReconnect: true }]);
+    expect(client.state).toBe('reconnecting');
+    await until(() => seen.opens === 2, 5_000, 'the reconnect on a new socket');
+    expect(sockets).toHaveLength(2);
+  });
+});
+
+describe('connection options and diagnostics (S10)', () => {
+  it('a URL object with subprotocols connects with the first protocol the server picks', async () => {
+    const server = await startServer({ pickProtocol: true });
+    const { seen } = connect(new URL(server.url), { protocols: ['chat.v2', 'chat.v1'] });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    expect(server.peers[0]!.protocol).toBe('chat.v2');
+    const undici = connect(server.url, { WebSocket: UndiciWebSocket, protocols: 'chat.v1' });
+    await until(() => undici.seen.opens === 1, 5_000, 'undici open');
+    expect(server.peers[1]!.protocol).toBe('chat.v1');
+  });
+
+  it('S10: diagnostics reach function, console-style and pino-style loggers and the diagnostics channel, without URLs', async () => {
+    const port = await refusedPort();
+    const lines: string[] = [];
+    const consoleLike = { debug: (...args: unknown[]) => lines.push(`console ${String(args[0])}`), info: (...args: unknown[]) => lines.push(`console ${String(args[0])}`), warn: (...args: unknown[]) => lines.push(`console ${String(args[0])}`) };
+    const pinoLike = { ...consoleLike, level: 'info', child: () => pinoLike, info: (object: unknown, event: unknown) => lines.push(`pino ${String(event)} ${JSON.stringify(object)}`) };
+    const published: unknown[] = [];
+    const subscriber = (message: unknown): void => {
+      published.push(message);
+    };
+    diagnosticsChannel.subscribe('keepalive:diagnostics', subscriber);
+    cleanups.push(() => diagnosticsChannel.unsubscribe('keepalive:diagnostics', subscriber));
+    const reconnect = { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 1 };
+    const url = `ws://127.0.0.1:${port}/?token=secret`;
+    const runs = [
+      connect(url, { reconnect, logger: (level, event) => lines.push(`function ${level} ${event}`) }),
+      connect(url, { reconnect, logger: consoleLike }),
+      connect(url, { reconnect, logger: pinoLike }),
+    ];
+    await until(() => runs.every(({ seen }) => seen.closed !== null), 5_000, 'all three to give up');
+    expect(lines).toContain('function warn connect_failed');
+    expect(lines).toContain('console reconnecting');
+    expect(lines.some((line) => line.startsWith('pino reconnecting {"event":"reconnecting","attempt":1,'))).toBe(true);
+    expect(published).toContainEqual(expect.objectContaining({ name: 'reconnect_exhausted', level: 'warn', fields: { attempts: 1 } }));
+    const everything = JSON.stringify([lines, published, runs.map(({ seen }) => seen.diagnostics)]);
+    expect(everything).not.toContain('127.0.0.1');
+    expect(everything).not.toContain('secret');
+  });
+});
+
+describe('option validation (B1)', () => {
+  const url = 'ws://127.0.0.1:9';
+  const table: [string, Record<string, unknown>][] = [
+    ['heartbeatIntervalMs', { heartbeatIntervalMs: 0 }],
+    ['pongTimeoutMs', { pongTimeoutMs: -1 }],
+    ['maxQueuedMessages', { maxQueuedMessages: 1.5 }],
+    ['maxQueuedBytes', { maxQueuedBytes: -1 }],
+    ['closeTimeoutMs', { closeTimeoutMs: Number.POSITIVE_INFINITY }],
+    ['heartbeatMessage', { heartbeatMessage: 42 }],
+    ['heartbeatMessage', { heartbeatMessage: 'x'.repeat(126) }],
+    ['keepaliveFrame', { keepaliveFrame: 'pong' }],
+    ['deadPeerDetection', { deadPeerDetection: 'no' }],
+    ['pongTimeoutMs', { deadPeerDetection: false, pongTimeoutMs: 100 }],
+    ['initialDelayMs', { reconnect: { initialDelayMs: Number.NaN } }],
+    ['maxAttempts', { reconnect: { maxAttempts: 0 } }],
+    ['reconnect', { reconnect: 5 }],
+    ['signal', { signal: {} }],
+    ['WebSocket', { WebSocket: 'ws' }],
+    ['protocols', { protocols: [1] }],
+    ['heartbeatIntervalMS', { heartbeatIntervalMS: 1_000 }],
+    ['activity', { activity: {} }],
+    ['scheduler', { scheduler: {} }],
+    ['logger', { logger: 42 }],
+    ['onDiagnostic', { onDiagnostic: 'x' }],
+  ];
+  it.each(table)('B1: refuses %s with an error naming the option and the value', (option, options) => {
+    let error: unknown;
+    try {
+      createKeepaliveClient(url, options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(KeepaliveOptionError);
+    expect((error as KeepaliveOptionError).option).toBe(option);
+    expect((error as Error).message).toContain(`Invalid option ${option}`);
+  });
+
+  it('B1: refuses bad targets (without echoing the URL), options that conflict with the target or a given activity', () => {
+    let created = 0;
+    const factory = (): WebSocketLike => {
+      created++;
+      return new WsWebSocket(url);
+    };
+    expect(() => createKeepaliveClient('not a url?token=secret')).toThrow(/Invalid option target: "<unparsable URL>"/);
+    expect(() => createKeepaliveClient('ftp://example.com/?token=secret')).toThrow(/<ftp: URL>/);
+    expect(() => createKeepaliveClient(42 as unknown as string)).toThrow(/Invalid option target: 42/);
+    expect(() => createKeepaliveClient(factory, { WebSocket: UndiciWebSocket })).toThrow(/Invalid option WebSocket/);
+    expect(() => createKeepaliveClient(factory, { protocols: 'chat' })).toThrow(/Invalid option protocols/);
+    expect(() => createKeepaliveClient(factory, null as unknown as KeepaliveClientOptions)).toThrow(/Invalid option options: null/);
+    const activity = createSessionActivity({ pongTimeoutMs: 100 });
+    try {
+      expect(() => createKeepaliveClient(factory, { activity, heartbeatIntervalMs: 1_000 })).toThrow(/Invalid option heartbeatIntervalMs: 1000 \(expected absent when an activity is given/);
+      expect(() => createKeepaliveClient(factory, { activity, deadPeerDetection: false })).toThrow(/Invalid option deadPeerDetection: false/);
+    } finally {
+      activity.shutdown();
+    }
+    expect(created).toBe(0);
+  });
+});
+
+describe('dispose leaves nothing behind', () => {
+  it('a child process that uses the client against a server, then disposes it while busy, exits by itself', async () => {
+    const child = spawn(process.execPath, ['--import', fixture('client-register.mjs'), fixture('client-dispose.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let exitAt = 0;
+    void exited.then(() => {
+      exitAt = performance.now();
+      changed();
+    });
+    await until(() => exitAt > 0, 15_000, `the child to exit by itself (stdout: ${stdout}, stderr: ${stderr})`);
+    const [code] = await exited;
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const [json] = stdout.split('\n');
+    const result = JSON.parse(json!) as Record<string, unknown>;
+    expect(result).toMatchObject({
+      events: ['open', 'close', 'reconnecting', 'open', 'closed'],
+      state: 'closed',
+      schedulerEntries: 0,
+      osTimersArmed: 0,
+      resources: [],
+    });
+    expect(result.exitListenersAfter as number).toBeLessThan(result.exitListenersBusy as number);
+    expect(result.exitListenersAfter as number).toBeLessThanOrEqual(result.exitListenersBefore as number);
+  });
+});

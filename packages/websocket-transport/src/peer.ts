@@ -1,0 +1,16 @@
+/**
+ * @keepalive/websocket-transport/peer: the runtime-neutral server side on its
+ * own, without `ws` or the client: the {@link PeerTracker} that drives the
+ * core's peer machine over any socket, and the heartbeat-message protocol.
+ * The Bun and Deno adapters build their server integrations on it.
+ *
+ * @example
+ * ```ts
+ * import { PeerTracker, classifyMessage } from '@keepalive/websocket-transport/peer';
+ * const tracker = new PeerTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './heartbeat.js';
+export * from './peer-tracker.js';
