@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
+    // Property runs are CPU-bound: generous on a loaded 2-core machine.
+    testTimeout: 60_000,
     setupFiles: ['src/test-support/setup.ts'],
     coverage: {
       provider: 'v8',

@@ -98,47 +98,65 @@ export interface TrackedPeer {
 }
 
 type MutableStats = { -readonly [K in keyof TrackerStats]: TrackerStats[K] };
+type Counter = keyof Omit<TrackerStats, 'tracked'>;
+
+/** What a peer needs from its tracker (kept off the tracker's public surface). */
+interface PeerHost {
+  readonly scheduler: Scheduler;
+  readonly scratch: PeerCommand[];
+  count(counter: Counter): void;
+  forget(peer: Peer): void;
+  execute(socket: TrackedSocket, command: PeerCommand): void;
+}
 
 class Peer implements TrackedPeer {
   state: PeerState;
-  readonly entry: ScheduledEntry;
+  private readonly entry: ScheduledEntry;
+  private forgotten = false;
+
   constructor(
-    readonly tracker: PeerTracker,
-    readonly socket: TrackedSocket,
+    private readonly host: PeerHost,
+    private readonly socket: TrackedSocket,
     state: PeerState,
   ) {
     this.state = state;
-    this.entry = tracker.scheduler.entry((now) => {
+    this.entry = host.scheduler.entry((now) => {
       this.apply(now, null);
     });
     this.entry.schedule(peerDeadline(state));
   }
+
   inbound(kind: InboundKind): void {
-    this.apply(this.tracker.scheduler.now(), kind);
+    this.apply(this.host.scheduler.now(), kind);
   }
+
   malformedHeartbeat(): void {
-    this.tracker.count('malformedHeartbeats');
+    this.host.count('malformedHeartbeats');
     this.inbound('message');
   }
+
   closed(): void {
-    if (this.state.closed && !this.tracker.has(this)) return;
-    this.tracker.forget(this);
+    if (this.forgotten) return;
+    this.forget();
     // A close can arrive while this peer's own commands run: use a private buffer.
-    this.state = peerStep(this.state, { type: 'closed', now: this.tracker.scheduler.now() }, []);
-    this.entry.dispose();
+    this.state = peerStep(this.state, { type: 'closed', now: this.host.scheduler.now() }, []);
   }
-  apply(now: number, kind: InboundKind | null): void {
-    const out = this.tracker.scratch;
+
+  private apply(now: number, kind: InboundKind | null): void {
+    if (this.forgotten) return;
+    const out = this.host.scratch;
     const start = out.length;
     this.state = peerStep(this.state, kind === null ? { type: 'timeout', now } : { type: 'inbound', kind, now }, out);
-    for (let i = start; i < out.length; i++) this.tracker.execute(this, out[i] as PeerCommand);
+    for (let i = start; i < out.length; i++) this.host.execute(this.socket, out[i] as PeerCommand);
     out.length = start;
-    if (this.state.closed) {
-      this.tracker.forget(this);
-      this.entry.dispose();
-    } else {
-      this.entry.schedule(peerDeadline(this.state));
-    }
+    if (this.state.closed) this.forget();
+    else this.entry.schedule(peerDeadline(this.state));
+  }
+
+  private forget(): void {
+    this.forgotten = true;
+    this.entry.dispose();
+    this.host.forget(this);
   }
 }
 
@@ -157,10 +175,8 @@ export class PeerTracker {
   readonly config: PeerConfig;
   /** The scheduler every connection runs on. */
   readonly scheduler: Scheduler;
-  /** @internal A reusable command buffer. */
-  readonly scratch: PeerCommand[] = [];
   private readonly peers = new Set<Peer>();
-  private readonly onDiagnostic: ((diagnostic: Diagnostic) => void) | undefined;
+  private readonly host: PeerHost;
   private readonly random: () => number;
   private readonly counters: MutableStats = {
     tracked: 0,
@@ -177,8 +193,48 @@ export class PeerTracker {
     const { scheduler, onDiagnostic, random, ...peer } = options;
     this.config = definePeerConfig(peer);
     this.scheduler = scheduler ?? defaultScheduler();
-    this.onDiagnostic = onDiagnostic;
     this.random = random ?? Math.random;
+    const counters = this.counters;
+    const peers = this.peers;
+    this.host = {
+      scheduler: this.scheduler,
+      scratch: [],
+      count: (counter) => {
+        counters[counter]++;
+      },
+      forget: (p) => {
+        peers.delete(p);
+      },
+      execute: (socket, command) => {
+        // Carries out one command; nothing thrown by a socket or a hook escapes.
+        try {
+          switch (command.type) {
+            case 'ping':
+              counters.pingsSent++;
+              socket.ping();
+              return;
+            case 'reply':
+              counters.heartbeatsAnswered++;
+              socket.reply();
+              return;
+            case 'close':
+              if (command.reason === 'dead_peer') counters.deadPeers++;
+              else if (command.reason === 'idle_timeout') counters.idleClosed++;
+              else counters.floodClosed++;
+              if (command.terminate) socket.terminate();
+              else socket.close(command.code, command.reason);
+              return;
+            case 'diagnostic':
+              onDiagnostic?.(command);
+              return;
+            default:
+              return;
+          }
+        } catch {
+          counters.handlerErrors++;
+        }
+      },
+    };
   }
 
   /** Starts tracking a connection. */
@@ -189,7 +245,7 @@ export class PeerTracker {
     } catch {
       this.counters.handlerErrors++;
     }
-    const peer = new Peer(this, socket, createPeerState(this.config, this.scheduler.now(), phase));
+    const peer = new Peer(this.host, socket, createPeerState(this.config, this.scheduler.now(), phase));
     this.peers.add(peer);
     return peer;
   }
@@ -204,53 +260,13 @@ export class PeerTracker {
     return { ...this.counters, tracked: this.peers.size };
   }
 
+  /** Counts an exception a transport integration caught in one of its handlers. */
+  reportHandlerError(): void {
+    this.counters.handlerErrors++;
+  }
+
   /** Stops tracking every connection (their sockets stay open). */
   close(): void {
     for (const peer of [...this.peers]) peer.closed();
-  }
-
-  /** @internal */
-  has(peer: Peer): boolean {
-    return this.peers.has(peer);
-  }
-
-  /** @internal */
-  forget(peer: Peer): void {
-    this.peers.delete(peer);
-  }
-
-  /** @internal */
-  count(counter: keyof Omit<TrackerStats, 'tracked'>): void {
-    this.counters[counter]++;
-  }
-
-  /** @internal Carries out one command; nothing thrown by a socket escapes. */
-  execute(peer: Peer, command: PeerCommand): void {
-    try {
-      switch (command.type) {
-        case 'ping':
-          this.counters.pingsSent++;
-          peer.socket.ping();
-          return;
-        case 'reply':
-          this.counters.heartbeatsAnswered++;
-          peer.socket.reply();
-          return;
-        case 'close':
-          if (command.reason === 'dead_peer') this.counters.deadPeers++;
-          else if (command.reason === 'idle_timeout') this.counters.idleClosed++;
-          else this.counters.floodClosed++;
-          if (command.terminate) peer.socket.terminate();
-          else peer.socket.close(command.code, command.reason);
-          return;
-        case 'diagnostic':
-          this.onDiagnostic?.(command);
-          return;
-        default:
-          return;
-      }
-    } catch {
-      this.counters.handlerErrors++;
-    }
   }
 }

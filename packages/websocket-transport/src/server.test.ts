@@ -119,7 +119,7 @@ describe('server keep-alive over real sockets', () => {
     talker.on('message', (data: Buffer) => data.length === 0 && replies.push(performance.now()));
     const timer = setInterval(() => talker.send(HEARTBEAT_MESSAGE), 100);
     cleanups.push(() => clearInterval(timer));
-    const silentClose = await within(closeOf(silent), 2_000, 'idle close');
+    const silentClose = await within(closeOf(silent), 5_000, 'idle close');
     expect(silentClose.code).toBe(4000);
     expect(silentClose.reason).toBe('idle_timeout');
     await new Promise((resolve) => talker.once('message', resolve));
@@ -139,7 +139,7 @@ describe('server keep-alive over real sockets', () => {
     }, 5);
     cleanups.push(() => clearInterval(flood));
     polite.ping();
-    const { code, reason } = await within(closed, 2_000, 'flood close');
+    const { code, reason } = await within(closed, 5_000, 'flood close');
     expect([code, reason]).toEqual([1008, 'ping_flood']);
     polite.send('still here');
     expect(polite.readyState).toBe(WebSocket.OPEN);
@@ -154,7 +154,7 @@ describe('server keep-alive over real sockets', () => {
     socket.send('real data');
     const closed = closeOf(socket);
     socket.send(new Uint8Array(4_096));
-    const { code } = await within(closed, 2_000, '1009 close');
+    const { code } = await within(closed, 5_000, '1009 close');
     expect(code).toBe(1009);
     expect(heartbeat.stats()).toMatchObject({ malformedHeartbeats: 2, heartbeatsAnswered: 0, tracked: 0 });
   });

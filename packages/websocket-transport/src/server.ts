@@ -121,7 +121,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
         try {
           fn(...args);
         } catch {
-          tracker.count('handlerErrors');
+          tracker.reportHandlerError();
         }
       };
     const listeners: Listeners = {
@@ -143,7 +143,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
       }),
       // Errors end in 'close'; without a listener ws would throw them.
       error: guard(() => {
-        tracker.count('handlerErrors');
+        tracker.reportHandlerError();
       }),
     };
     sockets.set(ws, listeners);
@@ -158,7 +158,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     try {
       track(ws);
     } catch {
-      tracker.count('handlerErrors');
+      tracker.reportHandlerError();
     }
   };
   wss.on('connection', onConnection);
