@@ -43,6 +43,7 @@ export {
   type Activity,
   type SessionCommand,
   type SessionEvent,
+  type SessionEventBase,
   type SessionState,
   type SessionTimer,
   type SessionTransition,

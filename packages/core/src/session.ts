@@ -101,8 +101,15 @@ export interface SessionState {
   readonly shutdown: boolean;
 }
 
-/** Fields every event carries. */
-interface EventBase {
+/**
+ * Fields every session event carries.
+ *
+ * @example
+ * ```ts
+ * const base: SessionEventBase = { now: performance.now() };
+ * ```
+ */
+export interface SessionEventBase {
   /** Monotonic time in milliseconds (performance.now-like); never wall-clock time. */
   readonly now: number;
 }
@@ -129,21 +136,21 @@ interface EventBase {
  * ```
  */
 export type SessionEvent =
-  | (EventBase & { readonly type: 'start'; readonly reason: string })
-  | (EventBase & { readonly type: 'stop'; readonly reason: string })
-  | (EventBase & { readonly type: 'release'; readonly token: number })
-  | (EventBase & { readonly type: 'attach' })
-  | (EventBase & { readonly type: 'detach' })
-  | (EventBase & { readonly type: 'signal'; readonly sendKeepalives?: boolean | undefined })
-  | (EventBase & { readonly type: 'timeout'; readonly sendKeepalives?: boolean | undefined })
-  | (EventBase & {
+  | (SessionEventBase & { readonly type: 'start'; readonly reason: string })
+  | (SessionEventBase & { readonly type: 'stop'; readonly reason: string })
+  | (SessionEventBase & { readonly type: 'release'; readonly token: number })
+  | (SessionEventBase & { readonly type: 'attach' })
+  | (SessionEventBase & { readonly type: 'detach' })
+  | (SessionEventBase & { readonly type: 'signal'; readonly sendKeepalives?: boolean | undefined })
+  | (SessionEventBase & { readonly type: 'timeout'; readonly sendKeepalives?: boolean | undefined })
+  | (SessionEventBase & {
       readonly type: 'timer';
       readonly timer: SessionTimer;
       readonly deadline?: number | undefined;
       readonly sendKeepalives?: boolean | undefined;
     })
-  | (EventBase & { readonly type: 'alive' })
-  | (EventBase & { readonly type: 'shutdown' });
+  | (SessionEventBase & { readonly type: 'alive' })
+  | (SessionEventBase & { readonly type: 'shutdown' });
 
 /**
  * What a session asks its adapter to do.
