@@ -1,0 +1,202 @@
+import type { SessionActivity } from '@keepalive/node-timers';
+import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport/peer';
+
+/**
+ * What the client helper needs from a WebSocket: Bun's `WebSocket` (a local
+ * interface: no `bun-types` dependency). `ping()` and `terminate()` are Bun's
+ * extensions to the WHATWG socket; without them heartbeat messages and
+ * `close()` are used.
+ *
+ * @example
+ * ```ts
+ * const socket: BunWebSocketLike = new WebSocket('ws://127.0.0.1:8080');
+ * ```
+ */
+export interface BunWebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  send(data: string): unknown;
+  close(code?: number, reason?: string): unknown;
+  /** Sends a protocol ping (Bun's extension). */
+  ping?(): unknown;
+  /** Destroys the connection at once (Bun's extension). */
+  terminate?(): unknown;
+  addEventListener(type: string, listener: (event: BunSocketEventLike) => void): unknown;
+  removeEventListener(type: string, listener: (event: BunSocketEventLike) => void): unknown;
+}
+
+/**
+ * The one field of a socket event the helper reads: a message event's `data`.
+ *
+ * @example
+ * ```ts
+ * const event: BunSocketEventLike = { data: '' };
+ * ```
+ */
+export interface BunSocketEventLike {
+  readonly data?: unknown;
+}
+
+/**
+ * A WebSocket constructor (Bun's global `WebSocket` by default).
+ *
+ * @example
+ * ```ts
+ * const WebSocketClass: BunWebSocketConstructor<WebSocket> = WebSocket;
+ * ```
+ */
+export type BunWebSocketConstructor<W extends BunWebSocketLike = BunWebSocketLike> = new (url: string | URL, protocols?: string | string[]) => W;
+
+/**
+ * Options of {@link keepaliveSocket}.
+ *
+ * @example
+ * ```ts
+ * const options: KeepaliveSocketOptions = { keepalive: 'message' };
+ * ```
+ */
+export interface KeepaliveSocketOptions {
+  /**
+   * `'auto'` (default) sends protocol pings where the socket has `ping()`
+   * (Bun's WebSocket does) and the pong is the proof of life; `'message'`
+   * always sends the heartbeat message, answered by the server in kind.
+   */
+  readonly keepalive?: 'auto' | 'message' | undefined;
+  /** The heartbeat message. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  readonly heartbeatMessage?: string | undefined;
+}
+
+/**
+ * Options of {@link connectWithKeepalive}: those of {@link keepaliveSocket},
+ * the subprotocols, and the WebSocket class.
+ *
+ * @example
+ * ```ts
+ * const options: ConnectWithKeepaliveOptions = { protocols: ['chat'] };
+ * ```
+ */
+export interface ConnectWithKeepaliveOptions<W extends BunWebSocketLike = BunWebSocketLike> extends KeepaliveSocketOptions {
+  readonly protocols?: string | string[] | undefined;
+  /** The WebSocket class; default the global `WebSocket`. */
+  readonly WebSocket?: BunWebSocketConstructor<W> | undefined;
+}
+
+const OPEN = 1;
+
+/** The socket each activity's sender was attached for by this helper (so a late close never detaches a newer one). */
+const attachedSockets = new WeakMap<SessionActivity, BunWebSocketLike>();
+
+/**
+ * Wires a Bun WebSocket to a session activity, the client side of the
+ * adapter contract:
+ *
+ * - on open (at once if the socket is already open) the keep-alive sender is
+ *   attached, so while work is in flight the heartbeat runs, and it resumes at
+ *   once on a new connection (S4);
+ * - the keep-alive is a protocol ping (`ws.ping()`), or the heartbeat message
+ *   with `keepalive: 'message'`;
+ * - every inbound message, pong and ping is proof of life (B5); a dead-peer
+ *   verdict terminates the socket;
+ * - a heartbeat message from the server is answered in kind, unless it is the
+ *   answer to one of ours (so two ends never echo each other forever);
+ * - on close the sender is detached (unless a newer socket replaced it).
+ *
+ * Returns a function that removes the helper's listeners (and detaches if
+ * this socket's sender is still attached).
+ *
+ * @example
+ * ```ts
+ * import { createSessionActivity, keepaliveSocket } from '@keepalive/bun';
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * const socket = new WebSocket('ws://127.0.0.1:8080');
+ * const dispose = keepaliveSocket(socket, activity);
+ * ```
+ */
+export function keepaliveSocket(socket: BunWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
+  const { keepalive = 'auto', heartbeatMessage = HEARTBEAT_MESSAGE } = options;
+  const mode: unknown = keepalive;
+  if (mode !== 'auto' && mode !== 'message') throw new TypeError(`Invalid option keepalive: ${String(mode)} (expected 'auto' or 'message')`);
+  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  const usePing = keepalive === 'auto' && typeof socket.ping === 'function';
+  // Heartbeat messages sent and not yet answered: an inbound heartbeat settles one of them instead of being echoed.
+  let unanswered = 0;
+  let disposed = false;
+
+  const live = (): boolean => !activity.state.shutdown;
+  const sender = {
+    sendKeepalive: (): void => {
+      if (socket.readyState !== OPEN) return;
+      if (usePing) {
+        socket.ping?.();
+      } else {
+        socket.send(heartbeatMessage);
+        unanswered++;
+      }
+    },
+    closeTransport: (): void => {
+      if (attachedSockets.get(activity) === socket) attachedSockets.delete(activity);
+      if (typeof socket.terminate === 'function') socket.terminate();
+      else socket.close();
+    },
+  };
+  const onOpen = (): void => {
+    if (!live()) return;
+    attachedSockets.set(activity, socket);
+    activity.attach(sender);
+  };
+  const onMessage = (event: BunSocketEventLike): void => {
+    if (live()) activity.alive();
+    if (event.data !== heartbeatMessage) return;
+    if (unanswered > 0) unanswered--;
+    else if (socket.readyState === OPEN) socket.send(heartbeatMessage);
+  };
+  const onProofOfLife = (): void => {
+    if (live()) activity.alive();
+  };
+  const dispose = (): void => {
+    if (disposed) return;
+    disposed = true;
+    socket.removeEventListener('open', onOpen);
+    socket.removeEventListener('message', onMessage);
+    socket.removeEventListener('pong', onProofOfLife);
+    socket.removeEventListener('ping', onProofOfLife);
+    socket.removeEventListener('close', dispose);
+    if (attachedSockets.get(activity) !== socket) return;
+    attachedSockets.delete(activity);
+    if (live()) activity.detach();
+  };
+  socket.addEventListener('open', onOpen);
+  socket.addEventListener('message', onMessage);
+  socket.addEventListener('pong', onProofOfLife);
+  socket.addEventListener('ping', onProofOfLife);
+  socket.addEventListener('close', dispose);
+  if (socket.readyState === OPEN) onOpen();
+  return dispose;
+}
+
+/**
+ * Opens a WebSocket (Bun's global `WebSocket` unless another class is given)
+ * and wires it to `activity` with {@link keepaliveSocket}. Returns the socket:
+ * use it as usual. When it closes the sender is detached; call this again to
+ * reconnect and the heartbeat resumes at once if work is in flight.
+ *
+ * @example
+ * ```ts
+ * import { connectWithKeepalive, createSessionActivity } from '@keepalive/bun';
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * const socket = connectWithKeepalive('ws://127.0.0.1:8080', activity);
+ * await activity.run('api_call', () => streamModelResponse(socket));
+ * ```
+ */
+export function connectWithKeepalive<W extends BunWebSocketLike = BunWebSocketLike>(
+  url: string | URL,
+  activity: SessionActivity,
+  options: ConnectWithKeepaliveOptions<W> = {},
+): W {
+  const { protocols, WebSocket: given, ...socketOptions } = options;
+  const WebSocketClass = given ?? (globalThis as unknown as { WebSocket?: BunWebSocketConstructor<W> }).WebSocket;
+  if (WebSocketClass === undefined) throw new TypeError('connectWithKeepalive: no WebSocket class (pass options.WebSocket)');
+  const socket = protocols === undefined ? new WebSocketClass(url) : new WebSocketClass(url, protocols);
+  keepaliveSocket(socket, activity, socketOptions);
+  return socket;
+}

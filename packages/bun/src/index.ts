@@ -1,0 +1,71 @@
+/**
+ * @keepalive/bun: run keepalive on Bun. Session activity on Bun's clock and
+ * one shared, unref'd Bun timer; server-side keep-alive for `Bun.serve`
+ * WebSockets driven by the core's peer machine; a client helper for Bun's
+ * WebSocket. Bun's types are small local interfaces: no `bun-types` needed.
+ *
+ * @example
+ * ```ts
+ * import { connectWithKeepalive, createSessionActivity, withKeepalive } from '@keepalive/bun';
+ * Bun.serve({
+ *   fetch: (request, server) => (server.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
+ *   websocket: withKeepalive({ message: (ws, message) => ws.send(String(message)) }),
+ * });
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
+ * connectWithKeepalive('ws://127.0.0.1:3000', activity);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { createSessionActivity } from './activity.js';
+export {
+  bunGlobal,
+  bunPlatform,
+  createScheduler,
+  defaultScheduler,
+  type BunLike,
+  type BunSchedulerOptions,
+  type BunTimerLike,
+} from './platform.js';
+export {
+  withKeepalive,
+  type BunKeepaliveOptions,
+  type BunMessage,
+  type BunServerKeepalive,
+  type BunServerWebSocketLike,
+  type BunWebSocketHandlerLike,
+  type KeepaliveWebSocketHandler,
+} from './server.js';
+export {
+  connectWithKeepalive,
+  keepaliveSocket,
+  type BunSocketEventLike,
+  type BunWebSocketConstructor,
+  type BunWebSocketLike,
+  type ConnectWithKeepaliveOptions,
+  type KeepaliveSocketOptions,
+} from './client.js';
+export {
+  ADAPTER_DIAGNOSTICS,
+  type ActivitySnapshot,
+  type KeepaliveSender,
+  type Platform,
+  type ScheduledEntry,
+  type Scheduler,
+  type SessionActivity,
+  type SessionActivityOptions,
+  type ShutdownReport,
+  type TimerHandle,
+} from '@keepalive/node-timers';
+export {
+  HEARTBEAT_MESSAGE,
+  PeerTracker,
+  classifyMessage,
+  isHeartbeatMessage,
+  type HeartbeatKind,
+  type MessagePayload,
+  type PeerTrackerOptions,
+  type TrackedPeer,
+  type TrackedSocket,
+  type TrackerStats,
+} from '@keepalive/websocket-transport/peer';

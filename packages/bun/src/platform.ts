@@ -1,0 +1,136 @@
+import { createScheduler as createNodeScheduler, type Platform, type Scheduler, type TimerHandle } from '@keepalive/node-timers';
+
+/**
+ * The parts of the `Bun` global this package uses: a local interface, so the
+ * published package needs no `bun-types`.
+ *
+ * @example
+ * ```ts
+ * const bun = (globalThis as { Bun?: BunLike }).Bun;
+ * bun?.nanoseconds(); // monotonic nanoseconds since the process started
+ * ```
+ */
+export interface BunLike {
+  /** Monotonic nanoseconds since the process started. */
+  nanoseconds(): number;
+  /** The runtime's version, e.g. `1.4.5`. */
+  readonly version: string;
+}
+
+/**
+ * A timer as Bun's `setTimeout` returns it: an object that can be unref'd and ref'd.
+ *
+ * @example
+ * ```ts
+ * const timer = setTimeout(tick, 1_000) as unknown as BunTimerLike;
+ * timer.unref();
+ * ```
+ */
+export interface BunTimerLike {
+  unref(): unknown;
+  ref(): unknown;
+}
+
+/**
+ * The `Bun` global, or `undefined` on another runtime (looked up at each call).
+ *
+ * @example
+ * ```ts
+ * import { bunGlobal } from '@keepalive/bun';
+ * if (bunGlobal() === undefined) throw new Error('not running on Bun');
+ * ```
+ */
+export function bunGlobal(): BunLike | undefined {
+  const bun = (globalThis as { Bun?: unknown }).Bun;
+  return typeof bun === 'object' && bun !== null && typeof (bun as Partial<BunLike>).nanoseconds === 'function' ? (bun as BunLike) : undefined;
+}
+
+function hasUnref(handle: TimerHandle): handle is BunTimerLike {
+  return typeof handle === 'object' && typeof (handle as Partial<BunTimerLike>).unref === 'function';
+}
+
+function noop(): void {
+  // Holding the event loop open is the whole job.
+}
+
+/**
+ * Bun's clock and timers for the shared scheduler: `Bun.nanoseconds() / 1e6`
+ * as the monotonic clock, Bun's `setTimeout` with its Timer unref'd (an idle
+ * program exits), and a ref'd interval to hold the process open while busy
+ * (`keepProcessAlive: 'while-busy'`). Everything is looked up at each call,
+ * so fake timers installed after import are honoured. Off Bun it falls back
+ * to `performance.now()`, so the package can be imported (and tested) anywhere.
+ *
+ * @example
+ * ```ts
+ * import { bunPlatform, createScheduler } from '@keepalive/bun';
+ * const scheduler = createScheduler({ platform: bunPlatform });
+ * bunPlatform.now(); // e.g. 41.25
+ * ```
+ */
+export const bunPlatform: Platform = Object.freeze({
+  now: (): number => {
+    const bun = bunGlobal();
+    return bun === undefined ? globalThis.performance.now() : bun.nanoseconds() / 1e6;
+  },
+  setTimeout: (callback: () => void, delayMs: number): TimerHandle => globalThis.setTimeout(callback, delayMs),
+  clearTimeout: (handle: TimerHandle): void => {
+    globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  },
+  unref: (handle: TimerHandle): void => {
+    if (hasUnref(handle)) handle.unref();
+  },
+  hold: (): (() => void) => {
+    const clear = globalThis.clearInterval;
+    const handle = globalThis.setInterval(noop, 1_000_000_000);
+    return () => {
+      clear(handle);
+    };
+  },
+});
+
+/**
+ * Options of {@link createScheduler}.
+ *
+ * @example
+ * ```ts
+ * const options: BunSchedulerOptions = { platform: bunPlatform };
+ * ```
+ */
+export interface BunSchedulerOptions {
+  /** Clock and timer functions; default {@link bunPlatform}. */
+  readonly platform?: Platform | undefined;
+}
+
+/**
+ * Creates a scheduler on Bun's clock and timers: one OS timer for every
+ * session and connection registered on it (the `@keepalive/node-timers`
+ * scheduler on {@link bunPlatform}).
+ *
+ * @example
+ * ```ts
+ * import { createScheduler, createSessionActivity } from '@keepalive/bun';
+ * const scheduler = createScheduler();
+ * const activity = createSessionActivity({ scheduler });
+ * ```
+ */
+export function createScheduler(options: BunSchedulerOptions = {}): Scheduler {
+  return createNodeScheduler({ platform: options.platform ?? bunPlatform });
+}
+
+let shared: Scheduler | null = null;
+
+/**
+ * The process-wide Bun scheduler every instance and server integration of
+ * this package uses unless given another: one unref'd Bun timer for all.
+ *
+ * @example
+ * ```ts
+ * import { defaultScheduler } from '@keepalive/bun';
+ * defaultScheduler().osTimersArmed; // 0 or 1
+ * ```
+ */
+export function defaultScheduler(): Scheduler {
+  shared ??= createScheduler();
+  return shared;
+}

@@ -1,0 +1,220 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, resultOf, runScenario } from './child.js';
+import { connectPeer, keepalivesBetween, startObserver, within, type ObservedConnection, type Observer } from './observer.js';
+import { runtimes, versionOf, type Runtime } from './runtimes.js';
+
+/**
+ * The adapter contract, run on every runtime: each scenario (fixtures/scenario.mjs, written once) runs in a child
+ * process of the runtime under test and talks to real sockets on 127.0.0.1; the test holds the other end.
+ * Intervals are 100 ms and the bounds leave room for a loaded 2-core machine.
+ */
+
+const RUNTIMES = runtimes();
+const versions = new Map<string, string>();
+
+beforeAll(() => {
+  for (const runtime of RUNTIMES) versions.set(runtime.id, versionOf(runtime));
+  const table = RUNTIMES.map((runtime) => `  ${runtime.id.padEnd(7)} ${versions.get(runtime.id) ?? '?'}  (${runtime.command})`).join('\n');
+  console.log(`conformance runtimes:\n${table}`);
+});
+
+afterEach(() => {
+  killAll();
+});
+
+let observer: Observer;
+beforeAll(async () => {
+  observer = await startObserver();
+});
+afterAll(async () => {
+  killAll();
+  await observer.close();
+});
+
+/** The connections the scenario opened to the observer (they arrive in order). */
+function connectionsSince(before: number): ObservedConnection[] {
+  return observer.connections.slice(before);
+}
+
+describe('the runtimes', () => {
+  it('are the ones the contract is proven on: Node 20, Node 24, Bun and Deno', () => {
+    expect(versions.get(RUNTIMES[0]?.id ?? '')).toMatch(/^v\d+\./);
+    expect(versions.get('node24')).toMatch(/^v24\./);
+    expect(versions.get('bun')).toMatch(/^1\./);
+    expect(versions.get('deno')).toMatch(/^deno 2\./);
+  });
+});
+
+describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (_id: string, runtime: Runtime) => {
+  it('keeps alive while busy, is silent while idle, and notices idleness (S4, S5, S6, B5)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'busy-idle', [observer.url]));
+    const [connection] = connectionsSince(before);
+    expect(connection).toBeDefined();
+    const busy = keepalivesBetween(connection!, 'busy', 'idle');
+    const idle = keepalivesBetween(connection!, 'idle', 'end');
+    // 650 ms at 100 ms: 6 on time; a late tick skips rather than bursts (B9).
+    expect(busy.length).toBeGreaterThanOrEqual(3);
+    expect(busy.length).toBeLessThanOrEqual(7);
+    expect(result.busySent).toBe(busy.length);
+    expect(idle).toHaveLength(0);
+    expect(result.idleSent).toBe(0);
+    expect(result.heartbeatRunningWhileIdle).toBe(false);
+    const idleNotice = result.idleNoticeAfterMs as number | null;
+    expect(idleNotice).not.toBeNull();
+    expect(idleNotice!).toBeGreaterThanOrEqual(240);
+    expect(idleNotice!).toBeLessThan(800);
+    // Every keep-alive was answered in time: the proof of life reached the session.
+    expect(result.deadPeer).toBe(false);
+  });
+
+  it('starts the heartbeat when a sender is attached while busy, and again after a reconnect (S4, B6)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'attach-while-busy', [observer.url]));
+    expect(result.detached).toEqual({ heartbeatRunning: false, trackingActive: false, keepalivesSent: 0 });
+    expect(result.attached).toEqual({ heartbeatRunning: true, trackingActive: true });
+    expect(result.afterClose).toEqual({ heartbeatRunning: false, trackingActive: false });
+    expect(result.reattached).toEqual({ heartbeatRunning: true, trackingActive: true });
+    const connections = connectionsSince(before);
+    expect(connections.map((c) => c.path)).toEqual(['/?connection=1', '/?connection=2']);
+    for (const connection of connections) {
+      const attached = connection.frames.findIndex((f) => f.kind === 'mark' && f.name === 'attached');
+      expect(attached).toBeGreaterThanOrEqual(0);
+      const after = connection.frames.slice(attached + 1).filter((f) => f.kind !== 'mark');
+      expect(after.length).toBeGreaterThanOrEqual(2);
+      // The first keep-alive comes one interval after the attach, without any new start().
+      const firstGap = after[0]!.at - connection.frames[attached]!.at;
+      expect(firstGap).toBeGreaterThan(50);
+      expect(firstGap).toBeLessThan(400);
+      expect(connection.frames.slice(0, attached).filter((f) => f.kind !== 'mark')).toHaveLength(0);
+    }
+  });
+
+  it('declares a server that stops answering dead within interval + timeout, and closes the transport (B5)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'dead-server', [observer.url]));
+    const detected = result.detectedAfterMs as number | null;
+    expect(detected).not.toBeNull();
+    // Keep-alive at 100 ms, no proof of life by 250 ms.
+    expect(detected!).toBeGreaterThanOrEqual(240);
+    expect(detected!).toBeLessThan(800);
+    expect(result.deadPeerFields).toEqual({ timeout_ms: 150 });
+    expect(result.closed).toBe(true);
+    expect(result.trackingActive).toBe(false);
+    expect(result.heartbeatRunning).toBe(false);
+    const [connection] = connectionsSince(before);
+    expect(connection?.path).toBe('/silent');
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = (): void => {
+          if (connection?.closedAt !== null) resolve();
+          else setTimeout(poll, 10);
+        };
+        poll();
+      }),
+      2_000,
+      'the server to see the close',
+    );
+  });
+
+  it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
+    const child = runScenario(runtime, 'exit-when-idle', [], 10_000);
+    const busy = await child.line('busy');
+    const idle = await child.line('idle');
+    const exit = await child.exited;
+    expect(exit.timedOut).toBe(false);
+    expect(exit.code).toBe(0);
+    // keepProcessAlive: 'while-busy' held the process open with nothing else pending.
+    expect(idle.t - busy.t).toBeGreaterThanOrEqual(290);
+    expect(idle.sent).toBeGreaterThanOrEqual(2);
+    // The idle notice was armed (an unref'd timer) and the sender still attached, yet the process exited.
+    expect(idle.timersArmed).toBeGreaterThanOrEqual(1);
+    expect(idle.trackingActive).toBe(true);
+    const lingered = exit.at - idle.receivedAt;
+    expect(lingered).toBeLessThan(1_000);
+  });
+
+  it('reports at shutdown once, with counts and durations only, and at exit when asked (S9, S10)', async () => {
+    const before = observer.connections.length;
+    const child = runScenario(runtime, 'shutdown-report', [observer.url]);
+    const result = await resultOf(child);
+    const report = result.report as { total: number; active: Record<string, number>; oldestActivityMs: number; keepalivesSent: number };
+    expect(report.total).toBe(2);
+    expect(report.active).toEqual({ api_call: 1, tool_exec: 1 });
+    expect(report.oldestActivityMs).toBeGreaterThanOrEqual(340);
+    expect(report.oldestActivityMs).toBeLessThan(3_000);
+    expect(report.keepalivesSent).toBeGreaterThanOrEqual(2);
+    const [connection] = connectionsSince(before);
+    expect(connection!.frames.filter((f) => f.kind !== 'mark')).toHaveLength(report.keepalivesSent);
+    expect(result.sameReport).toBe(true);
+    const diagnostics = result.diagnostics as { level: string; fields: Record<string, unknown> }[];
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]?.level).toBe('info');
+    expect(diagnostics[0]?.fields).toEqual({
+      total: 2,
+      active: { api_call: 1, tool_exec: 1 },
+      oldest_activity_ms: report.oldestActivityMs,
+      keepalives_sent: report.keepalivesSent,
+    });
+    expect(result.timersArmed).toBe(0);
+    expect(result.trackingActive).toBe(false);
+    const atExit = child.lines.filter((line) => line.type === 'exit-report');
+    expect(atExit).toHaveLength(1);
+    expect(atExit[0]?.fields).toMatchObject({ total: 1, active: { tool_exec: 1 } });
+  });
+
+  it('server: pings every connection, keeps live ones, terminates a frozen one within interval + timeout (B5)', async () => {
+    const child = runScenario(runtime, 'server-keepalive');
+    const listening = await child.line('listening', 10_000);
+    const url = `ws://127.0.0.1:${listening.port as number}`;
+    const [healthy, frozen] = await Promise.all([connectPeer(url, 'healthy'), connectPeer(url, 'frozen')]);
+    const dead = await within(frozen.closed, 3_000, 'the frozen peer to be closed');
+    const detection = dead.at - frozen.openedAt;
+    // First ping within one interval (phase-spread), then 150 ms without proof of life.
+    expect(detection).toBeGreaterThanOrEqual(140);
+    expect(detection).toBeLessThan(900);
+    expect(frozen.keepalives.length).toBeGreaterThanOrEqual(1);
+    // Bun and ws terminate (1006 at the peer); Deno has no terminate(), so it sends a close frame without a code.
+    expect(dead.code).toBe(runtime.family === 'deno' ? 1005 : 1006);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(healthy.socket.readyState).toBe(healthy.socket.OPEN);
+    expect(healthy.keepalives.length).toBeGreaterThanOrEqual(3);
+    healthy.socket.send('stop');
+    const result = await resultOf(child);
+    const stats = result.stats as Record<string, number>;
+    expect(stats.deadPeers).toBe(1);
+    expect(stats.tracked).toBe(1);
+    expect(stats.handlerErrors).toBe(0);
+    expect(stats.pingsSent).toBeGreaterThanOrEqual(healthy.keepalives.length + frozen.keepalives.length);
+    healthy.socket.terminate();
+  });
+
+  it('server: closes silent peers with 4000 and ping floods with 1008 (B8)', async () => {
+    const child = runScenario(runtime, 'server-policies');
+    const listening = await child.line('listening', 10_000);
+    const url = `ws://127.0.0.1:${listening.port as number}`;
+    const [silent, flood] = await Promise.all([connectPeer(url, 'healthy'), connectPeer(url, 'healthy')]);
+    const flooding = setInterval(() => {
+      if (flood.socket.readyState === flood.socket.OPEN) flood.socket.send('');
+    }, 20);
+    try {
+      const [idleClose, floodClose] = await within(Promise.all([silent.closed, flood.closed]), 3_000, 'the policy closes');
+      expect(idleClose.code).toBe(4000);
+      expect(idleClose.at - silent.openedAt).toBeGreaterThanOrEqual(280);
+      expect(idleClose.at - silent.openedAt).toBeLessThan(1_200);
+      expect(floodClose.code).toBe(1008);
+      expect(floodClose.at - flood.openedAt).toBeLessThan(1_000);
+    } finally {
+      clearInterval(flooding);
+    }
+    const last = await connectPeer(url, 'healthy');
+    last.socket.send('stop');
+    const result = await resultOf(child);
+    const stats = result.stats as Record<string, number>;
+    expect(stats.idleClosed).toBe(1);
+    expect(stats.floodClosed).toBe(1);
+    expect(stats.deadPeers).toBe(0);
+    expect(stats.handlerErrors).toBe(0);
+    last.socket.terminate();
+  });
+});

@@ -1,0 +1,147 @@
+import type { SessionActivity } from '@keepalive/node-timers';
+import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport/peer';
+import type { DenoSocketEventLike, DenoWebSocketLike } from './deno-like.ts';
+
+/**
+ * A WebSocket constructor (Deno's global `WebSocket` by default).
+ *
+ * @example
+ * ```ts
+ * const WebSocketClass: DenoWebSocketConstructor<WebSocket> = WebSocket;
+ * ```
+ */
+export type DenoWebSocketConstructor<W extends DenoWebSocketLike = DenoWebSocketLike> = new (url: string | URL, protocols?: string | string[]) => W;
+
+/**
+ * Options of {@link keepaliveSocket}.
+ *
+ * @example
+ * ```ts
+ * const options: KeepaliveSocketOptions = { heartbeatMessage: '' };
+ * ```
+ */
+export interface KeepaliveSocketOptions {
+  /** The heartbeat message. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  readonly heartbeatMessage?: string | undefined;
+}
+
+/**
+ * Options of {@link connectWithKeepalive}: those of {@link keepaliveSocket},
+ * the subprotocols, and the WebSocket class.
+ *
+ * @example
+ * ```ts
+ * const options: ConnectWithKeepaliveOptions = { protocols: ['chat'] };
+ * ```
+ */
+export interface ConnectWithKeepaliveOptions<W extends DenoWebSocketLike = DenoWebSocketLike> extends KeepaliveSocketOptions {
+  readonly protocols?: string | string[] | undefined;
+  /** The WebSocket class; default the global `WebSocket`. */
+  readonly WebSocket?: DenoWebSocketConstructor<W> | undefined;
+}
+
+const OPEN = 1;
+
+/** The socket each activity's sender was attached for by this helper (so a late close never detaches a newer one). */
+const attachedSockets = new WeakMap<SessionActivity, DenoWebSocketLike>();
+
+/**
+ * Wires a Deno WebSocket to a session activity, the client side of the
+ * adapter contract:
+ *
+ * - on open (at once if the socket is already open) the keep-alive sender is
+ *   attached, so while work is in flight the heartbeat runs, and it resumes at
+ *   once on a new connection (S4);
+ * - the keep-alive is the heartbeat message (Deno's WebSocket cannot send
+ *   protocol pings), answered by the server in kind;
+ * - every inbound message is proof of life (B5); a dead-peer verdict closes
+ *   the socket;
+ * - a heartbeat message from the server is answered in kind, unless it is the
+ *   answer to one of ours (so two ends never echo each other forever);
+ * - on close the sender is detached (unless a newer socket replaced it).
+ *
+ * Returns a function that removes the helper's listeners (and detaches if
+ * this socket's sender is still attached).
+ *
+ * @example
+ * ```ts
+ * import { createSessionActivity, keepaliveSocket } from '@keepalive/deno';
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * const socket = new WebSocket('ws://127.0.0.1:8000');
+ * const dispose = keepaliveSocket(socket, activity);
+ * ```
+ */
+export function keepaliveSocket(socket: DenoWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
+  const { heartbeatMessage = HEARTBEAT_MESSAGE } = options;
+  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  // Heartbeat messages sent and not yet answered: an inbound heartbeat settles one of them instead of being echoed.
+  let unanswered = 0;
+  let disposed = false;
+
+  const live = (): boolean => !activity.state.shutdown;
+  const sender = {
+    sendKeepalive: (): void => {
+      if (socket.readyState !== OPEN) return;
+      socket.send(heartbeatMessage);
+      unanswered++;
+    },
+    closeTransport: (): void => {
+      if (attachedSockets.get(activity) === socket) attachedSockets.delete(activity);
+      // Deno's WebSocket has no terminate(): close it (the verdict has already stopped the keep-alives).
+      socket.close();
+    },
+  };
+  const onOpen = (): void => {
+    if (!live()) return;
+    attachedSockets.set(activity, socket);
+    activity.attach(sender);
+  };
+  const onMessage = (event: DenoSocketEventLike): void => {
+    if (live()) activity.alive();
+    if (event.data !== heartbeatMessage) return;
+    if (unanswered > 0) unanswered--;
+    else if (socket.readyState === OPEN) socket.send(heartbeatMessage);
+  };
+  const dispose = (): void => {
+    if (disposed) return;
+    disposed = true;
+    socket.removeEventListener('open', onOpen);
+    socket.removeEventListener('message', onMessage);
+    socket.removeEventListener('close', dispose);
+    if (attachedSockets.get(activity) !== socket) return;
+    attachedSockets.delete(activity);
+    if (live()) activity.detach();
+  };
+  socket.addEventListener('open', onOpen);
+  socket.addEventListener('message', onMessage);
+  socket.addEventListener('close', dispose);
+  if (socket.readyState === OPEN) onOpen();
+  return dispose;
+}
+
+/**
+ * Opens a WebSocket (Deno's global `WebSocket` unless another class is given)
+ * and wires it to `activity` with {@link keepaliveSocket}. Returns the socket:
+ * use it as usual. When it closes the sender is detached; call this again to
+ * reconnect and the heartbeat resumes at once if work is in flight.
+ *
+ * @example
+ * ```ts
+ * import { connectWithKeepalive, createSessionActivity } from '@keepalive/deno';
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
+ * const socket = connectWithKeepalive('ws://127.0.0.1:8000', activity);
+ * await activity.run('api_call', () => streamModelResponse(socket));
+ * ```
+ */
+export function connectWithKeepalive<W extends DenoWebSocketLike = DenoWebSocketLike>(
+  url: string | URL,
+  activity: SessionActivity,
+  options: ConnectWithKeepaliveOptions<W> = {},
+): W {
+  const { protocols, WebSocket: given, ...socketOptions } = options;
+  const WebSocketClass = given ?? (globalThis as unknown as { WebSocket?: DenoWebSocketConstructor<W> }).WebSocket;
+  if (WebSocketClass === undefined) throw new TypeError('connectWithKeepalive: no WebSocket class (pass options.WebSocket)');
+  const socket = protocols === undefined ? new WebSocketClass(url) : new WebSocketClass(url, protocols);
+  keepaliveSocket(socket, activity, socketOptions);
+  return socket;
+}

@@ -1,0 +1,70 @@
+/**
+ * The parts of Deno this package uses, as small local interfaces: the
+ * published package needs no Deno type definitions, and Deno's own types are
+ * assignable to these.
+ */
+
+/**
+ * A WebSocket as Deno creates it (the WHATWG socket: it cannot send protocol
+ * pings, and answers the peer's by itself).
+ *
+ * @example
+ * ```ts
+ * const socket: DenoWebSocketLike = new WebSocket('ws://127.0.0.1:8000');
+ * ```
+ */
+export interface DenoWebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  send(data: string): unknown;
+  close(code?: number, reason?: string): unknown;
+  addEventListener(type: string, listener: (event: DenoSocketEventLike) => void): unknown;
+  removeEventListener(type: string, listener: (event: DenoSocketEventLike) => void): unknown;
+}
+
+/**
+ * The one field of a socket event this package reads: a message event's `data`.
+ *
+ * @example
+ * ```ts
+ * const event: DenoSocketEventLike = { data: '' };
+ * ```
+ */
+export interface DenoSocketEventLike {
+  readonly data?: unknown;
+}
+
+/**
+ * Options of `Deno.upgradeWebSocket`.
+ *
+ * @example
+ * ```ts
+ * const options: DenoUpgradeOptions = { protocol: 'chat', idleTimeout: 0 };
+ * ```
+ */
+export interface DenoUpgradeOptions {
+  /** The subprotocol to accept. */
+  protocol?: string;
+  /** Deno's own ping-based timeout in seconds (its default is 30); 0 turns it off. */
+  idleTimeout?: number;
+}
+
+/**
+ * The parts of the `Deno` global this package uses.
+ *
+ * @example
+ * ```ts
+ * const deno = (globalThis as { Deno?: DenoLike }).Deno;
+ * deno?.unrefTimer(id);
+ * ```
+ */
+export interface DenoLike {
+  /** Lets the process exit while this timer is pending: the handle `setTimeout` returned (a number, or a Timeout object on current Deno). */
+  unrefTimer(id: number | object): void;
+  /** Makes this timer keep the process alive (the default). */
+  refTimer(id: number | object): void;
+  /** Upgrades a request to a WebSocket: respond with `response`. */
+  upgradeWebSocket(request: Request, options?: DenoUpgradeOptions): { socket: DenoWebSocketLike; response: Response };
+  /** Versions of the runtime, e.g. `{ deno: '2.9.6' }`. */
+  readonly version: { readonly deno: string };
+}

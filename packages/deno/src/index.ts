@@ -1,0 +1,53 @@
+/**
+ * @keepalive/deno: run keepalive on Deno. Session activity on Deno's
+ * monotonic clock and one shared timer unref'd with `Deno.unrefTimer`;
+ * server-side keep-alive for `Deno.upgradeWebSocket` with application-level
+ * heartbeats (Deno's sockets cannot send protocol pings); a client helper for
+ * Deno's WebSocket. Deno's types are small local interfaces.
+ *
+ * @example
+ * ```ts
+ * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, upgradeWithKeepalive } from 'npm:@keepalive/deno';
+ * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
+ * Deno.serve((request) => upgradeWithKeepalive(request, { tracker }).response);
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
+ * connectWithKeepalive('ws://127.0.0.1:8000', activity);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { createSessionActivity } from './activity.ts';
+export { createScheduler, defaultScheduler, denoGlobal, denoPlatform, type DenoSchedulerOptions } from './platform.ts';
+export type { DenoLike, DenoSocketEventLike, DenoUpgradeOptions, DenoWebSocketLike } from './deno-like.ts';
+export { createKeepaliveTracker, upgradeWithKeepalive, type KeepaliveUpgrade, type UpgradeWithKeepaliveOptions } from './server.ts';
+export {
+  connectWithKeepalive,
+  keepaliveSocket,
+  type ConnectWithKeepaliveOptions,
+  type DenoWebSocketConstructor,
+  type KeepaliveSocketOptions,
+} from './client.ts';
+export {
+  ADAPTER_DIAGNOSTICS,
+  type ActivitySnapshot,
+  type KeepaliveSender,
+  type Platform,
+  type ScheduledEntry,
+  type Scheduler,
+  type SessionActivity,
+  type SessionActivityOptions,
+  type ShutdownReport,
+  type TimerHandle,
+} from '@keepalive/node-timers';
+export {
+  HEARTBEAT_MESSAGE,
+  PeerTracker,
+  classifyMessage,
+  isHeartbeatMessage,
+  type HeartbeatKind,
+  type MessagePayload,
+  type PeerTrackerOptions,
+  type TrackedPeer,
+  type TrackedSocket,
+  type TrackerStats,
+} from '@keepalive/websocket-transport/peer';
