@@ -1,5 +1,5 @@
 import type { SessionActivity } from '@keepalive/node-timers';
-import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport/peer';
+import { connectWhatwgWithKeepalive, keepaliveWhatwgSocket } from '@keepalive/websocket-transport/peer';
 
 /**
  * What the client helper needs from a WebSocket: Bun's `WebSocket` (a local
@@ -62,7 +62,7 @@ export interface KeepaliveSocketOptions {
    * always sends the heartbeat message, answered by the server in kind.
    */
   readonly keepalive?: 'auto' | 'message' | undefined;
-  /** The heartbeat message. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  /** The heartbeat message. Default `HEARTBEAT_MESSAGE` (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
 }
 
@@ -81,10 +81,6 @@ export interface ConnectWithKeepaliveOptions<W extends BunWebSocketLike = BunWeb
   readonly WebSocket?: BunWebSocketConstructor<W> | undefined;
 }
 
-const OPEN = 1;
-
-/** The socket each activity's sender was attached for by this helper (so a late close never detaches a newer one). */
-const attachedSockets = new WeakMap<SessionActivity, BunWebSocketLike>();
 
 /**
  * Wires a Bun WebSocket to a session activity, the client side of the
@@ -113,65 +109,7 @@ const attachedSockets = new WeakMap<SessionActivity, BunWebSocketLike>();
  * ```
  */
 export function keepaliveSocket(socket: BunWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
-  const { keepalive = 'auto', heartbeatMessage = HEARTBEAT_MESSAGE } = options;
-  const mode: unknown = keepalive;
-  if (mode !== 'auto' && mode !== 'message') throw new TypeError(`Invalid option keepalive: ${String(mode)} (expected 'auto' or 'message')`);
-  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
-  const usePing = keepalive === 'auto' && typeof socket.ping === 'function';
-  // Heartbeat messages sent and not yet answered: an inbound heartbeat settles one of them instead of being echoed.
-  let unanswered = 0;
-  let disposed = false;
-
-  const live = (): boolean => !activity.state.shutdown;
-  const sender = {
-    sendKeepalive: (): void => {
-      if (socket.readyState !== OPEN) return;
-      if (usePing) {
-        socket.ping?.();
-      } else {
-        socket.send(heartbeatMessage);
-        unanswered++;
-      }
-    },
-    closeTransport: (): void => {
-      if (attachedSockets.get(activity) === socket) attachedSockets.delete(activity);
-      if (typeof socket.terminate === 'function') socket.terminate();
-      else socket.close();
-    },
-  };
-  const onOpen = (): void => {
-    if (!live()) return;
-    attachedSockets.set(activity, socket);
-    activity.attach(sender);
-  };
-  const onMessage = (event: BunSocketEventLike): void => {
-    if (live()) activity.alive();
-    if (event.data !== heartbeatMessage) return;
-    if (unanswered > 0) unanswered--;
-    else if (socket.readyState === OPEN) socket.send(heartbeatMessage);
-  };
-  const onProofOfLife = (): void => {
-    if (live()) activity.alive();
-  };
-  const dispose = (): void => {
-    if (disposed) return;
-    disposed = true;
-    socket.removeEventListener('open', onOpen);
-    socket.removeEventListener('message', onMessage);
-    socket.removeEventListener('pong', onProofOfLife);
-    socket.removeEventListener('ping', onProofOfLife);
-    socket.removeEventListener('close', dispose);
-    if (attachedSockets.get(activity) !== socket) return;
-    attachedSockets.delete(activity);
-    if (live()) activity.detach();
-  };
-  socket.addEventListener('open', onOpen);
-  socket.addEventListener('message', onMessage);
-  socket.addEventListener('pong', onProofOfLife);
-  socket.addEventListener('ping', onProofOfLife);
-  socket.addEventListener('close', dispose);
-  if (socket.readyState === OPEN) onOpen();
-  return dispose;
+  return keepaliveWhatwgSocket(socket, activity, options);
 }
 
 /**
@@ -193,10 +131,5 @@ export function connectWithKeepalive<W extends BunWebSocketLike = BunWebSocketLi
   activity: SessionActivity,
   options: ConnectWithKeepaliveOptions<W> = {},
 ): W {
-  const { protocols, WebSocket: given, ...socketOptions } = options;
-  const WebSocketClass = given ?? (globalThis as unknown as { WebSocket?: BunWebSocketConstructor<W> }).WebSocket;
-  if (WebSocketClass === undefined) throw new TypeError('connectWithKeepalive: no WebSocket class (pass options.WebSocket)');
-  const socket = protocols === undefined ? new WebSocketClass(url) : new WebSocketClass(url, protocols);
-  keepaliveSocket(socket, activity, socketOptions);
-  return socket;
+  return connectWhatwgWithKeepalive(url, activity, options);
 }

@@ -1,6 +1,6 @@
 import type { SessionActivity } from '@keepalive/node-timers';
-import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport/peer';
-import type { DenoSocketEventLike, DenoWebSocketLike } from './deno-like.ts';
+import { connectWhatwgWithKeepalive, keepaliveWhatwgSocket } from '@keepalive/websocket-transport/peer';
+import type { DenoWebSocketLike } from './deno-like.ts';
 
 /**
  * A WebSocket constructor (Deno's global `WebSocket` by default).
@@ -21,7 +21,7 @@ export type DenoWebSocketConstructor<W extends DenoWebSocketLike = DenoWebSocket
  * ```
  */
 export interface KeepaliveSocketOptions {
-  /** The heartbeat message. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  /** The heartbeat message. Default `HEARTBEAT_MESSAGE` (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
 }
 
@@ -40,10 +40,6 @@ export interface ConnectWithKeepaliveOptions<W extends DenoWebSocketLike = DenoW
   readonly WebSocket?: DenoWebSocketConstructor<W> | undefined;
 }
 
-const OPEN = 1;
-
-/** The socket each activity's sender was attached for by this helper (so a late close never detaches a newer one). */
-const attachedSockets = new WeakMap<SessionActivity, DenoWebSocketLike>();
 
 /**
  * Wires a Deno WebSocket to a session activity, the client side of the
@@ -72,51 +68,8 @@ const attachedSockets = new WeakMap<SessionActivity, DenoWebSocketLike>();
  * ```
  */
 export function keepaliveSocket(socket: DenoWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
-  const { heartbeatMessage = HEARTBEAT_MESSAGE } = options;
-  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
-  // Heartbeat messages sent and not yet answered: an inbound heartbeat settles one of them instead of being echoed.
-  let unanswered = 0;
-  let disposed = false;
-
-  const live = (): boolean => !activity.state.shutdown;
-  const sender = {
-    sendKeepalive: (): void => {
-      if (socket.readyState !== OPEN) return;
-      socket.send(heartbeatMessage);
-      unanswered++;
-    },
-    closeTransport: (): void => {
-      if (attachedSockets.get(activity) === socket) attachedSockets.delete(activity);
-      // Deno's WebSocket has no terminate(): close it (the verdict has already stopped the keep-alives).
-      socket.close();
-    },
-  };
-  const onOpen = (): void => {
-    if (!live()) return;
-    attachedSockets.set(activity, socket);
-    activity.attach(sender);
-  };
-  const onMessage = (event: DenoSocketEventLike): void => {
-    if (live()) activity.alive();
-    if (event.data !== heartbeatMessage) return;
-    if (unanswered > 0) unanswered--;
-    else if (socket.readyState === OPEN) socket.send(heartbeatMessage);
-  };
-  const dispose = (): void => {
-    if (disposed) return;
-    disposed = true;
-    socket.removeEventListener('open', onOpen);
-    socket.removeEventListener('message', onMessage);
-    socket.removeEventListener('close', dispose);
-    if (attachedSockets.get(activity) !== socket) return;
-    attachedSockets.delete(activity);
-    if (live()) activity.detach();
-  };
-  socket.addEventListener('open', onOpen);
-  socket.addEventListener('message', onMessage);
-  socket.addEventListener('close', dispose);
-  if (socket.readyState === OPEN) onOpen();
-  return dispose;
+  // Deno's WebSocket cannot send protocol pings: the keep-alive is always the heartbeat message.
+  return keepaliveWhatwgSocket(socket, activity, { ...options, keepalive: 'message' });
 }
 
 /**
@@ -138,10 +91,5 @@ export function connectWithKeepalive<W extends DenoWebSocketLike = DenoWebSocket
   activity: SessionActivity,
   options: ConnectWithKeepaliveOptions<W> = {},
 ): W {
-  const { protocols, WebSocket: given, ...socketOptions } = options;
-  const WebSocketClass = given ?? (globalThis as unknown as { WebSocket?: DenoWebSocketConstructor<W> }).WebSocket;
-  if (WebSocketClass === undefined) throw new TypeError('connectWithKeepalive: no WebSocket class (pass options.WebSocket)');
-  const socket = protocols === undefined ? new WebSocketClass(url) : new WebSocketClass(url, protocols);
-  keepaliveSocket(socket, activity, socketOptions);
-  return socket;
+  return connectWhatwgWithKeepalive(url, activity, { ...options, keepalive: 'message' });
 }

@@ -10,3 +10,4 @@ export * from './client.js';
 export * from './heartbeat.js';
 export * from './peer-tracker.js';
 export * from './server.js';
+export * from './socket-keepalive.js';

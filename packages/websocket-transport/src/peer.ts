@@ -14,3 +14,4 @@
  */
 export * from './heartbeat.js';
 export * from './peer-tracker.js';
+export * from './socket-keepalive.js';
