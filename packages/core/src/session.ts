@@ -408,7 +408,24 @@ export function wantsHeartbeat(state: SessionState): boolean {
 type Draft = { -readonly [K in keyof SessionState]: SessionState[K] };
 
 function draft(state: SessionState, now: number): Draft {
-  return { ...state, now };
+  // Field by field, in declaration order: V8 keeps one hidden class for every
+  // state and this copy stays on the fast path (an object spread does not).
+  return {
+    config: state.config,
+    now,
+    total: state.total,
+    counts: state.counts,
+    activities: state.activities,
+    busySince: state.busySince,
+    attached: state.attached,
+    heartbeatAt: state.heartbeatAt,
+    idleAt: state.idleAt,
+    livenessAt: state.livenessAt,
+    stuckAt: state.stuckAt,
+    lastToken: state.lastToken,
+    keepalivesSent: state.keepalivesSent,
+    shutdown: state.shutdown,
+  };
 }
 
 function knownEventType(type: string): string {

@@ -199,7 +199,9 @@ class Activity implements SessionActivity {
     // The gate is the adapter's; the core is told per event.
     this.current = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
     this.entry = this.scheduler.entry((now) => {
-      this.dispatch({ type: 'timeout', now: this.clock(now), sendKeepalives: this.readGate() });
+      // The scheduler read the clock once for every session it wakes: no second read per session.
+      if (now > this.lastNow) this.lastNow = now;
+      this.dispatch({ type: 'timeout', now: this.lastNow, sendKeepalives: this.readGate() });
     });
     if (atExit) this.unregisterExit = onProcessExit(() => this.shutdown());
   }
@@ -302,8 +304,8 @@ class Activity implements SessionActivity {
   }
 
   /** Monotonic time for the next event, never earlier than the last one handed to the core. */
-  private clock(atLeast = -Infinity): number {
-    const now = Math.max(this.scheduler.now(), atLeast, this.lastNow);
+  private clock(): number {
+    const now = Math.max(this.scheduler.now(), this.lastNow);
     this.lastNow = now;
     return now;
   }

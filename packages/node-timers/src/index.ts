@@ -21,7 +21,7 @@ export {
   type SessionActivityOptions,
   type ShutdownReport,
 } from './activity.js';
-export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions } from './scheduler.js';
+export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { nodePlatform, type Platform, type TimerHandle } from './clock.js';
 export {
   DIAGNOSTICS_CHANNEL,

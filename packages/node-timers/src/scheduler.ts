@@ -40,6 +40,16 @@ export interface SchedulerOptions {
 }
 
 /**
+ * What a scheduler entry wakes: a function, or an object with a `wake(now)` method.
+ *
+ * @example
+ * ```ts
+ * const target: WakeTarget = { wake: (now) => console.log('due at', now) };
+ * ```
+ */
+export type WakeTarget = ((now: number) => void) | { wake(now: number): void };
+
+/**
  * A scheduler shared by any number of sessions.
  *
  * @example
@@ -54,8 +64,12 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** The clock every session on this scheduler reads. */
   now(): number;
-  /** Creates an entry; `wake(now)` is called when its deadline is due. */
-  entry(wake: (now: number) => void): ScheduledEntry;
+  /**
+   * Creates an entry; `wake(now)` is called when its deadline is due. `wake`
+   * may be a function or an object with a `wake(now)` method (no closure per
+   * entry: what servers with many connections use).
+   */
+  entry(wake: WakeTarget): ScheduledEntry;
   /** Entries with a deadline. */
   readonly size: number;
   /** OS timers currently armed by this scheduler: 0 or 1. */
@@ -71,8 +85,13 @@ class Entry implements ScheduledEntry {
   index = -1;
   constructor(
     readonly owner: HeapScheduler,
-    readonly wake: (now: number) => void,
+    readonly target: WakeTarget,
   ) {}
+  wake(now: number): void {
+    const target = this.target;
+    if (typeof target === 'function') target(now);
+    else target.wake(now);
+  }
   schedule(deadline: number | null): void {
     this.owner.move(this, deadline);
   }
@@ -99,7 +118,7 @@ class HeapScheduler implements Scheduler {
     return this.platform.now();
   }
 
-  entry(wake: (now: number) => void): ScheduledEntry {
+  entry(wake: WakeTarget): ScheduledEntry {
     return new Entry(this, wake);
   }
 
@@ -131,10 +150,18 @@ class HeapScheduler implements Scheduler {
   }
 
   move(entry: Entry, deadline: number | null): void {
-    if (deadline === entry.deadline) return;
-    if (entry.index >= 0) this.remove(entry);
+    const previous = entry.deadline;
+    if (deadline === previous) return;
     entry.deadline = deadline;
-    if (deadline !== null) this.insert(entry);
+    if (entry.index >= 0 && deadline !== null && previous !== null) {
+      // Re-key in place: one sift instead of a remove and an insert (the common case: a tick moving one interval on).
+      if (deadline < previous) this.up(entry.index);
+      else this.down(entry.index);
+    } else if (entry.index >= 0) {
+      this.remove(entry);
+    } else if (deadline !== null) {
+      this.insert(entry);
+    }
     if (!this.firing) this.rearm();
   }
 

@@ -120,10 +120,14 @@ class Peer implements TrackedPeer {
     state: PeerState,
   ) {
     this.state = state;
-    this.entry = host.scheduler.entry((now) => {
-      this.apply(now, null);
-    });
+    // The peer is its own wake target: no closure per connection.
+    this.entry = host.scheduler.entry(this);
     this.entry.schedule(peerDeadline(state));
+  }
+
+  /** Called by the scheduler when this peer's earliest deadline is due. */
+  wake(now: number): void {
+    this.apply(now, null);
   }
 
   inbound(kind: InboundKind): void {

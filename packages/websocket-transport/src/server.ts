@@ -1,7 +1,7 @@
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { CLOSE_CODES, PEER_DEFAULTS } from '@keepalive/core';
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
-import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackerStats } from './peer-tracker.js';
+import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
 
 /**
  * Options of {@link keepAlive}: the peer options (interval, timeout, idle
@@ -39,13 +39,29 @@ export interface ServerKeepalive extends Disposable {
   readonly tracker: PeerTracker;
 }
 
-interface Listeners {
-  readonly peer: TrackedPeer;
-  readonly pong: () => void;
-  readonly ping: () => void;
-  readonly message: (data: MessagePayload, isBinary: boolean) => void;
-  readonly close: () => void;
-  readonly error: () => void;
+/**
+ * One tracked `ws` connection: the socket the tracker drives (its methods
+ * are on the prototype, so a connection costs this small object, not a set
+ * of closures) and the link back to its peer.
+ */
+class WsConnection implements TrackedSocket {
+  peer: TrackedPeer | null = null;
+  constructor(
+    readonly ws: WebSocket,
+    private readonly heartbeatMessage: string,
+  ) {}
+  ping(): void {
+    this.ws.ping();
+  }
+  reply(): void {
+    this.ws.send(this.heartbeatMessage);
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    this.ws.terminate();
+  }
 }
 
 /**
@@ -69,6 +85,10 @@ interface Listeners {
  * - all state of a socket is removed when it closes, and no exception from
  *   a socket escapes a handler.
  *
+ * The listeners are shared by every connection of a server (they find the
+ * connection through a private symbol on the socket), so a connection adds
+ * a few small objects and no closures.
+ *
  * Set `maxPayload` on the server (or use {@link createKeepaliveServer}) so
  * oversized frames are refused with 1009.
  *
@@ -84,74 +104,77 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   const { heartbeatMessage = HEARTBEAT_MESSAGE, ...trackerOptions } = options;
   if (typeof heartbeatMessage !== 'string') throw new TypeError(`Invalid option heartbeatMessage: expected a string`);
   const tracker = new PeerTracker(trackerOptions);
-  const sockets = new Map<WebSocket, Listeners>();
+  // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
+  const key = Symbol('keepalive.connection');
+  const connections = new Set<WsConnection>();
+  type Tagged = WebSocket & { [key]?: WsConnection };
   let closed = false;
 
+  const connectionOf = (ws: WebSocket): WsConnection | undefined => (ws as Tagged)[key];
+
+  // Shared listeners: `this` is the socket that emitted the event.
+  function onPong(this: WebSocket): void {
+    try {
+      connectionOf(this)?.peer?.inbound('pong');
+    } catch {
+      tracker.reportHandlerError();
+    }
+  }
+  function onPing(this: WebSocket): void {
+    try {
+      connectionOf(this)?.peer?.inbound('ping');
+    } catch {
+      tracker.reportHandlerError();
+    }
+  }
+  function onMessage(this: WebSocket, data: MessagePayload, isBinary: boolean): void {
+    try {
+      const peer = connectionOf(this)?.peer;
+      if (peer === null || peer === undefined) return;
+      const kind = classifyMessage(data, isBinary, heartbeatMessage);
+      if (kind === 'heartbeat') peer.inbound('heartbeat');
+      else if (kind === 'malformed') peer.malformedHeartbeat();
+      else peer.inbound('message');
+    } catch {
+      tracker.reportHandlerError();
+    }
+  }
+  function onClose(this: WebSocket): void {
+    try {
+      untrack(this);
+    } catch {
+      tracker.reportHandlerError();
+    }
+  }
+  // Errors end in 'close'; without a listener ws would throw them.
+  function onError(): void {
+    tracker.reportHandlerError();
+  }
+
   const untrack = (ws: WebSocket): void => {
-    const listeners = sockets.get(ws);
-    if (listeners === undefined) return;
-    sockets.delete(ws);
-    ws.off('pong', listeners.pong);
-    ws.off('ping', listeners.ping);
-    ws.off('message', listeners.message);
-    ws.off('close', listeners.close);
-    ws.off('error', listeners.error);
-    listeners.peer.closed();
+    const connection = connectionOf(ws);
+    if (connection === undefined) return;
+    Reflect.deleteProperty(ws, key);
+    connections.delete(connection);
+    ws.off('pong', onPong);
+    ws.off('ping', onPing);
+    ws.off('message', onMessage);
+    ws.off('close', onClose);
+    ws.off('error', onError);
+    connection.peer?.closed();
   };
 
   const track = (ws: WebSocket): void => {
-    if (closed || sockets.has(ws)) return;
-    const peer = tracker.track({
-      ping: () => {
-        ws.ping();
-      },
-      reply: () => {
-        ws.send(heartbeatMessage);
-      },
-      close: (code, reason) => {
-        ws.close(code, reason);
-      },
-      terminate: () => {
-        ws.terminate();
-      },
-    });
-    const guard =
-      <A extends unknown[]>(fn: (...args: A) => void) =>
-      (...args: A): void => {
-        try {
-          fn(...args);
-        } catch {
-          tracker.reportHandlerError();
-        }
-      };
-    const listeners: Listeners = {
-      peer,
-      pong: guard(() => {
-        peer.inbound('pong');
-      }),
-      ping: guard(() => {
-        peer.inbound('ping');
-      }),
-      message: guard((data: MessagePayload, isBinary: boolean) => {
-        const kind = classifyMessage(data, isBinary, heartbeatMessage);
-        if (kind === 'heartbeat') peer.inbound('heartbeat');
-        else if (kind === 'malformed') peer.malformedHeartbeat();
-        else peer.inbound('message');
-      }),
-      close: guard(() => {
-        untrack(ws);
-      }),
-      // Errors end in 'close'; without a listener ws would throw them.
-      error: guard(() => {
-        tracker.reportHandlerError();
-      }),
-    };
-    sockets.set(ws, listeners);
-    ws.on('pong', listeners.pong);
-    ws.on('ping', listeners.ping);
-    ws.on('message', listeners.message);
-    ws.on('close', listeners.close);
-    ws.on('error', listeners.error);
+    if (closed || connectionOf(ws) !== undefined) return;
+    const connection = new WsConnection(ws, heartbeatMessage);
+    (ws as Tagged)[key] = connection;
+    connections.add(connection);
+    ws.on('pong', onPong);
+    ws.on('ping', onPing);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+    connection.peer = tracker.track(connection);
   };
 
   const onConnection = (ws: WebSocket): void => {
@@ -168,7 +191,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     if (closed) return;
     closed = true;
     wss.off('connection', onConnection);
-    for (const ws of [...sockets.keys()]) untrack(ws);
+    for (const connection of [...connections]) untrack(connection.ws);
     tracker.close();
   };
   wss.once('close', close);
