@@ -1,5 +1,6 @@
 import { MAX_DURATION_MS } from '@keepalive/core';
 import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
+import { DeadlineHeap } from './deadline-heap.js';
 
 /**
  * A shared scheduler: one OS timer serves every session registered on it.
@@ -82,11 +83,13 @@ export interface Scheduler {
 
 class Entry implements ScheduledEntry {
   deadline: number | null = null;
-  index = -1;
+  readonly id: number;
   constructor(
     readonly owner: HeapScheduler,
     readonly target: WakeTarget,
-  ) {}
+  ) {
+    this.id = owner.heap.allocate();
+  }
   wake(now: number): void {
     const target = this.target;
     if (typeof target === 'function') target(now);
@@ -96,12 +99,13 @@ class Entry implements ScheduledEntry {
     this.owner.move(this, deadline);
   }
   dispose(): void {
-    this.owner.move(this, null);
+    this.owner.release(this);
   }
 }
 
 class HeapScheduler implements Scheduler {
-  private readonly heap: Entry[] = [];
+  readonly heap = new DeadlineHeap();
+  private readonly entries: (Entry | undefined)[] = [];
   private readonly platform: Platform;
   private handle: TimerHandle | null = null;
   private clear: ((handle: TimerHandle) => void) | null = null;
@@ -119,11 +123,13 @@ class HeapScheduler implements Scheduler {
   }
 
   entry(wake: WakeTarget): ScheduledEntry {
-    return new Entry(this, wake);
+    const entry = new Entry(this, wake);
+    this.entries[entry.id] = entry;
+    return entry;
   }
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   get osTimersArmed(): number {
@@ -150,18 +156,19 @@ class HeapScheduler implements Scheduler {
   }
 
   move(entry: Entry, deadline: number | null): void {
-    const previous = entry.deadline;
-    if (deadline === previous) return;
+    if (deadline === entry.deadline || this.entries[entry.id] !== entry) return;
     entry.deadline = deadline;
-    if (entry.index >= 0 && deadline !== null && previous !== null) {
-      // Re-key in place: one sift instead of a remove and an insert (the common case: a tick moving one interval on).
-      if (deadline < previous) this.up(entry.index);
-      else this.down(entry.index);
-    } else if (entry.index >= 0) {
-      this.remove(entry);
-    } else if (deadline !== null) {
-      this.insert(entry);
-    }
+    // Re-keyed in place when already scheduled: one sift over typed arrays.
+    if (deadline === null) this.heap.remove(entry.id);
+    else this.heap.set(entry.id, deadline);
+    if (!this.firing) this.rearm();
+  }
+
+  release(entry: Entry): void {
+    if (this.entries[entry.id] !== entry) return;
+    entry.deadline = null;
+    this.entries[entry.id] = undefined;
+    this.heap.free(entry.id);
     if (!this.firing) this.rearm();
   }
 
@@ -174,20 +181,28 @@ class HeapScheduler implements Scheduler {
     // may not be advanced with fake timers: never treat the fire as earlier
     // than the deadline it was armed for.
     const now = Math.max(this.platform.now(), target ?? -Infinity);
+    const heap = this.heap;
     this.firing = true;
     try {
       // Each wake moves its entry past `now` (or removes it); the guard
       // bounds the loop even if one does not.
-      for (let guard = this.heap.length * 4 + 16; guard > 0; guard--) {
-        const top = this.heap[0];
-        if (top === undefined || top.deadline === null || top.deadline > now) break;
-        const before = top.deadline;
+      for (let guard = heap.size * 4 + 16; guard > 0 && heap.topKey() <= now; guard--) {
+        const id = heap.topId();
+        const before = heap.topKey();
+        const top = this.entries[id];
+        if (top === undefined) {
+          heap.remove(id);
+          continue;
+        }
         try {
           top.wake(now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
-        if (top.index === 0 && top.deadline === before) this.remove(top);
+        if (heap.topId() === id && heap.topKey() === before) {
+          heap.remove(id);
+          top.deadline = null;
+        }
       }
     } finally {
       this.firing = false;
@@ -196,8 +211,8 @@ class HeapScheduler implements Scheduler {
   };
 
   private rearm(): void {
-    const top = this.heap[0];
-    const wanted = top?.deadline ?? null;
+    const top = this.heap.topKey();
+    const wanted = top === Infinity ? null : top;
     if (wanted === this.target) return;
     if (this.handle !== null && this.clear !== null) this.clear(this.handle);
     this.handle = null;
@@ -210,58 +225,6 @@ class HeapScheduler implements Scheduler {
     this.clear = platform.clearTimeout.bind(platform);
     this.handle = platform.setTimeout(this.onTimer, delay);
     platform.unref(this.handle);
-  }
-
-  private insert(entry: Entry): void {
-    entry.index = this.heap.length;
-    this.heap.push(entry);
-    this.up(entry.index);
-  }
-
-  private remove(entry: Entry): void {
-    const index = entry.index;
-    const last = this.heap.pop();
-    entry.index = -1;
-    if (last === undefined || last === entry) return;
-    this.heap[index] = last;
-    last.index = index;
-    this.down(index);
-    this.up(index);
-  }
-
-  private less(a: number, b: number): boolean {
-    return (this.heap[a]?.deadline ?? Infinity) < (this.heap[b]?.deadline ?? Infinity);
-  }
-
-  private swap(a: number, b: number): void {
-    const x = this.heap[a] as Entry;
-    const y = this.heap[b] as Entry;
-    this.heap[a] = y;
-    this.heap[b] = x;
-    y.index = a;
-    x.index = b;
-  }
-
-  private up(index: number): void {
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!this.less(index, parent)) return;
-      this.swap(index, parent);
-      index = parent;
-    }
-  }
-
-  private down(index: number): void {
-    for (;;) {
-      const left = index * 2 + 1;
-      const right = left + 1;
-      let smallest = index;
-      if (left < this.heap.length && this.less(left, smallest)) smallest = left;
-      if (right < this.heap.length && this.less(right, smallest)) smallest = right;
-      if (smallest === index) return;
-      this.swap(index, smallest);
-      index = smallest;
-    }
   }
 }
 

@@ -1,0 +1,176 @@
+/**
+ * keepalive's benchmark suite.
+ *
+ *   node src/run.mjs            full run (pnpm bench): writes bench/results/latest.json,
+ *                               docs/benchmarks.md and docs/benchmarks.svg
+ *   node src/run.mjs --smoke    every scenario at tiny sizes, checks the numbers are sane
+ *                               (not the targets), renders the report to a temporary folder;
+ *                               the package's `test` script
+ *   --only=1,4                  run only those scenarios (a full run merges them into latest.json)
+ *   --report-dir=DIR            (smoke) keep the rendered report in DIR
+ *   --render                    rewrite docs/benchmarks.md and .svg from bench/results/latest.json, measuring nothing
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { describeMachine } from './machine.mjs';
+import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
+import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, scheduling, transportMemory, wireBytes } from './scenarios.mjs';
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const onlyArg = args.find((arg) => arg.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',').map((n) => `s${n.trim()}`)) : null;
+const sizes = smoke ? SIZES.smoke : SIZES.full;
+const reportDirArg = args.find((arg) => arg.startsWith('--report-dir='));
+
+const SCENARIOS = [
+  ['s1', 'core throughput', coreThroughput],
+  ['s2', 'core memory', coreMemory],
+  ['s3', 'scheduling', scheduling],
+  ['s4', 'transport memory', transportMemory],
+  ['s5', 'wire bytes', wireBytes],
+  ['s6', 'dead-peer detection', deadPeer],
+  ['s7', 'cross-runtime', crossRuntime],
+];
+
+const log = (line) => process.stderr.write(`${line}\n`);
+const resultsPath = join(BENCH_ROOT, 'results', 'latest.json');
+const started = performance.now();
+
+function writeDocs(results, targets) {
+  const docs = join(REPO_ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  writeFileSync(join(docs, 'benchmarks.md'), renderMarkdown(results, targets));
+  writeFileSync(join(docs, 'benchmarks.svg'), renderSvg(targets, results.machine));
+}
+
+if (args.includes('--render')) {
+  const saved = JSON.parse(readFileSync(resultsPath, 'utf8'));
+  writeDocs(saved, evaluateTargets(saved));
+  log(`rewrote docs/benchmarks.md and docs/benchmarks.svg from ${resultsPath}`);
+  process.exit(0);
+}
+
+const results = {
+  machine: describeMachine(),
+  mode: smoke ? 'smoke' : 'full',
+  sizes,
+  scenarios: {},
+  errors: {},
+  // The machine is shared: the load average after each scenario shows what else ran meanwhile.
+  loadAfter: {},
+};
+if (!smoke && only !== null && existsSync(resultsPath)) {
+  // A partial full run refreshes some scenarios of the last full run.
+  const previous = JSON.parse(readFileSync(resultsPath, 'utf8'));
+  results.scenarios = previous.scenarios ?? {};
+}
+
+const finite = (value) => typeof value === 'number' && Number.isFinite(value);
+const positive = (value) => finite(value) && value > 0;
+const checks = [];
+const check = (name, ok, detail = '') => checks.push({ name, ok: Boolean(ok), detail });
+
+/** Sanity of one scenario's numbers (smoke): measured, finite, plausible. Not the targets. */
+function sanity(id, r) {
+  switch (id) {
+    case 's1':
+      for (const [impl, s] of Object.entries(r.nsPerEvent)) check(`1 ${impl} ns/event is positive`, positive(s.median), s.median);
+      check('1 XState machine is equivalent to the core on the stream', r.equivalence.mismatches === 0 && r.equivalence.effects > 0, JSON.stringify(r.equivalence.first));
+      for (const [impl, s] of Object.entries(r.noopBytesPerEvent)) check(`1 ${impl} no-op heap bytes measured`, finite(s.median) && s.median >= 0, s.median);
+      check('1 draft() probe ran', !r.draftProbe.patched || (positive(r.draftProbe.stockNs.median) && positive(r.draftProbe.explicitNs.median)));
+      break;
+    case 's2':
+      for (const [kind, s] of Object.entries(r.bytesPerSession)) check(`2 ${kind} bytes/session is positive`, positive(s.median) && s.median < 1e6, s.median);
+      break;
+    case 's3':
+      for (const [impl, s] of Object.entries(r.cpuNsPerFire)) {
+        check(`3 ${impl} CPU per fire is positive`, positive(s.median), s.median);
+        check(`3 ${impl} sessions fired`, r.firesShare[impl].median > 0.3, r.firesShare[impl].median);
+        check(`3 ${impl} loop delay measured`, positive(r.loopDelayP99Ms[impl].median), r.loopDelayP99Ms[impl].median);
+      }
+      break;
+    case 's4':
+      for (const [impl, list] of Object.entries(r.raw)) {
+        check(`4 ${impl} reached ${r.high} connections`, list.every((v) => v.atHigh.connections === r.high), list.map((v) => v.atHigh.connections));
+        check(`4 ${impl} slopes measured`, list.every((v) => finite(v.rssSlope) && finite(v.heapSlope)));
+      }
+      break;
+    case 's5':
+      check('5 both ends agree on the bytes', r.consistent);
+      for (const [variant, s] of Object.entries(r.bytes)) check(`5 ${variant} bytes per round trip positive`, positive(s.median), s.median);
+      break;
+    case 's6':
+      for (const impl of ['ours', 'readme']) {
+        check(`6 ${impl} detected every frozen peer`, r.detected[impl] === r.trials, r.detected[impl]);
+        check(`6 ${impl} latency measured`, positive(r.latencyMs[impl].median), r.latencyMs[impl].median);
+      }
+      break;
+    case 's7':
+      for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);
+      check('7 ratio computed', finite(r.ratio) && r.ratio >= 1, r.ratio);
+      break;
+    default:
+      break;
+  }
+}
+
+function save() {
+  if (smoke) return;
+  mkdirSync(join(BENCH_ROOT, 'results'), { recursive: true });
+  writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+for (const [id, name, run] of SCENARIOS) {
+  if (only !== null && !only.has(id)) continue;
+  if (id === 's7' && !runtimeAvailable('bun') && !runtimeAvailable('deno')) {
+    log(`${id} ${name}: skipped (neither Bun nor Deno is installed)`);
+    continue;
+  }
+  const t0 = performance.now();
+  log(`${id} ${name}...`);
+  try {
+    results.scenarios[id] = await run(sizes[id], sizes.samples, smoke ? () => {} : log);
+    results.errors = Object.fromEntries(Object.entries(results.errors).filter(([key]) => key !== id));
+    log(`${id} ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (smoke) sanity(id, results.scenarios[id]);
+  } catch (error) {
+    results.errors[id] = String(error?.stack ?? error);
+    log(`${id} ${name}: FAILED\n${results.errors[id]}`);
+    check(`${id} ${name} ran`, false, String(error?.message ?? error).split('\n')[0]);
+  }
+  results.loadAfter[id] = os.loadavg().map((value) => Math.round(value * 100) / 100);
+  save();
+}
+
+results.loadAverageAtEnd = os.loadavg().map((value) => Math.round(value * 100) / 100);
+results.elapsedSeconds = (performance.now() - started) / 1000;
+const targets = evaluateTargets(results);
+results.targets = targets;
+save();
+
+const markdown = renderMarkdown(results, targets);
+const svg = renderSvg(targets, results.machine);
+if (smoke) {
+  const folder = reportDirArg ? reportDirArg.slice('--report-dir='.length) : mkdtempSync(join(os.tmpdir(), 'keepalive-bench-smoke-'));
+  mkdirSync(folder, { recursive: true });
+  try {
+    writeFileSync(join(folder, 'benchmarks.md'), markdown);
+    writeFileSync(join(folder, 'benchmarks.svg'), svg);
+    check('report renders', markdown.includes('## Closing note') && svg.startsWith('<svg') && !markdown.includes('undefined'));
+  } finally {
+    if (!reportDirArg) rmSync(folder, { recursive: true, force: true });
+  }
+  for (const { name, ok, detail } of checks) log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : `  (${detail})`}`);
+  const failed = checks.filter((c) => !c.ok).length;
+  log(`smoke run: ${results.elapsedSeconds.toFixed(1)} s`);
+  console.log(`${checks.length - failed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
+} else {
+  writeDocs(results, targets);
+  for (const target of targets) log(`${target.met ? 'met   ' : 'MISSED'} ${target.id}. ${target.label}: ${target.measured} (target ${target.kind === 'min' ? '>=' : '<='} ${target.goal})`);
+  log(`wrote ${resultsPath}, docs/benchmarks.md, docs/benchmarks.svg in ${results.elapsedSeconds.toFixed(0)} s`);
+  process.exitCode = Object.keys(results.errors).length === 0 ? 0 : 1;
+}
