@@ -125,8 +125,8 @@ function explain(target, results) {
       const over = (impl) => s3.cpuNsPerFire[impl].median - s3.cpuNsPerFire.readme.median;
       const steps = Math.round(2 * Math.log2(s3.sessions));
       return {
-        why: `The tick is the same in all three (one core \`step\` firing the heartbeat and a call to the sender), so the difference is scheduling. Taking the README loop's as zero (one timer, one walk over an array), scheduling costs ${ns(over('interval'))} per fire with one setInterval per session and ${ns(over('scheduler'))} with the shared scheduler: every fire is a binary-heap remove and insert over ${fmt(s3.sessions)} entry objects (about ${steps} sift steps, each reading the deadline of an entry object that lives elsewhere in the heap), plus a new setTimeout after each OS-timer fire (a small share when a fire serves many sessions). Node's own timer lists make a setInterval re-arm an O(1) append to a list per duration.`,
-        close: `Every session on a scheduler re-arms one interval ahead, so deadlines arrive in order: a FIFO list per interval (what Node's timer lists do) or a hashed timing wheel would make a re-arm O(1). Short of that: re-schedule the top entry in place (one sift-down instead of a remove and an insert), keep deadlines in a Float64Array beside the entries so comparisons stay in cache, and keep one OS timer re-armed rather than a new setTimeout per fire. Meeting 1.1× the README loop also needs a cheaper tick: scenario 1's \`draft()\` fix applies to every fire.`,
+        why: `The tick is the same in all three (one core \`step\` firing the heartbeat and a call to the sender), so the difference is scheduling. Taking the README loop's as zero (one timer, one walk over an array), scheduling costs ${ns(over('interval'))} per fire with one setInterval per session and ${ns(over('scheduler'))} with the shared scheduler. The shared scheduler re-keys each fired entry in place in an indexed binary heap kept in typed arrays (about ${Math.round(Math.log2(s3.sessions))} sift steps over contiguous memory, no entry objects touched), then wakes the entry through its object, builds the \`timeout\` event and re-reads \`pollTimeout\`; Node's own timer lists make a setInterval re-arm an O(1) append to a list per duration, and the README loop has no re-arm at all.`,
+        close: `Every session on a scheduler re-arms one interval ahead, so deadlines arrive in order: lanes per interval (a FIFO list each, what Node's timer lists do) or a hashed timing wheel would make a re-arm O(1) instead of a sift. The 0.5× target against per-session timers also needs a cheaper tick than this one (a heartbeat's diagnostic and re-arm command are allocated per fire): at these sizes the \`step\` alone costs about what the README loop measures, so beating half of a per-session setInterval leaves almost no budget for scheduling.`,
       };
     }
     case '3c':
@@ -136,8 +136,8 @@ function explain(target, results) {
       };
     case '4':
       return {
-        why: `keepAlive() costs ${bytes(s4.addedRss)} of RSS (${bytes(s4.addedHeap)} of JavaScript heap) more per connection than the README pattern. Per connection it allocates a TrackedSocket with four closures, a Peer, a scheduler entry with its own wake closure, a PeerState with its ping-policy state (replaced on every ping and pong), five listener closures each wrapped by \`guard()\` (ten function objects), a Listeners record, a Map entry and a Set entry, and registers five listeners on the socket; the README pattern adds one boolean and two listeners, one of them a shared function.`,
-        close: 'Hold all per-connection state in one object of a class (prototype methods, no per-socket closures), register shared listener functions that find it through `this` (the socket) and a symbol or WeakMap, let that object be the scheduler entry, drop the Map and the Set (the scheduler already knows every entry), and update the peer state in place in the driver. That leaves roughly one object of a few hundred bytes or less per connection.',
+        why: `keepAlive() costs ${bytes(s4.addedRss)} of RSS (${bytes(s4.addedHeap)} of JavaScript heap) more per connection than the README pattern. Its listeners are shared by every connection (they find the connection through a private symbol on the socket), so no closures are allocated per socket; what remains per connection is a WsConnection (the socket adapter), a Peer (which is also the scheduler's wake target), a scheduler entry and its slots in the heap's typed arrays, the PeerState (replaced on every ping and pong) with its ping-policy state, a Set entry in the tracker and one in keepAlive(), the symbol property on the socket, and four more listener slots on the socket (ws keeps an array per event once two listeners share one); the README pattern adds one boolean and one listener.`,
+        close: 'Fold the WsConnection, the Peer and the scheduler entry into one object, keep the peer state in that object and update it in place in the driver (the pure machine stays the reference, property-tested against it), and drop the two Sets (the scheduler already knows every entry). That leaves one object of about a hundred bytes per connection.',
       };
     case '5':
       return {
@@ -171,9 +171,7 @@ function explain(target, results) {
       return {
         why,
         close:
-          explicit !== null && explicit <= 1.5
-            ? 'Write `draft()` in @keepalive/core as an explicit field-by-field copy (the probe above measures exactly that change on every runtime).'
-            : 'Write `draft()` in @keepalive/core as an explicit field-by-field copy (most of Node 20\'s gap); closing the remaining V8-to-JavaScriptCore gap needs fewer allocations on the changing paths (the state, counts and activities copies per event).',
+          'Allocate less on the changing paths: today every event that changes anything copies the 14-field state, and a start or stop also copies the counts and activities; JavaScriptCore (Bun) allocates and collects those short-lived copies faster than V8, which is the gap left now that `draft()` is an explicit copy. Keeping the per-reason counts and activities in one structure updated by small persistent operations would narrow it.',
       };
     }
     default:
