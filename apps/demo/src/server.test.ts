@@ -26,10 +26,12 @@ async function start(): Promise<DemoServer> {
   return server;
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   return Promise.race([
     promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)), ms).unref(),
+    ),
   ]);
 }
 
@@ -74,7 +76,7 @@ describe('demo server', () => {
     const socket = open(s.workerUrl);
     await within(once(socket, 'open'), 2_000, 'open');
     const openedAt = performance.now();
-    const [code, reason] = (await within(once(socket, 'close'), 5_000, 'reclaim')) as [number, Buffer];
+    const [code, reason] = (await within(once(socket, 'close'), 10_000, () => `reclaim (server: ${JSON.stringify(s.reclaimer.stats())})`)) as [number, Buffer];
     expect(code).toBe(4000);
     expect(reason.toString()).toBe('idle_timeout');
     expect(performance.now() - openedAt).toBeGreaterThanOrEqual(IDLE - 20);

@@ -9,8 +9,19 @@ import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocke
  * brackets simulated work (`api_call`, `tool_exec`) with `run()`. The demo
  * only adds bookkeeping for the dashboard and the controls (cut, freeze,
  * resume), which act on the socket the way a network or a hung process would.
+ *
+ * The story: a busy worker keeps its connection alive; an idle one goes
+ * quiet, is reclaimed by the server, and stays disconnected (the client's
+ * `reconnect.whenIdle: 'lazy'`) until work comes back, when it reconnects at
+ * once. A connection lost while busy reconnects with backoff.
  */
 
+/**
+ * What the dashboard shows: `busy` (work in flight, keep-alives going out),
+ * `idle` (no work: connected and silent, or reclaimed and parked until work
+ * comes back), `reconnecting` (lost while busy, or connecting because work
+ * came back), `dead` (closed for good), `frozen` (the freeze control).
+ */
 export type WorkerState = 'busy' | 'idle' | 'reconnecting' | 'dead' | 'frozen';
 
 /** What the dashboard shows for one worker. */
@@ -23,6 +34,8 @@ export interface WorkerView {
   readonly reconnects: number;
   readonly reclaimed: number;
   readonly deadPeers: number;
+  /** Whether the worker holds a connection (an `idle` worker may be parked without one). */
+  readonly connected: boolean;
 }
 
 export interface WorkerOptions {
@@ -74,6 +87,8 @@ class Worker implements DemoWorker {
   private reclaimed = 0;
   private deadPeers = 0;
   private open = false;
+  /** Parked by the client (lazy reconnect): disconnected on purpose until work comes back. */
+  private parked = false;
   private seed: number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters: { opened: (() => void)[]; reclaimed: (() => void)[] } = { opened: [], reclaimed: [] };
@@ -98,25 +113,34 @@ class Worker implements DemoWorker {
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         pongTimeoutMs: options.pongTimeoutMs,
         idleDelayMs: options.idleLimitMs ?? 30_000,
-        reconnect: { initialDelayMs: 200, maxDelayMs: 3_000, resetAfterMs: 10_000 },
+        // Lazy: a connection lost while idle (the reclaimer's 4000) is not re-established until work comes back.
+        reconnect: { initialDelayMs: 200, maxDelayMs: 3_000, resetAfterMs: 10_000, whenIdle: 'lazy' },
       },
     );
     this.client.on('open', ({ attempt }) => {
       this.open = true;
       this.lastProof = performance.now();
-      if (attempt > 0) this.reconnects++;
-      this.say(attempt > 0 ? `reconnected (attempt ${attempt})` : 'connected');
+      const resumed = this.parked;
+      this.parked = false;
+      if (attempt > 0 || resumed) this.reconnects++;
+      if (resumed) this.say('work came back: reconnected at once');
+      else this.say(attempt > 0 ? `reconnected (attempt ${attempt})` : 'connected');
       for (const resolve of this.waiters.opened.splice(0)) resolve();
     });
     this.client.on('close', ({ code, reason, willReconnect }) => {
       this.open = false;
+      const then = willReconnect ? '; reconnecting' : '';
       if (code === 4000) {
         this.reclaimed++;
-        this.say(`reclaimed by the server as idle (4000 ${reason})${willReconnect ? '; will reconnect when needed' : ''}`);
+        this.say(`reclaimed by the server as idle (4000 ${reason})${then}`);
         for (const resolve of this.waiters.reclaimed.splice(0)) resolve();
       } else {
-        this.say(`connection closed (${code}${reason ? ` ${reason}` : ''})`);
+        this.say(`connection closed (${code}${reason ? ` ${reason}` : ''})${then}`);
       }
+    });
+    this.client.on('idle', () => {
+      this.parked = true;
+      this.say('idle: stays disconnected until work comes back');
     });
     this.client.on('reconnecting', ({ attempt, delayMs }) => this.say(`reconnecting: attempt ${attempt} in ${delayMs} ms`));
     this.client.on('dead-peer', ({ timeoutMs }) => {
@@ -132,6 +156,8 @@ class Worker implements DemoWorker {
     let state: WorkerState;
     if (this.frozenWanted) state = 'frozen';
     else if (this.client.state === 'closed') state = 'dead';
+    // Parked by the client: quiet on purpose, not trying to reconnect.
+    else if (this.client.state === 'idle') state = 'idle';
     else if (!this.open) state = 'reconnecting';
     else state = snapshot.total > 0 ? 'busy' : 'idle';
     return {
@@ -143,6 +169,7 @@ class Worker implements DemoWorker {
       reconnects: this.reconnects,
       reclaimed: this.reclaimed,
       deadPeers: this.deadPeers,
+      connected: this.open,
     };
   }
 

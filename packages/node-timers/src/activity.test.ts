@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { KeepaliveOptionError } from '@keepalive/core';
-import { DIAGNOSTICS_CHANNEL, createScheduler, createSessionActivity, type DiagnosticMessage, type SessionActivityOptions } from './index.js';
+import { KeepaliveOptionError, type SessionState } from '@keepalive/core';
+import { ADAPTER_DIAGNOSTICS, DIAGNOSTICS_CHANNEL, createScheduler, createSessionActivity, type DiagnosticMessage, type SessionActivityOptions } from './index.js';
 import { recorder } from './test-support/recorder.js';
 
 /**
@@ -310,5 +310,133 @@ describe('the Node adapter under fake timers', () => {
     expect(() => createSessionActivity({ logger: { info: () => undefined } as never })).toThrow(/no debug\(\) method/);
     expect(() => createSessionActivity({ heartbeatIntervalMS: 5 } as never)).toThrow(/heartbeatIntervalMS/);
     expect(() => { createSessionActivity().attach(5 as never); }).toThrow(/attach\(sender\)/);
+  });
+});
+
+describe('subscribe: observing state changes without polling', () => {
+  it('S1 S4 S5: a listener sees every change (start, release, heartbeat tick) once, with the new state; no change, no call', () => {
+    const { activity, sender } = make();
+    const seen: SessionState[] = [];
+    activity.subscribe((state) => seen.push(state));
+    activity.attach(sender);
+    expect(seen.map((s) => s.attached)).toEqual([true]);
+    const release = activity.start('api_call');
+    expect(seen.at(-1)).toBe(activity.state);
+    expect(seen.at(-1)).toMatchObject({ total: 1, counts: { api_call: 1 } });
+    expect(seen.at(-1)!.heartbeatAt).not.toBeNull(); // told after the change is complete (S4: heartbeat armed)
+    const before = seen.length;
+    activity.stop('nope'); // B2: an unmatched stop changes nothing, so nobody is called
+    expect(seen).toHaveLength(before);
+    vi.advanceTimersByTime(INTERVAL); // S5: a tick changes the state (keep-alives sent)
+    expect(seen.at(-1)!.keepalivesSent).toBe(1);
+    release();
+    expect(seen.at(-1)!.total).toBe(0);
+    // Never the same state twice in a row.
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
+  });
+
+  it('S1: total 0 → 1 and 1 → 0 are observed without polling (the transition a lazy client waits for)', () => {
+    const { activity } = make();
+    const edges: string[] = [];
+    let busy = false;
+    activity.subscribe((state) => {
+      if (state.total > 0 !== busy) {
+        busy = state.total > 0;
+        edges.push(busy ? 'busy' : 'idle');
+      }
+    });
+    const a = activity.start('api_call');
+    const b = activity.start('tool_exec');
+    a();
+    b();
+    activity.run('api_call', () => undefined);
+    expect(edges).toEqual(['busy', 'idle', 'busy', 'idle']);
+  });
+
+  it('a throwing listener is a warn diagnostic (its error name only) and never stops the others or the heartbeat', () => {
+    const { activity, sender, sends, rec } = make();
+    const calls: string[] = [];
+    activity.subscribe(() => {
+      calls.push('a');
+      throw new RangeError('secret payload');
+    });
+    activity.subscribe(() => calls.push('b'));
+    activity.attach(sender);
+    expect(() => activity.start('api_call')).not.toThrow();
+    vi.advanceTimersByTime(2 * INTERVAL);
+    expect(sends).toHaveLength(2);
+    expect(calls).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
+    expect(rec.entries.filter((e) => e.event === 'subscriber_failed')).toEqual(
+      Array.from({ length: 4 }, () => ({ level: 'warn', event: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: 'RangeError' } })),
+    );
+    expect(JSON.stringify(rec.entries)).not.toContain('secret');
+  });
+
+  it('re-entrant: a listener that changes the state; every listener then sees the states in order, never a stale one twice', () => {
+    const { activity } = make();
+    const first: number[] = [];
+    const second: number[] = [];
+    activity.subscribe((state) => {
+      first.push(state.total);
+      if (state.total === 1) activity.start('tool_exec');
+    });
+    activity.subscribe((state) => second.push(state.total));
+    activity.start('api_call');
+    expect(first).toEqual([1, 2]);
+    expect(second).toEqual([1, 2]);
+    expect(activity.state.total).toBe(2);
+  });
+
+  it('unsubscribe stops the calls at once (even mid-round), is idempotent, and each subscription is its own', () => {
+    const { activity } = make();
+    const calls: string[] = [];
+    const listener = (): void => {
+      calls.push('x');
+    };
+    const offA = activity.subscribe(listener);
+    const offB = activity.subscribe(listener);
+    let offC: () => void = () => undefined;
+    activity.subscribe(() => {
+      calls.push('remover');
+      offC();
+    });
+    offC = activity.subscribe(() => calls.push('c'));
+    activity.start('api_call');
+    expect(calls).toEqual(['x', 'x', 'remover']);
+    offA();
+    offA();
+    activity.stop('api_call');
+    expect(calls).toEqual(['x', 'x', 'remover', 'x', 'remover']);
+    offB();
+    expect(() => activity.subscribe(5 as never)).toThrow(/subscribe\(listener\)/);
+  });
+
+  it('S9: at shutdown the listeners see the final state once, then none is kept; subscribing afterwards adds nothing', () => {
+    const { activity, sender } = make();
+    const seen: SessionState[] = [];
+    let nested: unknown = null;
+    activity.subscribe((state) => {
+      seen.push(state);
+      // A listener that shuts down again from the final notification gets the same report.
+      if (state.shutdown) nested = activity.shutdown();
+    });
+    activity.attach(sender);
+    activity.start('api_call');
+    const report = activity.shutdown();
+    expect(report).toEqual({ total: 1, active: { api_call: 1 }, oldestActivityMs: 0, keepalivesSent: 0 });
+    expect(nested).toBe(report);
+    expect(seen.filter((state) => state.shutdown)).toHaveLength(1);
+    expect(seen.at(-1)).toBe(activity.state);
+    const count = seen.length;
+    const late: SessionState[] = [];
+    const off = activity.subscribe((state) => late.push(state));
+    activity.attach(sender);
+    activity.start('api_call');
+    off();
+    expect(seen).toHaveLength(count);
+    expect(late).toHaveLength(0);
+    expect(activity.shutdown()).toBe(report);
+    expect((activity as unknown as { subscribers: Set<unknown> }).subscribers.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

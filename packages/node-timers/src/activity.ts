@@ -124,6 +124,32 @@ export interface SessionActivity extends Disposable, AsyncDisposable {
   snapshot(): ActivitySnapshot;
   /** Shuts down: reports once (S9), cancels every timer, detaches. Later calls return the same report. */
   shutdown(): ShutdownReport;
+  /**
+   * Observes the state without polling: `listener` is called with the new state after every
+   * call (or timer tick) that changed it: a start, a release, a heartbeat, an attach, a
+   * detach, the shutdown. Listeners run in the order they subscribed, after the change is
+   * complete (timers already rescheduled), so they may call back into the activity. A
+   * listener that causes a further change is not called with a stale state: every listener
+   * then sees the newest state, in order, never the same state twice. A listener that throws
+   * is reported as a warn diagnostic `subscriber_failed` (`{error}`, its name only) and never
+   * stops the others. After shutdown the listeners see the final state once, then are all
+   * dropped; subscribing after shutdown adds nothing. Returns the function that unsubscribes
+   * (safe to call more than once).
+   *
+   * @example
+   * ```ts
+   * let busy = false;
+   * const unsubscribe = activity.subscribe((state) => {
+   *   if (state.total > 0 !== busy) {
+   *     busy = state.total > 0;
+   *     console.log(busy ? 'work started' : 'no work in flight');
+   *   }
+   * });
+   * // later
+   * unsubscribe();
+   * ```
+   */
+  subscribe(listener: (state: SessionState) => void): () => void;
   /** The core state, read-only (for dashboards and tests). */
   readonly state: SessionState;
 }
@@ -131,7 +157,8 @@ export interface SessionActivity extends Disposable, AsyncDisposable {
 /**
  * Diagnostics the Node adapter adds to the core's, all warn with `{error}`
  * (the error's name only, never its message: spec S10): `sender_failed`,
- * `logger_failed` (also `{event}`), `send_gate_failed`.
+ * `logger_failed` (also `{event}`), `send_gate_failed`, `subscriber_failed`
+ * (a `subscribe` listener threw).
  *
  * @example
  * ```ts
@@ -143,6 +170,7 @@ export const ADAPTER_DIAGNOSTICS = Object.freeze({
   senderFailed: 'sender_failed',
   loggerFailed: 'logger_failed',
   gateFailed: 'send_gate_failed',
+  subscriberFailed: 'subscriber_failed',
 });
 
 let nextId = 1;
@@ -169,6 +197,10 @@ class Activity implements SessionActivity {
   private unregisterExit: (() => void) | null = null;
   private report: ShutdownReport | null = null;
   private lastNow: number;
+  private readonly subscribers = new Set<(state: SessionState) => void>();
+  /** The last state the subscribers were told about. */
+  private notified: SessionState;
+  private notifying = false;
 
   constructor(options: SessionActivityOptions) {
     const { sendKeepalives, logger, scheduler: given, keepProcessAlive, reportOnExit, onDiagnostic, ...core } = options;
@@ -198,6 +230,7 @@ class Activity implements SessionActivity {
     this.lastNow = this.scheduler.now();
     // The gate is the adapter's; the core is told per event.
     this.current = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
+    this.notified = this.current;
     this.entry = this.scheduler.entry((now) => {
       // The scheduler read the clock once for every session it wakes: no second read per session.
       if (now > this.lastNow) this.lastNow = now;
@@ -269,6 +302,20 @@ class Activity implements SessionActivity {
     this.dispatch({ type: 'alive', now: this.clock() });
   }
 
+  subscribe(listener: (state: SessionState) => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError('subscribe(listener): expected a function');
+    // A shut-down instance never changes again: nothing to observe, nothing to keep.
+    if (this.current.shutdown) return noop;
+    // A wrapper per call: the same function subscribed twice is two subscriptions, each removed by its own unsubscribe.
+    const entry = (state: SessionState): void => {
+      listener(state);
+    };
+    this.subscribers.add(entry);
+    return () => {
+      this.subscribers.delete(entry);
+    };
+  }
+
   isTrackingActive(): boolean {
     return this.current.attached;
   }
@@ -280,18 +327,23 @@ class Activity implements SessionActivity {
   shutdown(): ShutdownReport {
     if (this.report !== null) return this.report;
     const before = this.current;
-    this.dispatch({ type: 'shutdown', now: this.clock() });
-    this.report ??= {
+    const now = this.clock();
+    // Set before the dispatch: a logger or subscriber that calls shutdown() again gets this same report.
+    const report: ShutdownReport = {
       total: before.total,
       active: before.counts,
-      oldestActivityMs: before.busySince === null ? null : this.lastNow - before.busySince,
+      oldestActivityMs: before.busySince === null ? null : now - before.busySince,
       keepalivesSent: before.keepalivesSent,
     };
+    this.report = report;
+    this.dispatch({ type: 'shutdown', now });
     this.sender = null;
     this.entry.dispose();
     this.unregisterExit?.();
     this.unregisterExit = null;
-    return this.report;
+    // The listeners saw the final state (in dispatch); none is kept after shutdown.
+    this.subscribers.clear();
+    return report;
   }
 
   [Symbol.dispose](): void {
@@ -341,6 +393,39 @@ class Activity implements SessionActivity {
     // The core's earliest deadline is all the scheduler needs (timer arms and cancels are reflected in it).
     if (!this.current.shutdown) this.entry.schedule(pollTimeout(this.current));
     this.updateHold();
+    this.notify();
+  }
+
+  /**
+   * Tells the subscribers about the newest state, if it changed since they were last told.
+   * A change made by a listener is delivered after the current round, so each listener sees
+   * the states in order and never the same one twice.
+   */
+  private notify(): void {
+    // Called from a listener: the running loop below delivers the newer state after its round.
+    if (this.notifying) return;
+    if (this.subscribers.size === 0) {
+      this.notified = this.current;
+      return;
+    }
+    this.notifying = true;
+    try {
+      while (this.current !== this.notified) {
+        const state = this.current;
+        this.notified = state;
+        // Subscribed during this round: from the next change on. Unsubscribed during it: at once.
+        for (const listener of [...this.subscribers]) {
+          if (!this.subscribers.has(listener)) continue;
+          try {
+            listener(state);
+          } catch (error) {
+            this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: errorName(error) } });
+          }
+        }
+      }
+    } finally {
+      this.notifying = false;
+    }
   }
 
   private execute(command: SessionCommand): void {
@@ -415,6 +500,10 @@ class Activity implements SessionActivity {
       this.releaseHold = null;
     }
   }
+}
+
+function noop(): void {
+  // Unsubscribing from a shut-down instance: nothing to remove.
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -3,7 +3,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { KeepaliveOptionError, backoffCeiling, defineReconnectConfig, type Diagnostic, type ReconnectOptions } from '@keepalive/core';
-import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+import { createScheduler, createSessionActivity, nodePlatform, type Platform } from '@keepalive/node-timers';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, WebSocket as WsWebSocket, type RawData } from 'ws';
@@ -14,6 +14,8 @@ import {
   createKeepaliveClient,
   type ClientCloseEvent,
   type ClientClosedEvent,
+  type ClientIdleEvent,
+  type ClientReconnectOptions,
   type ClientMessageEvent,
   type ClientReconnectingEvent,
   type KeepaliveClient,
@@ -158,6 +160,31 @@ async function startServer(options: ServerOptions = {}): Promise<TestServer> {
   return server;
 }
 
+/**
+ * The opposite of `until`: resolves after `windowMs` if `predicate` stayed false the whole
+ * time, rejects as soon as it turns true. A deliberate, bounded observation window (used to
+ * show that something does NOT happen), re-checked on every event, never polled.
+ */
+function stays(predicate: () => boolean, windowMs: number, label: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    const check = (): void => {
+      if (!predicate()) return;
+      done();
+      reject(new Error(`${label} happened within the ${windowMs} ms window`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, windowMs);
+    waiters.add(check);
+    check();
+  });
+}
+
 /** A free port with nothing listening on it (connections are refused). */
 async function refusedPort(): Promise<number> {
   const server = await startServer();
@@ -171,6 +198,8 @@ async function refusedPort(): Promise<number> {
 interface Recorded {
   opens: number;
   openAt: number[];
+  readonly openAttempts: number[];
+  readonly idles: ClientIdleEvent[];
   readonly closes: ClientCloseEvent[];
   readonly reconnecting: ClientReconnectingEvent[];
   readonly deadPeerAt: number[];
@@ -181,7 +210,7 @@ interface Recorded {
 }
 
 function connect(target: Parameters<typeof createKeepaliveClient>[0], options: KeepaliveClientOptions = {}): { client: KeepaliveClient; seen: Recorded } {
-  const seen: Recorded = { opens: 0, openAt: [], closes: [], reconnecting: [], deadPeerAt: [], messages: [], errors: [], closed: null, diagnostics: [] };
+  const seen: Recorded = { opens: 0, openAt: [], openAttempts: [], idles: [], closes: [], reconnecting: [], deadPeerAt: [], messages: [], errors: [], closed: null, diagnostics: [] };
   const client = createKeepaliveClient(target, {
     ...options,
     onDiagnostic: (diagnostic) => {
@@ -190,9 +219,14 @@ function connect(target: Parameters<typeof createKeepaliveClient>[0], options: K
       changed();
     },
   });
-  client.on('open', () => {
+  client.on('open', ({ attempt }) => {
     seen.opens++;
     seen.openAt.push(performance.now());
+    seen.openAttempts.push(attempt);
+    changed();
+  });
+  client.on('idle', (event) => {
+    seen.idles.push(event);
     changed();
   });
   client.on('close', (event) => {
@@ -482,6 +516,182 @@ describe('reconnect (B6) and the send queue', () => {
     expect(seen.opens).toBe(0);
     expect(client.state).toBe('closed');
     expect(await client.close()).toBe(seen.closed);
+  });
+});
+
+describe("reconnect.whenIdle: 'lazy': quiet while idle, back with the work (S4, B6, B7)", () => {
+  // An idle reclaimer (like the demo's): closes a connection with 4000 after silence.
+  const reclaim = (peer: Peer): void => {
+    peer.socket.close(4000, 'idle_timeout');
+  };
+  const reconnect: ClientReconnectOptions = { initialDelayMs: 20, maxDelayMs: 100, whenIdle: 'lazy' };
+  /** Several backoff ceilings: an eager client would have reconnected many times over. */
+  const WINDOW = 5 * 100;
+
+  /** A scheduler whose process holds are counted: a parked client must hold nothing. */
+  function countingScheduler(): { scheduler: ReturnType<typeof createScheduler>; holds: () => number } {
+    let holds = 0;
+    const platform: Platform = {
+      ...nodePlatform,
+      hold: () => {
+        holds++;
+        const release = nodePlatform.hold?.() ?? (() => undefined);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          holds--;
+          release();
+        };
+      },
+    };
+    return { scheduler: createScheduler({ platform }), holds: () => holds };
+  }
+
+  it('S4, B7 (off), B6: reclaimed while idle, the client parks: no reconnect within 5 backoff ceilings; activity.start() reconnects at once and the heartbeat resumes', async () => {
+    const server = await startServer();
+    const { scheduler, holds } = countingScheduler();
+    const { client, seen } = connect(server.url, { scheduler, heartbeatIntervalMs: 40, pongTimeoutMs: 2_000, reconnect });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    // S4 with B7 off: no keep-alive while idle, so the reclaimer closes the silent connection.
+    reclaim(server.peers[0]!);
+    await until(() => seen.idles.length === 1, 5_000, 'the idle event');
+    expect(seen.closes).toEqual([{ code: 4000, reason: 'idle_timeout', willReconnect: false }]);
+    expect(seen.idles).toEqual([{ code: 4000, reason: 'idle_timeout' }]);
+    expect(client.state).toBe('idle');
+    // Parked: no socket, no timer, no hold.
+    expect(scheduler.size).toBe(0);
+    expect(holds()).toBe(0);
+    await stays(() => server.peers.length > 1 || seen.reconnecting.length > 0, WINDOW, 'a reconnect while idle');
+    expect(client.state).toBe('idle');
+    expect(count(seen, CLIENT_DIAGNOSTICS.parked)).toBe(1);
+
+    // Work comes back: connect at once (no backoff delay, no reconnecting event).
+    const startedAt = performance.now();
+    const release = client.activity.start('api_call');
+    expect(client.state).toBe('connecting');
+    await until(() => seen.opens === 2, 5_000, 'the reconnect on activity');
+    const reconnectMs = seen.openAt[1]! - startedAt;
+    expect(seen.openAttempts).toEqual([0, 0]);
+    expect(seen.reconnecting).toHaveLength(0);
+    expect(seen.diagnostics.find((d) => d.name === CLIENT_DIAGNOSTICS.unparked)?.fields).toMatchObject({ trigger: 'activity' });
+    // S4 / B6: the heartbeat resumes on the new connection while the work is in flight.
+    const peer = server.peers[1]!;
+    await until(() => peer.pings >= 3, 5_000, 'the heartbeat on the new connection');
+    release();
+
+    // Idle again and reclaimed again: parks again, still without churn.
+    reclaim(peer);
+    await until(() => seen.idles.length === 2, 5_000, 'the second park');
+    expect(server.peers).toHaveLength(2);
+    expect(seen.reconnecting).toHaveLength(0);
+    console.log(`lazy: reconnect on activity.start() took ${reconnectMs.toFixed(1)} ms (window with no reconnect: ${WINDOW} ms)`);
+  });
+
+  it('B6: send() while parked reconnects at once and delivers the queued messages in order, exactly once', async () => {
+    const server = await startServer();
+    const { client, seen } = connect(server.url, { reconnect });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    expect(client.send('one')).toBe('sent');
+    await until(() => server.peers[0]!.messages.length === 1, 5_000, 'the first message');
+    reclaim(server.peers[0]!);
+    await until(() => seen.idles.length === 1, 5_000, 'the park');
+    expect(client.send('two')).toBe('queued');
+    expect(client.state).toBe('connecting');
+    expect(client.send(new Uint8Array([3]))).toBe('queued');
+    expect(client.send('four')).toBe('queued');
+    await until(() => server.peers[1]?.messages.length === 3, 5_000, 'the flush on the new connection');
+    expect(client.queuedMessages).toBe(0);
+    expect(server.peers.flatMap((peer) => peer.messages)).toEqual(['one', 'two', 'bin:03', 'four']);
+    expect(seen.reconnecting).toHaveLength(0);
+    expect(seen.diagnostics.find((d) => d.name === CLIENT_DIAGNOSTICS.unparked)?.fields).toMatchObject({ trigger: 'send' });
+    // Exactly once: a round trip later nothing more has arrived anywhere.
+    expect(client.send('sync')).toBe('sent');
+    await until(() => server.peers[1]!.messages.includes('sync'), 5_000, 'the sync message');
+    expect(server.peers.flatMap((peer) => peer.messages)).toEqual(['one', 'two', 'bin:03', 'four', 'sync']);
+    expect(server.peers).toHaveLength(2);
+  });
+
+  it('B6: lost while busy, a lazy client reconnects with backoff as usual; a backoff delay that ends after the work is done parks instead', async () => {
+    let server = await startServer();
+    const port = server.port;
+    let attempts = 0;
+    const { client, seen } = connect(
+      () => {
+        attempts++;
+        return new WsWebSocket(`ws://127.0.0.1:${port}`);
+      },
+      { heartbeatIntervalMs: 40, pongTimeoutMs: 2_000, reconnect },
+    );
+    const release = client.activity.start('tool_exec');
+    await until(() => seen.opens === 1, 5_000, 'open');
+    await server.close();
+    await until(() => seen.closes.length === 1, 5_000, 'the loss');
+    expect(seen.closes[0]).toMatchObject({ willReconnect: true });
+    expect(client.state).toBe('reconnecting');
+    // Refused attempts with backoff while the work is in flight, exactly as in eager mode.
+    await until(() => seen.reconnecting.length >= 2, 5_000, 'a failed attempt and a new backoff');
+    expect(seen.idles).toHaveLength(0);
+    release();
+    await until(() => seen.idles.length === 1, 5_000, 'the park once the work is done');
+    expect(seen.idles[0]).toEqual({ code: 1006, reason: '' });
+    expect(client.state).toBe('idle');
+    const parkedAfter = attempts;
+    await stays(() => attempts > parkedAfter, WINDOW, 'a connection attempt while parked');
+    // Work comes back while the server is up again: connected at once.
+    server = await startServer({ port });
+    await client.activity.run('api_call', () => until(() => seen.opens === 2 && server.peers[0]!.pings >= 1, 5_000, 'reconnect and heartbeat'));
+  });
+
+  it("B6: eager (the default) is unchanged: a connection reclaimed while idle reconnects with backoff (the churn 'lazy' removes)", async () => {
+    const server = await startServer();
+    const { client, seen } = connect(server.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    await until(() => seen.opens === 1, 5_000, 'open');
+    reclaim(server.peers[0]!);
+    await until(() => seen.opens === 2, 5_000, 'the eager reconnect');
+    expect(seen.closes).toEqual([{ code: 4000, reason: 'idle_timeout', willReconnect: true }]);
+    expect(seen.reconnecting).toHaveLength(1);
+    expect(seen.idles).toHaveLength(0);
+    expect(seen.openAttempts).toEqual([0, 1]);
+    expect(client.activity.state.total).toBe(0);
+    expect(client.state).toBe('open');
+  });
+
+  it('B6: close() or abort while parked ends everything: no timer, no hold, no activity subscription; later work connects nothing', async () => {
+    const server = await startServer();
+    const { scheduler, holds } = countingScheduler();
+    const activity = createSessionActivity({ scheduler, heartbeatIntervalMs: 40, pongTimeoutMs: 2_000 });
+    cleanups.push(() => activity.shutdown());
+    const subscribers = (): number => (activity as unknown as { subscribers: Set<unknown> }).subscribers.size;
+    let attempts = 0;
+    const factory = (): WsWebSocket => {
+      attempts++;
+      return new WsWebSocket(server.url);
+    };
+    const { client, seen } = connect(factory, { activity, scheduler, reconnect });
+    expect(subscribers()).toBe(1);
+    await until(() => seen.opens === 1, 5_000, 'open');
+    reclaim(server.peers[0]!);
+    await until(() => seen.idles.length === 1, 5_000, 'the park');
+    const result = await client.close();
+    expect(result).toEqual({ cause: 'closed', code: 1000, reason: '', undelivered: [] });
+    expect(client.state).toBe('closed');
+    expect(subscribers()).toBe(0);
+    expect(scheduler.size).toBe(0);
+    expect(holds()).toBe(0);
+    activity.start('api_call');
+    expect(attempts).toBe(1);
+    expect(() => client.send('late')).toThrow(ClientClosedError);
+
+    const controller = new AbortController();
+    const aborted = connect(factory, { reconnect, signal: controller.signal });
+    await until(() => aborted.seen.opens === 1, 5_000, 'open');
+    reclaim(server.peers[1]!);
+    await until(() => aborted.seen.idles.length === 1, 5_000, 'the park');
+    controller.abort();
+    expect(aborted.seen.closed).toMatchObject({ cause: 'aborted' });
+    aborted.client.activity.start('api_call');
+    expect(attempts).toBe(2);
   });
 });
 
@@ -779,6 +989,7 @@ describe('option validation (B1)', () => {
     ['initialDelayMs', { reconnect: { initialDelayMs: Number.NaN } }],
     ['maxAttempts', { reconnect: { maxAttempts: 0 } }],
     ['reconnect', { reconnect: 5 }],
+    ['whenIdle', { reconnect: { whenIdle: 'sometimes' } }],
     ['signal', { signal: {} }],
     ['WebSocket', { WebSocket: 'ws' }],
     ['protocols', { protocols: [1] }],
@@ -816,6 +1027,9 @@ describe('option validation (B1)', () => {
     try {
       expect(() => createKeepaliveClient(factory, { activity, heartbeatIntervalMs: 1_000 })).toThrow(/Invalid option heartbeatIntervalMs: 1000 \(expected absent when an activity is given/);
       expect(() => createKeepaliveClient(factory, { activity, deadPeerDetection: false })).toThrow(/Invalid option deadPeerDetection: false/);
+      // Lazy mode observes the activity: one without subscribe() (a hand-made look-alike) is refused.
+      const unobservable = { start: () => () => undefined, attach: () => undefined, detach: () => undefined, alive: () => undefined, shutdown: () => undefined, state: activity.state };
+      expect(() => createKeepaliveClient(factory, { activity: unobservable as never, reconnect: { whenIdle: 'lazy' } })).toThrow(/Invalid option activity: .*subscribe\(\)/);
     } finally {
       activity.shutdown();
     }

@@ -137,18 +137,56 @@ export type ClientTarget = string | URL | (() => WebSocketLike);
 
 /**
  * Where the client is:
- * - `connecting`: the first connection is being opened;
+ * - `connecting`: a connection is being opened on demand: the first one, or
+ *   (with `reconnect.whenIdle: 'lazy'`) the one that ends an `idle` park;
  * - `open`: connected; `send` goes straight to the socket;
  * - `reconnecting`: the connection was lost (or a reconnect attempt
  *   failed); waiting for the backoff delay or opening a new socket;
+ * - `idle`: only with `reconnect.whenIdle: 'lazy'`: the connection was lost
+ *   while no work was in flight and nothing was queued, so the client stays
+ *   disconnected on purpose (no socket, no timer) until work starts on its
+ *   activity or `send()` is called, then connects at once;
  * - `closed`: closed on purpose, aborted, or reconnects exhausted; for good.
  *
  * @example
  * ```ts
  * if (client.state === 'reconnecting') showBanner('reconnecting…');
+ * if (client.state === 'idle') showBanner('disconnected until there is work');
  * ```
  */
-export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closed';
+
+/**
+ * What the client does when its connection is lost while no work is in
+ * flight (activity total 0) and nothing is queued:
+ * - `'eager'` (default): reconnect with backoff, as for any loss;
+ * - `'lazy'`: do not reconnect: go to state `idle` (event `idle`) and
+ *   connect again at once when work starts on the activity (total 0 → 1) or
+ *   `send()` is called. A loss while work is in flight (or with messages
+ *   queued) reconnects with backoff either way; a backoff delay that ends
+ *   once the work is done and the queue is empty parks instead of connecting.
+ *
+ * @example
+ * ```ts
+ * const whenIdle: ReconnectWhenIdle = 'lazy';
+ * ```
+ */
+export type ReconnectWhenIdle = 'eager' | 'lazy';
+
+/**
+ * The client's reconnect options: the backoff policy of the core (spec B6)
+ * plus `whenIdle`.
+ *
+ * @example
+ * ```ts
+ * // Idle connections reclaimed by the server stay closed until work comes back.
+ * const reconnect: ClientReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, whenIdle: 'lazy' };
+ * ```
+ */
+export interface ClientReconnectOptions extends ReconnectOptions {
+  /** Reconnect after a loss while idle (`'eager'`, default) or only once work comes back (`'lazy'`). See {@link ReconnectWhenIdle}. */
+  readonly whenIdle?: ReconnectWhenIdle | undefined;
+}
 
 /**
  * Options of {@link createKeepaliveClient}: the activity options (when the
@@ -187,8 +225,11 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
   readonly WebSocket?: WebSocketConstructorLike | undefined;
   /** Subprotocols for a URL target. */
   readonly protocols?: string | readonly string[] | undefined;
-  /** Reconnect policy (spec B6). Default: 500 ms initial, ×2, capped at 30 s, reset after 60 s up, never gives up. */
-  readonly reconnect?: ReconnectOptions | undefined;
+  /**
+   * Reconnect policy (spec B6). Default: 500 ms initial, ×2, capped at 30 s, reset after 60 s up, never gives up,
+   * `whenIdle: 'eager'` (reconnect even when no work is in flight; `'lazy'` waits for work: see {@link ReconnectWhenIdle}).
+   */
+  readonly reconnect?: ClientReconnectOptions | undefined;
   /** How many messages `send` may queue while disconnected. Default 1 000. */
   readonly maxQueuedMessages?: number | undefined;
   /** How many bytes `send` may queue while disconnected. Default 1 MiB. */
@@ -208,9 +249,9 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
 }
 
 /**
- * Payload of `open`: a connection opened. `attempt` is 0 for the first
- * connection and counts reconnect attempts since the last healthy
- * connection otherwise.
+ * Payload of `open`: a connection opened. `attempt` is 0 for a connection
+ * opened on demand (the first one, or the one that ends an `idle` park) and
+ * counts reconnect attempts since the last healthy connection otherwise.
  *
  * @example
  * ```ts
@@ -238,8 +279,11 @@ export interface ClientMessageEvent {
 
 /**
  * Payload of `close`: an open connection closed. `willReconnect` tells
- * whether a reconnect follows (it does not when the client is closing or
- * the attempts are exhausted).
+ * whether a backoff reconnect follows (a `reconnecting` event comes next).
+ * When it is `false`, either the client is closing for good (closing, or
+ * attempts exhausted: `closed` comes next) or, with `reconnect.whenIdle:
+ * 'lazy'`, it parks (`idle` comes next; `client.state` is already `'idle'`)
+ * and connects again when work comes back.
  *
  * @example
  * ```ts
@@ -264,6 +308,24 @@ export interface ClientCloseEvent {
 export interface ClientReconnectingEvent {
   readonly attempt: number;
   readonly delayMs: number;
+}
+
+/**
+ * Payload of `idle` (`reconnect.whenIdle: 'lazy'` only): the connection was
+ * lost while no work was in flight and nothing was queued; the client stays
+ * disconnected (state `idle`, nothing armed) until work starts on its
+ * activity or `send()` is called, then connects at once (state `connecting`,
+ * then `open` with `attempt` 0). `code` and `reason` are those of the loss
+ * (1006 and `''` when a connection attempt failed).
+ *
+ * @example
+ * ```ts
+ * client.on('idle', ({ code }) => console.log(`parked after ${code}: reconnects when work comes back`));
+ * ```
+ */
+export interface ClientIdleEvent {
+  readonly code: number;
+  readonly reason: string;
 }
 
 /**
@@ -323,6 +385,7 @@ export interface KeepaliveClientEvents {
   message: ClientMessageEvent;
   close: ClientCloseEvent;
   reconnecting: ClientReconnectingEvent;
+  idle: ClientIdleEvent;
   'dead-peer': ClientDeadPeerEvent;
   closed: ClientClosedEvent;
   error: Error;
@@ -353,7 +416,8 @@ export interface KeepaliveClient extends AsyncDisposable {
   readonly queuedMessages: number;
   /**
    * Sends `data` now when open (the message then counts as sent: it is never sent twice),
-   * or queues a copy to send in order after the next connect. Throws {@link QueueFullError}
+   * or queues a copy to send in order after the next connect (in state `idle`, that connect
+   * starts at once). Throws {@link QueueFullError}
    * past the queue bounds, {@link ClientClosedError} once closed, `TypeError` for other data.
    */
   send(data: ClientData): 'sent' | 'queued';
@@ -418,6 +482,8 @@ export const CLIENT_DEFAULTS = Object.freeze({
  * | `reconnect_exhausted` | warn | `attempts` |
  * | `connect_failed` | warn | `attempt` |
  * | `connection_lost` | info | `code` |
+ * | `parked` | info | `code` (lazy mode: lost while idle; no reconnect until work) |
+ * | `unparked` | info | `trigger` (`activity` or `send`), `parked_ms` |
  * | `queue_flushed` | info | `messages` |
  * | `undelivered` | warn | `messages` |
  * | `socket_error` | warn | `error` |
@@ -436,6 +502,8 @@ export const CLIENT_DIAGNOSTICS = Object.freeze({
   reconnectExhausted: RECONNECT_DIAGNOSTICS.exhausted,
   connectFailed: 'connect_failed',
   connectionLost: 'connection_lost',
+  parked: 'parked',
+  unparked: 'unparked',
   queueFlushed: 'queue_flushed',
   undelivered: 'undelivered',
   socketError: 'socket_error',
@@ -479,7 +547,7 @@ const CLIENT_KEYS: readonly string[] = Object.freeze([
   'signal',
 ]);
 
-const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze(['open', 'message', 'close', 'reconnecting', 'dead-peer', 'closed', 'error']);
+const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze(['open', 'message', 'close', 'reconnecting', 'idle', 'dead-peer', 'closed', 'error']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -642,6 +710,15 @@ class Client implements KeepaliveClient {
   private closeCause: ClientClosedCause = 'closed';
   private finished = false;
   private releaseHold: (() => void) | null = null;
+  /** `reconnect.whenIdle: 'lazy'`: a loss while idle parks the client instead of reconnecting. */
+  private readonly lazy: boolean;
+  /** Stops observing the activity (lazy mode only). */
+  private unsubscribe: (() => void) | null = null;
+  /** The last connection loss, reported when a backoff delay ends in a park. */
+  private lastLoss: { code: number; reason: string } = { code: CLOSE_CODES.abnormal, reason: '' };
+  /** When the client last parked, and how many times (to tell a stale `idle` event from a current one). */
+  private parkedAt = 0;
+  private parks = 0;
   private readonly whenClosed: Promise<ClientClosedEvent>;
   private resolveClosed: (event: ClientClosedEvent) => void = ignore;
 
@@ -698,7 +775,15 @@ class Client implements KeepaliveClient {
     this.signal = signal;
     const reconnectGiven: unknown = reconnectOptions ?? {};
     if (!isObject(reconnectGiven)) throw new KeepaliveOptionError('reconnect', reconnectGiven, 'an object of reconnect options');
-    const reconnectConfig: ReconnectConfig = defineReconnectConfig(reconnectGiven);
+    // `whenIdle` is the client's; the rest is the core's backoff policy.
+    const { whenIdle: whenIdleOption, ...backoff } = reconnectGiven as ClientReconnectOptions;
+    const whenIdle: unknown = whenIdleOption ?? 'eager';
+    if (whenIdle !== 'eager' && whenIdle !== 'lazy') throw new KeepaliveOptionError('whenIdle', whenIdle, "'eager' or 'lazy'");
+    this.lazy = whenIdle === 'lazy';
+    if (this.lazy && givenActivity !== undefined && typeof givenActivity.subscribe !== 'function') {
+      throw new KeepaliveOptionError('activity', givenActivity, "a SessionActivity with subscribe() (reconnect.whenIdle: 'lazy' observes it)");
+    }
+    const reconnectConfig: ReconnectConfig = defineReconnectConfig(backoff);
     const scheduler: unknown = givenScheduler ?? defaultScheduler();
     if (!isObject(scheduler) || typeof scheduler.entry !== 'function' || typeof scheduler.now !== 'function') {
       throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
@@ -732,6 +817,11 @@ class Client implements KeepaliveClient {
     this.reconnectEntry = this.scheduler.entry(() => {
       this.guard(() => {
         this.reconnectEntry.schedule(null);
+        // Lazy: the work that was in flight when the connection was lost is done and nothing is queued.
+        if (this.reconnect.phase === 'waiting' && this.shouldPark()) {
+          this.parkNow(this.lastLoss.code, this.lastLoss.reason);
+          return;
+        }
         this.drive({ type: 'timer', now: this.scheduler.now() });
       });
     });
@@ -749,6 +839,16 @@ class Client implements KeepaliveClient {
       return;
     }
     signal?.addEventListener('abort', this.onAbort);
+    if (this.lazy) {
+      // S1: work starting (total 0 → 1) ends a park; observed, never polled.
+      this.unsubscribe = this.activity.subscribe((state) => {
+        if (state.total > 0 && this.current === 'idle') {
+          this.guard(() => {
+            this.unpark('activity');
+          });
+        }
+      });
+    }
     this.drive({ type: 'connect', now: this.scheduler.now() });
   }
 
@@ -775,6 +875,8 @@ class Client implements KeepaliveClient {
       if (conn !== null) this.flush(conn);
       return 'queued';
     }
+    // Parked: connect now (a socket never opens synchronously: the message is queued below and flushed on open).
+    if (this.current === 'idle') this.unpark('send');
     this.queue.push(data);
     return 'queued';
   }
@@ -1048,12 +1150,63 @@ class Client implements KeepaliveClient {
     }
     if (conn.opened) this.diagnose('info', CLIENT_DIAGNOSTICS.connectionLost, { code });
     else this.diagnose('warn', CLIENT_DIAGNOSTICS.connectFailed, { attempt: conn.attempt });
+    this.lastLoss = { code, reason };
+    if (this.shouldPark()) {
+      // Lazy and idle: no reconnect until work comes back. `close` says no reconnect is scheduled; `idle` says why.
+      const park = this.parkNow(code, reason, false);
+      if (conn.opened) this.emit('close', { code, reason, willReconnect: false });
+      // Unless a close listener already unparked (or closed) the client.
+      if (this.stillParked(park)) this.emit('idle', { code, reason });
+      return;
+    }
     const out: ReconnectCommand[] = [];
     this.reconnect = reconnectStep(this.reconnect, { type: 'disconnected', now: this.scheduler.now() }, out);
     const willReconnect = this.reconnect.phase === 'waiting';
     if (willReconnect) this.current = 'reconnecting';
     if (conn.opened) this.emit('close', { code, reason, willReconnect });
     this.runReconnect(out);
+  }
+
+  // -------------------------------------------------------------------------
+  // Lazy reconnect: parked while idle, back as soon as there is work.
+
+  /** Lazy mode, no work in flight, nothing queued, not closing: a lost connection is not worth re-establishing. */
+  private shouldPark(): boolean {
+    if (!this.lazy || this.closeRequested) return false;
+    const state = this.activity.state;
+    return (state.total === 0 || state.shutdown) && this.queue.length === 0;
+  }
+
+  /**
+   * Parks: the reconnect machine stops (cancelling any backoff timer, releasing the hold), the
+   * state becomes `idle`. Emits `idle` unless told not to (the caller emits it after `close`).
+   * Returns the park's number.
+   */
+  private parkNow(code: number, reason: string, emit = true): number {
+    const out: ReconnectCommand[] = [];
+    this.reconnect = reconnectStep(this.reconnect, { type: 'stop', now: this.scheduler.now() }, out);
+    this.current = 'idle';
+    this.parkedAt = this.scheduler.now();
+    const park = ++this.parks;
+    this.runReconnect(out);
+    this.diagnose('info', CLIENT_DIAGNOSTICS.parked, { code });
+    if (emit && this.stillParked(park)) this.emit('idle', { code, reason });
+    return park;
+  }
+
+  /** Whether park number `park` is still on: no listener or diagnostic hook unparked or closed the client since. */
+  private stillParked(park: number): boolean {
+    return park === this.parks && this.current === 'idle';
+  }
+
+  /** Work came back (or a message to send): connect at once, as on demand (attempt 0, state `connecting`). */
+  private unpark(trigger: 'activity' | 'send'): void {
+    if (this.current !== 'idle' || this.closeRequested) return;
+    const now = this.scheduler.now();
+    this.current = 'connecting';
+    this.drive({ type: 'connect', now });
+    // After the connect has started: a diagnostic hook that sends or starts work finds the client connecting.
+    this.diagnose('info', CLIENT_DIAGNOSTICS.unparked, { trigger, parked_ms: Math.round(now - this.parkedAt) });
   }
 
   private readonly onAbort = (): void => {
@@ -1110,6 +1263,8 @@ class Client implements KeepaliveClient {
     this.closeEntry.dispose();
     this.syncHold();
     this.signal?.removeEventListener('abort', this.onAbort);
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     if (this.ownsActivity) this.activity.shutdown();
     const undelivered = this.queue.drain();
     if (undelivered.length > 0) this.diagnose('warn', CLIENT_DIAGNOSTICS.undelivered, { messages: undelivered.length });
@@ -1183,7 +1338,8 @@ function destroy(socket: WebSocketLike): void {
  * Creates a WebSocket client that keeps its connection alive while its
  * activity is busy (spec S4, B7), detects a dead peer within interval +
  * `pongTimeoutMs` (B5), reconnects with capped, jittered backoff (B6) and
- * queues messages sent while disconnected. Options are validated here
+ * queues messages sent while disconnected; with `reconnect: { whenIdle: 'lazy' }`
+ * a connection lost while idle stays closed until work comes back. Options are validated here
  * (B1): a bad one throws {@link KeepaliveOptionError} naming it and its value.
  *
  * `target` is a URL (opened with `ws`, or with the `WebSocket` option's
