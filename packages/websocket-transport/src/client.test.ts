@@ -333,6 +333,39 @@ describe('WHATWG sockets: application-level heartbeats (B5)', () => {
     release();
   });
 
+  it('B5: heartbeats from a server that cannot ping (Deno) are answered; answers to our own are not echoed back', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    const { port } = wss.address() as { port: number };
+    let answers = 0;
+    let serverSocket: WsWebSocket | null = null;
+    wss.on('connection', (socket) => {
+      serverSocket = socket;
+      changed();
+      socket.on('message', (data: Buffer) => {
+        if (data.length === 0) answers++;
+        changed();
+      });
+    });
+    const { client, seen } = connect(`ws://127.0.0.1:${port}`, { WebSocket: UndiciWebSocket, heartbeatIntervalMs: 60_000 });
+    try {
+      await until(() => seen.opens === 1 && serverSocket !== null, 5_000, 'open');
+      for (let i = 0; i < 5; i++) serverSocket!.send('');
+      await until(() => answers === 5, 5_000, 'five answers');
+      // Our own heartbeat (message mode: undici cannot ping), answered by the server once: not echoed again.
+      const release = client.activity.start('api_call');
+      client.activity.signal();
+      await until(() => answers === 6, 5_000, 'our heartbeat');
+      serverSocket!.send('');
+      await stays(() => answers > 6, 150, 'an echo of the reply to our heartbeat');
+      expect(seen.messages).toEqual([]);
+      release();
+    } finally {
+      await client.close();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+  });
+
   it('B5: an undici WebSocket whose peer never answers is declared dead within interval + timeout, closed at once, and reconnects (B6)', async () => {
     const server = await startServer({ replyToHeartbeats: false });
     const { client, seen } = connect(server.url, {
@@ -899,7 +932,8 @@ describe('runtime shapes (in-memory sockets)', () => {
     socket.dispatch('error', { message: 'boom' });
     expect(seen.errors.at(-1)?.message).toBe('boom');
     expect(client.send('hi')).toBe('sent');
-    expect(socket.sent).toEqual(['hi']);
+    // The unsolicited heartbeat above was answered in kind (a server that cannot ping); then the message.
+    expect(socket.sent).toEqual([HEARTBEAT_MESSAGE, 'hi']);
     const result = await client.close(3000, 'done');
     expect(socket.closeCalls).toEqual([[3000, 'done']]);
     expect(result).toMatchObject({ cause: 'closed', code: 1006, reason: 'close timeout' });

@@ -682,6 +682,8 @@ interface Connection {
   opened: boolean;
   /** Whether keep-alives are protocol pings on this socket. */
   ping: boolean;
+  /** Heartbeat messages sent on this socket and not answered yet. */
+  unanswered: number;
   /** Removes the client's listeners from the socket. */
   release: () => void;
 }
@@ -977,7 +979,7 @@ class Client implements KeepaliveClient {
   // Sockets.
 
   private openSocket(attempt: number): void {
-    const conn: Connection = { attempt, socket: null, opened: false, ping: false, release: ignore };
+    const conn: Connection = { attempt, socket: null, opened: false, ping: false, unanswered: 0, release: ignore };
     this.conn = conn;
     this.current = attempt === 0 ? 'connecting' : 'reconnecting';
     let socket: WebSocketLike;
@@ -1079,7 +1081,10 @@ class Client implements KeepaliveClient {
         const socket = conn.socket;
         if (conn !== this.conn || socket?.readyState !== OPEN) return;
         if (conn.ping) (socket as PingableWebSocketLike).ping();
-        else socket.send(this.heartbeatMessage);
+        else {
+          socket.send(this.heartbeatMessage);
+          conn.unanswered++;
+        }
       },
       closeTransport: (command: CloseTransport) => {
         this.guard(() => {
@@ -1132,8 +1137,15 @@ class Client implements KeepaliveClient {
       this.report(new TypeError(`Unsupported message data type: ${Object.prototype.toString.call(data)}`));
       return;
     }
-    // Heartbeat replies are proof of life only; they are not application data.
-    if (isHeartbeatMessage(message.data, this.heartbeatMessage, message.binary)) return;
+    // Heartbeats are proof of life only, never application data. The answer to
+    // one of ours settles it; any other is the server's own keep-alive (servers
+    // that cannot ping, such as Deno's) and is answered in kind, so the two
+    // ends never echo each other forever.
+    if (isHeartbeatMessage(message.data, this.heartbeatMessage, message.binary)) {
+      if (conn.unanswered > 0) conn.unanswered--;
+      else if (conn.socket?.readyState === OPEN) conn.socket.send(this.heartbeatMessage);
+      return;
+    }
     this.emit('message', message);
   }
 
