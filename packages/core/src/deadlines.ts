@@ -9,7 +9,7 @@ import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.
  * ```ts
  * import { pollTimeout } from '@keepalive/core';
  * const deadline = pollTimeout(state);
- * if (deadline !== null) setTimeout(onTimeout, Math.max(0, deadline - performance.now()));
+ * if (deadline !== null) driver.wakeAt(deadline, () => transition(state, { type: 'timeout', now: driver.now() }));
  * ```
  */
 export function pollTimeout(state: SessionState): number | null {

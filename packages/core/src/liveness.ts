@@ -51,7 +51,7 @@ export function pongDeadlineAfterSend(current: number | null, now: number, timeo
  *
  * @example
  * ```ts
- * const liveness = createLiveness(performance.now());
+ * const liveness = createLiveness(clock.now());
  * ```
  */
 export function createLiveness(now: number): LivenessState {
@@ -76,7 +76,7 @@ export function keepaliveSent(state: LivenessState, now: number, timeoutMs: numb
  *
  * @example
  * ```ts
- * socket.on('pong', () => { state = proofOfLife(state, performance.now()); });
+ * socket.on('pong', () => { state = proofOfLife(state, clock.now()); });
  * ```
  */
 export function proofOfLife(state: LivenessState, now: number): LivenessState {

@@ -126,7 +126,7 @@ export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
  *
  * @example
  * ```ts
- * const peer: PeerState = createPeerState(config, performance.now(), Math.random());
+ * const peer: PeerState = createPeerState(config, clock.now(), phase);
  * ```
  */
 export interface PeerState {
@@ -230,7 +230,7 @@ const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = Object.freez
  * ```ts
  * import { createPeerState, definePeerConfig } from '@keepalive/core';
  * const config = definePeerConfig({ pingIntervalMs: 30_000 });
- * const peer = createPeerState(config, performance.now(), Math.random());
+ * const peer = createPeerState(config, clock.now(), randomPhase());
  * ```
  */
 export function createPeerState(config: PeerConfig, now: number, phase: number): PeerState {

@@ -1,7 +1,7 @@
 /**
  * A seeded pseudo-random generator whose whole state is one 32-bit integer,
  * so it can live inside serialisable machine state (spec B3: randomness
- * arrives as an input, never from Math.random). Algorithm: mulberry32.
+ * arrives as an input, never from the platform's generator). Algorithm: mulberry32.
  */
 
 /**
@@ -42,7 +42,7 @@ export function nextRandom(seed: number): RandomDraw {
  *
  * @example
  * ```ts
- * toSeed(performance.now() * 1000); // an integer in [0, 2^32)
+ * toSeed(12.75 * 1000); // 12750, an integer in [0, 2^32)
  * ```
  */
 export function toSeed(value: number): number {

@@ -106,11 +106,11 @@ export interface SessionState {
  *
  * @example
  * ```ts
- * const base: SessionEventBase = { now: performance.now() };
+ * const base: SessionEventBase = { now: clock.now() };
  * ```
  */
 export interface SessionEventBase {
-  /** Monotonic time in milliseconds (performance.now-like); never wall-clock time. */
+  /** Monotonic time in milliseconds (a monotonic clock's reading); never wall-clock time. */
   readonly now: number;
 }
 
@@ -249,7 +249,7 @@ const DEADLINE_FIELD = Object.freeze({
  * @example
  * ```ts
  * import { createSessionState } from '@keepalive/core';
- * const state = createSessionState({ heartbeatIntervalMs: 10_000 }, performance.now());
+ * const state = createSessionState({ heartbeatIntervalMs: 10_000 }, clock.now());
  * ```
  */
 export function createSessionState(options: SessionOptions | SessionConfig = {}, now = 0): SessionState {

@@ -7,7 +7,7 @@ import type { SessionState } from './session.js';
  *
  * @example
  * ```ts
- * const summary: SessionSummary = summarize(state, performance.now());
+ * const summary: SessionSummary = summarize(state, clock.now());
  * ```
  */
 export interface SessionSummary {
