@@ -34,7 +34,7 @@ const impureGlobals = [
 }));
 
 const coreSources = ['packages/core/src/**/*.ts'];
-const testFiles = ['**/*.test.ts', '**/*.spec.ts', '**/test/**/*.ts', '**/test-support/**/*.ts'];
+const testFiles = ['**/*.test.ts', '**/*.spec.ts', '**/test/**/*.ts', '**/test-support/**/*.ts', '**/__tests__/**/*.ts'];
 
 export default tseslint.config(
   {

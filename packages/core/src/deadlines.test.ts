@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { armedTimers, createSessionState, deadlineOf, earliestDeadline, nextRandom, pollTimeout, summarize, toSeed, isUnitInterval } from './index.js';
-import { SimDriver } from './test-support/driver.js';
+import { SimDriver } from './__tests__/driver.js';
 
 describe('earliest deadline for one-timer drivers', () => {
   it('pollTimeout returns the earliest armed deadline of a session, or null', () => {

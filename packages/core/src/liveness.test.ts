@@ -8,7 +8,7 @@ import {
   keepaliveSent,
   proofOfLife,
 } from './index.js';
-import { SimDriver } from './test-support/driver.js';
+import { SimDriver } from './__tests__/driver.js';
 
 describe('B5 liveness (standalone machine)', () => {
   it('B5: alive until a keep-alive is owed, waiting within the timeout, dead after it', () => {

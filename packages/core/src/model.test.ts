@@ -1,7 +1,7 @@
 import { describe } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { expect } from 'vitest';
-import { SimDriver } from './test-support/driver.js';
+import { SimDriver } from './__tests__/driver.js';
 
 /**
  * Model-based test: the core, driven by a simulated clock, against a small

@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { SESSION_DIAGNOSTICS as D, SESSION_TIMERS, deadlineOf, wantsHeartbeat, type SessionOptions, type SessionTimer } from './index.js';
-import { SimDriver } from './test-support/driver.js';
+import { SimDriver } from './__tests__/driver.js';
 
 /**
  * Properties over random event sequences: random reasons, attach/detach,

@@ -12,7 +12,7 @@ import {
   type SessionEvent,
   type SessionTimer,
 } from './index.js';
-import { SimDriver } from './test-support/driver.js';
+import { SimDriver } from './__tests__/driver.js';
 
 const INTERVAL = 30_000;
 const IDLE = 30_000;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isRecord } from './workspace.mjs';
 
 /** Files that must never ship: tests, test support and smoke scripts. */
-const UNPUBLISHABLE = /(^|\/)(smoke|test-support|test)\/|\.(test|spec)\.[cm]?[jt]sx?$/;
+const UNPUBLISHABLE = /(^|\/)(smoke|test-support|__tests__|test)\/|\.(test|spec)\.[cm]?[jt]sx?$/;
 
 /**
  * What a publishable package still lacks (CONTRIBUTING.md, "What a publishable package contains"): package.json
