@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeSocket, manualPlatform } from 'keepalive-test-support';
 import { createSessionActivity } from './activity.js';
 import { connectWithKeepalive, keepaliveSocket, type BunWebSocketLike } from './client.js';
 import { createScheduler } from './platform.js';
-import { FakeBunSocket, FakeSocket, manualPlatform } from './test-support/fakes.js';
+import { FakeBunSocket } from './test-support/fakes.js';
 
 /** Unit tests of the client helper with socket doubles on a manual clock (the real Bun runs in keepalive-conformance). */
 

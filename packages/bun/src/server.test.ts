@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
+import { KeepaliveOptionError } from '@keepalive/core';
+import { manualPlatform } from 'keepalive-test-support';
 import { createScheduler } from './platform.js';
 import { withKeepalive, type BunServerWebSocketLike, type BunWebSocketHandlerLike } from './server.js';
-import { manualPlatform } from './test-support/fakes.js';
 
 /** Unit tests of the Bun.serve wrapper with socket doubles on a manual clock (the real Bun runs in keepalive-conformance). */
 
@@ -51,11 +52,17 @@ describe('withKeepalive', () => {
     custom.keepalive.close();
   });
 
-  it('refuses what is not a handler, and a bad heartbeat message', () => {
+  it('refuses what is not a handler (TypeError), and bad options (KeepaliveOptionError naming the option)', () => {
     expect(() => withKeepalive(null as unknown as BunWebSocketHandlerLike)).toThrow(/message\(\) function/);
     expect(() => withKeepalive({} as BunWebSocketHandlerLike)).toThrow(/message\(\) function/);
-    expect(() => withKeepalive({ message: () => undefined }, { heartbeatMessage: 1 as unknown as string })).toThrow(/heartbeatMessage/);
-    expect(() => withKeepalive({ message: () => undefined }, { pingIntervalMs: -1 })).toThrow(/pingIntervalMs/);
+    expect(() => withKeepalive(null as unknown as BunWebSocketHandlerLike)).toThrow(TypeError);
+    const heartbeat = () => withKeepalive({ message: () => undefined }, { heartbeatMessage: 1 as unknown as string });
+    expect(heartbeat).toThrow(KeepaliveOptionError);
+    expect(heartbeat).toThrow('Invalid option heartbeatMessage: 1 (expected a string)');
+    const interval = () => withKeepalive({ message: () => undefined }, { pingIntervalMs: -1 });
+    expect(interval).toThrow(KeepaliveOptionError);
+    expect(interval).toThrow(/^Invalid option pingIntervalMs: -1 \(expected/);
+    expect(() => withKeepalive({ message: () => undefined }, { pingIntervalMS: 1_000 } as never)).toThrow(/Invalid option pingIntervalMS: 1000/);
   });
 
   it('B5: pings each open socket with ws.ping(); a pong is proof of life; no pong terminates it', () => {
@@ -128,7 +135,7 @@ describe('withKeepalive', () => {
   });
 
   it('closes connections silent for idleCloseMs with 4000', () => {
-    const { platform, websocket } = setup({ idleCloseMs: 500, pingIntervalMs: 10_000, random: () => 0.5 });
+    const { platform, websocket } = setup({ idleCloseMs: 500, pingIntervalMs: 10_000, minPingIntervalMs: 100, random: () => 0.5 });
     const socket = new ServerSocket();
     websocket.open?.(socket);
     platform.advance(300);

@@ -1,3 +1,4 @@
+import { KeepaliveOptionError } from '@keepalive/core';
 import {
   HEARTBEAT_MESSAGE,
   PeerTracker,
@@ -148,7 +149,7 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
     throw new TypeError('withKeepalive(handler): expected a Bun websocket handler object with a message() function');
   }
   const { heartbeatMessage = HEARTBEAT_MESSAGE, scheduler, ...peerOptions } = options;
-  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
   const tracker = new PeerTracker({ ...peerOptions, scheduler: scheduler ?? defaultScheduler() });
   const peers = new Map<BunServerWebSocketLike, TrackedPeer>();
   let closed = false;

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeSocket, manualPlatform } from 'keepalive-test-support';
 import { createSessionActivity } from './activity.ts';
 import { connectWithKeepalive, keepaliveSocket } from './client.ts';
 import type { DenoWebSocketLike } from './deno-like.ts';
 import { createScheduler } from './platform.ts';
-import { FakeSocket, manualPlatform } from './test-support/fakes.ts';
 
 /** Unit tests of the client helper with socket doubles on a manual clock (the real Deno runs in keepalive-conformance). */
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { KeepaliveOptionError } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 import { createKeepaliveServer, keepAlive, type ServerKeepalive } from './server.js';
@@ -205,7 +206,37 @@ describe('server keep-alive over real sockets', () => {
     const heartbeat = keepAlive(wss, { scheduler: createScheduler() });
     expect(heartbeat.size).toBe(1);
     heartbeat[Symbol.dispose]();
-    expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(/pingIntervalMs: -1/);
-    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow(/heartbeatMessage/);
+    expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(KeepaliveOptionError);
+    expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(/Invalid option pingIntervalMs: -1/);
+    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow(KeepaliveOptionError);
+    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow('Invalid option heartbeatMessage: 5 (expected a string)');
+    expect(wss.listenerCount('connection')).toBe(0);
+  });
+
+  it('createKeepaliveServer names a bad keep-alive option by its path and closes the server it made', async () => {
+    const refused = (keepalive: unknown): KeepaliveOptionError => {
+      let server: WebSocketServer | undefined;
+      const error: unknown = (() => {
+        try {
+          server = createKeepaliveServer({ host: '127.0.0.1', port: 0, keepalive: keepalive as never }).wss;
+          return undefined;
+        } catch (caught) {
+          return caught;
+        }
+      })();
+      if (server !== undefined) cleanups.push(() => new Promise((resolve) => server?.close(resolve)));
+      expect(error).toBeInstanceOf(KeepaliveOptionError);
+      return error as KeepaliveOptionError;
+    };
+    const interval = refused({ pingIntervalMs: -1 });
+    expect(interval).toBeInstanceOf(RangeError);
+    expect(interval).toMatchObject({ option: 'keepalive.pingIntervalMs', value: -1 });
+    expect(interval.message).toMatch(/^Invalid option keepalive\.pingIntervalMs: -1 \(expected a finite number of milliseconds/);
+    expect(refused({ heartbeatMessage: 5 })).toMatchObject({ option: 'keepalive.heartbeatMessage', value: 5, expectation: 'a string' });
+    expect(refused({ pingIntervalMS: 1_000 })).toMatchObject({ option: 'keepalive.pingIntervalMS', value: 1_000 });
+    expect(refused(5)).toMatchObject({ option: 'keepalive', value: 5 });
+    // Nothing is left listening: the refused servers were closed.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'TCPServerWrap')).toEqual([]);
   });
 });

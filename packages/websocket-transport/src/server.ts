@@ -1,5 +1,5 @@
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import { CLOSE_CODES, PEER_DEFAULTS } from '@keepalive/core';
+import { CLOSE_CODES, KeepaliveOptionError, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
 import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
 
@@ -102,7 +102,7 @@ class WsConnection implements TrackedSocket {
  */
 export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions = {}): ServerKeepalive {
   const { heartbeatMessage = HEARTBEAT_MESSAGE, ...trackerOptions } = options;
-  if (typeof heartbeatMessage !== 'string') throw new TypeError(`Invalid option heartbeatMessage: expected a string`);
+  if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
   const tracker = new PeerTracker(trackerOptions);
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
@@ -222,7 +222,9 @@ export interface KeepaliveServerOptions extends ServerOptions {
 
 /**
  * A `ws` WebSocketServer with {@link keepAlive} applied and `maxPayload`
- * set (default 1 MiB: larger frames are refused with 1009).
+ * set (default 1 MiB: larger frames are refused with 1009). A bad
+ * keep-alive option throws a `KeepaliveOptionError` naming it as
+ * `keepalive.<option>` (and the server is closed).
  *
  * @example
  * ```ts
@@ -236,7 +238,13 @@ export function createKeepaliveServer(
 ): { wss: WebSocketServer; heartbeat: ServerKeepalive } {
   const { keepalive, ...serverOptions } = options;
   const wss = new WebSocketServer({ maxPayload: 1 << 20, ...serverOptions }, onListening);
-  return { wss, heartbeat: keepAlive(wss, keepalive) };
+  try {
+    return { wss, heartbeat: nestedOptions('keepalive', keepalive, (given) => keepAlive(wss, given)) };
+  } catch (error) {
+    // Refused keep-alive options (reported as `keepalive.<option>`): do not leave the server listening.
+    wss.close();
+    throw error;
+  }
 }
 
 /**
