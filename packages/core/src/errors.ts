@@ -18,12 +18,15 @@ export class KeepaliveOptionError extends RangeError {
   readonly option: string;
   /** The value that was refused. */
   readonly value: unknown;
+  /** What was expected instead, e.g. `a finite number of milliseconds in (0, 2147483647]`. */
+  readonly expectation: string;
 
   constructor(option: string, value: unknown, expectation: string) {
     super(`Invalid option ${option}: ${describeValue(value)} (expected ${expectation})`);
     this.name = 'KeepaliveOptionError';
     this.option = option;
     this.value = value;
+    this.expectation = expectation;
   }
 }
 
@@ -102,4 +105,32 @@ export function checkKnownKeys(options: object, known: readonly string[], what: 
 export function optionOr(options: object, key: string, fallback: unknown): unknown {
   const value = (options as Record<string, unknown>)[key];
   return value === undefined ? fallback : value;
+}
+
+/**
+ * Validates a nested group of options: any {@link KeepaliveOptionError}
+ * thrown by `validate` is rethrown with the option's full path, so a bad
+ * `reconnect: { maxDelayMs: -1 }` is reported as `reconnect.maxDelayMs`.
+ * A group that is not an object is refused under its own name.
+ *
+ * @example
+ * ```ts
+ * import { defineReconnectConfig, nestedOptions } from '@keepalive/core';
+ * const reconnect = nestedOptions('reconnect', { maxDelayMs: 5_000 }, defineReconnectConfig);
+ * console.log(reconnect.maxDelayMs); // 5000
+ * ```
+ */
+export function nestedOptions<O extends object, T>(path: string, options: O | undefined, validate: (options: O) => T): T {
+  const given: unknown = options ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new KeepaliveOptionError(path, given, `an object of ${path} options`);
+  }
+  try {
+    return validate(given as O);
+  } catch (error) {
+    if (error instanceof KeepaliveOptionError && !error.option.startsWith(`${path}.`)) {
+      throw new KeepaliveOptionError(`${path}.${error.option}`, error.value, error.expectation);
+    }
+    throw error;
+  }
 }

@@ -30,7 +30,19 @@ export {
   type SendKeepalive,
 } from './commands.js';
 export { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
-export { KeepaliveOptionError, MAX_DURATION_MS } from './errors.js';
+export {
+  KeepaliveOptionError,
+  MAX_DURATION_MS,
+  checkBoolean,
+  checkDuration,
+  checkInteger,
+  checkKnownKeys,
+  checkNumber,
+  checkOptionalDuration,
+  nestedOptions,
+  optionOr,
+} from './errors.js';
+export { answerHeartbeat, type HeartbeatVerdict } from './heartbeat.js';
 export {
   SESSION_DIAGNOSTICS,
   SESSION_TIMERS,
@@ -96,6 +108,7 @@ export {
   peerStep,
   peerTransition,
   type InboundKind,
+  type KeepaliveFrame,
   type PeerCommand,
   type PeerConfig,
   type PeerEvent,
@@ -105,4 +118,31 @@ export {
   type PingPeer,
   type ReplyHeartbeat,
 } from './peer.js';
+export {
+  CONNECTION_DEFAULTS,
+  CONNECTION_DIAGNOSTICS,
+  PING_FLOOD_REASON,
+  TERMINAL_CLOSE_CODES,
+  connectionDeadline,
+  connectionStep,
+  connectionTransition,
+  defineConnectionConfig,
+  isTerminalClose,
+  openConnection,
+  wantsSocket,
+  type CloseInfo,
+  type ConnectionCloseCause,
+  type ConnectionCommand,
+  type ConnectionConfig,
+  type ConnectionEvent,
+  type ConnectionOptions,
+  type ConnectionPhase,
+  type ConnectionReconnectOptions,
+  type ConnectionState,
+  type ConnectionTransition,
+  type ConnectionUserEvent,
+  type ConnectionWorkEvent,
+  type InboundFrame,
+  type WhenIdle,
+} from './connection.js';
 export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';

@@ -59,7 +59,7 @@ describe('B6 reconnect', () => {
     expect(delays).toEqual([99, 199, 399, 799, 999, 999]);
   });
 
-  it('B6: a healthy period resets the attempt count; a short one does not', () => {
+  it('B6: a healthy period resets the backoff level; a short one does not. B11: an opened connection resets the attempt count', () => {
     const base = run(createReconnectState({ resetAfterMs: 10_000 }), [
       { type: 'connect', now: 0 },
       { type: 'disconnected', now: 1, random: 0 },
@@ -68,9 +68,27 @@ describe('B6 reconnect', () => {
       { type: 'timer', now: 2 },
       { type: 'connected', now: 3 },
     ]).state;
-    expect(base.attempt).toBe(2);
-    expect(reconnectTransition(base, { type: 'disconnected', now: 500, random: 0 })[0].attempt).toBe(3);
-    expect(reconnectTransition(base, { type: 'disconnected', now: 10_003, random: 0 })[0].attempt).toBe(1);
+    expect(base.attempt).toBe(0);
+    expect(base.level).toBe(2);
+    const short = reconnectTransition(base, { type: 'disconnected', now: 500, random: 0 })[0];
+    expect([short.attempt, short.level]).toEqual([1, 3]);
+    const healthy = reconnectTransition(base, { type: 'disconnected', now: 10_003, random: 0 })[0];
+    expect([healthy.attempt, healthy.level]).toEqual([1, 1]);
+  });
+
+  it('B11: connections that open and are lost at once never exhaust maxAttempts, and their backoff still grows', () => {
+    let state = run(createReconnectState({ maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 1_000 }), [{ type: 'connect', now: 0 }]).state;
+    const ceilings: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      state = reconnectTransition(state, { type: 'connected', now: i * 10 })[0];
+      const [lost, commands] = reconnectTransition(state, { type: 'disconnected', now: i * 10 + 1, random: 0.999_999 });
+      const arm = commands.find((command) => command.type === 'arm');
+      ceilings.push(arm === undefined ? -1 : arm.deadline - (i * 10 + 1) + 1);
+      expect(lost.phase).toBe('waiting');
+      state = reconnectTransition(lost, { type: 'timer', now: i * 10 + 2 })[0];
+    }
+    expect(state.phase).toBe('connecting');
+    expect(ceilings).toEqual([100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000]);
   });
 
   it('B6: no reconnect after a deliberate close; a pending one is cancelled', () => {

@@ -25,7 +25,11 @@ export interface ReconnectOptions {
   readonly multiplier?: number | undefined;
   /** A connection that stayed up this long resets the attempt count. Default 60 000 ms. */
   readonly resetAfterMs?: number | undefined;
-  /** Give up after this many consecutive attempts; `null` (default) never gives up. */
+  /**
+   * Give up after this many consecutive attempts that failed to open (B11); a
+   * connection that opened and was later lost starts a new count. `null`
+   * (default) never gives up.
+   */
   readonly maxAttempts?: number | null | undefined;
 }
 
@@ -97,7 +101,7 @@ export function defineReconnectConfig(options: ReconnectOptions = {}): Reconnect
  * - `connected`: the transport is open;
  * - `waiting`: lost; a reconnect is scheduled;
  * - `stopped`: closed on purpose: never reconnects;
- * - `exhausted`: `maxAttempts` consecutive attempts failed.
+ * - `exhausted`: `maxAttempts` consecutive attempts failed to open (B11).
  *
  * @example
  * ```ts
@@ -117,8 +121,18 @@ export type ReconnectPhase = 'idle' | 'connecting' | 'connected' | 'waiting' | '
 export interface ReconnectState {
   readonly config: ReconnectConfig;
   readonly phase: ReconnectPhase;
-  /** Consecutive attempts since the last healthy connection (0 while healthy). */
+  /**
+   * Consecutive attempts that failed to open since the last connection that
+   * opened (B11): 0 while connected; what `maxAttempts` bounds.
+   */
   readonly attempt: number;
+  /**
+   * The backoff level: the exponent of the delay ceiling. It grows with every
+   * loss, including connections that opened and were lost soon after (so a
+   * server that accepts and drops at once is not hammered), and falls back
+   * to 1 after a connection that stayed up `resetAfterMs`.
+   */
+  readonly level: number;
   /** The seed of the jitter generator (see {@link nextRandom}). */
   readonly seed: number;
   /** When the current connection opened, or `null`. */
@@ -201,7 +215,7 @@ const CANCEL_RECONNECT: CancelTimer<'reconnect'> = Object.freeze({ type: 'cancel
  * ```
  */
 export function createReconnectState(options: ReconnectOptions | ReconnectConfig = {}, seed = 0): ReconnectState {
-  return { config: defineReconnectConfig(options), phase: 'idle', attempt: 0, seed: toSeed(seed), connectedAt: null, deadline: null };
+  return { config: defineReconnectConfig(options), phase: 'idle', attempt: 0, level: 0, seed: toSeed(seed), connectedAt: null, deadline: null };
 }
 
 /**
@@ -257,7 +271,8 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
     case 'connected':
       if (state.phase !== 'connecting') return state;
       if (state.attempt > 0) out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnected, { attempts: state.attempt }));
-      return { ...state, phase: 'connected', connectedAt: event.now };
+      // B11: an attempt that opened ends the count of failed attempts.
+      return { ...state, phase: 'connected', attempt: 0, connectedAt: event.now };
     case 'disconnected':
       return onDisconnected(state, event.now, event.random, out);
     case 'timer':
@@ -276,13 +291,18 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
 function onDisconnected(state: ReconnectState, now: number, random: number | undefined, out: ReconnectCommand[]): ReconnectState {
   if (state.phase !== 'connected' && state.phase !== 'connecting') return state;
   const config = state.config;
-  // A connection that stayed healthy long enough starts the count afresh.
-  const healthy = state.connectedAt !== null && now - state.connectedAt >= config.resetAfterMs;
-  const attempt = (healthy ? 0 : state.attempt) + 1;
-  if (config.maxAttempts !== null && attempt > config.maxAttempts) {
+  // B11: a connection that opened and was lost starts a new count of failed
+  // attempts; only attempts that failed to open count towards maxAttempts.
+  const opened = state.phase === 'connected';
+  const attempt = opened ? 1 : state.attempt + 1;
+  if (!opened && config.maxAttempts !== null && attempt > config.maxAttempts) {
     out.push(diagnostic('warn', RECONNECT_DIAGNOSTICS.exhausted, { attempts: attempt - 1 }));
     return { ...state, phase: 'exhausted', attempt: attempt - 1, connectedAt: null, deadline: null };
   }
+  // The backoff level keeps growing across short-lived connections and starts
+  // afresh after one that stayed healthy for resetAfterMs.
+  const healthy = opened && state.connectedAt !== null && now - state.connectedAt >= config.resetAfterMs;
+  const level = healthy ? 1 : state.level + 1;
   let seed = state.seed;
   let draw: number;
   if (random !== undefined && isUnitInterval(random)) {
@@ -294,9 +314,9 @@ function onDisconnected(state: ReconnectState, now: number, random: number | und
     seed = next.seed;
   }
   // Full jitter: uniform in [0, ceiling).
-  const delay = Math.floor(draw * backoffCeiling(config, attempt));
+  const delay = Math.floor(draw * backoffCeiling(config, level));
   const deadline = now + delay;
   out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnecting, { attempt, delay_ms: delay }));
   out.push({ type: 'arm', timer: 'reconnect', deadline });
-  return { config, phase: 'waiting', attempt, seed, connectedAt: null, deadline };
+  return { config, phase: 'waiting', attempt, level, seed, connectedAt: null, deadline };
 }

@@ -1,0 +1,180 @@
+import { describe, expect } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import { ConnectionSim } from './__tests__/connection-sim.js';
+import { connectionDeadline, connectionTransition, isTerminalClose, type ConnectionOptions, type InboundFrame } from './index.js';
+
+/**
+ * Properties of the client connection machine over random sequences of
+ * socket opens, closes with random codes, frames, timeouts, sends, work and
+ * close requests (B10–B14). Every invariant is checked after every step.
+ * 1,000 runs each by default; `test:deep` runs 100,000.
+ */
+
+type Action =
+  | { k: 'open'; canPing: boolean }
+  | { k: 'closeSocket'; code: number; reason: string; random: number | undefined }
+  | { k: 'inbound'; frame: InboundFrame }
+  | { k: 'advance'; dt: number; random: number | undefined }
+  | { k: 'send'; bytes: number }
+  | { k: 'start'; reason: string }
+  | { k: 'stop'; reason: string }
+  | { k: 'signal' }
+  | { k: 'close'; aborted: boolean };
+
+const closes = fc.constantFrom<[number, string]>(
+  [1000, ''],
+  [1001, 'restart'],
+  [1006, ''],
+  [1008, 'ping_flood'],
+  [1008, 'policy'],
+  [1011, ''],
+  [4000, 'idle'],
+  [4401, 'unauthorized'],
+  [3000, ''],
+);
+const random = fc.option(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { nil: undefined });
+const reason = fc.constantFrom('api_call', 'tool_exec');
+
+const action: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 4, arbitrary: fc.boolean().map((canPing) => ({ k: 'open' as const, canPing })) },
+  { weight: 3, arbitrary: fc.tuple(closes, random).map(([[code, why], r]) => ({ k: 'closeSocket' as const, code, reason: why, random: r })) },
+  { weight: 3, arbitrary: fc.constantFrom<InboundFrame>('data', 'pong', 'ping', 'heartbeat').map((frame) => ({ k: 'inbound' as const, frame })) },
+  { weight: 8, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3_000 }), random).map(([dt, r]) => ({ k: 'advance' as const, dt, random: r })) },
+  { weight: 5, arbitrary: fc.integer({ min: 0, max: 40 }).map((bytes) => ({ k: 'send' as const, bytes })) },
+  { weight: 3, arbitrary: reason.map((r) => ({ k: 'start' as const, reason: r })) },
+  { weight: 3, arbitrary: reason.map((r) => ({ k: 'stop' as const, reason: r })) },
+  { weight: 1, arbitrary: fc.constant({ k: 'signal' as const }) },
+  { weight: 1, arbitrary: fc.boolean().map((aborted) => ({ k: 'close' as const, aborted })) },
+);
+
+const options: fc.Arbitrary<ConnectionOptions> = fc.record({
+  heartbeatIntervalMs: fc.integer({ min: 50, max: 1_000 }),
+  pongTimeoutMs: fc.option(fc.integer({ min: 10, max: 800 }), { nil: null }),
+  connectTimeoutMs: fc.integer({ min: 10, max: 2_000 }),
+  closeTimeoutMs: fc.integer({ min: 10, max: 1_000 }),
+  maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
+  maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
+  permitWithoutActivity: fc.boolean(),
+  reconnect: fc.record({
+    initialDelayMs: fc.integer({ min: 1, max: 200 }),
+    maxDelayMs: fc.integer({ min: 200, max: 2_000 }),
+    maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
+    resetAfterMs: fc.integer({ min: 1, max: 5_000 }),
+    whenIdle: fc.constantFrom('eager' as const, 'lazy' as const),
+  }),
+});
+
+function run(sim: ConnectionSim, act: Action): void {
+  switch (act.k) {
+    case 'open':
+      if (sim.socket !== null && !sim.socket.open && !sim.socket.closing) sim.open(act.canPing);
+      break;
+    case 'closeSocket':
+      sim.closeSocket(act.code, act.reason, act.random);
+      break;
+    case 'inbound':
+      sim.inbound(act.frame);
+      break;
+    case 'advance':
+      sim.advance(act.dt, act.random);
+      break;
+    case 'send':
+      sim.send(act.bytes);
+      break;
+    case 'start':
+    case 'stop':
+      sim.apply({ type: act.k, reason: act.reason });
+      break;
+    case 'signal':
+      sim.apply({ type: 'signal' });
+      break;
+    case 'close':
+      sim.apply({ type: 'close', code: 1000, reason: '', cause: act.aborted ? 'aborted' : 'closed' });
+      break;
+  }
+}
+
+/** Every invariant the machine promises, checked after each step. */
+function check(sim: ConnectionSim, opts: ConnectionOptions): void {
+  const state = sim.state;
+  // B10: at most one socket, and a socket exactly in the phases that have one.
+  expect(sim.violations).toEqual([]);
+  expect(sim.socket !== null).toBe(state.phase === 'connecting' || state.phase === 'open' || state.phase === 'closing');
+  // B10: nothing armed while parked or closed.
+  if (state.phase === 'parked' || state.phase === 'closed') {
+    expect(connectionDeadline(state)).toBeNull();
+    expect([state.session.heartbeatAt, state.session.livenessAt, state.session.idleAt, state.session.stuckAt]).toEqual([null, null, null, null]);
+  }
+  // Lazy park only holds while there is nothing to do: no work in flight, nothing queued.
+  if (state.phase === 'parked') expect([state.session.total, state.queuedMessages]).toEqual([0, 0]);
+  // S4: the session is attached exactly while open.
+  expect(state.session.attached).toBe(state.phase === 'open');
+  // B14: every accepted message is written, still queued, or handed back; the accounting matches the payloads.
+  expect(sim.written.length + sim.queue.length + sim.drained.length).toBe(sim.accepted);
+  expect(state.queuedMessages).toBe(sim.queue.length);
+  expect(state.queuedMessages).toBeLessThanOrEqual(state.config.maxQueuedMessages);
+  expect(state.queuedBytes).toBeLessThanOrEqual(state.config.maxQueuedBytes);
+  expect(new Set(sim.written).size).toBe(sim.written.length);
+  // B11: attempts never exceed maxAttempts.
+  const max = opts.reconnect?.maxAttempts ?? null;
+  if (max !== null) for (const socket of sim.socketsOpened) expect(socket.attempt).toBeLessThanOrEqual(max);
+  // B6: every backoff delay within [0, cap].
+  for (const event of sim.eventsOf('reconnecting')) {
+    expect(event.delayMs).toBeGreaterThanOrEqual(0);
+    expect(event.delayMs).toBeLessThanOrEqual(state.config.reconnect.maxDelayMs);
+  }
+  // B13: the heartbeat interval stays within [configured, bound].
+  expect(state.session.config.heartbeatIntervalMs).toBeGreaterThanOrEqual(opts.heartbeatIntervalMs ?? 0);
+  expect(state.session.config.heartbeatIntervalMs).toBeLessThanOrEqual(state.config.maxHeartbeatIntervalMs);
+}
+
+describe('connection machine properties', () => {
+  test.prop([options, fc.array(action, { maxLength: 80 })])(
+    'B10 B11 B14 B6: one socket at a time, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded',
+    (opts, actions) => {
+      const sim = new ConnectionSim(opts);
+      check(sim, opts);
+      for (const act of actions) {
+        run(sim, act);
+        check(sim, opts);
+      }
+    },
+  );
+
+  test.prop([options, fc.array(action, { maxLength: 80 })])('B10 B12: no connect after a close request or a terminal code; closed is final', (opts, actions) => {
+    const sim = new ConnectionSim(opts);
+    let socketsAtEnd: number | null = null;
+    for (const act of actions) {
+      run(sim, act);
+      if (socketsAtEnd !== null) {
+        expect(sim.socketsOpened.length).toBe(socketsAtEnd);
+        expect(sim.state.phase === 'closing' || sim.state.phase === 'closed').toBe(true);
+      } else if (sim.state.phase === 'closing' || sim.state.phase === 'closed') {
+        socketsAtEnd = sim.socketsOpened.length;
+      }
+    }
+    // A terminal close ends in rejected, never a reconnect.
+    const rejected = sim.eventsOf('rejected');
+    for (const event of rejected) expect(isTerminalClose(sim.state.config, event.code, event.reason)).toBe(true);
+    if (rejected.length > 0) expect(sim.state.cause).toBe('rejected');
+    expect(sim.eventsOf('closed').length).toBeLessThanOrEqual(1);
+    if (sim.state.phase === 'closed') {
+      const frozen = sim.state;
+      const [after, commands] = connectionTransition(frozen, { type: 'start', reason: 'late', now: sim.now + 1 });
+      expect(after.phase).toBe('closed');
+      expect(commands.some((command) => command.type === 'open_socket')).toBe(false);
+    }
+  });
+
+  test.prop([options, fc.array(action, { maxLength: 60 }), fc.integer()])('B3: replaying the same sequence gives identical states and commands', (opts, actions, seed) => {
+    const a = new ConnectionSim(opts, 0, seed);
+    const b = new ConnectionSim(opts, 0, seed);
+    for (const act of actions) {
+      run(a, act);
+      run(b, act);
+    }
+    expect(JSON.stringify(a.state)).toBe(JSON.stringify(b.state));
+    expect(a.events).toEqual(b.events);
+    expect(a.diagnostics).toEqual(b.diagnostics);
+  });
+});

@@ -1,0 +1,825 @@
+import { CLOSE_CODES, NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
+import { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+import { pollTimeout } from './deadlines.js';
+import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, nestedOptions, optionOr } from './errors.js';
+import { answerHeartbeat } from './heartbeat.js';
+import {
+  createReconnectState,
+  defineReconnectConfig,
+  reconnectStep,
+  type ReconnectCommand,
+  type ReconnectConfig,
+  type ReconnectEvent,
+  type ReconnectOptions,
+  type ReconnectState,
+} from './reconnect.js';
+import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
+
+/**
+ * The client connection (spec B10–B13): one pure machine per connection, in
+ * the shape of quinn-proto's `Connection`. Events in (socket facts, timeouts,
+ * sends, work starting and stopping, a close request), the next state and an
+ * ordered list of commands out: socket effects for the driver, diagnostics,
+ * and typed user events. It composes the session machine (keep-alives while
+ * busy, liveness) and the reconnect machine (backoff with jitter), and owns
+ * everything a reconnecting client decides: the phases, the connect and
+ * close-handshake timeouts, attempt counting, lazy park and unpark, the
+ * heartbeat-answer rule, queue accounting (counts and bytes; payloads stay in
+ * the driver) and the close-code policy. A driver runs it with one timer at
+ * {@link connectionDeadline}. It executes nothing (like XState's `transition`).
+ *
+ * Phases (B10), exactly one at a time:
+ *
+ * | phase | socket | what is armed | leaves on |
+ * | --- | --- | --- | --- |
+ * | `connecting` | one, not open yet | connect timeout | opened → `open`; closed or timed out → `backoff`, `parked`, `closed` |
+ * | `open` | one, open | session timers (heartbeat while busy, liveness) | lost → `backoff` / `parked` / `closed`; close → `closing` |
+ * | `backoff` | none | reconnect delay | delay over → `connecting` (or `parked` when lazy and idle) |
+ * | `parked` | none | nothing | work starts or a send → `connecting` |
+ * | `closing` | one, closing | close-handshake timeout | closed or timed out → `closed` |
+ * | `closed` | none | nothing | never |
+ */
+
+/**
+ * What the client does with a connection lost while no work is in flight and
+ * nothing is queued: `'eager'` reconnects with backoff as for any loss;
+ * `'lazy'` parks (no socket, nothing armed) until work starts or a message is
+ * sent, then connects at once.
+ */
+export type WhenIdle = 'eager' | 'lazy';
+
+/** The reconnect options of a connection: the backoff policy (B6, B11) plus `whenIdle`. */
+export interface ConnectionReconnectOptions extends ReconnectOptions {
+  /** See {@link WhenIdle}. Default `'eager'`. */
+  readonly whenIdle?: WhenIdle | undefined;
+}
+
+/**
+ * Options of a client connection: the session options (heartbeat interval,
+ * liveness timeout, ...) and the connection's own. Every field is optional.
+ */
+export interface ConnectionOptions extends SessionOptions {
+  /**
+   * Proof-of-life timeout after each keep-alive (B5); `null` turns the kill
+   * rule off. Default 10 000 ms (the session machine's own default is off).
+   */
+  readonly pongTimeoutMs?: number | null | undefined;
+  /**
+   * An attempt that has not opened within this long is abandoned (its socket
+   * destroyed) and counts as failed (B10). Default 10 000 ms: a healthy
+   * handshake takes milliseconds, and after a partition heals the client is
+   * open again within `reconnect.maxDelayMs` plus this.
+   */
+  readonly connectTimeoutMs?: number | undefined;
+  /** How long a deliberate close waits for the close handshake before destroying the socket. Default 5 000 ms. */
+  readonly closeTimeoutMs?: number | undefined;
+  /** Reconnect policy. Default: 500 ms initial, ×2, capped at 30 s, reset after 60 s up, never gives up, eager. */
+  readonly reconnect?: ConnectionReconnectOptions | undefined;
+  /** How many messages may wait in the queue while not open. Default 1 000. */
+  readonly maxQueuedMessages?: number | undefined;
+  /** How many bytes may wait in the queue while not open. Default 1 MiB. */
+  readonly maxQueuedBytes?: number | undefined;
+  /**
+   * Close codes that mean "do not retry as is" (B12): such a close ends in a
+   * `rejected` event and the `closed` phase. Default {@link TERMINAL_CLOSE_CODES}.
+   * A 1008 close whose reason is `ping_flood` is never terminal (B13).
+   */
+  readonly terminalCloseCodes?: readonly number[] | undefined;
+  /**
+   * The bound up to which a client closed for a ping flood doubles its
+   * heartbeat interval (B13). Default the larger of 60 000 ms and
+   * `heartbeatIntervalMs`.
+   */
+  readonly maxHeartbeatIntervalMs?: number | undefined;
+}
+
+/** Validated, frozen connection options with every default filled in. */
+export interface ConnectionConfig {
+  readonly session: SessionConfig;
+  readonly reconnect: ReconnectConfig;
+  readonly whenIdle: WhenIdle;
+  readonly connectTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly terminalCloseCodes: readonly number[];
+  readonly maxHeartbeatIntervalMs: number;
+}
+
+/**
+ * The close codes that end a client by default (B12): 1002 protocol error,
+ * 1003 unsupported data, 1007 invalid payload, 1008 policy violation (except
+ * a ping flood), 1010 a required extension missing, and 4401 / 4403, the
+ * usual application codes for "unauthorized" and "forbidden" (HTTP 401/403 in
+ * the 4000 range).
+ */
+export const TERMINAL_CLOSE_CODES: readonly number[] = Object.freeze([1002, 1003, 1007, 1008, 1010, 4401, 4403]);
+
+/** The close reason our servers send with 1008 for a ping flood (B8, B13). */
+export const PING_FLOOD_REASON = 'ping_flood';
+
+/** The connection's defaults, besides the session's ({@link SESSION_DEFAULTS}) and the reconnect policy's. */
+export const CONNECTION_DEFAULTS = Object.freeze({
+  pongTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  closeTimeoutMs: 5_000,
+  maxQueuedMessages: 1_000,
+  maxQueuedBytes: 1_048_576,
+  whenIdle: 'eager',
+  minMaxHeartbeatIntervalMs: 60_000,
+} as const);
+
+const SESSION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
+const CONNECTION_KEYS: readonly string[] = Object.freeze([
+  ...SESSION_KEYS,
+  'connectTimeoutMs',
+  'closeTimeoutMs',
+  'reconnect',
+  'maxQueuedMessages',
+  'maxQueuedBytes',
+  'terminalCloseCodes',
+  'maxHeartbeatIntervalMs',
+]);
+
+/**
+ * Validates connection options once (B1) and returns a frozen config. Throws
+ * {@link KeepaliveOptionError} naming the option (nested ones by path, such
+ * as `reconnect.maxDelayMs`) and the value.
+ */
+export function defineConnectionConfig(options: ConnectionOptions = {}): ConnectionConfig {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of connection options');
+  checkKnownKeys(options, CONNECTION_KEYS, 'connection');
+  const sessionOptions: Record<string, unknown> = {};
+  for (const key of SESSION_KEYS) sessionOptions[key] = optionOr(options, key, undefined);
+  sessionOptions.pongTimeoutMs = optionOr(options, 'pongTimeoutMs', CONNECTION_DEFAULTS.pongTimeoutMs);
+  const session = defineSessionConfig(sessionOptions);
+  const { whenIdle, reconnect } = nestedOptions('reconnect', options.reconnect, (group: ConnectionReconnectOptions) => {
+    const { whenIdle: mode = CONNECTION_DEFAULTS.whenIdle, ...backoff } = group;
+    const idle: unknown = mode;
+    if (idle !== 'eager' && idle !== 'lazy') throw new KeepaliveOptionError('whenIdle', idle, "'eager' or 'lazy'");
+    const chosen: WhenIdle = idle;
+    return { whenIdle: chosen, reconnect: defineReconnectConfig(backoff) };
+  });
+  const maxHeartbeatIntervalMs = checkDuration(
+    'maxHeartbeatIntervalMs',
+    optionOr(options, 'maxHeartbeatIntervalMs', Math.max(CONNECTION_DEFAULTS.minMaxHeartbeatIntervalMs, session.heartbeatIntervalMs)),
+  );
+  if (maxHeartbeatIntervalMs < session.heartbeatIntervalMs) {
+    throw new KeepaliveOptionError('maxHeartbeatIntervalMs', maxHeartbeatIntervalMs, `a duration >= heartbeatIntervalMs (${session.heartbeatIntervalMs})`);
+  }
+  return Object.freeze({
+    session,
+    reconnect,
+    whenIdle,
+    connectTimeoutMs: checkDuration('connectTimeoutMs', optionOr(options, 'connectTimeoutMs', CONNECTION_DEFAULTS.connectTimeoutMs)),
+    closeTimeoutMs: checkDuration('closeTimeoutMs', optionOr(options, 'closeTimeoutMs', CONNECTION_DEFAULTS.closeTimeoutMs)),
+    maxQueuedMessages: checkInteger('maxQueuedMessages', optionOr(options, 'maxQueuedMessages', CONNECTION_DEFAULTS.maxQueuedMessages), 0, 10_000_000),
+    maxQueuedBytes: checkInteger('maxQueuedBytes', optionOr(options, 'maxQueuedBytes', CONNECTION_DEFAULTS.maxQueuedBytes), 0, Number.MAX_SAFE_INTEGER),
+    terminalCloseCodes: checkCloseCodes(optionOr(options, 'terminalCloseCodes', TERMINAL_CLOSE_CODES)),
+    maxHeartbeatIntervalMs,
+  });
+}
+
+function checkCloseCodes(value: unknown): readonly number[] {
+  const valid = Array.isArray(value) && value.every((code) => Number.isInteger(code) && code >= 1000 && code <= 4999);
+  if (!valid) throw new KeepaliveOptionError('terminalCloseCodes', value, 'an array of close codes, integers in [1000, 4999]');
+  return Object.freeze([...(value as number[])]);
+}
+
+/** Where a client connection is (B10). See the table in this module's documentation. */
+export type ConnectionPhase = 'connecting' | 'open' | 'backoff' | 'parked' | 'closing' | 'closed';
+
+/**
+ * Why a connection closed for good: `close` asked for it (`closed`, or
+ * `aborted` for an abort signal), `reconnect.maxAttempts` consecutive attempts
+ * failed to open (`exhausted`, B11), or the peer closed with a terminal code
+ * (`rejected`, B12).
+ */
+export type ConnectionCloseCause = 'closed' | 'aborted' | 'exhausted' | 'rejected';
+
+/** The code and reason of a close, as the socket reported it. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * The state of a client connection: plain, serialisable data. Never mutate
+ * it; every step returns a new object when anything changed.
+ */
+export interface ConnectionState {
+  readonly config: ConnectionConfig;
+  /** Monotonic time of the last event. */
+  readonly now: number;
+  readonly phase: ConnectionPhase;
+  /** The attempt the current or next socket belongs to: 0 on demand (first connect, unpark), then counting failures (B11). */
+  readonly attempt: number;
+  /** Sockets asked for so far; the `serial` of the latest `open_socket`. */
+  readonly sockets: number;
+  /** The composed session machine: work in flight, heartbeat, liveness (its `config` carries the current heartbeat interval). */
+  readonly session: SessionState;
+  /** The composed reconnect machine: attempts, backoff level, jitter seed, the reconnect deadline. */
+  readonly backoff: ReconnectState;
+  /** Deadline of the connect timeout while `connecting`, else `null`. */
+  readonly connectAt: number | null;
+  /** Deadline of the close-handshake timeout while `closing`, else `null`. */
+  readonly closeAt: number | null;
+  /** Whether keep-alives on the open socket are protocol pings (else heartbeat messages). */
+  readonly canPing: boolean;
+  /** Heartbeat messages sent on the open socket and not answered yet. */
+  readonly heartbeatsOwed: number;
+  /** Messages waiting in the driver's queue. */
+  readonly queuedMessages: number;
+  /** Bytes waiting in the driver's queue. */
+  readonly queuedBytes: number;
+  /** The last loss, reported when a backoff delay ends in a park. */
+  readonly lastLoss: CloseInfo;
+  /** When the connection parked, or `null` while not parked. */
+  readonly parkedAt: number | null;
+  /** Why it is closing or closed, or `null` before. */
+  readonly cause: ConnectionCloseCause | null;
+  /** The code and reason of a requested close (sent in the close frame). */
+  readonly closeRequest: CloseInfo | null;
+}
+
+/** What the peer sent, as the driver classified it: application `data`, a protocol `pong` or `ping`, or a `heartbeat` message. */
+export type InboundFrame = 'data' | 'pong' | 'ping' | 'heartbeat';
+
+/** The work events a connection takes from its activity: the session machine's `start`, `stop`, `release` and `signal`. */
+export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start' | 'stop' | 'release' | 'signal' }>;
+
+/**
+ * Everything that can happen to a client connection. Time arrives as
+ * monotonic `now`; randomness for the jitter as `random` in [0, 1) on the
+ * events that may start a backoff (else the seeded generator draws).
+ *
+ * - `socket_opened`: the current socket opened; `canPing` says whether it has protocol pings.
+ * - `socket_closed`: the current socket closed (or failed to open) with `code` and `reason`.
+ * - `inbound`: the open socket received a frame (any frame is proof of life).
+ * - `timeout`: fire everything due at `now` (quinn's `handle_timeout`).
+ * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
+ * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
+ * - `start` / `stop` / `release` / `signal`: work on the activity (session events).
+ * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal).
+ */
+export type ConnectionEvent =
+  | { readonly type: 'socket_opened'; readonly now: number; readonly canPing: boolean }
+  | { readonly type: 'socket_closed'; readonly now: number; readonly code: number; readonly reason: string; readonly random?: number | undefined }
+  | { readonly type: 'inbound'; readonly now: number; readonly frame: InboundFrame }
+  | { readonly type: 'timeout'; readonly now: number; readonly random?: number | undefined; readonly sendKeepalives?: boolean | undefined }
+  | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
+  | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
+  | ConnectionWorkEvent
+  | { readonly type: 'close'; readonly now: number; readonly code: number; readonly reason: string; readonly cause?: 'closed' | 'aborted' | undefined };
+
+/**
+ * The user events a connection reports, as data (the driver emits them after
+ * the step; no control flow reads a diagnostic):
+ *
+ * - `open` `{attempt}`: a socket opened (attempt 0: on demand);
+ * - `close` `{code, reason, willReconnect}`: an open socket closed; `willReconnect` says whether a backoff follows;
+ * - `reconnecting` `{attempt, delayMs}`: attempt `attempt` starts in `delayMs`;
+ * - `idle` `{code, reason}`: lazy and idle: parked until work comes back;
+ * - `dead-peer` `{timeoutMs}`: no proof of life in time; the socket is destroyed (B5);
+ * - `slowed` `{heartbeatIntervalMs, previousIntervalMs}`: closed for a ping flood, the interval doubled (B13);
+ * - `rejected` `{code, reason}`: closed with a terminal code (B12);
+ * - `closed` `{cause, code, reason}`: closed for good.
+ */
+export type ConnectionUserEvent =
+  | { readonly type: 'open'; readonly attempt: number }
+  | { readonly type: 'close'; readonly code: number; readonly reason: string; readonly willReconnect: boolean }
+  | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
+  | { readonly type: 'idle'; readonly code: number; readonly reason: string }
+  | { readonly type: 'dead-peer'; readonly timeoutMs: number }
+  | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
+  | { readonly type: 'rejected'; readonly code: number; readonly reason: string }
+  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string };
+
+/**
+ * What a connection asks its driver to do, in order:
+ *
+ * - `open_socket` `{attempt, serial}`: create a socket (call the target); events of older serials are stale;
+ * - `close_socket` `{code, reason}`: start the close handshake;
+ * - `destroy_socket`: destroy the socket at once, without a handshake, and forget it;
+ * - `keepalive` `{frame}`: send a protocol ping or the heartbeat message;
+ * - `reply_heartbeat`: answer the peer's own heartbeat message in kind;
+ * - `write`: write the message of this `send` to the socket now;
+ * - `enqueue`: keep a copy of the message of this `send` at the back of the queue;
+ * - `refuse` `{reason}`: refuse the message of this `send` (`closed`, or the queue's `messages` or `bytes` bound);
+ * - `flush`: write the queued messages in order while the socket takes them, then report `dequeued`;
+ * - `drain`: take every queued message out, to hand back with the `closed` event;
+ * - `event`: a user event;
+ * - `diagnostic`: a diagnostic (counts, codes, durations only: S10).
+ */
+export type ConnectionCommand =
+  | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number }
+  | { readonly type: 'close_socket'; readonly code: number; readonly reason: string }
+  | { readonly type: 'destroy_socket' }
+  | { readonly type: 'keepalive'; readonly frame: 'ping' | 'heartbeat' }
+  | { readonly type: 'reply_heartbeat' }
+  | { readonly type: 'write' }
+  | { readonly type: 'enqueue' }
+  | { readonly type: 'refuse'; readonly reason: 'closed' | 'messages' | 'bytes' }
+  | { readonly type: 'flush' }
+  | { readonly type: 'drain' }
+  | { readonly type: 'event'; readonly event: ConnectionUserEvent }
+  | Diagnostic;
+
+/**
+ * Diagnostics of the connection, besides those of its session and reconnect
+ * machines (all counts, codes and durations: S10):
+ *
+ * | name | level | fields |
+ * | --- | --- | --- |
+ * | `connect_failed` | warn | `attempt` |
+ * | `connect_timeout` | warn | `attempt`, `timeout_ms` |
+ * | `connection_lost` | info | `code` |
+ * | `close_timeout` | warn | `timeout_ms` |
+ * | `parked` | info | `code` |
+ * | `unparked` | info | `trigger` (`activity` or `send`), `parked_ms` |
+ * | `rejected` | warn | `code` |
+ * | `keepalive_slowed` | warn | `from_ms`, `to_ms` (closed for a ping flood: B13) |
+ * | `ping_flood_at_bound` | warn | `interval_ms` (closed for a ping flood at `maxHeartbeatIntervalMs`) |
+ * | `queue_flushed` | info | `messages` |
+ * | `undelivered` | warn | `messages` |
+ * | `client_closed` | info | `cause`, `code` |
+ * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` |
+ */
+export const CONNECTION_DIAGNOSTICS = Object.freeze({
+  connectFailed: 'connect_failed',
+  connectTimeout: 'connect_timeout',
+  connectionLost: 'connection_lost',
+  closeTimeout: 'close_timeout',
+  parked: 'parked',
+  unparked: 'unparked',
+  rejected: 'rejected',
+  keepaliveSlowed: 'keepalive_slowed',
+  pingFloodAtBound: 'ping_flood_at_bound',
+  queueFlushed: 'queue_flushed',
+  undelivered: 'undelivered',
+  clientClosed: 'client_closed',
+  staleEvent: 'stale_event',
+  invalidEvent: 'invalid_event',
+  invalidTime: 'invalid_time',
+} as const);
+
+/** The result of a step: the next state and the commands to carry out, in order. */
+export type ConnectionTransition = readonly [state: ConnectionState, commands: readonly ConnectionCommand[]];
+
+const WRITE: ConnectionCommand = Object.freeze({ type: 'write' });
+const ENQUEUE: ConnectionCommand = Object.freeze({ type: 'enqueue' });
+const FLUSH: ConnectionCommand = Object.freeze({ type: 'flush' });
+const DRAIN: ConnectionCommand = Object.freeze({ type: 'drain' });
+const DESTROY: ConnectionCommand = Object.freeze({ type: 'destroy_socket' });
+const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat' });
+const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping' });
+const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat' });
+const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = Object.freeze({
+  closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
+  messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
+  bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
+});
+const NO_FIELDS = Object.freeze({});
+const NO_LOSS: CloseInfo = Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
+
+/**
+ * Opens a client connection (quinn's `connect`): validates the options (or
+ * takes a config from {@link defineConnectionConfig}), and returns the state
+ * in phase `connecting` with its first commands: `open_socket` for attempt 0.
+ *
+ * @param seed - seed of the jitter generator: the driver draws it from its platform's randomness (B3).
+ */
+export function openConnection(options: ConnectionOptions | ConnectionConfig, now: number, seed: number): ConnectionTransition {
+  if (!Number.isFinite(now)) throw new RangeError(`Invalid start time now: ${String(now)} (expected a finite number)`);
+  const config = isConnectionConfig(options) ? options : defineConnectionConfig(options);
+  const out: ConnectionCommand[] = [];
+  const backoffOut: ReconnectCommand[] = [];
+  const backoff = reconnectStep(createReconnectState(config.reconnect, seed), { type: 'connect', now }, backoffOut);
+  const d: Draft = {
+    config,
+    now,
+    phase: 'connecting',
+    attempt: 0,
+    sockets: 0,
+    session: createSessionState(config.session, now),
+    backoff,
+    connectAt: null,
+    closeAt: null,
+    canPing: false,
+    heartbeatsOwed: 0,
+    queuedMessages: 0,
+    queuedBytes: 0,
+    lastLoss: NO_LOSS,
+    parkedAt: null,
+    cause: null,
+    closeRequest: null,
+  };
+  openSocket(d, 0, out);
+  return [d, out];
+}
+
+function isConnectionConfig(options: ConnectionOptions | ConnectionConfig): options is ConnectionConfig {
+  return Object.isFrozen(options) && typeof (options as Partial<ConnectionConfig>).session === 'object' && typeof (options as Partial<ConnectionConfig>).whenIdle === 'string';
+}
+
+/**
+ * The pure step `(state, event) → [next, commands]`. It executes nothing and
+ * never throws on a bad event: it warns through a diagnostic and keeps the
+ * state consistent.
+ */
+export function connectionTransition(state: ConnectionState, event: ConnectionEvent): ConnectionTransition {
+  const out: ConnectionCommand[] = [];
+  const next = connectionStep(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+/**
+ * The allocation-light form of {@link connectionTransition}: appends the
+ * commands to `out` (a buffer the caller owns) and returns the next state.
+ */
+export function connectionStep(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): ConnectionState {
+  if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+    return state;
+  }
+  const now = eventTime(state, event, out);
+  const d: Draft = { ...state, now };
+  switch (event.type) {
+    case 'socket_opened':
+      return onOpened(d, event.canPing, out) ?? stale(state, event.type, out);
+    case 'socket_closed':
+      return onSocketClosed(d, closeInfo(event.code, event.reason), event.random, out) ?? stale(state, event.type, out);
+    case 'inbound':
+      return onInbound(d, event.frame, out) ?? state;
+    case 'timeout':
+      return onTimeout(d, event.random, event.sendKeepalives, out);
+    case 'send':
+      return onSend(d, event.bytes, event.writable, out);
+    case 'dequeued':
+      return onDequeued(d, event.messages, event.bytes, out);
+    case 'start':
+    case 'stop':
+    case 'release':
+    case 'signal':
+      return onWork(d, { ...event, now }, out);
+    case 'close':
+      return onClose(d, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), out);
+    default:
+      out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'unknown' }));
+      return state;
+  }
+}
+
+/**
+ * The earliest deadline of the connection (quinn's `poll_timeout`), or
+ * `null` when nothing is armed: arm one timer for it and deliver
+ * `{ type: 'timeout', now }` when it passes. Always `null` while parked or
+ * closed.
+ */
+export function connectionDeadline(state: ConnectionState): number | null {
+  let earliest = pollTimeout(state.session);
+  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' ? state.backoff.deadline : null]) {
+    if (at !== null && (earliest === null || at < earliest)) earliest = at;
+  }
+  return earliest;
+}
+
+/**
+ * Whether the socket asked for by `open_socket` with `serial` is still wanted:
+ * a driver whose target is asynchronous checks it when the socket arrives,
+ * and destroys a socket that is no longer wanted.
+ */
+export function wantsSocket(state: ConnectionState, serial: number): boolean {
+  return state.phase === 'connecting' && state.sockets === serial;
+}
+
+/** Whether the close code (and reason) means "do not retry as is" under `config` (B12, B13). */
+export function isTerminalClose(config: ConnectionConfig, code: number, reason: string): boolean {
+  if (code === CLOSE_CODES.policyViolation && reason === PING_FLOOD_REASON) return false;
+  return config.terminalCloseCodes.includes(code);
+}
+
+// ---------------------------------------------------------------------------
+// Internals. A step copies the state once into a draft and edits it in place.
+
+type Draft = { -readonly [K in keyof ConnectionState]: ConnectionState[K] };
+
+function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
+  const now: unknown = event.now;
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidTime, { event: event.type }));
+    return state.now;
+  }
+  return now < state.now ? state.now : now;
+}
+
+function closeInfo(code: unknown, reason: unknown): CloseInfo {
+  return {
+    code: typeof code === 'number' && Number.isInteger(code) ? code : CLOSE_CODES.abnormal,
+    reason: typeof reason === 'string' ? reason : '',
+  };
+}
+
+function stale(state: ConnectionState, event: string, out: ConnectionCommand[]): ConnectionState {
+  out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.staleEvent, { event }));
+  return state;
+}
+
+function emit(out: ConnectionCommand[], event: ConnectionUserEvent): void {
+  out.push({ type: 'event', event });
+}
+
+/** Runs one event through the composed session machine and translates its commands. */
+function runSession(d: Draft, event: SessionEvent, out: ConnectionCommand[]): void {
+  const inner: SessionCommand[] = [];
+  d.session = sessionStep(d.session, event, inner);
+  for (const command of inner) {
+    switch (command.type) {
+      case 'arm':
+      case 'cancel':
+        // The driver arms one timer at connectionDeadline(); session timers are in it.
+        break;
+      case 'send':
+        // The session sends only while attached, and it is attached exactly while open.
+        if (d.canPing) {
+          out.push(PING);
+        } else {
+          d.heartbeatsOwed += 1;
+          out.push(HEARTBEAT);
+        }
+        break;
+      case 'close':
+        // B5: the session declared the peer dead (it has detached itself).
+        emit(out, { type: 'dead-peer', timeoutMs: d.session.config.pongTimeoutMs ?? /* c8 ignore next */ 0 });
+        out.push(DESTROY);
+        lost(d, { code: command.code, reason: command.reason }, true, undefined, out);
+        break;
+      case 'diagnostic':
+        out.push(command);
+        break;
+    }
+  }
+}
+
+/** Runs one event through the composed reconnect machine; its diagnostics pass through. */
+function runBackoff(d: Draft, event: ReconnectEvent, out: ConnectionCommand[]): void {
+  const inner: ReconnectCommand[] = [];
+  d.backoff = reconnectStep(d.backoff, event, inner);
+  for (const command of inner) if (command.type === 'diagnostic') out.push(command);
+}
+
+function openSocket(d: Draft, attempt: number, out: ConnectionCommand[]): void {
+  d.phase = 'connecting';
+  d.attempt = attempt;
+  d.sockets += 1;
+  d.parkedAt = null;
+  d.connectAt = d.now + d.config.connectTimeoutMs;
+  out.push({ type: 'open_socket', attempt, serial: d.sockets });
+}
+
+function onOpened(d: Draft, canPing: boolean, out: ConnectionCommand[]): ConnectionState | null {
+  if (d.phase !== 'connecting') return null;
+  d.phase = 'open';
+  d.connectAt = null;
+  d.canPing = canPing;
+  d.heartbeatsOwed = 0;
+  runBackoff(d, { type: 'connected', now: d.now }, out);
+  // S3, S4: attach on open; when work is in flight the heartbeat resumes at once (B6).
+  runSession(d, { type: 'attach', now: d.now }, out);
+  if (d.queuedMessages > 0) out.push(FLUSH);
+  emit(out, { type: 'open', attempt: d.attempt });
+  return d;
+}
+
+function onSocketClosed(d: Draft, info: CloseInfo, random: number | undefined, out: ConnectionCommand[]): ConnectionState | null {
+  switch (d.phase) {
+    case 'connecting':
+      d.connectAt = null;
+      lost(d, info, false, random, out);
+      return d;
+    case 'open':
+      lost(d, info, true, random, out);
+      return d;
+    case 'closing':
+      d.closeAt = null;
+      finish(d, closingCause(d), info, out);
+      return d;
+    default:
+      return null;
+  }
+}
+
+/** The socket is gone: it was open (`opened`) or an attempt failed. Decide what comes next. */
+function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undefined, out: ConnectionCommand[]): void {
+  d.canPing = false;
+  d.heartbeatsOwed = 0;
+  d.lastLoss = info;
+  if (opened) {
+    runSession(d, { type: 'detach', now: d.now }, out);
+    out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.connectionLost, { code: info.code }));
+  } else {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectFailed, { attempt: d.attempt }));
+  }
+  // B12: a terminal code is not retried as is.
+  if (isTerminalClose(d.config, info.code, info.reason)) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.rejected, { code: info.code }));
+    if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
+    emit(out, { type: 'rejected', code: info.code, reason: info.reason });
+    finish(d, 'rejected', info, out);
+    return;
+  }
+  // B13: told it pings too often, the client slows down and goes on.
+  if (opened && info.code === CLOSE_CODES.policyViolation && info.reason === PING_FLOOD_REASON) slowDown(d, out);
+  if (shouldPark(d)) {
+    if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
+    park(d, info, out);
+    return;
+  }
+  runBackoff(d, { type: 'disconnected', now: d.now, random }, out);
+  if (d.backoff.phase === 'exhausted') {
+    if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
+    finish(d, 'exhausted', info, out);
+    return;
+  }
+  d.phase = 'backoff';
+  if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: true });
+  emit(out, { type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
+}
+
+/** B13: doubles the heartbeat interval up to the bound (the session is detached, so nothing is armed). */
+function slowDown(d: Draft, out: ConnectionCommand[]): void {
+  const previous = d.session.config.heartbeatIntervalMs;
+  const bound = d.config.maxHeartbeatIntervalMs;
+  if (previous >= bound) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.pingFloodAtBound, { interval_ms: previous }));
+    return;
+  }
+  const next = Math.min(bound, previous * 2);
+  d.session = { ...d.session, config: defineSessionConfig({ ...d.session.config, heartbeatIntervalMs: next }) };
+  out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.keepaliveSlowed, { from_ms: previous, to_ms: next }));
+  emit(out, { type: 'slowed', heartbeatIntervalMs: next, previousIntervalMs: previous });
+}
+
+/** Lazy, no work in flight and nothing queued: a lost connection is not worth re-establishing yet. */
+function shouldPark(d: Draft): boolean {
+  return d.config.whenIdle === 'lazy' && d.session.total === 0 && d.queuedMessages === 0;
+}
+
+function park(d: Draft, info: CloseInfo, out: ConnectionCommand[]): void {
+  runBackoff(d, { type: 'stop', now: d.now }, out);
+  d.phase = 'parked';
+  d.parkedAt = d.now;
+  out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.parked, { code: info.code }));
+  emit(out, { type: 'idle', code: info.code, reason: info.reason });
+}
+
+/** Work came back (or a message to send): connect at once, on demand (attempt 0). */
+function unpark(d: Draft, trigger: 'activity' | 'send', out: ConnectionCommand[]): void {
+  const parkedMs = d.now - (d.parkedAt ?? /* c8 ignore next */ d.now);
+  runBackoff(d, { type: 'connect', now: d.now }, out);
+  openSocket(d, 0, out);
+  out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.unparked, { trigger, parked_ms: parkedMs }));
+}
+
+function onInbound(d: Draft, frame: InboundFrame, out: ConnectionCommand[]): ConnectionState | null {
+  if (d.phase !== 'open') return null;
+  // B5: any inbound frame is proof of life.
+  runSession(d, { type: 'alive', now: d.now }, out);
+  if (frame === 'heartbeat') {
+    // The heartbeat-answer rule, one copy for both ends.
+    const verdict = answerHeartbeat(d.heartbeatsOwed);
+    d.heartbeatsOwed = verdict.unanswered;
+    if (verdict.reply) out.push(REPLY);
+  }
+  return d;
+}
+
+function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean | undefined, out: ConnectionCommand[]): ConnectionState {
+  const now = d.now;
+  if (d.phase === 'connecting' && d.connectAt !== null && d.connectAt <= now) {
+    // B10: an attempt that has not opened in time is a failed attempt.
+    d.connectAt = null;
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectTimeout, { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
+    out.push(DESTROY);
+    lost(d, { code: CLOSE_CODES.abnormal, reason: 'connect_timeout' }, false, random, out);
+  }
+  if (d.phase === 'closing' && d.closeAt !== null && d.closeAt <= now) {
+    d.closeAt = null;
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.closeTimeout, { timeout_ms: d.config.closeTimeoutMs }));
+    out.push(DESTROY);
+    finish(d, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' }, out);
+  }
+  if (d.phase === 'backoff' && d.backoff.deadline !== null && d.backoff.deadline <= now) {
+    if (shouldPark(d)) {
+      // Lazy: the work in flight at the loss is done and nothing is queued.
+      park(d, d.lastLoss, out);
+    } else {
+      runBackoff(d, { type: 'timer', now }, out);
+      openSocket(d, d.backoff.attempt, out);
+    }
+  }
+  const due = pollTimeout(d.session);
+  if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out);
+  return d;
+}
+
+function onSend(d: Draft, bytes: number, writable: boolean, out: ConnectionCommand[]): ConnectionState {
+  if (d.phase === 'closing' || d.phase === 'closed') {
+    out.push(REFUSED.closed);
+    return d;
+  }
+  const size = typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 0 ? bytes : 0;
+  if (d.phase === 'open' && writable && d.queuedMessages === 0) {
+    out.push(WRITE);
+    return d;
+  }
+  if (d.queuedMessages >= d.config.maxQueuedMessages) {
+    out.push(REFUSED.messages);
+    return d;
+  }
+  if (d.queuedBytes + size > d.config.maxQueuedBytes) {
+    out.push(REFUSED.bytes);
+    return d;
+  }
+  d.queuedMessages += 1;
+  d.queuedBytes += size;
+  out.push(ENQUEUE);
+  // Behind a queue that a flush left (the socket stopped taking them): keep the order, try again.
+  if (d.phase === 'open' && writable) out.push(FLUSH);
+  if (d.phase === 'parked') unpark(d, 'send', out);
+  return d;
+}
+
+function onDequeued(d: Draft, messages: number, bytes: number, out: ConnectionCommand[]): ConnectionState {
+  const validMessages = Number.isInteger(messages) && messages >= 0 && messages <= d.queuedMessages;
+  const validBytes = Number.isInteger(bytes) && bytes >= 0 && bytes <= d.queuedBytes;
+  if (!validMessages || !validBytes) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'dequeued' }));
+    return d;
+  }
+  if (messages === 0) return d;
+  d.queuedMessages -= messages;
+  d.queuedBytes -= bytes;
+  out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
+  return d;
+}
+
+function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]): ConnectionState {
+  runSession(d, event, out);
+  // S1: work starting (total 0 → 1) ends a park.
+  if (d.phase === 'parked' && d.session.total > 0) unpark(d, 'activity', out);
+  return d;
+}
+
+function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, out: ConnectionCommand[]): ConnectionState {
+  if (d.phase === 'closing' || d.phase === 'closed') return d;
+  // B6, B10: no attempt starts after a deliberate close.
+  runBackoff(d, { type: 'stop', now: d.now }, out);
+  d.cause = cause;
+  d.closeRequest = info;
+  switch (d.phase) {
+    case 'open':
+      // No keep-alives (and no dead-peer kill) during the close handshake.
+      runSession(d, { type: 'detach', now: d.now }, out);
+      d.phase = 'closing';
+      d.closeAt = d.now + d.config.closeTimeoutMs;
+      out.push({ type: 'close_socket', code: info.code, reason: info.reason });
+      return d;
+    case 'connecting':
+      d.connectAt = null;
+      out.push(DESTROY);
+      finish(d, cause, info, out);
+      return d;
+    default:
+      finish(d, cause, info, out);
+      return d;
+  }
+}
+
+/** Why a closing connection is closing (set by the close request that started it). */
+function closingCause(d: Draft): ConnectionCloseCause {
+  /* c8 ignore next -- only the close request enters closing, and it sets the cause */
+  return d.cause ?? 'closed';
+}
+
+/** Closed for good (B10): nothing armed, queued messages handed back, the session shut down (S9). */
+function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: ConnectionCommand[]): void {
+  if (d.backoff.phase !== 'stopped' && d.backoff.phase !== 'exhausted') runBackoff(d, { type: 'stop', now: d.now }, out);
+  d.phase = 'closed';
+  d.cause = cause;
+  d.connectAt = null;
+  d.closeAt = null;
+  d.parkedAt = null;
+  d.canPing = false;
+  d.heartbeatsOwed = 0;
+  if (d.queuedMessages > 0) {
+    out.push(DRAIN);
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: d.queuedMessages }));
+    d.queuedMessages = 0;
+    d.queuedBytes = 0;
+  }
+  if (!d.session.shutdown) runSession(d, { type: 'shutdown', now: d.now }, out);
+  out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.clientClosed, { cause, code: info.code }));
+  emit(out, { type: 'closed', cause, code: info.code, reason: info.reason });
+}

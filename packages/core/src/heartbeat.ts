@@ -1,0 +1,51 @@
+/**
+ * The heartbeat-answer rule, in one copy for both ends. Where a transport
+ * cannot send protocol pings (browsers, Deno, undici), keep-alives are
+ * heartbeat messages and each end answers the other's in kind. An inbound
+ * heartbeat is either the answer to one of ours (it settles the oldest
+ * unanswered one, like a pong) or the peer's own keep-alive (answered once).
+ * Counting what we still owe is what keeps two ends from echoing each other
+ * forever.
+ */
+
+/**
+ * What an inbound heartbeat message means, given how many of ours are still
+ * unanswered.
+ *
+ * @example
+ * ```ts
+ * import { answerHeartbeat } from '@keepalive/core';
+ * answerHeartbeat(1); // { unanswered: 0, reply: false }: the answer to ours
+ * answerHeartbeat(0); // { unanswered: 0, reply: true }: the peer's own; answer it
+ * ```
+ */
+export interface HeartbeatVerdict {
+  /** Heartbeats of ours still unanswered after this one. */
+  readonly unanswered: number;
+  /** Whether to answer it in kind (it was the peer's own keep-alive). */
+  readonly reply: boolean;
+}
+
+const REPLY: HeartbeatVerdict = Object.freeze({ unanswered: 0, reply: true });
+
+/**
+ * Applies the heartbeat-answer rule to one inbound heartbeat message:
+ * while any heartbeat of ours is unanswered, it answers the oldest one;
+ * otherwise it is the peer's own and must be answered. A negative or
+ * non-integer count is treated as zero.
+ *
+ * @param unanswered - heartbeat messages this end sent and has not seen answered.
+ *
+ * @example
+ * ```ts
+ * import { answerHeartbeat } from '@keepalive/core';
+ * let owed = 0;
+ * owed++; // we sent a heartbeat message
+ * const verdict = answerHeartbeat(owed); // the peer's answer arrives
+ * owed = verdict.unanswered; // 0, and verdict.reply is false
+ * ```
+ */
+export function answerHeartbeat(unanswered: number): HeartbeatVerdict {
+  if (!Number.isInteger(unanswered) || unanswered <= 0) return REPLY;
+  return { unanswered: unanswered - 1, reply: false };
+}
