@@ -47,7 +47,9 @@ class PeerSim {
       this.apply({ type: 'timeout', now: due });
       if (this.pings.length > before) {
         const delay = answer(due);
-        if (delay !== null && delay === 0) this.apply({ type: 'inbound', kind: 'pong', now: due });
+        // The answer to our keep-alive: a pong, or the heartbeat message in kind.
+        const kind = this.state.config.keepaliveFrame === 'message' ? 'heartbeat' : 'pong';
+        if (delay !== null && delay === 0) this.apply({ type: 'inbound', kind, now: due });
       }
     }
     this.now = to;
@@ -148,6 +150,15 @@ describe('peer machine (server side)', () => {
     expect(peerTransition(createPeerState(config, 0, 0), { type: 'bogus', now: 1 } as unknown as PeerEvent)[1]).toEqual([]);
   });
 
+  it('B4: closed while proof of life is owed: the pong timer is cancelled too, and only armed timers are', () => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000 }), 0, 0.5);
+    sim.advance(500);
+    expect(sim.apply({ type: 'closed', now: 600 })).toEqual([
+      { type: 'cancel', timer: 'ping' },
+      { type: 'cancel', timer: 'pong' },
+    ]);
+  });
+
   it('a pong that is not owed and a timeout with nothing due change nothing', () => {
     const peer = createPeerState(config, 0, 0.5);
     expect(peerTransition(peer, { type: 'inbound', kind: 'pong', now: 1 })[0]).toBe(peer);
@@ -163,5 +174,189 @@ describe('peer machine (server side)', () => {
     expect(() => definePeerConfig({ terminateDeadPeers: 'no' as never })).toThrow(/terminateDeadPeers/);
     expect(() => definePeerConfig({ pingEvery: 1 } as never)).toThrow(/pingEvery/);
     expect(definePeerConfig(PEER_DEFAULTS)).toBe(PEER_DEFAULTS);
+  });
+
+  it('B1: keepaliveFrame defaults to ping and is validated, naming the option', () => {
+    expect(PEER_DEFAULTS.keepaliveFrame).toBe('ping');
+    expect(definePeerConfig({}).keepaliveFrame).toBe('ping');
+    expect(definePeerConfig({ keepaliveFrame: 'message' }).keepaliveFrame).toBe('message');
+    expect(definePeerConfig({ keepaliveFrame: undefined }).keepaliveFrame).toBe('ping');
+    for (const bad of ['pong', 'heartbeat', '', null, 1]) {
+      const error = catchError(() => definePeerConfig({ keepaliveFrame: bad as never }));
+      expect(error).toBeInstanceOf(KeepaliveOptionError);
+      expect(error).toMatchObject({ option: 'keepaliveFrame', value: bad });
+      expect((error as Error).message).toMatch(/keepaliveFrame/);
+    }
+  });
+});
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('B13: the ends agree on the ping rate (server side)', () => {
+  it('B13: an idleCloseMs not above minPingIntervalMs is refused, naming both options', () => {
+    const atDefault = catchError(() => definePeerConfig({ idleCloseMs: 5_000 }));
+    expect(atDefault).toBeInstanceOf(KeepaliveOptionError);
+    expect(atDefault).toMatchObject({ option: 'idleCloseMs', value: 5_000, expectation: 'a duration above minPingIntervalMs (5000)' });
+    expect((atDefault as Error).message).toBe('Invalid option idleCloseMs: 5000 (expected a duration above minPingIntervalMs (5000))');
+    expect(() => definePeerConfig({ idleCloseMs: 500, minPingIntervalMs: 1_000 })).toThrow(/idleCloseMs: 500 .*minPingIntervalMs \(1000\)/);
+    expect(() => definePeerConfig({ idleCloseMs: 1_000, minPingIntervalMs: 1_000 })).toThrow(KeepaliveOptionError);
+  });
+
+  it('B13: an idleCloseMs above minPingIntervalMs, or no idle policy, is accepted', () => {
+    expect(definePeerConfig({ idleCloseMs: 5_001 }).idleCloseMs).toBe(5_001);
+    expect(definePeerConfig({ idleCloseMs: 500, minPingIntervalMs: 499 }).idleCloseMs).toBe(500);
+    expect(definePeerConfig({ idleCloseMs: null, minPingIntervalMs: 60_000 }).idleCloseMs).toBeNull();
+    // A ping timeout as long as the interval is not a contradiction (the ws README's own pattern).
+    expect(definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 1_000 }).pongTimeoutMs).toBe(1_000);
+  });
+
+  test.prop([fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 10_000 })])(
+    'B13: a config is accepted exactly when idleCloseMs is above minPingIntervalMs',
+    (idleCloseMs, minPingIntervalMs) => {
+      const accepted = (() => {
+        try {
+          definePeerConfig({ idleCloseMs, minPingIntervalMs });
+          return true;
+        } catch (error) {
+          expect(error).toMatchObject({ option: 'idleCloseMs', expectation: `a duration above minPingIntervalMs (${minPingIntervalMs})` });
+          return false;
+        }
+      })();
+      expect(accepted).toBe(idleCloseMs > minPingIntervalMs);
+    },
+  );
+
+  test.prop([
+    fc.integer({ min: 10, max: 2_000 }),
+    fc.integer({ min: 1, max: 2_000 }),
+    fc.integer({ min: 0, max: 3 }),
+    fc.constantFrom<'ping' | 'heartbeat'>('ping', 'heartbeat'),
+    fc.constantFrom<'ping' | 'message'>('ping', 'message'),
+  ])(
+    'B13: under any accepted config, a client keeping alive every minPingIntervalMs is closed neither as idle nor as a flood',
+    (minPingIntervalMs, above, maxPingStrikes, kind, keepaliveFrame) => {
+      const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 500, idleCloseMs: minPingIntervalMs + above, minPingIntervalMs, maxPingStrikes, keepaliveFrame });
+      const sim = new PeerSim(config, 0, 0.5);
+      for (let t = minPingIntervalMs; t <= 20 * minPingIntervalMs; t += minPingIntervalMs) {
+        sim.advance(t, () => 0);
+        sim.apply({ type: 'inbound', kind, now: t });
+      }
+      expect(sim.closes).toEqual([]);
+    },
+  );
+});
+
+describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as keep-alives)", () => {
+  const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500, keepaliveFrame: 'message' });
+
+  it('B5: each commanded ping is a heartbeat owed an answer; the answer settles it like a pong and is not echoed', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    sim.advance(500);
+    expect(sim.pings).toEqual([500]);
+    expect(sim.state.heartbeatsOwed).toBe(1);
+    const commands = sim.apply({ type: 'inbound', kind: 'heartbeat', now: 600 });
+    expect(commands).toEqual([{ type: 'cancel', timer: 'pong' }]);
+    expect(sim.state).toMatchObject({ heartbeatsOwed: 0, pongAt: null, lastHeardAt: 0 });
+    expect(sim.state.flood).toEqual(createPeerState(config, 0, 0.5).flood);
+    expect(sim.replies).toBe(0);
+  });
+
+  it('B5: a peer that answers every heartbeat stays open; one that stops is closed as dead', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    sim.advance(4_000, (at) => (at < 3_000 ? 0 : null));
+    expect(sim.pings).toEqual([500, 1_500, 2_500, 3_500]);
+    expect(sim.closes).toEqual([{ type: 'close', reason: 'dead_peer', code: 1006, terminate: true }]);
+    expect(sim.closedAt).toBe(3_800);
+    expect(sim.replies).toBe(0);
+  });
+
+  it('B8: answers to our heartbeats are not subject to the flood policy, however fast we ping', () => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 10, pongTimeoutMs: 5, minPingIntervalMs: 5_000, maxPingStrikes: 0, keepaliveFrame: 'message' }));
+    sim.advance(1_000, () => 0);
+    expect(sim.pings).toHaveLength(100);
+    expect(sim.closes).toEqual([]);
+    expect(sim.state.flood.strikes).toBe(0);
+  });
+
+  it('idle policy: answers to our heartbeats do not count as speaking; the peer’s own heartbeats do', () => {
+    const silent = new PeerSim(config);
+    silent.advance(5_000, () => 0);
+    expect(silent.closes).toEqual([{ type: 'close', reason: 'idle_timeout', code: 4000, terminate: false }]);
+    const speaking = new PeerSim(config);
+    for (let t = 1_000; t <= 20_000; t += 1_000) {
+      speaking.advance(t, () => 0);
+      speaking.apply({ type: 'inbound', kind: 'heartbeat', now: t + 1 });
+    }
+    expect(speaking.closes).toEqual([]);
+    expect(speaking.replies).toBe(20);
+  });
+
+  it('B8: the peer’s own heartbeats (nothing owed) are answered and subject to the flood policy', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 100 })).toEqual([{ type: 'reply' }]);
+    expect(sim.state.lastHeardAt).toBe(100);
+    for (const t of [150, 200]) sim.apply({ type: 'inbound', kind: 'heartbeat', now: t });
+    expect(sim.closes).toEqual([]);
+    sim.apply({ type: 'inbound', kind: 'heartbeat', now: 250 });
+    expect(sim.closes).toEqual([{ type: 'close', reason: 'ping_flood', code: 1008, terminate: false }]);
+    expect(sim.replies).toBe(3);
+  });
+
+  it('B5: application data is proof of life but leaves the heartbeat owed, so its later answer is still not echoed', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    sim.advance(500);
+    sim.apply({ type: 'inbound', kind: 'message', now: 510 });
+    expect(sim.state).toMatchObject({ pongAt: null, heartbeatsOwed: 1, lastHeardAt: 510 });
+    expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 520 })).toEqual([]);
+    expect(sim.state.heartbeatsOwed).toBe(0);
+    expect(sim.replies).toBe(0);
+  });
+
+  it('B5: with terminateDeadPeers off, owed heartbeats accumulate and each answer settles one', () => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, terminateDeadPeers: false, keepaliveFrame: 'message' }));
+    sim.advance(3_000);
+    expect(sim.state.heartbeatsOwed).toBe(3);
+    expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 3_001 })).toEqual([]);
+    expect(sim.state.heartbeatsOwed).toBe(2);
+  });
+
+  it("keepaliveFrame 'ping': nothing is counted as owed, every heartbeat is the peer's own", () => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, minPingIntervalMs: 500 }), 0, 0.5);
+    sim.advance(500);
+    expect(sim.state.heartbeatsOwed).toBe(0);
+    expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 600 })).toEqual([{ type: 'cancel', timer: 'pong' }, { type: 'reply' }]);
+  });
+
+  test.prop([
+    fc.array(fc.record({ gap: fc.integer({ min: 0, max: 1_500 }), kind: fc.constantFrom<'heartbeat' | 'message' | 'pong' | 'ping' | 'wait'>('heartbeat', 'message', 'pong', 'ping', 'wait') }), {
+      maxLength: 60,
+    }),
+  ])('B5: over any sequence, replies go exactly to the heartbeats beyond the pings we owed; heartbeatsOwed is never negative', (steps) => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 200, terminateDeadPeers: false, minPingIntervalMs: 1, maxPingStrikes: 1_000, keepaliveFrame: 'message' }));
+    let owed = 0;
+    let expectedReplies = 0;
+    for (const { gap, kind } of steps) {
+      const before = sim.pings.length;
+      sim.advance(sim.now + gap);
+      owed += sim.pings.length - before;
+      expect(sim.state.heartbeatsOwed).toBe(owed);
+      if (kind === 'wait') continue;
+      sim.apply({ type: 'inbound', kind, now: sim.now });
+      if (kind === 'heartbeat') {
+        if (owed > 0) owed--;
+        else expectedReplies++;
+      }
+      expect(sim.state.heartbeatsOwed).toBe(owed);
+      expect(sim.state.heartbeatsOwed).toBeGreaterThanOrEqual(0);
+    }
+    expect(sim.replies).toBe(expectedReplies);
+    expect(sim.closes).toEqual([]);
   });
 });

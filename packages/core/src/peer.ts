@@ -1,5 +1,6 @@
 import { CLOSE_CODES, NO_COMMANDS, diagnostic, type ArmTimer, type CancelTimer, type CloseTransport, type Diagnostic } from './commands.js';
-import { checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, optionOr } from './errors.js';
+import { KeepaliveOptionError, checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, optionOr } from './errors.js';
+import { answerHeartbeat } from './heartbeat.js';
 import { pongDeadlineAfterSend } from './liveness.js';
 import { createPingPolicyState, definePingPolicy, pingPolicyStep, type PingPolicyState } from './ping-policy.js';
 import { isUnitInterval } from './random.js';
@@ -33,7 +34,26 @@ export interface PeerOptions {
   readonly maxPingStrikes?: number | undefined;
   /** Terminate peers that show no life after a ping (B5). Default `true`. */
   readonly terminateDeadPeers?: boolean | undefined;
+  /**
+   * What the driver sends for each `ping` command: `'ping'` (default) a
+   * protocol ping, answered by a pong; `'message'` a heartbeat message (where
+   * the transport cannot ping: Deno, browsers), answered in kind. With
+   * `'message'` the machine counts the heartbeats it still owes an answer for
+   * and classifies every inbound `heartbeat` with {@link answerHeartbeat}.
+   */
+  readonly keepaliveFrame?: KeepaliveFrame | undefined;
 }
+
+/**
+ * The frame a peer's keep-alive travels in: a protocol ping or a heartbeat
+ * message.
+ *
+ * @example
+ * ```ts
+ * const frame: KeepaliveFrame = 'message';
+ * ```
+ */
+export type KeepaliveFrame = 'ping' | 'message';
 
 /**
  * Validated, frozen peer options.
@@ -50,6 +70,7 @@ export interface PeerConfig {
   readonly minPingIntervalMs: number;
   readonly maxPingStrikes: number;
   readonly terminateDeadPeers: boolean;
+  readonly keepaliveFrame: KeepaliveFrame;
 }
 
 /**
@@ -67,13 +88,17 @@ export const PEER_DEFAULTS: PeerConfig = Object.freeze({
   minPingIntervalMs: 5_000,
   maxPingStrikes: 2,
   terminateDeadPeers: true,
+  keepaliveFrame: 'ping',
 });
 
 const PEER_KEYS: readonly string[] = Object.freeze(Object.keys(PEER_DEFAULTS));
 
 /**
  * Validates peer options once (spec B1); throws {@link KeepaliveOptionError}
- * naming the option and the value. Share the result between peers.
+ * naming the option and the value. Share the result between peers. Options
+ * that contradict each other are refused too (B13): an `idleCloseMs` not
+ * above `minPingIntervalMs` would close, as idle, a client that keeps alive
+ * as slowly as the flood policy allows.
  *
  * @example
  * ```ts
@@ -93,9 +118,19 @@ export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerCo
     minPingIntervalMs: policy.minPingIntervalMs,
     maxPingStrikes: policy.maxPingStrikes,
     terminateDeadPeers: checkBoolean('terminateDeadPeers', optionOr(options, 'terminateDeadPeers', PEER_DEFAULTS.terminateDeadPeers)),
+    keepaliveFrame: checkKeepaliveFrame(optionOr(options, 'keepaliveFrame', PEER_DEFAULTS.keepaliveFrame)),
   };
+  // B13: the ends agree on the ping rate. A client may keep alive every minPingIntervalMs; the idle policy must let it.
+  if (config.idleCloseMs !== null && config.idleCloseMs <= config.minPingIntervalMs) {
+    throw new KeepaliveOptionError('idleCloseMs', config.idleCloseMs, `a duration above minPingIntervalMs (${config.minPingIntervalMs})`);
+  }
   if (Object.isFrozen(options) && PEER_KEYS.every((key) => Object.hasOwn(options, key))) return options as PeerConfig;
   return Object.freeze(config);
+}
+
+function checkKeepaliveFrame(value: unknown): KeepaliveFrame {
+  if (value !== 'ping' && value !== 'message') throw new KeepaliveOptionError('keepaliveFrame', value, "'ping' or 'message'");
+  return value;
 }
 
 /**
@@ -112,7 +147,9 @@ export type PeerTimer = 'ping' | 'pong' | 'idle';
  * What the peer sent: a `pong` (answers our ping: proof of life only), a
  * `ping` or `heartbeat` of its own (proof of life, not silent, subject to
  * the flood policy), or a `message` (application data: proof of life, not
- * silent, clears flood strikes).
+ * silent, clears flood strikes). With `keepaliveFrame: 'message'` a
+ * `heartbeat` that arrives while one of ours is unanswered is its answer,
+ * and counts exactly like a pong ({@link answerHeartbeat}).
  *
  * @example
  * ```ts
@@ -143,6 +180,8 @@ export interface PeerState {
   readonly flood: PingPolicyState;
   /** Pings sent to the peer. */
   readonly pingsSent: number;
+  /** Heartbeat messages sent as keep-alives and not answered yet (`keepaliveFrame: 'message'`; always 0 with `'ping'`). */
+  readonly heartbeatsOwed: number;
   /** Whether the peer is closed (by us or by the transport). */
   readonly closed: boolean;
 }
@@ -161,8 +200,8 @@ export type PeerEvent =
   | { readonly type: 'closed'; readonly now: number };
 
 /**
- * Send one keep-alive to the peer (a protocol ping, or a heartbeat message
- * where the transport cannot ping).
+ * Send one keep-alive to the peer: a protocol ping, or the heartbeat message
+ * with `keepaliveFrame: 'message'` (where the transport cannot ping).
  *
  * @example
  * ```ts
@@ -243,6 +282,7 @@ export function createPeerState(config: PeerConfig, now: number, phase: number):
     lastHeardAt: now,
     flood: createPingPolicyState(),
     pingsSent: 0,
+    heartbeatsOwed: 0,
     closed: false,
   };
 }
@@ -305,11 +345,11 @@ export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[])
 
 function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCommand[]): PeerState {
   const pongOwed = state.pongAt !== null;
-  if (kind === 'pong') {
-    // Proof of life only: our own pings must not keep a silent peer from the idle policy.
-    if (!pongOwed) return state;
-    out.push(CANCEL.pong);
-    return { ...state, pongAt: null };
+  if (kind === 'pong') return pongOwed ? onPong({ ...state }, out) : state;
+  if (kind === 'heartbeat') {
+    // The one copy of the heartbeat-answer rule: the answer to one of ours counts like a pong; else it is the peer's own.
+    const verdict = answerHeartbeat(state.heartbeatsOwed);
+    if (!verdict.reply) return onPong({ ...state, heartbeatsOwed: verdict.unanswered }, out);
   }
   const d: PeerDraft = { ...state, lastHeardAt: Math.max(state.lastHeardAt, now) };
   if (pongOwed) {
@@ -320,6 +360,15 @@ function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCo
   d.flood = pingPolicyStep(state.flood, state.config, { type: kind === 'message' ? 'data' : 'ping', now }, out);
   if (d.flood.violated) return closePeer(d, out);
   if (kind === 'heartbeat') out.push(REPLY);
+  return d;
+}
+
+/** An answer to our keep-alive: proof of life only; our own pings must not keep a silent peer from the idle policy. */
+function onPong(d: PeerDraft, out: PeerCommand[]): PeerState {
+  if (d.pongAt !== null) {
+    out.push(CANCEL.pong);
+    d.pongAt = null;
+  }
   return d;
 }
 
@@ -351,6 +400,7 @@ function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[]): PeerS
     d ??= { ...state };
     out.push(PING);
     d.pingsSent = state.pingsSent + 1;
+    if (config.keepaliveFrame === 'message') d.heartbeatsOwed = state.heartbeatsOwed + 1;
     if (d.pongAt === null && config.terminateDeadPeers) {
       d.pongAt = pongDeadlineAfterSend(null, now, config.pongTimeoutMs);
       out.push({ type: 'arm', timer: 'pong', deadline: d.pongAt });

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FakeSocket, manualPlatform } from 'keepalive-test-support';
 import { PeerTracker } from '@keepalive/websocket-transport/peer';
 import type { DenoLike, DenoUpgradeOptions } from './deno-like.ts';
 import { createScheduler } from './platform.ts';
 import { createKeepaliveTracker, upgradeWithKeepalive } from './server.ts';
-import { FakeSocket, manualPlatform } from './test-support/fakes.ts';
 
 /** Unit tests of the Deno.upgradeWebSocket integration with socket doubles on a manual clock (the real Deno runs in keepalive-conformance). */
 
@@ -28,7 +28,7 @@ function fakeDeno() {
 
 function setup(options: ConstructorParameters<typeof PeerTracker>[0] = {}) {
   const platform = manualPlatform();
-  const tracker = new PeerTracker({ scheduler: createScheduler({ platform }), random: () => 0, ...options });
+  const tracker = new PeerTracker({ scheduler: createScheduler({ platform }), random: () => 0, keepaliveFrame: 'message', ...options });
   const { deno, upgrades } = fakeDeno();
   const upgrade = (extra: Parameters<typeof upgradeWithKeepalive>[1] = {}) => {
     const result = upgradeWithKeepalive(new Request('http://127.0.0.1/'), { tracker, deno, ...extra });
@@ -58,6 +58,16 @@ describe('upgradeWithKeepalive', () => {
     const own = upgradeWithKeepalive(request, { pingIntervalMs: 1_000 });
     expect(own.tracker).not.toBe(tracker);
     expect(own.tracker.config.pingIntervalMs).toBe(1_000);
+    expect(own.tracker.config.keepaliveFrame).toBe('message');
+  });
+
+  it('refuses a tracker whose peers expect protocol pings (Deno sends heartbeat messages), and peer options asking for them', () => {
+    const { deno } = fakeDeno();
+    const request = new Request('http://127.0.0.1/');
+    const pinging = new PeerTracker({ scheduler: createScheduler({ platform: manualPlatform() }) });
+    expect(() => upgradeWithKeepalive(request, { tracker: pinging, deno })).toThrow(/Invalid option tracker: ping \(expected a tracker with keepaliveFrame 'message'/);
+    expect(() => upgradeWithKeepalive(request, { keepaliveFrame: 'ping', deno })).toThrow(/Invalid option keepaliveFrame: ping/);
+    expect(() => createKeepaliveTracker({ keepaliveFrame: 'ping' })).toThrow(/keepaliveFrame/);
   });
 
   it('sends the heartbeat message as the keep-alive from open on; an answer is proof of life, silence closes (B5)', () => {
@@ -70,7 +80,8 @@ describe('upgradeWithKeepalive', () => {
     dead.emit('open');
     platform.advance(1);
     expect(live.sent).toEqual(['']);
-    // The answer to our heartbeat: like a pong, not answered again.
+    // The answer to our heartbeat: like a pong, not answered again (the core counts what it owes).
+    expect(tracker.stats().tracked).toBe(2);
     live.emit('message', { data: '' });
     platform.advance(60);
     expect(dead.closes).toEqual([{ code: undefined, reason: undefined }]);
@@ -97,7 +108,8 @@ describe('upgradeWithKeepalive', () => {
   });
 
   it('B8: closes a client flooding heartbeats with 1008; idle clients with 4000', () => {
-    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 10_000, minPingIntervalMs: 1_000, maxPingStrikes: 2, idleCloseMs: 500, random: () => 0.5 });
+    // B13: the idle close must be above minPingIntervalMs, or a client keeping alive as slowly as allowed would be closed.
+    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 10_000, minPingIntervalMs: 100, maxPingStrikes: 2, idleCloseMs: 500, random: () => 0.5 });
     const flood = upgrade().socket;
     const idle = upgrade().socket;
     flood.emit('open');
@@ -152,5 +164,48 @@ describe('createKeepaliveTracker', () => {
     const scheduler = createScheduler({ platform: manualPlatform() });
     expect(createKeepaliveTracker({ scheduler }).scheduler).toBe(scheduler);
     expect(createKeepaliveTracker().config.pingIntervalMs).toBe(30_000);
+  });
+
+  it('makes a tracker whose keep-alives are heartbeat messages, counted by the core', () => {
+    expect(createKeepaliveTracker().config.keepaliveFrame).toBe('message');
+    expect(createKeepaliveTracker({ keepaliveFrame: 'message' }).config.keepaliveFrame).toBe('message');
+  });
+
+  it('B13: refuses an idle close not above the minimum ping interval, naming both options', () => {
+    expect(() => createKeepaliveTracker({ idleCloseMs: 500, minPingIntervalMs: 1_000 })).toThrow(/idleCloseMs: 500 \(expected a duration above minPingIntervalMs \(1000\)\)/);
+    expect(() => upgradeWithKeepalive(new Request('http://127.0.0.1/'), { idleCloseMs: 5_000, deno: fakeDeno().deno })).toThrow(/minPingIntervalMs \(5000\)/);
+  });
+});
+
+describe('heartbeat messages on both ends (the core decides)', () => {
+  it('B5: crossing heartbeats settle each other; a client heartbeat after ours was answered is the client’s own and answered once', () => {
+    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 100, pongTimeoutMs: 50, minPingIntervalMs: 10 });
+    const { socket } = upgrade();
+    socket.emit('open');
+    platform.advance(1);
+    expect(socket.sent).toEqual(['']);
+    // The client's own heartbeat crosses ours: the core takes it as the answer, nothing is echoed.
+    socket.emit('message', { data: '' });
+    expect(socket.sent).toEqual(['']);
+    // Nothing owed any more: the next one is the client's own, answered once.
+    platform.advance(20);
+    socket.emit('message', { data: '' });
+    expect(socket.sent).toEqual(['', '']);
+    expect(tracker.stats()).toMatchObject({ heartbeatsAnswered: 1, pingsSent: 1, deadPeers: 0 });
+  });
+
+  it('B8: answers to our heartbeats are not counted as a flood, however fast the server pings', () => {
+    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 20, pongTimeoutMs: 10, minPingIntervalMs: 1_000, maxPingStrikes: 0 });
+    const { socket } = upgrade();
+    socket.emit('open');
+    platform.advance(1);
+    for (let i = 0; i < 20; i++) {
+      // The client answers each heartbeat at once: 20 answers in 400 ms, far faster than minPingIntervalMs.
+      socket.emit('message', { data: '' });
+      platform.advance(20);
+    }
+    expect(socket.closes).toEqual([]);
+    expect(tracker.stats()).toMatchObject({ floodClosed: 0, deadPeers: 0, heartbeatsAnswered: 0, pingsSent: 21 });
+    expect(socket.sent).toHaveLength(21);
   });
 });

@@ -10,8 +10,11 @@ import type { DenoLike, DenoSocketEventLike, DenoUpgradeOptions, DenoWebSocketLi
 import { defaultScheduler, denoGlobal } from './platform.ts';
 
 /**
- * Creates a {@link PeerTracker} on this package's Deno scheduler. Share one
- * between all the connections of a server: its counters cover them all.
+ * Creates a {@link PeerTracker} on this package's Deno scheduler, with
+ * `keepaliveFrame: 'message'` (Deno's sockets cannot send protocol pings, so
+ * the keep-alive is the heartbeat message, and the core tells the answers to
+ * ours from the client's own). Share one between all the connections of a
+ * server: its counters cover them all.
  *
  * @example
  * ```ts
@@ -21,7 +24,21 @@ import { defaultScheduler, denoGlobal } from './platform.ts';
  * ```
  */
 export function createKeepaliveTracker(options: PeerTrackerOptions = {}): PeerTracker {
-  return new PeerTracker({ ...options, scheduler: options.scheduler ?? defaultScheduler() });
+  return requireHeartbeatMessages(
+    new PeerTracker({ ...options, keepaliveFrame: options.keepaliveFrame ?? 'message', scheduler: options.scheduler ?? defaultScheduler() }),
+    'keepaliveFrame',
+  );
+}
+
+/** Refuses a tracker whose peers expect protocol pings: on Deno every keep-alive is a heartbeat message. */
+function requireHeartbeatMessages(tracker: PeerTracker, option: string): PeerTracker {
+  const frame: unknown = tracker.config.keepaliveFrame;
+  if (frame !== 'message') {
+    throw new TypeError(
+      `Invalid option ${option}: ${String(frame)} (expected a tracker with keepaliveFrame 'message', as createKeepaliveTracker makes: Deno's sockets cannot send protocol pings)`,
+    );
+  }
+  return tracker;
 }
 
 /**
@@ -35,7 +52,10 @@ export function createKeepaliveTracker(options: PeerTrackerOptions = {}): PeerTr
  * ```
  */
 export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
-  /** The tracker to register the connection with (see {@link createKeepaliveTracker}); peer options must then be left out. */
+  /**
+   * The tracker to register the connection with (see {@link createKeepaliveTracker}); peer options must then be left out.
+   * Its `config.keepaliveFrame` must be `'message'`.
+   */
   readonly tracker?: PeerTracker | undefined;
   /** The subprotocol to accept (`Deno.upgradeWebSocket`'s `protocol`). */
   readonly protocol?: string | undefined;
@@ -76,10 +96,11 @@ const OPEN = 1;
  *
  * - the keep-alive is the heartbeat message (the empty text frame), sent every
  *   `pingIntervalMs` on the connection's own phase;
- * - any inbound message is proof of life (B5); a heartbeat message that
- *   arrives while one of ours is unanswered is its answer (like a pong), any
- *   other heartbeat is the client's own and is answered in kind (so the two
- *   ends never echo each other forever);
+ * - any inbound message is proof of life (B5); every heartbeat message goes
+ *   to the core's peer machine (`keepaliveFrame: 'message'`), which counts
+ *   the heartbeats it owes an answer for: one that arrives while one of ours
+ *   is unanswered is its answer (like a pong), any other is the client's own
+ *   and is answered in kind (so the two ends never echo each other forever);
  * - a connection that shows no life within `pongTimeoutMs` is closed (Deno
  *   has no `terminate()`, so it is a close frame);
  * - `idleCloseMs` closes silent connections with 4000, and heartbeats faster
@@ -111,13 +132,11 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   }
   const deno = denoOption ?? denoGlobal();
   if (deno === undefined) throw new TypeError('upgradeWithKeepalive: Deno.upgradeWebSocket is not available (not running on Deno?)');
-  const tracker = given ?? createKeepaliveTracker(peerOptions);
+  const tracker = given === undefined ? createKeepaliveTracker(peerOptions) : requireHeartbeatMessages(given, 'tracker');
   const upgradeOptions: DenoUpgradeOptions = protocol === undefined ? { idleTimeout } : { protocol, idleTimeout };
   const { socket, response } = deno.upgradeWebSocket(request, upgradeOptions);
 
   let peer: TrackedPeer | null = null;
-  // Heartbeats sent as keep-alives and not answered yet.
-  let unanswered = 0;
   const guarded = (fn: () => void): void => {
     try {
       fn();
@@ -128,10 +147,9 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   const onOpen = (): void => {
     guarded(() => {
       peer ??= tracker.track({
+        // keepaliveFrame 'message': each keep-alive is the heartbeat message, owed an answer in the core.
         ping: () => {
-          if (socket.readyState !== OPEN) return;
-          socket.send(heartbeatMessage);
-          unanswered++;
+          if (socket.readyState === OPEN) socket.send(heartbeatMessage);
         },
         reply: () => {
           if (socket.readyState === OPEN) socket.send(heartbeatMessage);
@@ -150,12 +168,8 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
       if (peer === null) return;
       const data = event.data;
       if (data === heartbeatMessage) {
-        if (unanswered > 0) {
-          unanswered--;
-          peer.inbound('pong');
-        } else {
-          peer.inbound('heartbeat');
-        }
+        // The core decides whether it answers ours or is the client's own (and then commands the reply).
+        peer.inbound('heartbeat');
         return;
       }
       const kind = classifyMessage(data as MessagePayload, undefined, heartbeatMessage);

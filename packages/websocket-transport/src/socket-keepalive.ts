@@ -1,3 +1,4 @@
+import { KeepaliveOptionError, answerHeartbeat } from '@keepalive/core';
 import type { SessionActivity } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
@@ -97,10 +98,10 @@ export function keepaliveWhatwgSocket(
 ): () => void {
   const { keepalive = 'auto', heartbeatMessage = HEARTBEAT_MESSAGE } = options;
   const mode: unknown = keepalive;
-  if (mode !== 'auto' && mode !== 'message') throw new TypeError(`Invalid option keepalive: ${String(mode)} (expected 'auto' or 'message')`);
-  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  if (mode !== 'auto' && mode !== 'message') throw new KeepaliveOptionError('keepalive', mode, "'auto' or 'message'");
+  if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
   const usePing = keepalive === 'auto' && typeof socket.ping === 'function';
-  // Heartbeat messages sent and not yet answered: an inbound heartbeat settles one of them instead of being echoed.
+  // Driver data: heartbeat messages sent and not yet answered. What an inbound heartbeat means is the core's rule.
   let unanswered = 0;
   let disposed = false;
 
@@ -129,8 +130,9 @@ export function keepaliveWhatwgSocket(
   const onMessage = (event: { readonly data?: unknown }): void => {
     if (live()) activity.alive();
     if (event.data !== heartbeatMessage) return;
-    if (unanswered > 0) unanswered--;
-    else if (socket.readyState === OPEN) socket.send(heartbeatMessage);
+    const verdict = answerHeartbeat(unanswered);
+    unanswered = verdict.unanswered;
+    if (verdict.reply && socket.readyState === OPEN) socket.send(heartbeatMessage);
   };
   const onProofOfLife = (): void => {
     if (live()) activity.alive();
