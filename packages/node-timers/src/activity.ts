@@ -7,7 +7,6 @@ import {
   KeepaliveOptionError,
   type CloseTransport,
   type Diagnostic,
-  type DiagnosticFields,
   type SessionCommand,
   type SessionEvent,
   type SessionOptions,
@@ -15,8 +14,9 @@ import {
   type SessionSummary,
 } from '@keepalive/core';
 import { onProcessExit } from './exit-hooks.js';
-import { publish, toLogFunction, type LogFunction, type Logger } from './logger.js';
+import { createDiagnosticSink, type Logger } from './logger.js';
 import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
+import { StateSubscribers, runActivity } from './work.js';
 
 /**
  * Where keep-alives go: a function, or an object that can also close its
@@ -189,18 +189,16 @@ class Activity implements SessionActivity {
   private sender: KeepaliveSender | null = null;
   private readonly scheduler: Scheduler;
   private readonly entry: ScheduledEntry;
-  private readonly log: LogFunction | null;
+  private readonly emit: (diagnostic: Diagnostic) => void;
   private readonly gate: boolean | (() => boolean);
   private readonly keepAlive: boolean;
-  private readonly onDiagnostic: ((diagnostic: Diagnostic) => void) | undefined;
   private releaseHold: (() => void) | null = null;
   private unregisterExit: (() => void) | null = null;
   private report: ShutdownReport | null = null;
   private lastNow: number;
-  private readonly subscribers = new Set<(state: SessionState) => void>();
-  /** The last state the subscribers were told about. */
-  private notified: SessionState;
-  private notifying = false;
+  private readonly subscribers = new StateSubscribers((error) => {
+    this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: errorName(error) } });
+  });
 
   constructor(options: SessionActivityOptions) {
     const { sendKeepalives, logger, scheduler: given, keepProcessAlive, reportOnExit, onDiagnostic, ...core } = options;
@@ -218,19 +216,14 @@ class Activity implements SessionActivity {
     if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).entry !== 'function') {
       throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
     }
-    const hook: unknown = onDiagnostic;
-    if (hook !== undefined && typeof hook !== 'function') {
-      throw new KeepaliveOptionError('onDiagnostic', hook, 'a function');
-    }
+    this.emit = createDiagnosticSink({ session: this.id, logger, onDiagnostic });
     this.gate = gate as boolean | (() => boolean);
     this.keepAlive = hold === 'while-busy';
-    this.onDiagnostic = onDiagnostic;
-    this.log = toLogFunction(logger);
     this.scheduler = scheduler as Scheduler;
     this.lastNow = this.scheduler.now();
     // The gate is the adapter's; the core is told per event.
     this.current = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
-    this.notified = this.current;
+    this.subscribers.notify(() => this.current);
     this.entry = this.scheduler.entry((now) => {
       // The scheduler read the clock once for every session it wakes: no second read per session.
       if (now > this.lastNow) this.lastNow = now;
@@ -256,28 +249,7 @@ class Activity implements SessionActivity {
   }
 
   run<T>(reason: string, fn: () => T): T {
-    const release = this.start(reason);
-    let result: T;
-    try {
-      result = fn();
-    } catch (error) {
-      release();
-      throw error;
-    }
-    if (isPromiseLike(result)) {
-      return result.then(
-        (value) => {
-          release();
-          return value;
-        },
-        (error: unknown) => {
-          release();
-          throw error;
-        },
-      ) as T;
-    }
-    release();
-    return result;
+    return runActivity((name) => this.start(name), reason, fn);
   }
 
   attach(sender: KeepaliveSender): void {
@@ -306,14 +278,7 @@ class Activity implements SessionActivity {
     if (typeof listener !== 'function') throw new TypeError('subscribe(listener): expected a function');
     // A shut-down instance never changes again: nothing to observe, nothing to keep.
     if (this.current.shutdown) return noop;
-    // A wrapper per call: the same function subscribed twice is two subscriptions, each removed by its own unsubscribe.
-    const entry = (state: SessionState): void => {
-      listener(state);
-    };
-    this.subscribers.add(entry);
-    return () => {
-      this.subscribers.delete(entry);
-    };
+    return this.subscribers.add(listener);
   }
 
   isTrackingActive(): boolean {
@@ -396,36 +361,8 @@ class Activity implements SessionActivity {
     this.notify();
   }
 
-  /**
-   * Tells the subscribers about the newest state, if it changed since they were last told.
-   * A change made by a listener is delivered after the current round, so each listener sees
-   * the states in order and never the same one twice.
-   */
   private notify(): void {
-    // Called from a listener: the running loop below delivers the newer state after its round.
-    if (this.notifying) return;
-    if (this.subscribers.size === 0) {
-      this.notified = this.current;
-      return;
-    }
-    this.notifying = true;
-    try {
-      while (this.current !== this.notified) {
-        const state = this.current;
-        this.notified = state;
-        // Subscribed during this round: from the next change on. Unsubscribed during it: at once.
-        for (const listener of [...this.subscribers]) {
-          if (!this.subscribers.has(listener)) continue;
-          try {
-            listener(state);
-          } catch (error) {
-            this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: errorName(error) } });
-          }
-        }
-      }
-    } finally {
-      this.notifying = false;
-    }
+    this.subscribers.notify(() => this.current);
   }
 
   private execute(command: SessionCommand): void {
@@ -467,30 +404,6 @@ class Activity implements SessionActivity {
     }
   }
 
-  private emit(diagnostic: Diagnostic): void {
-    publish(this.id, diagnostic);
-    if (this.log !== null) {
-      try {
-        this.log(diagnostic.level, diagnostic.name, diagnostic.fields);
-      } catch (error) {
-        const failure: DiagnosticFields = { error: errorName(error), event: diagnostic.name };
-        publish(this.id, { type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.loggerFailed, fields: failure });
-        try {
-          this.log('warn', ADAPTER_DIAGNOSTICS.loggerFailed, failure);
-        } catch {
-          // The logger failed twice; the channel has the report.
-        }
-      }
-    }
-    if (this.onDiagnostic !== undefined) {
-      try {
-        this.onDiagnostic(diagnostic);
-      } catch {
-        // A dashboard hook must not stop the heartbeat.
-      }
-    }
-  }
-
   private updateHold(): void {
     if (!this.keepAlive) return;
     const busy = this.current.total > 0 && !this.current.shutdown;
@@ -504,10 +417,6 @@ class Activity implements SessionActivity {
 
 function noop(): void {
   // Unsubscribing from a shut-down instance: nothing to remove.
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /**

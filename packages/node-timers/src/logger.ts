@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
+import { KeepaliveOptionError, type Diagnostic, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
 
 /**
  * A plain logging function: `(level, event, fields)`, the reference module's
@@ -90,18 +90,14 @@ function isPinoLike(logger: ConsoleLikeLogger): logger is PinoLikeLogger {
   return typeof candidate.child === 'function' && typeof candidate.level === 'string';
 }
 
-/** Turns any supported logger into one function; `undefined` is silent. */
+/** Turns any supported logger into one function; `undefined` is silent. Refuses anything else, naming the option. */
 export function toLogFunction(logger: Logger | undefined): LogFunction | null {
   if (logger === undefined) return null;
   if (typeof logger === 'function') return logger;
   const given: unknown = logger;
-  if (typeof given !== 'object' || given === null) {
-    throw new TypeError(`Invalid option logger: ${typeof given === 'object' ? 'null' : typeof given} (expected a function or a console-style or pino-style logger)`);
-  }
-  for (const level of ['debug', 'info', 'warn'] as const) {
-    if (typeof logger[level] !== 'function') {
-      throw new TypeError(`Invalid option logger: it has no ${level}() method (expected a function or a console-style or pino-style logger)`);
-    }
+  const methods = typeof given === 'object' && given !== null ? (given as Partial<ConsoleLikeLogger>) : null;
+  if (methods === null || !(['debug', 'info', 'warn'] as const).every((level) => typeof methods[level] === 'function')) {
+    throw new KeepaliveOptionError('logger', given, 'a function (level, event, fields), or a console-style or pino-style logger with debug(), info() and warn()');
   }
   if (isPinoLike(logger)) return (level, event, fields) => { logger[level]({ event, ...fields }, event); };
   return (level, event, fields) => { logger[level](event, fields); };
@@ -112,4 +108,52 @@ export function publish(session: number, diagnostic: Diagnostic): void {
   if (!channel.hasSubscribers) return;
   const message: DiagnosticMessage = { session, level: diagnostic.level, name: diagnostic.name, fields: diagnostic.fields };
   channel.publish(message);
+}
+
+/**
+ * Where an adapter's diagnostics go, in one copy for every package: the
+ * `keepalive:diagnostics` channel (when anyone subscribes), the logger, and
+ * the `onDiagnostic` hook, in that order. A logger or hook that throws never
+ * stops the caller: a failing logger is reported once as `logger_failed`
+ * (its error's name only, spec S10) on the channel and to the logger.
+ */
+export interface DiagnosticSinkOptions {
+  /** The instance's process-unique number, published with every diagnostic. */
+  readonly session: number;
+  /** The logger option, validated here ({@link toLogFunction}). */
+  readonly logger?: Logger | undefined;
+  /** The `onDiagnostic` option, validated here. */
+  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
+}
+
+/** Builds the function that delivers one diagnostic to every destination (see {@link DiagnosticSinkOptions}). */
+export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnostic: Diagnostic) => void {
+  const log = toLogFunction(options.logger);
+  const hook: unknown = options.onDiagnostic;
+  if (hook !== undefined && typeof hook !== 'function') throw new KeepaliveOptionError('onDiagnostic', hook, 'a function');
+  const onDiagnostic = options.onDiagnostic;
+  const session = options.session;
+  return (diagnostic) => {
+    publish(session, diagnostic);
+    if (log !== null) {
+      try {
+        log(diagnostic.level, diagnostic.name, diagnostic.fields);
+      } catch (error) {
+        const failure = { error: error instanceof Error ? error.name : typeof error, event: diagnostic.name };
+        publish(session, { type: 'diagnostic', level: 'warn', name: 'logger_failed', fields: failure });
+        try {
+          log('warn', 'logger_failed', failure);
+        } catch {
+          // The logger failed twice; the channel has the report.
+        }
+      }
+    }
+    if (onDiagnostic !== undefined) {
+      try {
+        onDiagnostic(diagnostic);
+      } catch {
+        // A dashboard hook must not stop the heartbeat.
+      }
+    }
+  };
 }
