@@ -94,6 +94,19 @@ describe('B10: phases and the connect timeout', () => {
     expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'closed', code: 1006, reason: 'close_timeout' }]);
   });
 
+  it('B10: an immediate close (process exit) destroys the socket and ends closed at once, also while closing', () => {
+    for (const first of [false, true]) {
+      const sim = opened();
+      sim.apply({ type: 'start', reason: 'api_call' });
+      if (first) sim.apply({ type: 'close', code: 1000, reason: '' });
+      sim.apply({ type: 'close', code: 1001, reason: 'exit', immediate: true });
+      expect(sim.state.phase).toBe('closed');
+      expect(sim.socket).toBeNull();
+      expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'closed', code: 1001, reason: 'exit' }]);
+      expect(sim.diagnosticNames().filter((name) => name === 'activity_at_shutdown')).toHaveLength(1);
+    }
+  });
+
   it('B10: a completed close handshake ends closed with the code the peer confirmed; nothing stays armed', () => {
     const sim = opened();
     sim.apply({ type: 'start', reason: 'api_call' });

@@ -261,7 +261,8 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
  * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
  * - `start` / `stop` / `release` / `signal`: work on the activity (session events).
- * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal).
+ * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal; `immediate`
+ *   skips the close handshake, for a process that is exiting).
  */
 export type ConnectionEvent =
   | { readonly type: 'socket_opened'; readonly now: number; readonly canPing: boolean }
@@ -271,7 +272,15 @@ export type ConnectionEvent =
   | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
   | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
   | ConnectionWorkEvent
-  | { readonly type: 'close'; readonly now: number; readonly code: number; readonly reason: string; readonly cause?: 'closed' | 'aborted' | undefined };
+  | {
+      readonly type: 'close';
+      readonly now: number;
+      readonly code: number;
+      readonly reason: string;
+      readonly cause?: 'closed' | 'aborted' | undefined;
+      /** Destroy the socket and close for good at once, without the close handshake (process exit). */
+      readonly immediate?: boolean | undefined;
+    };
 
 /**
  * The user events a connection reports, as data (the driver emits them after
@@ -464,7 +473,7 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
     case 'signal':
       return onWork(d, { ...event, now }, out);
     case 'close':
-      return onClose(d, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), out);
+      return onClose(d, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), event.immediate === true, out);
     default:
       out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'unknown' }));
       return state;
@@ -772,8 +781,16 @@ function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]):
   return d;
 }
 
-function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, out: ConnectionCommand[]): ConnectionState {
-  if (d.phase === 'closing' || d.phase === 'closed') return d;
+function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, out: ConnectionCommand[]): ConnectionState {
+  if (d.phase === 'closed') return d;
+  if (immediate && (d.phase === 'open' || d.phase === 'closing')) {
+    // No time for a handshake: destroy the socket and close for good now.
+    if (d.phase === 'open') runSession(d, { type: 'detach', now: d.now }, out);
+    out.push(DESTROY);
+    finish(d, d.cause ?? cause, info, out);
+    return d;
+  }
+  if (d.phase === 'closing') return d;
   // B6, B10: no attempt starts after a deliberate close.
   runBackoff(d, { type: 'stop', now: d.now }, out);
   d.cause = cause;

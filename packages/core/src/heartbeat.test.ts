@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { answerHeartbeat } from './index.js';
+import { KeepaliveOptionError, answerHeartbeat, checkHeartbeatMessage, utf8Length } from './index.js';
 
 /**
  * The heartbeat-answer rule (spec B5, B8 with heartbeat messages): one copy in
@@ -93,4 +93,22 @@ describe('answerHeartbeat', () => {
       expect(answered).toBeLessThanOrEqual(sent);
     },
   );
+});
+
+describe('utf8Length and checkHeartbeatMessage (B1)', () => {
+  it('B1: utf8Length matches TextEncoder for any string, lone surrogates included', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        expect(utf8Length(text)).toBe(encoder.encode(text).byteLength);
+      }),
+    );
+    for (const text of ['', 'a', 'é', '€', '😀', '\ud800', '\udc00x', 'a\ud83d']) expect(utf8Length(text)).toBe(encoder.encode(text).byteLength);
+  });
+
+  it('B1: a heartbeat message is a string of at most 125 UTF-8 bytes, refused by name otherwise', () => {
+    expect(checkHeartbeatMessage('heartbeatMessage', 'x'.repeat(125))).toHaveLength(125);
+    expect(() => checkHeartbeatMessage('heartbeatMessage', 'é'.repeat(63))).toThrow(/Invalid option heartbeatMessage: .*at most 125 UTF-8 bytes/);
+    expect(() => checkHeartbeatMessage('keepalive.heartbeatMessage', 5)).toThrow(KeepaliveOptionError);
+  });
 });

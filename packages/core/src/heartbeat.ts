@@ -1,3 +1,5 @@
+import { KeepaliveOptionError } from './errors.js';
+
 /**
  * The heartbeat-answer rule, in one copy for both ends. Where a transport
  * cannot send protocol pings (browsers, Deno, undici), keep-alives are
@@ -48,4 +50,37 @@ const REPLY: HeartbeatVerdict = Object.freeze({ unanswered: 0, reply: true });
 export function answerHeartbeat(unanswered: number): HeartbeatVerdict {
   if (!Number.isInteger(unanswered) || unanswered <= 0) return REPLY;
   return { unanswered: unanswered - 1, reply: false };
+}
+
+/**
+ * The length of `text` in UTF-8 bytes, as it goes on the wire (a lone
+ * surrogate counts as the 3-byte replacement character, as encoders write it).
+ */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** The largest heartbeat message: a control frame's payload limit, so a heartbeat never costs more than a ping. */
+export const MAX_HEARTBEAT_BYTES = 125;
+
+/**
+ * Validates a heartbeat-message option (B1): a string of at most
+ * {@link MAX_HEARTBEAT_BYTES} UTF-8 bytes; throws {@link KeepaliveOptionError}
+ * naming `option` otherwise.
+ */
+export function checkHeartbeatMessage(option: string, value: unknown): string {
+  if (typeof value !== 'string' || utf8Length(value) > MAX_HEARTBEAT_BYTES) {
+    throw new KeepaliveOptionError(option, value, `a string of at most ${MAX_HEARTBEAT_BYTES} UTF-8 bytes`);
+  }
+  return value;
 }

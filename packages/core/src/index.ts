@@ -42,7 +42,7 @@ export {
   nestedOptions,
   optionOr,
 } from './errors.js';
-export { answerHeartbeat, type HeartbeatVerdict } from './heartbeat.js';
+export { MAX_HEARTBEAT_BYTES, answerHeartbeat, checkHeartbeatMessage, utf8Length, type HeartbeatVerdict } from './heartbeat.js';
 export {
   SESSION_DIAGNOSTICS,
   SESSION_TIMERS,

@@ -91,17 +91,11 @@ export interface ShutdownReport {
 export type ActivitySnapshot = SessionSummary;
 
 /**
- * A session-activity instance: the core's machine, fed by a monotonic clock
- * and a shared scheduler, with its commands carried out.
- *
- * @example
- * ```ts
- * using activity = createSessionActivity({ logger: console });
- * activity.attach(() => socket.ping());
- * await activity.run('api_call', () => streamModelResponse());
- * ```
+ * The work-facing side of an activity: start and stop work, observe the
+ * state. A session activity is one; so is a keepalive client's `activity`,
+ * whose transport side the client drives itself.
  */
-export interface SessionActivity extends Disposable, AsyncDisposable {
+export interface WorkActivity {
   /** A process-unique number for this instance (used in diagnostics-channel messages). */
   readonly id: number;
   /** Starts an activity (S1); returns its release function, which is safe to call more than once. */
@@ -110,20 +104,12 @@ export interface SessionActivity extends Disposable, AsyncDisposable {
   stop(reason: string): void;
   /** Runs `fn` (sync or async) as an activity of `reason`, released in every outcome. */
   run<T>(reason: string, fn: () => T): T;
-  /** Attaches the keep-alive sender, replacing any other (S3, S4). */
-  attach(sender: KeepaliveSender): void;
-  /** Detaches the sender (S4, S6). */
-  detach(): void;
   /** Sends one keep-alive now if enabled and attached (S7). */
   signal(): void;
-  /** Reports proof of life from the peer: a pong or any inbound message (B5). */
-  alive(): void;
   /** Whether a sender is attached (S8). */
   isTrackingActive(): boolean;
   /** A point-in-time view of the instance. */
   snapshot(): ActivitySnapshot;
-  /** Shuts down: reports once (S9), cancels every timer, detaches. Later calls return the same report. */
-  shutdown(): ShutdownReport;
   /**
    * Observes the state without polling: `listener` is called with the new state after every
    * call (or timer tick) that changed it: a start, a release, a heartbeat, an attach, a
@@ -152,6 +138,30 @@ export interface SessionActivity extends Disposable, AsyncDisposable {
   subscribe(listener: (state: SessionState) => void): () => void;
   /** The core state, read-only (for dashboards and tests). */
   readonly state: SessionState;
+}
+
+/**
+ * A session-activity instance: the core's machine, fed by a monotonic clock
+ * and a shared scheduler, with its commands carried out. The work-facing
+ * {@link WorkActivity} plus the transport side (attach a sender, report proof
+ * of life) and shutdown.
+ *
+ * @example
+ * ```ts
+ * using activity = createSessionActivity({ logger: console });
+ * activity.attach(() => socket.ping());
+ * await activity.run('api_call', () => streamModelResponse());
+ * ```
+ */
+export interface SessionActivity extends WorkActivity, Disposable, AsyncDisposable {
+  /** Attaches the keep-alive sender, replacing any other (S3, S4). */
+  attach(sender: KeepaliveSender): void;
+  /** Detaches the sender (S4, S6). */
+  detach(): void;
+  /** Reports proof of life from the peer: a pong or any inbound message (B5). */
+  alive(): void;
+  /** Shuts down: reports once (S9), cancels every timer, detaches. Later calls return the same report. */
+  shutdown(): ShutdownReport;
 }
 
 /**

@@ -17,7 +17,10 @@ function onExit(): void {
   pending.clear();
 }
 
-/** Registers `report` to run at process exit; returns the unregister function. */
+/**
+ * Registers `report` to run at process exit (one `exit` listener for all of
+ * them); returns the unregister function, safe to call more than once.
+ */
 export function onProcessExit(report: () => void): () => void {
   if (pending.size === 0) process.on('exit', onExit);
   pending.add(report);

@@ -20,12 +20,17 @@ export {
   type SessionActivity,
   type SessionActivityOptions,
   type ShutdownReport,
+  type WorkActivity,
 } from './activity.js';
+export { StateSubscribers, runActivity } from './work.js';
+export { onProcessExit } from './exit-hooks.js';
 export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { nodePlatform, type Platform, type TimerHandle } from './clock.js';
 export {
   DIAGNOSTICS_CHANNEL,
+  createDiagnosticSink,
   type ConsoleLikeLogger,
+  type DiagnosticSinkOptions,
   type DiagnosticMessage,
   type LogFunction,
   type Logger,

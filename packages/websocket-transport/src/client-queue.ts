@@ -1,8 +1,11 @@
+import { utf8Length } from '@keepalive/core';
+
 /**
- * The bounded queue of messages sent while the client is not connected.
- * Bounded by count and by bytes; past either bound a push throws
- * {@link QueueFullError} (nothing is dropped silently). Messages are copied
- * in, so a caller reusing its buffer does not change what is sent later.
+ * The payloads of messages sent while the client is not connected. The
+ * connection machine in the core decides what is queued and keeps the
+ * accounting (counts and bytes, the bounds); this FIFO only holds the
+ * payloads, copied in so a caller reusing its buffer does not change what is
+ * sent later.
  */
 
 /**
@@ -84,7 +87,7 @@ export class QueueFullError extends Error {
  * ```
  */
 export function byteSize(data: ClientData): number {
-  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+  return typeof data === 'string' ? utf8Length(data) : data.byteLength;
 }
 
 /**
@@ -106,49 +109,21 @@ function copy(data: ClientData): QueuedMessage {
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
-/**
- * A FIFO of messages bounded by count and bytes.
- *
- * @example
- * ```ts
- * const queue = new OutboundQueue(100, 65_536);
- * queue.push('hello');
- * queue.peek(); // 'hello'
- * ```
- */
-export class OutboundQueue {
+/** A FIFO of message payloads with the byte size of each. */
+export class PayloadQueue {
   private items: QueuedMessage[] = [];
   private sizes: number[] = [];
   private head = 0;
-  private total = 0;
 
-  constructor(
-    readonly maxMessages: number,
-    readonly maxBytes: number,
-  ) {}
-
-  /** Messages queued. */
+  /** Messages held. */
   get length(): number {
     return this.items.length - this.head;
   }
 
-  /** Bytes queued. */
-  get bytes(): number {
-    return this.total;
-  }
-
-  /** Appends a copy of `data`, or throws {@link QueueFullError} and queues nothing. */
-  push(data: ClientData): void {
-    const size = byteSize(data);
-    if (this.length >= this.maxMessages) {
-      throw new QueueFullError('messages', this.maxMessages, this.maxBytes, this.length, this.total, size);
-    }
-    if (this.total + size > this.maxBytes) {
-      throw new QueueFullError('bytes', this.maxMessages, this.maxBytes, this.length, this.total, size);
-    }
+  /** Appends a copy of `data` of `size` bytes. */
+  push(data: ClientData, size: number): void {
     this.items.push(copy(data));
     this.sizes.push(size);
-    this.total += size;
   }
 
   /** The oldest message, or `undefined` when empty. */
@@ -156,32 +131,29 @@ export class OutboundQueue {
     return this.items[this.head];
   }
 
-  /** Removes the oldest message (after it was handed to an open socket). */
-  shift(): void {
-    if (this.head >= this.items.length) return;
-    this.total -= this.sizes[this.head] ?? 0;
+  /** Removes the oldest message and returns its size in bytes. */
+  shift(): number {
+    const size = this.sizes[this.head] ?? 0;
     this.head++;
-    if (this.head === this.items.length) {
-      this.clear();
+    if (this.head >= this.items.length) {
+      this.items = [];
+      this.sizes = [];
+      this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       // Compact now and then so a long flush does not hold the sent prefix.
       this.items = this.items.slice(this.head);
       this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
+    return size;
   }
 
-  /** Removes and returns every queued message, oldest first. */
+  /** Removes and returns every message, oldest first. */
   drain(): QueuedMessage[] {
     const out = this.items.slice(this.head);
-    this.clear();
-    return out;
-  }
-
-  private clear(): void {
     this.items = [];
     this.sizes = [];
     this.head = 0;
-    this.total = 0;
+    return out;
   }
 }

@@ -25,6 +25,7 @@ import {
   type WebSocketLike,
 } from './client.js';
 import { HEARTBEAT_MESSAGE, isHeartbeatMessage } from './heartbeat.js';
+import { keepAlive } from './server.js';
 
 /**
  * The client against real sockets on 127.0.0.1 (port 0), a plain `ws`
@@ -497,9 +498,10 @@ describe('reconnect (B6) and the send queue', () => {
     }
     console.log(`B6 reconnect after restart (ms): ${reconnectTimes.map((ms) => ms.toFixed(0)).join(', ')} (bound ${config.maxDelayMs} + 150)`);
     for (const ms of reconnectTimes) expect(ms).toBeLessThanOrEqual(config.maxDelayMs + 150);
-    for (const { attempt, delayMs } of seen.reconnecting) {
+    // B6: every delay within [0, cap]; the backoff level (not the attempt number, B11) sets the ceiling.
+    for (const { delayMs } of seen.reconnecting) {
       expect(delayMs).toBeGreaterThanOrEqual(0);
-      expect(delayMs).toBeLessThanOrEqual(backoffCeiling(config, attempt));
+      expect(delayMs).toBeLessThanOrEqual(config.maxDelayMs);
     }
     // Every attempt is also a diagnostic with its delay.
     expect(count(seen, CLIENT_DIAGNOSTICS.reconnecting)).toBe(seen.reconnecting.length);
@@ -690,30 +692,30 @@ describe("reconnect.whenIdle: 'lazy': quiet while idle, back with the work (S4, 
     expect(client.state).toBe('open');
   });
 
-  it('B6: close() or abort while parked ends everything: no timer, no hold, no activity subscription; later work connects nothing', async () => {
+  it('B6: close() or abort while parked ends everything: no timer, no hold, no subscriber; later work connects nothing', async () => {
     const server = await startServer();
     const { scheduler, holds } = countingScheduler();
-    const activity = createSessionActivity({ scheduler, heartbeatIntervalMs: 40, pongTimeoutMs: 2_000 });
-    cleanups.push(() => activity.shutdown());
-    const subscribers = (): number => (activity as unknown as { subscribers: Set<unknown> }).subscribers.size;
     let attempts = 0;
     const factory = (): WsWebSocket => {
       attempts++;
       return new WsWebSocket(server.url);
     };
-    const { client, seen } = connect(factory, { activity, scheduler, reconnect });
-    expect(subscribers()).toBe(1);
+    const { client, seen } = connect(factory, { scheduler, heartbeatIntervalMs: 40, pongTimeoutMs: 2_000, reconnect });
+    const activity = client.activity;
+    let notified = 0;
+    activity.subscribe(() => notified++);
     await until(() => seen.opens === 1, 5_000, 'open');
     reclaim(server.peers[0]!);
     await until(() => seen.idles.length === 1, 5_000, 'the park');
     const result = await client.close();
     expect(result).toEqual({ cause: 'closed', code: 1000, reason: '', undelivered: [] });
     expect(client.state).toBe('closed');
-    expect(subscribers()).toBe(0);
     expect(scheduler.size).toBe(0);
     expect(holds()).toBe(0);
+    const seenBefore = notified;
     activity.start('api_call');
     expect(attempts).toBe(1);
+    expect(notified).toBe(seenBefore);
     expect(() => client.send('late')).toThrow(ClientClosedError);
 
     const controller = new AbortController();
@@ -800,20 +802,22 @@ describe('closing (B6: no reconnect after a deliberate close)', () => {
     expect(attempts).toBe(0);
   });
 
-  it('Symbol.asyncDispose closes the client; a given activity is detached, not shut down', async () => {
+  it('Symbol.asyncDispose closes the client; its activity is shut down with one report (S9) and nothing armed', async () => {
     const server = await startServer();
-    const activity = createSessionActivity({ heartbeatIntervalMs: 20, pongTimeoutMs: 500 });
-    cleanups.push(() => activity.shutdown());
-    const { client, seen } = connect(server.url, { activity });
-    expect(client.activity).toBe(activity);
+    const diagnostics: Diagnostic[] = [];
+    const { client, seen } = connect(server.url, { heartbeatIntervalMs: 20, pongTimeoutMs: 500, onDiagnostic: (d) => diagnostics.push(d) });
+    const activity = client.activity;
     const release = activity.start('api_call');
-    await until(() => seen.opens === 1 && server.peers[0]!.pings >= 2, 5_000, 'pings from the given activity');
+    await until(() => seen.opens === 1 && server.peers[0]!.pings >= 2, 5_000, 'pings while busy');
     expect(activity.isTrackingActive()).toBe(true);
     await client[Symbol.asyncDispose]();
     expect(client.state).toBe('closed');
     expect(activity.isTrackingActive()).toBe(false);
-    expect(activity.state.shutdown).toBe(false);
+    expect(activity.state.shutdown).toBe(true);
     expect(activity.state.heartbeatAt).toBeNull();
+    const reports = diagnostics.filter((d) => d.name === 'activity_at_shutdown');
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.fields).toMatchObject({ total: 1, active: { api_call: 1 } });
     release();
   });
 });
@@ -936,7 +940,7 @@ describe('runtime shapes (in-memory sockets)', () => {
     expect(socket.sent).toEqual([HEARTBEAT_MESSAGE, 'hi']);
     const result = await client.close(3000, 'done');
     expect(socket.closeCalls).toEqual([[3000, 'done']]);
-    expect(result).toMatchObject({ cause: 'closed', code: 1006, reason: 'close timeout' });
+    expect(result).toMatchObject({ cause: 'closed', code: 1006, reason: 'close_timeout' });
     // Only the no-op error listener is left on the abandoned socket.
     expect(socket.listenerCount()).toBe(1);
   });
@@ -1020,15 +1024,21 @@ describe('option validation (B1)', () => {
     ['keepaliveFrame', { keepaliveFrame: 'pong' }],
     ['deadPeerDetection', { deadPeerDetection: 'no' }],
     ['pongTimeoutMs', { deadPeerDetection: false, pongTimeoutMs: 100 }],
-    ['initialDelayMs', { reconnect: { initialDelayMs: Number.NaN } }],
-    ['maxAttempts', { reconnect: { maxAttempts: 0 } }],
+    ['reconnect.initialDelayMs', { reconnect: { initialDelayMs: Number.NaN } }],
+    ['reconnect.maxAttempts', { reconnect: { maxAttempts: 0 } }],
     ['reconnect', { reconnect: 5 }],
-    ['whenIdle', { reconnect: { whenIdle: 'sometimes' } }],
+    ['reconnect.whenIdle', { reconnect: { whenIdle: 'sometimes' } }],
     ['signal', { signal: {} }],
     ['WebSocket', { WebSocket: 'ws' }],
     ['protocols', { protocols: [1] }],
     ['heartbeatIntervalMS', { heartbeatIntervalMS: 1_000 }],
     ['activity', { activity: {} }],
+    ['connectTimeoutMs', { connectTimeoutMs: 0 }],
+    ['terminalCloseCodes', { terminalCloseCodes: [42] }],
+    ['reconnect.maxDelayMs', { reconnect: { maxDelayMs: -1 } }],
+    ['maxHeartbeatIntervalMs', { heartbeatIntervalMs: 5_000, maxHeartbeatIntervalMs: 1_000 }],
+    ['keepProcessAlive', { keepProcessAlive: 'always' }],
+    ['sendKeepalives', { sendKeepalives: 'yes' }],
     ['scheduler', { scheduler: {} }],
     ['logger', { logger: 42 }],
     ['onDiagnostic', { onDiagnostic: 'x' }],
@@ -1045,7 +1055,7 @@ describe('option validation (B1)', () => {
     expect((error as Error).message).toContain(`Invalid option ${option}`);
   });
 
-  it('B1: refuses bad targets (without echoing the URL), options that conflict with the target or a given activity', () => {
+  it('B1: refuses bad targets (without echoing the URL), options that conflict with the target, and a given activity', () => {
     let created = 0;
     const factory = (): WebSocketLike => {
       created++;
@@ -1059,11 +1069,8 @@ describe('option validation (B1)', () => {
     expect(() => createKeepaliveClient(factory, null as unknown as KeepaliveClientOptions)).toThrow(/Invalid option options: null/);
     const activity = createSessionActivity({ pongTimeoutMs: 100 });
     try {
-      expect(() => createKeepaliveClient(factory, { activity, heartbeatIntervalMs: 1_000 })).toThrow(/Invalid option heartbeatIntervalMs: 1000 \(expected absent when an activity is given/);
-      expect(() => createKeepaliveClient(factory, { activity, deadPeerDetection: false })).toThrow(/Invalid option deadPeerDetection: false/);
-      // Lazy mode observes the activity: one without subscribe() (a hand-made look-alike) is refused.
-      const unobservable = { start: () => () => undefined, attach: () => undefined, detach: () => undefined, alive: () => undefined, shutdown: () => undefined, state: activity.state };
-      expect(() => createKeepaliveClient(factory, { activity: unobservable as never, reconnect: { whenIdle: 'lazy' } })).toThrow(/Invalid option activity: .*subscribe\(\)/);
+      // The client owns its activity (one machine decides); a given one is refused with what to do instead.
+      expect(() => createKeepaliveClient(factory, { activity } as never)).toThrow(/Invalid option activity: an object \(expected absent: the client owns its activity/);
     } finally {
       activity.shutdown();
     }
@@ -1102,5 +1109,152 @@ describe('dispose leaves nothing behind', () => {
     });
     expect(result.exitListenersAfter as number).toBeLessThan(result.exitListenersBusy as number);
     expect(result.exitListenersAfter as number).toBeLessThanOrEqual(result.exitListenersBefore as number);
+  });
+});
+
+describe('the connection rules on real sockets (B10–B13)', () => {
+  /** A ws server in a child process, frozen and thawed with SIGSTOP / SIGCONT. */
+  async function frozenServer(): Promise<{ port: number; freeze(): void; thaw(): void }> {
+    const child = spawn(process.execPath, [fixture('client-frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    cleanups.push(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      changed();
+    });
+    await until(() => /port \d+\n/.test(output), 10_000, 'the child server port');
+    return { port: Number(/port (\d+)/.exec(output)![1]), freeze: () => child.kill('SIGSTOP'), thaw: () => child.kill('SIGCONT') };
+  }
+
+  it('B10: a listener frozen during the handshake and a path frozen while open: attempts time out and back off; after the thaw the client is open within maxDelayMs + connectTimeoutMs', async () => {
+    const server = await frozenServer();
+    const connectTimeoutMs = 300;
+    const maxDelayMs = 200;
+    server.freeze();
+    const { client, seen } = connect(`ws://127.0.0.1:${server.port}`, {
+      heartbeatIntervalMs: 100,
+      pongTimeoutMs: 200,
+      connectTimeoutMs,
+      reconnect: { initialDelayMs: 50, maxDelayMs },
+    });
+    client.activity.start('tool_exec');
+    const recoveries: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      // Frozen: TCP connects (the kernel's backlog) but the 101 never comes; no attempt may hang.
+      const timeouts = count(seen, CLIENT_DIAGNOSTICS.connectTimeout);
+      await until(() => count(seen, CLIENT_DIAGNOSTICS.connectTimeout) >= timeouts + 3, 10_000, `three connect timeouts (round ${round})`);
+      expect(seen.opens).toBe(round);
+      expect(client.state).toBe('reconnecting');
+      const thawedAt = performance.now();
+      server.thaw();
+      await until(() => seen.opens === round + 1, 5_000, `open after the thaw (round ${round})`);
+      recoveries.push(seen.openAt[round]! - thawedAt);
+      // Then the path freezes while open: a dead peer, and the same recovery.
+      const beats = count(seen, 'heartbeat');
+      await until(() => count(seen, 'heartbeat') > beats, 5_000, 'a heartbeat on the open connection');
+      server.freeze();
+      await until(() => seen.deadPeerAt.length === round + 1, 5_000, `dead peer (round ${round})`);
+    }
+    console.log(`B10 recovery after the thaw (ms): ${recoveries.map((ms) => ms.toFixed(0)).join(', ')} (bound ${maxDelayMs} + ${connectTimeoutMs} + 150)`);
+    for (const ms of recoveries) expect(ms).toBeLessThanOrEqual(maxDelayMs + connectTimeoutMs + 150);
+    // Every attempt ended: none stayed connecting past its timeout.
+    expect(count(seen, CLIENT_DIAGNOSTICS.connectTimeout)).toBeGreaterThanOrEqual(6);
+    server.thaw();
+  });
+
+  it('B11: an eager client behind an idle reclaimer (150 ms) with maxAttempts 2 never exhausts: every handshake succeeded', async () => {
+    const server = await startServer();
+    const reclaimers: NodeJS.Timeout[] = [];
+    cleanups.push(() => {
+      for (const timer of reclaimers) clearTimeout(timer);
+    });
+    const { client, seen } = connect(server.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 40, maxAttempts: 2 } });
+    for (let opened = 1; opened <= 6; opened++) {
+      await until(() => seen.opens === opened, 5_000, `handshake #${opened}`);
+      const peer = server.peers[opened - 1]!;
+      reclaimers.push(setTimeout(() => peer.socket.close(4000, 'idle'), 150));
+    }
+    expect(seen.closed).toBeNull();
+    expect(client.state).not.toBe('closed');
+    expect(count(seen, CLIENT_DIAGNOSTICS.reconnectExhausted)).toBe(0);
+  });
+
+  it('B12: a server that closes with 4401 is not retried: rejected then closed (cause rejected), one connection in all', async () => {
+    const server = await startServer();
+    server.peers.length = 0;
+    const { client, seen } = connect(server.url, { reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const rejected: { code: number; reason: string }[] = [];
+    client.on('rejected', (event) => rejected.push(event));
+    await until(() => server.peers.length === 1, 5_000, 'the connection');
+    server.peers[0]!.socket.close(4401, 'token expired');
+    await until(() => seen.closed !== null, 5_000, 'closed');
+    expect(seen.closed).toMatchObject({ cause: 'rejected', code: 4401, reason: 'token expired' });
+    expect(seen.closes).toEqual([{ code: 4401, reason: 'token expired', willReconnect: false }]);
+    expect(seen.reconnecting).toEqual([]);
+    expect(rejected).toEqual([{ code: 4401, reason: 'token expired' }]);
+    expect(client.state).toBe('closed');
+    expect(server.peers).toHaveLength(1);
+  });
+
+  it('B12: an async target is called anew for every attempt, so each one carries fresh credentials', async () => {
+    const server = await startServer();
+    const urls: string[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => {
+      for (const socket of wss.clients) socket.terminate();
+      wss.close(() => resolve());
+    }));
+    wss.on('connection', (socket, request) => {
+      urls.push(request.url ?? '');
+      changed();
+      if (urls.length < 3) socket.close(1011, 'again');
+    });
+    const address = wss.address() as { port: number };
+    let issued = 0;
+    const { seen } = connect(async () => {
+      await Promise.resolve();
+      issued++;
+      return new WsWebSocket(`ws://127.0.0.1:${address.port}/?token=t${issued}`);
+    }, { reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    await until(() => seen.opens === 3, 5_000, 'three connections');
+    expect(urls).toEqual(['/?token=t1', '/?token=t2', '/?token=t3']);
+    await server.close();
+  });
+
+  it('B13: a client pinging faster than the server allows is closed for ping_flood, doubles its interval, says so, and then stays connected', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const server = keepAlive(wss, { pingIntervalMs: 10_000, minPingIntervalMs: 300, maxPingStrikes: 1 });
+    cleanups.push(() => new Promise<void>((resolve) => {
+      server.close();
+      for (const socket of wss.clients) socket.terminate();
+      wss.close(() => resolve());
+    }));
+    const address = wss.address() as { port: number };
+    const slowed: { heartbeatIntervalMs: number; previousIntervalMs: number }[] = [];
+    const { client, seen } = connect(`ws://127.0.0.1:${address.port}`, {
+      heartbeatIntervalMs: 100,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+    });
+    client.on('slowed', (event) => {
+      slowed.push(event);
+      changed();
+    });
+    client.activity.start('api_call');
+    await until(() => client.heartbeatIntervalMs >= 300 && client.state === 'open', 10_000, 'an interval the server accepts');
+    expect(slowed.map((event) => event.heartbeatIntervalMs)).toEqual([200, 400]);
+    expect(seen.closes.every((close) => close.code === 1008 && close.reason === 'ping_flood' && close.willReconnect)).toBe(true);
+    expect(count(seen, CLIENT_DIAGNOSTICS.keepaliveSlowed)).toBe(2);
+    const closes = seen.closes.length;
+    // Five intervals at the new rate: no more flood closes.
+    await stays(() => seen.closes.length > closes, 5 * client.heartbeatIntervalMs, 'another ping-flood close');
+    expect(client.state).toBe('open');
   });
 });

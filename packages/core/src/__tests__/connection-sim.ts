@@ -62,7 +62,7 @@ export class ConnectionSim {
   /** Delivers one event at the current time, then any reports the commands caused. */
   apply(input: ConnectionInput): readonly ConnectionCommand[] {
     const all: ConnectionCommand[] = [];
-    this.pending.push({ ...input, now: this.now } as ConnectionEvent);
+    this.pending.push({ ...input, now: this.now });
     for (let event = this.pending.shift(); event !== undefined; event = this.pending.shift()) {
       if (event.type === 'close') this.closeRequested = true;
       const out: ConnectionCommand[] = [];

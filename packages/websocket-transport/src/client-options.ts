@@ -1,0 +1,155 @@
+import {
+  KeepaliveOptionError,
+  checkBoolean,
+  checkHeartbeatMessage,
+  checkKnownKeys,
+  defineConnectionConfig,
+  type ConnectionConfig,
+} from '@keepalive/core';
+import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
+import { WebSocket as WsWebSocket } from 'ws';
+import type { KeepaliveClientOptions, WebSocketConstructorLike, WebSocketLike } from './client-types.js';
+import { HEARTBEAT_MESSAGE } from './heartbeat.js';
+
+/**
+ * Validation of the client's options (spec B1), all at construction: the
+ * connection's rules are validated by the core's `defineConnectionConfig`,
+ * the rest (the target, sockets, scheduler, gate) here. A bad option throws
+ * `KeepaliveOptionError` naming it (nested ones by path) and its value.
+ */
+
+/** The client's options, validated, with the target turned into a socket factory. */
+export interface ResolvedClientOptions {
+  readonly config: ConnectionConfig;
+  readonly factory: () => unknown;
+  readonly heartbeatMessage: string;
+  /** `keepaliveFrame: 'message'`: never protocol pings. */
+  readonly messageFrames: boolean;
+  /** The send gate: a boolean, or a function read at every tick and signal. */
+  readonly gate: boolean | (() => boolean);
+  readonly keepProcessAlive: boolean;
+  /** Close at once (and so report, S9) at process exit if not closed before. */
+  readonly reportOnExit: boolean;
+  readonly scheduler: Scheduler;
+  readonly signal: AbortSignal | undefined;
+}
+
+const CLIENT_ONLY_KEYS = Object.freeze([
+  'logger',
+  'onDiagnostic',
+  'scheduler',
+  'keepProcessAlive',
+  'reportOnExit',
+  'deadPeerDetection',
+  'WebSocket',
+  'protocols',
+  'heartbeatMessage',
+  'keepaliveFrame',
+  'signal',
+] as const);
+
+const CONNECTION_KEYS = Object.freeze([
+  'heartbeatIntervalMs',
+  'idleDelayMs',
+  'sendKeepalives',
+  'permitWithoutActivity',
+  'pongTimeoutMs',
+  'stuckActivityMs',
+  'connectTimeoutMs',
+  'closeTimeoutMs',
+  'reconnect',
+  'maxQueuedMessages',
+  'maxQueuedBytes',
+  'terminalCloseCodes',
+  'maxHeartbeatIntervalMs',
+] as const);
+
+const KNOWN_KEYS: readonly string[] = Object.freeze([...CONNECTION_KEYS, ...CLIENT_ONLY_KEYS]);
+
+/** Validates every option of `createKeepaliveClient`; throws on the first bad one. */
+export function resolveClientOptions(target: unknown, options: KeepaliveClientOptions): ResolvedClientOptions {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of client options');
+  if (Object.hasOwn(options, 'activity')) {
+    throw new KeepaliveOptionError('activity', (options as { activity?: unknown }).activity, 'absent: the client owns its activity (start work on client.activity)');
+  }
+  checkKnownKeys(options, KNOWN_KEYS, 'client');
+  const factory = socketFactory(target, options);
+  const detection = checkBoolean('deadPeerDetection', options.deadPeerDetection ?? true);
+  if (!detection && options.pongTimeoutMs !== undefined && options.pongTimeoutMs !== null) {
+    throw new KeepaliveOptionError('pongTimeoutMs', options.pongTimeoutMs, 'absent or null with deadPeerDetection: false');
+  }
+  const gate: unknown = options.sendKeepalives ?? true;
+  if (typeof gate !== 'boolean' && typeof gate !== 'function') throw new KeepaliveOptionError('sendKeepalives', gate, 'a boolean or a function returning one');
+  const connection: Record<string, unknown> = {};
+  for (const key of CONNECTION_KEYS) if (options[key] !== undefined) connection[key] = options[key];
+  // A gate function is read per event; the config holds a boolean.
+  if (typeof gate === 'function') connection.sendKeepalives = false;
+  if (!detection) connection.pongTimeoutMs = null;
+  const config = defineConnectionConfig(connection);
+  const frame: unknown = options.keepaliveFrame ?? 'auto';
+  if (frame !== 'auto' && frame !== 'message') throw new KeepaliveOptionError('keepaliveFrame', frame, "'auto' or 'message'");
+  const hold: unknown = options.keepProcessAlive ?? false;
+  if (hold !== false && hold !== 'while-busy') throw new KeepaliveOptionError('keepProcessAlive', hold, "false or 'while-busy'");
+  const signal: unknown = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new KeepaliveOptionError('signal', signal, 'an AbortSignal');
+  const scheduler: unknown = options.scheduler ?? defaultScheduler();
+  if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).entry !== 'function' || typeof (scheduler as Partial<Scheduler>).now !== 'function') {
+    throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
+  }
+  return {
+    config,
+    factory,
+    heartbeatMessage: checkHeartbeatMessage('heartbeatMessage', options.heartbeatMessage ?? HEARTBEAT_MESSAGE),
+    messageFrames: frame === 'message',
+    gate: gate as boolean | (() => boolean),
+    keepProcessAlive: hold === 'while-busy',
+    reportOnExit: checkBoolean('reportOnExit', options.reportOnExit ?? false),
+    scheduler: scheduler as Scheduler,
+    signal: signal,
+  };
+}
+
+/** Turns the target into a socket factory, validating the URL-only options. */
+function socketFactory(target: unknown, options: KeepaliveClientOptions): () => unknown {
+  if (typeof target === 'function') {
+    for (const key of ['WebSocket', 'protocols'] as const) {
+      if (options[key] !== undefined) throw new KeepaliveOptionError(key, options[key], 'absent when the target is a function (the function creates the socket)');
+    }
+    return target as () => unknown;
+  }
+  const url = parseTarget(target);
+  const Ctor: unknown = options.WebSocket ?? WsWebSocket;
+  if (typeof Ctor !== 'function') throw new KeepaliveOptionError('WebSocket', Ctor, 'a WHATWG WebSocket constructor');
+  const protocols: unknown = options.protocols;
+  if (protocols !== undefined && typeof protocols !== 'string' && !(Array.isArray(protocols) && protocols.every((item) => typeof item === 'string'))) {
+    throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');
+  }
+  const WebSocketCtor = Ctor as WebSocketConstructorLike;
+  const list = typeof protocols === 'string' ? protocols : Array.isArray(protocols) ? [...(protocols)] : undefined;
+  return list === undefined ? () => new WebSocketCtor(url) : () => new WebSocketCtor(url, list);
+}
+
+function parseTarget(target: unknown): string {
+  const expected = 'a ws:, wss:, http: or https: URL, or a function returning a socket (or a promise of one)';
+  // The value is not echoed: URLs may carry credentials (spec S10).
+  let url: URL;
+  if (target instanceof URL) url = target;
+  else if (typeof target === 'string' && URL.canParse(target)) url = new URL(target);
+  else throw new KeepaliveOptionError('target', typeof target === 'string' ? '<unparsable URL>' : target, expected);
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) throw new KeepaliveOptionError('target', `<${url.protocol} URL>`, expected);
+  return url.href;
+}
+
+/** Whether `value` has everything the client needs from a socket. */
+export function isWebSocketLike(value: unknown): value is WebSocketLike {
+  if (typeof value !== 'object' || value === null) return false;
+  const socket = value as Record<string, unknown>;
+  return (
+    typeof socket.readyState === 'number' &&
+    typeof socket.send === 'function' &&
+    typeof socket.close === 'function' &&
+    typeof socket.addEventListener === 'function' &&
+    typeof socket.removeEventListener === 'function'
+  );
+}

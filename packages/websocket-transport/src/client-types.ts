@@ -1,0 +1,534 @@
+import {
+  CONNECTION_DEFAULTS,
+  CONNECTION_DIAGNOSTICS,
+  RECONNECT_DIAGNOSTICS,
+  type ConnectionCloseCause,
+  type ConnectionReconnectOptions,
+  type WhenIdle,
+} from '@keepalive/core';
+import type { SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
+import type { ClientData, QueuedMessage } from './client-queue.js';
+
+/**
+ * The public shapes of the keepalive client: the smallest socket surface it
+ * needs, its options, its events and the client itself. The rules behind
+ * them live in the core's connection machine (spec B10–B14).
+ */
+
+// ---------------------------------------------------------------------------
+// Runtime types: the smallest surface of a socket the client needs, so that
+// `ws`, undici, browsers, Deno and Bun sockets all fit.
+
+/**
+ * The socket events the client listens to.
+ *
+ * @example
+ * ```ts
+ * const type: SocketEventType = 'message';
+ * ```
+ */
+export type SocketEventType = 'open' | 'close' | 'error' | 'message';
+
+/**
+ * The fields of a socket event the client reads: `data` (message), `code`
+ * and `reason` (close), `error` and `message` (error, `ws` only).
+ *
+ * @example
+ * ```ts
+ * socket.addEventListener('close', (event: SocketEventLike) => console.log(event.code, event.reason));
+ * ```
+ */
+export interface SocketEventLike {
+  readonly type: string;
+  readonly data?: unknown;
+  readonly code?: number;
+  readonly reason?: string;
+  readonly error?: unknown;
+  readonly message?: string;
+}
+
+/**
+ * A WHATWG WebSocket, as browsers, Deno, Bun, undici and `ws` implement it:
+ * everything the client needs from a socket. Sockets that also have a
+ * `ping()` method (see {@link PingableWebSocketLike}) get protocol pings as
+ * keep-alives; the others get the heartbeat message.
+ *
+ * @example
+ * ```ts
+ * import { WebSocket } from 'undici';
+ * const socket: WebSocketLike = new WebSocket('ws://127.0.0.1:8080');
+ * ```
+ */
+export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Set to `'arraybuffer'` by the client when it is `'blob'` (binary messages are delivered as `Uint8Array`). */
+  binaryType?: string;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: SocketEventType, listener: (event: SocketEventLike) => void): void;
+  removeEventListener(type: SocketEventType, listener: (event: SocketEventLike) => void): void;
+}
+
+/**
+ * A socket that can send protocol pings, like a `ws` client socket: pongs
+ * (and pings from the peer) are observed with `on('pong')` / `on('ping')`
+ * when it has an `on` method, else with `addEventListener('pong')`.
+ * `terminate()`, where present, destroys it without a close handshake.
+ *
+ * @example
+ * ```ts
+ * import WebSocket from 'ws';
+ * const socket: PingableWebSocketLike = new WebSocket('ws://127.0.0.1:8080');
+ * ```
+ */
+export interface PingableWebSocketLike extends WebSocketLike {
+  ping(): void;
+  terminate?(): void;
+  on?(event: 'pong' | 'ping', listener: () => void): unknown;
+  off?(event: 'pong' | 'ping', listener: () => void): unknown;
+}
+
+/**
+ * A WHATWG-style WebSocket constructor: the browser's, Deno's, Bun's,
+ * undici's, or `ws`'s.
+ *
+ * @example
+ * ```ts
+ * import { WebSocket } from 'undici';
+ * const Ctor: WebSocketConstructorLike = WebSocket;
+ * ```
+ */
+export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/**
+ * Where the client connects: a `ws:`/`wss:` (or `http:`/`https:`) URL, or a
+ * function called anew for every attempt that returns a socket, or a promise
+ * of one (B12: fetch fresh credentials per attempt, like graphql-ws's
+ * `connectionParams` or SignalR's `accessTokenFactory`). The connect timeout
+ * covers the wait for the promise too.
+ *
+ * @example
+ * ```ts
+ * const target: ClientTarget = () => new WebSocket('ws://127.0.0.1:8080', { headers: { authorization: token() } });
+ * ```
+ */
+export type ClientTarget = string | URL | (() => WebSocketLike | PromiseLike<WebSocketLike>);
+
+// ---------------------------------------------------------------------------
+// Options, events and the client interface.
+
+/**
+ * Where the client is (the core connection phase, B10, by its client name):
+ * - `connecting`: a connection is being opened on demand: the first one, or
+ *   (with `reconnect.whenIdle: 'lazy'`) the one that ends an `idle` park;
+ * - `open`: connected; `send` goes straight to the socket;
+ * - `reconnecting`: the connection was lost (or an attempt failed or timed
+ *   out); waiting for the backoff delay or opening a new socket;
+ * - `idle`: only with `reconnect.whenIdle: 'lazy'`: lost while no work was in
+ *   flight and nothing was queued, so the client stays disconnected on
+ *   purpose (no socket, no timer) until work starts or `send()` is called;
+ * - `closing`: `close()` was called; waiting for the close handshake;
+ * - `closed`: for good: closed, aborted, rejected (B12) or exhausted (B11).
+ *
+ * @example
+ * ```ts
+ * if (client.state === 'reconnecting') showBanner('reconnecting…');
+ * ```
+ */
+export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closing' | 'closed';
+
+/**
+ * What the client does when its connection is lost while no work is in
+ * flight (activity total 0) and nothing is queued:
+ * - `'eager'` (default): reconnect with backoff, as for any loss;
+ * - `'lazy'`: do not reconnect: go to state `idle` (event `idle`) and
+ *   connect again at once when work starts on the activity (total 0 → 1) or
+ *   `send()` is called. A loss while work is in flight (or with messages
+ *   queued) reconnects with backoff either way; a backoff delay that ends
+ *   once the work is done and the queue is empty parks instead of connecting.
+ *
+ * @example
+ * ```ts
+ * const whenIdle: ReconnectWhenIdle = 'lazy';
+ * ```
+ */
+export type ReconnectWhenIdle = WhenIdle;
+
+/**
+ * The client's reconnect options: the backoff policy of the core (spec B6)
+ * plus `whenIdle`.
+ *
+ * @example
+ * ```ts
+ * // Idle connections reclaimed by the server stay closed until work comes back.
+ * const reconnect: ClientReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, whenIdle: 'lazy' };
+ * ```
+ */
+export type ClientReconnectOptions = ConnectionReconnectOptions;
+
+/**
+ * Options of {@link createKeepaliveClient}: the activity options (when the
+ * client creates its activity) plus the client's own.
+ *
+ * @example
+ * ```ts
+ * const options: KeepaliveClientOptions = {
+ *   heartbeatIntervalMs: 15_000,
+ *   pongTimeoutMs: 5_000,
+ *   reconnect: { initialDelayMs: 250, maxDelayMs: 10_000 },
+ *   maxQueuedMessages: 100,
+ * };
+ * ```
+ */
+export interface KeepaliveClientOptions extends SessionActivityOptions {
+  /**
+   * Proof-of-life timeout after each keep-alive (spec B5); the socket is terminated and a
+   * reconnect begins when none comes. `null` turns the kill rule off. Default 10 000 ms
+   * here (the core's default is off).
+   */
+  readonly pongTimeoutMs?: number | null | undefined;
+  /**
+   * `false` keeps sending keep-alives but never kills the socket for missing pongs (for
+   * proxies that only need traffic). Default `true`.
+   */
+  readonly deadPeerDetection?: boolean | undefined;
+  /** A WHATWG WebSocket constructor to use for a URL target (undici's, the browser's, Deno's, Bun's). Default: `ws`. */
+  readonly WebSocket?: WebSocketConstructorLike | undefined;
+  /** Subprotocols for a URL target. */
+  readonly protocols?: string | readonly string[] | undefined;
+  /**
+   * Reconnect policy (spec B6, B11). Default: 500 ms initial, ×2, capped at 30 s, backoff level reset after 60 s up,
+   * never gives up (`maxAttempts` counts consecutive attempts that failed to open),
+   * `whenIdle: 'eager'` (reconnect even when no work is in flight; `'lazy'` waits for work: see {@link ReconnectWhenIdle}).
+   */
+  readonly reconnect?: ClientReconnectOptions | undefined;
+  /** How many messages `send` may queue while disconnected. Default 1 000. */
+  readonly maxQueuedMessages?: number | undefined;
+  /** How many bytes `send` may queue while disconnected. Default 1 MiB. */
+  readonly maxQueuedBytes?: number | undefined;
+  /**
+   * The application-level heartbeat (a text frame of at most 125 bytes) for sockets without
+   * `ping()`; the server must answer it (the keepalive server echoes it). Default
+   * {@link HEARTBEAT_MESSAGE}, the empty text frame.
+   */
+  readonly heartbeatMessage?: string | undefined;
+  /** `'auto'` pings where the socket can and sends the heartbeat message elsewhere; `'message'` always sends the message. Default `'auto'`. */
+  readonly keepaliveFrame?: 'auto' | 'message' | undefined;
+  /** How long `close()` waits for the close handshake before destroying the socket. Default 5 000 ms. */
+  readonly closeTimeoutMs?: number | undefined;
+  /**
+   * An attempt that has not opened within this long (the target's promise and the handshake
+   * together) is abandoned and counts as failed (B10). Default 10 000 ms (Socket.IO: 20 s).
+   */
+  readonly connectTimeoutMs?: number | undefined;
+  /**
+   * Close codes that mean "do not retry as is": the client ends with a `rejected` event (B12).
+   * Default {@link TERMINAL_CLOSE_CODES}: 1002, 1003, 1007, 1008 (but not a `ping_flood` close),
+   * 1010, 4401, 4403. `[]` retries every close.
+   */
+  readonly terminalCloseCodes?: readonly number[] | undefined;
+  /**
+   * Closed by the server for a ping flood (1008 `ping_flood`), the client doubles
+   * `heartbeatIntervalMs` up to this bound (B13). Default the larger of 60 000 ms and
+   * `heartbeatIntervalMs`.
+   */
+  readonly maxHeartbeatIntervalMs?: number | undefined;
+  /** Closes the client (cause `'aborted'`) when aborted. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Payload of `open`: a connection opened. `attempt` is 0 for a connection
+ * opened on demand (the first one, or the one that ends an `idle` park) and
+ * counts reconnect attempts since the last healthy connection otherwise.
+ *
+ * @example
+ * ```ts
+ * client.on('open', ({ attempt }) => console.log(attempt === 0 ? 'connected' : 'reconnected'));
+ * ```
+ */
+export interface ClientOpenEvent {
+  readonly attempt: number;
+}
+
+/**
+ * Payload of `message`: an inbound message (heartbeat replies are not
+ * delivered). Text frames arrive as strings, binary frames as `Uint8Array`
+ * (a `Buffer` with `ws`).
+ *
+ * @example
+ * ```ts
+ * client.on('message', ({ data }) => { if (typeof data === 'string') handle(JSON.parse(data)); });
+ * ```
+ */
+export interface ClientMessageEvent {
+  readonly data: string | Uint8Array;
+  readonly binary: boolean;
+}
+
+/**
+ * Payload of `close`: an open connection closed. `willReconnect` tells
+ * whether a backoff reconnect follows (a `reconnecting` event comes next).
+ * When it is `false`, either the client is closing for good (closing, or
+ * attempts exhausted: `closed` comes next) or, with `reconnect.whenIdle:
+ * 'lazy'`, it parks (`idle` comes next; `client.state` is already `'idle'`)
+ * and connects again when work comes back.
+ *
+ * @example
+ * ```ts
+ * client.on('close', ({ code, reason, willReconnect }) => console.log(code, reason, willReconnect));
+ * ```
+ */
+export interface ClientCloseEvent {
+  readonly code: number;
+  readonly reason: string;
+  readonly willReconnect: boolean;
+}
+
+/**
+ * Payload of `reconnecting`: attempt `attempt` will start in `delayMs`
+ * (full jitter below the backoff ceiling).
+ *
+ * @example
+ * ```ts
+ * client.on('reconnecting', ({ attempt, delayMs }) => console.log(`attempt ${attempt} in ${delayMs} ms`));
+ * ```
+ */
+export interface ClientReconnectingEvent {
+  readonly attempt: number;
+  readonly delayMs: number;
+}
+
+/**
+ * Payload of `idle` (`reconnect.whenIdle: 'lazy'` only): the connection was
+ * lost while no work was in flight and nothing was queued; the client stays
+ * disconnected (state `idle`, nothing armed) until work starts on its
+ * activity or `send()` is called, then connects at once (state `connecting`,
+ * then `open` with `attempt` 0). `code` and `reason` are those of the loss
+ * (1006 and `''` when a connection attempt failed).
+ *
+ * @example
+ * ```ts
+ * client.on('idle', ({ code }) => console.log(`parked after ${code}: reconnects when work comes back`));
+ * ```
+ */
+export interface ClientIdleEvent {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Payload of `dead-peer`: no proof of life came within `timeoutMs` of a
+ * keep-alive; the socket is being terminated and a reconnect follows.
+ *
+ * @example
+ * ```ts
+ * client.on('dead-peer', ({ timeoutMs }) => metrics.count('dead_peer', { timeoutMs }));
+ * ```
+ */
+export interface ClientDeadPeerEvent {
+  readonly timeoutMs: number;
+}
+
+/**
+ * Payload of `slowed` (B13): the server closed the connection for a ping
+ * flood (1008 `ping_flood`), so the client doubled its keep-alive interval (up
+ * to `maxHeartbeatIntervalMs`) and reconnects with the new one. A warn
+ * diagnostic `keepalive_slowed` says the same.
+ *
+ * @example
+ * ```ts
+ * client.on('slowed', ({ heartbeatIntervalMs }) => console.warn(`server asked for fewer pings: now every ${heartbeatIntervalMs} ms`));
+ * ```
+ */
+export interface ClientSlowedEvent {
+  readonly heartbeatIntervalMs: number;
+  readonly previousIntervalMs: number;
+}
+
+/**
+ * Payload of `rejected` (B12): the server closed with a code in
+ * `terminalCloseCodes` (a policy or protocol error, or 4401/4403 for auth);
+ * the client does not retry as is and closes for good (`closed` follows with
+ * cause `rejected`).
+ *
+ * @example
+ * ```ts
+ * client.on('rejected', ({ code }) => { if (code === 4401) login(); });
+ * ```
+ */
+export interface ClientRejectedEvent {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/**
+ * Why the client closed for good: `close()` was called (or it was
+ * disposed), its `signal` was aborted, `reconnect.maxAttempts` consecutive
+ * attempts failed to open (B11), or the server closed with a terminal code
+ * (`rejected`, B12).
+ *
+ * @example
+ * ```ts
+ * const cause: ClientClosedCause = 'exhausted';
+ * ```
+ */
+export type ClientClosedCause = ConnectionCloseCause;
+
+/**
+ * Payload of `closed` and the value `close()` resolves to: the client is
+ * closed for good. `undelivered` holds every message that was queued and
+ * never handed to an open socket, oldest first (nothing is dropped
+ * silently).
+ *
+ * @example
+ * ```ts
+ * const { cause, undelivered } = await client.close();
+ * if (undelivered.length > 0) await persist(undelivered);
+ * ```
+ */
+export interface ClientClosedEvent {
+  readonly cause: ClientClosedCause;
+  readonly code: number;
+  readonly reason: string;
+  readonly undelivered: readonly QueuedMessage[];
+}
+
+/**
+ * Every event of a {@link KeepaliveClient} and its payload.
+ *
+ * @example
+ * ```ts
+ * const listener = (event: KeepaliveClientEvents['reconnecting']) => console.log(event.delayMs);
+ * ```
+ */
+export interface KeepaliveClientEvents {
+  open: ClientOpenEvent;
+  message: ClientMessageEvent;
+  close: ClientCloseEvent;
+  reconnecting: ClientReconnectingEvent;
+  idle: ClientIdleEvent;
+  'dead-peer': ClientDeadPeerEvent;
+  slowed: ClientSlowedEvent;
+  rejected: ClientRejectedEvent;
+  closed: ClientClosedEvent;
+  error: Error;
+}
+
+/**
+ * A WebSocket client that stays alive while its activity is busy: protocol
+ * pings (or heartbeat messages) while work is in flight, a dead-peer verdict
+ * when the peer stops answering, reconnects with backoff, and a bounded
+ * queue for messages sent while disconnected.
+ *
+ * @example
+ * ```ts
+ * await using client = createKeepaliveClient('wss://agent.example/ws', { pongTimeoutMs: 5_000 });
+ * client.on('message', ({ data }) => console.log(data));
+ * await client.activity.run('api_call', async () => {
+ *   client.send(JSON.stringify({ type: 'hello' }));
+ *   await streamModelResponse();
+ * });
+ * ```
+ */
+export interface KeepaliveClient extends AsyncDisposable {
+  /**
+   * The client's activity: start work on it (`run`, `start`); while work is in flight the
+   * client sends keep-alives (S4). The client attaches and detaches it with its connections.
+   */
+  readonly activity: WorkActivity;
+  /** Where the client is. */
+  readonly state: KeepaliveClientState;
+  /** Messages queued while disconnected, waiting for the next connection. */
+  readonly queuedMessages: number;
+  /** The keep-alive interval in use: `heartbeatIntervalMs`, doubled after each ping-flood close (B13). */
+  readonly heartbeatIntervalMs: number;
+  /**
+   * Sends `data` now when open (the message then counts as sent: it is never sent twice),
+   * or queues a copy to send in order after the next connect (in state `idle`, that connect
+   * starts at once). Throws {@link QueueFullError}
+   * past the queue bounds, {@link ClientClosedError} once closed, `TypeError` for other data.
+   */
+  send(data: ClientData): 'sent' | 'queued';
+  /**
+   * Closes for good: no reconnect follows. Resolves once the socket is closed (or after
+   * `closeTimeoutMs`) with the undelivered messages. Later calls return the same promise.
+   * `code` is 1000 (default) or 3000–4999; `reason` at most 123 bytes.
+   */
+  close(code?: number, reason?: string): Promise<ClientClosedEvent>;
+  /** Adds a listener; returns a function that removes it. Listener errors never escape (they go to `error`). */
+  on<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): () => void;
+  /** Removes a listener added with `on`. */
+  off<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): void;
+}
+
+/**
+ * Thrown by `send` once the client is closed (or closing).
+ *
+ * @example
+ * ```ts
+ * import { ClientClosedError } from '@keepalive/websocket-transport';
+ * try {
+ *   client.send('late');
+ * } catch (error) {
+ *   if (error instanceof ClientClosedError) console.warn('client already closed');
+ * }
+ * ```
+ */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('The keepalive client is closed: send() is no longer accepted');
+    this.name = 'ClientClosedError';
+  }
+}
+
+/**
+ * The client's defaults.
+ *
+ * @example
+ * ```ts
+ * import { CLIENT_DEFAULTS } from '@keepalive/websocket-transport';
+ * CLIENT_DEFAULTS.pongTimeoutMs; // 10000
+ * ```
+ */
+export const CLIENT_DEFAULTS = Object.freeze({
+  pongTimeoutMs: CONNECTION_DEFAULTS.pongTimeoutMs,
+  maxQueuedMessages: CONNECTION_DEFAULTS.maxQueuedMessages,
+  maxQueuedBytes: CONNECTION_DEFAULTS.maxQueuedBytes,
+  closeTimeoutMs: CONNECTION_DEFAULTS.closeTimeoutMs,
+  connectTimeoutMs: CONNECTION_DEFAULTS.connectTimeoutMs,
+  keepaliveFrame: 'auto',
+} as const);
+
+/**
+ * Diagnostics the client emits (to `logger`, `onDiagnostic` and the
+ * `keepalive:diagnostics` channel), besides its activity's: counts, codes,
+ * durations and error names only (spec S10), never URLs or payloads.
+ *
+ * The connection machine's ({@link CONNECTION_DIAGNOSTICS}: `connect_failed`,
+ * `connect_timeout`, `connection_lost`, `close_timeout`, `parked`,
+ * `unparked`, `rejected`, `keepalive_slowed`, `ping_flood_at_bound`,
+ * `queue_flushed`, `undelivered`, `client_closed`), the reconnect machine's
+ * (`reconnecting`, `reconnected`, `reconnect_exhausted`), the session's, and
+ * the driver's own:
+ *
+ * | name | level | fields |
+ * | --- | --- | --- |
+ * | `socket_error` | warn | `error` |
+ * | `listener_failed` | warn | `event`, `error` |
+ *
+ * @example
+ * ```ts
+ * import { CLIENT_DIAGNOSTICS } from '@keepalive/websocket-transport';
+ * createKeepaliveClient(url, { onDiagnostic: (d) => { if (d.name === CLIENT_DIAGNOSTICS.connectFailed) alert(); } });
+ * ```
+ */
+export const CLIENT_DIAGNOSTICS = Object.freeze({
+  ...CONNECTION_DIAGNOSTICS,
+  reconnecting: RECONNECT_DIAGNOSTICS.reconnecting,
+  reconnected: RECONNECT_DIAGNOSTICS.reconnected,
+  reconnectExhausted: RECONNECT_DIAGNOSTICS.exhausted,
+  socketError: 'socket_error',
+  listenerFailed: 'listener_failed',
+} as const);
