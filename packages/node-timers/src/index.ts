@@ -22,7 +22,7 @@ export {
   type ShutdownReport,
   type WorkActivity,
 } from './activity.js';
-export { StateSubscribers, runActivity } from './work.js';
+export { StateSubscribers, createWorkActivity, runActivity, type WorkEvent, type WorkHost } from './work.js';
 export { onProcessExit } from './exit-hooks.js';
 export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { nodePlatform, type Platform, type TimerHandle } from './clock.js';

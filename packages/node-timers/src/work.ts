@@ -1,4 +1,5 @@
-import type { SessionState } from '@keepalive/core';
+import { summarize, type SessionEvent, type SessionState } from '@keepalive/core';
+import type { WorkActivity } from './activity.js';
 
 /**
  * The pieces every activity front shares, in one copy: `run` (an activity
@@ -102,4 +103,65 @@ export class StateSubscribers {
   clear(): void {
     this.listeners.clear();
   }
+}
+
+/**
+ * What a work front needs from the machine it feeds: the session state, a
+ * monotonic clock, and a way to hand it a work event.
+ */
+export interface WorkHost {
+  /** The process-unique number of the instance. */
+  readonly id: number;
+  /** The session state as it is now. */
+  session(): SessionState;
+  /** Monotonic milliseconds, never earlier than the last event. */
+  now(): number;
+  /** Steps the machine with a work event (start, stop, release, signal). */
+  work(event: WorkEvent): void;
+  /** The send gate for a signal, when it is a function (else `undefined`). */
+  readGate(): boolean | undefined;
+  /** The subscribers to notify after each step. */
+  readonly subscribers: StateSubscribers;
+}
+
+/** The session events a work front sends: the session machine's `start`, `stop`, `release` and `signal`. */
+export type WorkEvent = Extract<SessionEvent, { readonly type: 'start' | 'stop' | 'release' | 'signal' }>;
+
+/**
+ * A {@link WorkActivity} over any machine that composes a session (a
+ * client connection, say): work goes in as events, the state comes out.
+ * What the host does with the work is the host's machine's business.
+ */
+export function createWorkActivity(host: WorkHost): WorkActivity {
+  const start = (reason: string): (() => void) => {
+    host.work({ type: 'start', reason, now: host.now() });
+    const token = host.session().lastToken;
+    return () => {
+      host.work({ type: 'release', token, now: host.now() });
+    };
+  };
+  return {
+    id: host.id,
+    get state() {
+      return host.session();
+    },
+    start,
+    stop: (reason) => {
+      host.work({ type: 'stop', reason, now: host.now() });
+    },
+    run: (reason, fn) => runActivity(start, reason, fn),
+    signal: () => {
+      host.work({ type: 'signal', now: host.now(), sendKeepalives: host.readGate() });
+    },
+    isTrackingActive: () => host.session().attached,
+    snapshot: () => summarize(host.session(), host.now()),
+    subscribe: (listener) => {
+      if (typeof listener !== 'function') throw new TypeError('subscribe(listener): expected a function');
+      return host.session().shutdown ? noop : host.subscribers.add(listener);
+    },
+  };
+}
+
+function noop(): void {
+  // Nothing to unsubscribe from a shut-down session.
 }

@@ -8,7 +8,7 @@ import {
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
 import { WebSocket as WsWebSocket } from 'ws';
-import type { KeepaliveClientOptions, WebSocketConstructorLike, WebSocketLike } from './client-types.js';
+import type { KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
 /**
@@ -139,17 +139,4 @@ function parseTarget(target: unknown): string {
   else throw new KeepaliveOptionError('target', typeof target === 'string' ? '<unparsable URL>' : target, expected);
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) throw new KeepaliveOptionError('target', `<${url.protocol} URL>`, expected);
   return url.href;
-}
-
-/** Whether `value` has everything the client needs from a socket. */
-export function isWebSocketLike(value: unknown): value is WebSocketLike {
-  if (typeof value !== 'object' || value === null) return false;
-  const socket = value as Record<string, unknown>;
-  return (
-    typeof socket.readyState === 'number' &&
-    typeof socket.send === 'function' &&
-    typeof socket.close === 'function' &&
-    typeof socket.addEventListener === 'function' &&
-    typeof socket.removeEventListener === 'function'
-  );
 }
