@@ -4,6 +4,7 @@ import {
   checkHeartbeatMessage,
   checkKnownKeys,
   defineConnectionConfig,
+  utf8Length,
   type ConnectionConfig,
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
@@ -139,4 +140,32 @@ function parseTarget(target: unknown): string {
   else throw new KeepaliveOptionError('target', typeof target === 'string' ? '<unparsable URL>' : target, expected);
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) throw new KeepaliveOptionError('target', `<${url.protocol} URL>`, expected);
   return url.href;
+}
+
+/** Validates the arguments of `close(code, reason)`: 1000 or 3000–4999, and a reason of at most 123 UTF-8 bytes. */
+export function checkCloseArguments(code: unknown, reason: unknown): { readonly code: number; readonly reason: string } {
+  const closeCode = code ?? 1000;
+  if (typeof closeCode !== 'number' || !Number.isInteger(closeCode) || (closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999))) {
+    throw new RangeError(`close(code): invalid code ${typeof closeCode === 'number' ? String(closeCode) : typeof closeCode} (expected 1000 or an integer in [3000, 4999])`);
+  }
+  const closeReason = reason ?? '';
+  if (typeof closeReason !== 'string' || utf8Length(closeReason) > 123) throw new RangeError('close(code, reason): reason must be a string of at most 123 UTF-8 bytes');
+  return { code: closeCode, reason: closeReason };
+}
+
+/**
+ * The send gate as the connection machine takes it per tick and signal:
+ * `undefined` for a boolean gate (the config has it), else the function's
+ * answer; a gate that throws counts as `false` and is reported.
+ */
+export function gateReader(gate: boolean | (() => boolean), report: (error: unknown) => void): () => boolean | undefined {
+  if (typeof gate === 'boolean') return () => undefined;
+  return () => {
+    try {
+      return gate();
+    } catch (error) {
+      report(error);
+      return false;
+    }
+  };
 }

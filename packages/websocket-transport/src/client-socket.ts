@@ -11,15 +11,14 @@ import type { ClientMessageEvent, PingableWebSocketLike, SocketEventLike, WebSoc
 const OPEN = 1;
 const CLOSING = 2;
 
-/** What a socket reports, translated into plain calls. */
-export interface SocketHandlers {
-  open(): void;
-  message(data: unknown): void;
-  close(code: number, reason: string): void;
-  error(error: Error): void;
-  pong(): void;
-  ping(): void;
-}
+/** What a socket reports, as plain data. */
+export type SocketFact =
+  | { readonly type: 'open' }
+  | { readonly type: 'message'; readonly data: unknown }
+  | { readonly type: 'close'; readonly code: number; readonly reason: string }
+  | { readonly type: 'error'; readonly error: Error }
+  | { readonly type: 'pong' }
+  | { readonly type: 'ping' };
 
 /** Whether `value` has everything the client needs from a socket. */
 export function isWebSocketLike(value: unknown): value is WebSocketLike {
@@ -63,26 +62,27 @@ export function createSocket(factory: () => unknown, adopt: (socket: WebSocketLi
   }
 }
 
-/** Listens to `socket`; returns the function that stops listening (a no-op error listener stays, so a late error is never unhandled). */
-export function listen(socket: WebSocketLike, handlers: SocketHandlers): () => void {
+/** Listens to `socket`, reporting each fact; returns the function that stops listening (a no-op error listener stays, so a late error is never unhandled). */
+export function listen(socket: WebSocketLike, report: (fact: SocketFact) => void): () => void {
   if (socket.binaryType !== undefined && socket.binaryType !== 'arraybuffer' && socket.binaryType !== 'nodebuffer') socket.binaryType = 'arraybuffer';
   const onOpen = (): void => {
-    handlers.open();
+    report(OPENED);
   };
   const onMessage = (event: SocketEventLike): void => {
-    handlers.message(event.data);
+    report({ type: 'message', data: event.data });
   };
   const onClose = (event: SocketEventLike): void => {
-    handlers.close(typeof event.code === 'number' ? event.code : CLOSE_CODES.abnormal, typeof event.reason === 'string' ? event.reason : '');
+    report({ type: 'close', code: typeof event.code === 'number' ? event.code : CLOSE_CODES.abnormal, reason: typeof event.reason === 'string' ? event.reason : '' });
   };
   const onError = (event: SocketEventLike): void => {
-    handlers.error(event.error instanceof Error ? event.error : new Error(typeof event.message === 'string' && event.message !== '' ? event.message : 'WebSocket error'));
+    const error = event.error instanceof Error ? event.error : new Error(typeof event.message === 'string' && event.message !== '' ? event.message : 'WebSocket error');
+    report({ type: 'error', error });
   };
   const onPong = (): void => {
-    handlers.pong();
+    report(PONG);
   };
   const onPing = (): void => {
-    handlers.ping();
+    report(PING);
   };
   socket.addEventListener('open', onOpen);
   socket.addEventListener('message', onMessage);
@@ -101,6 +101,10 @@ export function listen(socket: WebSocketLike, handlers: SocketHandlers): () => v
     socket.addEventListener('error', ignore);
   };
 }
+
+const OPENED: SocketFact = Object.freeze({ type: 'open' });
+const PONG: SocketFact = Object.freeze({ type: 'pong' });
+const PING: SocketFact = Object.freeze({ type: 'ping' });
 
 /** Pongs and pings where the socket reports them (`ws`: `on`; Bun-like: `addEventListener('pong')`); returns the remover. */
 function listenControlFrames(socket: WebSocketLike, onPong: () => void, onPing: () => void): () => void {

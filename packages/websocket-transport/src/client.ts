@@ -11,9 +11,9 @@ import {
   type Diagnostic,
 } from '@keepalive/core';
 import { StateSubscribers, createDiagnosticSink, createWorkActivity, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
-import { resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
-import { canPing, createSocket, destroySocket, listen, normalizeData } from './client-socket.js';
+import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';
 import {
   CLIENT_DIAGNOSTICS,
   ClientClosedError,
@@ -53,6 +53,7 @@ class Client implements KeepaliveClient {
   private machine: ConnectionState;
   private readonly options: ResolvedClientOptions;
   private readonly diagnose: (diagnostic: Diagnostic) => void;
+  private readonly readGate: () => boolean | undefined;
   private readonly events: Emitter<KeepaliveClientEvents>;
   private readonly subscribers: StateSubscribers;
   private readonly entry: ScheduledEntry;
@@ -90,6 +91,7 @@ class Client implements KeepaliveClient {
     this.subscribers = new StateSubscribers((error) => {
       report('subscriber_failed', error);
     });
+    this.readGate = gateReader(options.gate, (error) => this.later.push(() => report('send_gate_failed', error)));
     this.activity = createWorkActivity({
       id,
       session: () => this.machine.session,
@@ -97,7 +99,7 @@ class Client implements KeepaliveClient {
       work: (event) => {
         this.dispatch(event);
       },
-      readGate: () => this.readGate(),
+      readGate: this.readGate,
       subscribers: this.subscribers,
     });
     this.entry = options.scheduler.entry((now) => {
@@ -155,15 +157,11 @@ class Client implements KeepaliveClient {
   }
 
   close(code?: number, reason?: string): Promise<ClientClosedEvent> {
-    const closeCode = code ?? 1000;
-    if (!Number.isInteger(closeCode) || (closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999))) {
-      return Promise.reject(new RangeError(`close(code): invalid code ${String(closeCode)} (expected 1000 or an integer in [3000, 4999])`));
+    try {
+      this.dispatch({ type: 'close', now: this.now(), ...checkCloseArguments(code, reason) });
+    } catch (error) {
+      return Promise.reject(toError(error));
     }
-    const closeReason = reason ?? '';
-    if (typeof closeReason !== 'string' || byteSize(closeReason) > 123) {
-      return Promise.reject(new RangeError('close(code, reason): reason must be a string of at most 123 UTF-8 bytes'));
-    }
-    this.dispatch({ type: 'close', now: this.now(), code: closeCode, reason: closeReason });
     return this.whenClosed;
   }
 
@@ -184,19 +182,6 @@ class Client implements KeepaliveClient {
 
   private now(): number {
     return Math.max(this.options.scheduler.now(), this.machine.now);
-  }
-
-  private readGate(): boolean | undefined {
-    const gate = this.options.gate;
-    if (typeof gate === 'boolean') return undefined;
-    try {
-      return gate();
-    } catch (error) {
-      this.later.push(() => {
-        this.diagnose({ type: 'diagnostic', level: 'warn', name: 'send_gate_failed', fields: { error: errorName(error) } });
-      });
-      return false;
-    }
   }
 
   private sendOutcome(): { readonly outcome: SendOutcome | null; readonly error: unknown } {
@@ -365,38 +350,36 @@ class Client implements KeepaliveClient {
       return;
     }
     this.socket = socket;
-    const now = (): number => this.now();
-    const current = (): boolean => this.socket === socket;
-    const inbound = (frame: 'pong' | 'ping'): void => {
-      if (current()) this.dispatch({ type: 'inbound', now: now(), frame });
-    };
-    this.release = listen(socket, {
-      open: () => {
-        if (current() && this.machine.phase === 'connecting') this.dispatch({ type: 'socket_opened', now: now(), canPing: !this.options.messageFrames && canPing(socket) });
-      },
-      message: (data) => {
-        if (current()) this.received(data);
-      },
-      close: (code, reason) => {
-        if (!current()) return;
+    this.release = listen(socket, (fact) => {
+      if (this.socket === socket) this.translate(socket, fact);
+    });
+  }
+
+  /** One fact of the current socket, as a connection event. */
+  private translate(socket: WebSocketLike, fact: SocketFact): void {
+    const now = this.now();
+    switch (fact.type) {
+      case 'open':
+        if (this.machine.phase === 'connecting') this.dispatch({ type: 'socket_opened', now, canPing: !this.options.messageFrames && canPing(socket) });
+        return;
+      case 'message':
+        this.received(fact.data);
+        return;
+      case 'close':
         this.dropSocket(false);
-        this.dispatch({ type: 'socket_closed', now: now(), code, reason });
-      },
-      error: (error) => {
-        if (!current() || this.machine.phase === 'closing') return;
+        this.dispatch({ type: 'socket_closed', now, code: fact.code, reason: fact.reason });
+        return;
+      case 'error':
+        if (this.machine.phase === 'closing') return;
         this.later.push(() => {
-          this.diagnose({ type: 'diagnostic', level: 'warn', name: CLIENT_DIAGNOSTICS.socketError, fields: { error: errorName(error) } });
-          this.events.emit('error', error);
+          this.diagnose({ type: 'diagnostic', level: 'warn', name: CLIENT_DIAGNOSTICS.socketError, fields: { error: errorName(fact.error) } });
+          this.events.emit('error', fact.error);
         });
         this.dispatch(null);
-      },
-      pong: () => {
-        inbound('pong');
-      },
-      ping: () => {
-        inbound('ping');
-      },
-    });
+        return;
+      default:
+        this.dispatch({ type: 'inbound', now, frame: fact.type });
+    }
   }
 
   private received(data: unknown): void {
