@@ -217,9 +217,9 @@ class Worker implements DemoWorker {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (this.frozenWanted) this.resume();
-    await this.client.close(1000, 'demo shutting down');
-    // The client shut its activity down; shutdown() returns that same report.
-    return this.client.activity.shutdown();
+    // The client shuts its activity down as it closes; the closed event carries the report (S9).
+    const { report } = await this.client.close(1000, 'demo shutting down');
+    return report;
   }
 
   /** A hung process: nothing is read, nothing is written. */

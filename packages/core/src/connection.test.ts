@@ -7,8 +7,11 @@ import {
   backoffCeiling,
   connectionDeadline,
   connectionTransition,
+  createPingPolicyState,
   defineConnectionConfig,
+  definePeerConfig,
   openConnection,
+  pingPolicyStep,
   wantsSocket,
   type ConnectionEvent,
 } from './index.js';
@@ -77,7 +80,7 @@ describe('B10: phases and the connect timeout', () => {
     sim.apply({ type: 'start', reason: 'api_call' });
     expect(sim.socketsOpened).toHaveLength(1);
     expect(connectionDeadline(sim.state)).toBeNull();
-    expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'closed', code: 1000, reason: '' }]);
+    expect(sim.eventsOf('closed')).toEqual([expect.objectContaining({ type: 'closed', cause: 'closed', code: 1000, reason: '' })]);
   });
 
   it('B10: close while open sends the close frame, waits closeTimeoutMs for the handshake, then destroys the socket', () => {
@@ -91,7 +94,7 @@ describe('B10: phases and the connect timeout', () => {
     expect(sim.state.phase).toBe('closed');
     expect(sim.socket).toBeNull();
     expect(sim.diagnosticNames()).toContain('close_timeout');
-    expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'closed', code: 1006, reason: 'close_timeout' }]);
+    expect(sim.eventsOf('closed')).toEqual([expect.objectContaining({ type: 'closed', cause: 'closed', code: 1006, reason: 'close_timeout' })]);
   });
 
   it('B10: an immediate close (process exit) destroys the socket and ends closed at once, also while closing', () => {
@@ -102,8 +105,10 @@ describe('B10: phases and the connect timeout', () => {
       sim.apply({ type: 'close', code: 1001, reason: 'exit', immediate: true });
       expect(sim.state.phase).toBe('closed');
       expect(sim.socket).toBeNull();
-      expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'closed', code: 1001, reason: 'exit' }]);
+      expect(sim.eventsOf('closed')).toEqual([expect.objectContaining({ type: 'closed', cause: 'closed', code: 1001, reason: 'exit' })]);
       expect(sim.diagnosticNames().filter((name) => name === 'activity_at_shutdown')).toHaveLength(1);
+      // S9: the closed event carries the shutdown report: one api_call in flight since the open.
+      expect(sim.eventsOf('closed')[0]?.report).toEqual({ total: 1, active: { api_call: 1 }, oldestActivityMs: 0, keepalivesSent: 0 });
     }
   });
 
@@ -168,7 +173,7 @@ describe('B11: attempts count failures', () => {
     sim.closeSocket(1006, '', 0);
     expect(sim.state.phase).toBe('closed');
     expect(sim.socketsOpened.map((s) => s.attempt)).toEqual([0, 1, 2]);
-    expect(sim.eventsOf('closed')).toEqual([{ type: 'closed', cause: 'exhausted', code: 1006, reason: '' }]);
+    expect(sim.eventsOf('closed')).toEqual([expect.objectContaining({ type: 'closed', cause: 'exhausted', code: 1006, reason: '' })]);
     expect(sim.drained).toEqual([1]);
     expect(sim.diagnosticNames()).toEqual(expect.arrayContaining(['reconnect_exhausted', 'undelivered']));
   });
@@ -192,7 +197,7 @@ describe('B12: close codes', () => {
     sim.closeSocket(code, 'no');
     expect(sim.events.map((e) => e.type)).toEqual(['open', 'close', 'rejected', 'closed']);
     expect(sim.eventsOf('close')[0]?.willReconnect).toBe(false);
-    expect(sim.eventsOf('closed')[0]).toEqual({ type: 'closed', cause: 'rejected', code, reason: 'no' });
+    expect(sim.eventsOf('closed')[0]).toMatchObject({ type: 'closed', cause: 'rejected', code, reason: 'no' });
     sim.advance(120_000);
     expect(sim.socketsOpened).toHaveLength(1);
   });
@@ -255,6 +260,20 @@ describe('B13: the ends agree on the ping rate', () => {
     sim.advance(1);
     expect(sim.keepalives).toHaveLength(1);
     expect(sim.now - startedAt).toBe(1_000);
+  });
+
+  it('B13: the defaults of both ends are compatible: a default client never trips a default server\'s flood or idle policy', () => {
+    const client = defineConnectionConfig();
+    const server = definePeerConfig();
+    expect(client.session.heartbeatIntervalMs).toBeGreaterThanOrEqual(server.minPingIntervalMs);
+    // Pinging at the client's interval, for an hour: no strike, so never a ping-flood close.
+    let policy = createPingPolicyState();
+    const out: unknown[] = [];
+    for (let t = 0; t < 3_600_000; t += client.session.heartbeatIntervalMs) policy = pingPolicyStep(policy, server, { type: 'ping', now: t }, out);
+    expect([policy.strikes, policy.violated, out]).toEqual([0, false, []]);
+    // Whatever the client slows down to stays within its own bound, and the server's idle close is off by default.
+    expect(client.maxHeartbeatIntervalMs).toBeGreaterThanOrEqual(client.session.heartbeatIntervalMs);
+    expect(server.idleCloseMs).toBeNull();
   });
 
   it('B13: a maxHeartbeatIntervalMs below heartbeatIntervalMs is refused naming both', () => {

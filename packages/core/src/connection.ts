@@ -198,6 +198,18 @@ export type ConnectionPhase = 'connecting' | 'open' | 'backoff' | 'parked' | 'cl
  */
 export type ConnectionCloseCause = 'closed' | 'aborted' | 'exhausted' | 'rejected';
 
+/**
+ * A session's shutdown report (S9): what was in flight when it ended, with
+ * counts, reason names and durations only (S10).
+ */
+export interface ShutdownReport {
+  readonly total: number;
+  readonly active: Readonly<Record<string, number>>;
+  /** Age of the oldest activity in flight, from when the total last went 0 → 1; `null` when idle. */
+  readonly oldestActivityMs: number | null;
+  readonly keepalivesSent: number;
+}
+
 /** The code and reason of a close, as the socket reported it. */
 export interface CloseInfo {
   readonly code: number;
@@ -293,7 +305,7 @@ export type ConnectionEvent =
  * - `dead-peer` `{timeoutMs}`: no proof of life in time; the socket is destroyed (B5);
  * - `slowed` `{heartbeatIntervalMs, previousIntervalMs}`: closed for a ping flood, the interval doubled (B13);
  * - `rejected` `{code, reason}`: closed with a terminal code (B12);
- * - `closed` `{cause, code, reason}`: closed for good.
+ * - `closed` `{cause, code, reason, report}`: closed for good; `report` is the session's shutdown report (S9).
  */
 export type ConnectionUserEvent =
   | { readonly type: 'open'; readonly attempt: number }
@@ -303,7 +315,7 @@ export type ConnectionUserEvent =
   | { readonly type: 'dead-peer'; readonly timeoutMs: number }
   | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
   | { readonly type: 'rejected'; readonly code: number; readonly reason: string }
-  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string };
+  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport };
 
 /**
  * What a connection asks its driver to do, in order:
@@ -836,7 +848,14 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
     d.queuedMessages = 0;
     d.queuedBytes = 0;
   }
-  if (!d.session.shutdown) runSession(d, { type: 'shutdown', now: d.now }, out);
+  const session = d.session;
+  const report: ShutdownReport = {
+    total: session.total,
+    active: session.counts,
+    oldestActivityMs: session.busySince === null ? null : d.now - session.busySince,
+    keepalivesSent: session.keepalivesSent,
+  };
+  runSession(d, { type: 'shutdown', now: d.now }, out);
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.clientClosed, { cause, code: info.code }));
-  emit(out, { type: 'closed', cause, code: info.code, reason: info.reason });
+  emit(out, { type: 'closed', cause, code: info.code, reason: info.reason, report });
 }

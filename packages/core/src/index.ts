@@ -143,6 +143,7 @@ export {
   type ConnectionUserEvent,
   type ConnectionWorkEvent,
   type InboundFrame,
+  type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
 export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';

@@ -12,6 +12,7 @@ import {
   type SessionOptions,
   type SessionState,
   type SessionSummary,
+  type ShutdownReport as CoreShutdownReport,
 } from '@keepalive/core';
 import { onProcessExit } from './exit-hooks.js';
 import { createDiagnosticSink, type Logger } from './logger.js';
@@ -72,12 +73,7 @@ export interface SessionActivityOptions extends Omit<SessionOptions, 'sendKeepal
  * report.oldestActivityMs; // null when idle
  * ```
  */
-export interface ShutdownReport {
-  readonly total: number;
-  readonly active: Readonly<Record<string, number>>;
-  readonly oldestActivityMs: number | null;
-  readonly keepalivesSent: number;
-}
+export type ShutdownReport = CoreShutdownReport;
 
 /**
  * A point-in-time view of an instance: total, per-reason counts, age of the

@@ -4,6 +4,7 @@ import {
   RECONNECT_DIAGNOSTICS,
   type ConnectionCloseCause,
   type ConnectionReconnectOptions,
+  type ShutdownReport,
   type WhenIdle,
 } from '@keepalive/core';
 import type { SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
@@ -393,6 +394,8 @@ export interface ClientClosedEvent {
   readonly code: number;
   readonly reason: string;
   readonly undelivered: readonly QueuedMessage[];
+  /** The activity's shutdown report (S9): what was in flight when the client closed. */
+  readonly report: ShutdownReport;
 }
 
 /**

@@ -708,7 +708,7 @@ describe("reconnect.whenIdle: 'lazy': quiet while idle, back with the work (S4, 
     reclaim(server.peers[0]!);
     await until(() => seen.idles.length === 1, 5_000, 'the park');
     const result = await client.close();
-    expect(result).toEqual({ cause: 'closed', code: 1000, reason: '', undelivered: [] });
+    expect(result).toMatchObject({ cause: 'closed', code: 1000, reason: '', undelivered: [] });
     expect(client.state).toBe('closed');
     expect(scheduler.size).toBe(0);
     expect(holds()).toBe(0);
@@ -738,7 +738,7 @@ describe('closing (B6: no reconnect after a deliberate close)', () => {
     client.activity.start('api_call');
     await until(() => seen.opens === 1 && server.peers[0]!.pings >= 2, 5_000, 'busy and pinging');
     const result = await client.close(4001, 'bye');
-    expect(result).toEqual({ cause: 'closed', code: 4001, reason: 'bye', undelivered: [] });
+    expect(result).toMatchObject({ cause: 'closed', code: 4001, reason: 'bye', undelivered: [] });
     expect(seen.closed).toBe(result);
     expect(client.state).toBe('closed');
     await until(() => server.peers[0]!.closeCode !== null, 5_000, 'the server-side close');

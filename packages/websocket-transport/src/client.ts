@@ -296,7 +296,7 @@ class Client implements KeepaliveClient {
       this.events.emit(type, payload);
       return;
     }
-    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(this.undelivered) });
+    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(this.undelivered), report: event.report });
     this.events.emit('closed', closed);
     this.events.clear();
     this.subscribers.notify(() => this.machine.session);
