@@ -120,7 +120,7 @@ export function publish(session: number, diagnostic: Diagnostic): void {
 export interface DiagnosticSinkOptions {
   /** The instance's process-unique number, published with every diagnostic. */
   readonly session: number;
-  /** The logger option, validated here ({@link toLogFunction}). */
+  /** The logger option, validated here (a function, or a console-style or pino-style logger). */
   readonly logger?: Logger | undefined;
   /** The `onDiagnostic` option, validated here. */
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;

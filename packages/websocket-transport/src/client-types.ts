@@ -225,7 +225,7 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
   readonly connectTimeoutMs?: number | undefined;
   /**
    * Close codes that mean "do not retry as is": the client ends with a `rejected` event (B12).
-   * Default {@link TERMINAL_CLOSE_CODES}: 1002, 1003, 1007, 1008 (but not a `ping_flood` close),
+   * Default `TERMINAL_CLOSE_CODES` of `@keepalive/core`: 1002, 1003, 1007, 1008 (but not a `ping_flood` close),
    * 1010, 4401, 4403. `[]` retries every close.
    */
   readonly terminalCloseCodes?: readonly number[] | undefined;
