@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSessionActivity } from './activity.js';
+import { defaultScheduler as sharedScheduler } from '@keepalive/node-timers';
 import { bunGlobal, bunPlatform, createScheduler, defaultScheduler } from './platform.js';
 
 /** The Bun platform, with the Bun global stubbed (the real Bun runs in keepalive-conformance and the smoke test). */
@@ -40,10 +41,10 @@ describe('bunPlatform', () => {
 });
 
 describe('schedulers', () => {
-  it('defaultScheduler() is one process-wide scheduler on the Bun platform', () => {
+  it('defaultScheduler() is the one process-wide scheduler, shared with every keepalive package', () => {
     expect(defaultScheduler()).toBe(defaultScheduler());
+    expect(defaultScheduler()).toBe(sharedScheduler());
     vi.stubGlobal('Bun', { nanoseconds: () => 7_000_000, version: '1.4.5' });
-    expect(defaultScheduler().now()).toBe(7);
     expect(createScheduler().now()).toBe(7);
   });
 

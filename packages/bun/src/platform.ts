@@ -1,4 +1,4 @@
-import { createScheduler as createNodeScheduler, type Platform, type Scheduler, type TimerHandle } from '@keepalive/node-timers';
+import { createScheduler as createNodeScheduler, defaultScheduler as sharedScheduler, type Platform, type Scheduler, type TimerHandle } from '@keepalive/node-timers';
 
 /**
  * The parts of the `Bun` global this package uses: a local interface, so the
@@ -118,19 +118,18 @@ export function createScheduler(options: BunSchedulerOptions = {}): Scheduler {
   return createNodeScheduler({ platform: options.platform ?? bunPlatform });
 }
 
-let shared: Scheduler | null = null;
-
 /**
- * The process-wide Bun scheduler every instance and server integration of
- * this package uses unless given another: one unref'd Bun timer for all.
+ * The one process-wide scheduler, shared with every other keepalive package
+ * in the program (`@keepalive/node-timers`' `defaultScheduler`): a program
+ * that uses the client, a server integration and activities arms one OS
+ * timer in all.
  *
  * @example
  * ```ts
  * import { defaultScheduler } from '@keepalive/bun';
- * defaultScheduler().osTimersArmed; // 0 or 1
+ * console.log(defaultScheduler().osTimersArmed); // 0 or 1
  * ```
  */
 export function defaultScheduler(): Scheduler {
-  shared ??= createScheduler();
-  return shared;
+  return sharedScheduler();
 }

@@ -130,8 +130,10 @@ export const CONNECTION_DEFAULTS = Object.freeze({
 } as const);
 
 const SESSION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
-const CONNECTION_KEYS: readonly string[] = Object.freeze([
-  ...SESSION_KEYS,
+
+/** The names of every connection option (the session's and the connection's own), for drivers that pass them through. */
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = Object.freeze([
+  ...(SESSION_KEYS as (keyof SessionOptions)[]),
   'connectTimeoutMs',
   'closeTimeoutMs',
   'reconnect',
@@ -149,7 +151,7 @@ const CONNECTION_KEYS: readonly string[] = Object.freeze([
 export function defineConnectionConfig(options: ConnectionOptions = {}): ConnectionConfig {
   const given: unknown = options;
   if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of connection options');
-  checkKnownKeys(options, CONNECTION_KEYS, 'connection');
+  checkKnownKeys(options, CONNECTION_OPTION_KEYS, 'connection');
   const sessionOptions: Record<string, unknown> = {};
   for (const key of SESSION_KEYS) sessionOptions[key] = optionOr(options, key, undefined);
   sessionOptions.pongTimeoutMs = optionOr(options, 'pongTimeoutMs', CONNECTION_DEFAULTS.pongTimeoutMs);

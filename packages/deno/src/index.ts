@@ -51,3 +51,22 @@ export {
   type TrackedSocket,
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
+export {
+  CLIENT_DEFAULTS,
+  CLIENT_DIAGNOSTICS,
+  ClientClosedError,
+  QueueFullError,
+  createKeepaliveClient,
+  type ClientCloseEvent,
+  type ClientClosedEvent,
+  type ClientMessageEvent,
+  type ClientOpenEvent,
+  type ClientReconnectingEvent,
+  type ClientRejectedEvent,
+  type ClientSlowedEvent,
+  type ClientTarget,
+  type KeepaliveClient,
+  type KeepaliveClientEvents,
+  type KeepaliveClientOptions,
+  type KeepaliveClientState,
+} from '@keepalive/websocket-transport';

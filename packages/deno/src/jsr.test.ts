@@ -21,6 +21,7 @@ describe('JSR', () => {
     expect(denoJson.exports).toBe('./src/index.ts');
     expect(denoJson.imports).toEqual({
       '@keepalive/node-timers': `npm:@keepalive/node-timers@^${version}`,
+      '@keepalive/websocket-transport': `npm:@keepalive/websocket-transport@^${version}`,
       '@keepalive/websocket-transport/peer': `npm:@keepalive/websocket-transport@^${version}/peer`,
     });
   });

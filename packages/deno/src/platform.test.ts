@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSessionActivity } from './activity.ts';
+import { defaultScheduler as sharedScheduler } from '@keepalive/node-timers';
 import { createScheduler, defaultScheduler, denoGlobal, denoPlatform } from './platform.ts';
 
 /** The Deno platform, with the Deno global stubbed (the real Deno runs in keepalive-conformance and the smoke test). */
@@ -60,6 +61,7 @@ describe('denoPlatform', () => {
 describe('schedulers', () => {
   it('defaultScheduler() is one process-wide scheduler; createScheduler() makes isolated ones', () => {
     expect(defaultScheduler()).toBe(defaultScheduler());
+    expect(defaultScheduler()).toBe(sharedScheduler());
     expect(createScheduler()).not.toBe(createScheduler());
   });
 

@@ -1,4 +1,4 @@
-import { createScheduler as createNodeScheduler, type Platform, type Scheduler, type TimerHandle } from '@keepalive/node-timers';
+import { createScheduler as createNodeScheduler, defaultScheduler as sharedScheduler, type Platform, type Scheduler, type TimerHandle } from '@keepalive/node-timers';
 import type { DenoLike } from './deno-like.ts';
 
 /**
@@ -91,19 +91,18 @@ export function createScheduler(options: DenoSchedulerOptions = {}): Scheduler {
   return createNodeScheduler({ platform: options.platform ?? denoPlatform });
 }
 
-let shared: Scheduler | null = null;
-
 /**
- * The process-wide Deno scheduler every instance and server integration of
- * this package uses unless given another: one unref'd Deno timer for all.
+ * The one process-wide scheduler, shared with every other keepalive package
+ * in the program (`@keepalive/node-timers`' `defaultScheduler`): a program
+ * that uses the client, a server integration and activities arms one OS
+ * timer in all.
  *
  * @example
  * ```ts
  * import { defaultScheduler } from '@keepalive/deno';
- * defaultScheduler().osTimersArmed; // 0 or 1
+ * console.log(defaultScheduler().osTimersArmed); // 0 or 1
  * ```
  */
 export function defaultScheduler(): Scheduler {
-  shared ??= createScheduler();
-  return shared;
+  return sharedScheduler();
 }

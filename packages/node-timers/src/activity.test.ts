@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KeepaliveOptionError, type SessionState } from '@keepalive/core';
-import { ADAPTER_DIAGNOSTICS, DIAGNOSTICS_CHANNEL, createScheduler, createSessionActivity, type DiagnosticMessage, type SessionActivityOptions } from './index.js';
+import { ADAPTER_DIAGNOSTICS, DIAGNOSTICS_CHANNEL, createScheduler, createSessionActivity, type DiagnosticMessage, type SessionActivityOptions } from './index.node.js';
 import { recorder } from './test-support/recorder.js';
 
 /**

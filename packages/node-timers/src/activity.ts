@@ -17,6 +17,7 @@ import {
 import { onProcessExit } from './exit-hooks.js';
 import { createDiagnosticSink, type Logger } from './logger.js';
 import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
+import { nextInstanceId } from './runtime.js';
 import { StateSubscribers, runActivity } from './work.js';
 
 /**
@@ -179,7 +180,6 @@ export const ADAPTER_DIAGNOSTICS = Object.freeze({
   subscriberFailed: 'subscriber_failed',
 });
 
-let nextId = 1;
 
 /** Names an error by its constructor only: messages may carry personal data (S10). */
 function errorName(error: unknown): string {
@@ -187,7 +187,7 @@ function errorName(error: unknown): string {
 }
 
 class Activity implements SessionActivity {
-  readonly id = nextId++;
+  readonly id = nextInstanceId();
   private current: SessionState;
   private readonly out: SessionCommand[] = [];
   private readonly queue: SessionEvent[] = [];

@@ -40,23 +40,28 @@ interface Unrefable {
 }
 
 /**
- * The default platform: `performance.now()` and the global timer functions,
- * read at each call. Timers are unref'd so they never keep a process alive.
+ * The default platform, the same on Node, Bun, Deno and in browsers:
+ * `performance.now()` and the global timer functions, read at each call (so
+ * fake timers installed after import are honoured). Timers are unref'd so
+ * that they never keep a process alive: `timer.unref()` where the handle has
+ * it (Node, Bun), `Deno.unrefTimer(id)` on Deno; browsers have nothing to
+ * unref.
  *
  * @example
  * ```ts
- * import { nodePlatform } from '@keepalive/node-timers';
- * nodePlatform.now(); // e.g. 1234.56
+ * import { defaultPlatform } from '@keepalive/node-timers';
+ * console.log(defaultPlatform.now() >= 0); // true
  * ```
  */
-export const nodePlatform: Platform = Object.freeze({
+export const defaultPlatform: Platform = Object.freeze({
   now: () => globalThis.performance.now(),
-  setTimeout: (callback: () => void, delayMs: number): TimerHandle => globalThis.setTimeout(callback, delayMs),
+  setTimeout: (callback: () => void, delayMs: number): TimerHandle => globalThis.setTimeout(callback, delayMs) as TimerHandle,
   clearTimeout: (handle: TimerHandle): void => {
     globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
   },
   unref: (handle: TimerHandle): void => {
     if (typeof handle === 'object') (handle as Unrefable).unref?.();
+    else denoUnref()?.(handle);
   },
   hold: (): (() => void) => {
     // One long, ref'd interval keeps the event loop alive; cleared on release.
@@ -67,6 +72,16 @@ export const nodePlatform: Platform = Object.freeze({
     };
   },
 });
+
+/** The platform of earlier versions, by its old name: it is {@link defaultPlatform}. */
+export const nodePlatform: Platform = defaultPlatform;
+
+/** `Deno.unrefTimer` where the runtime has it (Deno's timers are numbers). */
+function denoUnref(): ((id: number) => void) | undefined {
+  const deno = (globalThis as { Deno?: { unrefTimer?: unknown } }).Deno;
+  const unref = deno?.unrefTimer;
+  return typeof unref === 'function' ? (id: number) => { (unref as (id: number) => void).call(deno, id); } : undefined;
+}
 
 function noop(): void {
   // Holding the event loop open is the whole job.

@@ -1,6 +1,8 @@
 /**
- * @keepalive/node-timers: run the @keepalive/core session-activity machine
- * on Node with a monotonic clock and one shared timer for every session.
+ * @keepalive/node-timers: run the @keepalive/core machines with a monotonic
+ * clock and one shared timer for every session in the process. This entry is
+ * runtime-neutral (Node, Bun, Deno, browsers: no `node:` module); on Node the
+ * `node` export condition adds the `keepalive:diagnostics` channel.
  *
  * @example
  * ```ts
@@ -25,13 +27,13 @@ export {
 export { StateSubscribers, createWorkActivity, runActivity, type WorkEvent, type WorkHost } from './work.js';
 export { onProcessExit } from './exit-hooks.js';
 export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
-export { nodePlatform, type Platform, type TimerHandle } from './clock.js';
+export { defaultPlatform, nodePlatform, type Platform, type TimerHandle } from './clock.js';
+export { installDiagnosticsPublisher, nextInstanceId, type DiagnosticMessage, type DiagnosticsPublisher } from './runtime.js';
 export {
   DIAGNOSTICS_CHANNEL,
   createDiagnosticSink,
   type ConsoleLikeLogger,
   type DiagnosticSinkOptions,
-  type DiagnosticMessage,
   type LogFunction,
   type Logger,
   type PinoLikeLogger,

@@ -1,5 +1,5 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { KeepaliveOptionError, type Diagnostic, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
+import { sharedRuntime, type DiagnosticMessage } from './runtime.js';
 
 /**
  * A plain logging function: `(level, event, fields)`, the reference module's
@@ -58,32 +58,12 @@ export type Logger = LogFunction | ConsoleLikeLogger | PinoLikeLogger;
  *
  * @example
  * ```ts
- * import diagnosticsChannel from 'node:diagnostics_channel';
- * import { DIAGNOSTICS_CHANNEL } from '@keepalive/node-timers';
+ *  * import { DIAGNOSTICS_CHANNEL } from '@keepalive/node-timers';
  * diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNEL, (message) => console.log(message));
  * ```
  */
 export const DIAGNOSTICS_CHANNEL = 'keepalive:diagnostics';
 
-/**
- * What is published on {@link DIAGNOSTICS_CHANNEL}.
- *
- * @example
- * ```ts
- * diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNEL, (message) => {
- *   const { name, fields } = message as DiagnosticMessage;
- * });
- * ```
- */
-export interface DiagnosticMessage {
-  /** The instance's numeric id (process-unique, not personal). */
-  readonly session: number;
-  readonly level: DiagnosticLevel;
-  readonly name: string;
-  readonly fields: DiagnosticFields;
-}
-
-const channel = diagnosticsChannel.channel(DIAGNOSTICS_CHANNEL);
 
 function isPinoLike(logger: ConsoleLikeLogger): logger is PinoLikeLogger {
   const candidate = logger as Partial<PinoLikeLogger>;
@@ -103,11 +83,12 @@ export function toLogFunction(logger: Logger | undefined): LogFunction | null {
   return (level, event, fields) => { logger[level](event, fields); };
 }
 
-/** Publishes a diagnostic on the channel when anyone listens. */
+/** Publishes a diagnostic through the runtime's publisher (Node: the diagnostics channel) when anyone listens. */
 export function publish(session: number, diagnostic: Diagnostic): void {
-  if (!channel.hasSubscribers) return;
+  const publisher = sharedRuntime().publisher;
+  if (!publisher?.active()) return;
   const message: DiagnosticMessage = { session, level: diagnostic.level, name: diagnostic.name, fields: diagnostic.fields };
-  channel.publish(message);
+  publisher.publish(message);
 }
 
 /**

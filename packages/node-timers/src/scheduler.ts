@@ -1,6 +1,7 @@
 import { MAX_DURATION_MS } from '@keepalive/core';
 import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { sharedRuntime } from './runtime.js';
 
 /**
  * A shared scheduler: one OS timer serves every session registered on it.
@@ -242,7 +243,6 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   return new HeapScheduler(options.platform ?? nodePlatform);
 }
 
-let shared: Scheduler | null = null;
 
 /**
  * The process-wide scheduler every instance uses unless given another: one
@@ -260,6 +260,7 @@ let shared: Scheduler | null = null;
  * ```
  */
 export function defaultScheduler(): Scheduler {
-  shared ??= createScheduler();
-  return shared;
+  const runtime = sharedRuntime();
+  runtime.scheduler ??= createScheduler();
+  return runtime.scheduler;
 }

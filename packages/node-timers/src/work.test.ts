@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createSessionState, step, type Diagnostic, type SessionCommand, type SessionState } from '@keepalive/core';
 import { describe, expect, it } from 'vitest';
-import { DIAGNOSTICS_CHANNEL, StateSubscribers, createDiagnosticSink, createWorkActivity, runActivity, type WorkEvent } from './index.js';
+import { DIAGNOSTICS_CHANNEL, StateSubscribers, createDiagnosticSink, createWorkActivity, runActivity, type WorkEvent } from './index.node.js';
 
 /** The shared pieces of every activity front and the one diagnostic sink, on a session machine stepped by hand. */
 

@@ -1,4 +1,5 @@
 import {
+  CONNECTION_OPTION_KEYS,
   KeepaliveOptionError,
   checkBoolean,
   checkHeartbeatMessage,
@@ -8,7 +9,6 @@ import {
   type ConnectionConfig,
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
-import { WebSocket as WsWebSocket } from 'ws';
 import type { KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
@@ -49,33 +49,17 @@ const CLIENT_ONLY_KEYS = Object.freeze([
   'signal',
 ] as const);
 
-const CONNECTION_KEYS = Object.freeze([
-  'heartbeatIntervalMs',
-  'idleDelayMs',
-  'sendKeepalives',
-  'permitWithoutActivity',
-  'pongTimeoutMs',
-  'stuckActivityMs',
-  'connectTimeoutMs',
-  'closeTimeoutMs',
-  'reconnect',
-  'maxQueuedMessages',
-  'maxQueuedBytes',
-  'terminalCloseCodes',
-  'maxHeartbeatIntervalMs',
-] as const);
-
-const KNOWN_KEYS: readonly string[] = Object.freeze([...CONNECTION_KEYS, ...CLIENT_ONLY_KEYS]);
+const KNOWN_KEYS: readonly string[] = Object.freeze([...CONNECTION_OPTION_KEYS, ...CLIENT_ONLY_KEYS]);
 
 /** Validates every option of `createKeepaliveClient`; throws on the first bad one. */
-export function resolveClientOptions(target: unknown, options: KeepaliveClientOptions): ResolvedClientOptions {
+export function resolveClientOptions(target: unknown, options: KeepaliveClientOptions, defaultWebSocket: unknown): ResolvedClientOptions {
   const given: unknown = options;
   if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of client options');
   if (Object.hasOwn(options, 'activity')) {
     throw new KeepaliveOptionError('activity', (options as { activity?: unknown }).activity, 'absent: the client owns its activity (start work on client.activity)');
   }
   checkKnownKeys(options, KNOWN_KEYS, 'client');
-  const factory = socketFactory(target, options);
+  const factory = socketFactory(target, options, defaultWebSocket);
   const detection = checkBoolean('deadPeerDetection', options.deadPeerDetection ?? true);
   if (!detection && options.pongTimeoutMs !== undefined && options.pongTimeoutMs !== null) {
     throw new KeepaliveOptionError('pongTimeoutMs', options.pongTimeoutMs, 'absent or null with deadPeerDetection: false');
@@ -83,7 +67,7 @@ export function resolveClientOptions(target: unknown, options: KeepaliveClientOp
   const gate: unknown = options.sendKeepalives ?? true;
   if (typeof gate !== 'boolean' && typeof gate !== 'function') throw new KeepaliveOptionError('sendKeepalives', gate, 'a boolean or a function returning one');
   const connection: Record<string, unknown> = {};
-  for (const key of CONNECTION_KEYS) if (options[key] !== undefined) connection[key] = options[key];
+  for (const key of CONNECTION_OPTION_KEYS) if (options[key] !== undefined) connection[key] = options[key];
   // A gate function is read per event; the config holds a boolean.
   if (typeof gate === 'function') connection.sendKeepalives = false;
   if (!detection) connection.pongTimeoutMs = null;
@@ -112,7 +96,7 @@ export function resolveClientOptions(target: unknown, options: KeepaliveClientOp
 }
 
 /** Turns the target into a socket factory, validating the URL-only options. */
-function socketFactory(target: unknown, options: KeepaliveClientOptions): () => unknown {
+function socketFactory(target: unknown, options: KeepaliveClientOptions, defaultWebSocket: unknown): () => unknown {
   if (typeof target === 'function') {
     for (const key of ['WebSocket', 'protocols'] as const) {
       if (options[key] !== undefined) throw new KeepaliveOptionError(key, options[key], 'absent when the target is a function (the function creates the socket)');
@@ -120,8 +104,11 @@ function socketFactory(target: unknown, options: KeepaliveClientOptions): () => 
     return target as () => unknown;
   }
   const url = parseTarget(target);
-  const Ctor: unknown = options.WebSocket ?? WsWebSocket;
-  if (typeof Ctor !== 'function') throw new KeepaliveOptionError('WebSocket', Ctor, 'a WHATWG WebSocket constructor');
+  const Ctor: unknown = options.WebSocket ?? defaultWebSocket;
+  if (typeof Ctor !== 'function') {
+    const expected = options.WebSocket === undefined ? 'a WHATWG WebSocket constructor: this runtime has no global WebSocket (on Node 20, install ws)' : 'a WHATWG WebSocket constructor';
+    throw new KeepaliveOptionError('WebSocket', Ctor, expected);
+  }
   const protocols: unknown = options.protocols;
   if (protocols !== undefined && typeof protocols !== 'string' && !(Array.isArray(protocols) && protocols.every((item) => typeof item === 'string'))) {
     throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');

@@ -194,7 +194,10 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * proxies that only need traffic). Default `true`.
    */
   readonly deadPeerDetection?: boolean | undefined;
-  /** A WHATWG WebSocket constructor to use for a URL target (undici's, the browser's, Deno's, Bun's). Default: `ws`. */
+  /**
+   * A WHATWG WebSocket constructor to use for a URL target (undici's, the browser's, Deno's, Bun's). Default: the
+   * global `WebSocket` in browsers, Bun and Deno; `ws` on Node (the `node` export condition).
+   */
   readonly WebSocket?: WebSocketConstructorLike | undefined;
   /** Subprotocols for a URL target. */
   readonly protocols?: string | readonly string[] | undefined;

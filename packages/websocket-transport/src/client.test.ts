@@ -23,7 +23,7 @@ import {
   type SocketEventLike,
   type SocketEventType,
   type WebSocketLike,
-} from './client.js';
+} from './index.node.js';
 import { HEARTBEAT_MESSAGE, isHeartbeatMessage } from './heartbeat.js';
 import { keepAlive } from './server.js';
 
@@ -191,6 +191,25 @@ async function refusedPort(): Promise<number> {
   const server = await startServer();
   await server.close();
   return server.port;
+}
+
+/** A ws server in a child process, frozen and thawed with SIGSTOP / SIGCONT. */
+async function frozenServer(): Promise<{ port: number; freeze(): void; thaw(): void }> {
+  const child = spawn(process.execPath, [fixture('client-frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    changed();
+  });
+  await until(() => /port \d+\n/.test(output), 10_000, 'the child server port');
+  return { port: Number(/port (\d+)/.exec(output)![1]), freeze: () => child.kill('SIGSTOP'), thaw: () => child.kill('SIGCONT') };
 }
 
 // ---------------------------------------------------------------------------
@@ -418,21 +437,8 @@ describe('liveness (B5)', () => {
   });
 
   it('B5: a frozen peer (SIGSTOP) is detected within interval + timeout + 150 ms, every time', async () => {
-    const child = spawn(process.execPath, [fixture('client-frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(child, 'exit');
-    cleanups.push(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await exited;
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      changed();
-    });
-    await until(() => /port \d+\n/.test(output), 10_000, 'the child server port');
-    const port = Number(/port (\d+)/.exec(output)![1]);
+    const server = await frozenServer();
+    const port = server.port;
     const interval = 200;
     const timeout = 300;
     const { client, seen } = connect(`ws://127.0.0.1:${port}`, {
@@ -447,10 +453,10 @@ describe('liveness (B5)', () => {
       const beats = count(seen, 'heartbeat');
       await until(() => count(seen, 'heartbeat') > beats, 5_000, 'a heartbeat on the new connection');
       const frozenAt = performance.now();
-      child.kill('SIGSTOP');
+      server.freeze();
       await until(() => seen.deadPeerAt.length === round + 1, 5_000, `dead peer #${round + 1}`);
       detections.push(seen.deadPeerAt[round]! - frozenAt);
-      child.kill('SIGCONT');
+      server.thaw();
     }
     console.log(`B5 frozen peer detection times (ms): ${detections.map((ms) => ms.toFixed(0)).join(', ')} (bound ${interval} + ${timeout} + 150)`);
     for (const ms of detections) expect(ms).toBeLessThanOrEqual(interval + timeout + 150);
@@ -1113,25 +1119,6 @@ describe('dispose leaves nothing behind', () => {
 });
 
 describe('the connection rules on real sockets (B10–B13)', () => {
-  /** A ws server in a child process, frozen and thawed with SIGSTOP / SIGCONT. */
-  async function frozenServer(): Promise<{ port: number; freeze(): void; thaw(): void }> {
-    const child = spawn(process.execPath, [fixture('client-frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = once(child, 'exit');
-    cleanups.push(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await exited;
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      changed();
-    });
-    await until(() => /port \d+\n/.test(output), 10_000, 'the child server port');
-    return { port: Number(/port (\d+)/.exec(output)![1]), freeze: () => child.kill('SIGSTOP'), thaw: () => child.kill('SIGCONT') };
-  }
-
   it('B10: a listener frozen during the handshake and a path frozen while open: attempts time out and back off; after the thaw the client is open within maxDelayMs + connectTimeoutMs', async () => {
     const server = await frozenServer();
     const connectTimeoutMs = 300;

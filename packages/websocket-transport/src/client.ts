@@ -23,6 +23,7 @@ import {
   type KeepaliveClientEvents,
   type KeepaliveClientOptions,
   type KeepaliveClientState,
+  type WebSocketConstructorLike,
   type WebSocketLike,
 } from './client-types.js';
 import { Emitter } from './emitter.js';
@@ -76,8 +77,8 @@ class Client implements KeepaliveClient {
     this.resolveClosed = resolve;
   });
 
-  constructor(target: ClientTarget, given: KeepaliveClientOptions) {
-    const options = resolveClientOptions(target, given);
+  constructor(target: ClientTarget, given: KeepaliveClientOptions, defaultWebSocket: unknown) {
+    const options = resolveClientOptions(target, given, defaultWebSocket);
     this.options = options;
     const id = nextId++;
     this.diagnose = createDiagnosticSink({ session: id, logger: given.logger, onDiagnostic: given.onDiagnostic });
@@ -468,5 +469,13 @@ function noop(): void {
  * ```
  */
 export function createKeepaliveClient(target: ClientTarget, options: KeepaliveClientOptions = {}): KeepaliveClient {
-  return new Client(target, options);
+  return new Client(target, options, (globalThis as { WebSocket?: unknown }).WebSocket);
+}
+
+/**
+ * The client with another default WebSocket constructor for URL targets
+ * (the Node entry passes `ws`'s, since Node 20 has no global WebSocket).
+ */
+export function createClientWithDefaultSocket(defaultWebSocket: WebSocketConstructorLike): typeof createKeepaliveClient {
+  return (target: ClientTarget, options?: KeepaliveClientOptions): KeepaliveClient => new Client(target, options === undefined ? {} : options, defaultWebSocket);
 }

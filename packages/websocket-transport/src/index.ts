@@ -1,13 +1,14 @@
 /**
  * @keepalive/websocket-transport: keep a WebSocket connection alive at both
- * ends. The client keeps its connection alive while work is in flight,
- * notices a dead peer and reconnects with backoff; the server pings every
- * connection on one shared scheduler and closes dead, idle or abusive peers.
+ * ends. This entry is runtime-neutral (browsers, Bun, Deno, Node: no `node:`
+ * module, no `ws`): the reconnecting client on the global `WebSocket`, the
+ * heartbeat message, the runtime-neutral peer tracker and socket helper. On
+ * Node the `node` export condition adds the `ws` server (`keepAlive`,
+ * `createKeepaliveServer`) and makes `ws` the client's default socket.
  *
  * @packageDocumentation
  */
 export * from './client.js';
 export * from './heartbeat.js';
 export * from './peer-tracker.js';
-export * from './server.js';
 export * from './socket-keepalive.js';

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { WebSocketServer } from 'ws';
 import { defaultScheduler } from '@keepalive/node-timers';
-import { createKeepaliveClient } from '../client.ts';
+import { createKeepaliveClient } from '../index.node.ts';
 
 function fail(message) {
   process.stderr.write(`${message}\n`);
