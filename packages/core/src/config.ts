@@ -30,6 +30,12 @@ export interface SessionOptions {
   readonly pongTimeoutMs?: number | null | undefined;
   /** Warn once per activity that stays in flight longer than this. `null` (default) turns it off. */
   readonly stuckActivityMs?: number | null | undefined;
+  /**
+   * A timer handled more than this after its deadline is late (B15: a busy loop, a throttled browser tab, a
+   * suspended laptop): reported as `heartbeat_late`, and a late liveness deadline gives the peer a fresh
+   * `pongTimeoutMs` from the moment the lateness is seen instead of declaring it dead. Default 1 000 ms.
+   */
+  readonly lateTimerMs?: number | undefined;
 }
 
 /**
@@ -50,6 +56,7 @@ export interface SessionConfig {
   readonly permitWithoutActivity: boolean;
   readonly pongTimeoutMs: number | null;
   readonly stuckActivityMs: number | null;
+  readonly lateTimerMs: number;
 }
 
 /**
@@ -68,6 +75,7 @@ export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
   permitWithoutActivity: false,
   pongTimeoutMs: null,
   stuckActivityMs: null,
+  lateTimerMs: 1_000,
 });
 
 const SESSION_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
@@ -101,6 +109,7 @@ export function defineSessionConfig(options: SessionOptions | SessionConfig = {}
     ),
     pongTimeoutMs: checkOptionalDuration('pongTimeoutMs', optionOr(options, 'pongTimeoutMs', SESSION_DEFAULTS.pongTimeoutMs)),
     stuckActivityMs: checkOptionalDuration('stuckActivityMs', optionOr(options, 'stuckActivityMs', SESSION_DEFAULTS.stuckActivityMs)),
+    lateTimerMs: checkDuration('lateTimerMs', optionOr(options, 'lateTimerMs', SESSION_DEFAULTS.lateTimerMs)),
   };
   // A frozen, complete, valid config is reused by reference so that many
   // sessions share one object (memory per idle session stays small).

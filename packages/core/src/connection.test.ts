@@ -390,6 +390,72 @@ describe('queue accounting (B14)', () => {
   });
 });
 
+describe('the platform lifecycle: network and visibility (B10, B15)', () => {
+  it('offline: a waiting reconnect does not start while the network is down; online: it starts at once', () => {
+    const sim = opened();
+    sim.apply({ type: 'network', online: false });
+    sim.closeSocket(1006, '', 0.99);
+    expect(sim.state.phase).toBe('backoff');
+    expect(connectionDeadline(sim.state)).toBeNull();
+    sim.advance(60_000);
+    expect(sim.socketsOpened).toHaveLength(1);
+    sim.apply({ type: 'network', online: true });
+    expect(sim.state.phase).toBe('connecting');
+    expect(sim.socketsOpened).toHaveLength(2);
+    expect(sim.socketsOpened[1]?.at).toBe(sim.now);
+    expect(sim.diagnosticNames()).toEqual(expect.arrayContaining(['offline', 'online']));
+  });
+
+  it('online with a short backoff pending also skips the rest of the wait; a repeated network event changes nothing', () => {
+    const sim = opened();
+    sim.closeSocket(1006, '', 0.99);
+    sim.apply({ type: 'network', online: true });
+    expect(sim.state.phase).toBe('backoff');
+    sim.apply({ type: 'network', online: false });
+    sim.apply({ type: 'network', online: true });
+    expect(sim.state.phase).toBe('connecting');
+  });
+
+  it('lazy and idle, back online: the client stays parked instead of connecting', () => {
+    const sim = opened({ ...fast, reconnect: { ...fast.reconnect, whenIdle: 'lazy' } });
+    sim.apply({ type: 'start', reason: 'api_call' });
+    sim.apply({ type: 'network', online: false });
+    sim.closeSocket(1006, '', 0.5);
+    sim.apply({ type: 'stop', reason: 'api_call' });
+    sim.apply({ type: 'network', online: true });
+    expect(sim.state.phase).toBe('parked');
+  });
+
+  it('B5: a page visible again, or a network change while open, checks liveness at once: one keep-alive, an answer due', () => {
+    const sim = opened();
+    sim.apply({ type: 'visibility', visible: false });
+    expect(sim.keepalives).toEqual([]);
+    sim.apply({ type: 'visibility', visible: true });
+    expect(sim.keepalives).toEqual(['ping']);
+    expect(sim.state.session.livenessAt).toBe(sim.now + 500);
+    sim.inbound('pong');
+    sim.apply({ type: 'network', online: false });
+    expect(sim.keepalives).toEqual(['ping', 'ping']);
+    sim.advance(500);
+    expect(sim.eventsOf('dead-peer')).toHaveLength(1);
+  });
+
+  it('B15: a liveness deadline handled late by a frozen page is not a dead peer: the peer gets a fresh timeout', () => {
+    const sim = opened({ ...fast, lateTimerMs: 200 });
+    sim.apply({ type: 'start', reason: 'api_call' });
+    sim.advance(1_000);
+    expect(sim.state.session.livenessAt).toBe(1_500);
+    // The tab was frozen: the next timeout event arrives 3 s late.
+    sim.now = 4_500;
+    sim.apply({ type: 'timeout' });
+    expect(sim.eventsOf('dead-peer')).toEqual([]);
+    expect(sim.diagnostics.filter((d) => d.name === 'heartbeat_late').map((d) => d.fields.timer)).toEqual(expect.arrayContaining(['liveness']));
+    sim.inbound('pong');
+    sim.advance(400);
+    expect(sim.state.phase).toBe('open');
+  });
+});
+
 describe('driver mistakes and edge cases never throw (B10, B14)', () => {
   it('B14: a send the socket cannot take while open is queued, and the next writable send flushes behind it in order', () => {
     const sim = opened();

@@ -253,6 +253,8 @@ export interface ConnectionState {
   readonly parkedAt: number | null;
   /** Why it is closing or closed, or `null` before. */
   readonly cause: ConnectionCloseCause | null;
+  /** Whether the network is up as far as the platform says (`network` events; browsers' `online`/`offline`). */
+  readonly online: boolean;
   /** The code and reason of a requested close (sent in the close frame). */
   readonly closeRequest: CloseInfo | null;
 }
@@ -274,6 +276,9 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  * - `timeout`: fire everything due at `now` (quinn's `handle_timeout`).
  * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
  * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
+ * - `network`: the platform says the network went down or came back (browsers' `offline` / `online`): while
+ *   offline no attempt starts; back online, a waiting reconnect starts at once and an open connection is checked.
+ * - `visibility`: the page became visible or hidden; visible again, an open connection is checked at once.
  * - `start` / `stop` / `release` / `signal`: work on the activity (session events).
  * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal; `immediate`
  *   skips the close handshake, for a process that is exiting).
@@ -285,6 +290,8 @@ export type ConnectionEvent =
   | { readonly type: 'timeout'; readonly now: number; readonly random?: number | undefined; readonly sendKeepalives?: boolean | undefined }
   | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
   | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
+  | { readonly type: 'network'; readonly now: number; readonly online: boolean }
+  | { readonly type: 'visibility'; readonly now: number; readonly visible: boolean }
   | ConnectionWorkEvent
   | {
       readonly type: 'close';
@@ -364,6 +371,8 @@ export type ConnectionCommand =
  * | `rejected` | warn | `code` |
  * | `keepalive_slowed` | warn | `from_ms`, `to_ms` (closed for a ping flood: B13) |
  * | `ping_flood_at_bound` | warn | `interval_ms` (closed for a ping flood at `maxHeartbeatIntervalMs`) |
+ * | `offline` / `online` | info | `phase` (a `network` event) |
+ * | `liveness_check` | debug | `trigger` (`visible`, `online`, `offline`) |
  * | `queue_flushed` | info | `messages` |
  * | `undelivered` | warn | `messages` |
  * | `client_closed` | info | `cause`, `code` |
@@ -379,6 +388,9 @@ export const CONNECTION_DIAGNOSTICS = Object.freeze({
   rejected: 'rejected',
   keepaliveSlowed: 'keepalive_slowed',
   pingFloodAtBound: 'ping_flood_at_bound',
+  offline: 'offline',
+  online: 'online',
+  livenessCheck: 'liveness_check',
   queueFlushed: 'queue_flushed',
   undelivered: 'undelivered',
   clientClosed: 'client_closed',
@@ -437,6 +449,7 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     parkedAt: null,
     cause: null,
     closeRequest: null,
+    online: true,
   };
   openSocket(d, 0, out);
   return [d, out];
@@ -481,6 +494,11 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
       return onSend(d, event.bytes, event.writable, out);
     case 'dequeued':
       return onDequeued(d, event.messages, event.bytes, out);
+    case 'network':
+      return onNetwork(d, event.online, out);
+    case 'visibility':
+      if (event.visible) checkLiveness(d, 'visible', out);
+      return d;
     case 'start':
     case 'stop':
     case 'release':
@@ -502,7 +520,8 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
  */
 export function connectionDeadline(state: ConnectionState): number | null {
   let earliest = pollTimeout(state.session);
-  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' ? state.backoff.deadline : null]) {
+  // Offline, a reconnect waits for the network instead of its delay.
+  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null]) {
     if (at !== null && (earliest === null || at < earliest)) earliest = at;
   }
   return earliest;
@@ -733,7 +752,7 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
     out.push(DESTROY);
     finish(d, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' }, out);
   }
-  if (d.phase === 'backoff' && d.backoff.deadline !== null && d.backoff.deadline <= now) {
+  if (d.phase === 'backoff' && d.online && d.backoff.deadline !== null && d.backoff.deadline <= now) {
     if (shouldPark(d)) {
       // Lazy: the work in flight at the loss is done and nothing is queued.
       park(d, d.lastLoss, out);
@@ -786,6 +805,38 @@ function onDequeued(d: Draft, messages: number, bytes: number, out: ConnectionCo
   d.queuedBytes -= bytes;
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
   return d;
+}
+
+function onNetwork(d: Draft, online: boolean, out: ConnectionCommand[]): ConnectionState {
+  if (online === d.online) return d;
+  d.online = online;
+  out.push(diagnostic('info', online ? CONNECTION_DIAGNOSTICS.online : CONNECTION_DIAGNOSTICS.offline, { phase: d.phase }));
+  if (!online) {
+    // An open connection may be gone with the network: ask now rather than at the next tick.
+    checkLiveness(d, 'offline', out);
+    return d;
+  }
+  if (d.phase === 'backoff') {
+    // Back online: the wait was for the network, not for the server. Go now.
+    if (shouldPark(d)) park(d, d.lastLoss, out);
+    else {
+      runBackoff(d, { type: 'timer', now: d.now }, out);
+      openSocket(d, d.backoff.attempt, out);
+    }
+  } else {
+    checkLiveness(d, 'online', out);
+  }
+  return d;
+}
+
+/**
+ * Checks an open connection at once (a page visible again, a network change): one keep-alive, and with liveness on,
+ * the peer's answer is due within `pongTimeoutMs` (B5).
+ */
+function checkLiveness(d: Draft, trigger: 'visible' | 'online' | 'offline', out: ConnectionCommand[]): void {
+  if (d.phase !== 'open') return;
+  out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.livenessCheck, { trigger }));
+  runSession(d, { type: 'signal', now: d.now, sendKeepalives: true }, out);
 }
 
 function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]): ConnectionState {

@@ -599,8 +599,39 @@ describe('B9 drift-free', () => {
     sim.now = 3_500;
     const commands = sim.fireDue();
     expect(commands.filter((c) => c.type === 'send')).toHaveLength(1);
-    expect(commands).toContainEqual({ type: 'diagnostic', level: 'warn', name: D.heartbeatLate, fields: { missed: 2 } });
+    expect(commands).toContainEqual({ type: 'diagnostic', level: 'warn', name: D.heartbeatLate, fields: { timer: 'heartbeat', late_ms: 2_500, missed: 2 } });
     expect(sim.armed.get('heartbeat')).toBe(4_000);
+  });
+
+  it('B15: a liveness deadline handled late (a frozen tab, a suspended laptop) is not a dead peer: reported, a fresh ask, a fresh timeout', () => {
+    const sim = new SimDriver({ heartbeatIntervalMs: 1_000, pongTimeoutMs: 500, lateTimerMs: 200 });
+    sim.send({ type: 'attach' });
+    sim.send({ type: 'start', reason: 'api_call' });
+    sim.now = 1_000;
+    sim.fireDue();
+    expect(sim.armed.get('liveness')).toBe(1_500);
+    // The process sleeps through the deadline: handled 2.3 s late.
+    sim.now = 3_800;
+    const commands = sim.fireDue();
+    expect(commands.filter((c) => c.type === 'close')).toHaveLength(0);
+    expect(commands).toContainEqual({ type: 'diagnostic', level: 'warn', name: D.heartbeatLate, fields: { timer: 'liveness', late_ms: 2_300, missed: 0 } });
+    expect(sim.state.livenessAt).toBe(4_300);
+    // The peer answers within the fresh timeout: alive. Had it not, the on-time deadline would have been a verdict.
+    sim.send({ type: 'alive' });
+    expect(sim.state.livenessAt).toBeNull();
+    expect(sim.state.attached).toBe(true);
+  });
+
+  it('B15, B5: a liveness deadline handled on time (within lateTimerMs) is a dead-peer verdict as before', () => {
+    const sim = new SimDriver({ heartbeatIntervalMs: 1_000, pongTimeoutMs: 500, lateTimerMs: 200 });
+    sim.send({ type: 'attach' });
+    sim.send({ type: 'start', reason: 'api_call' });
+    sim.now = 1_000;
+    sim.fireDue();
+    sim.now = 1_690;
+    const commands = sim.fireDue();
+    expect(commands).toContainEqual(expect.objectContaining({ type: 'close', reason: 'dead_peer' }));
+    expect(sim.state.attached).toBe(false);
   });
 
   it('B9: a tick delivered slightly early still keeps the schedule', () => {
@@ -623,6 +654,7 @@ describe('B1 configurable', () => {
       permitWithoutActivity: false,
       pongTimeoutMs: null,
       stuckActivityMs: null,
+      lateTimerMs: 1_000,
     });
     const a = createSessionState(config);
     const b = createSessionState(config);

@@ -175,7 +175,7 @@ export type SessionCommand =
  * | name | level | fields |
  * | --- | --- | --- |
  * | `heartbeat` | debug | `total` |
- * | `heartbeat_late` | warn | `missed` (ticks skipped, not burst) |
+ * | `heartbeat_late` | warn | `timer` (`heartbeat` or `liveness`), `late_ms`, `missed` (ticks skipped, not burst) (B15) |
  * | `idle` | info | `idle_ms` |
  * | `dead_peer` | warn | `timeout_ms` |
  * | `stuck_activity` | warn | `reason`, `age_ms` |
@@ -666,12 +666,28 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
       d.idleAt = null;
       out.push(diagnostic('info', SESSION_DIAGNOSTICS.idle, { idle_ms: d.config.idleDelayMs }));
       return d;
-    case 'liveness':
+    case 'liveness': {
+      const late = now - (d.livenessAt ?? now);
+      if (late > d.config.lateTimerMs && d.config.pongTimeoutMs !== null) {
+        // B15: this process was not running (a busy loop, a throttled tab, a suspended laptop), so the peer's
+        // answer may be unread. Report the lateness and give the peer a fresh timeout from now, with a fresh ask.
+        out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'liveness', late_ms: late, missed: 0 }));
+        d.livenessAt = null;
+        if (enabled) {
+          // Sends and arms the fresh deadline (B5).
+          sendKeepalive(d, now, out);
+        } else {
+          d.livenessAt = now + d.config.pongTimeoutMs;
+          out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+        }
+        return d;
+      }
       // B5: no proof of life in time: the peer is dead. Terminate and stop sending into it.
       d.livenessAt = null;
       out.push(diagnostic('warn', SESSION_DIAGNOSTICS.deadPeer, { timeout_ms: d.config.pongTimeoutMs }));
       out.push(DEAD_PEER_CLOSE);
       return detached(d, out);
+    }
     case 'stuck':
       return fireStuck(d, now, out);
   }
@@ -689,7 +705,10 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
   // than sending a burst.
   const interval = d.config.heartbeatIntervalMs;
   const periods = Math.max(1, Math.floor((now - armed) / interval) + 1);
-  if (periods > 1) out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { missed: periods - 1 }));
+  // B15: lateness is measured and reported; missed ticks are skipped, never burst.
+  if (periods > 1 || now - armed > d.config.lateTimerMs) {
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
+  }
   d.heartbeatAt = armed + periods * interval;
   out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
   return d;
