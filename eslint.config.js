@@ -85,6 +85,12 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'off' },
   },
   {
+    // Pages bundled for the browser by the browser tests (packages/browser/fixtures).
+    files: ['packages/browser/fixtures/**/*.js'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', URLSearchParams: 'readonly', performance: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' } },
+    rules: { 'no-console': 'off' },
+  },
+  {
     // Browser scripts served as-is (the demo dashboard).
     files: ['**/dashboard/**/*.js'],
     languageOptions: {

@@ -112,6 +112,18 @@ describe('B10: phases and the connect timeout', () => {
     }
   });
 
+  it('B10: an immediate close may leave the socket to the platform (a page going away), while connecting too', () => {
+    const open = opened();
+    const commands = open.apply({ type: 'close', code: 1001, reason: 'pagehide', immediate: true, abandon: true });
+    expect(commands).toContainEqual({ type: 'abandon_socket' });
+    expect(commands).not.toContainEqual({ type: 'destroy_socket' });
+    expect(open.state.phase).toBe('closed');
+    const connecting = new ConnectionSim(fast);
+    connecting.apply({ type: 'close', code: 1001, reason: 'pagehide', immediate: true, abandon: true });
+    expect(connecting.state.phase).toBe('closed');
+    expect(connecting.socket).toBeNull();
+  });
+
   it('B10: a completed close handshake ends closed with the code the peer confirmed; nothing stays armed', () => {
     const sim = opened();
     sim.apply({ type: 'start', reason: 'api_call' });

@@ -301,6 +301,11 @@ export type ConnectionEvent =
       readonly cause?: 'closed' | 'aborted' | undefined;
       /** Destroy the socket and close for good at once, without the close handshake (process exit). */
       readonly immediate?: boolean | undefined;
+      /**
+       * With `immediate`: leave the socket to the platform, which ends it itself (a browser page going away closes
+       * its sockets with 1001, which a page cannot send), instead of destroying it.
+       */
+      readonly abandon?: boolean | undefined;
     };
 
 /**
@@ -332,6 +337,7 @@ export type ConnectionUserEvent =
  * - `open_socket` `{attempt, serial}`: create a socket (call the target); events of older serials are stale;
  * - `close_socket` `{code, reason}`: start the close handshake;
  * - `destroy_socket`: destroy the socket at once, without a handshake, and forget it;
+ * - `abandon_socket`: forget the socket without closing it: the platform ends it (a page going away);
  * - `keepalive` `{frame}`: send a protocol ping or the heartbeat message;
  * - `reply_heartbeat`: answer the peer's own heartbeat message in kind;
  * - `write`: write the message of this `send` to the socket now;
@@ -346,6 +352,7 @@ export type ConnectionCommand =
   | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number }
   | { readonly type: 'close_socket'; readonly code: number; readonly reason: string }
   | { readonly type: 'destroy_socket' }
+  | { readonly type: 'abandon_socket' }
   | { readonly type: 'keepalive'; readonly frame: 'ping' | 'heartbeat' }
   | { readonly type: 'reply_heartbeat' }
   | { readonly type: 'write' }
@@ -407,6 +414,7 @@ const ENQUEUE: ConnectionCommand = Object.freeze({ type: 'enqueue' });
 const FLUSH: ConnectionCommand = Object.freeze({ type: 'flush' });
 const DRAIN: ConnectionCommand = Object.freeze({ type: 'drain' });
 const DESTROY: ConnectionCommand = Object.freeze({ type: 'destroy_socket' });
+const ABANDON: ConnectionCommand = Object.freeze({ type: 'abandon_socket' });
 const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat' });
 const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping' });
 const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat' });
@@ -505,7 +513,7 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
     case 'signal':
       return onWork(d, { ...event, now }, out);
     case 'close':
-      return onClose(d, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), event.immediate === true, out);
+      return onClose(d, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), event.immediate === true, event.abandon === true, out);
     default:
       out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'unknown' }));
       return state;
@@ -846,12 +854,12 @@ function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]):
   return d;
 }
 
-function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, out: ConnectionCommand[]): ConnectionState {
+function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, abandon: boolean, out: ConnectionCommand[]): ConnectionState {
   if (d.phase === 'closed') return d;
-  if (immediate && (d.phase === 'open' || d.phase === 'closing')) {
-    // No time for a handshake: destroy the socket and close for good now.
+  if (immediate && (d.phase === 'open' || d.phase === 'closing' || d.phase === 'connecting')) {
+    // No time for a handshake: destroy the socket (or leave it to the platform) and close for good now.
     if (d.phase === 'open') runSession(d, { type: 'detach', now: d.now }, out);
-    out.push(DESTROY);
+    out.push(abandon ? ABANDON : DESTROY);
     finish(d, d.cause ?? cause, info, out);
     return d;
   }

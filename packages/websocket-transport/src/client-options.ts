@@ -31,6 +31,8 @@ export interface ResolvedClientOptions {
   readonly keepProcessAlive: boolean;
   /** Close at once (and so report, S9) at process exit if not closed before. */
   readonly reportOnExit: boolean;
+  /** Watch the browser page's lifecycle (network, visibility, pagehide). */
+  readonly lifecycle: boolean;
   readonly scheduler: Scheduler;
   readonly signal: AbortSignal | undefined;
 }
@@ -41,6 +43,7 @@ const CLIENT_ONLY_KEYS = Object.freeze([
   'scheduler',
   'keepProcessAlive',
   'reportOnExit',
+  'lifecycle',
   'deadPeerDetection',
   'WebSocket',
   'protocols',
@@ -52,9 +55,10 @@ const CLIENT_ONLY_KEYS = Object.freeze([
 const KNOWN_KEYS: readonly string[] = Object.freeze([...CONNECTION_OPTION_KEYS, ...CLIENT_ONLY_KEYS]);
 
 /** Validates every option of `createKeepaliveClient`; throws on the first bad one. */
-export function resolveClientOptions(target: unknown, options: KeepaliveClientOptions, defaultWebSocket: unknown): ResolvedClientOptions {
-  const given: unknown = options;
-  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of client options');
+export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveClientOptions | undefined, defaultWebSocket: unknown): ResolvedClientOptions {
+  const given: unknown = optionsGiven;
+  if (given === null || (given !== undefined && typeof given !== 'object')) throw new KeepaliveOptionError('options', given, 'an object of client options');
+  const options = (given ?? {}) as KeepaliveClientOptions;
   if (Object.hasOwn(options, 'activity')) {
     throw new KeepaliveOptionError('activity', (options as { activity?: unknown }).activity, 'absent: the client owns its activity (start work on client.activity)');
   }
@@ -90,6 +94,7 @@ export function resolveClientOptions(target: unknown, options: KeepaliveClientOp
     gate: gate as boolean | (() => boolean),
     keepProcessAlive: hold === 'while-busy',
     reportOnExit: checkBoolean('reportOnExit', options.reportOnExit ?? false),
+    lifecycle: checkBoolean('lifecycle', options.lifecycle ?? true),
     scheduler: scheduler as Scheduler,
     signal: signal,
   };

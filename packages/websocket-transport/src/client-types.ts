@@ -238,6 +238,13 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * `heartbeatIntervalMs`.
    */
   readonly maxHeartbeatIntervalMs?: number | undefined;
+  /**
+   * In a browser page, follow its lifecycle (B10, B15): `offline` holds reconnect attempts and `online` starts one at
+   * once (no waiting out the backoff); a page visible again, or a network change, checks an open connection at once;
+   * `pagehide` closes the client at once (the page is going away; the browser ends the socket with 1001). Elsewhere it
+   * does nothing. Default `true`.
+   */
+  readonly lifecycle?: boolean | undefined;
   /** Closes the client (cause `'aborted'`) when aborted. */
   readonly signal?: AbortSignal | undefined;
 }

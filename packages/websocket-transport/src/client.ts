@@ -13,6 +13,7 @@ import {
 import { StateSubscribers, createDiagnosticSink, createWorkActivity, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
+import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
 import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';
 import {
   CLIENT_DIAGNOSTICS,
@@ -72,16 +73,17 @@ class Client implements KeepaliveClient {
   private writeError: unknown = null;
   private releaseHold: (() => void) | null = null;
   private unregisterExit: () => void = noop;
+  private unwatchLifecycle: () => void = noop;
   private resolveClosed: (event: ClientClosedEvent) => void = noop;
   private readonly whenClosed = new Promise<ClientClosedEvent>((resolve) => {
     this.resolveClosed = resolve;
   });
 
-  constructor(target: ClientTarget, given: KeepaliveClientOptions, defaultWebSocket: unknown) {
+  constructor(target: ClientTarget, given: KeepaliveClientOptions | undefined, defaultWebSocket: unknown) {
     const options = resolveClientOptions(target, given, defaultWebSocket);
     this.options = options;
     const id = nextId++;
-    this.diagnose = createDiagnosticSink({ session: id, logger: given.logger, onDiagnostic: given.onDiagnostic });
+    this.diagnose = createDiagnosticSink({ session: id, logger: given?.logger, onDiagnostic: given?.onDiagnostic });
     const report = (name: string, error: unknown, event?: string): void => {
       this.diagnose({ type: 'diagnostic', level: 'warn', name, fields: event === undefined ? { error: errorName(error) } : { event, error: errorName(error) } });
     };
@@ -117,6 +119,12 @@ class Client implements KeepaliveClient {
     if (options.reportOnExit && this.machine.phase !== 'closed') {
       this.unregisterExit = onProcessExit(() => {
         this.dispatch({ type: 'close', now: this.now(), code: CLOSE_CODES.goingAway, reason: '', immediate: true });
+      });
+    }
+    // Browsers: the network and the page's visibility are facts for the machine (B10, B15).
+    if (options.lifecycle && this.machine.phase !== 'closed') {
+      this.unwatchLifecycle = watchLifecycle((fact) => {
+        this.lifecycle(fact);
       });
     }
     this.dispatch(null);
@@ -189,6 +197,14 @@ class Client implements KeepaliveClient {
     return { outcome: this.outcome, error: this.writeError };
   }
 
+  private lifecycle(fact: LifecycleFact): void {
+    const now = this.now();
+    if (fact === 'online' || fact === 'offline') this.dispatch({ type: 'network', now, online: fact === 'online' });
+    // The page is going away: the browser ends the socket with 1001 (which a page cannot send itself).
+    else if (fact === 'pagehide') this.dispatch({ type: 'close', now, code: CLOSE_CODES.goingAway, reason: 'pagehide', immediate: true, abandon: true });
+    else this.dispatch({ type: 'visibility', now, visible: fact === 'visible' });
+  }
+
   private readonly abort = (): void => {
     this.dispatch({ type: 'close', now: this.now(), code: 1000, reason: '', cause: 'aborted' });
   };
@@ -234,7 +250,8 @@ class Client implements KeepaliveClient {
         }
         return;
       case 'destroy_socket':
-        this.dropSocket(true);
+      case 'abandon_socket':
+        this.dropSocket(command.type === 'destroy_socket');
         return;
       case 'keepalive':
       case 'reply_heartbeat':
@@ -311,6 +328,7 @@ class Client implements KeepaliveClient {
     this.entry.dispose();
     this.options.signal?.removeEventListener('abort', this.abort);
     this.unregisterExit();
+    this.unwatchLifecycle();
   }
 
   /** The scheduler's timer is unref'd: a hold keeps the process alive while a reconnect is pending (or work is in flight, with keepProcessAlive). */
@@ -477,5 +495,5 @@ export function createKeepaliveClient(target: ClientTarget, options: KeepaliveCl
  * (the Node entry passes `ws`'s, since Node 20 has no global WebSocket).
  */
 export function createClientWithDefaultSocket(defaultWebSocket: WebSocketConstructorLike): typeof createKeepaliveClient {
-  return (target: ClientTarget, options?: KeepaliveClientOptions): KeepaliveClient => new Client(target, options === undefined ? {} : options, defaultWebSocket);
+  return (target: ClientTarget, options?: KeepaliveClientOptions): KeepaliveClient => new Client(target, options, defaultWebSocket);
 }

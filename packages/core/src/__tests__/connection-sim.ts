@@ -128,6 +128,7 @@ export class ConnectionSim {
           this.socket = { serial: command.serial, attempt: command.attempt, open: false, closing: false };
           this.socketsOpened.push({ attempt: command.attempt, at: this.now });
           break;
+        case 'abandon_socket':
         case 'destroy_socket':
           if (this.socket === null) this.violations.push('destroy with no socket');
           this.socket = null;

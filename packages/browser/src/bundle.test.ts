@@ -1,0 +1,73 @@
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild, type Metafile } from 'esbuild';
+import { build as viteBuild, createLogger } from 'vite';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * What a browser program gets from `@keepalive/websocket-transport`: it bundles with esbuild and with Vite for the
+ * browser with no aliases, externals or polyfills (the `browser` export condition picks the runtime-neutral entry:
+ * no `node:` module, no `Buffer`, no `ws`), and its size, gzipped, beside partysocket and socket.io-client measured
+ * the same way in the same run.
+ */
+
+const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
+
+/**
+ * The enforced budget for the minimal app, minified and gzipped (level 9). The issue's target is 6 kB; the client
+ * (the whole connection machine, the session machine, the scheduler, option validation) is not there yet, so the
+ * budget holds today's size against growth while the target stands. See the closing note of issue 12.
+ */
+const BUDGET_GZIP_BYTES = 16_000;
+
+async function bundle(app: string): Promise<{ code: Uint8Array; metafile: Metafile }> {
+  const result = await esbuild({ entryPoints: [`${APPS}${app}.js`], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' });
+  const code = result.outputFiles[0]?.contents;
+  if (code === undefined) throw new Error('no output');
+  return { code, metafile: result.metafile };
+}
+
+describe('bundling the client for the browser', () => {
+  it('esbuild --platform=browser: no aliases, externals or polyfills; nothing Node-only in the bundle', async () => {
+    const { code, metafile } = await bundle('keepalive');
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs.some((file) => file.includes('websocket-transport/dist/index.js'))).toBe(true);
+    expect(inputs.filter((file) => /node_modules\/(\.pnpm\/)?ws[@/]|^node:|index\.node\.js$/.test(file))).toEqual([]);
+    const text = new TextDecoder().decode(code);
+    expect(text).not.toMatch(/["']node:/);
+    expect(text).not.toMatch(/\brequire\(/);
+    // No free Node globals: `process` only as a guarded globalThis property, `Buffer` never.
+    expect(text).not.toMatch(/(?<![.\w$])(process|Buffer)\b(?!:)/);
+  });
+
+  it('Vite builds the same app for the browser with its defaults and no warnings about Node modules', async () => {
+    const warnings: string[] = [];
+    const logger = createLogger('warn', { allowClearScreen: false });
+    logger.warn = (message) => {
+      warnings.push(message);
+    };
+    logger.warnOnce = (message) => {
+      warnings.push(message);
+    };
+    const output = await viteBuild({ root: APPS, logLevel: 'warn', customLogger: logger, build: { write: false } });
+    const results = Array.isArray(output) ? output : [output];
+    const chunks = results.flatMap((result) => ('output' in result ? result.output : [])).filter((item) => item.type === 'chunk');
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.some((chunk) => chunk.code.includes('connect_timeout'))).toBe(true);
+    expect(warnings.filter((warning) => /externalized|node:|Buffer|process/.test(warning))).toEqual([]);
+  });
+
+  it(`the minimal app stays within its budget (${BUDGET_GZIP_BYTES} B gzipped), measured beside partysocket and socket.io-client`, async () => {
+    const sizes: Record<string, { minified: number; gzipped: number }> = {};
+    for (const app of ['keepalive', 'partysocket', 'socketio']) {
+      const { code } = await bundle(app);
+      sizes[app] = { minified: code.byteLength, gzipped: gzipSync(code, { level: 9 }).byteLength };
+    }
+    const row = (name: string): string => `${name.padEnd(12)} ${String(sizes[name]?.minified).padStart(7)} B min  ${String(sizes[name]?.gzipped).padStart(6)} B gz`;
+    console.log(`browser bundle of a minimal app (esbuild, minified, gzip -9):\n  ${row('keepalive')}\n  ${row('partysocket')}\n  ${row('socketio')}`);
+    expect(sizes.keepalive!.gzipped).toBeLessThanOrEqual(BUDGET_GZIP_BYTES);
+    // The peers were measured: the comparison is real.
+    expect(sizes.partysocket!.gzipped).toBeGreaterThan(1_000);
+    expect(sizes.socketio!.gzipped).toBeGreaterThan(5_000);
+  });
+});
