@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, resultOf, runScenario } from './child.js';
 import { connectPeer, keepalivesBetween, startObserver, within, type ObservedConnection, type Observer } from './observer.js';
@@ -115,6 +117,54 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
       2_000,
       'the server to see the close',
     );
+  });
+
+  it('the whole client: keep-alives while busy, none while idle; sends before the open are queued and flushed in order (S4, B14)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'client-busy-idle', [observer.url]));
+    const [connection] = connectionsSince(before);
+    expect(connection).toBeDefined();
+    expect(connection!.frames.filter((frame) => frame.kind === 'mark').map((frame) => frame.name)).toEqual(['q1', 'q2', 'busy', 'idle', 'end']);
+    const busy = keepalivesBetween(connection!, 'busy', 'idle');
+    expect(busy.length).toBeGreaterThanOrEqual(3);
+    expect(busy.length).toBeLessThanOrEqual(7);
+    expect(keepalivesBetween(connection!, 'idle', 'end')).toHaveLength(0);
+    expect(result).toMatchObject({ early: ['queued', 'queued'], idleSent: 0, state: 'open', cause: 'closed', deadPeers: 0 });
+    expect(result.busySent).toBe(busy.length);
+    expect(result.report).toMatchObject({ total: 0 });
+  });
+
+  it('the whole client: a server that stops answering is dead within interval + timeout (+ 550 ms allowance), then it reconnects (B5, B6)', async () => {
+    const result = await resultOf(runScenario(runtime, 'client-dead-server', [observer.url]));
+    const detected = result.detectedAfterMs as number;
+    console.log(`${runtime.id}: client dead peer detected after ${detected.toFixed(0)} ms, reopened ${String(result.reopenedAfterMs)} ms later`);
+    // Keep-alive at 100 ms, no proof of life by 250 ms; the allowance covers a loaded 2-core machine and slow runtimes.
+    expect(detected).toBeGreaterThanOrEqual(240);
+    expect(detected).toBeLessThan(800);
+    expect(result.reopenedAfterMs).not.toBeNull();
+    expect(result.reopenedAfterMs as number).toBeLessThan(1_000);
+    expect(result.connectTimeouts).toBe(0);
+  });
+
+  it('the whole client: a listener that never answers the handshake: every attempt times out, then exhausted (B10, B11)', async () => {
+    const held: Socket[] = [];
+    const listener = createServer((socket) => {
+      held.push(socket);
+      socket.on('error', () => undefined);
+    });
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    try {
+      const { port } = listener.address() as AddressInfo;
+      const result = await resultOf(runScenario(runtime, 'client-connect-timeout', [`ws://127.0.0.1:${port}`]));
+      expect(result.cause).toBe('exhausted');
+      expect(result.timeouts).toEqual([0, 1, 2]);
+      // Three attempts of 200 ms and two short delays: never stuck in one attempt.
+      expect(result.elapsedMs as number).toBeLessThan(2_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      listener.close();
+    }
   });
 
   it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
