@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CLOSE_CODES } from '@keepalive/core';
-import { keepAlive, type ServerKeepalive } from '@keepalive/websocket-transport';
+import { classifyMessage, keepAlive, type ServerKeepalive } from '@keepalive/websocket-transport';
 
 /**
  * The demo's server: one HTTP server on loopback with
@@ -50,13 +50,15 @@ export interface DemoServer {
 }
 
 const DASHBOARD_DIR = fileURLToPath(new URL('../src/dashboard/', import.meta.url));
+/** The dashboard's script as the build bundled it (scripts/bundle-dashboard.mjs). */
+const DASHBOARD_BUNDLE = fileURLToPath(new URL('../dist/dashboard/', import.meta.url));
 const require = createRequire(import.meta.url);
 
 const STATIC: Readonly<Record<string, { file: () => string; type: string }>> = {
   '/': { file: () => `${DASHBOARD_DIR}index.html`, type: 'text/html; charset=utf-8' },
-  '/app.js': { file: () => `${DASHBOARD_DIR}app.js`, type: 'text/javascript; charset=utf-8' },
+  '/app.js': { file: () => `${DASHBOARD_BUNDLE}app.js`, type: 'text/javascript; charset=utf-8' },
+  '/app.js.map': { file: () => `${DASHBOARD_BUNDLE}app.js.map`, type: 'application/json; charset=utf-8' },
   '/style.css': { file: () => `${DASHBOARD_DIR}style.css`, type: 'text/css; charset=utf-8' },
-  '/vendor/uPlot.esm.js': { file: () => require.resolve('uplot/dist/uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
   '/vendor/uPlot.min.css': { file: () => require.resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
@@ -92,6 +94,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     minPingIntervalMs: 50,
     maxPingStrikes: 5,
   });
+
+  // The dashboard's own socket: pinged so a dashboard that went away is noticed (the browser answers pings itself).
+  const dashboardKeepalive = keepAlive(dashboards, { pingIntervalMs: 15_000, pongTimeoutMs: 10_000 });
 
   const http: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
@@ -150,7 +155,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
       }
       dashboards.handleUpgrade(request, socket, head, (ws) => {
         ws.on('error', () => undefined);
-        ws.on('message', (data: Buffer) => {
+        ws.on('message', (data: Buffer, isBinary: boolean) => {
+          // Heartbeat messages are the keep-alive's business (keepAlive answers them).
+          if (classifyMessage(data, isBinary) !== 'data') return;
           try {
             const command: unknown = JSON.parse(data.toString('utf8'));
             if (isCommand(command)) commandHandler(command);
@@ -188,6 +195,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     },
     async close(): Promise<void> {
       reclaimer.close();
+      dashboardKeepalive.close();
       for (const ws of [...workers.clients, ...dashboards.clients]) ws.close(CLOSE_CODES.goingAway, 'server shutting down');
       // Peers that do not finish the close handshake (a frozen worker) are terminated after 2 s.
       const force = setTimeout(() => {

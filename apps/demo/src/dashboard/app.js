@@ -1,13 +1,16 @@
-// The dashboard: no build step. It opens its own WebSocket to the demo server (token from the page URL),
-// renders one row per worker and two uPlot timelines, and sends control commands.
-import uPlot from '/vendor/uPlot.esm.js';
+// The dashboard. Its own live socket is the library's browser client (`createKeepaliveClient` on the browser's
+// WebSocket: reconnect with backoff, the page lifecycle, a queue for commands sent while disconnected), bundled by the
+// demo's build (esbuild, --platform=browser, no shims) into dist/dashboard/app.js. It renders one row per worker and
+// two uPlot timelines, and sends control commands.
+import { createKeepaliveClient } from '@keepalive/websocket-transport';
+import uPlot from 'uplot';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 const rows = new Map();
 const tbody = document.querySelector('#workers tbody');
 const statusLine = document.querySelector('#status');
 const eventsList = document.querySelector('#events');
-let socket = null;
+let client = null;
 let charts = null;
 const WINDOW = 120; // samples kept in the charts
 
@@ -21,7 +24,8 @@ function ago(ms) {
 }
 
 function send(action, worker) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ action, worker }));
+  // Sent now, or queued while the socket reconnects (the client hands back what it could not send when closed).
+  client?.send(JSON.stringify({ action, worker }));
 }
 
 function row(worker) {
@@ -97,12 +101,15 @@ function plot(snapshot) {
 }
 
 function connect() {
-  socket = new WebSocket(`ws://${location.host}/dashboard?token=${encodeURIComponent(token)}`);
-  socket.addEventListener('open', () => (statusLine.textContent = 'live'));
-  socket.addEventListener('message', (event) => render(JSON.parse(event.data)));
-  socket.addEventListener('close', () => {
-    statusLine.textContent = 'disconnected: retrying…';
-    setTimeout(connect, 1000);
+  client = createKeepaliveClient(`ws://${location.host}/dashboard?token=${encodeURIComponent(token)}`, {
+    reconnect: { initialDelayMs: 250, maxDelayMs: 2_000 },
+  });
+  client.on('open', () => (statusLine.textContent = 'live'));
+  client.on('message', ({ data }) => {
+    if (typeof data === 'string') render(JSON.parse(data));
+  });
+  client.on('close', ({ willReconnect }) => {
+    statusLine.textContent = willReconnect ? 'disconnected: reconnecting…' : 'disconnected';
   });
 }
 

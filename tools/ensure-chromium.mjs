@@ -1,4 +1,4 @@
-// The browser test drives Debian's Chromium with playwright-core (no browser download).
+// The browser tests (the demo dashboard, keepalive-browser) drive Debian's Chromium with playwright-core (no browser download).
 // On a fresh Debian machine run as root, install it with apt-get when it is missing;
 // elsewhere, say exactly what is needed.
 import { execFileSync } from 'node:child_process';
