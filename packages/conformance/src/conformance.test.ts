@@ -167,6 +167,27 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     }
   });
 
+  it('the whole client behind a reclaimer: kept alive while busy; lazy, reclaimed while idle it parks, and work brings it back (S4, B6)', async () => {
+    const result = await resultOf(runScenario(runtime, 'client-reclaimer-lazy', [observer.url]));
+    expect(result.busyState).toBe('open');
+    expect(result.opensWhileBusy).toBe(1);
+    expect(result.parked).toBe(true);
+    expect(result.parkedState).toBe('idle');
+    expect(result.idles).toEqual([expect.objectContaining({ code: 4000 })]);
+    expect(result.back).toBe(true);
+    expect((result.opens as { attempt: number }[]).map((open) => open.attempt)).toEqual([0, 0]);
+  });
+
+  it('the whole client, parked while idle, lets the program exit by itself', async () => {
+    const child = runScenario(runtime, 'client-exit-when-idle', [observer.url], 10_000);
+    const parked = await child.line('parked');
+    expect(parked.state).toBe('idle');
+    const exit = await child.exited;
+    expect(exit.timedOut).toBe(false);
+    expect(exit.code).toBe(0);
+    expect(exit.at - parked.receivedAt).toBeLessThan(1_000);
+  });
+
   it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
     const child = runScenario(runtime, 'exit-when-idle', [], 10_000);
     const busy = await child.line('busy');

@@ -41,14 +41,27 @@ export async function startObserver(): Promise<Observer> {
   wss.on('connection', (socket, request) => {
     const path = request.url ?? '/';
     const answering = !path.startsWith('/silent');
+    // `/reclaim?after=<ms>`: closed with 4000 once silent (no frame at all) that long, like a container host or a load balancer.
+    const reclaimAfter = path.startsWith('/reclaim') ? Number(new URL(path, 'http://observer').searchParams.get('after') ?? '2000') : null;
+    let reclaim: NodeJS.Timeout | null = null;
+    const heard = (): void => {
+      if (reclaimAfter === null) return;
+      if (reclaim !== null) clearTimeout(reclaim);
+      reclaim = setTimeout(() => {
+        socket.close(4000, 'idle');
+      }, reclaimAfter);
+    };
     const connection: ObservedConnection = { path, frames: [], openedAt: performance.now(), closedAt: null, closeCode: null };
     connections.push(connection);
     socket.on('error', () => undefined);
+    heard();
     socket.on('ping', (data) => {
+      heard();
       connection.frames.push({ kind: 'ping', at: performance.now() });
       if (answering) socket.pong(data);
     });
     socket.on('message', (data, isBinary) => {
+      heard();
       const text = isBinary ? null : (data as Buffer).toString('utf8');
       if (text === '') {
         connection.frames.push({ kind: 'heartbeat', at: performance.now() });
@@ -59,6 +72,7 @@ export async function startObserver(): Promise<Observer> {
       for (const wake of waiters) wake();
     });
     socket.on('close', (code) => {
+      if (reclaim !== null) clearTimeout(reclaim);
       connection.closedAt = performance.now();
       connection.closeCode = code;
     });

@@ -19,6 +19,8 @@ export const FAMILIES = /** @type {const} */ (['node', 'bun', 'deno']);
  * @property {unknown} [exports]
  * @property {Record<string, string>} [engines]
  * @property {{ url?: string }} [repository]
+ * @property {Record<string, string>} [peerDependencies]
+ * @property {Record<string, string>} [devDependencies]
  */
 
 /**
