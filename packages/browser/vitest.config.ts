@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
-    // Every scenario runs real runtimes in child processes against real sockets: one at a time, so timing bounds
-    // are not skewed on 2 shared cores. Each child has its own, shorter limit.
+    // One real Chromium and real sockets: files one after the other, so the timing bounds are not skewed on a
+    // loaded 2-core machine; bundling with esbuild and Vite can take a while on a cold cache.
     fileParallelism: false,
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
   },
 });
