@@ -83,7 +83,9 @@ async function releaseDry() {
   const specs = Object.fromEntries(packages.map((pkg) => [pkg.name, `file:${tarball(pkg.name)}`]));
   // The optional peers a Node user installs beside the packages (ws for the Node server and the client's default
   // socket), at the version the workspace develops against.
-  const peers = Object.fromEntries(packages.flatMap((pkg) => Object.keys(pkg.manifest.peerDependencies ?? {}).map((peer) => [peer, pkg.manifest.devDependencies?.[peer] ?? pkg.manifest.peerDependencies[peer]])));
+  const peers = Object.fromEntries(
+    packages.flatMap((pkg) => Object.entries(pkg.manifest.peerDependencies ?? {}).map(([peer, range]) => [peer, pkg.manifest.devDependencies?.[peer] ?? range])),
+  );
   // overrides: a package's dependency on a sibling (e.g. "@keepalive/core": "^0.1.0") resolves to the local tarball too.
   writeJson(join(project, 'package.json'), { name: 'keepalive-smoke', private: true, type: 'module', dependencies: { ...peers, ...specs }, overrides: specs });
   const { ms } = await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
