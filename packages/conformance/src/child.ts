@@ -27,6 +27,8 @@ export interface ScenarioChild {
   readonly exited: Promise<Exit>;
   readonly stderr: () => string;
   kill(): void;
+  /** Sends `signal` to the child (SIGSTOP / SIGCONT freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -94,6 +96,7 @@ export function runScenario(runtime: Runtime, scenario: string, args: readonly s
     stderr: () => stderr,
     exited,
     kill: () => child.kill('SIGKILL'),
+    signal: (signal) => child.kill(signal),
     line: (type, ms = timeoutMs) => {
       const found = lines.find((line) => line.type === type);
       if (found !== undefined) return Promise.resolve(found);

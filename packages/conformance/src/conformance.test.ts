@@ -188,6 +188,59 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     expect(exit.at - parked.receivedAt).toBeLessThan(1_000);
   });
 
+  it('the whole client against a server frozen by SIGSTOP: dead within interval + timeout (+ 550 ms allowance), back once thawed (B5, B10)', async () => {
+    const server = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
+    const { port } = await server.line('listening');
+    const client = runScenario(runtime, 'client-frozen-peer', [`ws://127.0.0.1:${String(port)}`]);
+    await client.line('busy');
+    const frozenAt = performance.now();
+    server.signal('SIGSTOP');
+    const dead = await client.line('dead');
+    server.signal('SIGCONT');
+    const thawedAt = performance.now();
+    const reopened = await client.line('reopened');
+    await resultOf(client);
+    server.kill();
+    const detection = dead.receivedAt - frozenAt;
+    console.log(`${runtime.id}: frozen server detected after ${detection.toFixed(0)} ms, open again ${(reopened.receivedAt - thawedAt).toFixed(0)} ms after the thaw`);
+    expect(detection).toBeLessThan(100 + 150 + 550);
+    // Back within the backoff cap plus the connect timeout (+ the allowance).
+    expect(reopened.receivedAt - thawedAt).toBeLessThan(100 + 300 + 550);
+  });
+
+  it('the whole client across a server restart (kill -9): messages queued while it is down arrive in order, exactly once (B6, B14)', async () => {
+    const first = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
+    const { port } = await first.line('listening');
+    const client = runScenario(runtime, 'client-restart', [`ws://127.0.0.1:${String(port)}`], 20_000);
+    const live = await client.line('live');
+    expect(live.results).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = (): void => {
+          if (first.lines.filter((line) => line.type === 'message').length === 5) resolve();
+          else setTimeout(poll, 10);
+        };
+        poll();
+      }),
+      5_000,
+      'the live messages at the first server',
+    );
+    first.kill();
+    await first.exited;
+    const queued = await client.line('queued');
+    expect(queued.results).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
+    const second = runScenario(RUNTIMES[0]!, 'peer-server', [String(port)], 30_000);
+    await second.line('listening');
+    const reopened = await client.line('reopened');
+    expect(reopened.queuedMessages).toBe(0);
+    const result = await resultOf(client);
+    second.kill();
+    expect(result.undelivered).toBe(0);
+    const texts = (child: typeof first): unknown[] => child.lines.filter((line) => line.type === 'message').map((line) => line.text);
+    expect(texts(first)).toEqual(['live-1', 'live-2', 'live-3', 'live-4', 'live-5']);
+    expect(texts(second)).toEqual(['queued-1', 'queued-2', 'queued-3', 'queued-4', 'queued-5']);
+  });
+
   it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
     const child = runScenario(runtime, 'exit-when-idle', [], 10_000);
     const busy = await child.line('busy');

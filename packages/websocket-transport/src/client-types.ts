@@ -519,7 +519,7 @@ export const CLIENT_DEFAULTS = Object.freeze({
  * `keepalive:diagnostics` channel), besides its activity's: counts, codes,
  * durations and error names only (spec S10), never URLs or payloads.
  *
- * The connection machine's ({@link CONNECTION_DIAGNOSTICS}: `connect_failed`,
+ * The connection machine's (`CONNECTION_DIAGNOSTICS` of `@keepalive/core`: `connect_failed`,
  * `connect_timeout`, `connection_lost`, `close_timeout`, `parked`,
  * `unparked`, `rejected`, `keepalive_slowed`, `ping_flood_at_bound`,
  * `queue_flushed`, `undelivered`, `client_closed`), the reconnect machine's
