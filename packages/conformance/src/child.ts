@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { runInPage } from './browser.js';
 import { PACKAGE_DIR, type Runtime } from './runtimes.js';
 
 /** A JSON line a scenario printed, with the time (the test's clock) it arrived. */
@@ -40,9 +41,74 @@ export function killAll(): void {
 }
 
 /**
- * Runs `fixtures/scenario.mjs <scenario> [...args]` on `runtime`, bounded by `timeoutMs`.
+ * Collects the JSON lines a scenario prints (from a child's stdout or a page's console) and answers `line(type)`
+ * waits; `describe` names the scenario in failures.
+ */
+export function lineCollector(
+  exited: Promise<Exit>,
+  timeoutMs: number,
+  describe: (what: string, lines: readonly Line[]) => Error,
+): { readonly lines: Line[]; readonly feed: (chunk: string) => void; readonly line: (type: string, ms?: number) => Promise<Line>; readonly noise: () => string } {
+  const lines: Line[] = [];
+  const waiters: { type: string; resolve: (line: Line) => void }[] = [];
+  let buffered = '';
+  let noise = '';
+  return {
+    lines,
+    noise: () => noise,
+    feed: (chunk) => {
+      buffered += chunk;
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+        const text = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (text === '') continue;
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          noise += `[stdout] ${text}\n`;
+          continue;
+        }
+        const line = { ...parsed, receivedAt: performance.now() } as Line;
+        lines.push(line);
+        for (const waiter of waiters.filter((w) => w.type === line.type)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    },
+    line: (type, ms = timeoutMs) => {
+      const found = lines.find((line) => line.type === type);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise<Line>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(describe(`no "${type}" line within ${ms} ms`, lines));
+        }, ms);
+        waiters.push({
+          type,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        void exited.then((exit) => {
+          // Lines are parsed before the exit is handled; give the last chunk a turn.
+          setTimeout(() => {
+            clearTimeout(timer);
+            reject(describe(`exited (${exit.timedOut ? 'time limit' : String(exit.code ?? exit.signal)}) before a "${type}" line`, lines));
+          }, 20);
+        });
+      });
+    },
+  };
+}
+
+/**
+ * Runs `fixtures/scenario.mjs <scenario> [...args]` on `runtime`, bounded by `timeoutMs`: in a child process, or in a
+ * headless Chromium page for the browser.
  */
 export function runScenario(runtime: Runtime, scenario: string, args: readonly string[] = [], timeoutMs = 15_000): ScenarioChild {
+  if (runtime.family === 'browser') return runInPage(runtime, scenario, args, timeoutMs);
   const script = join(PACKAGE_DIR, 'fixtures/scenario.mjs');
   const child = spawn(runtime.command, [...runtime.args, script, scenario, ...args], {
     cwd: PACKAGE_DIR,
@@ -50,32 +116,7 @@ export function runScenario(runtime: Runtime, scenario: string, args: readonly s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
-  const lines: Line[] = [];
-  const waiters: { type: string; resolve: (line: Line) => void }[] = [];
   let stderr = '';
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
-      const text = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (text === '') continue;
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        stderr += `[stdout] ${text}\n`;
-        continue;
-      }
-      const line = { ...parsed, receivedAt: performance.now() } as Line;
-      lines.push(line);
-      for (const waiter of waiters.filter((w) => w.type === line.type)) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   let timedOut = false;
   const limit = setTimeout(() => {
     timedOut = true;
@@ -89,37 +130,18 @@ export function runScenario(runtime: Runtime, scenario: string, args: readonly s
       resolve({ code, signal, at, timedOut });
     });
   });
-  const describeFailure = (what: string): Error =>
-    new Error(`${runtime.id} ${scenario}: ${what}\nlines: ${JSON.stringify(lines)}\nstderr: ${stderr.slice(-4_000)}`);
+  const collector = lineCollector(exited, timeoutMs, (what, lines) => new Error(`${runtime.id} ${scenario}: ${what}\nlines: ${JSON.stringify(lines)}\nstderr: ${stderr.slice(-4_000)}`));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    collector.feed(chunk);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   return {
-    lines,
-    stderr: () => stderr,
+    lines: collector.lines,
+    stderr: () => collector.noise() + stderr,
     exited,
     kill: () => child.kill('SIGKILL'),
     signal: (signal) => child.kill(signal),
-    line: (type, ms = timeoutMs) => {
-      const found = lines.find((line) => line.type === type);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise<Line>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(describeFailure(`no "${type}" line within ${ms} ms`));
-        }, ms);
-        waiters.push({
-          type,
-          resolve: (line) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        });
-        void exited.then((exit) => {
-          // Lines are parsed before 'exit' is handled; give the last chunk a turn.
-          setTimeout(() => {
-            clearTimeout(timer);
-            reject(describeFailure(`exited (${exit.timedOut ? 'time limit' : String(exit.code ?? exit.signal)}) before a "${type}" line`));
-          }, 20);
-        });
-      });
-    },
+    line: collector.line,
   };
 }
 

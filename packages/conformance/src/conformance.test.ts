@@ -3,7 +3,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, resultOf, runScenario } from './child.js';
 import { connectPeer, keepalivesBetween, startObserver, within, type ObservedConnection, type Observer } from './observer.js';
-import { runtimes, versionOf, type Runtime } from './runtimes.js';
+import { closeBrowser } from './browser.js';
+import { clientRuntimes, runtimes, versionOf, type Runtime } from './runtimes.js';
 
 /**
  * The adapter contract, run on every runtime: each scenario (fixtures/scenario.mjs, written once) runs in a child
@@ -12,11 +13,12 @@ import { runtimes, versionOf, type Runtime } from './runtimes.js';
  */
 
 const RUNTIMES = runtimes();
+const CLIENT_RUNTIMES = clientRuntimes();
 const versions = new Map<string, string>();
 
 beforeAll(() => {
-  for (const runtime of RUNTIMES) versions.set(runtime.id, versionOf(runtime));
-  const table = RUNTIMES.map((runtime) => `  ${runtime.id.padEnd(7)} ${versions.get(runtime.id) ?? '?'}  (${runtime.command})`).join('\n');
+  for (const runtime of CLIENT_RUNTIMES) versions.set(runtime.id, versionOf(runtime));
+  const table = CLIENT_RUNTIMES.map((runtime) => `  ${runtime.id.padEnd(7)} ${versions.get(runtime.id) ?? '?'}  (${runtime.command})`).join('\n');
   console.log(`conformance runtimes:\n${table}`);
 });
 
@@ -30,6 +32,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   killAll();
+  await closeBrowser();
   await observer.close();
 });
 
@@ -44,6 +47,7 @@ describe('the runtimes', () => {
     expect(versions.get('node24')).toMatch(/^v24\./);
     expect(versions.get('bun')).toMatch(/^1\./);
     expect(versions.get('deno')).toMatch(/^deno 2\./);
+    expect(versions.get('chromium')).toMatch(/^Chromium \d+\./);
   });
 });
 
@@ -119,65 +123,6 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     );
   });
 
-  it('the whole client: keep-alives while busy, none while idle; sends before the open are queued and flushed in order (S4, B14)', async () => {
-    const before = observer.connections.length;
-    const result = await resultOf(runScenario(runtime, 'client-busy-idle', [observer.url]));
-    const [connection] = connectionsSince(before);
-    expect(connection).toBeDefined();
-    expect(connection!.frames.filter((frame) => frame.kind === 'mark').map((frame) => frame.name)).toEqual(['q1', 'q2', 'busy', 'idle', 'end']);
-    const busy = keepalivesBetween(connection!, 'busy', 'idle');
-    expect(busy.length).toBeGreaterThanOrEqual(3);
-    expect(busy.length).toBeLessThanOrEqual(7);
-    expect(keepalivesBetween(connection!, 'idle', 'end')).toHaveLength(0);
-    expect(result).toMatchObject({ early: ['queued', 'queued'], idleSent: 0, state: 'open', cause: 'closed', deadPeers: 0 });
-    expect(result.busySent).toBe(busy.length);
-    expect(result.report).toMatchObject({ total: 0 });
-  });
-
-  it('the whole client: a server that stops answering is dead within interval + timeout (+ 550 ms allowance), then it reconnects (B5, B6)', async () => {
-    const result = await resultOf(runScenario(runtime, 'client-dead-server', [observer.url]));
-    const detected = result.detectedAfterMs as number;
-    console.log(`${runtime.id}: client dead peer detected after ${detected.toFixed(0)} ms, reopened ${String(result.reopenedAfterMs)} ms later`);
-    // Keep-alive at 100 ms, no proof of life by 250 ms; the allowance covers a loaded 2-core machine and slow runtimes.
-    expect(detected).toBeGreaterThanOrEqual(240);
-    expect(detected).toBeLessThan(800);
-    expect(result.reopenedAfterMs).not.toBeNull();
-    expect(result.reopenedAfterMs as number).toBeLessThan(1_000);
-    expect(result.connectTimeouts).toBe(0);
-  });
-
-  it('the whole client: a listener that never answers the handshake: every attempt times out, then exhausted (B10, B11)', async () => {
-    const held: Socket[] = [];
-    const listener = createServer((socket) => {
-      held.push(socket);
-      socket.on('error', () => undefined);
-    });
-    listener.listen(0, '127.0.0.1');
-    await once(listener, 'listening');
-    try {
-      const { port } = listener.address() as AddressInfo;
-      const result = await resultOf(runScenario(runtime, 'client-connect-timeout', [`ws://127.0.0.1:${port}`]));
-      expect(result.cause).toBe('exhausted');
-      expect(result.timeouts).toEqual([0, 1, 2]);
-      // Three attempts of 200 ms and two short delays: never stuck in one attempt.
-      expect(result.elapsedMs as number).toBeLessThan(2_000);
-    } finally {
-      for (const socket of held) socket.destroy();
-      listener.close();
-    }
-  });
-
-  it('the whole client behind a reclaimer: kept alive while busy; lazy, reclaimed while idle it parks, and work brings it back (S4, B6)', async () => {
-    const result = await resultOf(runScenario(runtime, 'client-reclaimer-lazy', [observer.url]));
-    expect(result.busyState).toBe('open');
-    expect(result.opensWhileBusy).toBe(1);
-    expect(result.parked).toBe(true);
-    expect(result.parkedState).toBe('idle');
-    expect(result.idles).toEqual([expect.objectContaining({ code: 4000 })]);
-    expect(result.back).toBe(true);
-    expect((result.opens as { attempt: number }[]).map((open) => open.attempt)).toEqual([0, 0]);
-  });
-
   it('the whole client, parked while idle, lets the program exit by itself', async () => {
     const child = runScenario(runtime, 'client-exit-when-idle', [observer.url], 10_000);
     const parked = await child.line('parked');
@@ -186,59 +131,6 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     expect(exit.timedOut).toBe(false);
     expect(exit.code).toBe(0);
     expect(exit.at - parked.receivedAt).toBeLessThan(1_000);
-  });
-
-  it('the whole client against a server frozen by SIGSTOP: dead within interval + timeout (+ 550 ms allowance), back once thawed (B5, B10)', async () => {
-    const server = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
-    const { port } = await server.line('listening');
-    const client = runScenario(runtime, 'client-frozen-peer', [`ws://127.0.0.1:${String(port)}`]);
-    await client.line('busy');
-    const frozenAt = performance.now();
-    server.signal('SIGSTOP');
-    const dead = await client.line('dead');
-    server.signal('SIGCONT');
-    const thawedAt = performance.now();
-    const reopened = await client.line('reopened');
-    await resultOf(client);
-    server.kill();
-    const detection = dead.receivedAt - frozenAt;
-    console.log(`${runtime.id}: frozen server detected after ${detection.toFixed(0)} ms, open again ${(reopened.receivedAt - thawedAt).toFixed(0)} ms after the thaw`);
-    expect(detection).toBeLessThan(100 + 150 + 550);
-    // Back within the backoff cap plus the connect timeout (+ the allowance).
-    expect(reopened.receivedAt - thawedAt).toBeLessThan(100 + 300 + 550);
-  });
-
-  it('the whole client across a server restart (kill -9): messages queued while it is down arrive in order, exactly once (B6, B14)', async () => {
-    const first = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
-    const { port } = await first.line('listening');
-    const client = runScenario(runtime, 'client-restart', [`ws://127.0.0.1:${String(port)}`], 20_000);
-    const live = await client.line('live');
-    expect(live.results).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
-    await within(
-      new Promise<void>((resolve) => {
-        const poll = (): void => {
-          if (first.lines.filter((line) => line.type === 'message').length === 5) resolve();
-          else setTimeout(poll, 10);
-        };
-        poll();
-      }),
-      5_000,
-      'the live messages at the first server',
-    );
-    first.kill();
-    await first.exited;
-    const queued = await client.line('queued');
-    expect(queued.results).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
-    const second = runScenario(RUNTIMES[0]!, 'peer-server', [String(port)], 30_000);
-    await second.line('listening');
-    const reopened = await client.line('reopened');
-    expect(reopened.queuedMessages).toBe(0);
-    const result = await resultOf(client);
-    second.kill();
-    expect(result.undelivered).toBe(0);
-    const texts = (child: typeof first): unknown[] => child.lines.filter((line) => line.type === 'message').map((line) => line.text);
-    expect(texts(first)).toEqual(['live-1', 'live-2', 'live-3', 'live-4', 'live-5']);
-    expect(texts(second)).toEqual(['queued-1', 'queued-2', 'queued-3', 'queued-4', 'queued-5']);
   });
 
   it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
@@ -340,5 +232,120 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     expect(stats.deadPeers).toBe(0);
     expect(stats.handlerErrors).toBe(0);
     last.socket.terminate();
+  });
+});
+
+/** The whole client (`createKeepaliveClient`), the same scenarios on every runtime and in headless Chromium. */
+describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('the client on %s', (_id: string, runtime: Runtime) => {
+  it('the whole client: keep-alives while busy, none while idle; sends before the open are queued and flushed in order (S4, B14)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'client-busy-idle', [observer.url]));
+    const [connection] = connectionsSince(before);
+    expect(connection).toBeDefined();
+    expect(connection!.frames.filter((frame) => frame.kind === 'mark').map((frame) => frame.name)).toEqual(['q1', 'q2', 'busy', 'idle', 'end']);
+    const busy = keepalivesBetween(connection!, 'busy', 'idle');
+    expect(busy.length).toBeGreaterThanOrEqual(3);
+    expect(busy.length).toBeLessThanOrEqual(7);
+    expect(keepalivesBetween(connection!, 'idle', 'end')).toHaveLength(0);
+    expect(result).toMatchObject({ early: ['queued', 'queued'], idleSent: 0, state: 'open', cause: 'closed', deadPeers: 0 });
+    expect(result.busySent).toBe(busy.length);
+    expect(result.report).toMatchObject({ total: 0 });
+  });
+
+  it('the whole client: a server that stops answering is dead within interval + timeout (+ 550 ms allowance), then it reconnects (B5, B6)', async () => {
+    const result = await resultOf(runScenario(runtime, 'client-dead-server', [observer.url]));
+    const detected = result.detectedAfterMs as number;
+    console.log(`${runtime.id}: client dead peer detected after ${detected.toFixed(0)} ms, reopened ${String(result.reopenedAfterMs)} ms later`);
+    // Keep-alive at 100 ms, no proof of life by 250 ms; the allowance covers a loaded 2-core machine and slow runtimes.
+    expect(detected).toBeGreaterThanOrEqual(240);
+    expect(detected).toBeLessThan(800);
+    expect(result.reopenedAfterMs).not.toBeNull();
+    expect(result.reopenedAfterMs as number).toBeLessThan(1_000);
+    expect(result.connectTimeouts).toBe(0);
+  });
+
+  it('the whole client: a listener that never answers the handshake: every attempt times out, then exhausted (B10, B11)', async () => {
+    const held: Socket[] = [];
+    const listener = createServer((socket) => {
+      held.push(socket);
+      socket.on('error', () => undefined);
+    });
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    try {
+      const { port } = listener.address() as AddressInfo;
+      const result = await resultOf(runScenario(runtime, 'client-connect-timeout', [`ws://127.0.0.1:${port}`]));
+      expect(result.cause).toBe('exhausted');
+      expect(result.timeouts).toEqual([0, 1, 2]);
+      // Three attempts of 200 ms and two short delays: never stuck in one attempt.
+      expect(result.elapsedMs as number).toBeLessThan(2_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      listener.close();
+    }
+  });
+
+  it('the whole client behind a reclaimer: kept alive while busy; lazy, reclaimed while idle it parks, and work brings it back (S4, B6)', async () => {
+    const result = await resultOf(runScenario(runtime, 'client-reclaimer-lazy', [observer.url]));
+    expect(result.busyState).toBe('open');
+    expect(result.opensWhileBusy).toBe(1);
+    expect(result.parked).toBe(true);
+    expect(result.parkedState).toBe('idle');
+    expect(result.idles).toEqual([expect.objectContaining({ code: 4000 })]);
+    expect(result.back).toBe(true);
+    expect((result.opens as { attempt: number }[]).map((open) => open.attempt)).toEqual([0, 0]);
+  });
+
+  it('the whole client against a server frozen by SIGSTOP: dead within interval + timeout (+ 550 ms allowance), back once thawed (B5, B10)', async () => {
+    const server = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
+    const { port } = await server.line('listening');
+    const client = runScenario(runtime, 'client-frozen-peer', [`ws://127.0.0.1:${String(port)}`]);
+    await client.line('busy');
+    const frozenAt = performance.now();
+    server.signal('SIGSTOP');
+    const dead = await client.line('dead');
+    server.signal('SIGCONT');
+    const thawedAt = performance.now();
+    const reopened = await client.line('reopened');
+    await resultOf(client);
+    server.kill();
+    const detection = dead.receivedAt - frozenAt;
+    console.log(`${runtime.id}: frozen server detected after ${detection.toFixed(0)} ms, open again ${(reopened.receivedAt - thawedAt).toFixed(0)} ms after the thaw`);
+    expect(detection).toBeLessThan(100 + 150 + 550);
+    // Back within the backoff cap plus the connect timeout (+ the allowance).
+    expect(reopened.receivedAt - thawedAt).toBeLessThan(100 + 300 + 550);
+  });
+
+  it('the whole client across a server restart (kill -9): messages queued while it is down arrive in order, exactly once (B6, B14)', async () => {
+    const first = runScenario(RUNTIMES[0]!, 'peer-server', [], 30_000);
+    const { port } = await first.line('listening');
+    const client = runScenario(runtime, 'client-restart', [`ws://127.0.0.1:${String(port)}`], 20_000);
+    const live = await client.line('live');
+    expect(live.results).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = (): void => {
+          if (first.lines.filter((line) => line.type === 'message').length === 5) resolve();
+          else setTimeout(poll, 10);
+        };
+        poll();
+      }),
+      5_000,
+      'the live messages at the first server',
+    );
+    first.kill();
+    await first.exited;
+    const queued = await client.line('queued');
+    expect(queued.results).toEqual(['queued', 'queued', 'queued', 'queued', 'queued']);
+    const second = runScenario(RUNTIMES[0]!, 'peer-server', [String(port)], 30_000);
+    await second.line('listening');
+    const reopened = await client.line('reopened');
+    expect(reopened.queuedMessages).toBe(0);
+    const result = await resultOf(client);
+    second.kill();
+    expect(result.undelivered).toBe(0);
+    const texts = (child: typeof first): unknown[] => child.lines.filter((line) => line.type === 'message').map((line) => line.text);
+    expect(texts(first)).toEqual(['live-1', 'live-2', 'live-3', 'live-4', 'live-5']);
+    expect(texts(second)).toEqual(['queued-1', 'queued-2', 'queued-3', 'queued-4', 'queued-5']);
   });
 });

@@ -14,7 +14,7 @@ export interface Runtime {
   /** `node20`, `node24`, `bun` or `deno`. */
   readonly id: string;
   /** Which kit the scenarios load on it. */
-  readonly family: 'node' | 'bun' | 'deno';
+  readonly family: 'node' | 'bun' | 'deno' | 'browser';
   readonly command: string;
   /** Arguments before the script path. */
   readonly args: readonly string[];
@@ -50,6 +50,14 @@ export function runtimes(): Runtime[] {
       env: { DENO_DIR: join(ROOT, 'node_modules/.cache/deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     },
   ];
+}
+
+/**
+ * The runtimes the client scenarios also run on: the four above and headless Chromium (Debian's `chromium`, or
+ * CHROMIUM_PATH), where the scenario runs in a page.
+ */
+export function clientRuntimes(): Runtime[] {
+  return [...runtimes(), { id: 'chromium', family: 'browser', command: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [], env: {} }];
 }
 
 /** The runtime's version line, or an error explaining how to get it. */

@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { lineCollector, type Exit, type ScenarioChild } from './child.js';
+import { PACKAGE_DIR, type Runtime } from './runtimes.js';
+
+/**
+ * The browser as a runtime of the suite: the same fixtures/scenario.mjs, bundled for the browser with esbuild (its
+ * entry, fixtures/browser-entry.mjs, hands it the browser kit), served on 127.0.0.1 and run in a headless Chromium
+ * page (Debian's package, driven by playwright-core). The page's console carries the scenario's lines; a page that
+ * finishes prints `page-exit` (its clean exit), an uncaught error `page-error`.
+ */
+
+/** Chromium's flags on this machine (no background networking: the network is closed but for loopback). */
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+interface Host {
+  readonly browser: Browser;
+  readonly server: Server;
+  readonly url: string;
+}
+
+let host: Promise<Host> | null = null;
+const pages = new Set<Page>();
+
+async function startHost(executablePath: string): Promise<Host> {
+  const result = await build({ entryPoints: [join(PACKAGE_DIR, 'fixtures/browser-entry.mjs')], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
+  const bundle = result.outputFiles[0]?.text ?? '';
+  const server = createServer((request, response) => {
+    if (request.url?.startsWith('/scenario.js') === true) {
+      response.writeHead(200, { 'content-type': 'text/javascript' });
+      response.end(bundle);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end('<!doctype html><meta charset="utf-8"><title>conformance</title><script type="module" src="/scenario.js"></script>');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('expected a TCP address');
+  const browser = await chromium.launch({ executablePath, timeout: 60_000, args: ARGS });
+  return { browser, server, url: `http://127.0.0.1:${address.port}/` };
+}
+
+/** Runs one scenario in a fresh page (its own browser context). */
+export function runInPage(runtime: Runtime, scenario: string, args: readonly string[], timeoutMs: number): ScenarioChild {
+  host ??= startHost(runtime.command);
+  let finish: (exit: Exit) => void = () => undefined;
+  const exited = new Promise<Exit>((resolve) => {
+    finish = resolve;
+  });
+  const collector = lineCollector(exited, timeoutMs, (what, lines) => new Error(`${runtime.id} ${scenario}: ${what}\nlines: ${JSON.stringify(lines)}`));
+  let page: Page | null = null;
+  let ended = false;
+  const end = (code: number, timedOut: boolean): void => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(limit);
+    finish({ code, signal: null, at: performance.now(), timedOut });
+    const closing = page;
+    if (closing !== null) {
+      pages.delete(closing);
+      void closing.context().close();
+    }
+  };
+  const limit = setTimeout(() => {
+    end(1, true);
+  }, timeoutMs);
+  void (async () => {
+    const { browser, url } = await host;
+    const context = await browser.newContext();
+    page = await context.newPage();
+    pages.add(page);
+    page.on('console', (message) => {
+      const text = message.text();
+      collector.feed(`${text}\n`);
+      if (text.includes('"type":"page-exit"')) end(0, false);
+      else if (text.includes('"type":"page-error"')) end(1, false);
+    });
+    await page.goto(`${url}?args=${encodeURIComponent(JSON.stringify([scenario, ...args]))}`);
+  })().catch((error: unknown) => {
+    collector.feed(`${JSON.stringify({ type: 'page-error', message: String(error) })}\n`);
+    end(1, false);
+  });
+  return {
+    lines: collector.lines,
+    stderr: collector.noise,
+    exited,
+    kill: () => {
+      end(137, false);
+    },
+    signal: () => {
+      throw new Error('a browser page takes no signals');
+    },
+    line: collector.line,
+  };
+}
+
+/** Closes every page, the browser and the page server. */
+export async function closeBrowser(): Promise<void> {
+  if (host === null) return;
+  const { browser, server } = await host;
+  host = null;
+  for (const page of pages) await page.context().close();
+  pages.clear();
+  await browser.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
