@@ -19,7 +19,10 @@ type Action =
   | { k: 'start'; reason: string }
   | { k: 'stop'; reason: string }
   | { k: 'signal' }
-  | { k: 'close'; aborted: boolean };
+  | { k: 'close'; aborted: boolean }
+  | { k: 'stall'; dt: number }
+  | { k: 'network'; online: boolean }
+  | { k: 'visible' };
 
 const closes = fc.constantFrom<[number, string]>(
   [1000, ''],
@@ -45,6 +48,9 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: reason.map((r) => ({ k: 'stop' as const, reason: r })) },
   { weight: 1, arbitrary: fc.constant({ k: 'signal' as const }) },
   { weight: 1, arbitrary: fc.boolean().map((aborted) => ({ k: 'close' as const, aborted })) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 5_000 }).map((dt) => ({ k: 'stall' as const, dt })) },
+  { weight: 1, arbitrary: fc.boolean().map((online) => ({ k: 'network' as const, online })) },
+  { weight: 1, arbitrary: fc.constant({ k: 'visible' as const }) },
 );
 
 const options: fc.Arbitrary<ConnectionOptions> = fc.record({
@@ -55,6 +61,7 @@ const options: fc.Arbitrary<ConnectionOptions> = fc.record({
   maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
   maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
   permitWithoutActivity: fc.boolean(),
+  lateTimerMs: fc.integer({ min: 1, max: 2_000 }),
   reconnect: fc.record({
     initialDelayMs: fc.integer({ min: 1, max: 200 }),
     maxDelayMs: fc.integer({ min: 200, max: 2_000 }),
@@ -91,6 +98,15 @@ function run(sim: ConnectionSim, act: Action): void {
     case 'close':
       sim.apply({ type: 'close', code: 1000, reason: '', cause: act.aborted ? 'aborted' : 'closed' });
       break;
+    case 'stall':
+      sim.stall(act.dt);
+      break;
+    case 'network':
+      sim.apply({ type: 'network', online: act.online });
+      break;
+    case 'visible':
+      sim.apply({ type: 'visibility', visible: true });
+      break;
   }
 }
 
@@ -123,6 +139,10 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
     expect(event.delayMs).toBeGreaterThanOrEqual(0);
     expect(event.delayMs).toBeLessThanOrEqual(state.config.reconnect.maxDelayMs);
   }
+  // B15: a dead-peer verdict only ever comes from a liveness deadline handled on time (within lateTimerMs).
+  for (const late of sim.deadPeerLateness) expect(late).toBeLessThanOrEqual(state.config.session.lateTimerMs);
+  // B10: offline, no reconnect delay is armed (the wait is for the network).
+  if (!state.online && state.phase === 'backoff') expect(connectionDeadline(state)).toBe(connectionDeadline({ ...state, phase: 'parked' }));
   // B13: the heartbeat interval stays within [configured, bound].
   expect(state.session.config.heartbeatIntervalMs).toBeGreaterThanOrEqual(opts.heartbeatIntervalMs ?? 0);
   expect(state.session.config.heartbeatIntervalMs).toBeLessThanOrEqual(state.config.maxHeartbeatIntervalMs);
@@ -130,7 +150,7 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
 
 describe('connection machine properties', () => {
   test.prop([options, fc.array(action, { maxLength: 80 })])(
-    'B10 B11 B14 B6: one socket at a time, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded',
+    'B10 B11 B14 B6 B15: one socket at a time, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded, no dead peer from a late timer',
     (opts, actions) => {
       const sim = new ConnectionSim(opts);
       check(sim, opts);

@@ -45,6 +45,8 @@ export class ConnectionSim {
   readonly socketsOpened: { readonly attempt: number; readonly at: number }[] = [];
   readonly keepalives: ('ping' | 'heartbeat')[] = [];
   replies = 0;
+  /** How late (ms past its deadline) each dead-peer verdict's liveness deadline was handled (B15). */
+  readonly deadPeerLateness: number[] = [];
   accepted = 0;
   refused = 0;
   private nextMessage = 1;
@@ -66,11 +68,19 @@ export class ConnectionSim {
     for (let event = this.pending.shift(); event !== undefined; event = this.pending.shift()) {
       if (event.type === 'close') this.closeRequested = true;
       const out: ConnectionCommand[] = [];
+      const livenessAt = this.state.session.livenessAt;
       this.state = connectionStep(this.state, event, out);
+      if (livenessAt !== null && out.some((command) => command.type === 'event' && command.event.type === 'dead-peer')) this.deadPeerLateness.push(this.now - livenessAt);
       this.execute(out);
       all.push(...out);
     }
     return all;
+  }
+
+  /** Advances the clock by `ms` without firing anything (the process did not run), then handles what is due at once. */
+  stall(ms: number, random?: number): void {
+    this.now += ms;
+    this.apply(random === undefined ? { type: 'timeout' } : { type: 'timeout', random });
   }
 
   /** Advances the clock by `ms`, firing every deadline on the way at its own time. */
