@@ -920,6 +920,27 @@ class FakePingSocket extends FakeSocket {
 }
 
 describe('runtime shapes (in-memory sockets)', () => {
+  it('B14: a socket whose send() calls back into client.send() synchronously gets a loud refusal, and nothing is lost', async () => {
+    const socket = new FakeSocket();
+    const { client, seen } = connect(() => socket, {});
+    await until(() => seen.opens === 1, 5_000, 'open');
+    const inner: unknown[] = [];
+    const original = socket.send.bind(socket);
+    socket.send = (data) => {
+      original(data);
+      try {
+        client.send('inner');
+      } catch (error) {
+        inner.push(error);
+      }
+    };
+    expect(client.send('outer')).toBe('sent');
+    expect(socket.sent).toEqual(['outer']);
+    expect(inner).toHaveLength(1);
+    expect(String(inner[0])).toMatch(/called synchronously from inside a socket method/);
+    expect(client.queuedMessages).toBe(0);
+  });
+
   it('a Bun-like socket (ping() without on()): pings, pongs via addEventListener, already open at creation, binary data as Uint8Array, close gives up after closeTimeoutMs', async () => {
     const socket = new FakePingSocket();
     const { client, seen } = connect(() => socket, { heartbeatIntervalMs: 20, pongTimeoutMs: 1_000, closeTimeoutMs: 50 });

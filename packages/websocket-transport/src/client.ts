@@ -147,6 +147,9 @@ class Client implements KeepaliveClient {
 
   send(data: ClientData): 'sent' | 'queued' {
     if (!isClientData(data)) throw new TypeError('send(data): expected a string, an ArrayBuffer or an ArrayBufferView');
+    // Only a socket that calls back synchronously from inside one of its own methods could get here mid-step; its
+    // message would have no answer to return, so it is refused loudly rather than queued blind.
+    if (this.stepping) throw new Error('send(): called synchronously from inside a socket method while the client is handling an event');
     const bytes = byteSize(data);
     this.outgoing = data;
     this.outcome = null;
@@ -161,7 +164,6 @@ class Client implements KeepaliveClient {
     if (outcome === 'closed') throw new ClientClosedError();
     if (outcome === 'messages' || outcome === 'bytes') throw new QueueFullError(outcome, config.maxQueuedMessages, config.maxQueuedBytes, queuedMessages, queuedBytes, bytes);
     if (error !== null) throw toError(error);
-    // Queued, or (sent from inside a socket callback) stepped right after it.
     return outcome === 'write' ? 'sent' : 'queued';
   }
 
