@@ -147,4 +147,18 @@ export {
   type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
+export {
+  DELIVERY_DEFAULTS,
+  DELIVERY_DIAGNOSTICS,
+  createDeliveryState,
+  defineDeliveryConfig,
+  deliveryDeadline,
+  deliveryStep,
+  deliveryTransition,
+  type DeliveryCommand,
+  type DeliveryConfig,
+  type DeliveryEvent,
+  type DeliveryOptions,
+  type DeliveryState,
+} from './delivery.js';
 export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';

@@ -1,0 +1,310 @@
+import { NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
+import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.js';
+
+/**
+ * Delivery across reconnects (spec B14): one end of a resumable session, as a
+ * pure machine. The sending half numbers every accepted message (1, 2, 3, ...)
+ * and keeps it in a bounded replay buffer until the peer acknowledges it
+ * cumulatively; after a reconnect it retransmits everything the peer has not
+ * acknowledged. The receiving half delivers each number once and in order,
+ * drops what it already delivered, and owes the peer a cumulative
+ * acknowledgement, which rides on the next outgoing frame (a keep-alive or a
+ * data frame) or goes out on its own after `ackDelayMs`. Payloads stay in the
+ * driver: the machine holds numbers and sizes only.
+ *
+ * Each WebSocket connection is an ordered, reliable channel: frames are lost
+ * only when a connection is cut, so a gap in the numbers means frames of an
+ * earlier connection; they come again with the peer's retransmission.
+ */
+
+/** Options of a delivery machine. */
+export interface DeliveryOptions {
+  /** Messages that may wait for the peer's acknowledgement; past it `accept` is refused. Default 1 000. */
+  readonly maxUnackedMessages?: number | undefined;
+  /** Bytes that may wait for the peer's acknowledgement; past it `accept` is refused. Default 1 MiB. */
+  readonly maxUnackedBytes?: number | undefined;
+  /** How long an acknowledgement may wait for a frame to ride on before it is sent on its own. Default 1 000 ms. */
+  readonly ackDelayMs?: number | undefined;
+}
+
+/** Validated, frozen delivery options. */
+export interface DeliveryConfig {
+  readonly maxUnackedMessages: number;
+  readonly maxUnackedBytes: number;
+  readonly ackDelayMs: number;
+}
+
+/** The defaults of a delivery machine. */
+export const DELIVERY_DEFAULTS: DeliveryConfig = Object.freeze({ maxUnackedMessages: 1_000, maxUnackedBytes: 1_048_576, ackDelayMs: 1_000 });
+
+const DELIVERY_KEYS: readonly string[] = Object.freeze(Object.keys(DELIVERY_DEFAULTS));
+
+/** Validates delivery options once (B1); throws `KeepaliveOptionError` naming the option and the value. */
+export function defineDeliveryConfig(options: DeliveryOptions = {}): DeliveryConfig {
+  checkKnownKeys(options, DELIVERY_KEYS, 'delivery');
+  return Object.freeze({
+    maxUnackedMessages: checkInteger('maxUnackedMessages', optionOr(options, 'maxUnackedMessages', DELIVERY_DEFAULTS.maxUnackedMessages), 1, 10_000_000),
+    maxUnackedBytes: checkInteger('maxUnackedBytes', optionOr(options, 'maxUnackedBytes', DELIVERY_DEFAULTS.maxUnackedBytes), 1, Number.MAX_SAFE_INTEGER),
+    ackDelayMs: checkDuration('ackDelayMs', optionOr(options, 'ackDelayMs', DELIVERY_DEFAULTS.ackDelayMs)),
+  });
+}
+
+/** One end of a resumable session: plain, serialisable data. */
+export interface DeliveryState {
+  readonly config: DeliveryConfig;
+  readonly now: number;
+  /** Whether a connection is up on which the peer resumed this session. */
+  readonly connected: boolean;
+  /** The number the next accepted message gets. */
+  readonly nextSeq: number;
+  /** The highest number the peer has acknowledged (cumulative). */
+  readonly ackedThrough: number;
+  /** Sizes of the unacknowledged messages `ackedThrough + 1 .. nextSeq - 1`, oldest first. */
+  readonly unacked: readonly number[];
+  /** Their total size in bytes. */
+  readonly unackedBytes: number;
+  /** The highest number written on the current connection. */
+  readonly sentThrough: number;
+  /** The highest number delivered to the application, in order (cumulative). */
+  readonly deliveredThrough: number;
+  /** The highest number acknowledged to the peer. */
+  readonly ackSentThrough: number;
+  /** When an owed acknowledgement goes out on its own, or `null` when none is owed. */
+  readonly ackAt: number | null;
+}
+
+/**
+ * Events of a delivery machine:
+ * - `accept`: the application sends a message of `bytes` bytes;
+ * - `frame`: a data frame numbered `seq` arrived (it may carry the peer's `ack`);
+ * - `ack`: the peer acknowledged everything through `through` (on a keep-alive, or on its own);
+ * - `resumed`: a connection is up and the peer resumed this session, having delivered through `peerDelivered`;
+ * - `disconnected`: the connection is gone;
+ * - `forgotten`: the peer does not know this session (it restarted, or the session expired);
+ * - `outgoing`: the driver is about to send a frame that can carry an acknowledgement (a keep-alive);
+ * - `timeout`: time passed to `now`.
+ */
+export type DeliveryEvent =
+  | { readonly type: 'accept'; readonly now: number; readonly bytes: number }
+  | { readonly type: 'frame'; readonly now: number; readonly seq: number; readonly ack?: number | undefined }
+  | { readonly type: 'ack'; readonly now: number; readonly through: number }
+  | { readonly type: 'resumed'; readonly now: number; readonly peerDelivered: number }
+  | { readonly type: 'disconnected'; readonly now: number }
+  | { readonly type: 'forgotten'; readonly now: number }
+  | { readonly type: 'outgoing'; readonly now: number }
+  | { readonly type: 'timeout'; readonly now: number };
+
+/**
+ * Commands of a delivery machine:
+ * - `refuse` `{reason}`: the message of this `accept` is refused (the replay buffer is full: `messages` or `bytes`);
+ * - `number` `{seq}`: the message of this `accept` is number `seq` (kept by the driver until acknowledged);
+ * - `transmit` `{seq, ack}`: write message `seq` now, carrying the acknowledgement `ack` (or `null`);
+ * - `deliver` `{seq}`: hand message `seq` to the application (exactly once, in order);
+ * - `duplicate` `{seq}`: message `seq` was delivered before: drop it;
+ * - `release` `{through}`: the peer has every message through `through`: the driver drops their payloads;
+ * - `ack` `{through}`: send this acknowledgement (on the outgoing frame of an `outgoing` event, or on its own);
+ * - `hand_back` `{from, to}`: the peer forgot the session: messages `from..to` may not have arrived; hand them to the
+ *   application (none is dropped silently), and the session starts afresh;
+ * - `diagnostic`.
+ */
+export type DeliveryCommand =
+  | { readonly type: 'refuse'; readonly reason: 'messages' | 'bytes' }
+  | { readonly type: 'number'; readonly seq: number }
+  | { readonly type: 'transmit'; readonly seq: number; readonly ack: number | null }
+  | { readonly type: 'deliver'; readonly seq: number }
+  | { readonly type: 'duplicate'; readonly seq: number }
+  | { readonly type: 'release'; readonly through: number }
+  | { readonly type: 'ack'; readonly through: number }
+  | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
+  | Diagnostic;
+
+/**
+ * Diagnostics of a delivery machine (counts and numbers only, S10): warn `replay_full` `{limit}`, info
+ * `retransmitted` `{messages}`, info `session_forgotten` `{messages}` (handed back), warn `invalid_ack` `{through}`,
+ * debug `duplicate_dropped` `{seq}`, warn `delivery_gap` `{expected, got}` (a frame of an earlier connection
+ * arrived ahead of the retransmission; dropped, it comes again).
+ */
+export const DELIVERY_DIAGNOSTICS = Object.freeze({
+  replayFull: 'replay_full',
+  retransmitted: 'retransmitted',
+  sessionForgotten: 'session_forgotten',
+  invalidAck: 'invalid_ack',
+  duplicateDropped: 'duplicate_dropped',
+  gap: 'delivery_gap',
+} as const);
+
+const REFUSE_MESSAGES: DeliveryCommand = Object.freeze({ type: 'refuse', reason: 'messages' });
+const REFUSE_BYTES: DeliveryCommand = Object.freeze({ type: 'refuse', reason: 'bytes' });
+const NOTHING_UNACKED: readonly number[] = Object.freeze([]);
+
+/** A new session end: nothing sent, nothing delivered, not connected. */
+export function createDeliveryState(options: DeliveryOptions | DeliveryConfig = {}, now = 0): DeliveryState {
+  const config = Object.isFrozen(options) && DELIVERY_KEYS.every((key) => Object.hasOwn(options, key)) ? (options as DeliveryConfig) : defineDeliveryConfig(options);
+  return {
+    config,
+    now,
+    connected: false,
+    nextSeq: 1,
+    ackedThrough: 0,
+    unacked: NOTHING_UNACKED,
+    unackedBytes: 0,
+    sentThrough: 0,
+    deliveredThrough: 0,
+    ackSentThrough: 0,
+    ackAt: null,
+  };
+}
+
+/** The earliest deadline (an owed acknowledgement), or `null`. */
+export function deliveryDeadline(state: DeliveryState): number | null {
+  return state.ackAt;
+}
+
+/** The pure step `(state, event) → [next, commands]`; it executes nothing and never throws on a bad event. */
+export function deliveryTransition(state: DeliveryState, event: DeliveryEvent): readonly [state: DeliveryState, commands: readonly DeliveryCommand[]] {
+  const out: DeliveryCommand[] = [];
+  const next = deliveryStep(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+type Draft = { -readonly [K in keyof DeliveryState]: DeliveryState[K] };
+
+/** The allocation-light step: appends commands to `out` and returns the next state. */
+export function deliveryStep(state: DeliveryState, event: DeliveryEvent, out: DeliveryCommand[]): DeliveryState {
+  const now = typeof event.now === 'number' && Number.isFinite(event.now) && event.now > state.now ? event.now : state.now;
+  const d: Draft = { ...state, now };
+  switch (event.type) {
+    case 'accept':
+      onAccept(d, event.bytes, out);
+      return d;
+    case 'frame':
+      if (event.ack !== undefined) onAck(d, event.ack, out);
+      onFrame(d, event.seq, out);
+      return d;
+    case 'ack':
+      onAck(d, event.through, out);
+      return d;
+    case 'resumed':
+      d.connected = true;
+      onAck(d, event.peerDelivered, out);
+      retransmit(d, out);
+      return d;
+    case 'disconnected':
+      d.connected = false;
+      // Whatever was written and not acknowledged goes again on the next connection.
+      d.sentThrough = d.ackedThrough;
+      return d;
+    case 'forgotten':
+      onForgotten(d, out);
+      return d;
+    case 'outgoing':
+      if (owesAck(d)) sendAck(d, out);
+      return d;
+    case 'timeout':
+      if (d.ackAt !== null && d.ackAt <= now && owesAck(d)) sendAck(d, out);
+      return d;
+    default:
+      return state;
+  }
+}
+
+function onAccept(d: Draft, bytes: number, out: DeliveryCommand[]): void {
+  const size = Number.isInteger(bytes) && bytes >= 0 ? bytes : 0;
+  if (d.unacked.length >= d.config.maxUnackedMessages) {
+    out.push(diagnostic('warn', DELIVERY_DIAGNOSTICS.replayFull, { limit: 'messages' }));
+    out.push(REFUSE_MESSAGES);
+    return;
+  }
+  if (d.unackedBytes + size > d.config.maxUnackedBytes) {
+    out.push(diagnostic('warn', DELIVERY_DIAGNOSTICS.replayFull, { limit: 'bytes' }));
+    out.push(REFUSE_BYTES);
+    return;
+  }
+  const seq = d.nextSeq;
+  d.nextSeq = seq + 1;
+  d.unacked = [...d.unacked, size];
+  d.unackedBytes += size;
+  out.push({ type: 'number', seq });
+  if (d.connected && d.sentThrough === seq - 1) transmit(d, seq, out);
+}
+
+function transmit(d: Draft, seq: number, out: DeliveryCommand[]): void {
+  // A data frame carries the owed acknowledgement for free.
+  const ack = owesAck(d) ? d.deliveredThrough : null;
+  if (ack !== null) {
+    d.ackSentThrough = ack;
+    d.ackAt = null;
+  }
+  d.sentThrough = seq;
+  out.push({ type: 'transmit', seq, ack });
+}
+
+function retransmit(d: Draft, out: DeliveryCommand[]): void {
+  const from = d.ackedThrough + 1;
+  const count = d.nextSeq - from;
+  if (count > 0) out.push(diagnostic('info', DELIVERY_DIAGNOSTICS.retransmitted, { messages: count }));
+  d.sentThrough = d.ackedThrough;
+  for (let seq = from; seq < d.nextSeq; seq++) transmit(d, seq, out);
+}
+
+function onAck(d: Draft, through: number, out: DeliveryCommand[]): void {
+  if (!Number.isInteger(through) || through < 0 || through >= d.nextSeq) {
+    out.push(diagnostic('warn', DELIVERY_DIAGNOSTICS.invalidAck, { through: Number.isFinite(through) ? through : -1 }));
+    return;
+  }
+  if (through <= d.ackedThrough) return;
+  const released = d.unacked.slice(0, through - d.ackedThrough);
+  let bytes = 0;
+  for (const size of released) bytes += size;
+  d.unacked = d.unacked.length === released.length ? NOTHING_UNACKED : d.unacked.slice(released.length);
+  d.unackedBytes -= bytes;
+  d.ackedThrough = through;
+  if (d.sentThrough < through) d.sentThrough = through;
+  out.push({ type: 'release', through });
+}
+
+function onFrame(d: Draft, seq: number, out: DeliveryCommand[]): void {
+  if (!Number.isInteger(seq) || seq < 1) {
+    out.push(diagnostic('warn', DELIVERY_DIAGNOSTICS.gap, { expected: d.deliveredThrough + 1, got: -1 }));
+    return;
+  }
+  if (seq <= d.deliveredThrough) {
+    out.push(diagnostic('debug', DELIVERY_DIAGNOSTICS.duplicateDropped, { seq }));
+    out.push({ type: 'duplicate', seq });
+    return;
+  }
+  if (seq > d.deliveredThrough + 1) {
+    out.push(diagnostic('warn', DELIVERY_DIAGNOSTICS.gap, { expected: d.deliveredThrough + 1, got: seq }));
+    out.push({ type: 'duplicate', seq });
+    return;
+  }
+  d.deliveredThrough = seq;
+  out.push({ type: 'deliver', seq });
+  d.ackAt ??= d.now + d.config.ackDelayMs;
+}
+
+function owesAck(d: Draft): boolean {
+  return d.deliveredThrough > d.ackSentThrough;
+}
+
+function sendAck(d: Draft, out: DeliveryCommand[]): void {
+  d.ackSentThrough = d.deliveredThrough;
+  d.ackAt = null;
+  out.push({ type: 'ack', through: d.deliveredThrough });
+}
+
+function onForgotten(d: Draft, out: DeliveryCommand[]): void {
+  const from = d.ackedThrough + 1;
+  const to = d.nextSeq - 1;
+  out.push(diagnostic('info', DELIVERY_DIAGNOSTICS.sessionForgotten, { messages: Math.max(0, to - from + 1) }));
+  if (to >= from) out.push({ type: 'hand_back', from, to });
+  // A new session: both directions start afresh.
+  d.nextSeq = 1;
+  d.ackedThrough = 0;
+  d.unacked = NOTHING_UNACKED;
+  d.unackedBytes = 0;
+  d.sentThrough = 0;
+  d.deliveredThrough = 0;
+  d.ackSentThrough = 0;
+  d.ackAt = null;
+}
