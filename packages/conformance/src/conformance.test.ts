@@ -133,6 +133,14 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     expect(exit.at - parked.receivedAt).toBeLessThan(1_000);
   });
 
+  it('one scheduler per process: the client, an activity and the server integration together arm one OS timer', async () => {
+    const result = await resultOf(runScenario(runtime, 'one-scheduler'));
+    expect(result.maxArmed).toBe(1);
+    // The client's connection, the activity and the server's peer: all entries of the one scheduler.
+    expect(result.entries as number).toBeGreaterThanOrEqual(3);
+    expect(result.floodClosed).toBe(0);
+  });
+
   it('exits by itself after its last work: held while busy, never by an idle timer', async () => {
     const child = runScenario(runtime, 'exit-when-idle', [], 10_000);
     const busy = await child.line('busy');
