@@ -10,7 +10,7 @@ import {
   type ConnectionUserEvent,
   type Diagnostic,
 } from '@keepalive/core';
-import { StateSubscribers, createDiagnosticSink, createWorkActivity, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
+import { StateSubscribers, createDiagnosticSink, createWorkActivity, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -48,8 +48,6 @@ type SendOutcome = 'write' | 'enqueue' | 'messages' | 'bytes' | 'closed';
 
 const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze(['open', 'message', 'close', 'reconnecting', 'idle', 'dead-peer', 'slowed', 'rejected', 'closed', 'error']);
 
-let nextId = 1;
-
 class Client implements KeepaliveClient {
   readonly activity: WorkActivity;
   private machine: ConnectionState;
@@ -82,7 +80,7 @@ class Client implements KeepaliveClient {
   constructor(target: ClientTarget, given: KeepaliveClientOptions | undefined, defaultWebSocket: unknown) {
     const options = resolveClientOptions(target, given, defaultWebSocket);
     this.options = options;
-    const id = nextId++;
+    const id = nextInstanceId();
     this.diagnose = createDiagnosticSink({ session: id, logger: given?.logger, onDiagnostic: given?.onDiagnostic });
     const report = (name: string, error: unknown, event?: string): void => {
       this.diagnose({ type: 'diagnostic', level: 'warn', name, fields: event === undefined ? { error: errorName(error) } : { event, error: errorName(error) } });
