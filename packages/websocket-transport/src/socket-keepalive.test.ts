@@ -3,46 +3,13 @@ import fc from 'fast-check';
 import { KeepaliveOptionError, answerHeartbeat } from '@keepalive/core';
 import type { KeepaliveSender, SessionActivity } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
-import { keepaliveWhatwgSocket, type KeepaliveSocketLike } from './socket-keepalive.js';
+import { FakeSocket } from 'keepalive-test-support';
+import { keepaliveWhatwgSocket } from './socket-keepalive.js';
 
 /** Unit tests of the light WHATWG-socket helper with a socket double and a recording activity double. */
 
-type Listener = (event: { readonly data?: unknown }) => void;
-
-class FakeSocket implements KeepaliveSocketLike {
-  readyState = 0;
-  readonly sent: string[] = [];
-  readonly closes: (number | undefined)[] = [];
-  private readonly listeners = new Map<string, Set<Listener>>();
-  send(data: string): void {
-    this.sent.push(data);
-  }
-  close(code?: number): void {
-    this.closes.push(code);
-  }
-  addEventListener(type: string, listener: Listener): void {
-    let set = this.listeners.get(type);
-    if (set === undefined) this.listeners.set(type, (set = new Set()));
-    set.add(listener);
-  }
-  removeEventListener(type: string, listener: Listener): void {
-    this.listeners.get(type)?.delete(listener);
-  }
-  listenerCount(): number {
-    let count = 0;
-    for (const set of this.listeners.values()) count += set.size;
-    return count;
-  }
-  emit(type: string, event: { readonly data?: unknown } = {}): void {
-    if (type === 'open') this.readyState = 1;
-    if (type === 'close') this.readyState = 3;
-    for (const listener of [...(this.listeners.get(type) ?? [])]) listener(event);
-  }
-}
-
+/** The shared socket double (keepalive-test-support) with the optional ping() and terminate() of Bun's socket. */
 class PingingSocket extends FakeSocket {
-  pings = 0;
-  terminated = 0;
   ping(): void {
     this.pings++;
   }
