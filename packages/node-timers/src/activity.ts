@@ -15,7 +15,7 @@ import {
   type ShutdownReport as CoreShutdownReport,
 } from '@keepalive/core';
 import { onProcessExit } from './exit-hooks.js';
-import { createDiagnosticSink, type Logger } from './logger.js';
+import { createDiagnosticSink, errorName, type Logger } from './logger.js';
 import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
 import { nextInstanceId } from './runtime.js';
 import { StateSubscribers, runActivity } from './work.js';
@@ -181,10 +181,6 @@ export const ADAPTER_DIAGNOSTICS = Object.freeze({
 });
 
 
-/** Names an error by its constructor only: messages may carry personal data (S10). */
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
-}
 
 class Activity implements SessionActivity {
   readonly id = nextInstanceId();

@@ -32,6 +32,7 @@ export { installDiagnosticsPublisher, nextInstanceId, type DiagnosticMessage, ty
 export {
   DIAGNOSTICS_CHANNEL,
   createDiagnosticSink,
+  errorName,
   type ConsoleLikeLogger,
   type DiagnosticSinkOptions,
   type LogFunction,

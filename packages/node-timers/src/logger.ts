@@ -83,6 +83,14 @@ export function toLogFunction(logger: Logger | undefined): LogFunction | null {
   return (level, event, fields) => { logger[level](event, fields); };
 }
 
+/**
+ * How a diagnostic names an error: by its constructor's name only, never its message, which may carry personal data
+ * (spec S10).
+ */
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
 /** Publishes a diagnostic through the runtime's publisher (Node: the diagnostics channel) when anyone listens. */
 export function publish(session: number, diagnostic: Diagnostic): void {
   const publisher = sharedRuntime().publisher;
@@ -120,7 +128,7 @@ export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnosti
       try {
         log(diagnostic.level, diagnostic.name, diagnostic.fields);
       } catch (error) {
-        const failure = { error: error instanceof Error ? error.name : typeof error, event: diagnostic.name };
+        const failure = { error: errorName(error), event: diagnostic.name };
         publish(session, { type: 'diagnostic', level: 'warn', name: 'logger_failed', fields: failure });
         try {
           log('warn', 'logger_failed', failure);

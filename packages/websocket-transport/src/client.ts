@@ -10,7 +10,7 @@ import {
   type ConnectionUserEvent,
   type Diagnostic,
 } from '@keepalive/core';
-import { StateSubscribers, createDiagnosticSink, createWorkActivity, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
+import { StateSubscribers, createDiagnosticSink, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -446,10 +446,6 @@ class Client implements KeepaliveClient {
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);
-}
-
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : typeof error;
 }
 
 function noop(): void {
