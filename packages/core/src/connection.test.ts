@@ -30,7 +30,7 @@ describe('B10: phases and the connect timeout', () => {
   it('B10: opening starts in connecting with one open_socket for attempt 0 and a connect deadline', () => {
     const [state, commands] = openConnection({}, 1_000, 7);
     expect(state.phase).toBe('connecting');
-    expect(commands).toEqual([{ type: 'open_socket', attempt: 0, serial: 1 }]);
+    expect(commands).toEqual([{ type: 'open_socket', attempt: 0, serial: 1, resume: null }]);
     expect(state.connectAt).toBe(1_000 + CONNECTION_DEFAULTS.connectTimeoutMs);
     expect(connectionDeadline(state)).toBe(state.connectAt);
     expect(wantsSocket(state, 1)).toBe(true);

@@ -14,6 +14,21 @@ import {
   type ReconnectState,
 } from './reconnect.js';
 import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
+import {
+  createResumeState,
+  defineResumeConfig,
+  isResuming,
+  resumeDeadline,
+  resumeRequest,
+  resumeStep,
+  type NegotiatedStatus,
+  type ResumeCommand,
+  type ResumeConfig,
+  type ResumeEvent,
+  type ResumeOptions,
+  type ResumeState,
+} from './resume.js';
+import type { Hello } from './wire.js';
 
 /**
  * The client connection (spec B10–B13): one pure machine per connection, in
@@ -25,7 +40,10 @@ import { createSessionState, step as sessionStep, type SessionCommand, type Sess
  * everything a reconnecting client decides: the phases, the connect and
  * close-handshake timeouts, attempt counting, lazy park and unpark, the
  * heartbeat-answer rule, queue accounting (counts and bytes; payloads stay in
- * the driver) and the close-code policy. A driver runs it with one timer at
+ * the driver), the close-code policy, and delivery (B14): with `resume`, a
+ * resumable session (`resume.ts`); without it, a report of the messages
+ * written since the peer last proved it had them when a connection is lost.
+ * A driver runs it with one timer at
  * {@link connectionDeadline}. It executes nothing (like XState's `transition`).
  *
  * Phases (B10), exactly one at a time:
@@ -91,6 +109,16 @@ export interface ConnectionOptions extends SessionOptions {
    * `heartbeatIntervalMs`.
    */
   readonly maxHeartbeatIntervalMs?: number | undefined;
+  /**
+   * A resumable session with a server that speaks wire format v1 (B14,
+   * `docs/resume-protocol.md`): every message is numbered and kept until the
+   * server acknowledges it, and after a reconnect both ends retransmit what
+   * the other has not acknowledged, so nothing accepted is lost or
+   * duplicated while the server process lives. `true` for the defaults
+   * ({@link RESUME_DEFAULTS}). Against a server that does not speak it the
+   * client falls back to plain delivery and says so once. Default off.
+   */
+  readonly resume?: boolean | ResumeOptions | undefined;
 }
 
 /** Validated, frozen connection options with every default filled in. */
@@ -104,6 +132,8 @@ export interface ConnectionConfig {
   readonly maxQueuedBytes: number;
   readonly terminalCloseCodes: readonly number[];
   readonly maxHeartbeatIntervalMs: number;
+  /** The resumable session's options, or `null` when resume is off. */
+  readonly resume: ResumeConfig | null;
 }
 
 /**
@@ -141,6 +171,7 @@ export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = Obje
   'maxQueuedBytes',
   'terminalCloseCodes',
   'maxHeartbeatIntervalMs',
+  'resume',
 ]);
 
 /**
@@ -180,7 +211,15 @@ export function defineConnectionConfig(options: ConnectionOptions = {}): Connect
     maxQueuedBytes: checkInteger('maxQueuedBytes', optionOr(options, 'maxQueuedBytes', CONNECTION_DEFAULTS.maxQueuedBytes), 0, Number.MAX_SAFE_INTEGER),
     terminalCloseCodes: checkCloseCodes(optionOr(options, 'terminalCloseCodes', TERMINAL_CLOSE_CODES)),
     maxHeartbeatIntervalMs,
+    resume: checkResume(optionOr(options, 'resume', false)),
   });
+}
+
+function checkResume(value: unknown): ResumeConfig | null {
+  if (value === false) return null;
+  if (value === true) return defineResumeConfig({});
+  if (typeof value !== 'object' || value === null) throw new KeepaliveOptionError('resume', value, 'a boolean or an object of resume options');
+  return nestedOptions('resume', value as ResumeOptions, defineResumeConfig);
 }
 
 function checkCloseCodes(value: unknown): readonly number[] {
@@ -257,10 +296,30 @@ export interface ConnectionState {
   readonly online: boolean;
   /** The code and reason of a requested close (sent in the close frame). */
   readonly closeRequest: CloseInfo | null;
+  /** The resumable session's client end, or `null` when resume is off. */
+  readonly resume: ResumeState | null;
+  /**
+   * Without a resumable session: messages written since the peer last proved it had them (it answered a keep-alive
+   * sent after them, or the client's own close handshake completed). Reported if the connection is lost (B14).
+   */
+  readonly unconfirmed: number;
+  /** How many of the `unconfirmed` messages (the newest) the driver keeps a copy of: at most `maxQueuedMessages`. */
+  readonly unconfirmedCopies: number;
+  /** `unconfirmed` when the oldest unanswered keep-alive went out (what its answer confirms), or `null`. */
+  readonly probeMark: number | null;
 }
 
-/** What the peer sent, as the driver classified it: application `data`, a protocol `pong` or `ping`, or a `heartbeat` message. */
-export type InboundFrame = 'data' | 'pong' | 'ping' | 'heartbeat';
+/**
+ * What the peer sent, as the driver classified it: application `data`, a protocol `pong` or `ping`, a `heartbeat`
+ * message, and on a resumed connection an `ack` on its own or an `invalid` control frame (a protocol error).
+ */
+export type InboundFrame = 'data' | 'pong' | 'ping' | 'heartbeat' | 'ack' | 'invalid';
+
+/** What a socket asks for in its URL: the session to resume (`null`: a new one) and the server messages delivered. */
+export interface ResumeTicket {
+  readonly session: string | null;
+  readonly delivered: number;
+}
 
 /** The work events a connection takes from its activity: the session machine's `start`, `stop`, `release` and `signal`. */
 export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start' | 'stop' | 'release' | 'signal' }>;
@@ -272,7 +331,9 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  *
  * - `socket_opened`: the current socket opened; `canPing` says whether it has protocol pings.
  * - `socket_closed`: the current socket closed (or failed to open) with `code` and `reason`.
- * - `inbound`: the open socket received a frame (any frame is proof of life).
+ * - `inbound`: the open socket received a frame (any frame is proof of life); `ack` is the acknowledgement it
+ *   carried (a ping's payload, a resumed connection's heartbeat or ack), if any.
+ * - `hello`: the server's hello (wire format v1) arrived on the open socket.
  * - `timeout`: fire everything due at `now` (quinn's `handle_timeout`).
  * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
  * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
@@ -286,7 +347,8 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
 export type ConnectionEvent =
   | { readonly type: 'socket_opened'; readonly now: number; readonly canPing: boolean }
   | { readonly type: 'socket_closed'; readonly now: number; readonly code: number; readonly reason: string; readonly random?: number | undefined }
-  | { readonly type: 'inbound'; readonly now: number; readonly frame: InboundFrame }
+  | { readonly type: 'inbound'; readonly now: number; readonly frame: InboundFrame; readonly ack?: number | undefined }
+  | { readonly type: 'hello'; readonly now: number; readonly hello: Hello }
   | { readonly type: 'timeout'; readonly now: number; readonly random?: number | undefined; readonly sendKeepalives?: boolean | undefined }
   | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
   | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
@@ -319,7 +381,13 @@ export type ConnectionEvent =
  * - `dead-peer` `{timeoutMs}`: no proof of life in time; the socket is destroyed (B5);
  * - `slowed` `{heartbeatIntervalMs, previousIntervalMs}`: closed for a ping flood, the interval doubled (B13);
  * - `rejected` `{code, reason}`: closed with a terminal code (B12);
- * - `closed` `{cause, code, reason, report}`: closed for good; `report` is the session's shutdown report (S9).
+ * - `closed` `{cause, code, reason, report}`: closed for good; `report` is the session's shutdown report (S9);
+ * - `session` `{status, retransmitted}`: how the resumable session came up on a connection (`new`, `resumed`,
+ *   `forgotten`, or `unsupported`: the server does not speak it, and the client falls back for good);
+ * - `forgotten` `{messages}`: the server did not know the session (it restarted, or the session expired): the
+ *   `messages` it may not have received are handed back (`hand_back` before this event) (B14);
+ * - `unconfirmed` `{messages, copies}`: without a resumable session, a connection was lost with `messages` written
+ *   since the peer last proved it had them; they may be lost; the driver hands back its `copies` of the newest (B14).
  */
 export type ConnectionUserEvent =
   | { readonly type: 'open'; readonly attempt: number }
@@ -329,37 +397,61 @@ export type ConnectionUserEvent =
   | { readonly type: 'dead-peer'; readonly timeoutMs: number }
   | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
   | { readonly type: 'rejected'; readonly code: number; readonly reason: string }
-  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport };
+  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport }
+  | { readonly type: 'session'; readonly status: NegotiatedStatus; readonly retransmitted: number }
+  | { readonly type: 'forgotten'; readonly messages: number }
+  | { readonly type: 'unconfirmed'; readonly messages: number; readonly copies: number };
 
 /**
  * What a connection asks its driver to do, in order:
  *
- * - `open_socket` `{attempt, serial}`: create a socket (call the target); events of older serials are stale;
+ * - `open_socket` `{attempt, serial, resume}`: create a socket (call the target); events of older serials are stale;
+ *   `resume` is what its URL asks for (wire format v1), or `null`;
+ * - `codec` `{mode}`: how to read (and write) text frames from now on: `plain`, `hello` (only a hello is a control
+ *   frame: the server's first frame decides), `v1` (control frames, escaped application text);
  * - `close_socket` `{code, reason}`: start the close handshake;
  * - `destroy_socket`: destroy the socket at once, without a handshake, and forget it;
  * - `abandon_socket`: forget the socket without closing it: the platform ends it (a page going away);
- * - `keepalive` `{frame}`: send a protocol ping or the heartbeat message;
- * - `reply_heartbeat`: answer the peer's own heartbeat message in kind;
- * - `write`: write the message of this `send` to the socket now;
+ * - `keepalive` `{frame, ack}`: send a protocol ping or the heartbeat message, carrying the acknowledgement `ack`
+ *   (`null`: none; a heartbeat with an `ack` is the v1 heartbeat `\u0006A<ack>`, a ping carries it as its payload);
+ * - `reply_heartbeat` `{ack}`: answer the peer's own heartbeat message in kind;
+ * - `write`: write the message of this `send` to the socket now (and keep a copy until confirmed);
  * - `enqueue`: keep a copy of the message of this `send` at the back of the queue;
  * - `refuse` `{reason}`: refuse the message of this `send` (`closed`, or the queue's `messages` or `bytes` bound);
  * - `flush`: write the queued messages in order while the socket takes them, then report `dequeued`;
  * - `drain`: take every queued message out, to hand back with the `closed` event;
+ * - `forget_copies` `{copies}`: drop the oldest `copies` copies of written messages (confirmed, or past the bound);
+ * - `deliver` / `duplicate`: hand the inbound data frame of this event to the application, or drop it (delivered before);
+ * - resumable session: `number` `{seq}` (keep the message of this `send` as number `seq`), `transmit` `{seq}` (write
+ *   message `seq` now), `release` `{through}` (the server has them: drop them), `send_ack` `{through}` (an
+ *   acknowledgement on its own), `hand_back` `{from, to}` (take messages `from..to` out, to hand back with the
+ *   `forgotten` or `closed` event that follows), `requeue` (the server does not speak it: move every kept message to
+ *   the queue, in order);
  * - `event`: a user event;
  * - `diagnostic`: a diagnostic (counts, codes, durations only: S10).
  */
 export type ConnectionCommand =
-  | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number }
+  | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number; readonly resume: ResumeTicket | null }
+  | { readonly type: 'codec'; readonly mode: 'plain' | 'hello' | 'v1' }
   | { readonly type: 'close_socket'; readonly code: number; readonly reason: string }
   | { readonly type: 'destroy_socket' }
   | { readonly type: 'abandon_socket' }
-  | { readonly type: 'keepalive'; readonly frame: 'ping' | 'heartbeat' }
-  | { readonly type: 'reply_heartbeat' }
+  | { readonly type: 'keepalive'; readonly frame: 'ping' | 'heartbeat'; readonly ack: number | null }
+  | { readonly type: 'reply_heartbeat'; readonly ack: number | null }
   | { readonly type: 'write' }
   | { readonly type: 'enqueue' }
   | { readonly type: 'refuse'; readonly reason: 'closed' | 'messages' | 'bytes' }
   | { readonly type: 'flush' }
   | { readonly type: 'drain' }
+  | { readonly type: 'forget_copies'; readonly copies: number }
+  | { readonly type: 'deliver' }
+  | { readonly type: 'duplicate' }
+  | { readonly type: 'number'; readonly seq: number }
+  | { readonly type: 'transmit'; readonly seq: number }
+  | { readonly type: 'release'; readonly through: number }
+  | { readonly type: 'send_ack'; readonly through: number }
+  | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
+  | { readonly type: 'requeue' }
   | { readonly type: 'event'; readonly event: ConnectionUserEvent }
   | Diagnostic;
 
@@ -382,6 +474,8 @@ export type ConnectionCommand =
  * | `liveness_check` | debug | `trigger` (`visible`, `online`, `offline`) |
  * | `queue_flushed` | info | `messages` |
  * | `undelivered` | warn | `messages` |
+ * | `unconfirmed` | warn | `messages`, `copies` (lost with messages the peer had not confirmed, B14) |
+ * | `protocol_error` | warn | `frame` (an invalid control frame) |
  * | `client_closed` | info | `cause`, `code` |
  * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` |
  */
@@ -400,6 +494,8 @@ export const CONNECTION_DIAGNOSTICS = Object.freeze({
   livenessCheck: 'liveness_check',
   queueFlushed: 'queue_flushed',
   undelivered: 'undelivered',
+  unconfirmed: 'unconfirmed',
+  protocolError: 'protocol_error',
   clientClosed: 'client_closed',
   staleEvent: 'stale_event',
   invalidEvent: 'invalid_event',
@@ -415,9 +511,17 @@ const FLUSH: ConnectionCommand = Object.freeze({ type: 'flush' });
 const DRAIN: ConnectionCommand = Object.freeze({ type: 'drain' });
 const DESTROY: ConnectionCommand = Object.freeze({ type: 'destroy_socket' });
 const ABANDON: ConnectionCommand = Object.freeze({ type: 'abandon_socket' });
-const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat' });
-const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping' });
-const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat' });
+const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat', ack: null });
+const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
+const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
+const DELIVER: ConnectionCommand = Object.freeze({ type: 'deliver' });
+const DUPLICATE: ConnectionCommand = Object.freeze({ type: 'duplicate' });
+const REQUEUE: ConnectionCommand = Object.freeze({ type: 'requeue' });
+const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = Object.freeze({
+  plain: Object.freeze({ type: 'codec', mode: 'plain' }),
+  hello: Object.freeze({ type: 'codec', mode: 'hello' }),
+  v1: Object.freeze({ type: 'codec', mode: 'v1' }),
+});
 const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = Object.freeze({
   closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
   messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
@@ -458,6 +562,10 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     cause: null,
     closeRequest: null,
     online: true,
+    resume: config.resume === null ? null : createResumeState(config.resume, now),
+    unconfirmed: 0,
+    unconfirmedCopies: 0,
+    probeMark: null,
   };
   openSocket(d, 0, out);
   return [d, out];
@@ -495,7 +603,9 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
     case 'socket_closed':
       return onSocketClosed(d, closeInfo(event.code, event.reason), event.random, out) ?? stale(state, event.type, out);
     case 'inbound':
-      return onInbound(d, event.frame, out) ?? state;
+      return onInbound(d, event.frame, event.ack, out) ?? state;
+    case 'hello':
+      return onHello(d, event.hello, out);
     case 'timeout':
       return onTimeout(d, event.random, event.sendKeepalives, out);
     case 'send':
@@ -528,8 +638,9 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
  */
 export function connectionDeadline(state: ConnectionState): number | null {
   let earliest = pollTimeout(state.session);
+  const resume = state.resume !== null && state.phase === 'open' ? resumeDeadline(state.resume) : null;
   // Offline, a reconnect waits for the network instead of its delay.
-  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null]) {
+  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null, resume]) {
     if (at !== null && (earliest === null || at < earliest)) earliest = at;
   }
   return earliest;
@@ -592,12 +703,7 @@ function runSession(d: Draft, event: SessionEvent, out: ConnectionCommand[]): vo
         break;
       case 'send':
         // The session sends only while attached, and it is attached exactly while open.
-        if (d.canPing) {
-          out.push(PING);
-        } else {
-          d.heartbeatsOwed += 1;
-          out.push(HEARTBEAT);
-        }
+        sendKeepalive(d, out);
         break;
       case 'close':
         // B5: the session declared the peer dead (it has detached itself).
@@ -625,7 +731,128 @@ function openSocket(d: Draft, attempt: number, out: ConnectionCommand[]): void {
   d.sockets += 1;
   d.parkedAt = null;
   d.connectAt = d.now + d.config.connectTimeoutMs;
-  out.push({ type: 'open_socket', attempt, serial: d.sockets });
+  const resume = d.resume === null ? null : resumeRequest(d.resume);
+  if (resume !== null) out.push(CODEC.hello);
+  out.push({ type: 'open_socket', attempt, serial: d.sockets, resume });
+}
+
+/** One keep-alive: a ping or a heartbeat message, carrying an acknowledgement where one is owed (B14). */
+function sendKeepalive(d: Draft, out: ConnectionCommand[]): void {
+  // Without a resumable session, the answer to this keep-alive proves the peer had what was written before it.
+  if (d.probeMark === null && d.unconfirmed > 0) d.probeMark = d.unconfirmed;
+  if (!d.canPing) d.heartbeatsOwed += 1;
+  const ack = outgoingAck(d, !d.canPing);
+  if (ack === null) out.push(d.canPing ? PING : HEARTBEAT);
+  else out.push({ type: 'keepalive', frame: d.canPing ? 'ping' : 'heartbeat', ack });
+}
+
+/**
+ * The acknowledgement a keep-alive carries: on a resumed connection, the one owed; a heartbeat message always
+ * carries one (it is the v1 heartbeat, `\u0006A<n>`). `null` otherwise.
+ */
+function outgoingAck(d: Draft, heartbeat: boolean): number | null {
+  if (d.resume?.phase !== 'resumed') return null;
+  const owed = runResume(d, { type: 'outgoing', now: d.now }, [], true);
+  return owed ?? (heartbeat ? d.resume.delivery.deliveredThrough : null);
+}
+
+/**
+ * Runs one event through the composed resumable session and translates its commands; returns the acknowledgement
+ * it owes when `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
+ */
+function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride = false): number | null {
+  /* c8 ignore next -- callers check */
+  if (d.resume === null) return null;
+  const inner: ResumeCommand[] = [];
+  d.resume = resumeStep(d.resume, event, inner);
+  let ack: number | null = null;
+  let handedBack = 0;
+  for (const command of inner) {
+    switch (command.type) {
+      case 'ack':
+        if (ride) ack = command.through;
+        else out.push({ type: 'send_ack', through: command.through });
+        break;
+      case 'refuse':
+        out.push(REFUSED[command.reason]);
+        break;
+      case 'deliver':
+        out.push(DELIVER);
+        break;
+      case 'duplicate':
+        out.push(DUPLICATE);
+        break;
+      case 'hand_back':
+        handedBack += command.to - command.from + 1;
+        out.push(command);
+        break;
+      case 'requeue':
+        // The server does not speak it: what was kept goes to the plain queue, in order.
+        d.queuedMessages += command.messages;
+        d.queuedBytes += command.bytes;
+        out.push(REQUEUE);
+        break;
+      case 'negotiated':
+        out.push(command.status === 'unsupported' ? CODEC.plain : CODEC.v1);
+        if (command.status === 'forgotten') emit(out, { type: 'forgotten', messages: handedBack });
+        emit(out, { type: 'session', status: command.status, retransmitted: command.retransmitted });
+        if (command.status === 'unsupported' && d.queuedMessages > 0 && d.phase === 'open') out.push(FLUSH);
+        break;
+      case 'number':
+      case 'transmit':
+      case 'release':
+      case 'diagnostic':
+        out.push(command);
+        break;
+    }
+  }
+  return ack;
+}
+
+/** The server's hello: the resumable session comes up on this connection. */
+function onHello(d: Draft, hello: Hello, out: ConnectionCommand[]): ConnectionState {
+  if (d.phase !== 'open' || d.resume === null) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'hello' }));
+    return d;
+  }
+  runSession(d, { type: 'alive', now: d.now }, out);
+  runResume(d, { type: 'hello', now: d.now, hello }, out);
+  return d;
+}
+
+/** A plain write (or `messages` flushed ones): unconfirmed until the peer proves it has them; copies bounded. */
+function written(d: Draft, messages: number, out: ConnectionCommand[]): void {
+  d.unconfirmed += messages;
+  d.unconfirmedCopies += messages;
+  const excess = d.unconfirmedCopies - d.config.maxQueuedMessages;
+  if (excess > 0) {
+    d.unconfirmedCopies -= excess;
+    out.push({ type: 'forget_copies', copies: excess });
+  }
+}
+
+/** The peer proved it has the oldest `messages` unconfirmed ones. */
+function confirmed(d: Draft, messages: number, out: ConnectionCommand[]): void {
+  const count = Math.min(messages, d.unconfirmed);
+  if (count <= 0) return;
+  // The copies are of the newest unconfirmed messages; the oldest uncopied ones are confirmed first.
+  const drop = Math.max(0, count - (d.unconfirmed - d.unconfirmedCopies));
+  d.unconfirmed -= count;
+  d.unconfirmedCopies -= drop;
+  if (drop > 0) out.push({ type: 'forget_copies', copies: drop });
+  if (d.probeMark !== null) d.probeMark = d.probeMark > count ? d.probeMark - count : null;
+}
+
+/** A connection lost (or given up) with unconfirmed messages: reported, with the copies, never silent (B14). */
+function reportUnconfirmed(d: Draft, out: ConnectionCommand[]): void {
+  d.probeMark = null;
+  if (d.unconfirmed === 0) return;
+  const messages = d.unconfirmed;
+  const copies = d.unconfirmedCopies;
+  d.unconfirmed = 0;
+  d.unconfirmedCopies = 0;
+  out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.unconfirmed, { messages, copies }));
+  emit(out, { type: 'unconfirmed', messages, copies });
 }
 
 function onOpened(d: Draft, canPing: boolean, out: ConnectionCommand[]): ConnectionState | null {
@@ -639,6 +866,7 @@ function onOpened(d: Draft, canPing: boolean, out: ConnectionCommand[]): Connect
   runSession(d, { type: 'attach', now: d.now }, out);
   if (d.queuedMessages > 0) out.push(FLUSH);
   emit(out, { type: 'open', attempt: d.attempt });
+  if (isResuming(d.resume)) runResume(d, { type: 'opened', now: d.now }, out);
   return d;
 }
 
@@ -653,6 +881,11 @@ function onSocketClosed(d: Draft, info: CloseInfo, random: number | undefined, o
       return d;
     case 'closing':
       d.closeAt = null;
+      // The client's own close handshake completed: the server read everything written before its close frame.
+      if (info.code !== CLOSE_CODES.abnormal) {
+        confirmed(d, d.unconfirmed, out);
+        if (isResuming(d.resume)) runResume(d, { type: 'closed_cleanly', now: d.now }, out);
+      }
       finish(d, closingCause(d), info, out);
       return d;
     default:
@@ -668,6 +901,8 @@ function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undef
   if (opened) {
     runSession(d, { type: 'detach', now: d.now }, out);
     out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.connectionLost, { code: info.code }));
+    reportUnconfirmed(d, out);
+    if (isResuming(d.resume)) runResume(d, { type: 'disconnected', now: d.now }, out);
   } else {
     out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectFailed, { attempt: d.attempt }));
   }
@@ -713,7 +948,8 @@ function slowDown(d: Draft, out: ConnectionCommand[]): void {
 
 /** Lazy, no work in flight and nothing queued: a lost connection is not worth re-establishing yet. */
 function shouldPark(d: Draft): boolean {
-  return d.config.whenIdle === 'lazy' && d.session.total === 0 && d.queuedMessages === 0;
+  const unacked = isResuming(d.resume) ? d.resume.delivery.unacked.length : 0;
+  return d.config.whenIdle === 'lazy' && d.session.total === 0 && d.queuedMessages === 0 && unacked === 0;
 }
 
 function park(d: Draft, info: CloseInfo, out: ConnectionCommand[]): void {
@@ -732,17 +968,50 @@ function unpark(d: Draft, trigger: 'activity' | 'send', out: ConnectionCommand[]
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.unparked, { trigger, parked_ms: parkedMs }));
 }
 
-function onInbound(d: Draft, frame: InboundFrame, out: ConnectionCommand[]): ConnectionState | null {
+function onInbound(d: Draft, frame: InboundFrame, ack: number | undefined, out: ConnectionCommand[]): ConnectionState | null {
+  // Data still arrives while the client's close handshake runs; nothing else matters then.
+  if (d.phase === 'closing' && frame === 'data') {
+    deliver(d, out);
+    return d;
+  }
   if (d.phase !== 'open') return null;
+  // The server's first frame decides whether it speaks the protocol: anything but a hello means it does not.
+  if (d.resume?.phase === 'waiting') runResume(d, { type: 'foreign', now: d.now }, out);
   // B5: any inbound frame is proof of life.
   runSession(d, { type: 'alive', now: d.now }, out);
-  if (frame === 'heartbeat') {
-    // The heartbeat-answer rule, one copy for both ends.
-    const verdict = answerHeartbeat(d.heartbeatsOwed);
-    d.heartbeatsOwed = verdict.unanswered;
-    if (verdict.reply) out.push(REPLY);
+  if (typeof ack === 'number' && d.resume?.phase === 'resumed') runResume(d, { type: 'ack', now: d.now, through: ack }, out);
+  switch (frame) {
+    case 'heartbeat': {
+      // The heartbeat-answer rule, one copy for both ends.
+      const verdict = answerHeartbeat(d.heartbeatsOwed);
+      d.heartbeatsOwed = verdict.unanswered;
+      if (verdict.reply) {
+        const owed = outgoingAck(d, true);
+        out.push(owed === null ? REPLY : { type: 'reply_heartbeat', ack: owed });
+      } else if (d.probeMark !== null) {
+        // The answer to one of ours: the peer had everything written before it.
+        confirmed(d, d.probeMark, out);
+      }
+      return d;
+    }
+    case 'pong':
+      if (d.probeMark !== null) confirmed(d, d.probeMark, out);
+      return d;
+    case 'data':
+      deliver(d, out);
+      return d;
+    case 'invalid':
+      out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'control' }));
+      return d;
+    default:
+      return d;
   }
-  return d;
+}
+
+/** An inbound data frame: on a resumed connection the session numbers it (delivered once, in order); else delivered. */
+function deliver(d: Draft, out: ConnectionCommand[]): void {
+  if (d.resume?.phase === 'resumed') runResume(d, { type: 'data', now: d.now }, out);
+  else out.push(DELIVER);
 }
 
 function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean | undefined, out: ConnectionCommand[]): ConnectionState {
@@ -769,6 +1038,10 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
       openSocket(d, d.backoff.attempt, out);
     }
   }
+  if (d.phase === 'open' && d.resume !== null) {
+    const resumeDue = resumeDeadline(d.resume);
+    if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
+  }
   const due = pollTimeout(d.session);
   if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out);
   return d;
@@ -780,8 +1053,15 @@ function onSend(d: Draft, bytes: number, writable: boolean, out: ConnectionComma
     return d;
   }
   const size = typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 0 ? bytes : 0;
+  if (isResuming(d.resume)) {
+    // B14: numbered and kept until the server acknowledges it; transmitted now when the session is up.
+    runResume(d, { type: 'accept', now: d.now, bytes: size }, out);
+    if (d.phase === 'parked' && d.resume.delivery.unacked.length > 0) unpark(d, 'send', out);
+    return d;
+  }
   if (d.phase === 'open' && writable && d.queuedMessages === 0) {
     out.push(WRITE);
+    written(d, 1, out);
     return d;
   }
   if (d.queuedMessages >= d.config.maxQueuedMessages) {
@@ -812,6 +1092,7 @@ function onDequeued(d: Draft, messages: number, bytes: number, out: ConnectionCo
   d.queuedMessages -= messages;
   d.queuedBytes -= bytes;
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
+  written(d, messages, out);
   return d;
 }
 
@@ -903,6 +1184,16 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   d.parkedAt = null;
   d.canPing = false;
   d.heartbeatsOwed = 0;
+  reportUnconfirmed(d, out);
+  if (d.resume !== null) {
+    const { delivery } = d.resume;
+    if (delivery.unacked.length > 0) {
+      // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
+      out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
+      out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
+    }
+    d.resume = null;
+  }
   if (d.queuedMessages > 0) {
     out.push(DRAIN);
     out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: d.queuedMessages }));

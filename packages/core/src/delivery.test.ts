@@ -55,7 +55,7 @@ class End {
         this.refused++;
         break;
       case 'transmit':
-        this.outbox.push({ kind: 'data', seq: command.seq, id: this.payloads.get(command.seq) ?? -1, ack: command.ack });
+        this.outbox.push({ kind: 'data', seq: command.seq, id: this.payloads.get(command.seq) ?? -1, ack: null });
         break;
       case 'ack':
         this.outbox.push({ kind: 'ack', through: command.through });
@@ -288,7 +288,7 @@ describe('delivery machine examples (B14)', () => {
     [state, commands] = deliveryTransition(state, { type: 'resumed', now: 0, peerDelivered: 0 });
     expect(commands).toEqual([]);
     [state, commands] = deliveryTransition(state, { type: 'accept', now: 1, bytes: 5 });
-    expect(commands).toEqual([{ type: 'number', seq: 1 }, { type: 'transmit', seq: 1, ack: null }]);
+    expect(commands).toEqual([{ type: 'number', seq: 1 }, { type: 'transmit', seq: 1 }]);
     [state] = deliveryTransition(state, { type: 'accept', now: 2, bytes: 5 });
     [state, commands] = deliveryTransition(state, { type: 'ack', now: 3, through: 1 });
     expect(commands).toEqual([{ type: 'release', through: 1 }]);
@@ -298,8 +298,8 @@ describe('delivery machine examples (B14)', () => {
     expect(commands).toEqual([{ type: 'number', seq: 3 }]);
     [state, commands] = deliveryTransition(state, { type: 'resumed', now: 6, peerDelivered: 1 });
     expect(commands.filter((c) => c.type === 'transmit')).toEqual([
-      { type: 'transmit', seq: 2, ack: null },
-      { type: 'transmit', seq: 3, ack: null },
+      { type: 'transmit', seq: 2 },
+      { type: 'transmit', seq: 3 },
     ]);
   });
 

@@ -8,8 +8,10 @@ import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.
  * cumulatively; after a reconnect it retransmits everything the peer has not
  * acknowledged. The receiving half delivers each number once and in order,
  * drops what it already delivered, and owes the peer a cumulative
- * acknowledgement, which rides on the next outgoing frame (a keep-alive or a
- * data frame) or goes out on its own after `ackDelayMs`. Payloads stay in the
+ * acknowledgement, which rides on the next keep-alive (an `outgoing` event)
+ * or goes out on its own after `ackDelayMs`. Data frames carry no
+ * acknowledgement: in wire format v1 (`wire.ts`) they carry nothing but the
+ * application's payload, and their numbers are implicit. Payloads stay in the
  * driver: the machine holds numbers and sizes only.
  *
  * Each WebSocket connection is an ordered, reliable channel: frames are lost
@@ -98,7 +100,7 @@ export type DeliveryEvent =
  * Commands of a delivery machine:
  * - `refuse` `{reason}`: the message of this `accept` is refused (the replay buffer is full: `messages` or `bytes`);
  * - `number` `{seq}`: the message of this `accept` is number `seq` (kept by the driver until acknowledged);
- * - `transmit` `{seq, ack}`: write message `seq` now, carrying the acknowledgement `ack` (or `null`);
+ * - `transmit` `{seq}`: write message `seq` now;
  * - `deliver` `{seq}`: hand message `seq` to the application (exactly once, in order);
  * - `duplicate` `{seq}`: message `seq` was delivered before: drop it;
  * - `release` `{through}`: the peer has every message through `through`: the driver drops their payloads;
@@ -110,7 +112,7 @@ export type DeliveryEvent =
 export type DeliveryCommand =
   | { readonly type: 'refuse'; readonly reason: 'messages' | 'bytes' }
   | { readonly type: 'number'; readonly seq: number }
-  | { readonly type: 'transmit'; readonly seq: number; readonly ack: number | null }
+  | { readonly type: 'transmit'; readonly seq: number }
   | { readonly type: 'deliver'; readonly seq: number }
   | { readonly type: 'duplicate'; readonly seq: number }
   | { readonly type: 'release'; readonly through: number }
@@ -229,14 +231,8 @@ function onAccept(d: Draft, bytes: number, out: DeliveryCommand[]): void {
 }
 
 function transmit(d: Draft, seq: number, out: DeliveryCommand[]): void {
-  // A data frame carries the owed acknowledgement for free.
-  const ack = owesAck(d) ? d.deliveredThrough : null;
-  if (ack !== null) {
-    d.ackSentThrough = ack;
-    d.ackAt = null;
-  }
   d.sentThrough = seq;
-  out.push({ type: 'transmit', seq, ack });
+  out.push({ type: 'transmit', seq });
 }
 
 function retransmit(d: Draft, out: DeliveryCommand[]): void {

@@ -9,7 +9,7 @@ import {
   type ConnectionConfig,
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
-import type { KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
+import type { ConnectContext, KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
 /**
@@ -22,7 +22,9 @@ import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 /** The client's options, validated, with the target turned into a socket factory. */
 export interface ResolvedClientOptions {
   readonly config: ConnectionConfig;
-  readonly factory: () => unknown;
+  readonly factory: (context: ConnectContext) => unknown;
+  /** Whether the sockets report protocol ping payloads (`ws`), so a server's acknowledgements may ride on its pings. */
+  readonly pingPayloads: boolean;
   readonly heartbeatMessage: string;
   /** `keepaliveFrame: 'message'`: never protocol pings. */
   readonly messageFrames: boolean;
@@ -63,7 +65,7 @@ export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveCli
     throw new KeepaliveOptionError('activity', (options as { activity?: unknown }).activity, 'absent: the client owns its activity (start work on client.activity)');
   }
   checkKnownKeys(options, KNOWN_KEYS, 'client');
-  const factory = socketFactory(target, options, defaultWebSocket);
+  const { factory, pingPayloads } = socketFactory(target, options, defaultWebSocket);
   const detection = checkBoolean('deadPeerDetection', options.deadPeerDetection ?? true);
   if (!detection && options.pongTimeoutMs !== undefined && options.pongTimeoutMs !== null) {
     throw new KeepaliveOptionError('pongTimeoutMs', options.pongTimeoutMs, 'absent or null with deadPeerDetection: false');
@@ -89,6 +91,7 @@ export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveCli
   return {
     config,
     factory,
+    pingPayloads: pingPayloads && frame !== 'message',
     heartbeatMessage: checkHeartbeatMessage('heartbeatMessage', options.heartbeatMessage ?? HEARTBEAT_MESSAGE),
     messageFrames: frame === 'message',
     gate: gate as boolean | (() => boolean),
@@ -100,13 +103,16 @@ export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveCli
   };
 }
 
-/** Turns the target into a socket factory, validating the URL-only options. */
-function socketFactory(target: unknown, options: KeepaliveClientOptions, defaultWebSocket: unknown): () => unknown {
+/**
+ * Turns the target into a socket factory, validating the URL-only options. A URL target gets the resume parameters
+ * added to its query; a function target gets them in its context.
+ */
+function socketFactory(target: unknown, options: KeepaliveClientOptions, defaultWebSocket: unknown): { factory: (context: ConnectContext) => unknown; pingPayloads: boolean } {
   if (typeof target === 'function') {
     for (const key of ['WebSocket', 'protocols'] as const) {
       if (options[key] !== undefined) throw new KeepaliveOptionError(key, options[key], 'absent when the target is a function (the function creates the socket)');
     }
-    return target as () => unknown;
+    return { factory: target as (context: ConnectContext) => unknown, pingPayloads: false };
   }
   const url = parseTarget(target);
   const Ctor: unknown = options.WebSocket ?? defaultWebSocket;
@@ -120,7 +126,11 @@ function socketFactory(target: unknown, options: KeepaliveClientOptions, default
   }
   const WebSocketCtor = Ctor as WebSocketConstructorLike;
   const list = typeof protocols === 'string' ? protocols : Array.isArray(protocols) ? [...(protocols)] : undefined;
-  return list === undefined ? () => new WebSocketCtor(url) : () => new WebSocketCtor(url, list);
+  const at = ({ query }: ConnectContext): string => (query === '' ? url : `${url}${new URL(url).search === '' ? '?' : '&'}${query}`);
+  // `ws` reports ping payloads to `on('ping')` listeners; WHATWG sockets have no pings at all.
+  const prototype: unknown = (Ctor as { prototype?: unknown }).prototype;
+  const pingPayloads = typeof prototype === 'object' && prototype !== null && typeof (prototype as { ping?: unknown }).ping === 'function' && typeof (prototype as { on?: unknown }).on === 'function';
+  return { factory: list === undefined ? (context) => new WebSocketCtor(at(context)) : (context) => new WebSocketCtor(at(context), list), pingPayloads };
 }
 
 function parseTarget(target: unknown): string {

@@ -62,12 +62,20 @@ export class QueueFullError extends Error {
   /** Size of the refused message in bytes. */
   readonly messageBytes: number;
 
-  constructor(limit: 'messages' | 'bytes', maxMessages: number, maxBytes: number, queuedMessages: number, queuedBytes: number, messageBytes: number) {
+  /** Which buffer was full: the `queue` of messages sent while disconnected, or the `replay` buffer of a resumable session. */
+  readonly buffer: 'queue' | 'replay';
+
+  constructor(limit: 'messages' | 'bytes', maxMessages: number, maxBytes: number, queuedMessages: number, queuedBytes: number, messageBytes: number, buffer: 'queue' | 'replay' = 'queue') {
     super(
-      limit === 'messages'
-        ? `Send queue full: ${queuedMessages} of maxQueuedMessages ${maxMessages} messages queued while disconnected; the message was not queued`
-        : `Send queue full: ${queuedBytes} bytes queued + ${messageBytes} would exceed maxQueuedBytes ${maxBytes}; the message was not queued`,
+      buffer === 'replay'
+        ? limit === 'messages'
+          ? `Replay buffer full: ${queuedMessages} of resume.maxUnackedMessages ${maxMessages} messages wait for the server's acknowledgement; the message was not accepted`
+          : `Replay buffer full: ${queuedBytes} bytes wait for the server's acknowledgement + ${messageBytes} would exceed resume.maxUnackedBytes ${maxBytes}; the message was not accepted`
+        : limit === 'messages'
+          ? `Send queue full: ${queuedMessages} of maxQueuedMessages ${maxMessages} messages queued while disconnected; the message was not queued`
+          : `Send queue full: ${queuedBytes} bytes queued + ${messageBytes} would exceed maxQueuedBytes ${maxBytes}; the message was not queued`,
     );
+    this.buffer = buffer;
     this.name = 'QueueFullError';
     this.limit = limit;
     this.maxMessages = maxMessages;
@@ -103,7 +111,8 @@ export function isClientData(data: unknown): data is ClientData {
   return typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data);
 }
 
-function copy(data: ClientData): QueuedMessage {
+/** A private copy of `data` (strings are immutable and kept as they are). */
+export function copyPayload(data: ClientData): QueuedMessage {
   if (typeof data === 'string') return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
@@ -122,7 +131,7 @@ export class PayloadQueue {
 
   /** Appends a copy of `data` of `size` bytes. */
   push(data: ClientData, size: number): void {
-    this.items.push(copy(data));
+    this.items.push(copyPayload(data));
     this.sizes.push(size);
   }
 

@@ -18,7 +18,7 @@ export type SocketFact =
   | { readonly type: 'close'; readonly code: number; readonly reason: string }
   | { readonly type: 'error'; readonly error: Error }
   | { readonly type: 'pong' }
-  | { readonly type: 'ping' };
+  | { readonly type: 'ping'; readonly payload: string };
 
 /** Whether `value` has everything the client needs from a socket. */
 export function isWebSocketLike(value: unknown): value is WebSocketLike {
@@ -81,8 +81,8 @@ export function listen(socket: WebSocketLike, report: (fact: SocketFact) => void
   const onPong = (): void => {
     report(PONG);
   };
-  const onPing = (): void => {
-    report(PING);
+  const onPing = (data?: unknown): void => {
+    report(data === undefined ? PING : { type: 'ping', payload: pingPayload(data) });
   };
   socket.addEventListener('open', onOpen);
   socket.addEventListener('message', onMessage);
@@ -104,10 +104,18 @@ export function listen(socket: WebSocketLike, report: (fact: SocketFact) => void
 
 const OPENED: SocketFact = Object.freeze({ type: 'open' });
 const PONG: SocketFact = Object.freeze({ type: 'pong' });
-const PING: SocketFact = Object.freeze({ type: 'ping' });
+const PING: SocketFact = Object.freeze({ type: 'ping', payload: '' });
+const decoder = new TextDecoder();
+
+/** A ping's payload as text (an acknowledgement is decimal ASCII); anything unreadable is ''. */
+function pingPayload(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data instanceof Uint8Array && data.byteLength <= 125) return decoder.decode(data);
+  return '';
+}
 
 /** Pongs and pings where the socket reports them (`ws`: `on`; Bun-like: `addEventListener('pong')`); returns the remover. */
-function listenControlFrames(socket: WebSocketLike, onPong: () => void, onPing: () => void): () => void {
+function listenControlFrames(socket: WebSocketLike, onPong: () => void, onPing: (data?: unknown) => void): () => void {
   if (!canPing(socket)) return ignore;
   if (typeof socket.on === 'function') {
     socket.on('pong', onPong);

@@ -2,7 +2,10 @@ import {
   CONNECTION_DEFAULTS,
   CONNECTION_DIAGNOSTICS,
   RECONNECT_DIAGNOSTICS,
+  RESUME_DIAGNOSTICS,
   type ConnectionCloseCause,
+  type NegotiatedStatus,
+  type ResumeOptions,
   type ConnectionReconnectOptions,
   type ShutdownReport,
   type WhenIdle,
@@ -84,10 +87,11 @@ export interface WebSocketLike {
  * ```
  */
 export interface PingableWebSocketLike extends WebSocketLike {
-  ping(): void;
+  /** Sends a protocol ping; `data` (at most 125 bytes) is its payload (an acknowledgement, with `resume`). */
+  ping(data?: string): void;
   terminate?(): void;
-  on?(event: 'pong' | 'ping', listener: () => void): unknown;
-  off?(event: 'pong' | 'ping', listener: () => void): unknown;
+  on?(event: 'pong' | 'ping', listener: (data?: unknown) => void): unknown;
+  off?(event: 'pong' | 'ping', listener: (data?: unknown) => void): unknown;
 }
 
 /**
@@ -109,12 +113,31 @@ export type WebSocketConstructorLike = new (url: string, protocols?: string | st
  * `connectionParams` or SignalR's `accessTokenFactory`). The connect timeout
  * covers the wait for the promise too.
  *
+ * With `resume`, a function target must add `context.query` (the resume
+ * parameters of wire format v1) to its URL, as a URL target gets them.
+ *
  * @example
  * ```ts
- * const target: ClientTarget = () => new WebSocket('ws://127.0.0.1:8080', { headers: { authorization: token() } });
+ * const target: ClientTarget = ({ query }) => new WebSocket(`ws://127.0.0.1:8080/ws?token=${token()}&${query}`);
  * ```
  */
-export type ClientTarget = string | URL | (() => WebSocketLike | PromiseLike<WebSocketLike>);
+export type ClientTarget = string | URL | ((context: ConnectContext) => WebSocketLike | PromiseLike<WebSocketLike>);
+
+/**
+ * What a function target is called with for each attempt: the attempt
+ * number (0 on demand, then counting failures, B11) and `query`, the URL
+ * query parameters to add for a resumable session (`ka=1&ka_s=…&ka_d=…`;
+ * empty without `resume`), without a leading `?` or `&`.
+ *
+ * @example
+ * ```ts
+ * const target = ({ query }: ConnectContext) => new WebSocket(`wss://agent.example/ws${query === '' ? '' : `?${query}`}`);
+ * ```
+ */
+export interface ConnectContext {
+  readonly attempt: number;
+  readonly query: string;
+}
 
 // ---------------------------------------------------------------------------
 // Options, events and the client interface.
@@ -238,6 +261,22 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * `heartbeatIntervalMs`.
    */
   readonly maxHeartbeatIntervalMs?: number | undefined;
+  /**
+   * A resumable session (B14, wire format v1, `docs/resume-protocol.md`) with a
+   * server that speaks it (`keepAlive(wss, { resume: true })`, the Bun and Deno
+   * servers): every message is kept until the server acknowledges it
+   * (acknowledgements ride on keep-alives), and after a reconnect both ends
+   * send again what the other has not acknowledged, so nothing is lost or
+   * duplicated while the server process lives. `send` refuses with
+   * `QueueFullError` past `maxUnackedMessages` / `maxUnackedBytes` (default
+   * 1 000 and 1 MiB). A server that forgot the session is reported with a
+   * `forgotten` event carrying what may not have arrived. Against a server
+   * that does not speak it (no hello within `helloTimeoutMs`, default 2 s),
+   * the client falls back to plain delivery and says so once (`session`
+   * event with status `unsupported`). Negotiated in the URL: no headers, so
+   * browsers can use it. `true` for the defaults. Default off.
+   */
+  readonly resume?: boolean | ResumeOptions | undefined;
   /**
    * In a browser page, follow its lifecycle (B10, B15): `offline` holds reconnect attempts and `online` starts one at
    * once (no waiting out the backoff); a page visible again, or a network change, checks an open connection at once;
@@ -390,8 +429,8 @@ export type ClientClosedCause = ConnectionCloseCause;
 /**
  * Payload of `closed` and the value `close()` resolves to: the client is
  * closed for good. `undelivered` holds every message that was queued and
- * never handed to an open socket, oldest first (nothing is dropped
- * silently).
+ * never handed to an open socket, and with `resume` every message the server
+ * had not acknowledged, oldest first (nothing is dropped silently).
  *
  * @example
  * ```ts
@@ -426,7 +465,61 @@ export interface KeepaliveClientEvents {
   slowed: ClientSlowedEvent;
   rejected: ClientRejectedEvent;
   closed: ClientClosedEvent;
+  session: ClientSessionEvent;
+  forgotten: ClientForgottenEvent;
+  unconfirmed: ClientUnconfirmedEvent;
   error: Error;
+}
+
+/**
+ * Payload of `session` (with `resume`, B14): how the resumable session came
+ * up on a connection: `new`, `resumed` (with `retransmitted` messages sent
+ * again), `forgotten` (the server did not know it: a `forgotten` event
+ * hands back what may not have arrived), or `unsupported` (the server does
+ * not speak wire format v1: the client falls back to plain delivery for
+ * good; a warn diagnostic `resume_unsupported` says so once).
+ *
+ * @example
+ * ```ts
+ * client.on('session', ({ status, retransmitted }) => console.log(status, retransmitted));
+ * ```
+ */
+export interface ClientSessionEvent {
+  readonly status: NegotiatedStatus;
+  readonly retransmitted: number;
+}
+
+/**
+ * Payload of `forgotten` (with `resume`, B14): the server did not know the
+ * session any more (it restarted without a store, or the session expired).
+ * `messages` are the ones it had not acknowledged, oldest first: they may
+ * or may not have arrived; the application decides whether to send them
+ * again. A new session starts.
+ *
+ * @example
+ * ```ts
+ * client.on('forgotten', ({ messages }) => { for (const message of messages) client.send(message); });
+ * ```
+ */
+export interface ClientForgottenEvent {
+  readonly messages: readonly QueuedMessage[];
+}
+
+/**
+ * Payload of `unconfirmed` (without a resumable session, B14): a connection
+ * was lost with messages written since the peer last proved it had them
+ * (it answered a keep-alive sent after them). They may be lost. `messages`
+ * holds copies of the newest of them, oldest first (at most
+ * `maxQueuedMessages`); `uncopied` counts older ones past that bound.
+ *
+ * @example
+ * ```ts
+ * client.on('unconfirmed', ({ messages, uncopied }) => console.warn(`${messages.length + uncopied} messages may be lost`));
+ * ```
+ */
+export interface ClientUnconfirmedEvent {
+  readonly messages: readonly QueuedMessage[];
+  readonly uncopied: number;
 }
 
 /**
@@ -453,7 +546,10 @@ export interface KeepaliveClient extends AsyncDisposable {
   readonly activity: WorkActivity;
   /** Where the client is. */
   readonly state: KeepaliveClientState;
-  /** Messages queued while disconnected, waiting for the next connection. */
+  /**
+   * Messages queued while disconnected, waiting for the next connection; with `resume`, every message the server
+   * has not acknowledged yet (kept for retransmission).
+   */
   readonly queuedMessages: number;
   /** The keep-alive interval in use: `heartbeatIntervalMs`, doubled after each ping-flood close (B13). */
   readonly heartbeatIntervalMs: number;
@@ -542,6 +638,7 @@ export const CLIENT_DIAGNOSTICS = Object.freeze({
   reconnecting: RECONNECT_DIAGNOSTICS.reconnecting,
   reconnected: RECONNECT_DIAGNOSTICS.reconnected,
   reconnectExhausted: RECONNECT_DIAGNOSTICS.exhausted,
+  ...RESUME_DIAGNOSTICS,
   socketError: 'socket_error',
   listenerFailed: 'listener_failed',
 } as const);

@@ -2,7 +2,15 @@ import {
   CLOSE_CODES,
   connectionDeadline,
   connectionStep,
+  encodeAck,
+  encodeHeartbeat,
+  encodePingAck,
+  escapeText,
+  isResuming,
   openConnection,
+  readPingAck,
+  readResumeText,
+  resumeQuery,
   wantsSocket,
   type ConnectionCommand,
   type ConnectionEvent,
@@ -12,14 +20,16 @@ import {
 } from '@keepalive/core';
 import { StateSubscribers, createDiagnosticSink, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
-import { PayloadQueue, QueueFullError, byteSize, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
+import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
 import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';
 import {
   CLIENT_DIAGNOSTICS,
   ClientClosedError,
   type ClientClosedEvent,
+  type ClientMessageEvent,
   type ClientTarget,
+  type ConnectContext,
   type KeepaliveClient,
   type KeepaliveClientEvents,
   type KeepaliveClientOptions,
@@ -46,7 +56,24 @@ const OPEN = 1;
 /** What the connection machine made of a `send`. */
 type SendOutcome = 'write' | 'enqueue' | 'messages' | 'bytes' | 'closed';
 
-const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze(['open', 'message', 'close', 'reconnecting', 'idle', 'dead-peer', 'slowed', 'rejected', 'closed', 'error']);
+const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze([
+  'open',
+  'message',
+  'close',
+  'reconnecting',
+  'idle',
+  'dead-peer',
+  'slowed',
+  'rejected',
+  'closed',
+  'session',
+  'forgotten',
+  'unconfirmed',
+  'error',
+]);
+
+/** How text frames are read and written (the connection machine says, with `codec` commands). */
+type Codec = 'plain' | 'hello' | 'v1';
 
 class Client implements KeepaliveClient {
   readonly activity: WorkActivity;
@@ -61,7 +88,20 @@ class Client implements KeepaliveClient {
   private socket: WebSocketLike | null = null;
   private release: () => void = noop;
   private undelivered: QueuedMessage[] = [];
+  private codec: Codec = 'plain';
+  /** Resumable session: the messages the server has not acknowledged, by number (B14). */
+  private readonly kept = new Map<number, QueuedMessage>();
+  /** Taken out by `hand_back`, for the `forgotten` or `closed` event that follows. */
+  private handedBack: QueuedMessage[] = [];
+  /** Copies of plain writes the peer has not confirmed yet, oldest first (B14). */
+  private copies: QueuedMessage[] = [];
+  /** The inbound message of the event being stepped, until `deliver` or `duplicate`. */
+  private incoming: ClientMessageEvent | null = null;
+  /** The number the connection machine gave the message of the `send` being stepped. */
+  private sendSeq: number | null = null;
   private readonly pending: ConnectionEvent[] = [];
+  /** The inbound message of each pending event (`null` for the others). */
+  private readonly pendingMessages: (ClientMessageEvent | null)[] = [];
   private readonly later: (() => void)[] = [];
   private stepping = false;
   private delivering = false;
@@ -136,7 +176,16 @@ class Client implements KeepaliveClient {
   }
 
   get queuedMessages(): number {
-    return this.machine.queuedMessages;
+    const { resume, queuedMessages } = this.machine;
+    return queuedMessages + (isResuming(resume) ? resume.delivery.unacked.length : 0);
+  }
+
+  /** The refusal of a full queue, or (with `resume`) of a full replay buffer, with its bounds and counts. */
+  private queueFull(limit: 'messages' | 'bytes', bytes: number): QueueFullError {
+    const { config, resume, queuedMessages, queuedBytes } = this.machine;
+    if (!isResuming(resume)) return new QueueFullError(limit, config.maxQueuedMessages, config.maxQueuedBytes, queuedMessages, queuedBytes, bytes);
+    const { delivery } = resume;
+    return new QueueFullError(limit, delivery.config.maxUnackedMessages, delivery.config.maxUnackedBytes, delivery.unacked.length, delivery.unackedBytes, bytes, 'replay');
   }
 
   get heartbeatIntervalMs(): number {
@@ -152,15 +201,16 @@ class Client implements KeepaliveClient {
     this.outgoing = data;
     this.outcome = null;
     this.writeError = null;
+    this.sendSeq = null;
     try {
       this.dispatch({ type: 'send', now: this.now(), bytes, writable: this.socket?.readyState === OPEN });
     } finally {
       this.outgoing = null;
+      this.sendSeq = null;
     }
     const { outcome, error } = this.sendOutcome();
-    const { config, queuedMessages, queuedBytes } = this.machine;
     if (outcome === 'closed') throw new ClientClosedError();
-    if (outcome === 'messages' || outcome === 'bytes') throw new QueueFullError(outcome, config.maxQueuedMessages, config.maxQueuedBytes, queuedMessages, queuedBytes, bytes);
+    if (outcome === 'messages' || outcome === 'bytes') throw this.queueFull(outcome, bytes);
     if (error !== null) throw toError(error);
     return outcome === 'write' ? 'sent' : 'queued';
   }
@@ -212,16 +262,27 @@ class Client implements KeepaliveClient {
   // -------------------------------------------------------------------------
   // The step: events in order, commands carried out, the rest delivered after.
 
-  private dispatch(event: ConnectionEvent | null): void {
-    if (event !== null) this.pending.push(event);
+  private dispatch(event: ConnectionEvent | null, message: ClientMessageEvent | null = null): void {
+    if (event !== null) {
+      this.pending.push(event);
+      this.pendingMessages.push(message);
+    }
     if (this.stepping) return;
     this.stepping = true;
     try {
       const out: ConnectionCommand[] = [];
       for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
         out.length = 0;
+        this.incoming = this.pendingMessages.shift() ?? null;
         this.machine = connectionStep(this.machine, next, out);
         for (const command of out) this.execute(command);
+        if (this.incoming !== null) {
+          // The machine took the frame as stale (its socket is gone): said, not dropped silently.
+          this.incoming = null;
+          this.later.push(() => {
+            this.diagnose({ type: 'diagnostic', level: 'warn', name: 'stale_message', fields: {} });
+          });
+        }
       }
     } finally {
       this.stepping = false;
@@ -234,10 +295,15 @@ class Client implements KeepaliveClient {
   private execute(command: ConnectionCommand): void {
     const socket = this.socket;
     switch (command.type) {
-      case 'open_socket':
+      case 'open_socket': {
+        const query = command.resume === null ? '' : new URLSearchParams(resumeQuery({ ...command.resume, pings: this.options.pingPayloads }) as [string, string][]).toString();
         this.later.push(() => {
-          this.openSocket(command.serial);
+          this.openSocket(command.serial, { attempt: command.attempt, query });
         });
+        return;
+      }
+      case 'codec':
+        this.codec = command.mode;
         return;
       case 'close_socket':
         try {
@@ -256,16 +322,63 @@ class Client implements KeepaliveClient {
       case 'keepalive':
       case 'reply_heartbeat':
         if (socket?.readyState !== OPEN) return;
-        if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) socket.ping();
-        else socket.send(this.options.heartbeatMessage);
+        if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) {
+          if (command.ack === null) socket.ping();
+          else socket.ping(encodePingAck(command.ack));
+        } else socket.send(command.ack === null ? this.options.heartbeatMessage : encodeHeartbeat(command.ack));
+        return;
+      case 'send_ack':
+        if (socket?.readyState === OPEN) socket.send(encodeAck(command.through));
         return;
       case 'write':
         this.outcome = 'write';
+        if (this.outgoing === null) return;
         try {
-          if (this.outgoing !== null) socket?.send(this.outgoing);
+          socket?.send(this.outgoing);
         } catch (error) {
           this.writeError = error;
         }
+        // Kept until the peer proves it has it (B14): reported with an `unconfirmed` event if the connection is lost.
+        this.copies.push(copyPayload(this.outgoing));
+        return;
+      case 'forget_copies':
+        this.copies.splice(0, command.copies);
+        return;
+      case 'deliver': {
+        const message = this.incoming;
+        this.incoming = null;
+        if (message !== null) this.later.push(() => this.events.emit('message', message));
+        return;
+      }
+      case 'duplicate':
+        this.incoming = null;
+        return;
+      case 'number':
+        this.outcome = 'enqueue';
+        this.sendSeq = command.seq;
+        if (this.outgoing !== null) this.kept.set(command.seq, copyPayload(this.outgoing));
+        return;
+      case 'transmit':
+        if (command.seq === this.sendSeq) this.outcome = 'write';
+        this.transmit(command.seq);
+        return;
+      case 'release':
+        for (const seq of this.kept.keys()) {
+          if (seq > command.through) break;
+          this.kept.delete(seq);
+        }
+        return;
+      case 'hand_back':
+        for (let seq = command.from; seq <= command.to; seq++) {
+          const message = this.kept.get(seq);
+          if (message !== undefined) this.handedBack.push(message);
+          this.kept.delete(seq);
+        }
+        return;
+      case 'requeue':
+        // The server does not speak the protocol: what was kept goes to the plain queue, in order.
+        for (const message of this.kept.values()) this.payloads.push(message, byteSize(message));
+        this.kept.clear();
         return;
       case 'enqueue':
         this.outcome = 'enqueue';
@@ -308,13 +421,40 @@ class Client implements KeepaliveClient {
     }
   }
 
+  /** Writes kept message `seq` (escaped for a resumed connection); a socket that refuses it keeps it for the next one. */
+  private transmit(seq: number): void {
+    const message = this.kept.get(seq);
+    const socket = this.socket;
+    if (message === undefined || socket?.readyState !== OPEN) return;
+    try {
+      socket.send(typeof message === 'string' && this.codec === 'v1' ? escapeText(message) : message);
+    } catch (error) {
+      // Still kept: it goes again after the next reconnect, as every unacknowledged message does.
+      this.later.push(() => this.events.emit('error', toError(error)));
+    }
+  }
+
   private emitUserEvent(event: ConnectionUserEvent): void {
+    if (event.type === 'forgotten') {
+      const messages = Object.freeze(this.handedBack);
+      this.handedBack = [];
+      this.events.emit('forgotten', { messages });
+      return;
+    }
+    if (event.type === 'unconfirmed') {
+      const messages = Object.freeze(this.copies);
+      this.copies = [];
+      this.events.emit('unconfirmed', { messages, uncopied: event.messages - messages.length });
+      return;
+    }
     if (event.type !== 'closed') {
       const { type, ...payload } = event;
       this.events.emit(type, payload);
       return;
     }
-    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(this.undelivered), report: event.report });
+    const undelivered = this.handedBack.length === 0 ? this.undelivered : [...this.handedBack, ...this.undelivered];
+    this.handedBack = [];
+    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(undelivered), report: event.report });
     this.events.emit('closed', closed);
     this.events.clear();
     this.subscribers.notify(() => this.machine.session);
@@ -346,10 +486,10 @@ class Client implements KeepaliveClient {
   // -------------------------------------------------------------------------
   // Sockets: asked for by `open_socket` (serial), their facts translated.
 
-  private openSocket(serial: number): void {
+  private openSocket(serial: number, context: ConnectContext): void {
     if (!wantsSocket(this.machine, serial)) return;
     createSocket(
-      this.options.factory,
+      () => this.options.factory(context),
       (socket) => {
         this.adopt(serial, socket);
       },
@@ -384,6 +524,9 @@ class Client implements KeepaliveClient {
       case 'message':
         this.received(fact.data);
         return;
+      case 'ping':
+        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'v1' ? (readPingAck(fact.payload) ?? undefined) : undefined });
+        return;
       case 'close':
         this.dropSocket(false);
         this.dispatch({ type: 'socket_closed', now, code: fact.code, reason: fact.reason });
@@ -402,17 +545,29 @@ class Client implements KeepaliveClient {
   }
 
   private received(data: unknown): void {
+    const now = this.now();
     const message = normalizeData(data);
+    if (message === null) {
+      this.later.push(() => this.events.emit('error', new TypeError(`Unsupported message data type: ${Object.prototype.toString.call(data)}`)));
+      this.dispatch({ type: 'inbound', now, frame: 'data' });
+      return;
+    }
+    if (typeof message.data === 'string' && this.codec !== 'plain') {
+      // Wire format v1: control frames and escaped text (while awaiting the hello, only a hello is a control frame).
+      const text = readResumeText(message.data);
+      if (text.kind === 'hello') {
+        this.dispatch({ type: 'hello', now, hello: text });
+        return;
+      }
+      if (this.codec === 'v1') {
+        if (text.kind === 'data') this.dispatch({ type: 'inbound', now, frame: 'data' }, { data: text.text, binary: false });
+        else this.dispatch(text.kind === 'invalid' ? { type: 'inbound', now, frame: 'invalid' } : { type: 'inbound', now, frame: text.kind, ack: text.ack });
+        return;
+      }
+    }
     // Heartbeats are proof of life only, never application data (the core answers or settles them).
-    const heartbeat = message !== null && isHeartbeatMessage(message.data, this.options.heartbeatMessage, message.binary);
-    this.later.push(
-      message === null
-        ? () => this.events.emit('error', new TypeError(`Unsupported message data type: ${Object.prototype.toString.call(data)}`))
-        : () => {
-            if (!heartbeat) this.events.emit('message', message);
-          },
-    );
-    this.dispatch({ type: 'inbound', now: this.now(), frame: heartbeat ? 'heartbeat' : 'data' });
+    const heartbeat = this.codec !== 'v1' && isHeartbeatMessage(message.data, this.options.heartbeatMessage, message.binary);
+    this.dispatch({ type: 'inbound', now, frame: heartbeat ? 'heartbeat' : 'data' }, heartbeat ? null : message);
   }
 
   private dropSocket(destroy: boolean): void {
@@ -437,6 +592,8 @@ class Client implements KeepaliveClient {
         this.later.push(() => this.events.emit('error', toError(error)));
         break;
       }
+      // Kept until the peer proves it has it, as every plain write (B14).
+      this.copies.push(payload);
       bytes += this.payloads.shift();
       messages++;
     }
