@@ -60,6 +60,8 @@ export interface ResumeState {
   readonly helloAt: number | null;
   /** The delivery machine: numbers, the replay buffer's accounting, acknowledgements. */
   readonly delivery: DeliveryState;
+  /** The highest number ever written on a connection (what a resumption may send again). */
+  readonly transmittedThrough: number;
 }
 
 /**
@@ -119,7 +121,7 @@ export const RESUME_DIAGNOSTICS = Object.freeze({
 
 /** A new client end: no session yet, detached. */
 export function createResumeState(config: ResumeConfig, now: number): ResumeState {
-  return { config, phase: 'detached', session: null, helloAt: null, delivery: createDeliveryState(config.delivery, now) };
+  return { config, phase: 'detached', session: null, helloAt: null, delivery: createDeliveryState(config.delivery, now), transmittedThrough: 0 };
 }
 
 /**
@@ -193,6 +195,7 @@ export function resumeStep(state: ResumeState, event: ResumeEvent, out: ResumeCo
 function runDelivery(d: Draft, event: Parameters<typeof deliveryStep>[1], out: ResumeCommand[]): void {
   // The delivery machine only appends its own commands, which are resume commands too.
   d.delivery = deliveryStep(d.delivery, event, out as unknown as DeliveryCommand[]);
+  if (d.delivery.sentThrough > d.transmittedThrough) d.transmittedThrough = d.delivery.sentThrough;
 }
 
 function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): void {
@@ -206,6 +209,7 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   const forgotten = d.session !== null && (hello.status === 'new' || hello.session !== d.session);
   if (forgotten) {
     runDelivery(d, { type: 'forgotten', now }, out);
+    d.transmittedThrough = 0;
     status = 'forgotten';
   } else if (hello.status === 'resumed' && d.session === null) {
     // The server claims to resume a session this client never had: a protocol error, treated as a new session.
@@ -216,6 +220,7 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   d.phase = 'resumed';
   const before = d.delivery.ackedThrough;
   const pending = d.delivery.nextSeq - 1;
+  const transmitted = d.transmittedThrough;
   // A new session starts at 0 whatever the hello says; a resumed one from what the server delivered.
   const peerDelivered = status === 'resumed' ? hello.delivered : 0;
   if (peerDelivered > pending || peerDelivered < before) {
@@ -226,7 +231,8 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   } else {
     runDelivery(d, { type: 'resumed', now, peerDelivered }, out);
   }
-  const retransmitted = Math.max(0, pending - Math.max(before, peerDelivered));
+  // Sent again: written on an earlier connection and not delivered by the server (the rest go for the first time).
+  const retransmitted = Math.max(0, Math.min(pending, transmitted) - Math.max(before, peerDelivered));
   if (status === 'resumed') out.push(diagnostic('info', RESUME_DIAGNOSTICS.resumed, { retransmitted }));
   else if (status === 'new') out.push(diagnostic('info', RESUME_DIAGNOSTICS.fresh, {}));
   out.push({ type: 'negotiated', status, retransmitted });

@@ -39,6 +39,8 @@ export class ConnectionSim {
   readonly queue: number[] = [];
   readonly written: number[] = [];
   readonly drained: number[] = [];
+  /** Messages of a resumable session, kept by number until a `requeue`. */
+  readonly kept: number[] = [];
   readonly events: ConnectionUserEvent[] = [];
   readonly diagnostics: Diagnostic[] = [];
   readonly violations: string[] = [];
@@ -178,6 +180,15 @@ export class ConnectionSim {
         }
         case 'drain':
           this.drained.push(...this.queue.splice(0));
+          break;
+        case 'number':
+          // A resumable session's message, kept by number (this sim never transmits: it has no v1 server).
+          if (this.sending !== null) this.kept.push(this.sending);
+          this.lastSend = 'enqueue';
+          this.accepted++;
+          break;
+        case 'requeue':
+          this.queue.push(...this.kept.splice(0));
           break;
         case 'event':
           this.events.push(command.event);
