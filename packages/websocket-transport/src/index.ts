@@ -12,3 +12,4 @@ export * from './client.js';
 export * from './heartbeat.js';
 export * from './peer-tracker.js';
 export * from './socket-keepalive.js';
+export * from './resume-server.js';

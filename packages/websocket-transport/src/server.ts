@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { CLOSE_CODES, KeepaliveOptionError, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
 import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
+import { SessionHub, type ResumeConnection, type ResumeFrame, type ResumeSocket, type SessionHubOptions } from './resume-server.js';
 
 /**
  * Options of {@link keepAlive}: the peer options (interval, timeout, idle
@@ -16,6 +18,13 @@ import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackedSoc
 export interface ServerKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE}. */
   readonly heartbeatMessage?: string | undefined;
+  /**
+   * Resumable sessions (spec B14) for clients that ask for them (`ka=1` in the URL): `true` for the defaults, or
+   * the {@link SessionHubOptions} (the hub's scheduler and `onDiagnostic` default to this keep-alive's). A bad
+   * option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off. Plain clients on the same
+   * server are untouched either way. See {@link ServerKeepalive.sessions}.
+   */
+  readonly resume?: boolean | SessionHubOptions | undefined;
 }
 
 /**
@@ -37,6 +46,37 @@ export interface ServerKeepalive extends Disposable {
   close(): void;
   /** The tracker behind it (for custom transports). */
   readonly tracker: PeerTracker;
+  /**
+   * The resumable sessions (spec B14) when the `resume` option is on, else `null`. With resume on, read a resuming
+   * client's messages from its session (`session.on('message')`), and send with `session.send()`, not from or to
+   * the socket: its raw frames include the hello, acknowledgements, heartbeats and retransmissions, and what is
+   * written on the socket directly is neither numbered nor kept for a reconnect. Plain clients' sockets work as
+   * before. Closing the keep-alive ends every session (their sockets are closed with 1001).
+   *
+   * @example
+   * ```ts
+   * const heartbeat = keepAlive(wss, { resume: { sessionTtlMs: 60_000 } });
+   * heartbeat.sessions.on('session', ({ session, resumed }) => {
+   *   if (resumed) return; // the same session as before: its listeners are in place
+   *   session.on('message', (message) => session.send(`echo ${String(message)}`));
+   *   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
+   * });
+   * ```
+   */
+  readonly sessions: SessionHub | null;
+}
+
+/**
+ * The keep-alive of a server with resumable sessions on: {@link ServerKeepalive} whose `sessions` is the hub.
+ *
+ * @example
+ * ```ts
+ * const heartbeat: ResumableServerKeepalive = keepAlive(wss, { resume: true });
+ * heartbeat.sessions.size; // sessions held now
+ * ```
+ */
+export interface ResumableServerKeepalive extends ServerKeepalive {
+  readonly sessions: SessionHub;
 }
 
 /**
@@ -44,17 +84,26 @@ export interface ServerKeepalive extends Disposable {
  * are on the prototype, so a connection costs this small object, not a set
  * of closures) and the link back to its peer.
  */
-class WsConnection implements TrackedSocket {
+class WsConnection implements TrackedSocket, ResumeSocket {
   peer: TrackedPeer | null = null;
+  /** The resumable session's handle when the client asked for one (B14), else `null`. */
+  resume: ResumeConnection | null = null;
   constructor(
     readonly ws: WebSocket,
     private readonly heartbeatMessage: string,
   ) {}
   ping(): void {
-    this.ws.ping();
+    // A resuming client that reads ping payloads gets the owed acknowledgement on the ping.
+    const payload = this.resume?.pingPayload() ?? '';
+    if (payload === '') this.ws.ping();
+    else this.ws.ping(payload);
   }
   reply(): void {
-    this.ws.send(this.heartbeatMessage);
+    // A resumed connection answers with its own heartbeat, which carries the acknowledgement.
+    this.ws.send(this.resume === null ? this.heartbeatMessage : this.resume.heartbeatReply());
+  }
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.ws.send(data);
   }
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
@@ -92,18 +141,40 @@ class WsConnection implements TrackedSocket {
  * Set `maxPayload` on the server (or use {@link createKeepaliveServer}) so
  * oversized frames are refused with 1009.
  *
+ * With `resume` on, clients that ask (`ka=1` in the URL) get resumable
+ * sessions (spec B14) from {@link ServerKeepalive.sessions}: the server
+ * numbers its messages, keeps them until acknowledged and retransmits them
+ * after a reconnect; the client's messages are delivered once and in order.
+ * Read and write those clients' messages through their sessions, never
+ * through `ws.on('message')` / `ws.send()` (raw frames include control
+ * frames and retransmissions). Only connections made after `keepAlive()`
+ * can resume (the request URL is read from the `connection` event).
+ *
  * @example
  * ```ts
  * import { WebSocketServer } from 'ws';
  * import { keepAlive } from '@keepalive/websocket-transport';
  * const wss = new WebSocketServer({ port: 8080, maxPayload: 1 << 20 });
- * const heartbeat = keepAlive(wss, { pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
+ * const heartbeat = keepAlive(wss, { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, resume: true });
+ * heartbeat.sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
  * ```
  */
+export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions & { readonly resume: true | SessionHubOptions }): ResumableServerKeepalive;
+/** {@inheritDoc keepAlive:0} */
+export function keepAlive(wss: WebSocketServer, options?: ServerKeepaliveOptions): ServerKeepalive;
 export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions = {}): ServerKeepalive {
-  const { heartbeatMessage = HEARTBEAT_MESSAGE, ...trackerOptions } = options;
+  const { heartbeatMessage = HEARTBEAT_MESSAGE, resume, ...trackerOptions } = options;
   if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
+  const given: unknown = resume;
+  if (given !== undefined && typeof given !== 'boolean' && (typeof given !== 'object' || given === null || Array.isArray(given))) {
+    throw new KeepaliveOptionError('resume', given, 'true, false or an object of resume options');
+  }
   const tracker = new PeerTracker(trackerOptions);
+  // The hub validates its options (named `resume.<option>`); it runs on the tracker's scheduler by default.
+  const hub =
+    resume === undefined || resume === false
+      ? null
+      : new SessionHub({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, ...(resume === true ? {} : resume) });
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
   const connections = new Set<WsConnection>();
@@ -120,17 +191,27 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
       tracker.reportHandlerError();
     }
   }
-  function onPing(this: WebSocket): void {
+  function onPing(this: WebSocket, data: Buffer): void {
     try {
-      connectionOf(this)?.peer?.inbound('ping');
+      const connection = connectionOf(this);
+      // A resuming client's ping may carry its acknowledgement.
+      connection?.resume?.ping(data);
+      connection?.peer?.inbound('ping');
     } catch {
       tracker.reportHandlerError();
     }
   }
   function onMessage(this: WebSocket, data: MessagePayload, isBinary: boolean): void {
     try {
-      const peer = connectionOf(this)?.peer;
+      const connection = connectionOf(this);
+      const peer = connection?.peer;
       if (peer === null || peer === undefined) return;
+      const resumed = connection?.resume ?? null;
+      if (resumed !== null) {
+        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
+        peer.inbound(resumed.message(data as ResumeFrame, isBinary) === 'heartbeat' ? 'heartbeat' : 'message');
+        return;
+      }
       const kind = classifyMessage(data, isBinary, heartbeatMessage);
       if (kind === 'heartbeat') peer.inbound('heartbeat');
       else if (kind === 'malformed') peer.malformedHeartbeat();
@@ -139,9 +220,9 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
       tracker.reportHandlerError();
     }
   }
-  function onClose(this: WebSocket): void {
+  function onClose(this: WebSocket, code: number): void {
     try {
-      untrack(this);
+      untrack(this, code);
     } catch {
       tracker.reportHandlerError();
     }
@@ -151,7 +232,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     tracker.reportHandlerError();
   }
 
-  const untrack = (ws: WebSocket): void => {
+  const untrack = (ws: WebSocket, code: number = CLOSE_CODES.abnormal): void => {
     const connection = connectionOf(ws);
     if (connection === undefined) return;
     Reflect.deleteProperty(ws, key);
@@ -162,9 +243,10 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     ws.off('close', onClose);
     ws.off('error', onError);
     connection.peer?.closed();
+    connection.resume?.closed(code);
   };
 
-  const track = (ws: WebSocket): void => {
+  const track = (ws: WebSocket, request?: IncomingMessage): void => {
     if (closed || connectionOf(ws) !== undefined) return;
     const connection = new WsConnection(ws, heartbeatMessage);
     (ws as Tagged)[key] = connection;
@@ -175,11 +257,16 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     ws.on('close', onClose);
     ws.on('error', onError);
     connection.peer = tracker.track(connection);
+    if (hub !== null && request?.url !== undefined) {
+      const query = queryOf(request.url);
+      // The hello goes out now; `null` is a plain client, left as it is.
+      if (query !== null) connection.resume = hub.connect(connection, (name) => query.get(name));
+    }
   };
 
-  const onConnection = (ws: WebSocket): void => {
+  const onConnection = (ws: WebSocket, request?: IncomingMessage): void => {
     try {
-      track(ws);
+      track(ws, request);
     } catch {
       tracker.reportHandlerError();
     }
@@ -191,6 +278,8 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     if (closed) return;
     closed = true;
     wss.off('connection', onConnection);
+    // Sessions end first (their sockets are closed with 1001 and their handles detached).
+    hub?.close();
     for (const connection of [...connections]) untrack(connection.ws);
     tracker.close();
   };
@@ -203,8 +292,18 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     stats: () => tracker.stats(),
     close,
     tracker,
+    sessions: hub,
     [Symbol.dispose]: close,
   };
+}
+
+/** The query of a request URL (a path such as `/ws?ka=1`), or `null` when it cannot be parsed. */
+function queryOf(url: string): URLSearchParams | null {
+  try {
+    return new URL(url, 'http://localhost').searchParams;
+  } catch {
+    return null;
+  }
 }
 
 /**
