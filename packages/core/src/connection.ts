@@ -385,7 +385,8 @@ export type ConnectionEvent =
  * - `session` `{status, retransmitted}`: how the resumable session came up on a connection (`new`, `resumed`,
  *   `forgotten`, or `unsupported`: the server does not speak it, and the client falls back for good);
  * - `forgotten` `{messages}`: the server did not know the session (it restarted, or the session expired): the
- *   `messages` it may not have received are handed back (`hand_back` before this event) (B14);
+ *   `messages` written to it and not acknowledged may not have arrived: they are handed back (`hand_back` before
+ *   this event); those never written go on in the new session (B14);
  * - `unconfirmed` `{messages, copies}`: without a resumable session, a connection was lost with `messages` written
  *   since the peer last proved it had them; they may be lost; the driver hands back its `copies` of the newest (B14).
  */
@@ -425,8 +426,9 @@ export type ConnectionUserEvent =
  * - resumable session: `number` `{seq}` (keep the message of this `send` as number `seq`), `transmit` `{seq}` (write
  *   message `seq` now), `release` `{through}` (the server has them: drop them), `send_ack` `{through}` (an
  *   acknowledgement on its own), `hand_back` `{from, to}` (take messages `from..to` out, to hand back with the
- *   `forgotten` or `closed` event that follows), `requeue` (the server does not speak it: move every kept message to
- *   the queue, in order);
+ *   `forgotten` or `closed` event that follows), `renumber` `{from, to}` (a forgotten session: the kept messages
+ *   `from..to`, never written, become `1..` of the new session), `requeue` (the server does not speak it: move every
+ *   kept message to the queue, in order);
  * - `event`: a user event;
  * - `diagnostic`: a diagnostic (counts, codes, durations only: S10).
  */
@@ -451,6 +453,7 @@ export type ConnectionCommand =
   | { readonly type: 'release'; readonly through: number }
   | { readonly type: 'send_ack'; readonly through: number }
   | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
+  | { readonly type: 'renumber'; readonly from: number; readonly to: number }
   | { readonly type: 'requeue' }
   | { readonly type: 'event'; readonly event: ConnectionUserEvent }
   | Diagnostic;
@@ -801,6 +804,7 @@ function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride 
       case 'number':
       case 'transmit':
       case 'release':
+      case 'renumber':
       case 'diagnostic':
         out.push(command);
         break;

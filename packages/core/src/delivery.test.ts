@@ -70,9 +70,19 @@ class End {
         for (const seq of [...this.payloads.keys()]) if (seq <= command.through) this.payloads.delete(seq);
         break;
       case 'hand_back':
-        for (let seq = command.from; seq <= command.to; seq++) this.handedBack.push(this.payloads.get(seq) ?? -1);
-        this.payloads.clear();
+        for (let seq = command.from; seq <= command.to; seq++) {
+          this.handedBack.push(this.payloads.get(seq) ?? -1);
+          this.payloads.delete(seq);
+        }
         break;
+      case 'renumber': {
+        // Carried into the new session as 1.., in order; nothing else survives the forgetting.
+        const carried: number[] = [];
+        for (let seq = command.from; seq <= command.to; seq++) carried.push(this.payloads.get(seq) ?? -1);
+        this.payloads.clear();
+        carried.forEach((id, index) => this.payloads.set(index + 1, id));
+        break;
+      }
       case 'diagnostic':
         break;
     }
@@ -323,7 +333,7 @@ describe('delivery machine examples (B14)', () => {
     expect(commands).toEqual([{ type: 'ack', through: 2 }]);
   });
 
-  it('B14: past the replay bound accept is refused, loudly; a forgotten session hands back what may be lost', () => {
+  it('B14: past the replay bound accept is refused, loudly; a forgotten session hands back what may have arrived, and carries on what never left', () => {
     let state = createDeliveryState({ maxUnackedMessages: 2, maxUnackedBytes: 10 });
     let commands: readonly DeliveryCommand[];
     [state] = deliveryTransition(state, { type: 'accept', now: 0, bytes: 4 });
@@ -332,7 +342,15 @@ describe('delivery machine examples (B14)', () => {
     [state] = deliveryTransition(state, { type: 'accept', now: 0, bytes: 6 });
     [state, commands] = deliveryTransition(state, { type: 'accept', now: 0, bytes: 0 });
     expect(commands.at(-1)).toEqual({ type: 'refuse', reason: 'messages' });
+    // Never written (not connected): certainly not received, so carried into the new session as 1, 2.
     [state, commands] = deliveryTransition(state, { type: 'forgotten', now: 1 });
+    expect(commands.filter((c) => c.type !== 'diagnostic')).toEqual([{ type: 'renumber', from: 1, to: 2 }]);
+    expect([state.nextSeq, state.unacked, state.deliveredThrough]).toEqual([3, [4, 6], 0]);
+    // Written and not acknowledged: they may have arrived; handed back, and the rest carried.
+    [state] = deliveryTransition(state, { type: 'resumed', now: 2, peerDelivered: 0 });
+    [state] = deliveryTransition(state, { type: 'disconnected', now: 3 });
+    [state] = deliveryTransition(state, { type: 'ack', now: 3, through: 0 });
+    [state, commands] = deliveryTransition(state, { type: 'forgotten', now: 4 });
     expect(commands).toContainEqual({ type: 'hand_back', from: 1, to: 2 });
     expect([state.nextSeq, state.unacked.length, state.deliveredThrough]).toEqual([1, 0, 0]);
   });

@@ -67,6 +67,8 @@ export interface DeliveryState {
   readonly unackedBytes: number;
   /** The highest number written on the current connection. */
   readonly sentThrough: number;
+  /** The highest number ever written, on any connection (what the peer may have). */
+  readonly transmittedThrough: number;
   /** The highest number delivered to the application, in order (cumulative). */
   readonly deliveredThrough: number;
   /** The highest number acknowledged to the peer. */
@@ -105,8 +107,10 @@ export type DeliveryEvent =
  * - `duplicate` `{seq}`: message `seq` was delivered before: drop it;
  * - `release` `{through}`: the peer has every message through `through`: the driver drops their payloads;
  * - `ack` `{through}`: send this acknowledgement (on the outgoing frame of an `outgoing` event, or on its own);
- * - `hand_back` `{from, to}`: the peer forgot the session: messages `from..to` may not have arrived; hand them to the
- *   application (none is dropped silently), and the session starts afresh;
+ * - `hand_back` `{from, to}`: the peer forgot the session: messages `from..to` were written and may not have arrived;
+ *   hand them to the application (none is dropped silently), and the session starts afresh;
+ * - `renumber` `{from, to}`: with the session started afresh, messages `from..to` (never written, so certainly not
+ *   received) are carried into it as numbers `1..(to - from + 1)`, in order;
  * - `diagnostic`.
  */
 export type DeliveryCommand =
@@ -118,6 +122,7 @@ export type DeliveryCommand =
   | { readonly type: 'release'; readonly through: number }
   | { readonly type: 'ack'; readonly through: number }
   | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
+  | { readonly type: 'renumber'; readonly from: number; readonly to: number }
   | Diagnostic;
 
 /**
@@ -151,6 +156,7 @@ export function createDeliveryState(options: DeliveryOptions | DeliveryConfig = 
     unacked: NOTHING_UNACKED,
     unackedBytes: 0,
     sentThrough: 0,
+    transmittedThrough: 0,
     deliveredThrough: 0,
     ackSentThrough: 0,
     ackAt: null,
@@ -232,6 +238,7 @@ function onAccept(d: Draft, bytes: number, out: DeliveryCommand[]): void {
 
 function transmit(d: Draft, seq: number, out: DeliveryCommand[]): void {
   d.sentThrough = seq;
+  if (seq > d.transmittedThrough) d.transmittedThrough = seq;
   out.push({ type: 'transmit', seq });
 }
 
@@ -291,15 +298,25 @@ function sendAck(d: Draft, out: DeliveryCommand[]): void {
 
 function onForgotten(d: Draft, out: DeliveryCommand[]): void {
   const from = d.ackedThrough + 1;
-  const to = d.nextSeq - 1;
-  out.push(diagnostic('info', DELIVERY_DIAGNOSTICS.sessionForgotten, { messages: Math.max(0, to - from + 1) }));
-  if (to >= from) out.push({ type: 'hand_back', from, to });
+  const last = d.nextSeq - 1;
+  // Written and not acknowledged: they may or may not have arrived; the application decides.
+  const handTo = Math.min(last, Math.max(d.transmittedThrough, d.ackedThrough));
+  const handed = Math.max(0, handTo - from + 1);
+  out.push(diagnostic('info', DELIVERY_DIAGNOSTICS.sessionForgotten, { messages: handed }));
+  if (handed > 0) out.push({ type: 'hand_back', from, to: handTo });
+  // Never written: certainly not received. They go on in the new session, in order, as its first messages.
+  const carried = last - Math.max(handTo, d.ackedThrough);
+  const kept = carried > 0 ? d.unacked.slice(d.unacked.length - carried) : NOTHING_UNACKED;
+  if (carried > 0) out.push({ type: 'renumber', from: last - carried + 1, to: last });
+  let bytes = 0;
+  for (const size of kept) bytes += size;
   // A new session: both directions start afresh.
-  d.nextSeq = 1;
+  d.nextSeq = carried + 1;
   d.ackedThrough = 0;
-  d.unacked = NOTHING_UNACKED;
-  d.unackedBytes = 0;
+  d.unacked = kept;
+  d.unackedBytes = bytes;
   d.sentThrough = 0;
+  d.transmittedThrough = 0;
   d.deliveredThrough = 0;
   d.ackSentThrough = 0;
   d.ackAt = null;

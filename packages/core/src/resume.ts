@@ -60,8 +60,6 @@ export interface ResumeState {
   readonly helloAt: number | null;
   /** The delivery machine: numbers, the replay buffer's accounting, acknowledgements. */
   readonly delivery: DeliveryState;
-  /** The highest number ever written on a connection (what a resumption may send again). */
-  readonly transmittedThrough: number;
 }
 
 /**
@@ -91,7 +89,7 @@ export type ResumeEvent =
 
 /**
  * Commands of the client end: the delivery machine's (`number`, `transmit`, `release`, `deliver`, `duplicate`,
- * `ack`, `hand_back`, `refuse`, `diagnostic`), and:
+ * `ack`, `hand_back`, `renumber`, `refuse`, `diagnostic`), and:
  * - `requeue`: the server does not speak the protocol: every stored message (none was transmitted) goes to the
  *   plain queue, in order;
  * - `negotiated` `{status, retransmitted}`: how the session came up on this connection (`new`, `resumed`,
@@ -121,7 +119,7 @@ export const RESUME_DIAGNOSTICS = Object.freeze({
 
 /** A new client end: no session yet, detached. */
 export function createResumeState(config: ResumeConfig, now: number): ResumeState {
-  return { config, phase: 'detached', session: null, helloAt: null, delivery: createDeliveryState(config.delivery, now), transmittedThrough: 0 };
+  return { config, phase: 'detached', session: null, helloAt: null, delivery: createDeliveryState(config.delivery, now) };
 }
 
 /**
@@ -195,7 +193,6 @@ export function resumeStep(state: ResumeState, event: ResumeEvent, out: ResumeCo
 function runDelivery(d: Draft, event: Parameters<typeof deliveryStep>[1], out: ResumeCommand[]): void {
   // The delivery machine only appends its own commands, which are resume commands too.
   d.delivery = deliveryStep(d.delivery, event, out as unknown as DeliveryCommand[]);
-  if (d.delivery.sentThrough > d.transmittedThrough) d.transmittedThrough = d.delivery.sentThrough;
 }
 
 function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): void {
@@ -209,7 +206,6 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   const forgotten = d.session !== null && (hello.status === 'new' || hello.session !== d.session);
   if (forgotten) {
     runDelivery(d, { type: 'forgotten', now }, out);
-    d.transmittedThrough = 0;
     status = 'forgotten';
   } else if (hello.status === 'resumed' && d.session === null) {
     // The server claims to resume a session this client never had: a protocol error, treated as a new session.
@@ -220,7 +216,7 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   d.phase = 'resumed';
   const before = d.delivery.ackedThrough;
   const pending = d.delivery.nextSeq - 1;
-  const transmitted = d.transmittedThrough;
+  const transmitted = d.delivery.transmittedThrough;
   // A new session starts at 0 whatever the hello says; a resumed one from what the server delivered.
   const peerDelivered = status === 'resumed' ? hello.delivered : 0;
   if (peerDelivered > pending || peerDelivered < before) {

@@ -375,6 +375,17 @@ class Client implements KeepaliveClient {
           this.kept.delete(seq);
         }
         return;
+      case 'renumber': {
+        // A forgotten session: the kept messages never written go on as the new session's first ones, in order.
+        const carried: QueuedMessage[] = [];
+        for (let seq = command.from; seq <= command.to; seq++) {
+          const message = this.kept.get(seq);
+          if (message !== undefined) carried.push(message);
+        }
+        this.kept.clear();
+        carried.forEach((message, index) => this.kept.set(index + 1, message));
+        return;
+      }
       case 'requeue':
         // The server does not speak the protocol: what was kept goes to the plain queue, in order.
         for (const message of this.kept.values()) this.payloads.push(message, byteSize(message));

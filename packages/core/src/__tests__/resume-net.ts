@@ -357,6 +357,17 @@ export class ResumeNet {
             this.kept.delete(seq);
           }
           break;
+        case 'renumber': {
+          const carried: number[] = [];
+          for (let seq = command.from; seq <= command.to; seq++) {
+            const id = this.kept.get(seq);
+            if (id === undefined) this.violations.push(`renumber of unknown ${seq}`);
+            else carried.push(id);
+          }
+          this.kept.clear();
+          carried.forEach((id, index) => this.kept.set(index + 1, id));
+          break;
+        }
         case 'refuse':
           if (this.sending !== null) this.refused.push(this.sending);
           break;
