@@ -139,11 +139,12 @@ export interface ConnectionConfig {
 /**
  * The close codes that end a client by default (B12): 1002 protocol error,
  * 1003 unsupported data, 1007 invalid payload, 1008 policy violation (except
- * a ping flood), 1010 a required extension missing, and 4401 / 4403, the
- * usual application codes for "unauthorized" and "forbidden" (HTTP 401/403 in
- * the 4000 range).
+ * a ping flood), 1010 a required extension missing, 4001 (a resumable
+ * session taken over by another connection: wire format v1), and 4401 /
+ * 4403, the usual application codes for "unauthorized" and "forbidden" (HTTP
+ * 401/403 in the 4000 range).
  */
-export const TERMINAL_CLOSE_CODES: readonly number[] = Object.freeze([1002, 1003, 1007, 1008, 1010, 4401, 4403]);
+export const TERMINAL_CLOSE_CODES: readonly number[] = Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
 
 /** The close reason our servers send with 1008 for a ping flood (B8, B13). */
 export const PING_FLOOD_REASON = 'ping_flood';

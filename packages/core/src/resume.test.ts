@@ -99,6 +99,8 @@ describe('B14: the resumable session, client end', () => {
     const sim = new ResumeNet({ resume: { ackDelayMs: 400 } });
     sim.open();
     sim.deliverToClient(); // hello
+    expect(sim.toServer).toEqual([{ kind: 'ack', through: 0 }]); // the client's first frame after the hello
+    sim.deliverToServer();
     sim.server.send(101);
     sim.deliverToClient();
     expect(sim.delivered).toEqual([101]);
@@ -129,6 +131,7 @@ describe('B14: the resumable session, client end', () => {
     const sim = new ResumeNet({ resume: true });
     sim.open();
     sim.deliverToClient();
+    sim.deliverToServer(); // the client's first frame after the hello: its acknowledgement
     for (const id of [1, 2, 3]) sim.send(id);
     sim.deliverToServer(); // 1 arrives, 2 and 3 are lost in the cut
     sim.server.send(50);

@@ -139,6 +139,20 @@ export interface ConnectContext {
   readonly query: string;
 }
 
+/**
+ * Options of the client's resumable session (the `resume` option, B14): the
+ * replay buffer's bounds (`maxUnackedMessages`, `maxUnackedBytes`), how long
+ * an acknowledgement may wait for a keep-alive to ride on (`ackDelayMs`), and
+ * how long the server's hello may take (`helloTimeoutMs`). The core's
+ * `ResumeOptions`.
+ *
+ * @example
+ * ```ts
+ * const resume: ClientResumeOptions = { maxUnackedMessages: 10_000, helloTimeoutMs: 1_000 };
+ * ```
+ */
+export type ClientResumeOptions = ResumeOptions;
+
 // ---------------------------------------------------------------------------
 // Options, events and the client interface.
 
@@ -252,7 +266,7 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
   /**
    * Close codes that mean "do not retry as is": the client ends with a `rejected` event (B12).
    * Default `TERMINAL_CLOSE_CODES` of `@keepalive/core`: 1002, 1003, 1007, 1008 (but not a `ping_flood` close),
-   * 1010, 4401, 4403. `[]` retries every close.
+   * 1010, 4001 (a resumable session taken over), 4401, 4403. `[]` retries every close.
    */
   readonly terminalCloseCodes?: readonly number[] | undefined;
   /**
@@ -276,7 +290,7 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * event with status `unsupported`). Negotiated in the URL: no headers, so
    * browsers can use it. `true` for the defaults. Default off.
    */
-  readonly resume?: boolean | ResumeOptions | undefined;
+  readonly resume?: boolean | ClientResumeOptions | undefined;
   /**
    * In a browser page, follow its lifecycle (B10, B15): `offline` holds reconnect attempts and `online` starts one at
    * once (no waiting out the backoff); a page visible again, or a network change, checks an open connection at once;

@@ -20,9 +20,9 @@ export interface ServerKeepaliveOptions extends PeerTrackerOptions {
   readonly heartbeatMessage?: string | undefined;
   /**
    * Resumable sessions (spec B14) for clients that ask for them (`ka=1` in the URL): `true` for the defaults, or
-   * the {@link SessionHubOptions} (the hub's scheduler and `onDiagnostic` default to this keep-alive's). A bad
-   * option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off. Plain clients on the same
-   * server are untouched either way. See {@link ServerKeepalive.sessions}.
+   * the {@link SessionHubOptions} (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to this
+   * keep-alive's). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off. Plain
+   * clients on the same server are untouched either way. See {@link ServerKeepalive.sessions}.
    */
   readonly resume?: boolean | SessionHubOptions | undefined;
 }
@@ -147,8 +147,10 @@ class WsConnection implements TrackedSocket, ResumeSocket {
  * after a reconnect; the client's messages are delivered once and in order.
  * Read and write those clients' messages through their sessions, never
  * through `ws.on('message')` / `ws.send()` (raw frames include control
- * frames and retransmissions). Only connections made after `keepAlive()`
- * can resume (the request URL is read from the `connection` event).
+ * frames and retransmissions), and apply `keepAlive()` before adding your
+ * own `connection` listener that writes, so the hello is the first frame.
+ * Only connections made after `keepAlive()` can resume (the request URL is
+ * read from the `connection` event).
  *
  * @example
  * ```ts
@@ -174,7 +176,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   const hub =
     resume === undefined || resume === false
       ? null
-      : new SessionHub({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, ...(resume === true ? {} : resume) });
+      : new SessionHub({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) });
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
   const connections = new Set<WsConnection>();
