@@ -151,7 +151,10 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
       proxy.partition();
       await client.line('dead');
       proxy.heal();
-      const result = (await resultOf(client)) as unknown as Outcome;
+      // Not `resultOf` (which waits for the exit): Deno's WebSocket has no terminate(), and a socket whose close
+      // handshake is black-holed holds Deno's event loop until TCP gives up (see the closing note of issue 13).
+      const result = (await client.line('result', 20_000)) as unknown as Outcome;
+      client.kill();
       const figures = account(result, [texts(server)]);
       log(`${runtime.id} partition, resume on`, result, figures);
       expect(figures.delivered).toEqual(figures.expected);
