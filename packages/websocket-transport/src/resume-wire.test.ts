@@ -97,8 +97,8 @@ async function measure(resume: boolean): Promise<{ up: ReturnType<typeof frameCo
     });
   } else {
     wss.on('connection', (ws) => {
-      ws.on('message', (data) => {
-        if (String(data) !== '') delivered++;
+      ws.on('message', (data: Buffer) => {
+        if (data.byteLength > 0) delivered++;
       });
       serverSends.push((text) => ws.send(text));
     });
