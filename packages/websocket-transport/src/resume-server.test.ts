@@ -17,7 +17,7 @@ import {
   type SessionHubOptions,
   type SessionMessage,
 } from './resume-server.js';
-import { createKeepaliveServer, keepAlive, type ResumableServerKeepalive, type ServerKeepaliveOptions } from './server.js';
+import { createKeepaliveServer, keepAlive, type ResumableServerKeepalive, type ServerKeepaliveOptions, type WsSessionContext } from './server.js';
 
 /**
  * The server end of resumable sessions (spec B14, wire format v1) over real `ws` sockets on 127.0.0.1, with a raw
@@ -215,6 +215,15 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     // Two sessions never share an id.
     const second = await open(harness);
     expect(second.hello.session).not.toBe(hello.session);
+  });
+
+  it('B14: the session event carries the connection context: the ws socket and its upgrade request (to authenticate)', async () => {
+    const harness = await server();
+    const { event, socket } = await open(harness, '?ka=1&token=abc');
+    const context = event.context as WsSessionContext;
+    expect(context.ws).toBe(socket);
+    expect(context.request.url).toBe('/?ka=1&token=abc');
+    expect(context.request.headers.host).toMatch(/^127\.0\.0\.1:/);
   });
 
   it('B14: a known session resumes (hello resumed, the same session object); an unknown one gets a new session, reported forgotten at the server end', async () => {

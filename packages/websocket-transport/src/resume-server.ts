@@ -363,10 +363,15 @@ export interface ResumableSession {
  * hub.on('session', ({ session, resumed, forgotten }) => { if (!resumed) wire(session); });
  * ```
  */
-export interface SessionEvent {
+export interface SessionEvent<C = unknown> {
   readonly session: ResumableSession;
   readonly resumed: boolean;
   readonly forgotten: boolean;
+  /**
+   * What the adapter passed to {@link SessionHub.connect} for this connection (for `keepAlive(wss)`, the socket
+   * and the upgrade request: authenticate here, before trusting the session).
+   */
+  readonly context: C;
 }
 
 /**
@@ -377,8 +382,8 @@ export interface SessionEvent {
  * const events: (keyof SessionHubEvents)[] = ['session'];
  * ```
  */
-export interface SessionHubEvents {
-  session: SessionEvent;
+export interface SessionHubEvents<C = unknown> {
+  session: SessionEvent<C>;
 }
 
 /**
@@ -1037,13 +1042,13 @@ class Connection implements ResumeConnection {
  * const handle = hub.connect(socket, (name) => new URL(request.url).searchParams.get(name));
  * ```
  */
-export class SessionHub {
+export class SessionHub<C = unknown> {
   /** The validated options. */
   readonly config: ServerResumeConfig;
   /** The scheduler every session runs on. */
   readonly scheduler: Scheduler;
   private readonly sessions = new Map<string, Session>();
-  private readonly events: Emitter<SessionHubEvents>;
+  private readonly events: Emitter<SessionHubEvents<C>>;
   private readonly host: HubHost;
   private readonly counters: MutableStats = {
     created: 0,
@@ -1089,7 +1094,7 @@ export class SessionHub {
       counters.socketErrors++;
       report('warn', SESSION_HUB_DIAGNOSTICS.socketFailed, { op, error: errorName(error) });
     };
-    this.events = new Emitter<SessionHubEvents>(['session'], listenerFailed);
+    this.events = new Emitter<SessionHubEvents<C>>(['session'], listenerFailed);
     this.host = {
       accepting: null,
       scheduler,
@@ -1132,7 +1137,7 @@ export class SessionHub {
    * hub sends the hello (`new` or `resumed`), retransmits what the client has not acknowledged, and emits
    * `session`.
    */
-  connect(socket: ResumeSocket, get: (name: string) => string | null): ResumeConnection | null {
+  connect(socket: ResumeSocket, get: (name: string) => string | null, context?: C): ResumeConnection | null {
     let request: ResumeRequest | 'invalid' | null;
     try {
       request = readResumeQuery(get);
@@ -1177,12 +1182,12 @@ export class SessionHub {
       this.counters.resumed++;
       session.attach(handle, 'resumed', request.delivered, now);
     }
-    this.events.emit('session', { session, resumed, forgotten });
+    this.events.emit('session', { session, resumed, forgotten, context: context as C });
     return handle;
   }
 
   /** Adds a listener for `session` (every connection attached to a session, new or resumed); returns its remover. */
-  on<K extends keyof SessionHubEvents>(event: K, listener: (event: SessionHubEvents[K]) => void): () => void {
+  on<K extends keyof SessionHubEvents<C>>(event: K, listener: (event: SessionHubEvents<C>[K]) => void): () => void {
     return this.events.on(event, listener);
   }
 
@@ -1218,6 +1223,6 @@ export class SessionHub {
  * hub.on('session', ({ session, forgotten }) => { if (forgotten) console.log('a client came back to a forgotten session'); });
  * ```
  */
-export function createSessionHub(options: SessionHubOptions = {}): SessionHub {
-  return new SessionHub(options);
+export function createSessionHub<C = unknown>(options: SessionHubOptions = {}): SessionHub<C> {
+  return new SessionHub<C>(options);
 }

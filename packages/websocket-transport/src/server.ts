@@ -63,7 +63,23 @@ export interface ServerKeepalive extends Disposable {
    * });
    * ```
    */
-  readonly sessions: SessionHub | null;
+  readonly sessions: SessionHub<WsSessionContext> | null;
+}
+
+/**
+ * What a `session` event of `keepAlive(wss, { resume })` carries as its `context`: the connection's socket and its
+ * upgrade request (headers, cookies, URL), to authenticate the client before trusting its session.
+ *
+ * @example
+ * ```ts
+ * heartbeat.sessions.on('session', ({ session, context }: SessionEvent<WsSessionContext>) => {
+ *   if (!authorized(context.request.headers.authorization)) session.close(4403, 'forbidden');
+ * });
+ * ```
+ */
+export interface WsSessionContext {
+  readonly ws: WebSocket;
+  readonly request: IncomingMessage;
 }
 
 /**
@@ -76,7 +92,7 @@ export interface ServerKeepalive extends Disposable {
  * ```
  */
 export interface ResumableServerKeepalive extends ServerKeepalive {
-  readonly sessions: SessionHub;
+  readonly sessions: SessionHub<WsSessionContext>;
 }
 
 /**
@@ -176,7 +192,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   const hub =
     resume === undefined || resume === false
       ? null
-      : new SessionHub({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) });
+      : new SessionHub<WsSessionContext>({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) });
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
   const connections = new Set<WsConnection>();
@@ -262,7 +278,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     if (hub !== null && request?.url !== undefined) {
       const query = queryOf(request.url);
       // The hello goes out now; `null` is a plain client, left as it is.
-      if (query !== null) connection.resume = hub.connect(connection, (name) => query.get(name));
+      if (query !== null) connection.resume = hub.connect(connection, (name) => query.get(name), { ws, request });
     }
   };
 
