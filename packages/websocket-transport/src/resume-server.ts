@@ -114,7 +114,7 @@ export const RESUME_CLOSE_CODES = Object.freeze({
  * | name | level | fields |
  * | --- | --- | --- |
  * | `session_started` | debug | `sessions` (held now) |
- * | `session_resumed` | info | `awayMs` |
+ * | `session_resumed` | info | `away_ms` |
  * | `session_unknown` | info | `reason` (`unknown` or `impossible_delivered`) |
  * | `session_replaced` | warn | none (a half-open connection closed with 4001) |
  * | `sessions_full` | warn | `limit` |
@@ -648,7 +648,7 @@ class Session implements ResumableSession {
     // The hello tells the client what we delivered: it is the owed acknowledgement.
     this.run({ type: 'outgoing', now }, null, true);
     this.host.write(handle.socket, encodeHello({ status, session: this.id, delivered: this.state.deliveredThrough }));
-    if (status === 'resumed') this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { awayMs });
+    if (status === 'resumed') this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { away_ms: awayMs });
     this.run({ type: 'resumed', now, peerDelivered }, null, false);
     this.reschedule();
   }
