@@ -11,6 +11,10 @@
  *   fetch: (request, server) => (server.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
  *   websocket: withKeepalive({ message: (ws, message) => ws.send(String(message)) }),
  * });
+ * // Resumable sessions (B14): pass the URL on, read messages from the sessions.
+ * const websocket = withKeepalive({ message: () => undefined }, { resume: true });
+ * websocket.keepalive.sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
+ * Bun.serve({ fetch: (request, server) => (server.upgrade(request, { data: { url: request.url } }) ? undefined : new Response(null, { status: 426 })), websocket });
  * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
  * connectWithKeepalive('ws://127.0.0.1:3000', activity);
  * ```
@@ -28,13 +32,16 @@ export {
   type BunTimerLike,
 } from './platform.js';
 export {
+  BUN_SERVER_DIAGNOSTICS,
   withKeepalive,
   type BunKeepaliveOptions,
   type BunMessage,
   type BunServerKeepalive,
   type BunServerWebSocketLike,
+  type BunSessionContext,
   type BunWebSocketHandlerLike,
   type KeepaliveWebSocketHandler,
+  type ResumableBunServerKeepalive,
 } from './server.js';
 export {
   connectWithKeepalive,
@@ -60,11 +67,33 @@ export {
 export {
   HEARTBEAT_MESSAGE,
   PeerTracker,
+  RESUME_CLOSE_CODES,
+  ReplayFullError,
+  SESSION_HUB_DEFAULTS,
+  SESSION_HUB_DIAGNOSTICS,
+  SessionEndedError,
+  SessionHub,
   classifyMessage,
+  createSessionHub,
   isHeartbeatMessage,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,
+  type ResumableSession,
+  type ResumableSessionEvents,
+  type ResumeConnection,
+  type ResumeFrame,
+  type ResumeFrameKind,
+  type ResumeSocket,
+  type ServerResumeOptions,
+  type SessionCloseEvent,
+  type SessionEvent,
+  type SessionExpiredEvent,
+  type SessionHubEvents,
+  type SessionHubOptions,
+  type SessionHubStats,
+  type SessionMessage,
+  type SessionSendResult,
   type TrackedPeer,
   type TrackedSocket,
   type TrackerStats,

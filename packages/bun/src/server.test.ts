@@ -1,19 +1,26 @@
 import { describe, expect, it, vi } from 'vitest';
-import { KeepaliveOptionError } from '@keepalive/core';
+import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
 import { manualPlatform } from 'keepalive-test-support';
+import type { ResumableSession, SessionMessage } from '@keepalive/websocket-transport/peer';
 import { createScheduler } from './platform.js';
-import { withKeepalive, type BunServerWebSocketLike, type BunWebSocketHandlerLike } from './server.js';
+import { BUN_SERVER_DIAGNOSTICS, withKeepalive, type BunServerWebSocketLike, type BunWebSocketHandlerLike } from './server.js';
 
-/** Unit tests of the Bun.serve wrapper with socket doubles on a manual clock (the real Bun runs in keepalive-conformance). */
+/**
+ * Unit tests of the Bun.serve wrapper with socket doubles on a manual clock (the real Bun runs in
+ * server.resume.test.ts and keepalive-conformance).
+ */
+
+const CONTROL = '\u0006';
 
 class ServerSocket implements BunServerWebSocketLike {
   readonly log: string[] = [];
-  ping(): number {
-    this.log.push('ping');
+  constructor(readonly data?: unknown) {}
+  ping(data?: string): number {
+    this.log.push(data === undefined ? 'ping' : `ping:${data}`);
     return 0;
   }
-  send(data: string): number {
-    this.log.push(`send:${JSON.stringify(data)}`);
+  send(data: string | ArrayBuffer | ArrayBufferView): number {
+    this.log.push(typeof data === 'string' ? `send:${JSON.stringify(data)}` : `send:binary:${data.byteLength}`);
     return 1;
   }
   close(code?: number, reason?: string): void {
@@ -201,5 +208,213 @@ describe('withKeepalive', () => {
     spy.mockRestore();
     expect(calls).toEqual(['open', 'open']);
     expect(websocket.keepalive.stats().handlerErrors).toBe(2);
+  });
+});
+
+describe('withKeepalive(handler, { resume }) (B14)', () => {
+  function resumable(resume: Parameters<typeof withKeepalive>[1] = {}, handler: Partial<BunWebSocketHandlerLike> = {}) {
+    const diagnostics: Diagnostic[] = [];
+    const { platform, calls, websocket } = setup({ pingIntervalMs: 100, pongTimeoutMs: 1_000, onDiagnostic: (d) => diagnostics.push(d), resume: { ackDelayMs: 20 }, ...resume }, handler);
+    const sessions = websocket.keepalive.sessions;
+    if (sessions === null) throw new Error('expected the hub');
+    const got: SessionMessage[] = [];
+    const opened: ResumableSession[] = [];
+    sessions.on('session', ({ session, resumed }) => {
+      opened.push(session);
+      if (!resumed) session.on('message', (message) => got.push(message));
+    });
+    return { platform, calls, websocket, sessions, diagnostics, got, opened };
+  }
+  /** The session id in the hello a socket was sent. */
+  const helloOf = (socket: ServerSocket): string => {
+    const texts = socket.log.filter((entry) => entry.startsWith('send:"')).map((entry) => JSON.parse(entry.slice('send:'.length)) as string);
+    return texts.find((text) => text.startsWith(`${CONTROL}H1 `))?.split(' ')[2] ?? '';
+  };
+
+  it('B14: is off by default (sessions null); true or options turn it on; bad options throw KeepaliveOptionError naming resume.<option>', () => {
+    expect(setup().websocket.keepalive.sessions).toBeNull();
+    expect(setup({ resume: false }).websocket.keepalive.sessions).toBeNull();
+    const on = setup({ resume: true }).websocket.keepalive.sessions;
+    expect(on?.config.sessionTtlMs).toBe(120_000);
+    expect(setup({ resume: { sessionTtlMs: 5_000 } }).websocket.keepalive.sessions?.config.sessionTtlMs).toBe(5_000);
+    const named = (make: () => unknown): KeepaliveOptionError => {
+      try {
+        make();
+      } catch (error) {
+        expect(error).toBeInstanceOf(KeepaliveOptionError);
+        return error as KeepaliveOptionError;
+      }
+      throw new Error('expected a KeepaliveOptionError');
+    };
+    const handler = { message: () => undefined };
+    expect(named(() => withKeepalive(handler, { resume: 5 as never }))).toMatchObject({ option: 'resume', value: 5 });
+    expect(named(() => withKeepalive(handler, { resume: null as never }))).toMatchObject({ option: 'resume', value: null });
+    expect(named(() => withKeepalive(handler, { resume: [] as never }))).toMatchObject({ option: 'resume' });
+    expect(named(() => withKeepalive(handler, { resume: { sessionTtlMs: -1 } }))).toMatchObject({ option: 'resume.sessionTtlMs', value: -1 });
+    expect(named(() => withKeepalive(handler, { resume: { maxSessions: 0 } }))).toMatchObject({ option: 'resume.maxSessions', value: 0 });
+    expect(named(() => withKeepalive(handler, { resume: { ttl: 1 } as never }))).toMatchObject({ option: 'resume.ttl', value: 1 });
+  });
+
+  it('B14: a client asking with ka=1 in data.url gets the hello in open, before the app’s open; its messages go to the session, not the app', () => {
+    const order: string[] = [];
+    const sent = (ws: BunServerWebSocketLike): number => (ws instanceof ServerSocket ? ws.log.length : -1);
+    const { calls, websocket, got, opened } = resumable({}, { open: (ws) => order.push(`app-open:${sent(ws)}`) });
+    const socket = new ServerSocket({ url: 'http://127.0.0.1:3000/ws?ka=1' });
+    websocket.open?.(socket);
+    expect(order).toEqual(['app-open:1']);
+    expect(socket.log[0]).toMatch(/^send:"\\u0006H1 new [A-Za-z0-9_-]{22} 0"$/);
+    expect(opened).toHaveLength(1);
+    expect(websocket.message(socket, `${CONTROL}a0`)).toBeUndefined();
+    websocket.message(socket, 'hello');
+    websocket.message(socket, new Uint8Array([1, 2]));
+    websocket.message(socket, `${CONTROL}${CONTROL}escaped`);
+    expect(got).toEqual(['hello', new Uint8Array([1, 2]), `${CONTROL}escaped`]);
+    expect(calls).toEqual([]);
+    // The session's sends go out on the socket, binary included.
+    expect(opened[0]?.send('out')).toBe('sent');
+    expect(opened[0]?.send(new Uint8Array([9]))).toBe('sent');
+    expect(socket.log.slice(-2)).toEqual(['send:"out"', 'send:binary:1']);
+    expect(websocket.keepalive.stats().handlerErrors).toBe(0);
+  });
+
+  it('B14: reads the URL as a string, a relative path or a URL object; the app’s own data fields are left alone', () => {
+    const { websocket, opened } = resumable();
+    for (const url of ['http://127.0.0.1/ws?ka=1', '/ws?ka=1&room=2', new URL('http://127.0.0.1/?ka=1')]) {
+      const socket = new ServerSocket({ url, user: 'someone' });
+      websocket.open?.(socket);
+      expect(socket.log[0]).toMatch(/^send:"\\u0006H1 new /);
+    }
+    expect(opened).toHaveLength(3);
+  });
+
+  it('B14: pings carry the owed ack to clients that read them (ka_p=1); a client ping acknowledges; a client heartbeat is answered with the hub’s', () => {
+    const { platform, websocket, opened } = resumable();
+    const socket = new ServerSocket({ url: '/?ka=1&ka_p=1' });
+    websocket.open?.(socket);
+    websocket.message(socket, `${CONTROL}a0`);
+    websocket.message(socket, 'one');
+    platform.advance(10);
+    expect(socket.log.at(-1)).toBe('ping:1');
+    const session = opened[0];
+    session?.send('s1');
+    expect(session?.unackedMessages).toBe(1);
+    websocket.ping?.(socket, new TextEncoder().encode('1'));
+    expect(session?.unackedMessages).toBe(0);
+    websocket.message(socket, `${CONTROL}A1`);
+    expect(socket.log.at(-1)).toBe(`send:${JSON.stringify(`${CONTROL}A1`)}`);
+    // Without ka_p the pings carry nothing.
+    const quiet = new ServerSocket({ url: '/?ka=1' });
+    websocket.open?.(quiet);
+    websocket.message(quiet, 'x');
+    platform.advance(100);
+    expect(quiet.log).toContain('ping');
+    expect(websocket.keepalive.stats()).toMatchObject({ heartbeatsAnswered: 1, handlerErrors: 0 });
+  });
+
+  it('B14: a cut connection leaves the session to be resumed; a close with 1000 ends it; the app’s close still runs', () => {
+    const { calls, websocket, sessions, got, opened } = resumable();
+    const first = new ServerSocket({ url: '/?ka=1' });
+    websocket.open?.(first);
+    websocket.message(first, `${CONTROL}a0`);
+    websocket.message(first, 'm1');
+    websocket.close?.(first, 1006, '');
+    expect(calls).toEqual(['open', 'close:1006:']);
+    expect(sessions.size).toBe(1);
+    expect(opened[0]?.connected).toBe(false);
+    const again = new ServerSocket({ url: `/?ka=1&ka_s=${helloOf(first)}&ka_d=0` });
+    websocket.open?.(again);
+    expect(again.log[0]).toBe(`send:${JSON.stringify(`${CONTROL}H1 resumed ${helloOf(first)} 1`)}`);
+    // A retransmitted m1 is dropped; m2 is new.
+    websocket.message(again, `${CONTROL}a0`);
+    websocket.message(again, 'm2');
+    expect(got).toEqual(['m1', 'm2']);
+    websocket.close?.(again, 1000, 'bye');
+    expect(sessions.size).toBe(0);
+    expect(opened[1]?.ended).toBe(true);
+  });
+
+  it('B14: plain clients are untouched: no hello, heartbeats answered in kind, every message to the app', () => {
+    const { calls, websocket } = resumable();
+    const socket = new ServerSocket({ url: '/ws?room=1' });
+    websocket.open?.(socket);
+    expect(websocket.message(socket, '')).toBe('message-result');
+    websocket.message(socket, 'hello');
+    expect(socket.log).toEqual(['send:""']);
+    expect(calls).toEqual(['open', 'message:""', 'message:"hello"']);
+  });
+
+  it('B14: without data.url (or with one that cannot be read) a client is plain, and a warn diagnostic says so once', () => {
+    const { calls, websocket, diagnostics, opened } = resumable();
+    const throwing = {
+      get url(): string {
+        throw new Error('no');
+      },
+    };
+    for (const data of [undefined, 'http://127.0.0.1/?ka=1', { url: 42 }, { url: 'http://[::1' }, throwing, { url: 'http://[bad/?ka=1' }]) {
+      const socket = new ServerSocket(data);
+      websocket.open?.(socket);
+      websocket.message(socket, 'plain');
+      expect(socket.log).toEqual([]);
+    }
+    expect(opened).toEqual([]);
+    expect(calls.filter((call) => call === 'message:"plain"')).toHaveLength(6);
+    expect(diagnostics.filter((d) => d.name === BUN_SERVER_DIAGNOSTICS.resumeUrlMissing)).toEqual([
+      { type: 'diagnostic', level: 'warn', name: 'resume_url_missing', fields: {} },
+    ]);
+  });
+
+  it('B14: the warning goes to the resume options’ own onDiagnostic and logger when given', () => {
+    const own: string[] = [];
+    const logged: string[] = [];
+    const { websocket } = setup({ resume: { onDiagnostic: (d) => own.push(d.name), logger: (_level, name) => logged.push(name) } });
+    websocket.open?.(new ServerSocket());
+    expect(own).toEqual(['resume_url_missing']);
+    expect(logged).toEqual(['resume_url_missing']);
+  });
+
+  it('B14: a request this version cannot read is closed with 1002; its frames are read by nobody, never passed to the app', () => {
+    const { calls, websocket, sessions } = resumable();
+    const socket = new ServerSocket({ url: '/?ka=2' });
+    websocket.open?.(socket);
+    expect(socket.log).toEqual(['close:1002:invalid resume request']);
+    websocket.message(socket, 'late');
+    expect(calls).toEqual(['open']);
+    expect(sessions.stats().invalidRequests).toBe(1);
+  });
+
+  it('B14: close() ends every session (1001) and stops; a late frame of a resuming socket still never reaches the app', () => {
+    const { calls, websocket, sessions } = resumable();
+    const socket = new ServerSocket({ url: '/?ka=1' });
+    websocket.open?.(socket);
+    websocket.keepalive.close();
+    expect(socket.log.at(-1)).toBe('close:1001:going away');
+    expect(sessions.size).toBe(0);
+    websocket.message(socket, 'late');
+    websocket.ping?.(socket, new Uint8Array());
+    websocket.close?.(socket, 1001, '');
+    expect(calls).toEqual(['open', 'ping', 'close:1001:']);
+    // After the close event the socket is forgotten: its events only pass through.
+    websocket.message(socket, 'after');
+    expect(calls).toContain('message:"after"');
+    // New connections are not tracked, nor attached.
+    const later = new ServerSocket({ url: '/?ka=1' });
+    websocket.open?.(later);
+    expect(later.log).toEqual([]);
+  });
+
+  it('B14: a socket or a hub that throws is counted, never escapes a handler', () => {
+    const { websocket, sessions } = resumable();
+    const socket = new ServerSocket({ url: '/?ka=1' });
+    socket.send = () => {
+      throw new Error('gone');
+    };
+    websocket.open?.(socket);
+    expect(sessions.stats().socketErrors).toBe(1);
+    const spy = vi.spyOn(sessions, 'connect').mockImplementation(() => {
+      throw new Error('hub failure');
+    });
+    websocket.open?.(new ServerSocket({ url: '/?ka=1' }));
+    spy.mockRestore();
+    expect(websocket.keepalive.stats().handlerErrors).toBe(1);
   });
 });

@@ -1,10 +1,16 @@
-import { KeepaliveOptionError } from '@keepalive/core';
+import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
+import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
 import {
   HEARTBEAT_MESSAGE,
   PeerTracker,
+  SessionHub,
   classifyMessage,
   type PeerTrackerOptions,
+  type ResumeConnection,
+  type ResumeSocket,
+  type SessionHubOptions,
   type TrackedPeer,
+  type TrackedSocket,
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
 import { defaultScheduler } from './platform.js';
@@ -20,14 +26,19 @@ import { defaultScheduler } from './platform.js';
  * ```
  */
 export interface BunServerWebSocketLike {
-  /** Sends a protocol ping. */
+  /** Sends a protocol ping (with `resume`, its payload may carry an acknowledgement). */
   ping(data?: string): unknown;
-  /** Sends a text message. */
-  send(data: string): unknown;
+  /** Sends a message: text, or binary (a resumable session's binary messages). */
+  send(data: string | ArrayBuffer | ArrayBufferView): unknown;
   /** Closes with a close frame. */
   close(code?: number, reason?: string): unknown;
   /** Destroys the connection at once (no close handshake); Bun ≥ 1.1 has it. */
   terminate?(): unknown;
+  /**
+   * What the app passed as `data` to `server.upgrade(request, { data })`. With `resume`, {@link withKeepalive} reads
+   * the request URL from `data.url` (a string or a `URL`): upgrade with `server.upgrade(request, { data: { url: request.url } })`.
+   */
+  readonly data?: unknown;
 }
 
 /**
@@ -79,7 +90,32 @@ export interface BunWebSocketHandlerLike {
 export interface BunKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
+  /**
+   * Resumable sessions (spec B14, wire format v1) for clients that ask for them (`ka=1` in the URL): `true` for the
+   * defaults, or the `SessionHubOptions` (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to this
+   * keep-alive's). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off.
+   *
+   * Bun's `ServerWebSocket` has no URL: upgrade with `server.upgrade(request, { data: { url: request.url } })` so the
+   * hub can read the query from `ws.data.url`. A connection without one is served as a plain client, and a warn
+   * diagnostic `resume_url_missing` ({@link BUN_SERVER_DIAGNOSTICS}) says so once. Plain clients are untouched. See
+   * {@link BunServerKeepalive.sessions}.
+   */
+  readonly resume?: boolean | SessionHubOptions | undefined;
 }
+
+/**
+ * Diagnostics of {@link withKeepalive} besides the tracker's and the hub's (names only, never URLs or session ids):
+ *
+ * | name | level | fields |
+ * | --- | --- | --- |
+ * | `resume_url_missing` | warn | none (resume is on, but a socket's `data.url` is missing or unreadable: served as a plain client; reported once) |
+ *
+ * @example
+ * ```ts
+ * withKeepalive(handler, { resume: true, onDiagnostic: (d) => { if (d.name === BUN_SERVER_DIAGNOSTICS.resumeUrlMissing) alert(d); } });
+ * ```
+ */
+export const BUN_SERVER_DIAGNOSTICS = Object.freeze({ resumeUrlMissing: 'resume_url_missing' } as const);
 
 /**
  * The keep-alive behind a wrapped handler: counters and a way to stop.
@@ -98,20 +134,118 @@ export interface BunServerKeepalive extends Disposable {
   close(): void;
   /** The tracker behind it. */
   readonly tracker: PeerTracker;
+  /**
+   * The resumable sessions (spec B14) when the `resume` option is on, else `null`. A resuming client's messages are
+   * read by the hub and are **not** passed to your `message` handler: read them from its session
+   * (`session.on('message')`), and send with `session.send()`, not `ws.send()` (what is written on the socket
+   * directly is neither numbered nor kept for a reconnect). Plain clients' messages reach your handler as before.
+   * Closing the keep-alive ends every session (their sockets are closed with 1001).
+   *
+   * @example
+   * ```ts
+   * const websocket = withKeepalive({ message: (ws, message) => ws.send(String(message)) }, { resume: true });
+   * websocket.keepalive.sessions.on('session', ({ session, resumed }) => {
+   *   if (resumed) return; // the same session as before: its listeners are in place
+   *   session.on('message', (message) => session.send(`echo ${String(message)}`));
+   * });
+   * ```
+   */
+  readonly sessions: SessionHub<BunSessionContext> | null;
+}
+
+/**
+ * What a `session` event of a resumable `withKeepalive` handler carries as its `context`: the connection's
+ * `ServerWebSocket` (its `data` holds what the app passed to `server.upgrade`: authenticate there).
+ *
+ * @example
+ * ```ts
+ * websocket.keepalive.sessions.on('session', ({ session, context }) => {
+ *   if (!(context.ws.data as { user?: string }).user) session.close(4401, 'unauthorized');
+ * });
+ * ```
+ */
+export interface BunSessionContext {
+  readonly ws: BunServerWebSocketLike;
+}
+
+/**
+ * The keep-alive of a handler with resumable sessions on: {@link BunServerKeepalive} whose `sessions` is the hub.
+ *
+ * @example
+ * ```ts
+ * const { keepalive }: { keepalive: ResumableBunServerKeepalive } = withKeepalive(handler, { resume: true });
+ * keepalive.sessions.size; // sessions held now
+ * ```
+ */
+export interface ResumableBunServerKeepalive extends BunServerKeepalive {
+  readonly sessions: SessionHub<BunSessionContext>;
 }
 
 /**
  * A handler returned by {@link withKeepalive}: the given handler with
- * keep-alive wired in, plus {@link BunServerKeepalive} as `keepalive`.
+ * keep-alive wired in, plus {@link BunServerKeepalive} as `keepalive`
+ * ({@link ResumableBunServerKeepalive} with `resume` on).
  *
  * @example
  * ```ts
  * const websocket: KeepaliveWebSocketHandler<typeof handler> = withKeepalive(handler);
  * ```
  */
-export type KeepaliveWebSocketHandler<H extends BunWebSocketHandlerLike> = H & {
-  readonly keepalive: BunServerKeepalive;
+export type KeepaliveWebSocketHandler<H extends BunWebSocketHandlerLike, K extends BunServerKeepalive = BunServerKeepalive> = H & {
+  readonly keepalive: K;
 };
+
+/**
+ * One tracked connection: the socket the tracker drives (methods on the prototype: no closures per connection) and,
+ * for a resuming client, its session's handle.
+ */
+class BunConnection implements TrackedSocket, ResumeSocket {
+  peer: TrackedPeer | null = null;
+  /** The resumable session's handle when the client asked for one (B14), else `null`. */
+  resume: ResumeConnection | null = null;
+  constructor(
+    readonly ws: BunServerWebSocketLike,
+    private readonly heartbeatMessage: string,
+  ) {}
+  ping(): void {
+    // A resuming client that reads ping payloads gets the owed acknowledgement on the ping.
+    const payload = this.resume?.pingPayload() ?? '';
+    if (payload === '') this.ws.ping();
+    else this.ws.ping(payload);
+  }
+  reply(): void {
+    // A resumed connection answers with its own heartbeat, which carries the acknowledgement.
+    this.ws.send(this.resume === null ? this.heartbeatMessage : this.resume.heartbeatReply());
+  }
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.ws.send(data);
+  }
+  close(code?: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+  terminate(): void {
+    if (typeof this.ws.terminate === 'function') this.ws.terminate();
+    else this.ws.close();
+  }
+}
+
+/** The request URL an app put in `ws.data.url` (a string or a `URL`), as its query; `null` when missing or unreadable. */
+function queryOf(data: unknown): URLSearchParams | null {
+  if (typeof data !== 'object' || data === null) return null;
+  let url: unknown;
+  try {
+    url = (data as { readonly url?: unknown }).url;
+  } catch {
+    return null;
+  }
+  if (url instanceof URL) return url.searchParams;
+  if (typeof url !== 'string') return null;
+  try {
+    return new URL(url, 'http://localhost').searchParams;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Wraps a `Bun.serve` `websocket` handler object so that every
@@ -133,25 +267,62 @@ export type KeepaliveWebSocketHandler<H extends BunWebSocketHandlerLike> = H & {
  * Bun's own `idleTimeout` and `sendPings` default to off (0 and `false`) so the
  * core is the only keep-alive policy; set them to keep Bun's.
  *
+ * With `resume` on, clients that ask (`ka=1` in the URL) get resumable
+ * sessions (spec B14) from `websocket.keepalive.sessions`: the server numbers
+ * its messages, keeps them until acknowledged and retransmits them after a
+ * reconnect; the client's messages are delivered once and in order. The hub
+ * reads the request URL from `ws.data.url`, so upgrade with
+ * `server.upgrade(request, { data: { url: request.url } })`. The hello goes out
+ * in `open`, before your `open` runs (write nothing on a resuming client's
+ * socket yourself); its messages go to its session, never to your `message`
+ * handler; `open`, `ping`, `pong` and `close` still reach yours.
+ *
  * @example
  * ```ts
  * import { withKeepalive } from '@keepalive/bun';
+ * const websocket = withKeepalive({ message: (ws, message) => ws.send(String(message)) }, { pingIntervalMs: 30_000, resume: true });
+ * websocket.keepalive.sessions.on('session', ({ session, resumed }) => {
+ *   if (!resumed) session.on('message', (message) => session.send(message));
+ * });
  * const server = Bun.serve({
  *   port: 8080,
- *   fetch: (request, server) => (server.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
- *   websocket: withKeepalive({ message: (ws, message) => ws.send(String(message)) }, { pingIntervalMs: 30_000 }),
+ *   fetch: (request, server) =>
+ *     server.upgrade(request, { data: { url: request.url } }) ? undefined : new Response('upgrade required', { status: 426 }),
+ *   websocket,
  * });
  * ```
  */
+export function withKeepalive<H extends BunWebSocketHandlerLike>(
+  handler: H,
+  options: BunKeepaliveOptions & { readonly resume: true | SessionHubOptions },
+): KeepaliveWebSocketHandler<H, ResumableBunServerKeepalive>;
+/** {@inheritDoc withKeepalive:0} */
+export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, options?: BunKeepaliveOptions): KeepaliveWebSocketHandler<H>;
 export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, options: BunKeepaliveOptions = {}): KeepaliveWebSocketHandler<H> {
   const given: unknown = handler;
   if (typeof given !== 'object' || given === null || typeof (given as Partial<BunWebSocketHandlerLike>).message !== 'function') {
     throw new TypeError('withKeepalive(handler): expected a Bun websocket handler object with a message() function');
   }
-  const { heartbeatMessage = HEARTBEAT_MESSAGE, scheduler, ...peerOptions } = options;
+  const { heartbeatMessage = HEARTBEAT_MESSAGE, scheduler, resume, ...peerOptions } = options;
   if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
+  const resumeGiven: unknown = resume;
+  if (resumeGiven !== undefined && typeof resumeGiven !== 'boolean' && (typeof resumeGiven !== 'object' || resumeGiven === null || Array.isArray(resumeGiven))) {
+    throw new KeepaliveOptionError('resume', resumeGiven, 'true, false or an object of resume options');
+  }
   const tracker = new PeerTracker({ ...peerOptions, scheduler: scheduler ?? defaultScheduler() });
-  const peers = new Map<BunServerWebSocketLike, TrackedPeer>();
+  const hubOptions: SessionHubOptions | null =
+    resume === undefined || resume === false
+      ? null
+      : { scheduler: tracker.scheduler, onDiagnostic: peerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) };
+  // The hub validates its options (named `resume.<option>`); it runs on the tracker's scheduler by default.
+  const hub = hubOptions === null ? null : new SessionHub<BunSessionContext>(hubOptions);
+  // The adapter's own warning goes where the hub's diagnostics go.
+  const diagnose: ((diagnostic: Diagnostic) => void) | null =
+    hubOptions === null ? null : createDiagnosticSink({ session: nextInstanceId(), logger: hubOptions.logger, onDiagnostic: hubOptions.onDiagnostic });
+  const connections = new Map<BunServerWebSocketLike, BunConnection>();
+  // Resuming sockets, until they close: their frames belong to the hub even after the keep-alive stopped.
+  const resumed = new WeakMap<BunServerWebSocketLike, ResumeConnection>();
+  let urlMissingReported = false;
   let closed = false;
 
   const guarded = (fn: () => void): void => {
@@ -163,30 +334,36 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
   };
 
   const track = (ws: BunServerWebSocketLike): void => {
-    if (closed || peers.has(ws)) return;
-    const peer = tracker.track({
-      ping: () => {
-        ws.ping();
-      },
-      reply: () => {
-        ws.send(heartbeatMessage);
-      },
-      close: (code, reason) => {
-        ws.close(code, reason);
-      },
-      terminate: () => {
-        if (typeof ws.terminate === 'function') ws.terminate();
-        else ws.close();
-      },
-    });
-    peers.set(ws, peer);
+    if (closed || connections.has(ws)) return;
+    const connection = new BunConnection(ws, heartbeatMessage);
+    connections.set(ws, connection);
+    connection.peer = tracker.track(connection);
+    if (hub === null) return;
+    const query = queryOf(ws.data);
+    if (query === null) {
+      if (!urlMissingReported) {
+        urlMissingReported = true;
+        diagnose?.({ type: 'diagnostic', level: 'warn', name: BUN_SERVER_DIAGNOSTICS.resumeUrlMissing, fields: {} });
+      }
+      return;
+    }
+    // The hello goes out now; `null` is a plain client, left as it is.
+    const handle = hub.connect(connection, (name) => query.get(name), { ws });
+    if (handle === null) return;
+    connection.resume = handle;
+    resumed.set(ws, handle);
   };
 
-  const untrack = (ws: BunServerWebSocketLike): void => {
-    const peer = peers.get(ws);
-    if (peer === undefined) return;
-    peers.delete(ws);
-    peer.closed();
+  const untrack = (ws: BunServerWebSocketLike, code: number): void => {
+    const handle = resumed.get(ws);
+    if (handle !== undefined) {
+      resumed.delete(ws);
+      handle.closed(code);
+    }
+    const connection = connections.get(ws);
+    if (connection === undefined) return;
+    connections.delete(ws);
+    connection.peer?.closed();
   };
 
   const keepalive: BunServerKeepalive = {
@@ -197,10 +374,13 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
     close: () => {
       if (closed) return;
       closed = true;
-      peers.clear();
+      // Sessions end first (their sockets are closed with 1001 and their handles detached).
+      hub?.close();
+      connections.clear();
       tracker.close();
     },
     tracker,
+    sessions: hub,
     [Symbol.dispose]: () => {
       keepalive.close();
     },
@@ -217,9 +397,18 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
       return handler.open?.(ws);
     },
     message(ws, message) {
+      const handle = resumed.get(ws);
+      if (handle !== undefined) {
+        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
+        guarded(() => {
+          const kind = handle.message(message);
+          connections.get(ws)?.peer?.inbound(kind === 'heartbeat' ? 'heartbeat' : 'message');
+        });
+        return undefined;
+      }
       guarded(() => {
-        const peer = peers.get(ws);
-        if (peer === undefined) return;
+        const peer = connections.get(ws)?.peer;
+        if (peer === null || peer === undefined) return;
         const kind = classifyMessage(message, undefined, heartbeatMessage);
         if (kind === 'heartbeat') peer.inbound('heartbeat');
         else if (kind === 'malformed') peer.malformedHeartbeat();
@@ -228,16 +417,20 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
       return handler.message(ws, message);
     },
     ping(ws, data) {
-      guarded(() => peers.get(ws)?.inbound('ping'));
+      guarded(() => {
+        // A resuming client's ping may carry its acknowledgement.
+        resumed.get(ws)?.ping(data);
+        connections.get(ws)?.peer?.inbound('ping');
+      });
       return handler.ping?.(ws, data);
     },
     pong(ws, data) {
-      guarded(() => peers.get(ws)?.inbound('pong'));
+      guarded(() => connections.get(ws)?.peer?.inbound('pong'));
       return handler.pong?.(ws, data);
     },
     close(ws, code, reason) {
       guarded(() => {
-        untrack(ws);
+        untrack(ws, code);
       });
       return handler.close?.(ws, code, reason);
     },

@@ -22,7 +22,8 @@ type Action =
   | { k: 'close'; aborted: boolean }
   | { k: 'stall'; dt: number }
   | { k: 'network'; online: boolean }
-  | { k: 'visible' };
+  | { k: 'visible' }
+  | { k: 'retryAfter'; delayMs: number | null };
 
 const closes = fc.constantFrom<[number, string]>(
   [1000, ''],
@@ -51,6 +52,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 5_000 }).map((dt) => ({ k: 'stall' as const, dt })) },
   { weight: 1, arbitrary: fc.boolean().map((online) => ({ k: 'network' as const, online })) },
   { weight: 1, arbitrary: fc.constant({ k: 'visible' as const }) },
+  { weight: 1, arbitrary: fc.option(fc.integer({ min: 0, max: 3_000 }), { nil: null }).map((delayMs) => ({ k: 'retryAfter' as const, delayMs })) },
 );
 
 const options: fc.Arbitrary<ConnectionOptions> = fc.record({
@@ -61,6 +63,7 @@ const options: fc.Arbitrary<ConnectionOptions> = fc.record({
   maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
   maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
   permitWithoutActivity: fc.boolean(),
+  idleReadTimeoutMs: fc.option(fc.integer({ min: 10, max: 3_000 }), { nil: null }),
   lateTimerMs: fc.integer({ min: 1, max: 2_000 }),
   reconnect: fc.record({
     initialDelayMs: fc.integer({ min: 1, max: 200 }),
@@ -107,6 +110,9 @@ function run(sim: ConnectionSim, act: Action): void {
     case 'visible':
       sim.apply({ type: 'visibility', visible: true });
       break;
+    case 'retryAfter':
+      sim.apply({ type: 'retry_after', delayMs: act.delayMs });
+      break;
   }
 }
 
@@ -139,7 +145,11 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
     expect(event.delayMs).toBeGreaterThanOrEqual(0);
     expect(event.delayMs).toBeLessThanOrEqual(state.config.reconnect.maxDelayMs);
   }
-  // B15: a dead-peer verdict only ever comes from a liveness deadline handled on time (within lateTimerMs).
+  // B5 while idle: the idle read deadline is armed exactly while open with the option on and no heartbeat running.
+  const idleRead = state.config.idleReadTimeoutMs !== null && state.phase === 'open' && state.session.heartbeatAt === null;
+  expect(state.readAt !== null).toBe(idleRead);
+  if (state.readAt !== null) expect(state.readAt).toBeLessThanOrEqual(state.now + (state.config.idleReadTimeoutMs ?? 0));
+  // B15: a dead-peer verdict only ever comes from a deadline (liveness or idle read) handled on time (within lateTimerMs).
   for (const late of sim.deadPeerLateness) expect(late).toBeLessThanOrEqual(state.config.session.lateTimerMs);
   // B10: offline, no reconnect delay is armed (the wait is for the network).
   if (!state.online && state.phase === 'backoff') expect(connectionDeadline(state)).toBe(connectionDeadline({ ...state, phase: 'parked' }));
@@ -150,7 +160,7 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
 
 describe('connection machine properties', () => {
   test.prop([options, fc.array(action, { maxLength: 80 })])(
-    'B10 B11 B14 B6 B15: one socket at a time, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded, no dead peer from a late timer',
+    'B10 B11 B14 B6 B5 B15: one socket at a time, the idle read deadline armed exactly while open and idle, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded, no dead peer from a late timer',
     (opts, actions) => {
       const sim = new ConnectionSim(opts);
       check(sim, opts);

@@ -333,6 +333,105 @@ describe('keep-alives, liveness and the heartbeat-answer rule inside the connect
   });
 });
 
+describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-alives)', () => {
+  const sse = { ...fast, pongTimeoutMs: 300, idleReadTimeoutMs: 2_000 } as const;
+
+  it('B5: while open and idle, nothing received for idleReadTimeoutMs is a dead peer: destroyed, reported, reconnected', () => {
+    const sim = opened(sse, false);
+    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    expect(connectionDeadline(sim.state)).toBe(sim.state.readAt);
+    sim.advance(1_500);
+    sim.inbound('ping');
+    // Anything received starts the limit again.
+    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    sim.advance(1_999);
+    expect(sim.state.phase).toBe('open');
+    sim.advance(1, 0.5);
+    expect(sim.socket).toBeNull();
+    expect(sim.state.phase).toBe('backoff');
+    expect(sim.state.readAt).toBeNull();
+    expect(sim.eventsOf('dead-peer')).toEqual([{ type: 'dead-peer', timeoutMs: 2_000 }]);
+    expect(sim.eventsOf('close')).toEqual([{ type: 'close', code: 1006, reason: 'idle_read_timeout', willReconnect: true }]);
+    expect(sim.diagnosticNames()).toContain('idle_read_timeout');
+    expect(sim.violations).toEqual([]);
+  });
+
+  it('B5, S4: while busy the heartbeat rule applies instead (interval + timeout); idle again, the limit starts afresh', () => {
+    const sim = opened(sse, false);
+    sim.apply({ type: 'start', reason: 'api_call' });
+    expect(sim.state.readAt).toBeNull();
+    // The stream keeps talking: no verdict for a busy 5 s, well past the idle limit.
+    for (let t = 0; t < 5_000; t += 250) {
+      sim.advance(250);
+      sim.inbound('ping');
+    }
+    expect(sim.state.phase).toBe('open');
+    expect(sim.keepalives.length).toBeGreaterThan(0);
+    sim.apply({ type: 'stop', reason: 'api_call' });
+    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    // Busy and silent: detected at the next tick plus pongTimeoutMs, long before the idle limit would be.
+    sim.apply({ type: 'start', reason: 'api_call' });
+    const silentFrom = sim.now;
+    sim.advance(1_400);
+    expect(sim.eventsOf('dead-peer')).toEqual([{ type: 'dead-peer', timeoutMs: 300 }]);
+    expect(sim.now - silentFrom).toBeLessThanOrEqual(1_000 + 300 + 100);
+  });
+
+  it('B7: with permitWithoutActivity the heartbeat runs while idle, so the idle limit is never armed; off by default', () => {
+    expect(opened({ ...sse, permitWithoutActivity: true }, false).state.readAt).toBeNull();
+    expect(opened(fast, false).state.readAt).toBeNull();
+    expect(defineConnectionConfig({}).idleReadTimeoutMs).toBeNull();
+  });
+
+  it('B15: a late idle check is reported and gives the peer a fresh limit instead of a verdict', () => {
+    const sim = opened({ ...sse, lateTimerMs: 500 }, false);
+    sim.stall(2_000 + 800);
+    expect(sim.state.phase).toBe('open');
+    expect(sim.diagnostics.filter((d) => d.name === 'heartbeat_late').map((d) => d.fields)).toEqual([{ timer: 'idle_read', late_ms: 800, missed: 0 }]);
+    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    sim.advance(2_000);
+    expect(sim.eventsOf('dead-peer')).toHaveLength(1);
+  });
+
+  it('B1: idleReadTimeoutMs is validated like every duration', () => {
+    expect(() => defineConnectionConfig({ idleReadTimeoutMs: 0 })).toThrow(KeepaliveOptionError);
+    expect(() => defineConnectionConfig({ idleReadTimeoutMs: Number.NaN })).toThrow(/idleReadTimeoutMs: NaN/);
+    expect(defineConnectionConfig({ idleReadTimeoutMs: null }).idleReadTimeoutMs).toBeNull();
+  });
+});
+
+describe("B6: the peer's least reconnect delay (retry_after)", () => {
+  it("B6: after retry_after every backoff delay is the peer's floor plus the jitter, capped; null forgets it", () => {
+    const sim = opened(fast);
+    sim.apply({ type: 'retry_after', delayMs: 400 });
+    expect(sim.state.retryAfterMs).toBe(400);
+    sim.closeSocket(1006, '', 0.5);
+    expect(sim.eventsOf('reconnecting').at(-1)).toEqual({ type: 'reconnecting', attempt: 1, delayMs: 400 + 50 });
+    sim.advance(450);
+    sim.closeSocket(1006, '', 0.999);
+    // Capped at maxDelayMs (1 000).
+    expect(sim.eventsOf('reconnecting').at(-1)).toEqual({ type: 'reconnecting', attempt: 2, delayMs: 400 + 199 });
+    sim.advance(1_000);
+    sim.apply({ type: 'retry_after', delayMs: 5_000 });
+    sim.closeSocket(1006, '', 0);
+    expect(sim.eventsOf('reconnecting').at(-1)).toEqual({ type: 'reconnecting', attempt: 3, delayMs: 1_000 });
+    sim.advance(1_000);
+    sim.apply({ type: 'retry_after', delayMs: null });
+    sim.closeSocket(1006, '', 0);
+    expect(sim.eventsOf('reconnecting').at(-1)).toEqual({ type: 'reconnecting', attempt: 4, delayMs: 0 });
+  });
+
+  it('B6: a dead-peer loss honours the floor too; a nonsense delay is diagnosed and changes nothing', () => {
+    const sim = opened({ ...fast, idleReadTimeoutMs: 1_000 }, false);
+    sim.apply({ type: 'retry_after', delayMs: 300 });
+    for (const delayMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) sim.apply({ type: 'retry_after', delayMs });
+    expect(sim.diagnostics.filter((d) => d.name === 'invalid_event').map((d) => d.fields)).toEqual(Array.from({ length: 4 }, () => ({ event: 'retry_after' })));
+    expect(sim.state.retryAfterMs).toBe(300);
+    sim.advance(1_000, 0);
+    expect(sim.eventsOf('reconnecting')).toEqual([{ type: 'reconnecting', attempt: 1, delayMs: 300 }]);
+  });
+});
+
 describe('lazy reconnect: parked while idle', () => {
   const lazy = { ...fast, reconnect: { ...fast.reconnect, whenIdle: 'lazy' } } as const;
 

@@ -1,7 +1,7 @@
 import { CLOSE_CODES, NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
 import { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
 import { pollTimeout } from './deadlines.js';
-import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, nestedOptions, optionOr } from './errors.js';
+import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, checkOptionalDuration, nestedOptions, optionOr } from './errors.js';
 import { answerHeartbeat } from './heartbeat.js';
 import {
   createReconnectState,
@@ -13,7 +13,7 @@ import {
   type ReconnectOptions,
   type ReconnectState,
 } from './reconnect.js';
-import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
+import { SESSION_DIAGNOSTICS, createSessionState, step as sessionStep, wantsHeartbeat, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
 import {
   createResumeState,
   defineResumeConfig,
@@ -51,7 +51,7 @@ import type { Hello } from './wire.js';
  * | phase | socket | what is armed | leaves on |
  * | --- | --- | --- | --- |
  * | `connecting` | one, not open yet | connect timeout | opened → `open`; closed or timed out → `backoff`, `parked`, `closed` |
- * | `open` | one, open | session timers (heartbeat while busy, liveness) | lost → `backoff` / `parked` / `closed`; close → `closing` |
+ * | `open` | one, open | session timers (heartbeat while busy, liveness); the idle read timeout while idle | lost → `backoff` / `parked` / `closed`; close → `closing` |
  * | `backoff` | none | reconnect delay | delay over → `connecting` (or `parked` when lazy and idle) |
  * | `parked` | none | nothing | work starts or a send → `connecting` |
  * | `closing` | one, closing | close-handshake timeout | closed or timed out → `closed` |
@@ -91,6 +91,14 @@ export interface ConnectionOptions extends SessionOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** How long a deliberate close waits for the close handshake before destroying the socket. Default 5 000 ms. */
   readonly closeTimeoutMs?: number | undefined;
+  /**
+   * B5 while idle: while no heartbeat runs (no work in flight, and `permitWithoutActivity` off), an open connection
+   * that receives nothing for this long is dead, exactly as if a keep-alive had gone unanswered (`dead-peer`, the
+   * socket destroyed, a reconnect). For a transport that cannot send keep-alives (Server-Sent Events) this is the
+   * idle limit; while busy the heartbeat's `heartbeatIntervalMs` + `pongTimeoutMs` applies. A late check is
+   * reported and given a fresh limit (B15). `null` (default) turns it off.
+   */
+  readonly idleReadTimeoutMs?: number | null | undefined;
   /** Reconnect policy. Default: 500 ms initial, ×2, capped at 30 s, reset after 60 s up, never gives up, eager. */
   readonly reconnect?: ConnectionReconnectOptions | undefined;
   /** How many messages may wait in the queue while not open. Default 1 000. */
@@ -128,6 +136,7 @@ export interface ConnectionConfig {
   readonly whenIdle: WhenIdle;
   readonly connectTimeoutMs: number;
   readonly closeTimeoutMs: number;
+  readonly idleReadTimeoutMs: number | null;
   readonly maxQueuedMessages: number;
   readonly maxQueuedBytes: number;
   readonly terminalCloseCodes: readonly number[];
@@ -154,6 +163,7 @@ export const CONNECTION_DEFAULTS = Object.freeze({
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   closeTimeoutMs: 5_000,
+  idleReadTimeoutMs: null,
   maxQueuedMessages: 1_000,
   maxQueuedBytes: 1_048_576,
   whenIdle: 'eager',
@@ -167,6 +177,7 @@ export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = Obje
   ...(SESSION_KEYS as (keyof SessionOptions)[]),
   'connectTimeoutMs',
   'closeTimeoutMs',
+  'idleReadTimeoutMs',
   'reconnect',
   'maxQueuedMessages',
   'maxQueuedBytes',
@@ -208,6 +219,7 @@ export function defineConnectionConfig(options: ConnectionOptions = {}): Connect
     whenIdle,
     connectTimeoutMs: checkDuration('connectTimeoutMs', optionOr(options, 'connectTimeoutMs', CONNECTION_DEFAULTS.connectTimeoutMs)),
     closeTimeoutMs: checkDuration('closeTimeoutMs', optionOr(options, 'closeTimeoutMs', CONNECTION_DEFAULTS.closeTimeoutMs)),
+    idleReadTimeoutMs: checkOptionalDuration('idleReadTimeoutMs', optionOr(options, 'idleReadTimeoutMs', CONNECTION_DEFAULTS.idleReadTimeoutMs)),
     maxQueuedMessages: checkInteger('maxQueuedMessages', optionOr(options, 'maxQueuedMessages', CONNECTION_DEFAULTS.maxQueuedMessages), 0, 10_000_000),
     maxQueuedBytes: checkInteger('maxQueuedBytes', optionOr(options, 'maxQueuedBytes', CONNECTION_DEFAULTS.maxQueuedBytes), 0, Number.MAX_SAFE_INTEGER),
     terminalCloseCodes: checkCloseCodes(optionOr(options, 'terminalCloseCodes', TERMINAL_CLOSE_CODES)),
@@ -279,6 +291,10 @@ export interface ConnectionState {
   readonly connectAt: number | null;
   /** Deadline of the close-handshake timeout while `closing`, else `null`. */
   readonly closeAt: number | null;
+  /** Deadline of the idle read timeout (`idleReadTimeoutMs`) while open and no heartbeat runs, else `null`. */
+  readonly readAt: number | null;
+  /** The least delay before a reconnect that the peer asked for (a `retry_after` event), or `null`. */
+  readonly retryAfterMs: number | null;
   /** Whether keep-alives on the open socket are protocol pings (else heartbeat messages). */
   readonly canPing: boolean;
   /** Heartbeat messages sent on the open socket and not answered yet. */
@@ -335,6 +351,9 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  * - `inbound`: the open socket received a frame (any frame is proof of life); `ack` is the acknowledgement it
  *   carried (a ping's payload, a resumed connection's heartbeat or ack), if any.
  * - `hello`: the server's hello (wire format v1) arrived on the open socket.
+ * - `retry_after`: the peer asked for at least `delayMs` before any later reconnect (an SSE stream's `retry:`
+ *   field); each backoff delay is then that floor plus the jittered backoff, capped at `reconnect.maxDelayMs`.
+ *   `null` forgets it.
  * - `timeout`: fire everything due at `now` (quinn's `handle_timeout`).
  * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
  * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
@@ -350,6 +369,7 @@ export type ConnectionEvent =
   | { readonly type: 'socket_closed'; readonly now: number; readonly code: number; readonly reason: string; readonly random?: number | undefined }
   | { readonly type: 'inbound'; readonly now: number; readonly frame: InboundFrame; readonly ack?: number | undefined }
   | { readonly type: 'hello'; readonly now: number; readonly hello: Hello }
+  | { readonly type: 'retry_after'; readonly now: number; readonly delayMs: number | null }
   | { readonly type: 'timeout'; readonly now: number; readonly random?: number | undefined; readonly sendKeepalives?: boolean | undefined }
   | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
   | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
@@ -467,6 +487,7 @@ export type ConnectionCommand =
  * | --- | --- | --- |
  * | `connect_failed` | warn | `attempt` |
  * | `connect_timeout` | warn | `attempt`, `timeout_ms` |
+ * | `idle_read_timeout` | warn | `timeout_ms` (nothing received for `idleReadTimeoutMs` while idle: a dead peer) |
  * | `connection_lost` | info | `code` |
  * | `close_timeout` | warn | `timeout_ms` |
  * | `parked` | info | `code` |
@@ -486,6 +507,7 @@ export type ConnectionCommand =
 export const CONNECTION_DIAGNOSTICS = Object.freeze({
   connectFailed: 'connect_failed',
   connectTimeout: 'connect_timeout',
+  idleReadTimeout: 'idle_read_timeout',
   connectionLost: 'connection_lost',
   closeTimeout: 'close_timeout',
   parked: 'parked',
@@ -557,6 +579,8 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     backoff,
     connectAt: null,
     closeAt: null,
+    readAt: null,
+    retryAfterMs: null,
     canPing: false,
     heartbeatsOwed: 0,
     queuedMessages: 0,
@@ -599,6 +623,11 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
     out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
     return state;
   }
+  const next = stepEvent(state, event, out);
+  return withReadDeadline(next, next !== state && (event.type === 'inbound' || event.type === 'hello'));
+}
+
+function stepEvent(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): ConnectionState {
   const now = eventTime(state, event, out);
   const d: Draft = { ...state, now };
   switch (event.type) {
@@ -610,6 +639,8 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
       return onInbound(d, event.frame, event.ack, out) ?? state;
     case 'hello':
       return onHello(d, event.hello, out);
+    case 'retry_after':
+      return onRetryAfter(d, event.delayMs, out);
     case 'timeout':
       return onTimeout(d, event.random, event.sendKeepalives, out);
     case 'send':
@@ -644,7 +675,7 @@ export function connectionDeadline(state: ConnectionState): number | null {
   let earliest = pollTimeout(state.session);
   const resume = state.resume !== null && state.phase === 'open' ? resumeDeadline(state.resume) : null;
   // Offline, a reconnect waits for the network instead of its delay.
-  for (const at of [state.connectAt, state.closeAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null, resume]) {
+  for (const at of [state.connectAt, state.closeAt, state.readAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null, resume]) {
     if (at !== null && (earliest === null || at < earliest)) earliest = at;
   }
   return earliest;
@@ -926,7 +957,7 @@ function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undef
     park(d, info, out);
     return;
   }
-  runBackoff(d, { type: 'disconnected', now: d.now, random }, out);
+  runBackoff(d, { type: 'disconnected', now: d.now, random, minDelayMs: d.retryAfterMs ?? undefined }, out);
   if (d.backoff.phase === 'exhausted') {
     if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
     finish(d, 'exhausted', info, out);
@@ -1043,12 +1074,51 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
       openSocket(d, d.backoff.attempt, out);
     }
   }
+  if (d.phase === 'open' && d.readAt !== null && d.readAt <= now) readTimedOut(d, d.readAt, random, out);
   if (d.phase === 'open' && d.resume !== null) {
     const resumeDue = resumeDeadline(d.resume);
     if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
   }
   const due = pollTimeout(d.session);
   if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out);
+  return d;
+}
+
+/**
+ * B5 while idle (`idleReadTimeoutMs`): the read deadline is armed exactly while open with no heartbeat running,
+ * counted from when that began or from the last inbound frame (`heard`), and `null` otherwise.
+ */
+function withReadDeadline(state: ConnectionState, heard: boolean): ConnectionState {
+  const limit = state.config.idleReadTimeoutMs;
+  const wanted = limit !== null && state.phase === 'open' && !wantsHeartbeat(state.session);
+  const readAt = !wanted ? null : heard || state.readAt === null ? state.now + limit : state.readAt;
+  return readAt === state.readAt ? state : { ...state, readAt };
+}
+
+/** Nothing received for `idleReadTimeoutMs` while idle: the peer is dead (B5), unless the check itself is late (B15). */
+function readTimedOut(d: Draft, due: number, random: number | undefined, out: ConnectionCommand[]): void {
+  const limit = d.config.idleReadTimeoutMs ?? /* c8 ignore next -- armed only with the option on */ 0;
+  const late = d.now - due;
+  if (late > d.session.config.lateTimerMs) {
+    // B15: this process was not running, so what the peer sent may be unread: a fresh limit from now.
+    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'idle_read', late_ms: late, missed: 0 }));
+    d.readAt = d.now + limit;
+    return;
+  }
+  d.readAt = null;
+  out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.idleReadTimeout, { timeout_ms: limit }));
+  emit(out, { type: 'dead-peer', timeoutMs: limit });
+  out.push(DESTROY);
+  lost(d, { code: CLOSE_CODES.abnormal, reason: 'idle_read_timeout' }, true, random, out);
+}
+
+/** The peer's least reconnect delay (an SSE `retry:` field), kept for every later backoff; `null` forgets it. */
+function onRetryAfter(d: Draft, delayMs: unknown, out: ConnectionCommand[]): ConnectionState {
+  if (delayMs !== null && (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0)) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'retry_after' }));
+    return d;
+  }
+  d.retryAfterMs = delayMs;
   return d;
 }
 

@@ -40,6 +40,29 @@ describe('B6 reconnect', () => {
     expect(state.phase).toBe('connected');
   });
 
+  test.prop([
+    fc.integer({ min: 1, max: 1_000 }),
+    fc.integer({ min: 1_000, max: 10_000 }),
+    fc.option(fc.integer({ min: -1_000, max: 50_000 }), { nil: undefined }),
+    fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+    fc.integer({ min: 1, max: 8 }),
+  ])('B6: a peer floor (minDelayMs) delays by at least min(floor, cap) plus the jitter, never past the cap', (initialDelayMs, maxDelayMs, minDelayMs, random, losses) => {
+    let state = run(createReconnectState({ initialDelayMs, maxDelayMs }), [{ type: 'connect', now: 0 }]).state;
+    let now = 0;
+    for (let i = 1; i <= losses; i++) {
+      const [afterLoss, commands] = reconnectTransition(state, { type: 'disconnected', now, random, minDelayMs });
+      const arm = commands.find((c) => c.type === 'arm');
+      expect(arm).toBeDefined();
+      const delay = arm!.deadline - now;
+      const floor = minDelayMs !== undefined && minDelayMs > 0 ? Math.min(minDelayMs, maxDelayMs) : 0;
+      expect(delay).toBe(Math.min(maxDelayMs, floor + Math.floor(random * backoffCeiling(afterLoss.config, afterLoss.level))));
+      expect(delay).toBeGreaterThanOrEqual(floor);
+      expect(delay).toBeLessThanOrEqual(maxDelayMs);
+      now = arm!.deadline;
+      [state] = reconnectTransition(afterLoss, { type: 'timer', now });
+    }
+  });
+
   it('B6: the ceiling grows exponentially and is capped', () => {
     const config = { ...RECONNECT_DEFAULTS, initialDelayMs: 100, multiplier: 3, maxDelayMs: 2_000 };
     expect([1, 2, 3, 4, 5, 40].map((n) => backoffCeiling(config, n))).toEqual([100, 300, 900, 2_000, 2_000, 2_000]);

@@ -144,7 +144,9 @@ export interface ReconnectState {
 /**
  * Events of the reconnect machine. `random`, when given, is the jitter draw
  * in [0, 1) for that disconnect; otherwise the seeded generator in the state
- * draws it.
+ * draws it. `minDelayMs`, when given, is the least delay the peer asked for
+ * (an SSE stream's `retry:` field): the delay is that floor plus the jittered
+ * backoff, capped at `maxDelayMs`.
  *
  * @example
  * ```ts
@@ -154,7 +156,7 @@ export interface ReconnectState {
 export type ReconnectEvent =
   | { readonly type: 'connect'; readonly now: number }
   | { readonly type: 'connected'; readonly now: number }
-  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined }
+  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined; readonly minDelayMs?: number | undefined }
   | { readonly type: 'timer'; readonly now: number }
   | { readonly type: 'stop'; readonly now: number };
 
@@ -274,7 +276,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
       // B11: an attempt that opened ends the count of failed attempts.
       return { ...state, phase: 'connected', attempt: 0, connectedAt: event.now };
     case 'disconnected':
-      return onDisconnected(state, event.now, event.random, out);
+      return onDisconnected(state, event.now, event.random, event.minDelayMs, out);
     case 'timer':
       if (state.phase !== 'waiting') return state;
       out.push({ type: 'connect', attempt: state.attempt });
@@ -288,7 +290,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
   }
 }
 
-function onDisconnected(state: ReconnectState, now: number, random: number | undefined, out: ReconnectCommand[]): ReconnectState {
+function onDisconnected(state: ReconnectState, now: number, random: number | undefined, minDelayMs: number | undefined, out: ReconnectCommand[]): ReconnectState {
   if (state.phase !== 'connected' && state.phase !== 'connecting') return state;
   const config = state.config;
   // B11: a connection that opened and was lost starts a new count of failed
@@ -313,8 +315,9 @@ function onDisconnected(state: ReconnectState, now: number, random: number | und
     draw = next.value;
     seed = next.seed;
   }
-  // Full jitter: uniform in [0, ceiling).
-  const delay = Math.floor(draw * backoffCeiling(config, level));
+  // Full jitter: uniform in [0, ceiling), above the peer's floor if it asked for one; never past the cap.
+  const floor = typeof minDelayMs === 'number' && minDelayMs > 0 ? Math.min(minDelayMs, config.maxDelayMs) : 0;
+  const delay = Math.min(config.maxDelayMs, floor + Math.floor(draw * backoffCeiling(config, level)));
   const deadline = now + delay;
   out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnecting, { attempt, delay_ms: delay }));
   out.push({ type: 'arm', timer: 'reconnect', deadline });

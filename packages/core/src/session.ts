@@ -175,7 +175,7 @@ export type SessionCommand =
  * | name | level | fields |
  * | --- | --- | --- |
  * | `heartbeat` | debug | `total` |
- * | `heartbeat_late` | warn | `timer` (`heartbeat` or `liveness`), `late_ms`, `missed` (ticks skipped, not burst) (B15) |
+ * | `heartbeat_late` | warn | `timer` (`heartbeat` or `liveness`; a connection's also `idle_read`), `late_ms`, `missed` (ticks skipped, not burst) (B15) |
  * | `idle` | info | `idle_ms` |
  * | `dead_peer` | warn | `timeout_ms` |
  * | `stuck_activity` | warn | `reason`, `age_ms` |

@@ -16,14 +16,17 @@
 export interface DenoWebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
-  send(data: string): unknown;
+  /** How binary messages arrive (`'arraybuffer'` or `'blob'`); a resumable session's socket is set to `'arraybuffer'`. */
+  binaryType?: string;
+  /** Sends a message: text, or binary (a resumable session's binary messages). */
+  send(data: string | ArrayBuffer | ArrayBufferView): unknown;
   close(code?: number, reason?: string): unknown;
   addEventListener(type: string, listener: (event: DenoSocketEventLike) => void): unknown;
   removeEventListener(type: string, listener: (event: DenoSocketEventLike) => void): unknown;
 }
 
 /**
- * The one field of a socket event this package reads: a message event's `data`.
+ * The fields of a socket event this package reads: a message event's `data`, a close event's `code`.
  *
  * @example
  * ```ts
@@ -32,6 +35,7 @@ export interface DenoWebSocketLike {
  */
 export interface DenoSocketEventLike {
   readonly data?: unknown;
+  readonly code?: number;
 }
 
 /**

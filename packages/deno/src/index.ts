@@ -7,9 +7,13 @@
  *
  * @example
  * ```ts
- * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, upgradeWithKeepalive } from 'npm:@keepalive/deno';
+ * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, createSessionHub, upgradeWithKeepalive } from 'npm:@keepalive/deno';
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
  * Deno.serve((request) => upgradeWithKeepalive(request, { tracker }).response);
+ * // Resumable sessions (B14): one hub for the server; read messages from the sessions.
+ * const sessions = createSessionHub();
+ * sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
+ * Deno.serve((request) => upgradeWithKeepalive(request, { tracker, sessions }).response);
  * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
  * connectWithKeepalive('ws://127.0.0.1:8000', activity);
  * ```
@@ -19,7 +23,7 @@
 export { createSessionActivity } from './activity.ts';
 export { createScheduler, defaultScheduler, denoGlobal, denoPlatform, type DenoSchedulerOptions } from './platform.ts';
 export type { DenoLike, DenoSocketEventLike, DenoUpgradeOptions, DenoWebSocketLike } from './deno-like.ts';
-export { createKeepaliveTracker, upgradeWithKeepalive, type KeepaliveUpgrade, type UpgradeWithKeepaliveOptions } from './server.ts';
+export { createKeepaliveTracker, upgradeWithKeepalive, type DenoSessionContext, type KeepaliveUpgrade, type UpgradeWithKeepaliveOptions } from './server.ts';
 export {
   connectWithKeepalive,
   keepaliveSocket,
@@ -42,11 +46,33 @@ export {
 export {
   HEARTBEAT_MESSAGE,
   PeerTracker,
+  RESUME_CLOSE_CODES,
+  ReplayFullError,
+  SESSION_HUB_DEFAULTS,
+  SESSION_HUB_DIAGNOSTICS,
+  SessionEndedError,
+  SessionHub,
   classifyMessage,
+  createSessionHub,
   isHeartbeatMessage,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,
+  type ResumableSession,
+  type ResumableSessionEvents,
+  type ResumeConnection,
+  type ResumeFrame,
+  type ResumeFrameKind,
+  type ResumeSocket,
+  type ServerResumeOptions,
+  type SessionCloseEvent,
+  type SessionEvent,
+  type SessionExpiredEvent,
+  type SessionHubEvents,
+  type SessionHubOptions,
+  type SessionHubStats,
+  type SessionMessage,
+  type SessionSendResult,
   type TrackedPeer,
   type TrackedSocket,
   type TrackerStats,

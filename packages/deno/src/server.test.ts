@@ -1,11 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeSocket, manualPlatform } from 'keepalive-test-support';
-import { PeerTracker } from '@keepalive/websocket-transport/peer';
-import type { DenoLike, DenoUpgradeOptions } from './deno-like.ts';
+import { PeerTracker, createSessionHub, type ResumableSession, type SessionMessage } from '@keepalive/websocket-transport/peer';
+import type { DenoLike, DenoUpgradeOptions, DenoWebSocketLike } from './deno-like.ts';
 import { createScheduler } from './platform.ts';
 import { createKeepaliveTracker, upgradeWithKeepalive } from './server.ts';
 
-/** Unit tests of the Deno.upgradeWebSocket integration with socket doubles on a manual clock (the real Deno runs in keepalive-conformance). */
+/**
+ * Unit tests of the Deno.upgradeWebSocket integration with socket doubles on a manual clock (the real Deno runs in
+ * server.resume.test.ts and keepalive-conformance).
+ */
+
+const CONTROL = '\u0006';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -207,5 +212,131 @@ describe('heartbeat messages on both ends (the core decides)', () => {
     expect(socket.closes).toEqual([]);
     expect(tracker.stats()).toMatchObject({ floodClosed: 0, deadPeers: 0, heartbeatsAnswered: 0, pingsSent: 21 });
     expect(socket.sent).toHaveLength(21);
+  });
+});
+
+describe('upgradeWithKeepalive(request, { sessions }) (B14)', () => {
+  function resumable(options: ConstructorParameters<typeof PeerTracker>[0] = {}) {
+    const { platform, tracker } = setup({ pingIntervalMs: 100, pongTimeoutMs: 1_000, ...options });
+    const { deno, upgrades } = fakeDeno();
+    const sessions = createSessionHub({ scheduler: createScheduler({ platform }), ackDelayMs: 20 });
+    const got: SessionMessage[] = [];
+    const opened: ResumableSession[] = [];
+    sessions.on('session', ({ session, resumed }) => {
+      opened.push(session);
+      if (!resumed) session.on('message', (message) => got.push(message));
+    });
+    const upgrade = (url: string, extra: Parameters<typeof upgradeWithKeepalive>[1] = {}) => {
+      const result = upgradeWithKeepalive(new Request(url), { tracker, deno, sessions, ...extra });
+      return { ...result, socket: upgrades.at(-1)!.socket };
+    };
+    return { platform, tracker, sessions, upgrade, got, opened };
+  }
+  const closeEvent = (code?: number): { data?: unknown } => (code === undefined ? {} : ({ code } as { data?: unknown }));
+  const helloOf = (socket: FakeSocket): string => socket.sent.find((frame) => frame.startsWith(`${CONTROL}H1 `))?.split(' ')[2] ?? '';
+
+  it('B14: refuses a sessions option that is not a hub', () => {
+    const { deno } = fakeDeno();
+    const request = new Request('http://127.0.0.1/?ka=1');
+    expect(() => upgradeWithKeepalive(request, { deno, sessions: {} as never })).toThrow(/Invalid option sessions: expected a SessionHub/);
+    expect(() => upgradeWithKeepalive(request, { deno, sessions: 5 as never })).toThrow(TypeError);
+    expect(() => upgradeWithKeepalive(request, { deno, sessions: null as never })).toThrow(TypeError);
+  });
+
+  it('B14: resumable only with a hub and ka in the URL; a resumable socket reads binary as ArrayBuffer', () => {
+    const { upgrade } = resumable();
+    const asked = upgrade('http://127.0.0.1/ws?ka=1');
+    expect(asked.resumable).toBe(true);
+    expect((asked.socket as DenoWebSocketLike).binaryType).toBe('arraybuffer');
+    const plain = upgrade('http://127.0.0.1/ws?room=1');
+    expect(plain.resumable).toBe(false);
+    expect((plain.socket as DenoWebSocketLike).binaryType).toBeUndefined();
+    expect(upgrade('http://127.0.0.1/ws?ka=1', { sessions: undefined }).resumable).toBe(false);
+  });
+
+  it('B14: the hello goes out when the socket opens; the client’s messages go to the session; the session’s sends to the socket', () => {
+    const { upgrade, got, opened } = resumable();
+    const socket = upgrade('http://127.0.0.1/ws?ka=1').socket;
+    expect(socket.sent).toEqual([]);
+    expect(opened).toEqual([]);
+    socket.emit('open');
+    expect(socket.sent).toHaveLength(1);
+    expect(socket.sent[0]).toMatch(new RegExp(`^${CONTROL}H1 new [A-Za-z0-9_-]{22} 0$`));
+    socket.emit('message', { data: `${CONTROL}a0` });
+    socket.emit('message', { data: 'hello' });
+    socket.emit('message', { data: new Uint8Array([1, 2]).buffer });
+    socket.emit('message', { data: `${CONTROL}${CONTROL}escaped` });
+    expect(got).toEqual(['hello', new Uint8Array([1, 2]).buffer, `${CONTROL}escaped`]);
+    expect(opened[0]?.send('out')).toBe('sent');
+    expect(socket.sent.at(-1)).toBe('out');
+  });
+
+  it('B14: the keep-alive is the hub heartbeat, carrying the acknowledgement; an answer is not echoed; the client’s own is answered in kind', () => {
+    const { platform, upgrade, tracker } = resumable({ minPingIntervalMs: 10 });
+    const socket = upgrade('http://127.0.0.1/ws?ka=1').socket;
+    socket.emit('open');
+    socket.emit('message', { data: `${CONTROL}a0` });
+    socket.emit('message', { data: 'one' });
+    platform.advance(1);
+    expect(socket.sent.slice(1)).toEqual([`${CONTROL}A1`]);
+    // The answer to ours: settles it, not answered again.
+    socket.emit('message', { data: `${CONTROL}A0` });
+    expect(socket.sent).toHaveLength(2);
+    // Nothing owed now: the client's own heartbeat is answered with the hub's.
+    platform.advance(20);
+    socket.emit('message', { data: 'two' });
+    socket.emit('message', { data: `${CONTROL}A0` });
+    expect(socket.sent.at(-1)).toBe(`${CONTROL}A2`);
+    expect(tracker.stats()).toMatchObject({ heartbeatsAnswered: 1, deadPeers: 0, handlerErrors: 0 });
+    // A standalone acknowledgement is proof of life too; nothing is sent into a closing socket.
+    socket.readyState = 2;
+    platform.advance(100);
+    expect(socket.sent.at(-1)).toBe(`${CONTROL}A2`);
+  });
+
+  it('B14: a cut connection leaves the session to be resumed (a close without a code counts as 1006); a close with 1000 ends it', () => {
+    const { upgrade, sessions, got, opened } = resumable();
+    const first = upgrade('http://127.0.0.1/ws?ka=1').socket;
+    first.emit('open');
+    first.emit('message', { data: `${CONTROL}a0` });
+    first.emit('message', { data: 'm1' });
+    first.emit('close', closeEvent());
+    expect(first.listenerCount()).toBe(0);
+    expect(sessions.size).toBe(1);
+    expect(opened[0]?.connected).toBe(false);
+    const again = upgrade(`http://127.0.0.1/ws?ka=1&ka_s=${helloOf(first)}&ka_d=0`).socket;
+    again.emit('open');
+    expect(again.sent[0]).toBe(`${CONTROL}H1 resumed ${helloOf(first)} 1`);
+    again.emit('message', { data: `${CONTROL}a0` });
+    again.emit('message', { data: 'm2' });
+    expect(got).toEqual(['m1', 'm2']);
+    again.emit('close', closeEvent(1000));
+    expect(sessions.size).toBe(0);
+    expect(opened[1]?.ended).toBe(true);
+  });
+
+  it('B14: a request this version cannot read is closed with 1002; one after the hub closed with 1001; their frames reach no session', () => {
+    const { upgrade, sessions, got } = resumable();
+    const invalid = upgrade('http://127.0.0.1/ws?ka=2').socket;
+    invalid.emit('open');
+    expect(invalid.closes).toEqual([{ code: 1002, reason: 'invalid resume request' }]);
+    invalid.emit('message', { data: 'late' });
+    sessions.close();
+    const late = upgrade('http://127.0.0.1/ws?ka=1');
+    expect(late.resumable).toBe(true);
+    late.socket.emit('open');
+    expect(late.socket.closes).toEqual([{ code: 1001, reason: 'going away' }]);
+    late.socket.emit('message', { data: 'late' });
+    expect(got).toEqual([]);
+    expect(sessions.stats().invalidRequests).toBe(1);
+  });
+
+  it('B14: plain clients beside resuming ones are untouched: no hello, the plain heartbeat as keep-alive', () => {
+    const { platform, upgrade, opened } = resumable();
+    const socket = upgrade('http://127.0.0.1/ws').socket;
+    socket.emit('open');
+    platform.advance(1);
+    expect(socket.sent).toEqual(['']);
+    expect(opened).toEqual([]);
   });
 });

@@ -4,6 +4,10 @@ import {
   classifyMessage,
   type MessagePayload,
   type PeerTrackerOptions,
+  type ResumeConnection,
+  type ResumeFrame,
+  type ResumeSocket,
+  type SessionHub,
   type TrackedPeer,
 } from '@keepalive/websocket-transport/peer';
 import type { DenoLike, DenoSocketEventLike, DenoUpgradeOptions, DenoWebSocketLike } from './deno-like.ts';
@@ -44,11 +48,12 @@ function requireHeartbeatMessages(tracker: PeerTracker, option: string): PeerTra
 /**
  * Options of {@link upgradeWithKeepalive}: either a shared `tracker`, or the
  * peer options for a tracker of this connection's own; plus
- * `Deno.upgradeWebSocket`'s options and the heartbeat message.
+ * `Deno.upgradeWebSocket`'s options, the heartbeat message, and the hub of
+ * resumable sessions.
  *
  * @example
  * ```ts
- * const options: UpgradeWithKeepaliveOptions = { tracker, protocol: 'chat' };
+ * const options: UpgradeWithKeepaliveOptions = { tracker, protocol: 'chat', sessions: hub };
  * ```
  */
 export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
@@ -66,17 +71,28 @@ export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
   readonly idleTimeout?: number | undefined;
   /** The heartbeat message: sent as the keep-alive and answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
+  /**
+   * Resumable sessions (spec B14, wire format v1) for clients that ask for them (`ka=1` in the URL): the hub the
+   * server shares between all its connections (create one with `createSessionHub()`, on the same `heartbeatMessage`,
+   * and pass it for every request). A resuming client's keep-alive and its answers are the hub's heartbeat
+   * (`\u0006A<n>`, which carries the acknowledgement); its frames go to the hub, and its messages arrive, once and
+   * in order, on its session (the hub's `session` event, then `session.on('message')`): add no `message` listener to
+   * such a socket, and send with `session.send()`, not `socket.send()`. See {@link KeepaliveUpgrade.resumable}.
+   * Default none: every client is plain.
+   */
+  readonly sessions?: SessionHub<DenoSessionContext> | undefined;
   /** The `Deno` namespace (tests); default the global one. */
   readonly deno?: DenoLike | undefined;
 }
 
 /**
  * The result of {@link upgradeWithKeepalive}: `Deno.upgradeWebSocket`'s
- * socket and response, and the tracker the connection is registered with.
+ * socket and response, the tracker the connection is registered with, and
+ * whether it carries a resumable session.
  *
  * @example
  * ```ts
- * const { socket, response, tracker }: KeepaliveUpgrade = upgradeWithKeepalive(request);
+ * const { socket, response, tracker, resumable }: KeepaliveUpgrade = upgradeWithKeepalive(request, { sessions: hub });
  * ```
  */
 export interface KeepaliveUpgrade {
@@ -85,9 +101,48 @@ export interface KeepaliveUpgrade {
   /** Respond to the request with it. */
   readonly response: Response;
   readonly tracker: PeerTracker;
+  /**
+   * Whether the client asked for a resumable session (B14: `sessions` was given and the URL has `ka`). Then the hub
+   * attaches the connection to a session when the socket opens (the hub's `session` event), and reads every frame:
+   * read the client's messages from the session, not from the socket (its raw frames include the hello,
+   * acknowledgements, heartbeats and retransmissions). A request this version cannot read is closed with 1002, and
+   * one that arrives after the hub closed with 1001.
+   */
+  readonly resumable: boolean;
 }
 
 const OPEN = 1;
+/** The URL parameter with which a client asks for a resumable session (wire format v1, `docs/resume-protocol.md`). */
+const RESUME_PARAM = 'ka';
+const ABNORMAL_CLOSE = 1006;
+const GOING_AWAY = 1001;
+
+/**
+ * What a `session` event carries as its `context` when the hub is given to {@link upgradeWithKeepalive}: the upgrade
+ * request (headers, cookies, URL: authenticate here) and the socket. Create the hub as
+ * `createSessionHub<DenoSessionContext>()` to get it typed.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionHub<DenoSessionContext>();
+ * sessions.on('session', ({ session, context }) => {
+ *   if (context.request.headers.get('authorization') === null) session.close(4401, 'unauthorized');
+ * });
+ * ```
+ */
+export interface DenoSessionContext {
+  readonly request: Request;
+  readonly socket: DenoWebSocketLike;
+}
+
+/** Refuses a `sessions` option that is not a hub. */
+function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
+  if (given === undefined) return undefined;
+  if (typeof given !== 'object' || given === null || typeof (given as Partial<SessionHub>).connect !== 'function') {
+    throw new TypeError('Invalid option sessions: expected a SessionHub (createSessionHub()), shared by every connection of the server');
+  }
+  return given as SessionHub<DenoSessionContext>;
+}
 
 /**
  * Upgrades a request with `Deno.upgradeWebSocket` and gives the connection
@@ -112,31 +167,49 @@ const OPEN = 1;
  * yours, so they run first; heartbeat messages reach your listeners too (skip
  * them with `classifyMessage(event.data) !== 'data'`).
  *
+ * With `sessions` (a hub from `createSessionHub()`), clients that ask (`ka=1`
+ * in the URL) get resumable sessions (spec B14): the hello goes out when the
+ * socket opens, the keep-alive is the hub's heartbeat (it carries the
+ * acknowledgement), and the client's messages are delivered once and in order
+ * on its session, across reconnects. For those connections (`resumable` in
+ * the result) read from and write to the session, never the socket.
+ *
  * @example
  * ```ts
- * import { createKeepaliveTracker, upgradeWithKeepalive } from '@keepalive/deno';
+ * import { createKeepaliveTracker, createSessionHub, upgradeWithKeepalive } from '@keepalive/deno';
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
+ * const sessions = createSessionHub({ sessionTtlMs: 60_000 });
+ * sessions.on('session', ({ session, resumed }) => {
+ *   if (!resumed) session.on('message', (message) => session.send(message));
+ * });
  * Deno.serve((request) => {
  *   if (request.headers.get('upgrade') !== 'websocket') return new Response('upgrade required', { status: 426 });
- *   const { socket, response } = upgradeWithKeepalive(request, { tracker });
- *   socket.addEventListener('message', (event) => socket.send(String(event.data)));
+ *   const { socket, response, resumable } = upgradeWithKeepalive(request, { tracker, sessions });
+ *   if (!resumable) socket.addEventListener('message', (event) => socket.send(String(event.data)));
  *   return response;
  * });
  * ```
  */
 export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepaliveOptions = {}): KeepaliveUpgrade {
-  const { tracker: given, protocol, idleTimeout = 0, heartbeatMessage = HEARTBEAT_MESSAGE, deno: denoOption, ...peerOptions } = options;
+  const { tracker: given, protocol, idleTimeout = 0, heartbeatMessage = HEARTBEAT_MESSAGE, sessions: hubOption, deno: denoOption, ...peerOptions } = options;
   if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  const hub = checkHub(hubOption);
   if (given !== undefined && Object.values(peerOptions).some((value) => value !== undefined)) {
     throw new TypeError(`upgradeWithKeepalive: give either a tracker or peer options (${Object.keys(peerOptions).join(', ')}), not both`);
   }
   const deno = denoOption ?? denoGlobal();
   if (deno === undefined) throw new TypeError('upgradeWithKeepalive: Deno.upgradeWebSocket is not available (not running on Deno?)');
   const tracker = given === undefined ? createKeepaliveTracker(peerOptions) : requireHeartbeatMessages(given, 'tracker');
+  // Read before the upgrade: the request is at hand now, the socket opens later.
+  const query = hub === undefined ? null : new URL(request.url).searchParams;
+  const resumable = query?.has(RESUME_PARAM) === true;
   const upgradeOptions: DenoUpgradeOptions = protocol === undefined ? { idleTimeout } : { protocol, idleTimeout };
   const { socket, response } = deno.upgradeWebSocket(request, upgradeOptions);
+  // The hub reads binary messages from ArrayBuffers (it cannot read a Blob synchronously).
+  if (resumable) socket.binaryType = 'arraybuffer';
 
   let peer: TrackedPeer | null = null;
+  let resume: ResumeConnection | null = null;
   const guarded = (fn: () => void): void => {
     try {
       fn();
@@ -144,29 +217,51 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
       tracker.reportHandlerError();
     }
   };
+  // keepaliveFrame 'message': each keep-alive is a heartbeat, owed an answer in the core. A resumed connection's
+  // heartbeat is the hub's, which carries the acknowledgement.
+  const heartbeat = (): void => {
+    if (socket.readyState === OPEN) socket.send(resume === null ? heartbeatMessage : resume.heartbeatReply());
+  };
+  const resumeSocket: ResumeSocket = {
+    send: (data) => {
+      socket.send(data);
+    },
+    close: (code, reason) => {
+      socket.close(code, reason);
+    },
+  };
+  const attach = (): TrackedPeer => {
+    if (resumable && hub !== undefined) {
+      // The hello goes out first; `null` means the hub has closed: refuse rather than serve a plain client.
+      resume = hub.connect(resumeSocket, (name) => query.get(name), { request, socket });
+      if (resume === null) socket.close(GOING_AWAY, 'going away');
+    }
+    return tracker.track({
+      ping: heartbeat,
+      reply: heartbeat,
+      close: (code, reason) => {
+        socket.close(code, reason);
+      },
+      terminate: () => {
+        socket.close();
+      },
+    });
+  };
   const onOpen = (): void => {
     guarded(() => {
-      peer ??= tracker.track({
-        // keepaliveFrame 'message': each keep-alive is the heartbeat message, owed an answer in the core.
-        ping: () => {
-          if (socket.readyState === OPEN) socket.send(heartbeatMessage);
-        },
-        reply: () => {
-          if (socket.readyState === OPEN) socket.send(heartbeatMessage);
-        },
-        close: (code, reason) => {
-          socket.close(code, reason);
-        },
-        terminate: () => {
-          socket.close();
-        },
-      });
+      peer ??= attach();
     });
   };
   const onMessage = (event: DenoSocketEventLike): void => {
     guarded(() => {
       if (peer === null) return;
       const data = event.data;
+      if (resumable) {
+        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
+        const kind = resume === null ? 'ignored' : resume.message(data as ResumeFrame);
+        peer.inbound(kind === 'heartbeat' ? 'heartbeat' : 'message');
+        return;
+      }
       if (data === heartbeatMessage) {
         // The core decides whether it answers ours or is the client's own (and then commands the reply).
         peer.inbound('heartbeat');
@@ -177,9 +272,10 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
       else peer.inbound('message');
     });
   };
-  const onClose = (): void => {
+  const onClose = (event: DenoSocketEventLike): void => {
     guarded(() => {
       peer?.closed();
+      resume?.closed(event.code ?? ABNORMAL_CLOSE);
       socket.removeEventListener('open', onOpen);
       socket.removeEventListener('message', onMessage);
       socket.removeEventListener('close', onClose);
@@ -188,5 +284,5 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   socket.addEventListener('open', onOpen);
   socket.addEventListener('message', onMessage);
   socket.addEventListener('close', onClose);
-  return { socket, response, tracker };
+  return { socket, response, tracker, resumable };
 }

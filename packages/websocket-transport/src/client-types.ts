@@ -276,6 +276,13 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    */
   readonly maxHeartbeatIntervalMs?: number | undefined;
   /**
+   * B5 while idle: while no keep-alive runs (no work in flight), an open connection that receives nothing for this
+   * long is dead (`dead-peer`, the socket destroyed, a reconnect). Against a server that pings its clients (our
+   * servers do, every `pingIntervalMs`), set it above that interval plus a margin to notice a half-open idle
+   * connection without sending anything. Default `null` (off).
+   */
+  readonly idleReadTimeoutMs?: number | null | undefined;
+  /**
    * A resumable session (B14, wire format v1, `docs/resume-protocol.md`) with a
    * server that speaks it (`keepAlive(wss, { resume: true })`, the Bun and Deno
    * servers): every message is kept until the server acknowledges it

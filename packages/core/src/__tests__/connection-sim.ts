@@ -71,8 +71,11 @@ export class ConnectionSim {
       if (event.type === 'close') this.closeRequested = true;
       const out: ConnectionCommand[] = [];
       const livenessAt = this.state.session.livenessAt;
+      const readAt = this.state.readAt;
       this.state = connectionStep(this.state, event, out);
-      if (livenessAt !== null && out.some((command) => command.type === 'event' && command.event.type === 'dead-peer')) this.deadPeerLateness.push(this.now - livenessAt);
+      // The deadline that gave the verdict: the idle read timeout's, or the liveness deadline's.
+      const fired = out.some((command) => command.type === 'diagnostic' && command.name === 'idle_read_timeout') ? readAt : livenessAt;
+      if (fired !== null && out.some((command) => command.type === 'event' && command.event.type === 'dead-peer')) this.deadPeerLateness.push(this.now - fired);
       this.execute(out);
       all.push(...out);
     }

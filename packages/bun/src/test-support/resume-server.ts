@@ -1,0 +1,137 @@
+/**
+ * A real Bun.serve server with `withKeepalive(handler, { resume })`, run by `server.resume.test.ts` in a Bun child
+ * process (`bun run src/test-support/resume-server.ts '<options json>'`). It prints one JSON line per event on stdout
+ * and takes one JSON command per line on stdin:
+ *
+ * - lines: `listening` (port), `session` (n, resumed, forgotten), `message` (n, data: the session's messages), `raw`
+ *   (data: what reached the app's own `message` handler), `closed` / `expired` (n, unacked), `sent` (through),
+ *   `diagnostic` (name, level), `stats`, `cut`;
+ * - commands: `send` (count: numbered text messages `s1`, `s2`, … on the newest session), `send-binary` (bytes),
+ *   `cut` (terminate the newest resuming socket: no close frame), `stats`, `exit`.
+ *
+ * Requests to `/nourl` are upgraded without `data.url` (served as plain clients, with a warning); every other request
+ * with `data: { url: request.url }`.
+ */
+import process from 'node:process';
+import { createInterface } from 'node:readline';
+import { classifyMessage, withKeepalive, type BunServerWebSocketLike, type ResumableSession, type SessionHubOptions, type SessionMessage } from '../index.js';
+
+interface BunServerLike {
+  readonly port: number;
+  upgrade(request: Request, options?: { readonly data?: unknown }): boolean;
+  stop(closeActiveConnections?: boolean): unknown;
+}
+
+interface BunServeLike {
+  serve(options: {
+    readonly hostname: string;
+    readonly port: number;
+    fetch(request: Request, server: BunServerLike): Response | undefined;
+    readonly websocket: object;
+  }): BunServerLike;
+}
+
+interface Command {
+  readonly cmd: string;
+  readonly count?: number;
+  readonly bytes?: readonly number[];
+}
+
+const print = (line: Record<string, unknown>): void => {
+  console.log(JSON.stringify(line));
+};
+
+/** Text as it is; binary as its bytes. */
+const shown = (message: SessionMessage | string | ArrayBufferView): unknown => {
+  if (typeof message === 'string') return message;
+  const bytes = message instanceof ArrayBuffer ? new Uint8Array(message) : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+  return { binary: [...bytes] };
+};
+
+const resume = JSON.parse(process.argv[2] ?? '{}') as SessionHubOptions;
+const bun = (globalThis as unknown as { readonly Bun: BunServeLike }).Bun;
+
+const websocket = withKeepalive(
+  {
+    open: (ws: BunServerWebSocketLike) => {
+      const data = ws.data as { readonly url?: string } | undefined;
+      if (data?.url !== undefined && new URL(data.url).searchParams.has('ka')) newest = ws;
+    },
+    message: (ws: BunServerWebSocketLike, message: string | ArrayBuffer | ArrayBufferView) => {
+      print({ type: 'raw', data: shown(message) });
+      if (typeof message === 'string' && classifyMessage(message) === 'data') ws.send(`echo:${message}`);
+    },
+  },
+  {
+    pingIntervalMs: 100,
+    pongTimeoutMs: 1_000,
+    minPingIntervalMs: 10,
+    onDiagnostic: (diagnostic) => {
+      print({ type: 'diagnostic', name: diagnostic.name, level: diagnostic.level });
+    },
+    resume,
+  },
+);
+
+let newest: BunServerWebSocketLike | null = null;
+let current: ResumableSession | null = null;
+let sessions = 0;
+let sent = 0;
+
+websocket.keepalive.sessions.on('session', ({ session, resumed, forgotten }) => {
+  current = session;
+  if (!resumed) {
+    const n = ++sessions;
+    session.on('message', (message) => {
+      print({ type: 'message', n, data: shown(message) });
+    });
+    session.on('close', ({ by, code, unacked }) => {
+      print({ type: 'closed', n, by, code, unacked: unacked.length });
+    });
+    session.on('expired', ({ unacked }) => {
+      print({ type: 'expired', n, unacked: unacked.length });
+    });
+  }
+  print({ type: 'session', n: sessions, resumed, forgotten });
+});
+
+const server = bun.serve({
+  hostname: '127.0.0.1',
+  port: 0,
+  fetch: (request, srv) => {
+    const upgraded = new URL(request.url).pathname === '/nourl' ? srv.upgrade(request) : srv.upgrade(request, { data: { url: request.url } });
+    return upgraded ? undefined : new Response('upgrade required', { status: 426 });
+  },
+  websocket,
+});
+
+const commands = createInterface({ input: process.stdin });
+commands.on('line', (text) => {
+  const command = JSON.parse(text) as Command;
+  switch (command.cmd) {
+    case 'send':
+      for (let i = 0; i < (command.count ?? 1); i++) current?.send(`s${++sent}`);
+      print({ type: 'sent', through: sent });
+      return;
+    case 'send-binary':
+      current?.send(new Uint8Array(command.bytes ?? []));
+      print({ type: 'sent-binary' });
+      return;
+    case 'cut':
+      newest?.terminate?.();
+      print({ type: 'cut' });
+      return;
+    case 'stats':
+      print({ type: 'stats', hub: websocket.keepalive.sessions.stats(), tracker: websocket.keepalive.stats() });
+      return;
+    case 'exit':
+      commands.close();
+      websocket.keepalive.close();
+      void Promise.resolve(server.stop(true)).finally(() => process.exit(0));
+      return;
+    default:
+      print({ type: 'unknown-command' });
+  }
+});
+
+print({ type: 'listening', port: server.port });

@@ -1,0 +1,123 @@
+/**
+ * @keepalive/mcp/http: the SSE comment fallback for Node's `http` and the SDK's `StreamableHTTPServerTransport`.
+ *
+ * How the SDK writes a Streamable HTTP response (1.32): the transport answers a POST with a web `Response` whose body
+ * is a `ReadableStream`; every `enqueue` on it is one whole SSE event (`event: message\nid: …\ndata: …\n\n`, the
+ * priming event, or its own `: keepalive\n\n` comment). `@hono/node-server` copies that stream to the Node
+ * `ServerResponse` chunk by chunk, one `res.write(chunk)` per enqueued event, after `res.writeHead`. So between two of
+ * its writes the byte stream always sits on an event boundary, and one more `res.write(': keepalive\n\n')` there is a
+ * well-formed comment that every SSE parser skips. The tool handler, though, never sees the `ServerResponse`: this
+ * module runs the transport's `handleRequest` inside an `AsyncLocalStorage` scope holding it, and the server
+ * keep-alive asks for it when a wrapped handler starts (the SDK calls handlers in the async context of the request
+ * that carried them).
+ *
+ * A comment is written only while it is safe: headers sent with status 200 and (when visible) an SSE content type,
+ * the response neither ended nor destroyed, and its buffer not backed up. JSON responses (`enableJsonResponse`) send
+ * their headers only when complete, so they never get one.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createServerKeepalive } from '@keepalive/mcp';
+ * import { createSseStreams } from '@keepalive/mcp/http';
+ *
+ * const streams = createSseStreams();
+ * const keepalive = createServerKeepalive({ streams });
+ * createServer((req, res) => void streams.handleRequest(transport, req, res)).listen(3000, '127.0.0.1');
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SSE_KEEPALIVE_COMMENT, type KeepaliveStream, type SseStreamSource } from './stream.js';
+
+/**
+ * What {@link SseStreams.handleRequest} needs of a transport: the SDK's `StreamableHTTPServerTransport`.
+ *
+ * @example
+ * ```ts
+ * import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+ * const transport: StreamableHttpTransportLike = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+ * ```
+ */
+export interface StreamableHttpTransportLike {
+  /** Handles one HTTP request (a POST, a GET or a DELETE of the Streamable HTTP transport). */
+  handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void>;
+}
+
+/**
+ * The registry of response streams: run each request through it, and hand it to `createServerKeepalive({ streams })`.
+ *
+ * @example
+ * ```ts
+ * const streams: SseStreams = createSseStreams();
+ * app.post('/mcp', (req, res) => streams.run(res, () => transport.handleRequest(req, res, req.body)));
+ * ```
+ */
+export interface SseStreams extends SseStreamSource {
+  /** `transport.handleRequest(req, res, parsedBody)`, with `res` known to the tool handlers it starts. */
+  handleRequest(transport: StreamableHttpTransportLike, req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void>;
+  /** Runs `fn` (which hands `res` to the transport) with `res` known to the tool handlers it starts: for frameworks. */
+  run<T>(res: ServerResponse, fn: () => T): T;
+  /** Keep-alive comments written so far, on every stream. */
+  readonly commentsWritten: number;
+}
+
+class ResponseStream implements KeepaliveStream {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly owner: Streams,
+  ) {}
+
+  comment(): boolean {
+    const res = this.res;
+    if (!res.headersSent || res.statusCode !== 200 || res.writableEnded || res.destroyed || res.writableNeedDrain) return false;
+    // Headers given to writeHead() alone are not visible here; when they are, they must say SSE.
+    const type = res.getHeader('content-type');
+    if (type !== undefined && !String(type).toLowerCase().startsWith('text/event-stream')) return false;
+    try {
+      res.write(SSE_KEEPALIVE_COMMENT);
+    } catch {
+      return false;
+    }
+    this.owner.commentsWritten += 1;
+    return true;
+  }
+}
+
+class Streams implements SseStreams {
+  commentsWritten = 0;
+  private readonly storage = new AsyncLocalStorage<ResponseStream>();
+
+  current(): KeepaliveStream | null {
+    return this.storage.getStore() ?? null;
+  }
+
+  run<T>(res: ServerResponse, fn: () => T): T {
+    if (typeof fn !== 'function') throw new TypeError('run(res, fn): expected a function');
+    return this.storage.run(new ResponseStream(res, this), fn);
+  }
+
+  handleRequest(transport: StreamableHttpTransportLike, req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
+    if (typeof (transport as Partial<StreamableHttpTransportLike> | null)?.handleRequest !== 'function') {
+      throw new TypeError('handleRequest(transport, req, res): expected a StreamableHTTPServerTransport');
+    }
+    return this.run(res, () => transport.handleRequest(req, res, parsedBody));
+  }
+}
+
+/**
+ * Creates a registry of response streams for the SSE comment fallback (see the module's documentation for how the
+ * comment reaches the stream, and when it is withheld).
+ *
+ * @example
+ * ```ts
+ * import { createSseStreams } from '@keepalive/mcp/http';
+ * const streams = createSseStreams();
+ * const keepalive = createServerKeepalive({ streams });
+ * ```
+ */
+export function createSseStreams(): SseStreams {
+  return new Streams();
+}
