@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createKeepaliveClient, type ClientSessionEvent, type KeepaliveClient } from '@keepalive/websocket-transport';
-import { RuntimeChild, type ChildLine } from './test-support/runtime-child.js';
+import { RuntimeChild, type ChildLine } from 'keepalive-test-support/runtime-child';
 
 /**
  * Resumable sessions (spec B14) on a REAL Bun server: `src/test-support/resume-server.ts` runs `Bun.serve` with

@@ -11,6 +11,7 @@ import {
   type Diagnostic,
 } from '@keepalive/core';
 import {
+  Emitter,
   StateSubscribers,
   createDiagnosticSink,
   createWorkActivity,
@@ -36,7 +37,6 @@ import {
   type SseFetchResponse,
   type SseMessage,
 } from './client-types.js';
-import { Emitter } from './emitter.js';
 import { InputGuard } from './input-guard.js';
 
 /**

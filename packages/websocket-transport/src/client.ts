@@ -18,7 +18,7 @@ import {
   type ConnectionUserEvent,
   type Diagnostic,
 } from '@keepalive/core';
-import { StateSubscribers, createDiagnosticSink, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
+import { Emitter, StateSubscribers, createDiagnosticSink, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -37,7 +37,6 @@ import {
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from './client-types.js';
-import { Emitter } from './emitter.js';
 import { isHeartbeatMessage } from './heartbeat.js';
 
 export * from './client-types.js';

@@ -29,8 +29,7 @@ import {
   type HelloStatus,
   type ResumeRequest,
 } from '@keepalive/core';
-import { createDiagnosticSink, defaultScheduler, errorName, nextInstanceId, type Logger, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
-import { Emitter } from './emitter.js';
+import { Emitter, createDiagnosticSink, defaultScheduler, errorName, nextInstanceId, type Logger, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
 /**

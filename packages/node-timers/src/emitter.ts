@@ -1,6 +1,18 @@
 /**
- * A small typed event emitter: listeners by event name, each call isolated
- * so that a listener that throws never stops the others or the caller.
+ * A small typed event emitter, in one copy for every client and server of
+ * the packages: listeners by event name, each call isolated so that a
+ * listener that throws never stops the others or the caller (the error goes
+ * to `onListenerError`, which reports it). Unknown event names and
+ * non-function listeners are refused at `on`.
+ *
+ * @example
+ * ```ts
+ * import { Emitter } from '@keepalive/node-timers';
+ * const events = new Emitter<{ open: { attempt: number } }>(['open'], (event, error) => console.warn(event, error));
+ * const off = events.on('open', ({ attempt }) => console.log(attempt));
+ * events.emit('open', { attempt: 0 });
+ * off();
+ * ```
  */
 export class Emitter<Events extends object> {
   private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
