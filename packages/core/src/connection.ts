@@ -828,8 +828,9 @@ function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride 
         out.push(REQUEUE);
         break;
       case 'negotiated':
-        out.push(command.status === 'unsupported' ? CODEC.plain : CODEC.v1);
-        if (command.status === 'forgotten') emit(out, { type: 'forgotten', messages: handedBack });
+        if (command.status === 'unsupported') out.push(CODEC.plain);
+        // Written to a server that forgot the session, or to an earlier one before a fallback: handed back.
+        if (command.status === 'forgotten' || handedBack > 0) emit(out, { type: 'forgotten', messages: handedBack });
         emit(out, { type: 'session', status: command.status, retransmitted: command.retransmitted });
         if (command.status === 'unsupported' && d.queuedMessages > 0 && d.phase === 'open') out.push(FLUSH);
         break;
@@ -847,11 +848,18 @@ function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride 
 
 /** The server's hello: the resumable session comes up on this connection. */
 function onHello(d: Draft, hello: Hello, out: ConnectionCommand[]): ConnectionState {
+  if (d.phase === 'closing' && d.resume?.phase === 'waiting') {
+    // Closing before the session came up: nothing more is written, but what the server sends is read as v1.
+    out.push(CODEC.v1);
+    return d;
+  }
   if (d.phase !== 'open' || d.resume === null) {
     out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'hello' }));
     return d;
   }
   runSession(d, { type: 'alive', now: d.now }, out);
+  // v1 from here on, before anything is written: retransmitted text is escaped.
+  if (d.resume.phase === 'waiting') out.push(CODEC.v1);
   runResume(d, { type: 'hello', now: d.now, hello }, out);
   return d;
 }
@@ -918,7 +926,9 @@ function onSocketClosed(d: Draft, info: CloseInfo, random: number | undefined, o
     case 'closing':
       d.closeAt = null;
       // The client's own close handshake completed: the server read everything written before its close frame.
-      if (info.code !== CLOSE_CODES.abnormal) {
+      // The server echoed the client's close code: it read the client's close frame, and everything before it. A
+      // different code is its own close crossing the client's: it may not have read what was in flight.
+      if (info.code !== CLOSE_CODES.abnormal && info.code === d.closeRequest?.code) {
         confirmed(d, d.unconfirmed, out);
         if (isResuming(d.resume)) runResume(d, { type: 'closed_cleanly', now: d.now }, out);
       }
@@ -1077,7 +1087,14 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
   if (d.phase === 'open' && d.readAt !== null && d.readAt <= now) readTimedOut(d, d.readAt, random, out);
   if (d.phase === 'open' && d.resume !== null) {
     const resumeDue = resumeDeadline(d.resume);
+    const waiting = d.resume.phase === 'waiting';
     if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
+    if (waiting && d.resume.phase === 'unsupported') {
+      // No hello in time: this socket asked for v1, and a slow v1 server would still speak it on it. A new socket,
+      // asking for nothing, follows.
+      out.push(DESTROY);
+      lost(d, { code: CLOSE_CODES.abnormal, reason: 'hello_timeout' }, true, random, out);
+    }
   }
   const due = pollTimeout(d.session);
   if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out);

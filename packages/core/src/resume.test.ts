@@ -188,11 +188,19 @@ describe('B14: the resumable session, client end', () => {
       expect(sim.state.queuedMessages).toBe(0);
       expect(sim.diagnostics.filter((d) => d.name === 'resume_unsupported')).toHaveLength(1);
       expect(eventsOf(sim.events, 'session')).toEqual([{ type: 'session', status: 'unsupported', retransmitted: 0 }]);
+      if (trigger === 'timeout') {
+        // The socket asked for v1 (a slow v1 server would speak it on it): it is dropped, and a new one asks nothing.
+        expect(sim.socket).toBeNull();
+        sim.advance(1_000);
+        expect(sim.socketsOpened).toHaveLength(2);
+        sim.open();
+      }
       // From now on, plain delivery; the next socket asks for nothing.
       expect(sim.send()).toBe('write');
       sim.closeSocket();
       sim.advance(1_000);
-      expect(sim.socketsOpened).toHaveLength(2);
+      expect(sim.socketsOpened).toHaveLength(trigger === 'timeout' ? 3 : 2);
+      expect(sim.state.resume?.phase).toBe('unsupported');
     }
   });
 

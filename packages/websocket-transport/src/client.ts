@@ -311,7 +311,7 @@ class Client implements KeepaliveClient {
           // A socket that cannot close politely is destroyed; the close is then complete.
           this.later.push(() => this.events.emit('error', toError(error)));
           this.dropSocket(true);
-          this.pending.push({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
+          this.enqueue({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
         }
         return;
       case 'destroy_socket':
@@ -321,13 +321,15 @@ class Client implements KeepaliveClient {
       case 'keepalive':
       case 'reply_heartbeat':
         if (socket?.readyState !== OPEN) return;
-        if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) {
-          if (command.ack === null) socket.ping();
-          else socket.ping(encodePingAck(command.ack));
-        } else socket.send(command.ack === null ? this.options.heartbeatMessage : encodeHeartbeat(command.ack));
+        this.write(socket, () => {
+          if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) {
+            if (command.ack === null) socket.ping();
+            else socket.ping(encodePingAck(command.ack));
+          } else socket.send(command.ack === null ? this.options.heartbeatMessage : encodeHeartbeat(command.ack));
+        });
         return;
       case 'send_ack':
-        if (socket?.readyState === OPEN) socket.send(encodeAck(command.through));
+        if (socket?.readyState === OPEN) this.write(socket, () => socket.send(encodeAck(command.through)));
         return;
       case 'write':
         this.outcome = 'write';
@@ -431,17 +433,34 @@ class Client implements KeepaliveClient {
     }
   }
 
-  /** Writes kept message `seq` (escaped for a resumed connection); a socket that refuses it keeps it for the next one. */
+  /** Writes kept message `seq` (escaped for a resumed connection). */
   private transmit(seq: number): void {
     const message = this.kept.get(seq);
     const socket = this.socket;
     if (message === undefined || socket?.readyState !== OPEN) return;
+    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'v1' ? escapeText(message) : message));
+  }
+
+  /**
+   * One write of the machine's on an open socket. A socket that throws has lost a frame the machine counted as
+   * written (and, on a resumed connection, numbered): it is destroyed and reported closed, so the frame goes again
+   * after the reconnect (B14), and the frames after it are not misnumbered.
+   */
+  private write(socket: WebSocketLike, send: () => void): void {
     try {
-      socket.send(typeof message === 'string' && this.codec === 'v1' ? escapeText(message) : message);
+      send();
     } catch (error) {
-      // Still kept: it goes again after the next reconnect, as every unacknowledged message does.
       this.later.push(() => this.events.emit('error', toError(error)));
+      if (this.socket !== socket) return;
+      this.dropSocket(true);
+      this.enqueue({ type: 'socket_closed', now: this.machine.now, code: CLOSE_CODES.abnormal, reason: 'send_failed' });
     }
+  }
+
+  /** Queues an event the driver itself reports during a step (it carries no inbound message). */
+  private enqueue(event: ConnectionEvent): void {
+    this.pending.push(event);
+    this.pendingMessages.push(null);
   }
 
   private emitUserEvent(event: ConnectionUserEvent): void {
@@ -607,7 +626,7 @@ class Client implements KeepaliveClient {
       bytes += this.payloads.shift();
       messages++;
     }
-    if (messages > 0) this.pending.push({ type: 'dequeued', now: this.machine.now, messages, bytes });
+    if (messages > 0) this.enqueue({ type: 'dequeued', now: this.machine.now, messages, bytes });
   }
 }
 

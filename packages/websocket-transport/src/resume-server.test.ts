@@ -669,7 +669,7 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     off();
     // A plain client: untouched.
     expect(hub.connect(wire, query({}))).toBeNull();
-    // A socket whose send throws: reported, and the message stays for the next connection.
+    // A socket whose send throws: reported, the connection given up, and the message stays for the next one.
     const broken: ResumeSocket = {
       send: () => {
         throw new Error('broken');
@@ -680,7 +680,8 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     };
     const brokenHandle = hub.connect(broken, query({ ka: '1' }))!;
     const brokenSession = session as unknown as ResumableSession;
-    expect(brokenSession.send('kept')).toBe('sent');
+    expect(brokenSession.send('kept')).toBe('queued');
+    expect(brokenSession.connected).toBe(false);
     brokenHandle.closed(1006);
     expect(brokenSession.unackedMessages).toBe(1);
     expect(hub.stats().socketErrors).toBeGreaterThanOrEqual(2);

@@ -87,7 +87,8 @@ export const SESSION_HUB_DEFAULTS = Object.freeze({ sessionTtlMs: 120_000, maxSe
 /**
  * Close codes the hub sends: 1000 (a session ended by the application), 1001
  * (the hub closed), 1002 (a resume request this version cannot read), 1013
- * (`maxSessions` reached: try again later), 4001 (the session was resumed on
+ * (`maxSessions` reached: try again later), 1011 (a frame could not be written:
+ * the client resumes on a new connection), 4001 (the session was resumed on
  * a newer connection; the older, half-open one is closed).
  *
  * @example
@@ -99,9 +100,12 @@ export const RESUME_CLOSE_CODES = Object.freeze({
   normal: 1000,
   goingAway: 1001,
   protocolError: 1002,
+  internalError: 1011,
   tryAgainLater: 1013,
   resumedElsewhere: 4001,
 } as const);
+
+const CLOSE_CODES_ABNORMAL = 1006;
 
 /**
  * Diagnostics of a {@link SessionHub} (counts, codes, names and durations
@@ -526,7 +530,8 @@ interface HubHost {
   attached(delta: number): void;
   remove(session: Session): void;
   listenerFailed(event: string, error: unknown): void;
-  write(socket: ResumeSocket, data: string | ArrayBuffer | ArrayBufferView): void;
+  /** Writes `data`; `false` when the socket threw (the frame is lost with the connection). */
+  write(socket: ResumeSocket, data: string | ArrayBuffer | ArrayBufferView): boolean;
   shut(socket: ResumeSocket, code: number, reason: string): void;
 }
 
@@ -602,6 +607,8 @@ class Session implements ResumableSession {
   private ringHead = 0;
   private ringFirst = 1;
   private listeners: [keyof ResumableSessionEvents, Listener][] | null = null;
+  /** The connection whose socket refused a numbered frame in the step being carried out, until it is given up. */
+  private failed: Connection | null = null;
 
   constructor(
     private readonly host: HubHost,
@@ -646,7 +653,8 @@ class Session implements ResumableSession {
     this.expiresAt = null;
     // The hello tells the client what we delivered: it is the owed acknowledgement.
     this.run({ type: 'outgoing', now }, null, true);
-    this.host.write(handle.socket, encodeHello({ status, session: this.id, delivered: this.state.deliveredThrough }));
+    // A hello that cannot be written gives the connection up (after this step; see reschedule).
+    if (!this.host.write(handle.socket, encodeHello({ status, session: this.id, delivered: this.state.deliveredThrough }))) this.failed = handle;
     if (status === 'resumed') this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { away_ms: awayMs });
     this.run({ type: 'resumed', now, peerDelivered }, null, false);
     this.reschedule();
@@ -817,6 +825,15 @@ class Session implements ResumableSession {
 
   private reschedule(): void {
     if (this.ended) return;
+    const failed = this.failed;
+    if (failed !== null) {
+      this.failed = null;
+      if (this.handle === failed) {
+        this.host.shut(failed.socket, RESUME_CLOSE_CODES.internalError, 'send failed');
+        this.connectionClosed(failed, CLOSE_CODES_ABNORMAL);
+        return;
+      }
+    }
     this.entry.schedule(this.handle !== null ? deliveryDeadline(this.state) : this.expiresAt);
   }
 
@@ -878,10 +895,15 @@ class Session implements ResumableSession {
 
   private transmit(seq: number): void {
     const handle = this.handle;
-    if (handle === null) return;
+    if (handle === null || this.failed === handle) return;
     const payload = this.ring?.[this.ringHead + seq - this.ringFirst];
     if (payload === undefined) return;
-    this.host.write(handle.socket, typeof payload === 'string' ? escapeText(payload) : payload);
+    if (!this.host.write(handle.socket, typeof payload === 'string' ? escapeText(payload) : payload)) {
+      // A frame the machine numbered was not written: the frames after it would be misnumbered. The connection is
+      // given up once this step is done (see reschedule); the client resumes, and both sides send again (B14).
+      this.failed = handle;
+      return;
+    }
     if (seq > this.written) this.written = seq;
     const accepting = this.host.accepting;
     if (accepting !== null && seq === this.state.nextSeq - 1) accepting.sent = true;
@@ -1113,9 +1135,11 @@ export class SessionHub<C = unknown> {
       write: (socket, data) => {
         try {
           socket.send(data);
+          return true;
         } catch (error) {
           // What was not written stays unacknowledged: it goes again on the next connection, or is handed back.
           socketFailed('send', error);
+          return false;
         }
       },
       shut: (socket, code, reason) => {
