@@ -320,8 +320,15 @@ export interface ConnectionState {
    * sent after them, or the client's own close handshake completed). Reported if the connection is lost (B14).
    */
   readonly unconfirmed: number;
-  /** How many of the `unconfirmed` messages (the newest) the driver keeps a copy of: at most `maxQueuedMessages`. */
+  /**
+   * How many of the `unconfirmed` messages (the newest) the driver keeps a copy of: at most `maxQueuedMessages`
+   * copies and `maxQueuedBytes` bytes.
+   */
   readonly unconfirmedCopies: number;
+  /** The sizes of those copies, oldest first (a flushed batch counts at its average size). */
+  readonly copySizes: readonly number[];
+  /** Their total in bytes. */
+  readonly copyBytes: number;
   /** `unconfirmed` when the oldest unanswered keep-alive went out (what its answer confirms), or `null`. */
   readonly probeMark: number | null;
 }
@@ -554,6 +561,7 @@ const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionComman
   bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
 });
 const NO_FIELDS = Object.freeze({});
+const NO_SIZES: readonly number[] = Object.freeze([]);
 const NO_LOSS: CloseInfo = Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
 
 /**
@@ -593,6 +601,8 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     resume: config.resume === null ? null : createResumeState(config.resume, now),
     unconfirmed: 0,
     unconfirmedCopies: 0,
+    copySizes: NO_SIZES,
+    copyBytes: 0,
     probeMark: null,
   };
   openSocket(d, 0, out);
@@ -865,14 +875,30 @@ function onHello(d: Draft, hello: Hello, out: ConnectionCommand[]): ConnectionSt
 }
 
 /** A plain write (or `messages` flushed ones): unconfirmed until the peer proves it has them; copies bounded. */
-function written(d: Draft, messages: number, out: ConnectionCommand[]): void {
+function written(d: Draft, messages: number, bytes: number, out: ConnectionCommand[]): void {
   d.unconfirmed += messages;
-  d.unconfirmedCopies += messages;
-  const excess = d.unconfirmedCopies - d.config.maxQueuedMessages;
-  if (excess > 0) {
-    d.unconfirmedCopies -= excess;
-    out.push({ type: 'forget_copies', copies: excess });
+  const sizes = [...d.copySizes];
+  const each = Math.floor(bytes / messages);
+  for (let i = 0; i < messages; i++) sizes.push(i === messages - 1 ? bytes - each * (messages - 1) : each);
+  d.copyBytes += bytes;
+  // Bounded like the queue: the oldest copies go first (the report still counts them).
+  let excess = 0;
+  while (sizes.length - excess > d.config.maxQueuedMessages || (d.copyBytes > d.config.maxQueuedBytes && excess < sizes.length)) {
+    d.copyBytes -= sizes[excess] ?? /* c8 ignore next */ 0;
+    excess++;
   }
+  d.copySizes = excess === 0 ? sizes : sizes.slice(excess);
+  d.unconfirmedCopies = d.copySizes.length;
+  if (excess > 0) out.push({ type: 'forget_copies', copies: excess });
+}
+
+/** Drops the oldest `count` copies. */
+function dropCopies(d: Draft, count: number, out: ConnectionCommand[]): void {
+  if (count <= 0) return;
+  for (let i = 0; i < count; i++) d.copyBytes -= d.copySizes[i] ?? /* c8 ignore next */ 0;
+  d.copySizes = d.copySizes.length === count ? NO_SIZES : d.copySizes.slice(count);
+  d.unconfirmedCopies = d.copySizes.length;
+  out.push({ type: 'forget_copies', copies: count });
 }
 
 /** The peer proved it has the oldest `messages` unconfirmed ones. */
@@ -882,8 +908,7 @@ function confirmed(d: Draft, messages: number, out: ConnectionCommand[]): void {
   // The copies are of the newest unconfirmed messages; the oldest uncopied ones are confirmed first.
   const drop = Math.max(0, count - (d.unconfirmed - d.unconfirmedCopies));
   d.unconfirmed -= count;
-  d.unconfirmedCopies -= drop;
-  if (drop > 0) out.push({ type: 'forget_copies', copies: drop });
+  dropCopies(d, drop, out);
   if (d.probeMark !== null) d.probeMark = d.probeMark > count ? d.probeMark - count : null;
 }
 
@@ -895,6 +920,8 @@ function reportUnconfirmed(d: Draft, out: ConnectionCommand[]): void {
   const copies = d.unconfirmedCopies;
   d.unconfirmed = 0;
   d.unconfirmedCopies = 0;
+  d.copySizes = NO_SIZES;
+  d.copyBytes = 0;
   out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.unconfirmed, { messages, copies }));
   emit(out, { type: 'unconfirmed', messages, copies });
 }
@@ -1153,7 +1180,7 @@ function onSend(d: Draft, bytes: number, writable: boolean, out: ConnectionComma
   }
   if (d.phase === 'open' && writable && d.queuedMessages === 0) {
     out.push(WRITE);
-    written(d, 1, out);
+    written(d, 1, size, out);
     return d;
   }
   if (d.queuedMessages >= d.config.maxQueuedMessages) {
@@ -1184,7 +1211,7 @@ function onDequeued(d: Draft, messages: number, bytes: number, out: ConnectionCo
   d.queuedMessages -= messages;
   d.queuedBytes -= bytes;
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
-  written(d, messages, out);
+  written(d, messages, bytes, out);
   return d;
 }
 

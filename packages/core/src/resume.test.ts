@@ -252,6 +252,23 @@ describe('B14: the resumable session, client end', () => {
 });
 
 describe('B14: without a resumable session, nothing written is lost silently', () => {
+  it('B14: the copies are bounded by maxQueuedBytes too (idle, nothing confirms them): the oldest go first, still counted', () => {
+    const [start] = openConnection({ maxQueuedBytes: 250 }, 0, 1);
+    let [state, out] = connectionTransition(start, { type: 'socket_opened', now: 0, canPing: true });
+    const forgotten: number[] = [];
+    for (const bytes of [100, 100, 100, 300]) {
+      [state, out] = connectionTransition(state, { type: 'send', now: 1, bytes, writable: true });
+      for (const command of commandsOf(out, 'forget_copies')) forgotten.push(command.copies);
+    }
+    // 100 + 100 + 100 is over 250: the oldest goes; then 300 alone is over 250: every copy goes, itself included.
+    expect(forgotten).toEqual([1, 3]);
+    expect([state.unconfirmed, state.unconfirmedCopies, state.copyBytes]).toEqual([4, 0, 0]);
+    [state, out] = connectionTransition(state, { type: 'send', now: 2, bytes: 50, writable: true });
+    expect([state.unconfirmedCopies, state.copyBytes]).toEqual([1, 50]);
+    [state, out] = connectionTransition(state, { type: 'socket_closed', now: 9, code: 1006, reason: '' });
+    expect(eventsOf(commandsOf(out, 'event').map((c) => c.event), 'unconfirmed')).toEqual([{ type: 'unconfirmed', messages: 5, copies: 1 }]);
+  });
+
   it('B14: messages written since the last answered keep-alive are reported when the connection is lost, with copies', () => {
     const sim = new ConnectionSim({ heartbeatIntervalMs: 100, pongTimeoutMs: 1_000 });
     sim.open();

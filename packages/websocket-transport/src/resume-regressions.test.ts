@@ -159,6 +159,26 @@ describe('B14: resumable sessions, regressions', () => {
     expect(messages.filter((message) => typeof message === 'string' && message.startsWith('\u0006\u0006'))).toEqual([]);
   });
 
+  it('B14: without resume, copies of unconfirmed writes are bounded by maxQueuedBytes; the report counts the rest', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
+    const sockets: WebSocket[] = [];
+    wss.on('connection', (ws) => sockets.push(ws));
+    const client = createKeepaliveClient(`ws://127.0.0.1:${String((wss.address() as AddressInfo).port)}`, { maxQueuedBytes: 65_536 });
+    cleanups.push(() => client.close(1000).catch(() => undefined));
+    await within(new Promise((resolve) => client.on('open', resolve)), 2_000, 'open');
+    const reported = new Promise<{ messages: readonly (string | Uint8Array)[]; uncopied: number }>((resolve) => client.on('unconfirmed', resolve));
+    const chunk = 'x'.repeat(10_000);
+    for (let i = 0; i < 50; i++) client.send(chunk);
+    await until(() => sockets.length === 1, 'server socket');
+    sockets[0]?.terminate();
+    const { messages, uncopied } = await within(reported, 3_000, 'unconfirmed');
+    expect(messages.reduce((sum, message) => sum + message.length, 0)).toBeLessThanOrEqual(65_536);
+    expect(messages.length).toBe(6);
+    expect(messages.length + uncopied).toBe(50);
+  });
+
   it('B14: a server socket whose send throws is given up (1011): nothing more is written on it, and nothing is released unread', () => {
     const hub = createSessionHub();
     cleanups.push(() => hub.close());
