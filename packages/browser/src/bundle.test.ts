@@ -16,10 +16,11 @@ const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 /**
  * The enforced budget for the minimal app, minified and gzipped (level 9). The issue's target is 6 kB; the client
  * (the whole connection machine, the session machine, the scheduler, option validation, and since issue 13 the
- * resumable session: wire format v1, the delivery machine, about 4.5 kB of it) is not there yet, so the budget holds
- * today's size (19.9 kB) against growth while the target stands. See the closing notes of issues 12 and 13.
+ * resumable session: wire format v1, the delivery machine, about 4.5 kB of it; and since issue 14 the idle read
+ * timeout) is not there yet, so the budget holds today's size (20.5 kB) against growth while the target stands. See
+ * the closing notes of issues 12 to 14.
  */
-const BUDGET_GZIP_BYTES = 20_500;
+const BUDGET_GZIP_BYTES = 21_000;
 
 async function bundle(app: string): Promise<{ code: Uint8Array; metafile: Metafile }> {
   const result = await esbuild({ entryPoints: [`${APPS}${app}.js`], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' });
