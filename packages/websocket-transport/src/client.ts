@@ -465,8 +465,8 @@ class Client implements KeepaliveClient {
 
   private emitUserEvent(event: ConnectionUserEvent): void {
     if (event.type === 'forgotten') {
-      const messages = Object.freeze(this.handedBack);
-      this.handedBack = [];
+      // Exactly the messages this event counts: a `closed` in the same step hands back its own.
+      const messages = Object.freeze(this.handedBack.splice(0, event.messages));
       this.events.emit('forgotten', { messages });
       return;
     }
