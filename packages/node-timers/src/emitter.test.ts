@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Emitter } from './index.js';
+import { Emitter, toError } from './index.js';
 
 /** The shared emitter: listener errors never escape (they are reported), names and listeners are checked. */
 describe('Emitter', () => {
@@ -30,5 +30,14 @@ describe('Emitter', () => {
     const events = new Emitter<{ open: number }>(['open'], () => undefined);
     expect(() => events.on('nope' as 'open', () => undefined)).toThrow(/unknown event nope \(expected one of open\)/);
     expect(() => events.on('open', 42 as unknown as () => void)).toThrow(/listener must be a function/);
+  });
+});
+
+describe('toError', () => {
+  it('keeps an Error as it is, and names only the type of anything else (S10: never its contents)', () => {
+    const error = new RangeError('x');
+    expect(toError(error)).toBe(error);
+    expect(toError('secret token').message).toBe('Non-error thrown: string');
+    expect(toError({ password: 1 }).message).toBe('Non-error thrown: object');
   });
 });

@@ -34,6 +34,7 @@ export {
   DIAGNOSTICS_CHANNEL,
   createDiagnosticSink,
   errorName,
+  toError,
   type ConsoleLikeLogger,
   type DiagnosticSinkOptions,
   type LogFunction,

@@ -91,6 +91,19 @@ export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
+/**
+ * A thrown value as an `Error`, for `error` events: an `Error` as it is, anything else (a string, an object) as an
+ * `Error` naming only its type (never its contents, S10), in one copy for every client.
+ *
+ * @example
+ * ```ts
+ * toError('boom').message; // 'Non-error thrown: string'
+ * ```
+ */
+export function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);
+}
+
 /** Publishes a diagnostic through the runtime's publisher (Node: the diagnostics channel) when anyone listens. */
 export function publish(session: number, diagnostic: Diagnostic): void {
   const publisher = sharedRuntime().publisher;

@@ -18,6 +18,7 @@ import {
   errorName,
   nextInstanceId,
   onProcessExit,
+  toError,
   type ScheduledEntry,
   type WorkActivity,
 } from '@keepalive/node-timers';
@@ -483,10 +484,6 @@ async function cancelBody(response: SseFetchResponse): Promise<void> {
   } catch {
     // A body that cannot be cancelled is already gone.
   }
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);
 }
 
 function noop(): void {

@@ -18,7 +18,7 @@ import {
   type ConnectionUserEvent,
   type Diagnostic,
 } from '@keepalive/core';
-import { Emitter, StateSubscribers, createDiagnosticSink, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
+import { Emitter, StateSubscribers, createDiagnosticSink, toError, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -628,10 +628,6 @@ class Client implements KeepaliveClient {
     }
     if (messages > 0) this.enqueue({ type: 'dequeued', now: this.machine.now, messages, bytes });
   }
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);
 }
 
 function noop(): void {
