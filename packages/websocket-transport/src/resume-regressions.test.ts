@@ -117,16 +117,22 @@ describe('B14: resumable sessions, regressions', () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');
     cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
+    // A loaded v1 server: it speaks v1 to clients that ask, but its hello comes after the client's timeout. The
+    // hello is held until the client's plain reconnection arrives, so the order does not depend on timer latency
+    // (a 200 ms delay raced the 50 ms timeout on a loaded machine).
+    const asking: WebSocket[] = [];
     wss.on('connection', (ws, request) => {
       cleanups.push(() => ws.terminate());
-      // A loaded v1 server: it speaks v1 to clients that ask, but its hello comes after the client's timeout.
       if (request.url?.includes('ka=1') === true) {
-        setTimeout(() => {
-          if (ws.readyState !== WebSocket.OPEN) return;
-          ws.send('\u0006H1 new abcdefghijklmnop 0');
-          ws.send('\u0006a0');
-        }, 200).unref();
-      } else ws.send('data');
+        asking.push(ws);
+        return;
+      }
+      for (const late of asking) {
+        if (late.readyState !== WebSocket.OPEN) continue;
+        late.send('\u0006H1 new abcdefghijklmnop 0');
+        late.send('\u0006a0');
+      }
+      ws.send('data');
     });
     const client = createKeepaliveClient(`ws://127.0.0.1:${String((wss.address() as AddressInfo).port)}`, { resume: { helloTimeoutMs: 50 }, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
     cleanups.push(() => client.close(1000).catch(() => undefined));
