@@ -13,11 +13,14 @@ import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.
  * ```
  */
 export function pollTimeout(state: SessionState): number | null {
-  let earliest: number | null = null;
-  for (const timer of SESSION_TIMERS) {
-    const at = deadlineOf(state, timer);
-    if (at !== null && (earliest === null || at < earliest)) earliest = at;
-  }
+  // Four plain field reads (every driver calls this after every event).
+  let earliest = state.livenessAt;
+  const heartbeat = state.heartbeatAt;
+  if (heartbeat !== null && (earliest === null || heartbeat < earliest)) earliest = heartbeat;
+  const idle = state.idleAt;
+  if (idle !== null && (earliest === null || idle < earliest)) earliest = idle;
+  const stuck = state.stuckAt;
+  if (stuck !== null && (earliest === null || stuck < earliest)) earliest = stuck;
   return earliest;
 }
 

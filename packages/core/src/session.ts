@@ -322,7 +322,97 @@ export function transition(state: SessionState, event: SessionEvent): SessionTra
  * out.length = 0;
  * ```
  */
-export function step(state: SessionState, event: SessionEvent, out: SessionCommand[]): SessionState {
+export function step(state: SessionState, event: SessionEvent, out: SessionCommand[], options?: StepOptions): SessionState {
+  if (options === undefined) return dispatch(state, event, out);
+  return withOptions(state, event, out, options, false);
+}
+
+/**
+ * What a driver wants appended to its buffer by {@link step} and
+ * {@link stepInPlace}. Leaving something out changes nothing else: the
+ * state, and every other command, are exactly what {@link transition}
+ * gives (property-tested).
+ *
+ * @example
+ * ```ts
+ * import { step, type StepOptions } from '@keepalive/core';
+ * // A driver on a shared scheduler (it re-reads pollTimeout), with nobody listening at debug level:
+ * const quiet: StepOptions = { debug: false, timerCommands: false };
+ * state = step(state, event, out, quiet);
+ * ```
+ */
+export interface StepOptions {
+  /** Whether debug diagnostics (the heartbeat tick's `heartbeat`) are built; default `true`. Pass `false` when nobody listens at debug level. */
+  readonly debug?: boolean | undefined;
+  /**
+   * Whether `arm` and `cancel` commands are appended; default `true`. A
+   * driver that re-schedules at {@link pollTimeout} after every event never
+   * reads them, and passes `false` so a tick allocates no re-arm command.
+   */
+  readonly timerCommands?: boolean | undefined;
+}
+
+/**
+ * A session state the driver owns and lets {@link stepInPlace} update in
+ * place: the same fields as {@link SessionState}, writable. Make one with
+ * {@link createSessionState} (or copy a state with `{ ...state }`) and never
+ * hand it to code that keeps states as snapshots.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, type MutableSessionState } from '@keepalive/core';
+ * const state: MutableSessionState = createSessionState();
+ * ```
+ */
+export type MutableSessionState = { -readonly [K in keyof SessionState]: SessionState[K] };
+
+/**
+ * The driver's fastest path: {@link step} that updates `state` in place
+ * instead of returning a copy, so a tick allocates no state (a server holds
+ * one object per session, rewritten where it lies, and the garbage collector
+ * never sees a replaced state). Everything else is {@link step}'s: the same
+ * fields afterwards, the same commands, in order (property-tested against
+ * {@link transition}). Returns whether anything changed. Pure apart from
+ * writing to `state` and appending to `out`.
+ *
+ * @example
+ * ```ts
+ * import { createSessionState, pollTimeout, stepInPlace, type SessionCommand } from '@keepalive/core';
+ * const out: SessionCommand[] = [];
+ * const state = createSessionState({ heartbeatIntervalMs: 30_000 });
+ * stepInPlace(state, { type: 'attach', now: 0 }, out);
+ * stepInPlace(state, { type: 'start', reason: 'api_call', now: 0 }, out, { timerCommands: false });
+ * scheduler.schedule(pollTimeout(state));
+ * ```
+ */
+export function stepInPlace(state: MutableSessionState, event: SessionEvent, out: SessionCommand[], options: StepOptions = NO_OPTIONS): boolean {
+  changed = false;
+  withOptions(state, event, out, options, true);
+  return changed;
+}
+
+const NO_OPTIONS: StepOptions = Object.freeze({});
+
+// What the event being handled wants (step never calls out, so this is never re-entered).
+let wantDebug = true;
+let wantTimers = true;
+let inPlace = false;
+let changed = false;
+
+function withOptions(state: SessionState, event: SessionEvent, out: SessionCommand[], options: StepOptions, place: boolean): SessionState {
+  wantDebug = options.debug !== false;
+  wantTimers = options.timerCommands !== false;
+  inPlace = place;
+  try {
+    return dispatch(state, event, out);
+  } finally {
+    wantDebug = true;
+    wantTimers = true;
+    inPlace = false;
+  }
+}
+
+function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[]): SessionState {
   if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
     return state;
@@ -408,6 +498,12 @@ export function wantsHeartbeat(state: SessionState): boolean {
 type Draft = { -readonly [K in keyof SessionState]: SessionState[K] };
 
 function draft(state: SessionState, now: number): Draft {
+  if (inPlace) {
+    changed = true;
+    const d = state as Draft;
+    d.now = now;
+    return d;
+  }
   // Field by field, in declaration order: V8 keeps one hidden class for every
   // state and this copy stays on the fast path (an object spread does not).
   return {
@@ -473,18 +569,19 @@ function onStart(state: SessionState, reason: string, now: number, out: SessionC
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'start' }));
     return state;
   }
+  const wasIdle = state.total === 0;
   const d = draft(state, now);
   const token = state.lastToken + 1;
   d.lastToken = token;
   d.activities = [...state.activities, { token, reason, since: now, stuckReported: false }];
   d.counts = { ...state.counts, [reason]: countOf(state, reason) + 1 };
   d.total = state.total + 1;
-  if (state.total === 0) {
+  if (wasIdle) {
     d.busySince = now;
     // Busy again: the idle notice no longer applies (S6).
     if (d.idleAt !== null) {
       d.idleAt = null;
-      out.push(CANCEL.idle);
+      if (wantTimers) out.push(CANCEL.idle);
     }
   }
   reconcileHeartbeat(d, out);
@@ -526,24 +623,27 @@ function removeActivity(state: SessionState, index: number, now: number, out: Se
   const activity = state.activities[index];
   /* c8 ignore next -- callers pass a valid index */
   if (activity === undefined) return state;
-  const d = draft(state, now);
   const reason = activity.reason;
-  d.activities = state.activities.length === 1 ? NO_ACTIVITIES : withoutIndex(state.activities, index);
   const count = countOf(state, reason) - 1;
+  const total = state.total;
+  const counts = state.counts;
+  const activities = state.activities;
+  const d = draft(state, now);
+  d.activities = activities.length === 1 ? NO_ACTIVITIES : withoutIndex(activities, index);
   if (count > 0) {
-    d.counts = { ...state.counts, [reason]: count };
-  } else if (state.total === 1) {
+    d.counts = { ...counts, [reason]: count };
+  } else if (total === 1) {
     d.counts = EMPTY_COUNTS;
   } else {
-    d.counts = withoutKey(state.counts, reason);
+    d.counts = withoutKey(counts, reason);
   }
-  d.total = state.total - 1;
+  d.total = total - 1;
   if (d.total === 0) {
     d.busySince = null;
     // S6: the last activity stopped while the heartbeat ran with a sender attached.
-    if (state.heartbeatAt !== null && state.attached && d.idleAt === null) {
-      d.idleAt = now + state.config.idleDelayMs;
-      out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+    if (d.heartbeatAt !== null && d.attached && d.idleAt === null) {
+      d.idleAt = now + d.config.idleDelayMs;
+      if (wantTimers) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
     }
   }
   reconcileHeartbeat(d, out);
@@ -571,7 +671,7 @@ function onAttach(state: SessionState, now: number, out: SessionCommand[]): Sess
     if (state.livenessAt === null) return state;
     const d = draft(state, now);
     d.livenessAt = null;
-    out.push(CANCEL.liveness);
+    if (wantTimers) out.push(CANCEL.liveness);
     return d;
   }
   const d = draft(state, now);
@@ -585,11 +685,11 @@ function detached(d: Draft, out: SessionCommand[]): Draft {
   d.attached = false;
   if (d.idleAt !== null) {
     d.idleAt = null;
-    out.push(CANCEL.idle);
+    if (wantTimers) out.push(CANCEL.idle);
   }
   if (d.livenessAt !== null) {
     d.livenessAt = null;
-    out.push(CANCEL.liveness);
+    if (wantTimers) out.push(CANCEL.liveness);
   }
   reconcileHeartbeat(d, out);
   return d;
@@ -607,7 +707,7 @@ function onAlive(state: SessionState, now: number, out: SessionCommand[]): Sessi
   if (state.livenessAt === null) return state;
   const d = draft(state, now);
   d.livenessAt = null;
-  out.push(CANCEL.liveness);
+  if (wantTimers) out.push(CANCEL.liveness);
   return d;
 }
 
@@ -636,7 +736,7 @@ function onTimer(
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownTimer, NO_FIELDS));
     return state;
   }
-  const armed = state[DEADLINE_FIELD[timer]];
+  const armed = deadlineField(state, timer);
   if (armed === null || (deadline !== undefined && deadline !== armed)) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.staleTimer, { timer }));
     return state;
@@ -646,16 +746,41 @@ function onTimer(
 
 /** The armed timer due at `now` with the earliest deadline (ties in {@link SESSION_TIMERS} order). */
 function dueTimer(state: SessionState, now: number): SessionTimer | null {
+  // Unrolled in SESSION_TIMERS order (liveness, heartbeat, idle, stuck): plain field reads, no keyed lookups.
   let best: SessionTimer | null = null;
   let bestAt = Infinity;
-  for (const timer of SESSION_TIMERS) {
-    const at = state[DEADLINE_FIELD[timer]];
-    if (at !== null && at <= now && at < bestAt) {
-      best = timer;
-      bestAt = at;
-    }
+  const liveness = state.livenessAt;
+  if (liveness !== null && liveness <= now) {
+    best = 'liveness';
+    bestAt = liveness;
   }
+  const heartbeat = state.heartbeatAt;
+  if (heartbeat !== null && heartbeat <= now && heartbeat < bestAt) {
+    best = 'heartbeat';
+    bestAt = heartbeat;
+  }
+  const idle = state.idleAt;
+  if (idle !== null && idle <= now && idle < bestAt) {
+    best = 'idle';
+    bestAt = idle;
+  }
+  const stuck = state.stuckAt;
+  if (stuck !== null && stuck <= now && stuck < bestAt) best = 'stuck';
   return best;
+}
+
+/** The deadline field of one timer. */
+function deadlineField(state: SessionState, timer: SessionTimer): number | null {
+  switch (timer) {
+    case 'heartbeat':
+      return state.heartbeatAt;
+    case 'idle':
+      return state.idleAt;
+    case 'liveness':
+      return state.livenessAt;
+    case 'stuck':
+      return state.stuckAt;
+  }
 }
 
 function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out: SessionCommand[]): Draft {
@@ -678,7 +803,7 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
           sendKeepalive(d, now, out);
         } else {
           d.livenessAt = now + d.config.pongTimeoutMs;
-          out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+          if (wantTimers) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
         }
         return d;
       }
@@ -698,7 +823,7 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
   /* c8 ignore next -- fire is only called for armed timers */
   if (armed === null) return d;
   // S5: the tick always emits its diagnostic; it sends only when enabled.
-  out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
+  if (wantDebug) out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
   if (enabled) sendKeepalive(d, now, out);
   // B9: the next deadline follows from the previous deadline, not from now.
   // A tick handled more than an interval late skips the missed ticks rather
@@ -710,7 +835,7 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
   }
   d.heartbeatAt = armed + periods * interval;
-  out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+  if (wantTimers) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
   return d;
 }
 
@@ -739,7 +864,7 @@ function sendKeepalive(d: Draft, now: number, out: SessionCommand[]): void {
   const timeout = d.config.pongTimeoutMs;
   if (timeout !== null && d.livenessAt === null) {
     d.livenessAt = pongDeadlineAfterSend(d.livenessAt, now, timeout);
-    out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+    if (wantTimers) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
   }
 }
 
@@ -748,10 +873,10 @@ function reconcileHeartbeat(d: Draft, out: SessionCommand[]): void {
   const wanted = wantsHeartbeat(d);
   if (wanted && d.heartbeatAt === null) {
     d.heartbeatAt = d.now + d.config.heartbeatIntervalMs;
-    out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+    if (wantTimers) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
   } else if (!wanted && d.heartbeatAt !== null) {
     d.heartbeatAt = null;
-    out.push(CANCEL.heartbeat);
+    if (wantTimers) out.push(CANCEL.heartbeat);
   }
 }
 
@@ -767,9 +892,9 @@ function reconcileStuck(d: Draft, out: SessionCommand[]): void {
     }
   }
   if (wanted === d.stuckAt) return;
-  if (d.stuckAt !== null) out.push(CANCEL.stuck);
+  if (d.stuckAt !== null && wantTimers) out.push(CANCEL.stuck);
   d.stuckAt = wanted;
-  if (wanted !== null) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
+  if (wanted !== null && wantTimers) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
 }
 
 function onShutdown(state: SessionState, now: number, out: SessionCommand[]): SessionState {
@@ -788,7 +913,7 @@ function onShutdown(state: SessionState, now: number, out: SessionCommand[]): Se
     const field = DEADLINE_FIELD[timer];
     if (d[field] !== null) {
       d[field] = null;
-      out.push(CANCEL[timer]);
+      if (wantTimers) out.push(CANCEL[timer]);
     }
   }
   d.attached = false;

@@ -1,14 +1,17 @@
-import { MAX_DURATION_MS } from '@keepalive/core';
-import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
-import { DeadlineHeap } from './deadline-heap.js';
+import { nodePlatform, type Platform } from './clock.js';
+import { OneTimer, wakeTarget } from './one-timer.js';
 import { sharedRuntime } from './runtime.js';
 
 /**
  * A shared scheduler: one OS timer serves every session registered on it.
  * Sessions tell it their earliest deadline (the core's `pollTimeout`); it
- * keeps them in a binary min-heap and arms a single timer for the top. When
- * that fires it wakes every session that is due, each at its own deadline,
- * then re-arms for the new top. 100,000 sessions cost one armed OS timer.
+ * keeps them in lanes, one sorted FIFO per delay class (a re-arm one interval
+ * ahead is an O(1) append), and arms a single unref'd timer for the earliest.
+ * When that fires it wakes every session that is due, in deadline order, each
+ * with the fire's time, then re-arms for the new earliest. Precision: an
+ * entry is never woken before its deadline, and late only by as much as the
+ * one OS timer is (no deadline is rounded). 100,000 sessions cost one armed
+ * OS timer.
  */
 
 /**
@@ -82,20 +85,17 @@ export interface Scheduler {
   hold(): () => void;
 }
 
-class Entry implements ScheduledEntry {
+/** One entry: a node of its lane's doubly linked list (no array slot, no id). */
+class LaneEntry implements ScheduledEntry {
   deadline: number | null = null;
-  readonly id: number;
+  prev: LaneEntry | null = null;
+  next: LaneEntry | null = null;
+  lane: Lane | null = null;
+  disposed = false;
   constructor(
-    readonly owner: HeapScheduler,
+    readonly owner: LaneScheduler,
     readonly target: WakeTarget,
-  ) {
-    this.id = owner.heap.allocate();
-  }
-  wake(now: number): void {
-    const target = this.target;
-    if (typeof target === 'function') target(now);
-    else target.wake(now);
-  }
+  ) {}
   schedule(deadline: number | null): void {
     this.owner.move(this, deadline);
   }
@@ -104,129 +104,247 @@ class Entry implements ScheduledEntry {
   }
 }
 
-class HeapScheduler implements Scheduler {
-  readonly heap = new DeadlineHeap();
-  private readonly entries: (Entry | undefined)[] = [];
-  private readonly platform: Platform;
-  private handle: TimerHandle | null = null;
-  private clear: ((handle: TimerHandle) => void) | null = null;
-  private target: number | null = null;
+/** The entries scheduled about one delay ahead, oldest deadline first (a FIFO that stays sorted). */
+class Lane {
+  head: LaneEntry | null = null;
+  tail: LaneEntry | null = null;
+  /** Position in the scheduler's heap of lanes, -1 while empty. */
+  at = -1;
+  constructor(readonly key: number) {}
+}
+
+/** Lanes kept before empty ones are dropped from the map. */
+const MAX_IDLE_LANES = 64;
+
+/**
+ * The lane a deadline `delay` ms ahead goes to: the delay with its five
+ * leading bits kept (lanes about 3 % of the delay wide: 29,696 ms for
+ * 30,000). Every lane is sorted by deadline; grouping by delay is what makes
+ * an insert an append.
+ */
+export function laneKey(delay: number): number {
+  if (!(delay >= 1)) return 0;
+  const ms = delay >= 0x7fffffff ? 0x7fffffff : delay | 0;
+  const shift = 27 - Math.clz32(ms);
+  return shift > 0 ? (ms >>> shift) << shift : ms;
+}
+
+/**
+ * Deadlines in lanes: one FIFO list per delay class. A session re-arming one
+ * interval ahead appends to the tail of its lane (deadlines arrive in order,
+ * as Node's own timer lists rely on), so a re-arm is O(1); only the lanes'
+ * heads are kept in a small binary heap, one entry per distinct delay class.
+ * A deadline earlier than its lane's tail is walked back into place, so every
+ * lane stays sorted and each entry fires exactly at its own deadline: no
+ * deadline is rounded, ties fire in the order they were scheduled.
+ */
+class LaneScheduler extends OneTimer implements Scheduler {
+  private readonly lanes = new Map<number, Lane>();
+  /** Non-empty lanes, a min-heap on their head's deadline. */
+  private readonly order: Lane[] = [];
+  /** The lane of the last insert: a batch of re-arms all go to it. */
+  private recent: Lane | null = null;
+  private count = 0;
   private firing = false;
-  private holds = 0;
-  private releaseHold: (() => void) | null = null;
-
-  constructor(platform: Platform) {
-    this.platform = platform;
-  }
-
-  now(): number {
-    return this.platform.now();
-  }
+  private firingNow = 0;
 
   entry(wake: WakeTarget): ScheduledEntry {
-    const entry = new Entry(this, wake);
-    this.entries[entry.id] = entry;
-    return entry;
+    return new LaneEntry(this, wake);
   }
 
   get size(): number {
-    return this.heap.size;
+    return this.count;
   }
 
-  get osTimersArmed(): number {
-    return this.handle === null ? 0 : 1;
-  }
-
-  get armedFor(): number | null {
-    return this.target;
-  }
-
-  hold(): () => void {
-    this.holds++;
-    if (this.holds === 1 && this.platform.hold) this.releaseHold = this.platform.hold();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.holds--;
-      if (this.holds === 0 && this.releaseHold !== null) {
-        this.releaseHold();
-        this.releaseHold = null;
-      }
-    };
-  }
-
-  move(entry: Entry, deadline: number | null): void {
-    if (deadline === entry.deadline || this.entries[entry.id] !== entry) return;
+  move(entry: LaneEntry, deadline: number | null): void {
+    if (deadline === entry.deadline || entry.disposed) return;
+    if (entry.lane !== null) this.unlink(entry);
     entry.deadline = deadline;
-    // Re-keyed in place when already scheduled: one sift over typed arrays.
-    if (deadline === null) this.heap.remove(entry.id);
-    else this.heap.set(entry.id, deadline);
-    if (!this.firing) this.rearm();
+    if (deadline !== null) this.insert(entry, deadline);
+    if (!this.firing) this.rearm(this.top());
   }
 
-  release(entry: Entry): void {
-    if (this.entries[entry.id] !== entry) return;
+  release(entry: LaneEntry): void {
+    if (entry.disposed) return;
+    entry.disposed = true;
+    if (entry.lane !== null) this.unlink(entry);
     entry.deadline = null;
-    this.entries[entry.id] = undefined;
-    this.heap.free(entry.id);
-    if (!this.firing) this.rearm();
+    if (!this.firing) this.rearm(this.top());
   }
 
-  private readonly onTimer = (): void => {
-    const target = this.target;
-    this.handle = null;
-    this.clear = null;
-    this.target = null;
-    // A timer may fire a hair early by the monotonic clock, and a fake clock
-    // may not be advanced with fake timers: never treat the fire as earlier
-    // than the deadline it was armed for.
-    const now = Math.max(this.platform.now(), target ?? -Infinity);
-    const heap = this.heap;
+  private top(): number {
+    const lane = this.order[0];
+    return lane === undefined ? Infinity : headDeadline(lane);
+  }
+
+  protected fire(now: number): void {
     this.firing = true;
+    this.firingNow = now;
     try {
       // Each wake moves its entry past `now` (or removes it); the guard
       // bounds the loop even if one does not.
-      for (let guard = heap.size * 4 + 16; guard > 0 && heap.topKey() <= now; guard--) {
-        const id = heap.topId();
-        const before = heap.topKey();
-        const top = this.entries[id];
-        if (top === undefined) {
-          heap.remove(id);
-          continue;
-        }
+      for (let guard = this.count * 4 + 16; guard > 0; guard--) {
+        const lane = this.order[0];
+        if (lane === undefined) break;
+        const top = lane.head as LaneEntry;
+        const before = top.deadline as number;
+        if (before > now) break;
         try {
-          top.wake(now);
+          wakeTarget(top.target, now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
-        if (heap.topId() === id && heap.topKey() === before) {
-          heap.remove(id);
+        // An entry its wake did not move is done: it is not woken twice for one deadline.
+        if (top.deadline === before && top.lane !== null) {
+          this.unlink(top);
           top.deadline = null;
         }
       }
     } finally {
       this.firing = false;
-      this.rearm();
+      this.rearm(this.top());
     }
-  };
-
-  private rearm(): void {
-    const top = this.heap.topKey();
-    const wanted = top === Infinity ? null : top;
-    if (wanted === this.target) return;
-    if (this.handle !== null && this.clear !== null) this.clear(this.handle);
-    this.handle = null;
-    this.clear = null;
-    this.target = wanted;
-    if (wanted === null) return;
-    const platform = this.platform;
-    const delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - platform.now())));
-    // Capture the clear function that matches this setTimeout (fake timers may be installed later).
-    this.clear = platform.clearTimeout.bind(platform);
-    this.handle = platform.setTimeout(this.onTimer, delay);
-    platform.unref(this.handle);
   }
+
+  private laneFor(deadline: number): Lane {
+    // While firing, the fire's time stands for the clock (no read per re-arm).
+    const key = laneKey(deadline - (this.firing ? this.firingNow : this.platform.now()));
+    const recent = this.recent;
+    if (recent !== null && recent.key === key) return recent;
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      if (this.lanes.size >= MAX_IDLE_LANES) {
+        for (const [k, idle] of this.lanes) {
+          if (idle.at >= 0) continue;
+          this.lanes.delete(k);
+          if (idle === this.recent) this.recent = null;
+        }
+      }
+      lane = new Lane(key);
+      this.lanes.set(key, lane);
+    }
+    this.recent = lane;
+    return lane;
+  }
+
+  private insert(entry: LaneEntry, deadline: number): void {
+    const lane = this.laneFor(deadline);
+    entry.lane = lane;
+    this.count++;
+    const tail = lane.tail;
+    if (tail === null) {
+      lane.head = entry;
+      lane.tail = entry;
+      this.pushLane(lane);
+      return;
+    }
+    if ((tail.deadline as number) <= deadline) {
+      // The common case: one interval ahead of everything already in the lane.
+      entry.prev = tail;
+      tail.next = entry;
+      lane.tail = entry;
+      return;
+    }
+    // Earlier than the tail: walk back to its place (after any equal deadline, so ties stay FIFO).
+    let after = tail.prev;
+    while (after !== null && (after.deadline as number) > deadline) after = after.prev;
+    if (after === null) {
+      const head = lane.head as LaneEntry;
+      entry.next = head;
+      head.prev = entry;
+      lane.head = entry;
+      this.up(lane.at);
+      return;
+    }
+    const next = after.next as LaneEntry;
+    entry.prev = after;
+    entry.next = next;
+    next.prev = entry;
+    after.next = entry;
+  }
+
+  private unlink(entry: LaneEntry): void {
+    const lane = entry.lane as Lane;
+    const prev = entry.prev;
+    const next = entry.next;
+    if (prev === null) lane.head = next;
+    else prev.next = next;
+    if (next === null) lane.tail = prev;
+    else next.prev = prev;
+    entry.prev = null;
+    entry.next = null;
+    entry.lane = null;
+    this.count--;
+    if (prev !== null) return;
+    // The head changed: the lane moves later in the heap, or leaves it.
+    if (next === null) this.removeLane(lane);
+    else this.down(lane.at);
+  }
+
+  private pushLane(lane: Lane): void {
+    lane.at = this.order.length;
+    this.order.push(lane);
+    this.up(lane.at);
+  }
+
+  private removeLane(lane: Lane): void {
+    const order = this.order;
+    const at = lane.at;
+    lane.at = -1;
+    const last = order.pop() as Lane;
+    if (last === lane) return;
+    order[at] = last;
+    last.at = at;
+    this.down(at);
+    this.up(last.at);
+  }
+
+  private up(index: number): void {
+    const order = this.order;
+    const lane = order[index] as Lane;
+    const key = headDeadline(lane);
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      const above = order[parent] as Lane;
+      if (headDeadline(above) <= key) break;
+      order[index] = above;
+      above.at = index;
+      index = parent;
+    }
+    order[index] = lane;
+    lane.at = index;
+  }
+
+  private down(index: number): void {
+    const order = this.order;
+    const size = order.length;
+    const lane = order[index] as Lane;
+    const key = headDeadline(lane);
+    for (;;) {
+      const left = index * 2 + 1;
+      if (left >= size) break;
+      let child = left;
+      let childKey = headDeadline(order[left] as Lane);
+      if (left + 1 < size) {
+        const rightKey = headDeadline(order[left + 1] as Lane);
+        if (rightKey < childKey) {
+          child = left + 1;
+          childKey = rightKey;
+        }
+      }
+      if (childKey >= key) break;
+      const below = order[child] as Lane;
+      order[index] = below;
+      below.at = index;
+      index = child;
+    }
+    order[index] = lane;
+    lane.at = index;
+  }
+}
+
+function headDeadline(lane: Lane): number {
+  return (lane.head as LaneEntry).deadline as number;
 }
 
 /**
@@ -240,7 +358,7 @@ class HeapScheduler implements Scheduler {
  * ```
  */
 export function createScheduler(options: SchedulerOptions = {}): Scheduler {
-  return new HeapScheduler(options.platform ?? nodePlatform);
+  return new LaneScheduler(options.platform ?? nodePlatform);
 }
 
 
@@ -249,7 +367,7 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
  * unref'd Node timer (`setTimeout`, re-armed for the earliest deadline) for
  * all sessions in the process. It is the default because the cost of a
  * keep-alive should not grow with the number of sessions: one OS timer and
- * one heap operation per tick, instead of one timer per session, and timers
+ * one O(1) re-arm per tick, instead of one timer per session, and timers
  * that never keep an idle process alive. It reads `performance.now()` and
  * the global timer functions at each call, so fake timers work with it.
  *
