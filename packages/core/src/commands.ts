@@ -119,3 +119,26 @@ export const NO_COMMANDS: readonly never[] = Object.freeze([]);
 export function diagnostic(level: DiagnosticLevel, name: string, fields: DiagnosticFields): Diagnostic {
   return { type: 'diagnostic', level, name, fields };
 }
+
+/**
+ * Empties a reused command buffer for the next `step`: the fast way. On V8
+ * (Node, Deno) `out.length = 0` is a runtime call that also drops the
+ * buffer's storage (about 60–90 ns, more than a whole `step`), while popping
+ * the few commands an event appends costs a few nanoseconds and keeps the
+ * storage for the next event.
+ *
+ * @param out - the buffer.
+ * @param keep - commands to leave at the front (a driver that appends after commands of an outer event); default 0.
+ *
+ * @example
+ * ```ts
+ * import { clearCommands, step, type SessionCommand } from '@keepalive/core';
+ * const out: SessionCommand[] = [];
+ * state = step(state, event, out);
+ * for (const command of out) execute(command);
+ * clearCommands(out);
+ * ```
+ */
+export function clearCommands(out: unknown[], keep = 0): void {
+  while (out.length > keep) out.pop();
+}

@@ -28,6 +28,7 @@ export {
   type DiagnosticLevel,
   type DiagnosticValue,
   type SendKeepalive,
+  clearCommands,
 } from './commands.js';
 export { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
 export {

@@ -314,17 +314,16 @@ export function transition(state: SessionState, event: SessionEvent): SessionTra
  *
  * @example
  * ```ts
- * import { createSessionState, step, type SessionCommand } from '@keepalive/core';
+ * import { clearCommands, createSessionState, step, type SessionCommand } from '@keepalive/core';
  * const out: SessionCommand[] = [];
  * let state = createSessionState();
  * state = step(state, { type: 'start', reason: 'api_call', now: 0 }, out);
  * for (const command of out) execute(command);
- * out.length = 0;
+ * clearCommands(out); // not `out.length = 0`: a slow runtime call on V8
  * ```
  */
 export function step(state: SessionState, event: SessionEvent, out: SessionCommand[], options?: StepOptions): SessionState {
-  if (options === undefined) return dispatch(state, event, out);
-  return withOptions(state, event, out, options, false);
+  return dispatch(state, event, out, options === undefined ? EVERYTHING : modeOf(options));
 }
 
 /**
@@ -386,33 +385,42 @@ export type MutableSessionState = { -readonly [K in keyof SessionState]: Session
  * ```
  */
 export function stepInPlace(state: MutableSessionState, event: SessionEvent, out: SessionCommand[], options: StepOptions = NO_OPTIONS): boolean {
-  changed = false;
-  withOptions(state, event, out, options, true);
-  return changed;
+  // Every change writes at least one of these fields (property-tested): compare them instead of keeping a flag.
+  const { now, total, counts, activities, busySince, attached, heartbeatAt, idleAt, livenessAt, stuckAt, lastToken: token, keepalivesSent, shutdown } = state;
+  dispatch(state, event, out, modeOf(options) | IN_PLACE);
+  return (
+    state.now !== now ||
+    state.total !== total ||
+    state.counts !== counts ||
+    state.activities !== activities ||
+    state.busySince !== busySince ||
+    state.attached !== attached ||
+    state.heartbeatAt !== heartbeatAt ||
+    state.idleAt !== idleAt ||
+    state.livenessAt !== livenessAt ||
+    state.stuckAt !== stuckAt ||
+    state.lastToken !== token ||
+    state.keepalivesSent !== keepalivesSent ||
+    state.shutdown !== shutdown
+  );
 }
 
 const NO_OPTIONS: StepOptions = Object.freeze({});
 
-// What the event being handled wants (step never calls out, so this is never re-entered).
-let wantDebug = true;
-let wantTimers = true;
-let inPlace = false;
-let changed = false;
+// What the driver wants, as bits handed down every internal function (the core keeps no module state).
+/** Debug diagnostics are built. */
+const DEBUG = 1;
+/** Arm and cancel commands are appended. */
+const TIMERS = 2;
+/** The draft is the state itself. */
+const IN_PLACE = 4;
+const EVERYTHING = DEBUG | TIMERS;
 
-function withOptions(state: SessionState, event: SessionEvent, out: SessionCommand[], options: StepOptions, place: boolean): SessionState {
-  wantDebug = options.debug !== false;
-  wantTimers = options.timerCommands !== false;
-  inPlace = place;
-  try {
-    return dispatch(state, event, out);
-  } finally {
-    wantDebug = true;
-    wantTimers = true;
-    inPlace = false;
-  }
+function modeOf(options: StepOptions): number {
+  return (options.debug === false ? 0 : DEBUG) | (options.timerCommands === false ? 0 : TIMERS);
 }
 
-function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[]): SessionState {
+function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[], m: number): SessionState {
   if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
     return state;
@@ -424,25 +432,25 @@ function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[
   const now = effectiveNow(state, event, out);
   switch (event.type) {
     case 'start':
-      return onStart(state, event.reason, now, out);
+      return onStart(state, event.reason, now, out, m);
     case 'stop':
-      return onStop(state, event.reason, now, out);
+      return onStop(state, event.reason, now, out, m);
     case 'release':
-      return onRelease(state, event.token, now, out);
+      return onRelease(state, event.token, now, out, m);
     case 'attach':
-      return onAttach(state, now, out);
+      return onAttach(state, now, out, m);
     case 'detach':
-      return state.attached ? detached(draft(state, now), out) : state;
+      return state.attached ? detached(draft(state, now, m), out, m) : state;
     case 'signal':
-      return onSignal(state, gate(state, event.sendKeepalives), now, out);
+      return onSignal(state, gate(state, event.sendKeepalives), now, out, m);
     case 'alive':
-      return onAlive(state, now, out);
+      return onAlive(state, now, out, m);
     case 'timeout':
-      return onTimeout(state, gate(state, event.sendKeepalives), now, out);
+      return onTimeout(state, gate(state, event.sendKeepalives), now, out, m);
     case 'timer':
-      return onTimer(state, event.timer, event.deadline, gate(state, event.sendKeepalives), now, out);
+      return onTimer(state, event.timer, event.deadline, gate(state, event.sendKeepalives), now, out, m);
     case 'shutdown':
-      return onShutdown(state, now, out);
+      return onShutdown(state, now, out, m);
     default:
       out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
       return state;
@@ -497,9 +505,8 @@ export function wantsHeartbeat(state: SessionState): boolean {
 
 type Draft = { -readonly [K in keyof SessionState]: SessionState[K] };
 
-function draft(state: SessionState, now: number): Draft {
-  if (inPlace) {
-    changed = true;
+function draft(state: SessionState, now: number, m: number): Draft {
+  if ((m & IN_PLACE) !== 0) {
     const d = state as Draft;
     d.now = now;
     return d;
@@ -564,13 +571,13 @@ function isReason(reason: unknown): reason is string {
   return typeof reason === 'string' && reason.length > 0;
 }
 
-function onStart(state: SessionState, reason: string, now: number, out: SessionCommand[]): SessionState {
+function onStart(state: SessionState, reason: string, now: number, out: SessionCommand[], m: number): SessionState {
   if (!isReason(reason)) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'start' }));
     return state;
   }
   const wasIdle = state.total === 0;
-  const d = draft(state, now);
+  const d = draft(state, now, m);
   const token = state.lastToken + 1;
   d.lastToken = token;
   d.activities = [...state.activities, { token, reason, since: now, stuckReported: false }];
@@ -581,15 +588,15 @@ function onStart(state: SessionState, reason: string, now: number, out: SessionC
     // Busy again: the idle notice no longer applies (S6).
     if (d.idleAt !== null) {
       d.idleAt = null;
-      if (wantTimers) out.push(CANCEL.idle);
+      if ((m & TIMERS) !== 0) out.push(CANCEL.idle);
     }
   }
-  reconcileHeartbeat(d, out);
-  reconcileStuck(d, out);
+  reconcileHeartbeat(d, out, m);
+  reconcileStuck(d, out, m);
   return d;
 }
 
-function onStop(state: SessionState, reason: string, now: number, out: SessionCommand[]): SessionState {
+function onStop(state: SessionState, reason: string, now: number, out: SessionCommand[], m: number): SessionState {
   if (!isReason(reason)) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'stop' }));
     return state;
@@ -602,10 +609,10 @@ function onStop(state: SessionState, reason: string, now: number, out: SessionCo
   // The oldest activity of that reason ends.
   let index = 0;
   while (index < state.activities.length && state.activities[index]?.reason !== reason) index++;
-  return removeActivity(state, index, now, out);
+  return removeActivity(state, index, now, out, m);
 }
 
-function onRelease(state: SessionState, token: number, now: number, out: SessionCommand[]): SessionState {
+function onRelease(state: SessionState, token: number, now: number, out: SessionCommand[], m: number): SessionState {
   if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > state.lastToken) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownToken, NO_FIELDS));
     return state;
@@ -616,10 +623,10 @@ function onRelease(state: SessionState, token: number, now: number, out: Session
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.releasedTwice, { token }));
     return state;
   }
-  return removeActivity(state, index, now, out);
+  return removeActivity(state, index, now, out, m);
 }
 
-function removeActivity(state: SessionState, index: number, now: number, out: SessionCommand[]): SessionState {
+function removeActivity(state: SessionState, index: number, now: number, out: SessionCommand[], m: number): SessionState {
   const activity = state.activities[index];
   /* c8 ignore next -- callers pass a valid index */
   if (activity === undefined) return state;
@@ -628,7 +635,7 @@ function removeActivity(state: SessionState, index: number, now: number, out: Se
   const total = state.total;
   const counts = state.counts;
   const activities = state.activities;
-  const d = draft(state, now);
+  const d = draft(state, now, m);
   d.activities = activities.length === 1 ? NO_ACTIVITIES : withoutIndex(activities, index);
   if (count > 0) {
     d.counts = { ...counts, [reason]: count };
@@ -643,11 +650,11 @@ function removeActivity(state: SessionState, index: number, now: number, out: Se
     // S6: the last activity stopped while the heartbeat ran with a sender attached.
     if (d.heartbeatAt !== null && d.attached && d.idleAt === null) {
       d.idleAt = now + d.config.idleDelayMs;
-      if (wantTimers) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+      if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
     }
   }
-  reconcileHeartbeat(d, out);
-  reconcileStuck(d, out);
+  reconcileHeartbeat(d, out, m);
+  reconcileStuck(d, out, m);
   return d;
 }
 
@@ -664,61 +671,61 @@ function withoutKey(counts: Readonly<Record<string, number>>, key: string): Reco
   return Object.fromEntries(entries);
 }
 
-function onAttach(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+function onAttach(state: SessionState, now: number, out: SessionCommand[], m: number): SessionState {
   if (state.attached) {
     // S3: the new sender replaces the old. Proof of life owed by the old
     // transport no longer applies to the new one.
     if (state.livenessAt === null) return state;
-    const d = draft(state, now);
+    const d = draft(state, now, m);
     d.livenessAt = null;
-    if (wantTimers) out.push(CANCEL.liveness);
+    if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
     return d;
   }
-  const d = draft(state, now);
+  const d = draft(state, now, m);
   d.attached = true;
-  reconcileHeartbeat(d, out);
+  reconcileHeartbeat(d, out, m);
   return d;
 }
 
 /** Detaches the sender (S4: the heartbeat stops; S6: detaching cancels the idle timer). */
-function detached(d: Draft, out: SessionCommand[]): Draft {
+function detached(d: Draft, out: SessionCommand[], m: number): Draft {
   d.attached = false;
   if (d.idleAt !== null) {
     d.idleAt = null;
-    if (wantTimers) out.push(CANCEL.idle);
+    if ((m & TIMERS) !== 0) out.push(CANCEL.idle);
   }
   if (d.livenessAt !== null) {
     d.livenessAt = null;
-    if (wantTimers) out.push(CANCEL.liveness);
+    if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
   }
-  reconcileHeartbeat(d, out);
+  reconcileHeartbeat(d, out, m);
   return d;
 }
 
-function onSignal(state: SessionState, enabled: boolean, now: number, out: SessionCommand[]): SessionState {
+function onSignal(state: SessionState, enabled: boolean, now: number, out: SessionCommand[], m: number): SessionState {
   // S7: send at once when enabled and attached; the heartbeat and idle timers are untouched.
   if (!enabled || !state.attached) return state;
-  const d = draft(state, now);
-  sendKeepalive(d, now, out);
+  const d = draft(state, now, m);
+  sendKeepalive(d, now, out, m);
   return d;
 }
 
-function onAlive(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+function onAlive(state: SessionState, now: number, out: SessionCommand[], m: number): SessionState {
   if (state.livenessAt === null) return state;
-  const d = draft(state, now);
+  const d = draft(state, now, m);
   d.livenessAt = null;
-  if (wantTimers) out.push(CANCEL.liveness);
+  if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
   return d;
 }
 
-function onTimeout(state: SessionState, enabled: boolean, now: number, out: SessionCommand[]): SessionState {
+function onTimeout(state: SessionState, enabled: boolean, now: number, out: SessionCommand[], m: number): SessionState {
   let current: SessionState = state;
   // Each fire disarms its timer or re-arms it strictly after `now`, so this
   // ends after at most one fire per timer (stuck may fire once per due activity group).
   for (let guard = 0; guard < 8; guard++) {
     const timer = dueTimer(current, now);
     if (timer === null) return current;
-    current = fire(current === state ? draft(state, now) : current, timer, enabled, now, out);
+    current = fire(current === state ? draft(state, now, m) : current, timer, enabled, now, out, m);
   }
   /* c8 ignore next */
   return current;
@@ -731,6 +738,7 @@ function onTimer(
   enabled: boolean,
   now: number,
   out: SessionCommand[],
+  m: number,
 ): SessionState {
   if (!SESSION_TIMERS.includes(timer)) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownTimer, NO_FIELDS));
@@ -741,7 +749,7 @@ function onTimer(
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.staleTimer, { timer }));
     return state;
   }
-  return fire(draft(state, now), timer, enabled, now, out);
+  return fire(draft(state, now, m), timer, enabled, now, out, m);
 }
 
 /** The armed timer due at `now` with the earliest deadline (ties in {@link SESSION_TIMERS} order). */
@@ -783,10 +791,10 @@ function deadlineField(state: SessionState, timer: SessionTimer): number | null 
   }
 }
 
-function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out: SessionCommand[]): Draft {
+function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out: SessionCommand[], m: number): Draft {
   switch (timer) {
     case 'heartbeat':
-      return fireHeartbeat(d, enabled, now, out);
+      return fireHeartbeat(d, enabled, now, out, m);
     case 'idle':
       d.idleAt = null;
       out.push(diagnostic('info', SESSION_DIAGNOSTICS.idle, { idle_ms: d.config.idleDelayMs }));
@@ -800,10 +808,10 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
         d.livenessAt = null;
         if (enabled) {
           // Sends and arms the fresh deadline (B5).
-          sendKeepalive(d, now, out);
+          sendKeepalive(d, now, out, m);
         } else {
           d.livenessAt = now + d.config.pongTimeoutMs;
-          if (wantTimers) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+          if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
         }
         return d;
       }
@@ -811,20 +819,20 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
       d.livenessAt = null;
       out.push(diagnostic('warn', SESSION_DIAGNOSTICS.deadPeer, { timeout_ms: d.config.pongTimeoutMs }));
       out.push(DEAD_PEER_CLOSE);
-      return detached(d, out);
+      return detached(d, out, m);
     }
     case 'stuck':
-      return fireStuck(d, now, out);
+      return fireStuck(d, now, out, m);
   }
 }
 
-function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionCommand[]): Draft {
+function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionCommand[], m: number): Draft {
   const armed = d.heartbeatAt;
   /* c8 ignore next -- fire is only called for armed timers */
   if (armed === null) return d;
   // S5: the tick always emits its diagnostic; it sends only when enabled.
-  if (wantDebug) out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
-  if (enabled) sendKeepalive(d, now, out);
+  if ((m & DEBUG) !== 0) out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
+  if (enabled) sendKeepalive(d, now, out, m);
   // B9: the next deadline follows from the previous deadline, not from now.
   // A tick handled more than an interval late skips the missed ticks rather
   // than sending a burst.
@@ -835,11 +843,11 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
   }
   d.heartbeatAt = armed + periods * interval;
-  if (wantTimers) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+  if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
   return d;
 }
 
-function fireStuck(d: Draft, now: number, out: SessionCommand[]): Draft {
+function fireStuck(d: Draft, now: number, out: SessionCommand[], m: number): Draft {
   d.stuckAt = null;
   const threshold = d.config.stuckActivityMs;
   /* c8 ignore next -- the stuck timer is only armed when the option is on */
@@ -853,35 +861,35 @@ function fireStuck(d: Draft, now: number, out: SessionCommand[]): Draft {
     }
   }
   d.activities = activities;
-  reconcileStuck(d, out);
+  reconcileStuck(d, out, m);
   return d;
 }
 
 /** Sends one keep-alive, counts it, and starts the wait for proof of life (B5). */
-function sendKeepalive(d: Draft, now: number, out: SessionCommand[]): void {
+function sendKeepalive(d: Draft, now: number, out: SessionCommand[], m: number): void {
   out.push(SEND);
   d.keepalivesSent += 1;
   const timeout = d.config.pongTimeoutMs;
   if (timeout !== null && d.livenessAt === null) {
     d.livenessAt = pongDeadlineAfterSend(d.livenessAt, now, timeout);
-    if (wantTimers) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+    if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
   }
 }
 
 /** Arms or cancels the heartbeat so that it runs exactly when {@link wantsHeartbeat} holds (S4, B7). */
-function reconcileHeartbeat(d: Draft, out: SessionCommand[]): void {
+function reconcileHeartbeat(d: Draft, out: SessionCommand[], m: number): void {
   const wanted = wantsHeartbeat(d);
   if (wanted && d.heartbeatAt === null) {
     d.heartbeatAt = d.now + d.config.heartbeatIntervalMs;
-    if (wantTimers) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+    if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
   } else if (!wanted && d.heartbeatAt !== null) {
     d.heartbeatAt = null;
-    if (wantTimers) out.push(CANCEL.heartbeat);
+    if ((m & TIMERS) !== 0) out.push(CANCEL.heartbeat);
   }
 }
 
 /** Keeps the stuck timer armed at the first unreported activity's threshold, if the option is on. */
-function reconcileStuck(d: Draft, out: SessionCommand[]): void {
+function reconcileStuck(d: Draft, out: SessionCommand[], m: number): void {
   const threshold = d.config.stuckActivityMs;
   if (threshold === null) return;
   let wanted: number | null = null;
@@ -892,12 +900,12 @@ function reconcileStuck(d: Draft, out: SessionCommand[]): void {
     }
   }
   if (wanted === d.stuckAt) return;
-  if (d.stuckAt !== null && wantTimers) out.push(CANCEL.stuck);
+  if (d.stuckAt !== null && (m & TIMERS) !== 0) out.push(CANCEL.stuck);
   d.stuckAt = wanted;
-  if (wanted !== null && wantTimers) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
+  if (wanted !== null && (m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
 }
 
-function onShutdown(state: SessionState, now: number, out: SessionCommand[]): SessionState {
+function onShutdown(state: SessionState, now: number, out: SessionCommand[], m: number): SessionState {
   // S9: one report with counts, reason names and a duration only (S10).
   out.push(
     diagnostic('info', SESSION_DIAGNOSTICS.activityAtShutdown, {
@@ -907,13 +915,13 @@ function onShutdown(state: SessionState, now: number, out: SessionCommand[]): Se
       keepalives_sent: state.keepalivesSent,
     }),
   );
-  const d = draft(state, now);
+  const d = draft(state, now, m);
   // B4: nothing is left armed after shutdown.
   for (const timer of SESSION_TIMERS) {
     const field = DEADLINE_FIELD[timer];
     if (d[field] !== null) {
       d[field] = null;
-      if (wantTimers) out.push(CANCEL[timer]);
+      if ((m & TIMERS) !== 0) out.push(CANCEL[timer]);
     }
   }
   d.attached = false;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import {
   SESSION_TIMERS,
+  clearCommands,
   createSessionState,
   pollTimeout,
   step,
@@ -144,5 +145,13 @@ describe('stepInPlace', () => {
     expect(commands).toEqual([]);
     const [busy, armed] = transition(next, { type: 'start', reason: 'api_call', now: 2 });
     expect(armed).toEqual([{ type: 'arm', timer: 'heartbeat', deadline: 2 + busy.config.heartbeatIntervalMs }]);
+  });
+
+  it('clearCommands empties a buffer, or keeps the front of it', () => {
+    const out: SessionCommand[] = [{ type: 'send' }, { type: 'send' }, { type: 'cancel', timer: 'idle' }];
+    clearCommands(out, 1);
+    expect(out).toEqual([{ type: 'send' }]);
+    clearCommands(out);
+    expect(out).toEqual([]);
   });
 });

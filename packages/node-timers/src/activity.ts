@@ -1,4 +1,5 @@
 import {
+  clearCommands,
   createSessionState,
   lastToken,
   pollTimeout,
@@ -11,11 +12,12 @@ import {
   type SessionEvent,
   type SessionOptions,
   type SessionState,
+  type StepOptions,
   type SessionSummary,
   type ShutdownReport as CoreShutdownReport,
 } from '@keepalive/core';
 import { onProcessExit } from './exit-hooks.js';
-import { createDiagnosticSink, errorName, type Logger } from './logger.js';
+import { createDiagnosticSink, errorName, type DiagnosticSink, type Logger } from './logger.js';
 import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
 import { nextInstanceId } from './runtime.js';
 import { StateSubscribers, runActivity } from './work.js';
@@ -182,6 +184,10 @@ export const ADAPTER_DIAGNOSTICS = Object.freeze({
 
 
 
+/** What the adapter wants from the core: no timer commands (it re-schedules at pollTimeout), debug only when heard. */
+const DRIVER: StepOptions = Object.freeze({ timerCommands: false });
+const QUIET_DRIVER: StepOptions = Object.freeze({ timerCommands: false, debug: false });
+
 class Activity implements SessionActivity {
   readonly id = nextInstanceId();
   private current: SessionState;
@@ -191,7 +197,7 @@ class Activity implements SessionActivity {
   private sender: KeepaliveSender | null = null;
   private readonly scheduler: Scheduler;
   private readonly entry: ScheduledEntry;
-  private readonly emit: (diagnostic: Diagnostic) => void;
+  private readonly emit: DiagnosticSink;
   private readonly gate: boolean | (() => boolean);
   private readonly keepAlive: boolean;
   private releaseHold: (() => void) | null = null;
@@ -349,10 +355,11 @@ class Activity implements SessionActivity {
     this.dispatching = true;
     try {
       for (let next: SessionEvent | undefined = event; next !== undefined; next = this.queue.shift()) {
-        this.current = step(this.current, next, this.out);
+        // Arms and cancels are read back through pollTimeout; debug diagnostics are built only for a listener.
+        this.current = step(this.current, next, this.out, this.emit.wantsDebug() ? DRIVER : QUIET_DRIVER);
         // Commands may enqueue events; run them all before the next event.
         for (const command of this.out) this.execute(command);
-        this.out.length = 0;
+        clearCommands(this.out);
       }
     } finally {
       this.dispatching = false;

@@ -36,6 +36,7 @@ export {
   errorName,
   toError,
   type ConsoleLikeLogger,
+  type DiagnosticSink,
   type DiagnosticSinkOptions,
   type LogFunction,
   type Logger,

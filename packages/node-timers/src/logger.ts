@@ -128,14 +128,36 @@ export interface DiagnosticSinkOptions {
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
 }
 
+/**
+ * The function that delivers one diagnostic to every destination, and says
+ * whether any destination would receive a debug one, so a driver builds
+ * debug diagnostics (the heartbeat tick's) only when someone listens.
+ *
+ * @example
+ * ```ts
+ * const sink: DiagnosticSink = createDiagnosticSink({ session: 1, logger: console });
+ * sink.wantsDebug(); // true: console has debug()
+ * ```
+ */
+export interface DiagnosticSink {
+  (diagnostic: Diagnostic): void;
+  /**
+   * Whether a debug diagnostic would reach anyone now: an `onDiagnostic`
+   * hook, a logger function, a console-style logger, a pino-style logger whose
+   * level enables debug, or a subscriber to the diagnostics channel.
+   */
+  wantsDebug(): boolean;
+}
+
 /** Builds the function that delivers one diagnostic to every destination (see {@link DiagnosticSinkOptions}). */
-export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnostic: Diagnostic) => void {
+export function createDiagnosticSink(options: DiagnosticSinkOptions): DiagnosticSink {
   const log = toLogFunction(options.logger);
   const hook: unknown = options.onDiagnostic;
   if (hook !== undefined && typeof hook !== 'function') throw new KeepaliveOptionError('onDiagnostic', hook, 'a function');
   const onDiagnostic = options.onDiagnostic;
   const session = options.session;
-  return (diagnostic) => {
+  const logsDebug = debugGate(options.logger);
+  const sink = (diagnostic: Diagnostic): void => {
     publish(session, diagnostic);
     if (log !== null) {
       try {
@@ -156,6 +178,25 @@ export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnosti
       } catch {
         // A dashboard hook must not stop the heartbeat.
       }
+    }
+  };
+  const wantsDebug = (): boolean => onDiagnostic !== undefined || logsDebug() || sharedRuntime().publisher?.active() === true;
+  return Object.assign(sink, { wantsDebug });
+}
+
+const ALWAYS = (): boolean => true;
+const NEVER = (): boolean => false;
+
+/** Whether a logger takes debug diagnostics: a pino-style one by its current level, any other always. */
+function debugGate(logger: Logger | undefined): () => boolean {
+  if (logger === undefined) return NEVER;
+  if (typeof logger === 'function' || !isPinoLike(logger)) return ALWAYS;
+  const pino = logger as PinoLikeLogger & { isLevelEnabled?: (level: string) => boolean };
+  return () => {
+    try {
+      return typeof pino.isLevelEnabled === 'function' ? pino.isLevelEnabled('debug') : pino.level === 'debug' || pino.level === 'trace';
+    } catch {
+      return true;
     }
   };
 }

@@ -14,9 +14,13 @@ export abstract class OneTimer {
   private target: number | null = null;
   private holds = 0;
   private releaseHold: (() => void) | null = null;
+  /** The OS timer fires at most once per this many milliseconds (0: as soon as the earliest deadline is due). */
+  private readonly precisionMs: number;
+  private lastFire = -Infinity;
 
-  constructor(platform: Platform) {
+  constructor(platform: Platform, precisionMs = 0) {
     this.platform = platform;
+    this.precisionMs = precisionMs;
   }
 
   now(): number {
@@ -54,10 +58,11 @@ export abstract class OneTimer {
     this.handle = null;
     this.clear = null;
     this.target = null;
+    this.lastFire = this.platform.now();
     // A timer may fire a hair early by the monotonic clock, and a fake clock
     // may not be advanced with fake timers: never treat the fire as earlier
     // than the deadline it was armed for.
-    this.fire(Math.max(this.platform.now(), target ?? -Infinity));
+    this.fire(Math.max(this.lastFire, target ?? -Infinity));
   };
 
   /** Arms the one OS timer for `top` (the earliest deadline, `Infinity` for none), unless it already is. */
@@ -70,7 +75,12 @@ export abstract class OneTimer {
     this.target = wanted;
     if (wanted === null) return;
     const platform = this.platform;
-    const delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - platform.now())));
+    const now = platform.now();
+    // Deadlines due within `precisionMs` of the last fire wait for the next one: never early, at most that late.
+    let delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - now)));
+    const precision = this.precisionMs;
+    // (Bounded by the precision, in case the clock was swapped, e.g. for fake timers, since the last fire.)
+    if (precision > 0) delay = Math.max(delay, Math.ceil(Math.min(precision, this.lastFire + precision - now)));
     // Capture the clear function that matches this setTimeout (fake timers may be installed later).
     this.clear = platform.clearTimeout.bind(platform);
     this.handle = platform.setTimeout(this.onTimer, delay);

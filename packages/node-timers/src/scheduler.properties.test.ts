@@ -197,4 +197,35 @@ describe('lane scheduler', () => {
     platform.advance(10);
     expect(scheduler.size).toBe(0);
   });
+
+  test.prop([fc.array(fc.double({ min: 0, max: 5_000, noNaN: true }), { minLength: 1, maxLength: 300 }), fc.constantFrom(1, 4, 8, 25)])(
+    'precisionMs: never early, at most precisionMs (+1 ms of timer rounding) late, and at most one OS wake per precisionMs',
+    (deadlines, precisionMs) => {
+      const platform = new ManualPlatform();
+      const scheduler = createScheduler({ platform, precisionMs });
+      const wakes = new Set<number>();
+      let worst = 0;
+      let early = 0;
+      deadlines.forEach((deadline) => {
+        const entry: ScheduledEntry = scheduler.entry((now) => {
+          wakes.add(now);
+          if (now < deadline) early++;
+          worst = Math.max(worst, now - deadline);
+          entry.dispose();
+        });
+        entry.schedule(deadline);
+      });
+      for (let t = 0; t <= 5_100; t += 0.5) platform.advance(t);
+      expect(scheduler.size).toBe(0);
+      expect(early).toBe(0);
+      expect(worst).toBeLessThanOrEqual(precisionMs + 1);
+      const times = [...wakes].sort((a, b) => a - b);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(precisionMs);
+    },
+  );
+
+  it('precisionMs: a bad value throws naming the option', () => {
+    for (const bad of [-1, Number.NaN, 2_000, '5']) expect(() => createScheduler({ precisionMs: bad as number })).toThrow(/precisionMs/);
+  });
 });
+

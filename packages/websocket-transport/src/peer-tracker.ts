@@ -1,4 +1,5 @@
 import {
+  clearCommands,
   createPeerState,
   definePeerConfig,
   peerDeadline,
@@ -152,7 +153,7 @@ class Peer implements TrackedPeer {
     const start = out.length;
     this.state = peerStep(this.state, kind === null ? { type: 'timeout', now } : { type: 'inbound', kind, now }, out);
     for (let i = start; i < out.length; i++) this.host.execute(this.socket, out[i] as PeerCommand);
-    out.length = start;
+    clearCommands(out, start);
     if (this.state.closed) this.forget();
     else this.entry.schedule(peerDeadline(this.state));
   }
