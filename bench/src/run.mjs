@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, scheduling, transportMemory, wireBytes } from './scenarios.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -33,6 +33,8 @@ const SCENARIOS = [
   ['s5', 'wire bytes', wireBytes],
   ['s6', 'dead-peer detection', deadPeer],
   ['s7', 'cross-runtime', crossRuntime],
+  ['s8', 'sessions at scale', scale],
+  ['s9', 'scheduling on every runtime', schedulingRuntimes],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -46,8 +48,12 @@ function writeDocs(results, targets) {
   writeFileSync(join(docs, 'benchmarks.svg'), renderSvg(targets, results.machine));
 }
 
+// Figures from before a round of changes, shown beside this run's (bench/results/before-*.json, written by hand from earlier runs).
+const beforePath = join(BENCH_ROOT, 'results', 'before-issue-16.json');
+const before = existsSync(beforePath) ? JSON.parse(readFileSync(beforePath, 'utf8')) : null;
+
 if (args.includes('--render')) {
-  const saved = JSON.parse(readFileSync(resultsPath, 'utf8'));
+  const saved = { ...JSON.parse(readFileSync(resultsPath, 'utf8')), before };
   writeDocs(saved, evaluateTargets(saved));
   log(`rewrote docs/benchmarks.md and docs/benchmarks.svg from ${resultsPath}`);
   process.exit(0);
@@ -61,6 +67,7 @@ const results = {
   errors: {},
   // The machine is shared: the load average after each scenario shows what else ran meanwhile.
   loadAfter: {},
+  before,
 };
 if (!smoke && only !== null && existsSync(resultsPath)) {
   // A partial full run refreshes some scenarios of the last full run.
@@ -108,6 +115,21 @@ function sanity(id, r) {
         check(`6 ${impl} latency measured`, positive(r.latencyMs[impl].median), r.latencyMs[impl].median);
       }
       break;
+    case 's8':
+      check('8 idle bytes/session is positive', positive(r.idleBytesPerSession.median) && r.idleBytesPerSession.median < 1e5, r.idleBytesPerSession.median);
+      for (const [impl, v] of Object.entries(r.cpuMsPerWallSecond)) {
+        check(`8 ${impl} CPU per wall second is positive`, positive(v.median), v.median);
+        check(`8 ${impl} sessions fired`, r.firesShare[impl].median > 0.3, r.firesShare[impl].median);
+        check(`8 ${impl} loop delay measured`, positive(r.loopDelayP99Ms[impl].median), r.loopDelayP99Ms[impl].median);
+      }
+      break;
+    case 's9':
+      for (const [variant, v] of Object.entries(r.cpuNsPerFire)) {
+        check(`9 ${variant} CPU per fire is positive`, positive(v.median), v.median);
+        check(`9 ${variant} sessions fired`, r.firesShare[variant].median > 0.3, r.firesShare[variant].median);
+      }
+      for (const [name, ratio] of Object.entries(r.vsReadme)) check(`9 ${name} ratio computed`, positive(ratio), ratio);
+      break;
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);
       check('7 ratio computed', finite(r.ratio) && r.ratio >= 1, r.ratio);
@@ -125,7 +147,7 @@ function save() {
 
 for (const [id, name, run] of SCENARIOS) {
   if (only !== null && !only.has(id)) continue;
-  if (id === 's7' && !runtimeAvailable('bun') && !runtimeAvailable('deno')) {
+  if ((id === 's7' || id === 's9') && !runtimeAvailable('bun') && !runtimeAvailable('deno')) {
     log(`${id} ${name}: skipped (neither Bun nor Deno is installed)`);
     continue;
   }

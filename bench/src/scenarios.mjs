@@ -22,6 +22,8 @@ export const SIZES = Object.freeze({
     s5: { trips: 20 },
     s6: { trials: 20, intervalMs: 250, timeoutMs: 100 },
     s7: { events: 10_000, minCpuMs: 1_000 },
+    s8: { samples: 3, idleSessions: 1_000_000, busySessions: 100_000, intervalMs: 30_000, windowMs: 6_000 },
+    s9: { samples: 3, sessions: 100_000, intervalMs: 1_000, measureIntervals: 2 },
   },
   smoke: {
     samples: 1,
@@ -32,6 +34,8 @@ export const SIZES = Object.freeze({
     s5: { trips: 3 },
     s6: { trials: 3, intervalMs: 100, timeoutMs: 60 },
     s7: { events: 1_000, minCpuMs: 30 },
+    s8: { samples: 1, idleSessions: 5_000, busySessions: 2_000, intervalMs: 30_000, windowMs: 400 },
+    s9: { samples: 1, sessions: 500, intervalMs: 200, measureIntervals: 1 },
   },
 });
 
@@ -57,7 +61,7 @@ const pick = (list, key) => list.map((value) => (typeof key === 'function' ? key
 export async function coreThroughput(size, samples, log) {
   const child = 'src/core/throughput-child.mjs';
   const { events, minCpuMs } = size;
-  const raw = await alternate(['core-step', 'xstate-actor', 'core-transition', 'xstate-transition'], samples, (impl) =>
+  const raw = await alternate(['core-step', 'xstate-actor', 'core-transition', 'xstate-transition', 'core-in-place'], samples, (impl) =>
     runJson(node, [child, 'throughput', impl, String(events), String(minCpuMs)]),
   log);
   const alloc = await alternate(['core-step', 'xstate-actor'], samples, (impl) =>
@@ -78,6 +82,8 @@ export async function coreThroughput(size, samples, log) {
       transitionVsStep: nsPerEvent['xstate-transition'].median / nsPerEvent['core-step'].median,
       actorVsCoreTransition: nsPerEvent['xstate-actor'].median / nsPerEvent['core-transition'].median,
       transitionVsCoreTransition: nsPerEvent['xstate-transition'].median / nsPerEvent['core-transition'].median,
+      stepVsCoreTransition: nsPerEvent['core-step'].median / nsPerEvent['core-transition'].median,
+      actorVsInPlace: nsPerEvent['xstate-actor'].median / nsPerEvent['core-in-place'].median,
     },
     noopBytesPerEvent: Object.fromEntries(Object.entries(alloc).map(([impl, list]) => [impl, summarize(pick(list, 'bytesPerEvent'))])),
     draftProbe: summarizeProbe(probe.node),
@@ -107,7 +113,7 @@ export async function coreMemory(size, samples, log) {
 // 3. Scheduling
 export async function scheduling(size, samples, log) {
   const { sessions, intervalMs, measureIntervals } = size;
-  const raw = await alternate(['scheduler', 'interval', 'readme', 'activity'], samples, (impl) =>
+  const raw = await alternate(['scheduler', 'interval', 'readme', 'activity', 'coalesced'], samples, (impl) =>
     runJson(node, ['src/scheduling/child.mjs', impl, String(sessions), String(intervalMs), String(measureIntervals)], { timeoutMs: 300_000 }),
   log);
   const cpu = Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, summarize(pick(list, 'cpuNsPerFire'))]));
@@ -130,6 +136,8 @@ export async function scheduling(size, samples, log) {
       vsReadme: cpu.scheduler.median / cpu.readme.median,
       activityVsInterval: cpu.activity.median / cpu.interval.median,
       activityVsReadme: cpu.activity.median / cpu.readme.median,
+      coalescedVsInterval: cpu.coalesced.median / cpu.interval.median,
+      coalescedVsReadme: cpu.coalesced.median / cpu.readme.median,
     },
     raw,
   };
@@ -271,6 +279,59 @@ export async function crossRuntime(size, samples, log) {
     slowest: runtimes[medians.indexOf(Math.max(...medians))],
     ratioWithExplicitDraft: explicit.length === runtimes.length ? Math.max(...explicit) / Math.min(...explicit) : null,
     draftProbe: Object.fromEntries(Object.entries(probe).map(([name, list]) => [name, summarizeProbe(list)])),
+    raw,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// 8. Sessions at scale
+export async function scale(size, _samples, log) {
+  const { samples, idleSessions, busySessions, intervalMs, windowMs } = size;
+  const idle = await alternate(['core'], samples, () =>
+    runJson(node, ['--expose-gc', '--max-old-space-size=8192', 'src/core/memory-child.mjs', 'core', String(idleSessions)], { timeoutMs: 600_000 }),
+  log);
+  const busy = await alternate(['scheduler', 'interval'], samples, (impl) =>
+    runJson(node, ['src/scheduling/child.mjs', impl, String(busySessions), String(intervalMs), '1', String(windowMs)], { timeoutMs: 300_000 }),
+  log);
+  const of = (key) => Object.fromEntries(Object.entries(busy).map(([impl, list]) => [impl, summarize(pick(list, key))]));
+  return {
+    idleSessions,
+    busySessions,
+    intervalMs,
+    windowMs,
+    samples,
+    idleBytesPerSession: summarize(pick(idle.core, 'bytesPerSession')),
+    cpuMsPerWallSecond: of('cpuMsPerWallSecond'),
+    cpuNsPerFire: of('cpuNsPerFire'),
+    loopDelayP99Ms: of((v) => v.loopDelayMs.p99),
+    loopDelayMaxMs: of((v) => v.loopDelayMs.max),
+    firesShare: of((v) => v.fires / v.expectedFires),
+    raw: { idle: idle.core, busy },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// 9. Scheduling on every runtime
+export async function schedulingRuntimes(size, _samples, log) {
+  const { samples, sessions, intervalMs, measureIntervals } = size;
+  const runtimes = ['node', 'bun', 'deno'].filter((name) => runtimeAvailable(name));
+  const variants = runtimes.flatMap((name) => ['scheduler', 'readme'].map((impl) => `${name}:${impl}`));
+  const raw = await alternate(variants, samples, (variant) => {
+    const [name, impl] = variant.split(':');
+    return runJson(...onRuntime(name, 'src/scheduling/child.mjs', [impl, String(sessions), String(intervalMs), String(measureIntervals)]), { timeoutMs: 300_000 });
+  }, log);
+  const of = (key) => Object.fromEntries(Object.entries(raw).map(([variant, list]) => [variant, summarize(pick(list, key))]));
+  const cpu = of('cpuNsPerFire');
+  return {
+    sessions,
+    intervalMs,
+    measureIntervals,
+    samples,
+    runtimes,
+    cpuNsPerFire: cpu,
+    loopDelayP99Ms: of((v) => v.loopDelayMs.p99),
+    firesShare: of((v) => v.fires / v.expectedFires),
+    vsReadme: Object.fromEntries(runtimes.map((name) => [name, cpu[`${name}:scheduler`].median / cpu[`${name}:readme`].median])),
     raw,
   };
 }

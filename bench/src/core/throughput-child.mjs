@@ -2,11 +2,11 @@
  * One sample of scenario 1 (and 7), in a fresh process on Node, Bun or Deno.
  * Prints one JSON line.
  *
- *   throughput <impl> <events> <minCpuMs>   impl: core-step | core-transition | xstate-actor | xstate-transition
+ *   throughput <impl> <events> <minCpuMs>   impl: core-step | core-in-place | core-transition | xstate-actor | xstate-transition
  *   alloc <impl> <events>                   heap bytes per no-op event (Node with --expose-gc)
  *   equivalence <events>                    replays the stream through both machines and compares every effect
  */
-import { createSessionState, defineSessionConfig, step, transition } from '@keepalive/core';
+import { clearCommands, createSessionState, defineSessionConfig, step, stepInPlace, transition } from '@keepalive/core';
 import { measure } from 'mitata';
 import { createActor, initialTransition, transition as xstateTransition } from 'xstate';
 import { SESSION_OPTIONS, coreEffect, makeStream, streamMix } from './workload.mjs';
@@ -34,7 +34,20 @@ function replayer(impl, events) {
         for (let i = 0; i < events.length; i++) {
           state = step(state, events[i], out);
           effects += out.length;
-          out.length = 0;
+          clearCommands(out);
+        }
+        return effects + state.total;
+      };
+    }
+    case 'core-in-place': {
+      const out = [];
+      return () => {
+        const state = { ...createSessionState(config, 0) };
+        let effects = 0;
+        for (let i = 0; i < events.length; i++) {
+          stepInPlace(state, events[i], out);
+          effects += out.length;
+          clearCommands(out);
         }
         return effects + state.total;
       };
