@@ -329,94 +329,186 @@ type PeerDraft = { -readonly [K in keyof PeerState]: PeerState[K] };
  * peer = peerStep(peer, { type: 'timeout', now }, out);
  * ```
  */
-export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[]): PeerState {
+export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): PeerState {
+  return peerDispatch(state, event, out, options?.timerCommands === false ? 0 : PEER_TIMERS);
+}
+
+/**
+ * What a peer driver wants appended by {@link peerStep} and
+ * {@link peerStepInPlace}: leaving `arm`/`cancel` commands out changes
+ * nothing else (property-tested against {@link peerTransition}).
+ *
+ * @example
+ * ```ts
+ * const options: PeerStepOptions = { timerCommands: false }; // the driver re-schedules at peerDeadline
+ * ```
+ */
+export interface PeerStepOptions {
+  /** Whether `arm` and `cancel` commands are appended; default `true`. */
+  readonly timerCommands?: boolean | undefined;
+}
+
+/**
+ * A peer state the driver owns and lets {@link peerStepInPlace} update in
+ * place: the fields of {@link PeerState}, writable. A driver may keep them
+ * on its own connection object, so a connection is one object.
+ *
+ * @example
+ * ```ts
+ * const state: MutablePeerState = { ...createPeerState(config, now, phase) };
+ * ```
+ */
+export type MutablePeerState = { -readonly [K in keyof PeerState]: PeerState[K] };
+
+/**
+ * {@link peerStep} that updates `state` in place instead of returning a
+ * copy: a ping or pong allocates no state. The same fields afterwards and
+ * the same commands as {@link peerTransition} (property-tested). Returns
+ * whether anything changed.
+ *
+ * @example
+ * ```ts
+ * peerStepInPlace(connection, { type: 'timeout', now }, out, { timerCommands: false });
+ * entry.schedule(peerDeadline(connection));
+ * ```
+ */
+export function peerStepInPlace(state: MutablePeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): boolean {
+  const { pingAt, pongAt, idleAt, lastHeardAt, flood, pingsSent, heartbeatsOwed, closed } = state;
+  peerDispatch(state, event, out, (options?.timerCommands === false ? 0 : PEER_TIMERS) | PEER_IN_PLACE);
+  return (
+    state.pingAt !== pingAt ||
+    state.pongAt !== pongAt ||
+    state.idleAt !== idleAt ||
+    state.lastHeardAt !== lastHeardAt ||
+    state.flood !== flood ||
+    state.pingsSent !== pingsSent ||
+    state.heartbeatsOwed !== heartbeatsOwed ||
+    state.closed !== closed
+  );
+}
+
+// The driver's wishes as bits handed down (the core keeps no module state).
+/** Arm and cancel commands are appended. */
+const PEER_TIMERS = 1;
+/** The draft is the state itself. */
+const PEER_IN_PLACE = 2;
+
+/** The state to edit: a copy, or (in place) the state itself. */
+function peerDraft(state: PeerState, m: number): PeerDraft {
+  if ((m & PEER_IN_PLACE) !== 0) return state;
+  return {
+    config: state.config,
+    pingAt: state.pingAt,
+    pongAt: state.pongAt,
+    idleAt: state.idleAt,
+    lastHeardAt: state.lastHeardAt,
+    flood: state.flood,
+    pingsSent: state.pingsSent,
+    heartbeatsOwed: state.heartbeatsOwed,
+    closed: state.closed,
+  };
+}
+
+function peerDispatch(state: PeerState, event: PeerEvent, out: PeerCommand[], m: number): PeerState {
   if (state.closed) return state;
   switch (event.type) {
     case 'inbound':
-      return onInbound(state, event.kind, event.now, out);
+      return onInbound(state, event.kind, event.now, out, m);
     case 'timeout':
-      return onPeerTimeout(state, event.now, out);
+      return onPeerTimeout(state, event.now, out, m);
     case 'closed':
-      return closePeer({ ...state }, out);
+      return closePeer(peerDraft(state, m), out, m);
     default:
       return state;
   }
 }
 
-function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCommand[]): PeerState {
+function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCommand[], m: number): PeerState {
   const pongOwed = state.pongAt !== null;
-  if (kind === 'pong') return pongOwed ? onPong({ ...state }, out) : state;
+  if (kind === 'pong') return pongOwed ? onPong(peerDraft(state, m), out, m) : state;
   if (kind === 'heartbeat') {
     // The one copy of the heartbeat-answer rule: the answer to one of ours counts like a pong; else it is the peer's own.
     const verdict = answerHeartbeat(state.heartbeatsOwed);
-    if (!verdict.reply) return onPong({ ...state, heartbeatsOwed: verdict.unanswered }, out);
+    if (!verdict.reply) {
+      const d = peerDraft(state, m);
+      d.heartbeatsOwed = verdict.unanswered;
+      return onPong(d, out, m);
+    }
   }
-  const d: PeerDraft = { ...state, lastHeardAt: Math.max(state.lastHeardAt, now) };
+  const heard = Math.max(state.lastHeardAt, now);
+  const d = peerDraft(state, m);
+  d.lastHeardAt = heard;
   if (pongOwed) {
     d.pongAt = null;
-    out.push(CANCEL.pong);
+    if ((m & PEER_TIMERS) !== 0) out.push(CANCEL.pong);
   }
   // B8: the peer's own pings and heartbeats are subject to the flood policy; data clears strikes.
-  d.flood = pingPolicyStep(state.flood, state.config, { type: kind === 'message' ? 'data' : 'ping', now }, out);
-  if (d.flood.violated) return closePeer(d, out);
+  d.flood = pingPolicyStep(d.flood, d.config, { type: kind === 'message' ? 'data' : 'ping', now }, out);
+  if (d.flood.violated) return closePeer(d, out, m);
   if (kind === 'heartbeat') out.push(REPLY);
   return d;
 }
 
 /** An answer to our keep-alive: proof of life only; our own pings must not keep a silent peer from the idle policy. */
-function onPong(d: PeerDraft, out: PeerCommand[]): PeerState {
+function onPong(d: PeerDraft, out: PeerCommand[], m: number): PeerState {
   if (d.pongAt !== null) {
-    out.push(CANCEL.pong);
+    if ((m & PEER_TIMERS) !== 0) out.push(CANCEL.pong);
     d.pongAt = null;
   }
   return d;
 }
 
-function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[]): PeerState {
+function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[], m: number): PeerState {
   const config = state.config;
+  const timers = (m & PEER_TIMERS) !== 0;
+  // Read before any write: in place, the draft is the state.
+  const { pongAt, idleAt, pingAt, lastHeardAt } = state;
   let d: PeerDraft | null = null;
   // B5 first: a dead peer is not pinged again.
-  if (state.pongAt !== null && state.pongAt <= now) {
-    d = { ...state, pongAt: null };
+  if (pongAt !== null && pongAt <= now) {
+    d = peerDraft(state, m);
+    d.pongAt = null;
     if (config.terminateDeadPeers) {
       out.push(diagnostic('warn', PEER_DIAGNOSTICS.dead, { timeout_ms: config.pongTimeoutMs }));
       out.push(DEAD_CLOSE);
-      return closePeer(d, out);
+      return closePeer(d, out, m);
     }
   }
-  if (state.idleAt !== null && state.idleAt <= now) {
-    d ??= { ...state };
-    const silentFor = now - state.lastHeardAt;
+  if (idleAt !== null && idleAt <= now) {
+    d ??= peerDraft(state, m);
+    const silentFor = now - lastHeardAt;
     if (config.idleCloseMs !== null && silentFor >= config.idleCloseMs) {
       out.push(diagnostic('info', PEER_DIAGNOSTICS.idleClosed, { idle_ms: silentFor }));
       out.push(IDLE_CLOSE);
-      return closePeer(d, out);
+      return closePeer(d, out, m);
     }
     // Heard from since the check was armed: check again when the silence would be long enough.
-    d.idleAt = state.lastHeardAt + (config.idleCloseMs ?? 0);
-    out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+    d.idleAt = lastHeardAt + (config.idleCloseMs ?? 0);
+    if (timers) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
   }
-  if (state.pingAt !== null && state.pingAt <= now) {
-    d ??= { ...state };
+  if (pingAt !== null && pingAt <= now) {
+    d ??= peerDraft(state, m);
     out.push(PING);
-    d.pingsSent = state.pingsSent + 1;
-    if (config.keepaliveFrame === 'message') d.heartbeatsOwed = state.heartbeatsOwed + 1;
+    d.pingsSent += 1;
+    if (config.keepaliveFrame === 'message') d.heartbeatsOwed += 1;
     if (d.pongAt === null && config.terminateDeadPeers) {
       d.pongAt = pongDeadlineAfterSend(null, now, config.pongTimeoutMs);
-      out.push({ type: 'arm', timer: 'pong', deadline: d.pongAt });
+      if (timers) out.push({ type: 'arm', timer: 'pong', deadline: d.pongAt });
     }
     // Drift-free (B9), skipping ticks that were missed entirely.
-    const periods = Math.max(1, Math.floor((now - state.pingAt) / config.pingIntervalMs) + 1);
-    d.pingAt = state.pingAt + periods * config.pingIntervalMs;
-    out.push({ type: 'arm', timer: 'ping', deadline: d.pingAt });
+    const periods = Math.max(1, Math.floor((now - pingAt) / config.pingIntervalMs) + 1);
+    d.pingAt = pingAt + periods * config.pingIntervalMs;
+    if (timers) out.push({ type: 'arm', timer: 'ping', deadline: d.pingAt });
   }
   return d ?? state;
 }
 
-function closePeer(d: PeerDraft, out: PeerCommand[]): PeerState {
-  if (d.pingAt !== null) out.push(CANCEL.ping);
-  if (d.pongAt !== null) out.push(CANCEL.pong);
-  if (d.idleAt !== null) out.push(CANCEL.idle);
+function closePeer(d: PeerDraft, out: PeerCommand[], m: number): PeerState {
+  if ((m & PEER_TIMERS) !== 0) {
+    if (d.pingAt !== null) out.push(CANCEL.ping);
+    if (d.pongAt !== null) out.push(CANCEL.pong);
+    if (d.idleAt !== null) out.push(CANCEL.idle);
+  }
   d.pingAt = null;
   d.pongAt = null;
   d.idleAt = null;

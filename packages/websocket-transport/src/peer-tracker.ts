@@ -1,17 +1,6 @@
-import {
-  clearCommands,
-  createPeerState,
-  definePeerConfig,
-  peerDeadline,
-  peerStep,
-  type Diagnostic,
-  type InboundKind,
-  type PeerCommand,
-  type PeerConfig,
-  type PeerOptions,
-  type PeerState,
-} from '@keepalive/core';
-import { defaultScheduler, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
+import { createPeerState, definePeerConfig, type Diagnostic, type InboundKind, type PeerConfig, type PeerOptions, type PeerState } from '@keepalive/core';
+import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
+import { ADOPT, Peer, type PeerHost } from './tracked-peer.js';
 
 /**
  * The runtime-neutral server side: tracks any number of connections on one
@@ -95,75 +84,11 @@ export interface TrackedPeer {
   /** Counts a message that looked like a heartbeat but was not one (ignored). */
   malformedHeartbeat(): void;
   closed(): void;
+  /** The peer's state: one object per connection, updated in place by the tracker (read it, do not keep it as a snapshot). */
   readonly state: PeerState;
 }
 
 type MutableStats = { -readonly [K in keyof TrackerStats]: TrackerStats[K] };
-type Counter = keyof Omit<TrackerStats, 'tracked'>;
-
-/** What a peer needs from its tracker (kept off the tracker's public surface). */
-interface PeerHost {
-  readonly scheduler: Scheduler;
-  readonly scratch: PeerCommand[];
-  count(counter: Counter): void;
-  forget(peer: Peer): void;
-  execute(socket: TrackedSocket, command: PeerCommand): void;
-}
-
-class Peer implements TrackedPeer {
-  state: PeerState;
-  private readonly entry: ScheduledEntry;
-  private forgotten = false;
-
-  constructor(
-    private readonly host: PeerHost,
-    private readonly socket: TrackedSocket,
-    state: PeerState,
-  ) {
-    this.state = state;
-    // The peer is its own wake target: no closure per connection.
-    this.entry = host.scheduler.entry(this);
-    this.entry.schedule(peerDeadline(state));
-  }
-
-  /** Called by the scheduler when this peer's earliest deadline is due. */
-  wake(now: number): void {
-    this.apply(now, null);
-  }
-
-  inbound(kind: InboundKind): void {
-    this.apply(this.host.scheduler.now(), kind);
-  }
-
-  malformedHeartbeat(): void {
-    this.host.count('malformedHeartbeats');
-    this.inbound('message');
-  }
-
-  closed(): void {
-    if (this.forgotten) return;
-    this.forget();
-    // A close can arrive while this peer's own commands run: use a private buffer.
-    this.state = peerStep(this.state, { type: 'closed', now: this.host.scheduler.now() }, []);
-  }
-
-  private apply(now: number, kind: InboundKind | null): void {
-    if (this.forgotten) return;
-    const out = this.host.scratch;
-    const start = out.length;
-    this.state = peerStep(this.state, kind === null ? { type: 'timeout', now } : { type: 'inbound', kind, now }, out);
-    for (let i = start; i < out.length; i++) this.host.execute(this.socket, out[i] as PeerCommand);
-    clearCommands(out, start);
-    if (this.state.closed) this.forget();
-    else this.entry.schedule(peerDeadline(this.state));
-  }
-
-  private forget(): void {
-    this.forgotten = true;
-    this.entry.dispose();
-    this.host.forget(this);
-  }
-}
 
 /**
  * Tracks server-side connections on one shared scheduler.
@@ -180,7 +105,6 @@ export class PeerTracker {
   readonly config: PeerConfig;
   /** The scheduler every connection runs on. */
   readonly scheduler: Scheduler;
-  private readonly peers = new Set<Peer>();
   private readonly host: PeerHost;
   private readonly random: () => number;
   private readonly counters: MutableStats = {
@@ -200,15 +124,15 @@ export class PeerTracker {
     this.scheduler = scheduler ?? defaultScheduler();
     this.random = random ?? Math.random;
     const counters = this.counters;
-    const peers = this.peers;
     this.host = {
       scheduler: this.scheduler,
       scratch: [],
+      timeoutEvent: { type: 'timeout', now: 0 },
+      inboundEvent: { type: 'inbound', kind: 'pong', now: 0 },
+      first: null,
+      size: 0,
       count: (counter) => {
         counters[counter]++;
-      },
-      forget: (p) => {
-        peers.delete(p);
       },
       execute: (socket, command) => {
         // Carries out one command; nothing thrown by a socket or a hook escapes.
@@ -244,25 +168,29 @@ export class PeerTracker {
 
   /** Starts tracking a connection. */
   track(socket: TrackedSocket): TrackedPeer {
+    return this[ADOPT](new Peer(socket));
+  }
+
+  /** Starts tracking a peer object made by this package's integrations (a connection that is its own peer). */
+  [ADOPT]<P extends Peer>(peer: P): P {
     let phase = 0;
     try {
       phase = this.random();
     } catch {
       this.counters.handlerErrors++;
     }
-    const peer = new Peer(this.host, socket, createPeerState(this.config, this.scheduler.now(), phase));
-    this.peers.add(peer);
+    peer.start(this.host, createPeerState(this.config, this.scheduler.now(), phase));
     return peer;
   }
 
   /** Connections tracked now. */
   get size(): number {
-    return this.peers.size;
+    return this.host.size;
   }
 
   /** Counters over every connection seen. */
   stats(): TrackerStats {
-    return { ...this.counters, tracked: this.peers.size };
+    return { ...this.counters, tracked: this.host.size };
   }
 
   /** Counts an exception a transport integration caught in one of its handlers. */
@@ -270,8 +198,15 @@ export class PeerTracker {
     this.counters.handlerErrors++;
   }
 
+  /** Every connection tracked now, oldest first (a copy: safe to untrack while walking it). */
+  peers(): TrackedPeer[] {
+    const list: Peer[] = [];
+    for (let peer = this.host.first; peer !== null; peer = peer.nextPeer) list.push(peer);
+    return list;
+  }
+
   /** Stops tracking every connection (their sockets stay open). */
   close(): void {
-    for (const peer of [...this.peers]) peer.closed();
+    for (const peer of this.peers()) peer.closed();
   }
 }

@@ -172,6 +172,19 @@ describe('server keep-alive over real sockets', () => {
       1_000,
       'two tracked',
     );
+    // The tracker's list knows both (no Set), and each peer's state is one object updated in place by its pings.
+    expect(heartbeat.tracker.peers()).toHaveLength(2);
+    const peer = heartbeat.tracker.peers()[0]!;
+    const state = peer.state;
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (state.pingsSent > 0 ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+      1_000,
+      'a ping',
+    );
+    expect(peer.state).toBe(state);
     const serverSockets = [...wss.clients];
     a.close();
     await within(

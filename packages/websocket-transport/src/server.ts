@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { CLOSE_CODES, KeepaliveOptionError, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
-import { PeerTracker, type PeerTrackerOptions, type TrackedPeer, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
+import { PeerTracker, type PeerTrackerOptions, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
+import { ADOPT, Peer } from './tracked-peer.js';
 import { SessionHub, type ResumeConnection, type ResumeFrame, type ResumeSocket, type SessionHubOptions } from './resume-server.js';
 
 /**
@@ -96,18 +97,20 @@ export interface ResumableServerKeepalive extends ServerKeepalive {
 }
 
 /**
- * One tracked `ws` connection: the socket the tracker drives (its methods
- * are on the prototype, so a connection costs this small object, not a set
- * of closures) and the link back to its peer.
+ * One tracked `ws` connection in one object: the socket adapter the tracker
+ * drives (its methods are on the prototype, so no closures per connection),
+ * the tracker's peer (its state updated in place) and the scheduler's wake
+ * target, all this object.
  */
-class WsConnection implements TrackedSocket, ResumeSocket {
-  peer: TrackedPeer | null = null;
+class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
   /** The resumable session's handle when the client asked for one (B14), else `null`. */
   resume: ResumeConnection | null = null;
   constructor(
     readonly ws: WebSocket,
     private readonly heartbeatMessage: string,
-  ) {}
+  ) {
+    super();
+  }
   ping(): void {
     // A resuming client that reads ping payloads gets the owed acknowledgement on the ping.
     const payload = this.resume?.pingPayload() ?? '';
@@ -195,7 +198,6 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
       : new SessionHub<WsSessionContext>({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) });
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
-  const connections = new Set<WsConnection>();
   type Tagged = WebSocket & { [key]?: WsConnection };
   let closed = false;
 
@@ -204,7 +206,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   // Shared listeners: `this` is the socket that emitted the event.
   function onPong(this: WebSocket): void {
     try {
-      connectionOf(this)?.peer?.inbound('pong');
+      connectionOf(this)?.inbound('pong');
     } catch {
       tracker.reportHandlerError();
     }
@@ -214,7 +216,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
       const connection = connectionOf(this);
       // A resuming client's ping may carry its acknowledgement.
       connection?.resume?.ping(data);
-      connection?.peer?.inbound('ping');
+      connection?.inbound('ping');
     } catch {
       tracker.reportHandlerError();
     }
@@ -222,9 +224,9 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   function onMessage(this: WebSocket, data: MessagePayload, isBinary: boolean): void {
     try {
       const connection = connectionOf(this);
-      const peer = connection?.peer;
-      if (peer === null || peer === undefined) return;
-      const resumed = connection?.resume ?? null;
+      if (connection === undefined) return;
+      const peer = connection;
+      const resumed = connection.resume;
       if (resumed !== null) {
         // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
         peer.inbound(resumed.message(data as ResumeFrame, isBinary) === 'heartbeat' ? 'heartbeat' : 'message');
@@ -254,13 +256,12 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     const connection = connectionOf(ws);
     if (connection === undefined) return;
     Reflect.deleteProperty(ws, key);
-    connections.delete(connection);
     ws.off('pong', onPong);
     ws.off('ping', onPing);
     ws.off('message', onMessage);
     ws.off('close', onClose);
     ws.off('error', onError);
-    connection.peer?.closed();
+    connection.closed();
     connection.resume?.closed(code);
   };
 
@@ -268,13 +269,12 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     if (closed || connectionOf(ws) !== undefined) return;
     const connection = new WsConnection(ws, heartbeatMessage);
     (ws as Tagged)[key] = connection;
-    connections.add(connection);
     ws.on('pong', onPong);
     ws.on('ping', onPing);
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
-    connection.peer = tracker.track(connection);
+    tracker[ADOPT](connection);
     if (hub !== null && request?.url !== undefined) {
       const query = queryOf(request.url);
       // The hello goes out now; `null` is a plain client, left as it is.
@@ -298,7 +298,8 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     wss.off('connection', onConnection);
     // Sessions end first (their sockets are closed with 1001 and their handles detached).
     hub?.close();
-    for (const connection of [...connections]) untrack(connection.ws);
+    // The tracker knows every connection (no Set of our own); ours are the WsConnections among them.
+    for (const peer of tracker.peers()) if (peer instanceof WsConnection) untrack(peer.ws);
     tracker.close();
   };
   wss.once('close', close);
