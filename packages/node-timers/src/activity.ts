@@ -3,7 +3,7 @@ import {
   createSessionState,
   lastToken,
   pollTimeout,
-  step,
+  stepInPlace,
   summarize,
   KeepaliveOptionError,
   type CloseTransport,
@@ -11,6 +11,7 @@ import {
   type SessionCommand,
   type SessionEvent,
   type SessionOptions,
+  type MutableSessionState,
   type SessionState,
   type StepOptions,
   type SessionSummary,
@@ -190,7 +191,10 @@ const QUIET_DRIVER: StepOptions = Object.freeze({ timerCommands: false, debug: f
 
 class Activity implements SessionActivity {
   readonly id = nextInstanceId();
-  private current: SessionState;
+  /** The session, one object updated in place by the core's driver path. */
+  private readonly live: MutableSessionState;
+  /** The snapshot `state` hands out, made on the first read after a change (`null`: stale). */
+  private shown: SessionState | null = null;
   private readonly out: SessionCommand[] = [];
   private readonly queue: SessionEvent[] = [];
   private dispatching = false;
@@ -230,8 +234,8 @@ class Activity implements SessionActivity {
     this.scheduler = scheduler as Scheduler;
     this.lastNow = this.scheduler.now();
     // The gate is the adapter's; the core is told per event.
-    this.current = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
-    this.subscribers.notify(() => this.current);
+    this.live = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
+    this.subscribers.notify(() => this.state);
     this.entry = this.scheduler.entry((now) => {
       // The scheduler read the clock once for every session it wakes: no second read per session.
       if (now > this.lastNow) this.lastNow = now;
@@ -241,12 +245,14 @@ class Activity implements SessionActivity {
   }
 
   get state(): SessionState {
-    return this.current;
+    // A tick nobody reads allocates no state; a read after a change gets a fresh snapshot, the same one until the next change.
+    this.shown ??= { ...this.live };
+    return this.shown;
   }
 
   start(reason: string): () => void {
     this.dispatch({ type: 'start', reason, now: this.clock() });
-    const token = lastToken(this.current);
+    const token = lastToken(this.live);
     return () => {
       this.dispatch({ type: 'release', token, now: this.clock() });
     };
@@ -265,13 +271,13 @@ class Activity implements SessionActivity {
       throw new TypeError('attach(sender): expected a function or an object with a sendKeepalive() method');
     }
     // After shutdown the core refuses the attach (with a warn); the sender is not kept.
-    if (!this.current.shutdown) this.sender = sender;
+    if (!this.live.shutdown) this.sender = sender;
     this.dispatch({ type: 'attach', now: this.clock() });
   }
 
   detach(): void {
     this.dispatch({ type: 'detach', now: this.clock() });
-    if (!this.current.attached) this.sender = null;
+    if (!this.live.attached) this.sender = null;
   }
 
   signal(): void {
@@ -285,21 +291,21 @@ class Activity implements SessionActivity {
   subscribe(listener: (state: SessionState) => void): () => void {
     if (typeof listener !== 'function') throw new TypeError('subscribe(listener): expected a function');
     // A shut-down instance never changes again: nothing to observe, nothing to keep.
-    if (this.current.shutdown) return noop;
+    if (this.live.shutdown) return noop;
     return this.subscribers.add(listener);
   }
 
   isTrackingActive(): boolean {
-    return this.current.attached;
+    return this.live.attached;
   }
 
   snapshot(): ActivitySnapshot {
-    return summarize(this.current, this.clock());
+    return summarize(this.live, this.clock());
   }
 
   shutdown(): ShutdownReport {
     if (this.report !== null) return this.report;
-    const before = this.current;
+    const before = this.live;
     const now = this.clock();
     // Set before the dispatch: a logger or subscriber that calls shutdown() again gets this same report.
     const report: ShutdownReport = {
@@ -356,7 +362,7 @@ class Activity implements SessionActivity {
     try {
       for (let next: SessionEvent | undefined = event; next !== undefined; next = this.queue.shift()) {
         // Arms and cancels are read back through pollTimeout; debug diagnostics are built only for a listener.
-        this.current = step(this.current, next, this.out, this.emit.wantsDebug() ? DRIVER : QUIET_DRIVER);
+        if (stepInPlace(this.live, next, this.out, this.emit.wantsDebug() ? DRIVER : QUIET_DRIVER)) this.shown = null;
         // Commands may enqueue events; run them all before the next event.
         for (const command of this.out) this.execute(command);
         clearCommands(this.out);
@@ -365,13 +371,13 @@ class Activity implements SessionActivity {
       this.dispatching = false;
     }
     // The core's earliest deadline is all the scheduler needs (timer arms and cancels are reflected in it).
-    if (!this.current.shutdown) this.entry.schedule(pollTimeout(this.current));
+    if (!this.live.shutdown) this.entry.schedule(pollTimeout(this.live));
     this.updateHold();
     this.notify();
   }
 
   private notify(): void {
-    this.subscribers.notify(() => this.current);
+    this.subscribers.notify(() => this.state);
   }
 
   private execute(command: SessionCommand): void {
@@ -415,7 +421,7 @@ class Activity implements SessionActivity {
 
   private updateHold(): void {
     if (!this.keepAlive) return;
-    const busy = this.current.total > 0 && !this.current.shutdown;
+    const busy = this.live.total > 0 && !this.live.shutdown;
     if (busy && this.releaseHold === null) this.releaseHold = this.scheduler.hold();
     else if (!busy && this.releaseHold !== null) {
       this.releaseHold();

@@ -120,7 +120,7 @@ describe('lane scheduler against the reference heap', () => {
   );
 
   test.prop([fc.array(fc.integer({ min: 0, max: 60_000 }), { minLength: 1, maxLength: 200 })])(
-    'entries due at the same instant fire in the order they were scheduled; every entry at its own deadline',
+    'entries scheduled together and due at the same instant fire in the order they were scheduled; every entry at its own deadline',
     (delays) => {
       const platform = new ManualPlatform();
       const scheduler = createScheduler({ platform });
@@ -173,6 +173,25 @@ describe('lane scheduler', () => {
     for (const entry of entries) entry.dispose();
     expect(scheduler.size).toBe(0);
     expect(scheduler.osTimersArmed).toBe(0);
+  });
+
+  it('at the same instant, what was scheduled for the shorter delay fires first (a tick before a longer check due with it)', () => {
+    const platform = new ManualPlatform();
+    const scheduler = createScheduler({ platform });
+    const woke: string[] = [];
+    const idle = scheduler.entry(() => {
+      woke.push('idle');
+      idle.dispose();
+    });
+    const tick = scheduler.entry(() => {
+      woke.push('tick');
+      tick.dispose();
+    });
+    idle.schedule(1_000);
+    platform.advance(900);
+    tick.schedule(1_000);
+    platform.advance(1_000);
+    expect(woke).toEqual(['tick', 'idle']);
   });
 
   it('laneKey keeps five leading bits of the delay (lanes about 3 % wide)', () => {

@@ -147,7 +147,8 @@ export function laneKey(delay: number): number {
  * heads are kept in a small binary heap, one entry per distinct delay class.
  * A deadline earlier than its lane's tail is walked back into place, so every
  * lane stays sorted and each entry fires exactly at its own deadline: no
- * deadline is rounded, ties fire in the order they were scheduled.
+ * deadline is rounded. Entries due at the same instant fire in the order they
+ * were scheduled within a delay class, shorter delay classes first.
  */
 class LaneScheduler extends OneTimer implements Scheduler {
   private readonly lanes = new Map<number, Lane>();
@@ -313,11 +314,10 @@ class LaneScheduler extends OneTimer implements Scheduler {
   private up(index: number): void {
     const order = this.order;
     const lane = order[index] as Lane;
-    const key = headDeadline(lane);
     while (index > 0) {
       const parent = (index - 1) >> 1;
       const above = order[parent] as Lane;
-      if (headDeadline(above) <= key) break;
+      if (!earlier(lane, above)) break;
       order[index] = above;
       above.at = index;
       index = parent;
@@ -330,21 +330,13 @@ class LaneScheduler extends OneTimer implements Scheduler {
     const order = this.order;
     const size = order.length;
     const lane = order[index] as Lane;
-    const key = headDeadline(lane);
     for (;;) {
       const left = index * 2 + 1;
       if (left >= size) break;
       let child = left;
-      let childKey = headDeadline(order[left] as Lane);
-      if (left + 1 < size) {
-        const rightKey = headDeadline(order[left + 1] as Lane);
-        if (rightKey < childKey) {
-          child = left + 1;
-          childKey = rightKey;
-        }
-      }
-      if (childKey >= key) break;
+      if (left + 1 < size && earlier(order[left + 1] as Lane, order[left] as Lane)) child = left + 1;
       const below = order[child] as Lane;
+      if (!earlier(below, lane)) break;
       order[index] = below;
       below.at = index;
       index = child;
@@ -356,6 +348,17 @@ class LaneScheduler extends OneTimer implements Scheduler {
 
 function headDeadline(lane: Lane): number {
   return (lane.head as LaneEntry).deadline as number;
+}
+
+/**
+ * Whether lane `a`'s head fires before lane `b`'s: the earlier deadline; at
+ * the same instant, the shorter delay class (what was scheduled nearer the
+ * deadline, e.g. a keep-alive tick before a longer idle check due with it).
+ */
+function earlier(a: Lane, b: Lane): boolean {
+  const da = headDeadline(a);
+  const db = headDeadline(b);
+  return da < db || (da === db && a.key < b.key);
 }
 
 /**
