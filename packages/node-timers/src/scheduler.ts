@@ -84,8 +84,8 @@ export interface Scheduler {
 
 class Entry implements ScheduledEntry {
   deadline: number | null = null;
-  /** Set by every `schedule` call: a wake that asked again for the deadline it fired at is not "did not move". */
-  touched = false;
+  /** Counts `schedule` calls: a wake that asked again for the deadline it fired at is not one that "did not move". */
+  moves = 0;
   readonly id: number;
   constructor(
     readonly owner: HeapScheduler,
@@ -159,7 +159,7 @@ class HeapScheduler implements Scheduler {
   }
 
   move(entry: Entry, deadline: number | null): void {
-    entry.touched = true;
+    entry.moves++;
     if (deadline === entry.deadline || this.entries[entry.id] !== entry) return;
     entry.deadline = deadline;
     // Re-keyed in place when already scheduled: one sift over typed arrays.
@@ -197,7 +197,7 @@ class HeapScheduler implements Scheduler {
           heap.remove(id);
           continue;
         }
-        top.touched = false;
+        const moves = top.moves;
         try {
           top.wake(now);
         } catch {
@@ -205,7 +205,7 @@ class HeapScheduler implements Scheduler {
         }
         // A wake that scheduled nothing is done with its deadline. One that asked again for a due deadline (even the
         // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
-        if (!top.touched && this.entries[id] === top) {
+        if (top.moves === moves && this.entries[id] === top) {
           heap.remove(id);
           top.deadline = null;
         }
