@@ -10,6 +10,8 @@ import type { ScheduledEntry, Scheduler, WakeTarget } from './scheduler.js';
  */
 class HeapEntry implements ScheduledEntry {
   deadline: number | null = null;
+  /** Counts `schedule` calls (see the lane scheduler). */
+  moves = 0;
   readonly id: number;
   constructor(
     readonly owner: HeapScheduler,
@@ -41,6 +43,7 @@ class HeapScheduler extends OneTimer implements Scheduler {
   }
 
   move(entry: HeapEntry, deadline: number | null): void {
+    entry.moves++;
     if (deadline === entry.deadline || this.entries[entry.id] !== entry) return;
     entry.deadline = deadline;
     // Re-keyed in place when already scheduled: one sift over typed arrays.
@@ -65,20 +68,20 @@ class HeapScheduler extends OneTimer implements Scheduler {
       // bounds the loop even if one does not.
       for (let guard = heap.size * 4 + 16; guard > 0 && heap.topKey() <= now; guard--) {
         const id = heap.topId();
-        const before = heap.topKey();
         const top = this.entries[id];
         /* c8 ignore next 4 -- freed ids leave the heap */
         if (top === undefined) {
           heap.remove(id);
           continue;
         }
+        const moves = top.moves;
         try {
           wakeTarget(top.target, now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
-        // An entry its wake did not move is done: it is not woken twice for one deadline.
-        if (top.deadline === before) {
+        // A wake that scheduled nothing is done with its deadline; one that asked again for a due one is woken again.
+        if (top.moves === moves && this.entries[id] === top) {
           heap.remove(id);
           top.deadline = null;
         }

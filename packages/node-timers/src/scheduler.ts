@@ -103,6 +103,8 @@ class LaneEntry implements ScheduledEntry {
   next: LaneEntry | null = null;
   lane: Lane | null = null;
   disposed = false;
+  /** Counts `schedule` calls: a wake that asked again for the deadline it fired at is not one that "did not move". */
+  moves = 0;
   constructor(
     readonly owner: LaneScheduler,
     readonly target: WakeTarget,
@@ -169,6 +171,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
   }
 
   move(entry: LaneEntry, deadline: number | null): void {
+    entry.moves++;
     if (deadline === entry.deadline || entry.disposed) return;
     if (entry.lane !== null) this.unlink(entry);
     entry.deadline = deadline;
@@ -199,15 +202,16 @@ class LaneScheduler extends OneTimer implements Scheduler {
         const lane = this.order[0];
         if (lane === undefined) break;
         const top = lane.head as LaneEntry;
-        const before = top.deadline as number;
-        if (before > now) break;
+        if ((top.deadline as number) > now) break;
+        const moves = top.moves;
         try {
           wakeTarget(top.target, now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
-        // An entry its wake did not move is done: it is not woken twice for one deadline.
-        if (top.deadline === before && top.lane !== null) {
+        // A wake that scheduled nothing is done with its deadline. One that asked again for a due deadline (even the
+        // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
+        if (top.moves === moves && top.lane !== null) {
           this.unlink(top);
           top.deadline = null;
         }
