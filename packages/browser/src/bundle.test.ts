@@ -18,9 +18,10 @@ const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
  * (the whole connection machine, the session machine, the scheduler, option validation, and since issue 13 the
  * resumable session: wire format v1, the delivery machine, about 4.5 kB of it; and since issue 14 the idle read
  * timeout) is not there yet, so the budget holds today's size (20.5 kB) against growth while the target stands. See
- * the closing notes of issues 12 to 14.
+ * the closing notes of issues 12 to 14. Issue 16 raised it by 200 B: the lane scheduler (O(1) re-arm) and the core's
+ * driver paths (step options, in place) added about 340 B to the minimal app (20,780 → 21,117 B).
  */
-const BUDGET_GZIP_BYTES = 21_000;
+const BUDGET_GZIP_BYTES = 21_200;
 
 async function bundle(app: string): Promise<{ code: Uint8Array; metafile: Metafile }> {
   const result = await esbuild({ entryPoints: [`${APPS}${app}.js`], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' });

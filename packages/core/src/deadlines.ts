@@ -1,4 +1,6 @@
-import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.js';
+import { SESSION_TIMERS, deadlineOf, type SessionState } from './session.js';
+
+export { deadlineOf };
 
 /**
  * The earliest armed deadline of a session, or `null` when nothing is
@@ -13,36 +15,12 @@ import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.
  * ```
  */
 export function pollTimeout(state: SessionState): number | null {
-  // Four plain field reads (every driver calls this after every event).
-  let earliest = state.livenessAt;
-  const heartbeat = state.heartbeatAt;
-  if (heartbeat !== null && (earliest === null || heartbeat < earliest)) earliest = heartbeat;
-  const idle = state.idleAt;
-  if (idle !== null && (earliest === null || idle < earliest)) earliest = idle;
-  const stuck = state.stuckAt;
-  if (stuck !== null && (earliest === null || stuck < earliest)) earliest = stuck;
-  return earliest;
-}
-
-/**
- * The deadline of one session timer, or `null` when it is not armed.
- *
- * @example
- * ```ts
- * deadlineOf(state, 'heartbeat'); // e.g. 30000
- * ```
- */
-export function deadlineOf(state: SessionState, timer: SessionTimer): number | null {
-  switch (timer) {
-    case 'heartbeat':
-      return state.heartbeatAt;
-    case 'idle':
-      return state.idleAt;
-    case 'liveness':
-      return state.livenessAt;
-    case 'stuck':
-      return state.stuckAt;
+  let earliest: number | null = null;
+  for (const timer of SESSION_TIMERS) {
+    const at = deadlineOf(state, timer);
+    if (at !== null && (earliest === null || at < earliest)) earliest = at;
   }
+  return earliest;
 }
 
 /**

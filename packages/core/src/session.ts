@@ -416,6 +416,16 @@ const TIMERS = 2;
 const IN_PLACE = 4;
 const EVERYTHING = DEBUG | TIMERS;
 
+/** Appends an arm command, if the driver wants timer commands. */
+function arm(out: SessionCommand[], m: number, timer: SessionTimer, deadline: number): void {
+  if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer, deadline });
+}
+
+/** Appends a cancel command, if the driver wants timer commands. */
+function cancel(out: SessionCommand[], m: number, command: CancelTimer<SessionTimer>): void {
+  if ((m & TIMERS) !== 0) out.push(command);
+}
+
 function modeOf(options: StepOptions): number {
   return (options.debug === false ? 0 : DEBUG) | (options.timerCommands === false ? 0 : TIMERS);
 }
@@ -588,7 +598,7 @@ function onStart(state: SessionState, reason: string, now: number, out: SessionC
     // Busy again: the idle notice no longer applies (S6).
     if (d.idleAt !== null) {
       d.idleAt = null;
-      if ((m & TIMERS) !== 0) out.push(CANCEL.idle);
+      cancel(out, m, CANCEL.idle);
     }
   }
   reconcileHeartbeat(d, out, m);
@@ -650,7 +660,7 @@ function removeActivity(state: SessionState, index: number, now: number, out: Se
     // S6: the last activity stopped while the heartbeat ran with a sender attached.
     if (d.heartbeatAt !== null && d.attached && d.idleAt === null) {
       d.idleAt = now + d.config.idleDelayMs;
-      if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
+      arm(out, m, 'idle', d.idleAt);
     }
   }
   reconcileHeartbeat(d, out, m);
@@ -678,7 +688,7 @@ function onAttach(state: SessionState, now: number, out: SessionCommand[], m: nu
     if (state.livenessAt === null) return state;
     const d = draft(state, now, m);
     d.livenessAt = null;
-    if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
+    cancel(out, m, CANCEL.liveness);
     return d;
   }
   const d = draft(state, now, m);
@@ -692,11 +702,11 @@ function detached(d: Draft, out: SessionCommand[], m: number): Draft {
   d.attached = false;
   if (d.idleAt !== null) {
     d.idleAt = null;
-    if ((m & TIMERS) !== 0) out.push(CANCEL.idle);
+    cancel(out, m, CANCEL.idle);
   }
   if (d.livenessAt !== null) {
     d.livenessAt = null;
-    if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
+    cancel(out, m, CANCEL.liveness);
   }
   reconcileHeartbeat(d, out, m);
   return d;
@@ -714,7 +724,7 @@ function onAlive(state: SessionState, now: number, out: SessionCommand[], m: num
   if (state.livenessAt === null) return state;
   const d = draft(state, now, m);
   d.livenessAt = null;
-  if ((m & TIMERS) !== 0) out.push(CANCEL.liveness);
+  cancel(out, m, CANCEL.liveness);
   return d;
 }
 
@@ -744,7 +754,7 @@ function onTimer(
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownTimer, NO_FIELDS));
     return state;
   }
-  const armed = deadlineField(state, timer);
+  const armed = deadlineOf(state, timer);
   if (armed === null || (deadline !== undefined && deadline !== armed)) {
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.staleTimer, { timer }));
     return state;
@@ -754,31 +764,28 @@ function onTimer(
 
 /** The armed timer due at `now` with the earliest deadline (ties in {@link SESSION_TIMERS} order). */
 function dueTimer(state: SessionState, now: number): SessionTimer | null {
-  // Unrolled in SESSION_TIMERS order (liveness, heartbeat, idle, stuck): plain field reads, no keyed lookups.
   let best: SessionTimer | null = null;
   let bestAt = Infinity;
-  const liveness = state.livenessAt;
-  if (liveness !== null && liveness <= now) {
-    best = 'liveness';
-    bestAt = liveness;
+  for (const timer of SESSION_TIMERS) {
+    // A switch of plain field reads (a computed key here was a slow keyed lookup on every timeout).
+    const at = deadlineOf(state, timer);
+    if (at !== null && at <= now && at < bestAt) {
+      best = timer;
+      bestAt = at;
+    }
   }
-  const heartbeat = state.heartbeatAt;
-  if (heartbeat !== null && heartbeat <= now && heartbeat < bestAt) {
-    best = 'heartbeat';
-    bestAt = heartbeat;
-  }
-  const idle = state.idleAt;
-  if (idle !== null && idle <= now && idle < bestAt) {
-    best = 'idle';
-    bestAt = idle;
-  }
-  const stuck = state.stuckAt;
-  if (stuck !== null && stuck <= now && stuck < bestAt) best = 'stuck';
   return best;
 }
 
-/** The deadline field of one timer. */
-function deadlineField(state: SessionState, timer: SessionTimer): number | null {
+/**
+ * The deadline of one session timer, or `null` when it is not armed.
+ *
+ * @example
+ * ```ts
+ * deadlineOf(state, 'heartbeat'); // e.g. 30000
+ * ```
+ */
+export function deadlineOf(state: SessionState, timer: SessionTimer): number | null {
   switch (timer) {
     case 'heartbeat':
       return state.heartbeatAt;
@@ -790,6 +797,7 @@ function deadlineField(state: SessionState, timer: SessionTimer): number | null 
       return state.stuckAt;
   }
 }
+
 
 function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out: SessionCommand[], m: number): Draft {
   switch (timer) {
@@ -811,7 +819,7 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
           sendKeepalive(d, now, out, m);
         } else {
           d.livenessAt = now + d.config.pongTimeoutMs;
-          if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+          arm(out, m, 'liveness', d.livenessAt);
         }
         return d;
       }
@@ -843,7 +851,7 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
     out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
   }
   d.heartbeatAt = armed + periods * interval;
-  if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+  arm(out, m, 'heartbeat', d.heartbeatAt);
   return d;
 }
 
@@ -872,7 +880,7 @@ function sendKeepalive(d: Draft, now: number, out: SessionCommand[], m: number):
   const timeout = d.config.pongTimeoutMs;
   if (timeout !== null && d.livenessAt === null) {
     d.livenessAt = pongDeadlineAfterSend(d.livenessAt, now, timeout);
-    if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'liveness', deadline: d.livenessAt });
+    arm(out, m, 'liveness', d.livenessAt);
   }
 }
 
@@ -881,10 +889,10 @@ function reconcileHeartbeat(d: Draft, out: SessionCommand[], m: number): void {
   const wanted = wantsHeartbeat(d);
   if (wanted && d.heartbeatAt === null) {
     d.heartbeatAt = d.now + d.config.heartbeatIntervalMs;
-    if ((m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'heartbeat', deadline: d.heartbeatAt });
+    arm(out, m, 'heartbeat', d.heartbeatAt);
   } else if (!wanted && d.heartbeatAt !== null) {
     d.heartbeatAt = null;
-    if ((m & TIMERS) !== 0) out.push(CANCEL.heartbeat);
+    cancel(out, m, CANCEL.heartbeat);
   }
 }
 
@@ -900,9 +908,9 @@ function reconcileStuck(d: Draft, out: SessionCommand[], m: number): void {
     }
   }
   if (wanted === d.stuckAt) return;
-  if (d.stuckAt !== null && (m & TIMERS) !== 0) out.push(CANCEL.stuck);
+  if (d.stuckAt !== null) cancel(out, m, CANCEL.stuck);
   d.stuckAt = wanted;
-  if (wanted !== null && (m & TIMERS) !== 0) out.push({ type: 'arm', timer: 'stuck', deadline: wanted });
+  if (wanted !== null) arm(out, m, 'stuck', wanted);
 }
 
 function onShutdown(state: SessionState, now: number, out: SessionCommand[], m: number): SessionState {
@@ -921,7 +929,7 @@ function onShutdown(state: SessionState, now: number, out: SessionCommand[], m: 
     const field = DEADLINE_FIELD[timer];
     if (d[field] !== null) {
       d[field] = null;
-      if ((m & TIMERS) !== 0) out.push(CANCEL[timer]);
+      cancel(out, m, CANCEL[timer]);
     }
   }
   d.attached = false;

@@ -18,7 +18,7 @@ import {
   type ShutdownReport as CoreShutdownReport,
 } from '@keepalive/core';
 import { onProcessExit } from './exit-hooks.js';
-import { createDiagnosticSink, errorName, type DiagnosticSink, type Logger } from './logger.js';
+import { createDiagnosticSink, debugListener, errorName, type Logger } from './logger.js';
 import { defaultScheduler, type ScheduledEntry, type Scheduler } from './scheduler.js';
 import { nextInstanceId } from './runtime.js';
 import { StateSubscribers, runActivity } from './work.js';
@@ -201,7 +201,8 @@ class Activity implements SessionActivity {
   private sender: KeepaliveSender | null = null;
   private readonly scheduler: Scheduler;
   private readonly entry: ScheduledEntry;
-  private readonly emit: DiagnosticSink;
+  private readonly emit: (diagnostic: Diagnostic) => void;
+  private readonly wantsDebug: () => boolean;
   private readonly gate: boolean | (() => boolean);
   private readonly keepAlive: boolean;
   private releaseHold: (() => void) | null = null;
@@ -229,6 +230,7 @@ class Activity implements SessionActivity {
       throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
     }
     this.emit = createDiagnosticSink({ session: this.id, logger, onDiagnostic });
+    this.wantsDebug = debugListener({ session: this.id, logger, onDiagnostic });
     this.gate = gate as boolean | (() => boolean);
     this.keepAlive = hold === 'while-busy';
     this.scheduler = scheduler as Scheduler;
@@ -362,7 +364,7 @@ class Activity implements SessionActivity {
     try {
       for (let next: SessionEvent | undefined = event; next !== undefined; next = this.queue.shift()) {
         // Arms and cancels are read back through pollTimeout; debug diagnostics are built only for a listener.
-        if (stepInPlace(this.live, next, this.out, this.emit.wantsDebug() ? DRIVER : QUIET_DRIVER)) this.shown = null;
+        if (stepInPlace(this.live, next, this.out, this.wantsDebug() ? DRIVER : QUIET_DRIVER)) this.shown = null;
         // Commands may enqueue events; run them all before the next event.
         for (const command of this.out) this.execute(command);
         clearCommands(this.out);

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { DeadlineHeap } from './deadline-heap.js';
+import { DeadlineHeap } from './test-support/deadline-heap.js';
 
 type Op = { k: 'set'; slot: number; key: number } | { k: 'remove'; slot: number } | { k: 'free'; slot: number } | { k: 'pop' };
 

@@ -34,10 +34,10 @@ export { installDiagnosticsPublisher, nextInstanceId, type DiagnosticMessage, ty
 export {
   DIAGNOSTICS_CHANNEL,
   createDiagnosticSink,
+  debugListener,
   errorName,
   toError,
   type ConsoleLikeLogger,
-  type DiagnosticSink,
   type DiagnosticSinkOptions,
   type LogFunction,
   type Logger,

@@ -128,36 +128,14 @@ export interface DiagnosticSinkOptions {
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
 }
 
-/**
- * The function that delivers one diagnostic to every destination, and says
- * whether any destination would receive a debug one, so a driver builds
- * debug diagnostics (the heartbeat tick's) only when someone listens.
- *
- * @example
- * ```ts
- * const sink: DiagnosticSink = createDiagnosticSink({ session: 1, logger: console });
- * sink.wantsDebug(); // true: console has debug()
- * ```
- */
-export interface DiagnosticSink {
-  (diagnostic: Diagnostic): void;
-  /**
-   * Whether a debug diagnostic would reach anyone now: an `onDiagnostic`
-   * hook, a logger function, a console-style logger, a pino-style logger whose
-   * level enables debug, or a subscriber to the diagnostics channel.
-   */
-  wantsDebug(): boolean;
-}
-
 /** Builds the function that delivers one diagnostic to every destination (see {@link DiagnosticSinkOptions}). */
-export function createDiagnosticSink(options: DiagnosticSinkOptions): DiagnosticSink {
+export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnostic: Diagnostic) => void {
   const log = toLogFunction(options.logger);
   const hook: unknown = options.onDiagnostic;
   if (hook !== undefined && typeof hook !== 'function') throw new KeepaliveOptionError('onDiagnostic', hook, 'a function');
   const onDiagnostic = options.onDiagnostic;
   const session = options.session;
-  const logsDebug = debugGate(options.logger);
-  const sink = (diagnostic: Diagnostic): void => {
+  return (diagnostic) => {
     publish(session, diagnostic);
     if (log !== null) {
       try {
@@ -180,23 +158,30 @@ export function createDiagnosticSink(options: DiagnosticSinkOptions): Diagnostic
       }
     }
   };
-  const wantsDebug = (): boolean => onDiagnostic !== undefined || logsDebug() || sharedRuntime().publisher?.active() === true;
-  return Object.assign(sink, { wantsDebug });
 }
 
-const ALWAYS = (): boolean => true;
-const NEVER = (): boolean => false;
+/**
+ * Whether a debug diagnostic would reach anyone now, for the destinations of
+ * {@link createDiagnosticSink}: an `onDiagnostic` hook, a logger function, a
+ * console-style logger, a pino-style logger whose level is debug or trace,
+ * or a subscriber to the diagnostics channel. A driver asks before each event
+ * and has the core build debug diagnostics (the heartbeat tick's) only then.
+ *
+ * @example
+ * ```ts
+ * const wantsDebug = debugListener({ session: 1, logger: console });
+ * wantsDebug(); // true: console has debug()
+ * ```
+ */
+export function debugListener(options: DiagnosticSinkOptions): () => boolean {
+  const hooked = options.onDiagnostic !== undefined;
+  const logs = debugGate(options.logger);
+  return () => hooked || logs() || sharedRuntime().publisher?.active() === true;
+}
 
 /** Whether a logger takes debug diagnostics: a pino-style one by its current level, any other always. */
 function debugGate(logger: Logger | undefined): () => boolean {
-  if (logger === undefined) return NEVER;
-  if (typeof logger === 'function' || !isPinoLike(logger)) return ALWAYS;
-  const pino = logger as PinoLikeLogger & { isLevelEnabled?: (level: string) => boolean };
-  return () => {
-    try {
-      return typeof pino.isLevelEnabled === 'function' ? pino.isLevelEnabled('debug') : pino.level === 'debug' || pino.level === 'trace';
-    } catch {
-      return true;
-    }
-  };
+  if (logger === undefined) return () => false;
+  if (typeof logger === 'function' || !isPinoLike(logger)) return () => true;
+  return () => logger.level === 'debug' || logger.level === 'trace';
 }

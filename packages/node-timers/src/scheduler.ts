@@ -1,6 +1,5 @@
-import { KeepaliveOptionError } from '@keepalive/core';
-import { nodePlatform, type Platform } from './clock.js';
-import { OneTimer, wakeTarget } from './one-timer.js';
+import { KeepaliveOptionError, MAX_DURATION_MS } from '@keepalive/core';
+import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
 import { sharedRuntime } from './runtime.js';
 
 /**
@@ -126,9 +125,6 @@ class Lane {
   constructor(readonly key: number) {}
 }
 
-/** Lanes kept before empty ones are dropped from the map. */
-const MAX_IDLE_LANES = 64;
-
 /**
  * The lane a deadline `delay` ms ahead goes to: the delay with its five
  * leading bits kept (lanes about 3 % of the delay wide: 29,696 ms for
@@ -152,12 +148,87 @@ export function laneKey(delay: number): number {
  * deadline is rounded. Entries due at the same instant fire in the order they
  * were scheduled within a delay class, shorter delay classes first.
  */
-class LaneScheduler extends OneTimer implements Scheduler {
+class LaneScheduler implements Scheduler {
+  private readonly platform: Platform;
+  private handle: TimerHandle | null = null;
+  private clear: ((handle: TimerHandle) => void) | null = null;
+  private target: number | null = null;
+  private holds = 0;
+  private releaseHold: (() => void) | null = null;
+  /** The OS timer fires at most once per this many milliseconds (0: as soon as the earliest deadline is due). */
+  private readonly precisionMs: number;
+  private lastFire = -Infinity;
+
+  constructor(platform: Platform, precisionMs = 0) {
+    this.platform = platform;
+    this.precisionMs = precisionMs;
+  }
+
+  now(): number {
+    return this.platform.now();
+  }
+
+  get osTimersArmed(): number {
+    return this.handle === null ? 0 : 1;
+  }
+
+  get armedFor(): number | null {
+    return this.target;
+  }
+
+  hold(): () => void {
+    this.holds++;
+    if (this.holds === 1 && this.platform.hold) this.releaseHold = this.platform.hold();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      if (this.holds === 0 && this.releaseHold !== null) {
+        this.releaseHold();
+        this.releaseHold = null;
+      }
+    };
+  }
+
+
+  private readonly onTimer = (): void => {
+    const target = this.target;
+    this.handle = null;
+    this.clear = null;
+    this.target = null;
+    this.lastFire = this.platform.now();
+    // A timer may fire a hair early by the monotonic clock, and a fake clock
+    // may not be advanced with fake timers: never treat the fire as earlier
+    // than the deadline it was armed for.
+    this.fire(Math.max(this.lastFire, target ?? -Infinity));
+  };
+
+  /** Arms the one OS timer for `top` (the earliest deadline, `Infinity` for none), unless it already is. */
+  private rearm(top: number): void {
+    const wanted = top === Infinity ? null : top;
+    if (wanted === this.target) return;
+    if (this.handle !== null && this.clear !== null) this.clear(this.handle);
+    this.handle = null;
+    this.clear = null;
+    this.target = wanted;
+    if (wanted === null) return;
+    const platform = this.platform;
+    const now = platform.now();
+    // Deadlines due within `precisionMs` of the last fire wait for the next one: never early, at most that late.
+    let delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - now)));
+    const precision = this.precisionMs;
+    // (Bounded by the precision, in case the clock was swapped, e.g. for fake timers, since the last fire.)
+    if (precision > 0) delay = Math.max(delay, Math.ceil(Math.min(precision, this.lastFire + precision - now)));
+    // Capture the clear function that matches this setTimeout (fake timers may be installed later).
+    this.clear = platform.clearTimeout.bind(platform);
+    this.handle = platform.setTimeout(this.onTimer, delay);
+    platform.unref(this.handle);
+  }
+
   private readonly lanes = new Map<number, Lane>();
   /** Non-empty lanes, a min-heap on their head's deadline. */
   private readonly order: Lane[] = [];
-  /** The lane of the last insert: a batch of re-arms all go to it. */
-  private recent: Lane | null = null;
   private count = 0;
   private firing = false;
   private firingNow = 0;
@@ -192,7 +263,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
     return lane === undefined ? Infinity : headDeadline(lane);
   }
 
-  protected fire(now: number): void {
+  private fire(now: number): void {
     this.firing = true;
     this.firingNow = now;
     try {
@@ -205,7 +276,9 @@ class LaneScheduler extends OneTimer implements Scheduler {
         if ((top.deadline as number) > now) break;
         const moves = top.moves;
         try {
-          wakeTarget(top.target, now);
+          const target = top.target;
+          if (typeof target === 'function') target(now);
+          else target.wake(now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
@@ -225,21 +298,11 @@ class LaneScheduler extends OneTimer implements Scheduler {
   private laneFor(deadline: number): Lane {
     // While firing, the fire's time stands for the clock (no read per re-arm).
     const key = laneKey(deadline - (this.firing ? this.firingNow : this.platform.now()));
-    const recent = this.recent;
-    if (recent !== null && recent.key === key) return recent;
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      if (this.lanes.size >= MAX_IDLE_LANES) {
-        for (const [k, idle] of this.lanes) {
-          if (idle.at >= 0) continue;
-          this.lanes.delete(k);
-          if (idle === this.recent) this.recent = null;
-        }
-      }
       lane = new Lane(key);
       this.lanes.set(key, lane);
     }
-    this.recent = lane;
     return lane;
   }
 
@@ -307,6 +370,8 @@ class LaneScheduler extends OneTimer implements Scheduler {
     const order = this.order;
     const at = lane.at;
     lane.at = -1;
+    // An empty lane is dropped (delays are arbitrary: lanes must not pile up).
+    this.lanes.delete(lane.key);
     const last = order.pop() as Lane;
     if (last === lane) return;
     order[at] = last;

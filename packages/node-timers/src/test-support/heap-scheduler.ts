@@ -1,12 +1,14 @@
-import type { Platform } from './clock.js';
+import type { Platform } from '../clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
 import { OneTimer, wakeTarget } from './one-timer.js';
-import type { ScheduledEntry, Scheduler, WakeTarget } from './scheduler.js';
+import type { ScheduledEntry, Scheduler, WakeTarget } from '../scheduler.js';
 
 /**
  * The reference scheduler: every deadline in one indexed binary min-heap
  * (O(log n) per re-arm). Not exported from the package: the lane scheduler
- * in scheduler.ts is what runs, and its tests compare it with this one.
+ * in scheduler.ts is what runs, and its tests compare it with this one. Test
+ * support only (not published), with one-timer.ts: the same one-OS-timer
+ * arming as the lane scheduler's, for the reference.
  */
 class HeapEntry implements ScheduledEntry {
   deadline: number | null = null;

@@ -1,8 +1,9 @@
 import { MAX_DURATION_MS } from '@keepalive/core';
-import type { Platform, TimerHandle } from './clock.js';
+import type { Platform, TimerHandle } from '../clock.js';
 
 /**
- * What every scheduler shares, whatever keeps its deadlines in order: one
+ * (Test support: the reference heap scheduler's timer arming, as the lane
+ * scheduler in ../scheduler.ts does it.) What every scheduler shares, whatever keeps its deadlines in order: one
  * unref'd OS timer armed for the earliest deadline, the clock, and the holds
  * that keep the process open while busy. Subclasses keep the deadlines and
  * fire them; they call {@link OneTimer.rearm} with their earliest deadline.
