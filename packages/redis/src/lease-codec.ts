@@ -114,7 +114,7 @@ export function decodeLease(text: string): DecodedLease {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, problem: 'not_an_object' };
   const record = value as Record<string, unknown>;
-  if (record['v'] !== VERSION) return { ok: false, problem: 'unknown_version' };
+  if (record.v !== VERSION) return { ok: false, problem: 'unknown_version' };
   const { o: owner, b: busy, c: counts, s: since, a: ageMs, n: renewal, r: renewMs, t: ttlMs } = record;
   if (typeof owner !== 'string' || (busy !== 0 && busy !== 1) || !isTime(since) || !isTime(ageMs) || !isCount(renewal) || !isCount(renewMs) || !isCount(ttlMs)) {
     return { ok: false, problem: 'bad_field' };

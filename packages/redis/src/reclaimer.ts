@@ -180,7 +180,7 @@ class LeaseReclaimer implements Reclaimer {
     this.marker = this.keys.marker(`${String(Date.now())}-${String(Math.random()).slice(2, 10)}`);
     this.emitDiagnostic = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.events = new Emitter<ReclaimerEvents>(['change', 'busy', 'idle', 'reclaimable', 'unknown', 'expired', 'ended'], (event, error) => {
-      this.report('warn', 'listener_failed', { event: String(event), error: errorName(error) });
+      this.report('warn', 'listener_failed', { event, error: errorName(error) });
     });
     this.client = openConnection({
       url: this.config.url,

@@ -49,7 +49,7 @@ function launch(port: number, timeoutMs: number): Promise<ChildProcess> {
     const timer = setTimeout(() => fail(`not ready within ${timeoutMs} ms`), timeoutMs);
     child.once('error', (error) => fail(error.message));
     child.once('exit', (code) => fail(`exited (${String(code)})`));
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
       if (output.includes('Ready to accept connections')) {
         clearTimeout(timer);
@@ -57,7 +57,7 @@ function launch(port: number, timeoutMs: number): Promise<ChildProcess> {
         resolve(child);
       }
     });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   });
 }
 
