@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel, SessionState } from '@keepalive/core';
 import { createDiagnosticSink, errorName, nextInstanceId, type WorkActivity } from '@keepalive/node-timers';
-import { closeConnection, openConnection, type RedisConnection } from './connection.js';
+import { RedisLink } from './connection.js';
 import { encodeLease, leaseKeys, type LeaseKeys } from './lease-codec.js';
 import { defineLeaseWriterConfig, type LeaseWriterConfig, type LeaseWriterOptions } from './options.js';
 
@@ -105,7 +105,7 @@ class Writer implements LeaseWriter {
   readonly owner: string;
   readonly config: LeaseWriterConfig;
   private readonly keys: LeaseKeys;
-  private readonly client: RedisConnection;
+  private readonly link: RedisLink;
   private readonly emit: (diagnostic: Diagnostic) => void;
   private readonly entries = new Map<string, Entry>();
   private readonly removals = new Set<string>();
@@ -122,7 +122,7 @@ class Writer implements LeaseWriter {
     this.keys = leaseKeys(this.config.prefix);
     this.emit = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.renewal = Date.now();
-    this.client = openConnection({
+    this.link = new RedisLink({
       url: this.config.url,
       commandTimeoutMs: this.config.commandTimeoutMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
@@ -183,7 +183,7 @@ class Writer implements LeaseWriter {
     let pending = 0;
     const at = now();
     for (const entry of this.entries.values()) if (entry.dirty || at >= entry.dueAt) pending++;
-    return { ...this.counters, sessions: this.entries.size, pending, connected: this.client.isReady };
+    return { ...this.counters, sessions: this.entries.size, pending, connected: this.link.ready };
   }
 
   async close(): Promise<void> {
@@ -193,7 +193,7 @@ class Writer implements LeaseWriter {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.run(true);
-    await closeConnection(this.client);
+    await this.link.close();
   }
 
   private untrackEntry(session: string, remove: boolean): void {
@@ -265,7 +265,6 @@ class Writer implements LeaseWriter {
   private async batch(): Promise<void> {
     const at = now();
     const wall = Date.now();
-    const client = this.client;
     const due: Entry[] = [];
     let next = Infinity;
     for (const entry of this.entries.values()) {
@@ -273,7 +272,7 @@ class Writer implements LeaseWriter {
       else if (entry.dueAt < next) next = entry.dueAt;
     }
     const removals = [...this.removals];
-    if (!client.isReady) {
+    if (!this.link.ready) {
       // Not connected: nothing is queued; the leases are written when the connection is ready again.
       if (!this.closed) this.arm(at + this.config.reconnectMaxMs);
       return;
@@ -282,15 +281,14 @@ class Writer implements LeaseWriter {
     if (removals.length > 0) {
       this.removals.clear();
       // One transaction: a reader sees the session listed with its lease, or neither (never "expired").
-      const multi = client.multi().sRem(this.keys.index, removals).del(removals.map((id) => this.keys.lease(id)));
       this.counters.commands += 4;
       work.push(
-        multi.exec().catch((error: unknown) => {
+        this.link.run((client) => client.multi().sRem(this.keys.index, removals).del(removals.map((id) => this.keys.lease(id))).exec()).catch((error: unknown) => {
           this.report('warn', LEASE_WRITER_DIAGNOSTICS.removalFailed, { error: errorName(error), leases: removals.length });
         }),
       );
     }
-    const writes: Promise<unknown>[] = [];
+    const writes: [key: string, value: string, ttlMs: number][] = [];
     for (const entry of due) {
       entry.dirty = false;
       const renewMs = entry.busy ? entry.activity.state.config.heartbeatIntervalMs : this.config.idleRenewalMs;
@@ -309,21 +307,22 @@ class Writer implements LeaseWriter {
       entry.dueAt = at + renewMs;
       entry.writtenAt = at;
       if (entry.dueAt < next) next = entry.dueAt;
-      writes.push(client.set(entry.key, value, { expiration: { type: 'PX', value: ttlMs } }));
-    }
-    for (let i = 0; i < due.length; i += SADD_CHUNK) {
-      writes.push(
-        client.sAdd(
-          this.keys.index,
-          due.slice(i, i + SADD_CHUNK).map((entry) => entry.id),
-        ),
-      );
+      writes.push([entry.key, value, ttlMs]);
     }
     if (due.length > 0) {
+      const index = this.keys.index;
+      const ids = due.map((entry) => entry.id);
       this.counters.batches++;
-      this.counters.commands += writes.length;
+      this.counters.commands += writes.length + Math.ceil(ids.length / SADD_CHUNK);
       work.push(
-        Promise.all(writes).then(
+        this.link
+          .run((client) => {
+            // Issued in one tick: node-redis writes them as one pipeline.
+            const replies: Promise<unknown>[] = writes.map(([key, value, ttlMs]) => client.set(key, value, { expiration: { type: 'PX', value: ttlMs } }));
+            for (let i = 0; i < ids.length; i += SADD_CHUNK) replies.push(client.sAdd(index, ids.slice(i, i + SADD_CHUNK)));
+            return Promise.all(replies);
+          })
+          .then(
           () => {
             this.counters.writes += due.length;
           },

@@ -1,6 +1,6 @@
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
 import { Emitter, createDiagnosticSink, errorName, nextInstanceId } from '@keepalive/node-timers';
-import { closeConnection, openConnection, type RedisConnection } from './connection.js';
+import { RedisLink } from './connection.js';
 import { decodeLease, leaseKeys, type Lease, type LeaseKeys } from './lease-codec.js';
 import { classifyLease, type LeaseLimits, type LeaseStatus } from './lease-state.js';
 import { defineReclaimerConfig, type ReclaimerConfig, type ReclaimerOptions } from './options.js';
@@ -161,7 +161,7 @@ class LeaseReclaimer implements Reclaimer {
   readonly config: ReclaimerConfig;
   private readonly keys: LeaseKeys;
   private readonly limits: LeaseLimits;
-  private readonly client: RedisConnection;
+  private readonly link: RedisLink;
   private readonly emitDiagnostic: (diagnostic: Diagnostic) => void;
   private readonly events: Emitter<ReclaimerEvents>;
   private readonly known = new Map<string, Known>();
@@ -182,7 +182,7 @@ class LeaseReclaimer implements Reclaimer {
     this.events = new Emitter<ReclaimerEvents>(['change', 'busy', 'idle', 'reclaimable', 'unknown', 'expired', 'ended'], (event, error) => {
       this.report('warn', 'listener_failed', { event, error: errorName(error) });
     });
-    this.client = openConnection({
+    this.link = new RedisLink({
       url: this.config.url,
       commandTimeoutMs: this.config.commandTimeoutMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
@@ -229,28 +229,24 @@ class LeaseReclaimer implements Reclaimer {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.inflight?.catch(() => undefined);
-    try {
-      if (this.client.isReady) await this.client.del(this.marker);
-    } catch {
-      // The marker expires by itself.
-    }
-    await closeConnection(this.client);
+    if (this.link.ready) await this.link.run((client) => client.del(this.marker)).catch(() => undefined);
+    await this.link.close();
     this.events.clear();
   }
 
   private async read(): Promise<void> {
     const startedAt = now();
-    const client = this.client;
     const found = new Map<string, string | null>();
     let lost = false;
     try {
-      if (!client.isReady) throw new Error('not connected');
+      if (!this.link.ready) throw new Error('not connected');
       // A marker that vanished means Redis lost its data (a restart without persistence, a failover, a flush).
-      const previous = await client.set(this.marker, '1', { expiration: { type: 'PX', value: MARKER_TTL_MS }, GET: true });
+      const previous = await this.link.run((client) => client.set(this.marker, '1', { expiration: { type: 'PX', value: MARKER_TTL_MS }, GET: true }));
       lost = previous === null && this.everRead;
       let cursor = '0';
       for (let page = 0; page < MAX_PAGES; page++) {
-        const reply: unknown = await client.eval(PAGE_SCRIPT, { keys: [this.keys.index], arguments: [cursor, String(this.config.pageSize), this.keys.leasePrefix] });
+        const from = cursor;
+        const reply: unknown = await this.link.run((client) => client.eval(PAGE_SCRIPT, { keys: [this.keys.index], arguments: [from, String(this.config.pageSize), this.keys.leasePrefix] }));
         if (!Array.isArray(reply) || reply.length % 2 !== 1) throw new TypeError('unexpected page reply');
         cursor = String(reply[0]);
         for (let i = 1; i < reply.length; i += 2) {
@@ -305,7 +301,7 @@ class LeaseReclaimer implements Reclaimer {
     const expired = this.classifyAll(now());
     if (expired.length > 0) {
       try {
-        await client.eval(PRUNE_SCRIPT, { keys: [this.keys.index, this.keys.leasePrefix], arguments: expired });
+        await this.link.run((client) => client.eval(PRUNE_SCRIPT, { keys: [this.keys.index, this.keys.leasePrefix], arguments: expired }));
       } catch (error) {
         // Pruned at a later sweep (the entries read as expired again, and are reported only once).
         this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorName(error) });

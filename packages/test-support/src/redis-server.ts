@@ -108,9 +108,10 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer>
 }
 
 /**
- * A TCP proxy in front of a port, to cut one client off from a server the others still reach: `cut()` destroys
- * every connection and holds new ones open without forwarding a byte (a black hole: the client's commands time
- * out); `restore()` forwards again.
+ * A TCP proxy in front of a port, to cut one client off from a server the others still reach, as a network
+ * partition does: `cut()` stops forwarding on every open connection (nothing is read either way: the client's
+ * commands go unanswered, its socket stays open) and refuses new connections; `restore()` forwards again, the
+ * held bytes first.
  */
 export interface CuttableProxy {
   readonly port: number;
@@ -120,25 +121,45 @@ export interface CuttableProxy {
   close(): Promise<void>;
 }
 
+interface Pair {
+  readonly client: Socket;
+  readonly upstream: Socket;
+}
+
+function forward(pair: Pair): void {
+  pair.client.pipe(pair.upstream);
+  pair.upstream.pipe(pair.client);
+}
+
+function hold(pair: Pair): void {
+  pair.client.unpipe(pair.upstream);
+  pair.upstream.unpipe(pair.client);
+  pair.client.pause();
+  pair.upstream.pause();
+}
+
 /** Starts a {@link CuttableProxy} on a free port of 127.0.0.1 in front of `target`. */
 export async function startProxy(target: number): Promise<CuttableProxy> {
-  const sockets = new Set<Socket>();
+  const pairs = new Set<Pair>();
   let forwarding = true;
   const server: Server = createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
-    if (!forwarding) return;
-    const upstream = connect(target, '127.0.0.1');
-    sockets.add(upstream);
-    upstream.on('close', () => {
-      sockets.delete(upstream);
+    if (!forwarding) {
       client.destroy();
-    });
+      return;
+    }
+    const upstream = connect(target, '127.0.0.1');
+    const pair: Pair = { client, upstream };
+    pairs.add(pair);
     upstream.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const drop = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('close', drop);
+    client.on('close', drop);
+    forward(pair);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -151,13 +172,17 @@ export async function startProxy(target: number): Promise<CuttableProxy> {
     url: `redis://127.0.0.1:${address.port}`,
     cut: () => {
       forwarding = false;
-      for (const socket of [...sockets]) socket.destroy();
+      for (const pair of pairs) hold(pair);
     },
     restore: () => {
       forwarding = true;
+      for (const pair of pairs) forward(pair);
     },
     close: async () => {
-      for (const socket of [...sockets]) socket.destroy();
+      for (const pair of [...pairs]) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
