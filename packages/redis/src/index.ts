@@ -37,3 +37,12 @@ export {
   type RedisConfig,
   type RedisOptions,
 } from './options.js';
+export {
+  createRedisSessionStore,
+  SESSION_STORE_DIAGNOSTICS,
+  type RedisSessionStore,
+  type RedisSessionStoreConfig,
+  type RedisSessionStoreOptions,
+  type RedisSessionStoreStats,
+} from './resume-store.js';
+export { decodeStoredSession, encodeStoredSession, type DecodedSession } from './resume-codec.js';
