@@ -50,7 +50,7 @@ export interface LeaseWriterOptions extends RedisOptions {
   readonly owner?: string | undefined;
   /** How often an idle session's lease is renewed (busy ones ride their heartbeat). Default 60 000 ms. */
   readonly idleRenewalMs?: number | undefined;
-  /** A lease expires this many renewal intervals after it was written (at least 1.5). Default 3. */
+  /** A lease expires this many renewal intervals (heartbeat intervals while busy) after it was written (at least 2). Default 3. */
   readonly leaseIntervals?: number | undefined;
   /** Changes within this window go in one batch. Default 20 ms. */
   readonly coalesceMs?: number | undefined;
@@ -124,7 +124,7 @@ export function defineLeaseWriterConfig(options: LeaseWriterOptions): LeaseWrite
     ...shared,
     owner,
     idleRenewalMs: checkDuration('idleRenewalMs', optionOr(options, 'idleRenewalMs', 60_000)),
-    leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 1.5, 100),
+    leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 2, 100),
     coalesceMs: checkDuration('coalesceMs', optionOr(options, 'coalesceMs', 20)),
   });
 }
