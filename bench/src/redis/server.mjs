@@ -2,7 +2,7 @@
  * A redis-server for scenario 8: Debian's `redis-server` on 127.0.0.1, on a free port, with no persistence, killed
  * when the sample is done. (The tests have the same helper in TypeScript, in keepalive-test-support.)
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 async function freePort() {
@@ -16,8 +16,20 @@ async function freePort() {
   return port;
 }
 
+/** On a Debian machine run as root, installs Debian's redis-server when it is missing (as the tests and CI do). */
+function ensureInstalled() {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    if (process.getuid?.() !== 0) throw new Error('redis-server not found: apt-get install -y redis-server');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('sh', ['-c', 'apt-get install -y --no-install-recommends redis-server || (apt-get update && apt-get install -y --no-install-recommends redis-server)'], { stdio: 'ignore', timeout: 300_000, env });
+  }
+}
+
 /** Starts one; resolves with `{ url, stop }` once it accepts connections (bounded: 10 s). */
 export async function startRedis() {
+  ensureInstalled();
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise((resolve, reject) => {

@@ -99,6 +99,6 @@ export function classifyLease(seen: LeaseObservation, at: { readonly now: number
   if (unrenewedMs > lease.renewMs + limits.graceMs) return UNKNOWN;
   if (lease.busy) return BUSY;
   // Idle for at least what the owner measured, plus what the reclaimer has seen since (never more than was).
-  const idleMs = lease.ageMs + unrenewedMs;
+  const idleMs = Math.floor(lease.ageMs + unrenewedMs);
   return { status: idleMs >= limits.idleLimitMs ? 'reclaimable' : 'idle', idleMs };
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
@@ -35,6 +35,41 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+let checked = false;
+
+/**
+ * Makes sure `redis-server` is on the PATH: on a Debian machine run as root it installs Debian's package with
+ * apt-get when it is missing (as CI does), elsewhere it throws saying what to install.
+ */
+export function ensureRedisServer(): void {
+  if (checked) return;
+  const found = (): boolean => {
+    try {
+      execFileSync('redis-server', ['--version'], { stdio: 'ignore', timeout: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!found() && process.getuid?.() === 0) {
+    const apt = (args: string[]): void => {
+      execFileSync('apt-get', args, { stdio: 'ignore', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    };
+    try {
+      apt(['install', '-y', '--no-install-recommends', 'redis-server']);
+    } catch {
+      try {
+        apt(['update']);
+        apt(['install', '-y', '--no-install-recommends', 'redis-server']);
+      } catch {
+        // Reported below.
+      }
+    }
+  }
+  if (!found()) throw new Error('redis-server not found: apt-get install -y redis-server (the CI script does)');
+  checked = true;
+}
+
 function launch(port: number, timeoutMs: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,6 +103,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 /** Starts a `redis-server` on a free port of 127.0.0.1 (three tries, in case another process took the port first). */
 export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer> {
+  ensureRedisServer();
   let port = 0;
   let child: ChildProcess | null = null;
   for (let attempt = 0; attempt < 3 && child === null; attempt++) {
