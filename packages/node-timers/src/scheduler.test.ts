@@ -125,6 +125,32 @@ describe('shared scheduler', () => {
     expect(scheduler.size).toBe(0);
   });
 
+  it('a wake that schedules again the very deadline it fired at is woken again, not dropped (a client hung in backoff)', () => {
+    // The timer fires a hair early (the clock reads 249 for a 250 deadline), so the wake runs at 250; the client's
+    // step moves to a phase due at once (a reconnect with no delay: 250 again). That deadline must not be lost.
+    const pending: (() => void)[] = [];
+    const platform: Platform = {
+      now: () => 249,
+      setTimeout: (fn) => {
+        pending.push(fn);
+        return pending.length;
+      },
+      clearTimeout: () => undefined,
+      unref: () => undefined,
+    };
+    const scheduler = createScheduler({ platform });
+    const seen: number[] = [];
+    const entry = scheduler.entry((now) => {
+      seen.push(now);
+      if (seen.length === 1) entry.schedule(now);
+      else entry.schedule(null);
+    });
+    entry.schedule(250);
+    pending.shift()?.();
+    expect(seen).toEqual([250, 250]);
+    expect(scheduler.size).toBe(0);
+  });
+
   it('fires at the armed deadline even if the clock has not reached it', () => {
     const pending: (() => void)[] = [];
     const platform: Platform = {

@@ -84,6 +84,8 @@ export interface Scheduler {
 
 class Entry implements ScheduledEntry {
   deadline: number | null = null;
+  /** Counts `schedule` calls: a wake that asked again for the deadline it fired at is not one that "did not move". */
+  moves = 0;
   readonly id: number;
   constructor(
     readonly owner: HeapScheduler,
@@ -157,6 +159,7 @@ class HeapScheduler implements Scheduler {
   }
 
   move(entry: Entry, deadline: number | null): void {
+    entry.moves++;
     if (deadline === entry.deadline || this.entries[entry.id] !== entry) return;
     entry.deadline = deadline;
     // Re-keyed in place when already scheduled: one sift over typed arrays.
@@ -189,18 +192,20 @@ class HeapScheduler implements Scheduler {
       // bounds the loop even if one does not.
       for (let guard = heap.size * 4 + 16; guard > 0 && heap.topKey() <= now; guard--) {
         const id = heap.topId();
-        const before = heap.topKey();
         const top = this.entries[id];
         if (top === undefined) {
           heap.remove(id);
           continue;
         }
+        const moves = top.moves;
         try {
           top.wake(now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
-        if (heap.topId() === id && heap.topKey() === before) {
+        // A wake that scheduled nothing is done with its deadline. One that asked again for a due deadline (even the
+        // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
+        if (top.moves === moves && this.entries[id] === top) {
           heap.remove(id);
           top.deadline = null;
         }

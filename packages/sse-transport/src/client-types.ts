@@ -284,6 +284,7 @@ export class SseInputError extends Error {
  * | `sse_parse_error` | warn | `type` (`invalid-retry`, `unknown-field`) |
  * | `sse_input_too_large` | warn | `limit` (`line`, `event`), `max_bytes` |
  * | `sse_http_status` | warn | `status` (a response other than 200) |
+ * | `stale_message` | warn | (none): an event of a stream the machine had already given up, not delivered; its id is not recorded, so the reconnect asks for it again |
  * | `listener_failed` | warn | `event`, `error` |
  *
  * @example
@@ -297,6 +298,7 @@ export const SSE_CLIENT_DIAGNOSTICS = Object.freeze({
   parseError: 'sse_parse_error',
   inputTooLarge: 'sse_input_too_large',
   httpStatus: 'sse_http_status',
+  staleEvent: 'stale_message',
   listenerFailed: 'listener_failed',
 } as const);
 

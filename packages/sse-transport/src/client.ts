@@ -1,8 +1,5 @@
 import {
   CLOSE_CODES,
-  connectionDeadline,
-  connectionStep,
-  openConnection,
   wantsSocket,
   type ConnectionCommand,
   type ConnectionEvent,
@@ -11,15 +8,16 @@ import {
   type Diagnostic,
 } from '@keepalive/core';
 import {
+  ConnectionDriver,
   Emitter,
   StateSubscribers,
+  clientPhase,
   createDiagnosticSink,
   createWorkActivity,
   errorName,
   nextInstanceId,
   onProcessExit,
   toError,
-  type ScheduledEntry,
   type WorkActivity,
 } from '@keepalive/node-timers';
 import { createParser, type EventSourceMessage, type EventSourceParser, type ParseError } from 'eventsource-parser';
@@ -74,22 +72,13 @@ const EVENT_STREAM = /^text\/event-stream\s*(;|$)/i;
 
 class Client implements SseClient {
   readonly activity: WorkActivity;
-  private machine: ConnectionState;
+  private readonly driver: ConnectionDriver<SseMessage>;
   private readonly options: ResolvedSseClientOptions;
   private readonly diagnose: (diagnostic: Diagnostic) => void;
   private readonly events: Emitter<SseClientEvents>;
   private readonly subscribers: StateSubscribers;
-  private readonly entry: ScheduledEntry;
   private current: Attempt | null = null;
   private last: string;
-  /** The event being stepped, until `deliver`. */
-  private incoming: SseMessage | null = null;
-  private readonly pending: ConnectionEvent[] = [];
-  private readonly pendingMessages: (SseMessage | null)[] = [];
-  private readonly later: (() => void)[] = [];
-  private stepping = false;
-  private delivering = false;
-  private releaseHold: (() => void) | null = null;
   private unregisterExit: () => void = noop;
   private resolveClosed: (event: SseClientClosedEvent) => void = noop;
   private readonly whenClosed = new Promise<SseClientClosedEvent>((resolve) => {
@@ -119,13 +108,26 @@ class Client implements SseClient {
       readGate: () => undefined,
       subscribers: this.subscribers,
     });
-    this.entry = options.scheduler.entry((now) => {
-      this.dispatch({ type: 'timeout', now: Math.max(now, this.machine.now) });
+    this.driver = new ConnectionDriver({
+      config: options.config,
+      scheduler: options.scheduler,
+      keepProcessAlive: options.keepProcessAlive,
+      subscribers: this.subscribers,
+      transport: {
+        execute: (command) => {
+          this.execute(command);
+        },
+        // An event the machine did not take (its stream is gone) is not delivered, and its id is not recorded, so the
+        // reconnect's Last-Event-ID asks for it again; said, not dropped silently.
+        unclaimed: () => {
+          this.driver.later(() => {
+            this.warn(SSE_CLIENT_DIAGNOSTICS.staleEvent, {});
+          });
+        },
+        timeout: (now) => ({ type: 'timeout', now }),
+      },
     });
-    // B3: the jitter is seeded from the platform's CSPRNG; the core draws from the seed.
-    const [machine, commands] = openConnection(options.config, options.scheduler.now(), globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0);
-    this.machine = machine;
-    for (const command of commands) this.execute(command);
+    this.driver.open();
     if (options.signal?.aborted === true) this.abort();
     else options.signal?.addEventListener('abort', this.abort);
     if (options.reportOnExit && this.machine.phase !== 'closed') {
@@ -133,14 +135,15 @@ class Client implements SseClient {
         this.dispatch({ type: 'close', now: this.now(), code: CLOSE_CODES.goingAway, reason: '', immediate: true });
       });
     }
-    this.dispatch(null);
+    this.driver.start();
+  }
+
+  private get machine(): ConnectionState {
+    return this.driver.machine;
   }
 
   get state(): SseClientState {
-    const { phase, attempt } = this.machine;
-    if (phase === 'connecting') return attempt === 0 ? 'connecting' : 'reconnecting';
-    if (phase === 'backoff') return 'reconnecting';
-    return phase === 'parked' ? 'idle' : phase;
+    return clientPhase(this.machine);
   }
 
   get lastEventId(): string {
@@ -168,7 +171,7 @@ class Client implements SseClient {
   }
 
   private now(): number {
-    return Math.max(this.options.scheduler.now(), this.machine.now);
+    return this.driver.now();
   }
 
   private readonly abort = (): void => {
@@ -179,39 +182,18 @@ class Client implements SseClient {
     this.diagnose({ type: 'diagnostic', level: 'warn', name, fields });
   }
 
-  // -------------------------------------------------------------------------
-  // The step: events in order, commands carried out, the rest delivered after.
-
   private dispatch(event: ConnectionEvent | null, message: SseMessage | null = null): void {
-    if (event !== null) {
-      this.pending.push(event);
-      this.pendingMessages.push(message);
-    }
-    if (this.stepping) return;
-    this.stepping = true;
-    try {
-      const out: ConnectionCommand[] = [];
-      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-        out.length = 0;
-        this.incoming = this.pendingMessages.shift() ?? null;
-        this.machine = connectionStep(this.machine, next, out);
-        for (const command of out) this.execute(command);
-        // An event the machine did not take (its stream is gone) is never delivered: the reconnect resumes after it.
-        this.incoming = null;
-      }
-    } finally {
-      this.stepping = false;
-    }
-    if (this.machine.phase !== 'closed') this.entry.schedule(connectionDeadline(this.machine));
-    this.syncHold();
-    this.deliver();
+    this.driver.dispatch(event, message);
   }
+
+  // -------------------------------------------------------------------------
+  // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
   private execute(command: ConnectionCommand): void {
     switch (command.type) {
       case 'open_socket': {
         const context: SseConnectContext = { attempt: command.attempt, lastEventId: this.last };
-        this.later.push(() => {
+        this.driver.later(() => {
           void this.connect(command.serial, context);
         });
         return;
@@ -219,28 +201,29 @@ class Client implements SseClient {
       case 'close_socket':
         // No close handshake in HTTP: the request is aborted and the close is complete.
         this.drop();
-        this.pending.push({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
+        this.driver.enqueue({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
         return;
       case 'destroy_socket':
       case 'abandon_socket':
         this.drop();
         return;
       case 'deliver': {
-        const message = this.incoming;
-        this.incoming = null;
-        if (message !== null) this.later.push(() => this.events.emit('message', message));
+        const message = this.driver.take();
+        // Last-Event-ID is what the application has been given, never more.
+        if (message !== null) this.last = message.lastEventId;
+        if (message !== null) this.driver.later(() => this.events.emit('message', message));
         return;
       }
       case 'event': {
         const event = command.event;
         if (event.type === 'closed') this.finish();
-        this.later.push(() => {
+        this.driver.later(() => {
           this.emitUserEvent(event);
         });
         return;
       }
       case 'diagnostic':
-        this.later.push(() => {
+        this.driver.later(() => {
           this.diagnose(command);
         });
         return;
@@ -251,18 +234,6 @@ class Client implements SseClient {
       /* c8 ignore next 2 -- no send, queue or resumable session on SSE: the rest never arise */
       default:
         return;
-    }
-  }
-
-  /** Delivers what the steps left for the application, in order; callbacks that step again append to the same queue. */
-  private deliver(): void {
-    if (this.delivering) return;
-    this.delivering = true;
-    try {
-      for (let next = this.later.shift(); next !== undefined; next = this.later.shift()) next();
-      this.subscribers.notify(() => this.machine.session);
-    } finally {
-      this.delivering = false;
     }
   }
 
@@ -304,21 +275,9 @@ class Client implements SseClient {
   /** Closed for good: nothing armed, held or listened to remains. */
   private finish(): void {
     this.drop();
-    this.entry.dispose();
+    this.driver.dispose();
     this.options.signal?.removeEventListener('abort', this.abort);
     this.unregisterExit();
-  }
-
-  /** The scheduler's timer is unref'd: a hold keeps the process alive while a reconnect is pending (or work is in flight, with keepProcessAlive). */
-  private syncHold(): void {
-    const { phase, session } = this.machine;
-    const wanted = phase === 'backoff' || (this.options.keepProcessAlive && phase !== 'closed' && session.total > 0);
-    if (wanted && this.releaseHold === null) {
-      this.releaseHold = this.options.scheduler.hold();
-    } else if (!wanted && this.releaseHold !== null) {
-      this.releaseHold();
-      this.releaseHold = null;
-    }
   }
 
   // -------------------------------------------------------------------------
@@ -356,7 +315,7 @@ class Client implements SseClient {
       response = await this.options.fetch(url, { ...this.options.requestInit, method: 'GET', headers: request, signal: attempt.controller.signal });
     } catch (error) {
       if (this.current !== attempt) return;
-      this.later.push(() => {
+      this.driver.later(() => {
         this.warn(SSE_CLIENT_DIAGNOSTICS.fetchFailed, { error: errorName(error) });
         this.events.emit('error', toError(error));
       });
@@ -375,7 +334,7 @@ class Client implements SseClient {
     const status = response.status;
     if (status !== 200) {
       void cancelBody(response);
-      this.later.push(() => {
+      this.driver.later(() => {
         this.warn(SSE_CLIENT_DIAGNOSTICS.httpStatus, { status });
       });
       const valid = Number.isInteger(status) && status >= 100 && status <= 599;
@@ -415,7 +374,7 @@ class Client implements SseClient {
       await reader.cancel().catch(noop);
     } catch (error) {
       if (this.current !== attempt) return;
-      this.later.push(() => {
+      this.driver.later(() => {
         this.diagnose({ type: 'diagnostic', level: 'info', name: SSE_CLIENT_DIAGNOSTICS.streamFailed, fields: { error: errorName(error) } });
       });
       this.lost(attempt, CLOSE_CODES.abnormal, 'network_error');
@@ -427,7 +386,7 @@ class Client implements SseClient {
     const broken = guard.scan(bytes);
     if (broken !== null) {
       const max = broken === 'line' ? this.options.maxLineBytes : this.options.maxEventBytes;
-      this.later.push(() => {
+      this.driver.later(() => {
         this.warn(SSE_CLIENT_DIAGNOSTICS.inputTooLarge, { limit: broken, max_bytes: max });
         this.events.emit('error', new SseInputError(broken, max));
       });
@@ -440,16 +399,18 @@ class Client implements SseClient {
 
   /** The parser of one stream: what it finds goes to the machine while the stream is the current one. */
   private parser(attempt: Attempt): EventSourceParser {
+    // The stream's last event ID buffer (the standard's): it starts from what was asked for.
+    let seen = this.last;
     return createParser({
       onEvent: (event: EventSourceMessage) => {
         if (this.current !== attempt) return;
-        if (event.id !== undefined) this.last = event.id;
-        const message: SseMessage = Object.freeze({ data: event.data, event: event.event ?? 'message', lastEventId: this.last });
+        if (event.id !== undefined) seen = event.id;
+        const message: SseMessage = Object.freeze({ data: event.data, event: event.event ?? 'message', lastEventId: seen });
         this.dispatch({ type: 'inbound', now: this.now(), frame: 'data' }, message);
       },
       onComment: (text: string) => {
         if (this.current !== attempt) return;
-        this.later.push(() => this.events.emit('comment', { text }));
+        this.driver.later(() => this.events.emit('comment', { text }));
         this.dispatch(null);
       },
       onRetry: (delayMs: number) => {
@@ -457,7 +418,7 @@ class Client implements SseClient {
       },
       onError: (error: ParseError) => {
         // Malformed lines are skipped, as the standard says; counted, never thrown.
-        this.later.push(() => {
+        this.driver.later(() => {
           this.warn(SSE_CLIENT_DIAGNOSTICS.parseError, { type: error.type });
         });
         this.dispatch(null);

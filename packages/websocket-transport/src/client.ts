@@ -1,13 +1,10 @@
 import {
   CLOSE_CODES,
-  connectionDeadline,
-  connectionStep,
   encodeAck,
   encodeHeartbeat,
   encodePingAck,
   escapeText,
   isResuming,
-  openConnection,
   readPingAck,
   readResumeText,
   resumeQuery,
@@ -18,7 +15,19 @@ import {
   type ConnectionUserEvent,
   type Diagnostic,
 } from '@keepalive/core';
-import { Emitter, StateSubscribers, createDiagnosticSink, toError, createWorkActivity, errorName, nextInstanceId, onProcessExit, type ScheduledEntry, type WorkActivity } from '@keepalive/node-timers';
+import {
+  ConnectionDriver,
+  Emitter,
+  StateSubscribers,
+  clientPhase,
+  createDiagnosticSink,
+  createWorkActivity,
+  errorName,
+  nextInstanceId,
+  onProcessExit,
+  toError,
+  type WorkActivity,
+} from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -47,7 +56,8 @@ export { QueueFullError, type ClientData, type QueuedMessage } from './client-qu
  * connection events, the connection machine's commands become socket calls,
  * and what reaches the application (user events, diagnostics, messages,
  * errors, a new socket from the target) is delivered after the step, in
- * order. Its only state is the socket and the queued payloads.
+ * order, by the loop every client shares (`ConnectionDriver`). Its only
+ * state is the socket and the payloads (queued, kept for replay, copied).
  */
 
 const OPEN = 1;
@@ -76,13 +86,12 @@ type Codec = 'plain' | 'hello' | 'v1';
 
 class Client implements KeepaliveClient {
   readonly activity: WorkActivity;
-  private machine: ConnectionState;
+  private readonly driver: ConnectionDriver<ClientMessageEvent>;
   private readonly options: ResolvedClientOptions;
   private readonly diagnose: (diagnostic: Diagnostic) => void;
   private readonly readGate: () => boolean | undefined;
   private readonly events: Emitter<KeepaliveClientEvents>;
   private readonly subscribers: StateSubscribers;
-  private readonly entry: ScheduledEntry;
   private readonly payloads = new PayloadQueue();
   private socket: WebSocketLike | null = null;
   private release: () => void = noop;
@@ -94,21 +103,12 @@ class Client implements KeepaliveClient {
   private handedBack: QueuedMessage[] = [];
   /** Copies of plain writes the peer has not confirmed yet, oldest first (B14). */
   private copies: QueuedMessage[] = [];
-  /** The inbound message of the event being stepped, until `deliver` or `duplicate`. */
-  private incoming: ClientMessageEvent | null = null;
   /** The number the connection machine gave the message of the `send` being stepped. */
   private sendSeq: number | null = null;
-  private readonly pending: ConnectionEvent[] = [];
-  /** The inbound message of each pending event (`null` for the others). */
-  private readonly pendingMessages: (ClientMessageEvent | null)[] = [];
-  private readonly later: (() => void)[] = [];
-  private stepping = false;
-  private delivering = false;
   /** The message of the `send` being stepped, and what became of it. */
   private outgoing: ClientData | null = null;
   private outcome: SendOutcome | null = null;
   private writeError: unknown = null;
-  private releaseHold: (() => void) | null = null;
   private unregisterExit: () => void = noop;
   private unwatchLifecycle: () => void = noop;
   private resolveClosed: (event: ClientClosedEvent) => void = noop;
@@ -131,7 +131,9 @@ class Client implements KeepaliveClient {
     this.subscribers = new StateSubscribers((error) => {
       report('subscriber_failed', error);
     });
-    this.readGate = gateReader(options.gate, (error) => this.later.push(() => report('send_gate_failed', error)));
+    this.readGate = gateReader(options.gate, (error) => {
+      this.driver.later(() => report('send_gate_failed', error));
+    });
     this.activity = createWorkActivity({
       id,
       session: () => this.machine.session,
@@ -142,13 +144,25 @@ class Client implements KeepaliveClient {
       readGate: this.readGate,
       subscribers: this.subscribers,
     });
-    this.entry = options.scheduler.entry((now) => {
-      this.dispatch({ type: 'timeout', now: Math.max(now, this.machine.now), sendKeepalives: this.readGate() });
+    this.driver = new ConnectionDriver({
+      config: options.config,
+      scheduler: options.scheduler,
+      keepProcessAlive: options.keepProcessAlive,
+      subscribers: this.subscribers,
+      transport: {
+        execute: (command) => {
+          this.execute(command);
+        },
+        unclaimed: () => {
+          // The machine took the frame as stale (its socket is gone): said, not dropped silently.
+          this.driver.later(() => {
+            this.diagnose({ type: 'diagnostic', level: 'warn', name: 'stale_message', fields: {} });
+          });
+        },
+        timeout: (now) => ({ type: 'timeout', now, sendKeepalives: this.readGate() }),
+      },
     });
-    // B3: the jitter is seeded from the platform's CSPRNG; the core draws from the seed.
-    const [machine, commands] = openConnection(options.config, options.scheduler.now(), globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0);
-    this.machine = machine;
-    for (const command of commands) this.execute(command);
+    this.driver.open();
     // An aborted signal never connects: the close is stepped before the socket is asked for.
     if (options.signal?.aborted === true) this.abort();
     else options.signal?.addEventListener('abort', this.abort);
@@ -164,14 +178,15 @@ class Client implements KeepaliveClient {
         this.lifecycle(fact);
       });
     }
-    this.dispatch(null);
+    this.driver.start();
+  }
+
+  private get machine(): ConnectionState {
+    return this.driver.machine;
   }
 
   get state(): KeepaliveClientState {
-    const { phase, attempt } = this.machine;
-    if (phase === 'connecting') return attempt === 0 ? 'connecting' : 'reconnecting';
-    if (phase === 'backoff') return 'reconnecting';
-    return phase === 'parked' ? 'idle' : phase;
+    return clientPhase(this.machine);
   }
 
   get queuedMessages(): number {
@@ -195,7 +210,7 @@ class Client implements KeepaliveClient {
     if (!isClientData(data)) throw new TypeError('send(data): expected a string, an ArrayBuffer or an ArrayBufferView');
     // Only a socket that calls back synchronously from inside one of its own methods could get here mid-step; its
     // message would have no answer to return, so it is refused loudly rather than queued blind.
-    if (this.stepping) throw new Error('send(): called synchronously from inside a socket method while the client is handling an event');
+    if (this.driver.stepping) throw new Error('send(): called synchronously from inside a socket method while the client is handling an event');
     const bytes = byteSize(data);
     this.outgoing = data;
     this.outcome = null;
@@ -239,7 +254,7 @@ class Client implements KeepaliveClient {
   }
 
   private now(): number {
-    return Math.max(this.options.scheduler.now(), this.machine.now);
+    return this.driver.now();
   }
 
   private sendOutcome(): { readonly outcome: SendOutcome | null; readonly error: unknown } {
@@ -258,45 +273,19 @@ class Client implements KeepaliveClient {
     this.dispatch({ type: 'close', now: this.now(), code: 1000, reason: '', cause: 'aborted' });
   };
 
-  // -------------------------------------------------------------------------
-  // The step: events in order, commands carried out, the rest delivered after.
-
   private dispatch(event: ConnectionEvent | null, message: ClientMessageEvent | null = null): void {
-    if (event !== null) {
-      this.pending.push(event);
-      this.pendingMessages.push(message);
-    }
-    if (this.stepping) return;
-    this.stepping = true;
-    try {
-      const out: ConnectionCommand[] = [];
-      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
-        out.length = 0;
-        this.incoming = this.pendingMessages.shift() ?? null;
-        this.machine = connectionStep(this.machine, next, out);
-        for (const command of out) this.execute(command);
-        if (this.incoming !== null) {
-          // The machine took the frame as stale (its socket is gone): said, not dropped silently.
-          this.incoming = null;
-          this.later.push(() => {
-            this.diagnose({ type: 'diagnostic', level: 'warn', name: 'stale_message', fields: {} });
-          });
-        }
-      }
-    } finally {
-      this.stepping = false;
-    }
-    if (this.machine.phase !== 'closed') this.entry.schedule(connectionDeadline(this.machine));
-    this.syncHold();
-    this.deliver();
+    this.driver.dispatch(event, message);
   }
+
+  // -------------------------------------------------------------------------
+  // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
   private execute(command: ConnectionCommand): void {
     const socket = this.socket;
     switch (command.type) {
       case 'open_socket': {
         const query = command.resume === null ? '' : new URLSearchParams(resumeQuery({ ...command.resume, pings: this.options.pingPayloads }) as [string, string][]).toString();
-        this.later.push(() => {
+        this.driver.later(() => {
           this.openSocket(command.serial, { attempt: command.attempt, query });
         });
         return;
@@ -309,7 +298,7 @@ class Client implements KeepaliveClient {
           socket?.close(command.code, command.reason);
         } catch (error) {
           // A socket that cannot close politely is destroyed; the close is then complete.
-          this.later.push(() => this.events.emit('error', toError(error)));
+          this.driver.later(() => this.events.emit('error', toError(error)));
           this.dropSocket(true);
           this.enqueue({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
         }
@@ -346,13 +335,12 @@ class Client implements KeepaliveClient {
         this.copies.splice(0, command.copies);
         return;
       case 'deliver': {
-        const message = this.incoming;
-        this.incoming = null;
-        if (message !== null) this.later.push(() => this.events.emit('message', message));
+        const message = this.driver.take();
+        if (message !== null) this.driver.later(() => this.events.emit('message', message));
         return;
       }
       case 'duplicate':
-        this.incoming = null;
+        this.driver.take();
         return;
       case 'number':
         this.outcome = 'enqueue';
@@ -408,28 +396,16 @@ class Client implements KeepaliveClient {
       case 'event': {
         const event = command.event;
         if (event.type === 'closed') this.finish();
-        this.later.push(() => {
+        this.driver.later(() => {
           this.emitUserEvent(event);
         });
         return;
       }
       case 'diagnostic':
-        this.later.push(() => {
+        this.driver.later(() => {
           this.diagnose(command);
         });
         return;
-    }
-  }
-
-  /** Delivers what the steps left for the application, in order; callbacks that step again append to the same queue. */
-  private deliver(): void {
-    if (this.delivering) return;
-    this.delivering = true;
-    try {
-      for (let next = this.later.shift(); next !== undefined; next = this.later.shift()) next();
-      this.subscribers.notify(() => this.machine.session);
-    } finally {
-      this.delivering = false;
     }
   }
 
@@ -450,7 +426,7 @@ class Client implements KeepaliveClient {
     try {
       send();
     } catch (error) {
-      this.later.push(() => this.events.emit('error', toError(error)));
+      this.driver.later(() => this.events.emit('error', toError(error)));
       if (this.socket !== socket) return;
       this.dropSocket(true);
       this.enqueue({ type: 'socket_closed', now: this.machine.now, code: CLOSE_CODES.abnormal, reason: 'send_failed' });
@@ -459,8 +435,7 @@ class Client implements KeepaliveClient {
 
   /** Queues an event the driver itself reports during a step (it carries no inbound message). */
   private enqueue(event: ConnectionEvent): void {
-    this.pending.push(event);
-    this.pendingMessages.push(null);
+    this.driver.enqueue(event);
   }
 
   private emitUserEvent(event: ConnectionUserEvent): void {
@@ -494,22 +469,10 @@ class Client implements KeepaliveClient {
   /** Closed for good: nothing armed, held or listened to remains. */
   private finish(): void {
     this.dropSocket(true);
-    this.entry.dispose();
+    this.driver.dispose();
     this.options.signal?.removeEventListener('abort', this.abort);
     this.unregisterExit();
     this.unwatchLifecycle();
-  }
-
-  /** The scheduler's timer is unref'd: a hold keeps the process alive while a reconnect is pending (or work is in flight, with keepProcessAlive). */
-  private syncHold(): void {
-    const { phase, session } = this.machine;
-    const wanted = phase === 'backoff' || (this.options.keepProcessAlive && phase !== 'closed' && session.total > 0);
-    if (wanted && this.releaseHold === null) {
-      this.releaseHold = this.options.scheduler.hold();
-    } else if (!wanted && this.releaseHold !== null) {
-      this.releaseHold();
-      this.releaseHold = null;
-    }
   }
 
   // -------------------------------------------------------------------------
@@ -525,7 +488,7 @@ class Client implements KeepaliveClient {
       (error) => {
         // Reported like a refused connection, unless the attempt was abandoned meanwhile.
         if (!wantsSocket(this.machine, serial) || this.socket !== null) return;
-        this.later.push(() => this.events.emit('error', toError(error)));
+        this.driver.later(() => this.events.emit('error', toError(error)));
         this.dispatch({ type: 'socket_closed', now: this.now(), code: CLOSE_CODES.abnormal, reason: '' });
       },
     );
@@ -562,7 +525,7 @@ class Client implements KeepaliveClient {
         return;
       case 'error':
         if (this.machine.phase === 'closing') return;
-        this.later.push(() => {
+        this.driver.later(() => {
           this.diagnose({ type: 'diagnostic', level: 'warn', name: CLIENT_DIAGNOSTICS.socketError, fields: { error: errorName(fact.error) } });
           this.events.emit('error', fact.error);
         });
@@ -577,7 +540,7 @@ class Client implements KeepaliveClient {
     const now = this.now();
     const message = normalizeData(data);
     if (message === null) {
-      this.later.push(() => this.events.emit('error', new TypeError(`Unsupported message data type: ${Object.prototype.toString.call(data)}`)));
+      this.driver.later(() => this.events.emit('error', new TypeError(`Unsupported message data type: ${Object.prototype.toString.call(data)}`)));
       this.dispatch({ type: 'inbound', now, frame: 'data' });
       return;
     }
@@ -618,7 +581,7 @@ class Client implements KeepaliveClient {
         socket.send(payload);
       } catch (error) {
         // Kept at the head of the queue: retried on the next flush, never dropped.
-        this.later.push(() => this.events.emit('error', toError(error)));
+        this.driver.later(() => this.events.emit('error', toError(error)));
         break;
       }
       // Kept until the peer proves it has it, as every plain write (B14).
