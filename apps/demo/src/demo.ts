@@ -1,6 +1,7 @@
 import type { DemoConfig } from './config.js';
 import { startDemoServer, type DemoServer } from './server.js';
 import { startWorkers, type Workers } from './workers.js';
+import { startFleet, type Fleet } from './fleet.js';
 import type { ShutdownReport } from '@keepalive/node-timers';
 
 /** The whole demo in one process: the reclaiming server, the workers, and the dashboard feed. */
@@ -38,6 +39,18 @@ export async function startDemo(config: Omit<DemoConfig, 'headless' | 'durationM
     autoWork: true,
     onEvent: log,
   });
+  // --redis: the fleet view, the workers' leases read back by a reclaimer in its own process.
+  const redisUrl = config.redisUrl ?? null;
+  const fleet: Fleet | null =
+    redisUrl === null
+      ? null
+      : startFleet({
+          redisUrl,
+          sessions: workers.list.map((worker) => ({ id: `worker-${String(worker.id)}`, activity: worker.client.activity })),
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          idleLimitMs: config.idleLimitMs,
+          onEvent: log,
+        });
   server.onCommand(({ action, worker }) => {
     const target = workers.get(worker);
     if (target === undefined) return;
@@ -64,7 +77,7 @@ export async function startDemo(config: Omit<DemoConfig, 'headless' | 'durationM
       history.t.shift();
       for (const series of [...history.keepalives, ...history.activity]) series.shift();
     }
-    server.broadcast({ idleLimitMs: config.idleLimitMs, workers: views, server: server.reclaimer.stats(), events: pending.splice(0), history });
+    server.broadcast({ idleLimitMs: config.idleLimitMs, workers: views, server: server.reclaimer.stats(), events: pending.splice(0), history, ...(fleet === null ? {} : { fleet: fleet.view() }) });
   }, SAMPLE_MS);
 
   let stopped: Promise<{ id: number; report: ShutdownReport }[]> | null = null;
@@ -76,6 +89,7 @@ export async function startDemo(config: Omit<DemoConfig, 'headless' | 'durationM
         clearInterval(sampler);
         // The server goes away first: every socket is closed with 1001; then the workers stop for good.
         await server.close();
+        await fleet?.stop();
         return workers.shutdown();
       })();
       return stopped;
