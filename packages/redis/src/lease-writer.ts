@@ -13,7 +13,7 @@ import { defineLeaseWriterConfig, type LeaseWriterConfig, type LeaseWriterOption
  * | `redis_ready` | info | `leases` (written again at once) |
  * | `redis_lost` | warn | `error` (its name) |
  * | `lease_batch_failed` | warn | `error`, `leases` (kept, written at the next try) |
- * | `lease_removal_failed` | warn | `error`, `leases` (they expire by themselves) |
+ * | `lease_removal_failed` | warn | `error` (its name, or `backlog_full` past 100 000 waiting removals), `leases` (they expire by themselves) |
  *
  * @example
  * ```ts
@@ -116,6 +116,8 @@ local ids = {}
 for i = 2 * n + 1, #ARGV do ids[#ids + 1] = ARGV[i] end
 redis.call('SADD', KEYS[n + 1], unpack(ids))
 return n`;
+/** Removals kept while Redis is unreachable, at most (past it the oldest lease is left to expire). */
+const MAX_REMOVALS = 100_000;
 /** A busy lease is renewed at the latest this many heartbeat intervals after its last write. */
 const BUSY_RENEWAL_SLACK = 1.5;
 
@@ -220,6 +222,12 @@ class Writer implements LeaseWriter {
     this.entries.delete(session);
     entry.unsubscribe();
     if (remove) {
+      if (this.removals.size >= MAX_REMOVALS) {
+        // A long outage with many sessions ending: the oldest removal is given up; that lease expires by itself.
+        const oldest = this.removals.values().next().value;
+        if (oldest !== undefined) this.removals.delete(oldest);
+        this.report('warn', LEASE_WRITER_DIAGNOSTICS.removalFailed, { error: 'backlog_full', leases: 1 });
+      }
       this.removals.add(session);
       this.arm(now() + this.config.coalesceMs);
     }

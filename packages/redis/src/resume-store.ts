@@ -117,6 +117,9 @@ const REMOVE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** Removals kept while Redis is unreachable, at most. */
+const MAX_REMOVALS = 100_000;
+
 const STORE_KEYS: readonly string[] = Object.freeze(['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic', 'ttlMs', 'coalesceMs']);
 
 interface Held {
@@ -207,6 +210,12 @@ class Store implements RedisSessionStore {
     if (held === undefined) return;
     this.held.delete(id);
     this.dirty.delete(id);
+    if (this.removals.size >= MAX_REMOVALS) {
+      // A long outage with many sessions ending: the oldest removal is given up; that state expires after ttlMs.
+      const oldest = this.removals.keys().next().value;
+      if (oldest !== undefined) this.removals.delete(oldest);
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'remove', error: 'backlog_full', sessions: 1 });
+    }
     this.removals.set(id, held.epoch);
     this.arm();
   }
