@@ -26,7 +26,7 @@
  * createServer((req, res) => void streams.handleRequest(transport, req, res)).listen(3000, '127.0.0.1');
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/mcp/http
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';

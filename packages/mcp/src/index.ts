@@ -24,7 +24,7 @@
  * await clientKeepalive.callTool({ name: 'slow', arguments: { seconds: 90 } });
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/mcp
  */
 export {
   SERVER_KEEPALIVE_DEFAULTS,

@@ -15,7 +15,7 @@
  * stopSessionActivity('api_call');
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/node-timers/compat
  */
 import { SESSION_DIAGNOSTICS, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
 import { createSessionActivity, type SessionActivity } from './activity.js';

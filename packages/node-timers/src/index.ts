@@ -12,7 +12,7 @@
  * await activity.run('api_call', () => streamResponse());
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/node-timers
  */
 export {
   ADAPTER_DIAGNOSTICS,

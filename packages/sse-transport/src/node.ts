@@ -13,7 +13,7 @@
  * });
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/sse-transport/node
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Stream, resolveServerOptions, type SseServerOptions, type SseStream } from './server.js';
