@@ -59,12 +59,6 @@ export function armedTimers(state: SessionState): number {
 /**
  * The earliest armed deadline across any number of sessions, so a driver can
  * run them all on one OS timer. `null` when none has a timer armed.
- *
- * @example
- * ```ts
- * import { earliestDeadline } from '@keepalive/core';
- * const next = earliestDeadline(sessions.values());
- * ```
  */
 export function earliestDeadline(states: Iterable<SessionState>): number | null {
   let earliest: number | null = null;

@@ -26,12 +26,6 @@ import { McpDeadPeerError, McpKeepaliveClosedError } from './errors.js';
 
 /**
  * What the client keep-alive needs of an MCP client: the SDK's `Client` (its `callTool` and `ping`).
- *
- * @example
- * ```ts
- * import { Client } from '@modelcontextprotocol/sdk/client/index.js';
- * const client: McpClientLike = new Client({ name: 'agent', version: '1.0.0' });
- * ```
  */
 export type McpClientLike = Pick<Client, 'callTool' | 'ping'>;
 
@@ -146,12 +140,6 @@ export interface ClientKeepalive extends Disposable {
 
 /**
  * The defaults of {@link ClientKeepaliveOptions}.
- *
- * @example
- * ```ts
- * import { CLIENT_KEEPALIVE_DEFAULTS } from '@keepalive/mcp';
- * CLIENT_KEEPALIVE_DEFAULTS.pingIntervalMs + CLIENT_KEEPALIVE_DEFAULTS.pingTimeoutMs; // 25000: the detection bound
- * ```
  */
 export const CLIENT_KEEPALIVE_DEFAULTS = Object.freeze({
   pingIntervalMs: 15_000,

@@ -15,17 +15,6 @@
  * the response neither ended nor destroyed, and its buffer not backed up. JSON responses (`enableJsonResponse`) send
  * their headers only when complete, so they never get one.
  *
- * @example
- * ```ts
- * import { createServer } from 'node:http';
- * import { createServerKeepalive } from '@keepalive/mcp';
- * import { createSseStreams } from '@keepalive/mcp/http';
- *
- * const streams = createSseStreams();
- * const keepalive = createServerKeepalive({ streams });
- * createServer((req, res) => void streams.handleRequest(transport, req, res)).listen(3000, '127.0.0.1');
- * ```
- *
  * @module @keepalive/mcp/http
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -34,12 +23,6 @@ import { SSE_KEEPALIVE_COMMENT, type KeepaliveStream, type SseStreamSource } fro
 
 /**
  * What {@link SseStreams.handleRequest} needs of a transport: the SDK's `StreamableHTTPServerTransport`.
- *
- * @example
- * ```ts
- * import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
- * const transport: StreamableHttpTransportLike = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
- * ```
  */
 export interface StreamableHttpTransportLike {
   /** Handles one HTTP request (a POST, a GET or a DELETE of the Streamable HTTP transport). */

@@ -124,12 +124,6 @@ export interface ServerKeepalive extends Disposable {
 
 /**
  * The defaults of {@link ServerKeepaliveOptions}.
- *
- * @example
- * ```ts
- * import { SERVER_KEEPALIVE_DEFAULTS } from '@keepalive/mcp';
- * SERVER_KEEPALIVE_DEFAULTS.heartbeatIntervalMs; // 15000
- * ```
  */
 export const SERVER_KEEPALIVE_DEFAULTS = Object.freeze({
   heartbeatIntervalMs: 15_000,

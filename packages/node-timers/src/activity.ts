@@ -166,12 +166,6 @@ export interface SessionActivity extends WorkActivity, Disposable, AsyncDisposab
  * (the error's name only, never its message: spec S10): `sender_failed`,
  * `logger_failed` (also `{event}`), `send_gate_failed`, `subscriber_failed`
  * (a `subscribe` listener threw).
- *
- * @example
- * ```ts
- * import { ADAPTER_DIAGNOSTICS } from '@keepalive/node-timers';
- * ADAPTER_DIAGNOSTICS.senderFailed; // 'sender_failed'
- * ```
  */
 export const ADAPTER_DIAGNOSTICS = Object.freeze({
   senderFailed: 'sender_failed',
