@@ -4,13 +4,6 @@ import { SESSION_TIMERS, type SessionState, type SessionTimer } from './session.
  * The earliest armed deadline of a session, or `null` when nothing is
  * armed: what quinn calls `poll_timeout`. A driver arms one OS timer for it
  * and, when it fires, delivers `{ type: 'timeout', now }`.
- *
- * @example
- * ```ts
- * import { pollTimeout } from '@keepalive/core';
- * const deadline = pollTimeout(state);
- * if (deadline !== null) driver.wakeAt(deadline, () => transition(state, { type: 'timeout', now: driver.now() }));
- * ```
  */
 export function pollTimeout(state: SessionState): number | null {
   let earliest: number | null = null;

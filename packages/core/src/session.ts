@@ -219,12 +219,6 @@ const DEADLINE_FIELD = Object.freeze({
  *
  * @param options - session options, or a shared config.
  * @param now - the monotonic time the session is created at (default 0).
- *
- * @example
- * ```ts
- * import { createSessionState } from '@keepalive/core';
- * const state = createSessionState({ heartbeatIntervalMs: 10_000 }, clock.now());
- * ```
  */
 export function createSessionState(options: SessionOptions | SessionConfig = {}, now = 0): SessionState {
   if (!Number.isFinite(now)) throw new RangeError(`Invalid start time now: ${String(now)} (expected a finite number)`);
@@ -289,11 +283,15 @@ export function transition(state: SessionState, event: SessionEvent): SessionTra
  * @example
  * ```ts
  * import { createSessionState, step, type SessionCommand } from '@keepalive/core';
+ *
+ * // One command buffer, reused: no allocation per event on a hot path.
  * const out: SessionCommand[] = [];
- * let state = createSessionState();
+ * let state = createSessionState({ heartbeatIntervalMs: 1_000 }, 0);
+ * state = step(state, { type: 'attach', now: 0 }, out);
  * state = step(state, { type: 'start', reason: 'api_call', now: 0 }, out);
- * for (const command of out) execute(command);
+ * for (const command of out) console.log(command.type); // what a driver carries out: 'arm' (a timer), ...
  * out.length = 0;
+ * console.log(state.total); // 1
  * ```
  */
 export function step(state: SessionState, event: SessionEvent, out: SessionCommand[]): SessionState {
