@@ -95,7 +95,7 @@ export default tseslint.config(
     // Browser scripts served as-is (the demo dashboard).
     files: ['**/dashboard/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', location: 'readonly', WebSocket: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', WebSocket: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
     },
   },
   {

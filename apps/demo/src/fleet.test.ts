@@ -2,7 +2,8 @@ import { createSessionActivity } from '@keepalive/node-timers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
 import { parseConfig, type DemoConfig } from './config.js';
-import { startFleet, type FleetView } from './fleet.js';
+import { createLeaseWriter } from '@keepalive/redis';
+import { FLEET_PREFIX, startFleet, type FleetView } from './fleet.js';
 
 let redis: RedisServer;
 
@@ -31,18 +32,17 @@ describe('demo --redis: the fleet view', () => {
     expect(() => parseConfig(['--redis', 'http://x'], {})).toThrow(/--redis/);
   });
 
-  it('S1: the reclaimer process, reading the leases from Redis, sees a busy worker busy and an idle one go reclaimable; the leases go at stop', async () => {
+  it('S1: the reclaimer process, reading the leases from Redis, sees a busy worker busy and an idle one go reclaimable; the reclaimer process stops', async () => {
     const busy = createSessionActivity({ heartbeatIntervalMs: 200 });
     const idle = createSessionActivity({ heartbeatIntervalMs: 200 });
     const release = busy.start('tool_exec');
     const lines: string[] = [];
+    // What each worker process does with --redis (worker-process.ts), here in one process.
+    const writer = createLeaseWriter({ url: redis.url, prefix: FLEET_PREFIX, owner: 'test', idleRenewalMs: 400 });
+    writer.track('worker-1', busy);
+    writer.track('worker-2', idle);
     const fleet = startFleet({
       redisUrl: redis.url,
-      sessions: [
-        { id: 'worker-1', activity: busy },
-        { id: 'worker-2', activity: idle },
-      ],
-      heartbeatIntervalMs: 200,
       idleLimitMs: 600,
       sweepMs: 100,
       onEvent: (line) => lines.push(line),
@@ -58,6 +58,7 @@ describe('demo --redis: the fleet view', () => {
       await until('both reclaimable', () => fleet.view(), (v) => v.sessions.every((s) => s.status === 'reclaimable'));
     } finally {
       await fleet.stop();
+      await writer.close();
       busy.shutdown();
       idle.shutdown();
     }

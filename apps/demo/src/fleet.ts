@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { WorkActivity } from '@keepalive/node-timers';
-import { createLeaseWriter, type LeaseStatus, type LeaseWriter } from '@keepalive/redis';
+import type { LeaseStatus } from '@keepalive/redis';
 
 /**
- * The demo's fleet view (`--redis`): each worker's activity mirrored to Redis as a lease by this process, and a
- * reclaimer in a process of its own (the container host's view) that reads the leases and reports what it sees.
+ * The demo's fleet view (`--redis`): each worker process mirrors its activity to Redis as a lease (a lease writer
+ * in worker-process.ts, keys under {@link FLEET_PREFIX}), and a reclaimer in a process of its own (the container
+ * host's view) reads the leases and reports what it sees.
  */
+
+/** The key prefix of the demo's leases. */
+export const FLEET_PREFIX = 'keepalive-demo';
 
 /** One session as the reclaimer process sees it. */
 export interface FleetSession {
@@ -29,30 +32,25 @@ export interface FleetView {
 export interface Fleet {
   /** The reclaimer process's latest view, or `null` before its first. */
   view(): FleetView | null;
-  /** Stops the reclaimer process and removes the leases. */
+  /** Stops the reclaimer process. */
   stop(): Promise<void>;
 }
 
 /** Options of {@link startFleet}. */
 export interface FleetOptions {
   readonly redisUrl: string;
-  readonly sessions: readonly { readonly id: string; readonly activity: WorkActivity }[];
-  readonly heartbeatIntervalMs: number;
   readonly idleLimitMs: number;
   readonly sweepMs?: number;
   /** Each status change, as a log line. */
   readonly onEvent?: (line: string) => void;
 }
 
-const PREFIX = 'keepalive-demo';
 // The built script (from src/ under the tests, and from dist/ when the demo runs).
 const CHILD = fileURLToPath(new URL('../dist/reclaimer-process.js', import.meta.url));
 
-/** Starts the writer here and the reclaimer in its own process. */
+/** Starts the reclaimer in its own process. */
 export function startFleet(options: FleetOptions): Fleet {
-  const writer: LeaseWriter = createLeaseWriter({ url: options.redisUrl, prefix: PREFIX, owner: `demo/${String(process.pid)}`, idleRenewalMs: options.heartbeatIntervalMs * 2 });
-  for (const { id, activity } of options.sessions) writer.track(id, activity);
-  const child: ChildProcess = spawn(process.execPath, [CHILD, options.redisUrl, PREFIX, String(options.idleLimitMs), String(options.sweepMs ?? 500)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [CHILD, options.redisUrl, FLEET_PREFIX, String(options.idleLimitMs), String(options.sweepMs ?? 500)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let latest: FleetView | null = null;
   let buffered = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -82,7 +80,6 @@ export function startFleet(options: FleetOptions): Fleet {
         const kill = setTimeout(() => child.kill('SIGKILL'), 2_000);
         await exited;
         clearTimeout(kill);
-        await writer.close();
       })();
       return stopping;
     },

@@ -6,7 +6,7 @@
  * Node the `node` export condition adds the `ws` server (`keepAlive`,
  * `createKeepaliveServer`) and makes `ws` the client's default socket.
  *
- * @packageDocumentation
+ * @module @keepalive/websocket-transport
  */
 export * from './client.js';
 export * from './heartbeat.js';

@@ -166,13 +166,6 @@ class Peer implements TrackedPeer {
 
 /**
  * Tracks server-side connections on one shared scheduler.
- *
- * @example
- * ```ts
- * import { PeerTracker } from '@keepalive/websocket-transport';
- * const tracker = new PeerTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
- * const peer = tracker.track({ ping, reply, close, terminate });
- * ```
  */
 export class PeerTracker {
   /** The validated peer configuration, shared by every connection. */

@@ -1139,18 +1139,6 @@ class Connection implements ResumeConnection {
  * kept `sessionTtlMs` (default 2 minutes) for its client, then removed, and
  * its unacknowledged messages are handed back in its `expired` event; a
  * client close with 1000 or `session.close()` ends it at once (`close`).
- *
- * @example
- * ```ts
- * import { createSessionHub } from '@keepalive/websocket-transport';
- * const hub = createSessionHub({ sessionTtlMs: 60_000 });
- * hub.on('session', ({ session, resumed }) => {
- *   if (resumed) return; // same session object as before: its listeners are already there
- *   session.on('message', (message) => session.send(`echo ${String(message)}`));
- * });
- * // In the server's upgrade/open handler (Bun, Deno, or any runtime):
- * const handle = hub.connect(socket, (name) => new URL(request.url).searchParams.get(name));
- * ```
  */
 export class SessionHub<C = unknown> {
   /** The validated options. */
