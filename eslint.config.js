@@ -73,8 +73,9 @@ export default tseslint.config(
   },
   {
     // Smoke scripts (packages/*/smoke/*.mjs) are plain JavaScript run against the packed tarballs on Node, Bun and
-    // Deno; no tsconfig covers them, so they get the untyped rules.
-    files: ['**/smoke/**/*.mjs'],
+    // Deno; no tsconfig covers them, so they get the untyped rules. So do the packages' example programs
+    // (packages/*/example/*.mjs, run by their tests), which print what they see.
+    files: ['**/smoke/**/*.mjs', 'packages/*/example/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
@@ -94,7 +95,7 @@ export default tseslint.config(
     // Browser scripts served as-is (the demo dashboard).
     files: ['**/dashboard/**/*.js'],
     languageOptions: {
-      globals: { document: 'readonly', location: 'readonly', WebSocket: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', WebSocket: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
     },
   },
   {

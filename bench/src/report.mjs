@@ -36,7 +36,7 @@ export function evaluateTargets(results) {
     const met = Number.isFinite(budget) && budget <= 1;
     targets.push({ ...target, budget, met });
   };
-  const { s1, s2, s3, s4, s5, s6, s7, s8 } = results.scenarios;
+  const { s1, s2, s3, s4, s5, s6, s7, s9 } = results.scenarios;
   if (s1) {
     add({ id: '1a', scenario: 1, label: 'core step vs XState actor.send', measured: s1.speedup.actorVsStep, goal: 50, kind: 'min', unit: '×' });
     add({ id: '1b', scenario: 1, label: 'core step vs XState transition()', measured: s1.speedup.transitionVsStep, goal: 3, kind: 'min', unit: '×' });
@@ -67,7 +67,7 @@ export function evaluateTargets(results) {
   if (s5) add({ id: '5', scenario: 5, label: 'bytes per keep-alive round trip', measured: s5.bytes['ours-ping'].median, goal: 8, kind: 'max', unit: 'B' });
   if (s6) add({ id: '6', scenario: 6, label: 'dead-peer detection p99', measured: s6.latencyMs.ours.p99, goal: s6.boundMs, kind: 'max', unit: 'ms' });
   if (s7) add({ id: '7', scenario: 7, label: 'slowest ÷ fastest runtime', measured: s7.ratio, goal: 1.5, kind: 'max', unit: '×' });
-  if (s8) add({ id: '8', scenario: 8, label: `retained heap per idle session at ${fmt(s8.idleSessions)}`, measured: s8.idleBytesPerSession.median, goal: 160, kind: 'max', unit: 'B' });
+  if (s9) add({ id: '9', scenario: 9, label: `retained heap per idle session at ${fmt(s9.idleSessions)}`, measured: s9.idleBytesPerSession.median, goal: 160, kind: 'max', unit: 'B' });
   return targets;
 }
 
@@ -123,7 +123,7 @@ function explain(target, results) {
       };
     }
     case '2':
-    case '8':
+    case '9':
       return {
         why: `An idle session retained ${bytes(target.measured)}: Node ${node} does not compress pointers, so the state object is a 24-byte header and 14 fields of 8 bytes (136 B), its fractional \`now\` is a boxed 16-byte number, and its slot in the holding array is 8 B: 160 B, the size of the state's shape itself.`,
         close: 'Fewer fields per state: the four deadlines and `busySince` share one small record that idle sessions do not have (idle states point at a shared empty one), or times kept as integers (microseconds since the session started, small integers that are not boxed): either saves 16 to 40 B per idle session.',
@@ -220,7 +220,7 @@ const medP99 = (summary, unit = (v) => fmt(v)) => [unit(summary.median), unit(su
 
 export function renderMarkdown(results, targets) {
   const { machine, sizes, scenarios, elapsedSeconds } = results;
-  const { s1, s2, s3, s4, s5, s6, s7, s8, s9 } = scenarios;
+  const { s1, s2, s3, s4, s5, s6, s7, s9, s10 } = scenarios;
   const byId = Object.fromEntries(targets.map((target) => [target.id, target]));
   const explained = new Map();
   const missed = targets.filter((target) => !target.met);
@@ -499,14 +499,14 @@ export function renderMarkdown(results, targets) {
     targetLine('7');
   }
 
-  if (s8) {
-    p('## 8. Sessions at scale');
+  if (s9) {
+    p('## 9. Sessions at scale');
     p();
     p(
-      `Scenario 2's measure at ${fmt(s8.idleSessions)} idle, attached sessions in one process (heap after full collections, after − before, ÷ sessions, the array slot included), and ${fmt(s8.busySessions)} busy, attached sessions in one process at the real 30 s interval (not compressed): their phases spread over the interval from the start (each session's start backdated by its share of it), one tick each as in scenario 3, CPU (\`process.cpuUsage\`) and \`monitorEventLoopDelay\` measured together over ${ms(s8.windowMs)} of wall time after a warm-up. ${s8.samples} samples each, alternating.`,
+      `Scenario 2's measure at ${fmt(s9.idleSessions)} idle, attached sessions in one process (heap after full collections, after − before, ÷ sessions, the array slot included), and ${fmt(s9.busySessions)} busy, attached sessions in one process at the real 30 s interval (not compressed): their phases spread over the interval from the start (each session's start backdated by its share of it), one tick each as in scenario 3, CPU (\`process.cpuUsage\`) and \`monitorEventLoopDelay\` measured together over ${ms(s9.windowMs)} of wall time after a warm-up. ${s9.samples} samples each, alternating.`,
     );
     p();
-    p(table(['kind', 'bytes/session, median', 'p99'], [['keepalive session state, idle', ...medP99(s8.idleBytesPerSession, bytes)]]));
+    p(table(['kind', 'bytes/session, median', 'p99'], [['keepalive session state, idle', ...medP99(s9.idleBytesPerSession, bytes)]]));
     p();
     p(
       table(
@@ -515,41 +515,41 @@ export function renderMarkdown(results, targets) {
           ['shared scheduler (ours)', 'scheduler'],
           ['one setInterval per session', 'interval'],
         ]
-          .filter(([, impl]) => s8.cpuMsPerWallSecond[impl])
+          .filter(([, impl]) => s9.cpuMsPerWallSecond[impl])
           .map(([name, impl]) => [
             name,
-            ...medP99(s8.cpuMsPerWallSecond[impl], ms),
-            ns(s8.cpuNsPerFire[impl].median),
-            ms(s8.loopDelayP99Ms[impl].median),
-            ms(s8.loopDelayMaxMs[impl].median),
-            fmt(s8.firesShare[impl].median),
+            ...medP99(s9.cpuMsPerWallSecond[impl], ms),
+            ns(s9.cpuNsPerFire[impl].median),
+            ms(s9.loopDelayP99Ms[impl].median),
+            ms(s9.loopDelayMaxMs[impl].median),
+            fmt(s9.firesShare[impl].median),
           ]),
       ),
     );
     p();
     p(
-      `At a 30 s interval ${fmt(s8.busySessions)} sessions fire about ${fmt(s8.busySessions / 30)} times a second: the CPU per second of wall time is what keeping them alive costs a server, as a share of one core (1,000 ms per second would be a whole core).`,
+      `At a 30 s interval ${fmt(s9.busySessions)} sessions fire about ${fmt(s9.busySessions / 30)} times a second: the CPU per second of wall time is what keeping them alive costs a server, as a share of one core (1,000 ms per second would be a whole core).`,
     );
     p();
-    targetLine('8');
+    targetLine('9');
   }
 
-  if (s9) {
-    p('## 9. Scheduling on every runtime');
+  if (s10) {
+    p('## 10. Scheduling on every runtime');
     p();
     p(
-      `Scenario 3 (${fmt(s9.sessions)} busy sessions, ${ms(s9.intervalMs)} interval, CPU over ${s9.measureIntervals} intervals) with the shared scheduler and with the README loop, on each runtime (node-timers' default platform: \`performance.now()\` and the global timers), ${s9.samples} samples each, alternating.`,
+      `Scenario 3 (${fmt(s10.sessions)} busy sessions, ${ms(s10.intervalMs)} interval, CPU over ${s10.measureIntervals} intervals) with the shared scheduler and with the README loop, on each runtime (node-timers' default platform: \`performance.now()\` and the global timers), ${s10.samples} samples each, alternating.`,
     );
     p();
     p(
       table(
         ['runtime', 'shared scheduler: CPU ns per fire, median', 'README loop: CPU ns per fire, median', 'scheduler ÷ README loop', 'scheduler: loop delay p99 (median)'],
-        s9.runtimes.map((name) => [
+        s10.runtimes.map((name) => [
           { node: 'Node', bun: 'Bun', deno: 'Deno' }[name],
-          ns(s9.cpuNsPerFire[`${name}:scheduler`].median),
-          ns(s9.cpuNsPerFire[`${name}:readme`].median),
-          x(s9.vsReadme[name]),
-          ms(s9.loopDelayP99Ms[`${name}:scheduler`].median),
+          ns(s10.cpuNsPerFire[`${name}:scheduler`].median),
+          ns(s10.cpuNsPerFire[`${name}:readme`].median),
+          x(s10.vsReadme[name]),
+          ms(s10.loopDelayP99Ms[`${name}:scheduler`].median),
         ]),
       ),
     );

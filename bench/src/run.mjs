@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -33,8 +33,9 @@ const SCENARIOS = [
   ['s5', 'wire bytes', wireBytes],
   ['s6', 'dead-peer detection', deadPeer],
   ['s7', 'cross-runtime', crossRuntime],
-  ['s8', 'sessions at scale', scale],
-  ['s9', 'scheduling on every runtime', schedulingRuntimes],
+  ['s8', 'session leases on Redis', redisLeases],
+  ['s9', 'sessions at scale', scale],
+  ['s10', 'scheduling on every runtime', schedulingRuntimes],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -115,24 +116,31 @@ function sanity(id, r) {
         check(`6 ${impl} latency measured`, positive(r.latencyMs[impl].median), r.latencyMs[impl].median);
       }
       break;
-    case 's8':
-      check('8 idle bytes/session is positive', positive(r.idleBytesPerSession.median) && r.idleBytesPerSession.median < 1e5, r.idleBytesPerSession.median);
+    case 's9':
+      check('9 idle bytes/session is positive', positive(r.idleBytesPerSession.median) && r.idleBytesPerSession.median < 1e5, r.idleBytesPerSession.median);
       for (const [impl, v] of Object.entries(r.cpuMsPerWallSecond)) {
-        check(`8 ${impl} CPU per wall second is positive`, positive(v.median), v.median);
-        check(`8 ${impl} sessions fired`, r.firesShare[impl].median > 0.3, r.firesShare[impl].median);
-        check(`8 ${impl} loop delay measured`, positive(r.loopDelayP99Ms[impl].median), r.loopDelayP99Ms[impl].median);
+        check(`9 ${impl} CPU per wall second is positive`, positive(v.median), v.median);
+        check(`9 ${impl} sessions fired`, r.firesShare[impl].median > 0.3, r.firesShare[impl].median);
+        check(`9 ${impl} loop delay measured`, positive(r.loopDelayP99Ms[impl].median), r.loopDelayP99Ms[impl].median);
       }
       break;
-    case 's9':
+    case 's10':
       for (const [variant, v] of Object.entries(r.cpuNsPerFire)) {
-        check(`9 ${variant} CPU per fire is positive`, positive(v.median), v.median);
-        check(`9 ${variant} sessions fired`, r.firesShare[variant].median > 0.3, r.firesShare[variant].median);
+        check(`10 ${variant} CPU per fire is positive`, positive(v.median), v.median);
+        check(`10 ${variant} sessions fired`, r.firesShare[variant].median > 0.3, r.firesShare[variant].median);
       }
-      for (const [name, ratio] of Object.entries(r.vsReadme)) check(`9 ${name} ratio computed`, positive(ratio), ratio);
+      for (const [name, ratio] of Object.entries(r.vsReadme)) check(`10 ${name} ratio computed`, positive(ratio), ratio);
       break;
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);
       check('7 ratio computed', finite(r.ratio) && r.ratio >= 1, r.ratio);
+      break;
+    case 's8':
+      check('8 Redis commands measured', positive(r.redisCommandsPerInterval.median), r.redisCommandsPerInterval.median);
+      check('8 bytes per lease measured', positive(r.bytesPerLease.median) && r.bytesPerLease.median < 10_000, r.bytesPerLease.median);
+      check('8 every lease read back', r.raw.redis.every((v) => v.leasesRead === r.sessions), r.raw.redis.map((v) => v.leasesRead));
+      check('8 every change seen', r.raw.redis.every((v) => v.changeLagMs.seen === v.changeLagMs.of), r.changesSeen);
+      check('8 CPU with and without Redis measured', positive(r.workerCpuMsPerInterval.redis.median) && positive(r.workerCpuMsPerInterval.none.median));
       break;
     default:
       break;
@@ -147,7 +155,7 @@ function save() {
 
 for (const [id, name, run] of SCENARIOS) {
   if (only !== null && !only.has(id)) continue;
-  if ((id === 's7' || id === 's9') && !runtimeAvailable('bun') && !runtimeAvailable('deno')) {
+  if ((id === 's7' || id === 's10') && !runtimeAvailable('bun') && !runtimeAvailable('deno')) {
     log(`${id} ${name}: skipped (neither Bun nor Deno is installed)`);
     continue;
   }

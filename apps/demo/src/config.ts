@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { HTTP_LIMITS, type HttpLimits } from './server.js';
 
 /** Everything the demo can be told, from flags or the environment. */
 export interface DemoConfig {
@@ -19,6 +20,10 @@ export interface DemoConfig {
   readonly durationMs: number;
   /** Seed of the simulated work (reproducible runs). */
   readonly seed: number;
+  /** The fleet view: the workers' leases on this Redis, read by a reclaimer in its own process (`null`: off). */
+  readonly redisUrl?: string | null | undefined;
+  /** The HTTP server's timeouts and connection caps. */
+  readonly http: HttpLimits;
 }
 
 export const HELP = `keepalive-demo: a ws server that reclaims idle connections, simulated agent workers
@@ -37,8 +42,19 @@ Options (environment variable in brackets):
   --max-payload <bytes>    largest frame accepted                  [KEEPALIVE_DEMO_MAX_PAYLOAD] 65536
   --duration <ms>          stop after this long, 0 = until Ctrl-C  [KEEPALIVE_DEMO_DURATION_MS] 0
   --seed <n>               seed of the simulated work              [KEEPALIVE_DEMO_SEED]   random
+  --redis <url>            fleet view: leases on Redis, read by a   [KEEPALIVE_DEMO_REDIS_URL] off
+                           reclaimer in its own process
+  --headers-timeout <ms>   a request's headers must arrive within  [KEEPALIVE_DEMO_HEADERS_TIMEOUT_MS] ${HTTP_LIMITS.headersTimeoutMs}
+  --request-timeout <ms>   a whole request must arrive within      [KEEPALIVE_DEMO_REQUEST_TIMEOUT_MS] ${HTTP_LIMITS.requestTimeoutMs}
+  --keep-alive-timeout <ms> an idle HTTP keep-alive is closed after [KEEPALIVE_DEMO_KEEP_ALIVE_TIMEOUT_MS] ${HTTP_LIMITS.keepAliveTimeoutMs}
+  --max-connections <n>    open connections; beyond: 503 and close [KEEPALIVE_DEMO_MAX_CONNECTIONS] ${HTTP_LIMITS.maxConnections}
+  --max-pending <n>        connections still sending headers; a new
+                           one beyond this evicts the oldest       [KEEPALIVE_DEMO_MAX_PENDING] ${HTTP_LIMITS.maxPending}
   --headless               tell the story as log lines, no dashboard
   -h, --help               this text
+
+Besides the --workers keepalive workers, one more worker does the same work as worker 1
+on a plain socket without keep-alives, and is reclaimed in the middle of its long work.
 `;
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -52,8 +68,10 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
 
 /** Parses flags (which win) and environment variables. Throws a RangeError naming a bad value. */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): DemoConfig | 'help' {
+  // `pnpm start -- --headless` hands the `--` on to the script: a leading one is not a positional.
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   const { values } = parseArgs({
-    args: [...argv],
+    args,
     options: {
       host: { type: 'string' },
       port: { type: 'string' },
@@ -65,6 +83,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       'max-payload': { type: 'string' },
       duration: { type: 'string' },
       seed: { type: 'string' },
+      redis: { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-pending': { type: 'string' },
       headless: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,7 +102,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (heartbeatIntervalMs >= idleLimitMs) {
     throw new RangeError(`Invalid --heartbeat: ${heartbeatIntervalMs} (must be shorter than --idle-limit ${idleLimitMs}, or busy workers would be reclaimed)`);
   }
+  const redisUrl = values.redis ?? env.KEEPALIVE_DEMO_REDIS_URL ?? null;
+  if (redisUrl !== null && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new RangeError(`Invalid --redis: ${JSON.stringify(redisUrl)} (expected a redis:// URL)`);
   return {
+    redisUrl,
     host: values.host ?? env.KEEPALIVE_DEMO_HOST ?? '127.0.0.1',
     port: int('--port', values.port ?? env.KEEPALIVE_DEMO_PORT, 0, 0, 65_535),
     token,
@@ -90,5 +117,25 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     headless: values.headless,
     durationMs: int('--duration', values.duration ?? env.KEEPALIVE_DEMO_DURATION_MS, 0, 0, 86_400_000),
     seed: int('--seed', values.seed ?? env.KEEPALIVE_DEMO_SEED, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
+    http: httpLimits(values, env),
+  };
+}
+
+function httpLimits(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): HttpLimits {
+  const flag = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const headersTimeoutMs = int('--headers-timeout', flag('headers-timeout') ?? env.KEEPALIVE_DEMO_HEADERS_TIMEOUT_MS, HTTP_LIMITS.headersTimeoutMs, 100, 600_000);
+  const requestTimeoutMs = int('--request-timeout', flag('request-timeout') ?? env.KEEPALIVE_DEMO_REQUEST_TIMEOUT_MS, HTTP_LIMITS.requestTimeoutMs, 100, 600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new RangeError(`Invalid --request-timeout: ${requestTimeoutMs} (must be at least --headers-timeout ${headersTimeoutMs})`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: int('--keep-alive-timeout', flag('keep-alive-timeout') ?? env.KEEPALIVE_DEMO_KEEP_ALIVE_TIMEOUT_MS, HTTP_LIMITS.keepAliveTimeoutMs, 100, 600_000),
+    maxConnections: int('--max-connections', flag('max-connections') ?? env.KEEPALIVE_DEMO_MAX_CONNECTIONS, HTTP_LIMITS.maxConnections, 16, 100_000),
+    maxPending: int('--max-pending', flag('max-pending') ?? env.KEEPALIVE_DEMO_MAX_PENDING, HTTP_LIMITS.maxPending, 1, 100_000),
   };
 }

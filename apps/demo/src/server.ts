@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,7 +18,34 @@ import { classifyMessage, keepAlive, type ServerKeepalive } from '@keepalive/web
  *   refused (1009);
  * - `/dashboard` the dashboard's own live socket, token and Origin checked.
  * An upgrade without the token gets 401.
+ *
+ * Hardened against connections that hold sockets without finishing a request (slowloris): headers must arrive
+ * within `headersTimeoutMs`, the whole request within `requestTimeoutMs`, an idle keep-alive connection is closed
+ * after `keepAliveTimeoutMs`; at most `maxPending` connections may be waiting for their request's headers (a new
+ * one evicts the oldest, so a real request still gets through), and beyond `maxConnections` a new connection gets
+ * a 503 and is closed.
  */
+
+/** The HTTP limits (defaults in {@link HTTP_LIMITS}). */
+export interface HttpLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxPending: number;
+}
+
+/** The demo server's default HTTP limits. */
+export const HTTP_LIMITS: HttpLimits = Object.freeze({
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 512,
+  maxPending: 64,
+});
+
+/** How the server closed a worker's connection. */
+export type WorkerCloseVerdict = 'dead_peer' | 'idle_timeout' | 'other';
 
 export interface DemoServerOptions {
   readonly host: string;
@@ -26,6 +54,7 @@ export interface DemoServerOptions {
   readonly idleLimitMs: number;
   readonly pongTimeoutMs: number;
   readonly maxPayload: number;
+  readonly http?: Partial<HttpLimits> | undefined;
 }
 
 /** A command from the dashboard. */
@@ -43,6 +72,10 @@ export interface DemoServer {
   broadcast(message: unknown): void;
   /** Registers the handler for dashboard commands. */
   onCommand(handler: (command: DashboardCommand) => void): void;
+  /** Registers the handler called when a worker's connection ends, with the server's verdict. */
+  onWorkerClose(handler: (worker: number, verdict: WorkerCloseVerdict) => void): void;
+  /** Connections open now (HTTP and WebSocket), and how many were shed over the cap or evicted while pending. */
+  connections(): { open: number; pending: number; shed: number; evicted: number };
   /** Worker ids of the worker connections currently open, server side. */
   connectedWorkers(): number[];
   /** Closes every socket with 1001 (going away) and stops listening. */
@@ -84,7 +117,10 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const workers = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
   const dashboards = new WebSocketServer({ noServer: true, maxPayload: 4_096 });
   const workerIds = new Map<WebSocket, number>();
+  let deadSeen = 0;
   let commandHandler: (command: DashboardCommand) => void = () => undefined;
+  let workerCloseHandler: (worker: number, verdict: WorkerCloseVerdict) => void = () => undefined;
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...options.http };
 
   // The reclaimer: silent longer than the idle limit means closed, like a container host or a load balancer.
   const reclaimer = keepAlive(workers, {
@@ -98,7 +134,15 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   // The dashboard's own socket: pinged so a dashboard that went away is noticed (the browser answers pings itself).
   const dashboardKeepalive = keepAlive(dashboards, { pingIntervalMs: 15_000, pongTimeoutMs: 10_000 });
 
-  const http: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const http: Server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node checks the two timeouts above (default 30 s).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const asset = STATIC[url.pathname];
@@ -117,7 +161,42 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
         response.writeHead(500).end();
       }
     })();
+    },
+  );
+
+  // Connections waiting for their first request's headers, oldest first; and every open connection.
+  const pending = new Set<Socket>();
+  const open = new Set<Socket>();
+  let shed = 0;
+  let evicted = 0;
+  http.on('connection', (socket: Socket) => {
+    socket.on('error', () => undefined);
+    if (open.size >= limits.maxConnections) {
+      shed++;
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroySoon();
+      return;
+    }
+    if (pending.size >= limits.maxPending) {
+      const [oldest] = pending;
+      if (oldest !== undefined) {
+        evicted++;
+        pending.delete(oldest);
+        oldest.destroy();
+      }
+    }
+    open.add(socket);
+    pending.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      pending.delete(socket);
+    });
   });
+  const started = (request: IncomingMessage): void => {
+    pending.delete(request.socket);
+  };
+  http.on('request', started);
+  http.on('upgrade', started);
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -141,8 +220,16 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     if (url.pathname === '/worker') {
       const id = Number(url.searchParams.get('worker'));
       workers.handleUpgrade(request, socket, head, (ws) => {
-        workerIds.set(ws, Number.isInteger(id) ? id : -1);
-        ws.on('close', () => workerIds.delete(ws));
+        const worker = Number.isInteger(id) ? id : -1;
+        workerIds.set(ws, worker);
+        ws.on('close', (code: number) => {
+          workerIds.delete(ws);
+          // The tracker counts its verdict before it terminates (dead peer) or closes (4000) the socket.
+          const { deadPeers } = reclaimer.stats();
+          const verdict: WorkerCloseVerdict = deadPeers > deadSeen ? 'dead_peer' : code === CLOSE_CODES.idleTimeout ? 'idle_timeout' : 'other';
+          deadSeen = deadPeers;
+          workerCloseHandler(worker, verdict);
+        });
         workers.emit('connection', ws, request);
       });
       return;
@@ -190,6 +277,10 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     onCommand(handler: (command: DashboardCommand) => void): void {
       commandHandler = handler;
     },
+    onWorkerClose(handler: (worker: number, verdict: WorkerCloseVerdict) => void): void {
+      workerCloseHandler = handler;
+    },
+    connections: () => ({ open: open.size, pending: pending.size, shed, evicted }),
     connectedWorkers(): number[] {
       return [...workerIds.values()].sort((a, b) => a - b);
     },
@@ -208,6 +299,7 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
       clearTimeout(force);
       const closing = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
+      for (const socket of open) socket.destroy();
       await closing;
     },
   };

@@ -1,42 +1,16 @@
-import WebSocket from 'ws';
-import { nextRandom } from '@keepalive/core';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { ShutdownReport } from '@keepalive/node-timers';
-import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocket-transport';
+import type { ChildMessage, MarkKind, ParentMessage, WorkerSpec, WorkerView } from './worker-protocol.js';
+
+export type { MarkKind, WorkerState, WorkerView } from './worker-protocol.js';
 
 /**
- * Simulated agent workers. Each one is a user of the library, exactly as in
- * the package READMEs: a `createKeepaliveClient` connection whose activity
- * brackets simulated work (`api_call`, `tool_exec`) with `run()`. The demo
- * only adds bookkeeping for the dashboard and the controls (cut, freeze,
- * resume), which act on the socket the way a network or a hung process would.
- *
- * The story: a busy worker keeps its connection alive; an idle one goes
- * quiet, is reclaimed by the server, and stays disconnected (the client's
- * `reconnect.whenIdle: 'lazy'`) until work comes back, when it reconnects at
- * once. A connection lost while busy reconnects with backoff.
+ * The simulated agent workers, each in its own Node process (worker-process.ts): `count` workers that use the
+ * library, plus one that does the same work as worker 1 on a plain socket without keep-alives. The controls act the
+ * way a network or a hung process would: `cut` terminates the connection; `freeze` stops the process (SIGSTOP: no
+ * timer fires, nothing is read, answered or sent) and `resume` continues it (SIGCONT).
  */
-
-/**
- * What the dashboard shows: `busy` (work in flight, keep-alives going out),
- * `idle` (no work: connected and silent, or reclaimed and parked until work
- * comes back), `reconnecting` (lost while busy, or connecting because work
- * came back), `dead` (closed for good), `frozen` (the freeze control).
- */
-export type WorkerState = 'busy' | 'idle' | 'reconnecting' | 'dead' | 'frozen';
-
-/** What the dashboard shows for one worker. */
-export interface WorkerView {
-  readonly id: number;
-  readonly state: WorkerState;
-  readonly reasons: Readonly<Record<string, number>>;
-  readonly keepalivesSent: number;
-  readonly lastProofOfLifeMsAgo: number | null;
-  readonly reconnects: number;
-  readonly reclaimed: number;
-  readonly deadPeers: number;
-  /** Whether the worker holds a connection (an `idle` worker may be parked without one). */
-  readonly connected: boolean;
-}
 
 export interface WorkerOptions {
   readonly url: string;
@@ -48,21 +22,31 @@ export interface WorkerOptions {
   readonly autoWork: boolean;
   /** The reclaimer's idle limit, to size the simulated work around it. */
   readonly idleLimitMs?: number | undefined;
+  /** `--redis`: each keepalive worker mirrors its activity there as a lease (the fleet view). */
+  readonly redisUrl?: string | null | undefined;
+  /** Add the worker without keep-alives (id `count + 1`). Default true. */
+  readonly withBareWorker?: boolean | undefined;
   /** One line per event, for the headless story and the dashboard's event list. */
   readonly onEvent?: ((line: string) => void) | undefined;
+  /** A moment to mark on the timeline. */
+  readonly onMark?: ((worker: number, kind: MarkKind) => void) | undefined;
 }
 
 export interface DemoWorker {
   readonly id: number;
-  readonly client: KeepaliveClient;
+  /** Whether this worker uses keep-alives. */
+  readonly keepalive: boolean;
   view(): WorkerView;
   /** Starts a `tool_exec` lasting `ms`. */
   startLongTool(ms: number): void;
   /** Cuts the connection abruptly (as a network failure would). */
   cut(): void;
-  /** Stops answering and sending, as a hung process would. */
+  /** Stops the worker's process (SIGSTOP), as a hung process. */
   freeze(): void;
+  /** Continues it (SIGCONT). */
   resume(): void;
+  /** The server's dead-peer verdict on this worker (counted in its view). */
+  countDeadPeer(): void;
   /** Resolves when the connection is open. */
   opened(): Promise<void>;
   /** Resolves the next time the reclaimer closes this worker's connection (4000). */
@@ -77,130 +61,82 @@ export interface Workers {
   shutdown(): Promise<{ id: number; report: ShutdownReport }[]>;
 }
 
-class Worker implements DemoWorker {
-  readonly client: KeepaliveClient;
-  private socket: WebSocket | null = null;
-  private frozen: WebSocket | null = null;
-  private frozenWanted = false;
-  private lastProof: number | null = null;
-  private reconnects = 0;
-  private reclaimed = 0;
+/** The built worker script (the tests run the sources, the build has made it). */
+const WORKER_SCRIPT = fileURLToPath(new URL('../dist/worker-process.js', import.meta.url));
+const STOP_TIMEOUT_MS = 5_000;
+
+class WorkerProcess implements DemoWorker {
+  private readonly child: ChildProcess;
+  private last: Omit<WorkerView, 'deadPeers'>;
   private deadPeers = 0;
+  private frozen = false;
   private open = false;
-  /** Parked by the client (lazy reconnect): disconnected on purpose until work comes back. */
-  private parked = false;
-  private seed: number;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private exited = false;
+  private report: ShutdownReport | null = null;
   private readonly waiters: { opened: (() => void)[]; reclaimed: (() => void)[] } = { opened: [], reclaimed: [] };
-  private stopped = false;
+  private stopping: Promise<ShutdownReport> | null = null;
 
   constructor(
-    readonly id: number,
+    private readonly spec: WorkerSpec,
     private readonly options: WorkerOptions,
   ) {
-    this.seed = (options.seed + id * 7919) >>> 0;
-    const url = `${options.url}&worker=${id}`;
-    this.client = createKeepaliveClient(
-      () => {
-        const socket = new WebSocket(url);
-        this.socket = socket;
-        socket.on('pong', () => (this.lastProof = performance.now()));
-        socket.on('message', () => (this.lastProof = performance.now()));
-        if (this.frozenWanted) socket.once('open', () => this.applyFreeze());
-        return socket;
-      },
-      {
-        heartbeatIntervalMs: options.heartbeatIntervalMs,
-        pongTimeoutMs: options.pongTimeoutMs,
-        idleDelayMs: options.idleLimitMs ?? 30_000,
-        // Lazy: a connection lost while idle (the reclaimer's 4000) is not re-established until work comes back.
-        reconnect: { initialDelayMs: 200, maxDelayMs: 3_000, resetAfterMs: 10_000, whenIdle: 'lazy' },
-      },
-    );
-    this.client.on('open', ({ attempt }) => {
-      this.open = true;
-      this.lastProof = performance.now();
-      const resumed = this.parked;
-      this.parked = false;
-      if (attempt > 0 || resumed) this.reconnects++;
-      if (resumed) this.say('work came back: reconnected at once');
-      else this.say(attempt > 0 ? `reconnected (attempt ${attempt})` : 'connected');
-      for (const resolve of this.waiters.opened.splice(0)) resolve();
+    this.last = {
+      id: spec.id,
+      keepalive: spec.keepalive,
+      state: 'reconnecting',
+      reasons: {},
+      keepalivesSent: 0,
+      lastProofOfLifeMsAgo: null,
+      reconnects: 0,
+      reclaimed: 0,
+      lostWork: 0,
+      connected: false,
+    };
+    this.child = fork(WORKER_SCRIPT, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    this.child.on('message', (message: ChildMessage) => this.receive(message));
+    this.child.on('exit', () => {
+      this.exited = true;
     });
-    this.client.on('close', ({ code, reason, willReconnect }) => {
-      this.open = false;
-      const then = willReconnect ? '; reconnecting' : '';
-      if (code === 4000) {
-        this.reclaimed++;
-        this.say(`reclaimed by the server as idle (4000 ${reason})${then}`);
-        for (const resolve of this.waiters.reclaimed.splice(0)) resolve();
-      } else {
-        this.say(`connection closed (${code}${reason ? ` ${reason}` : ''})${then}`);
-      }
-    });
-    this.client.on('idle', () => {
-      this.parked = true;
-      this.say('idle: stays disconnected until work comes back');
-    });
-    this.client.on('reconnecting', ({ attempt, delayMs }) => this.say(`reconnecting: attempt ${attempt} in ${delayMs} ms`));
-    this.client.on('dead-peer', ({ timeoutMs }) => {
-      this.deadPeers++;
-      this.say(`no proof of life within ${timeoutMs} ms: connection terminated`);
-    });
-    this.client.on('error', () => undefined);
-    if (options.autoWork) this.scheduleWork();
+  }
+
+  get id(): number {
+    return this.spec.id;
+  }
+
+  get keepalive(): boolean {
+    return this.spec.keepalive;
   }
 
   view(): WorkerView {
-    const snapshot = this.client.activity.snapshot();
-    let state: WorkerState;
-    if (this.frozenWanted) state = 'frozen';
-    else if (this.client.state === 'closed') state = 'dead';
-    // Parked by the client: quiet on purpose, not trying to reconnect.
-    else if (this.client.state === 'idle') state = 'idle';
-    else if (!this.open) state = 'reconnecting';
-    else state = snapshot.total > 0 ? 'busy' : 'idle';
-    return {
-      id: this.id,
-      state,
-      reasons: snapshot.counts,
-      keepalivesSent: snapshot.keepalivesSent,
-      lastProofOfLifeMsAgo: this.lastProof === null ? null : performance.now() - this.lastProof,
-      reconnects: this.reconnects,
-      reclaimed: this.reclaimed,
-      deadPeers: this.deadPeers,
-      connected: this.open,
-    };
+    return { ...this.last, state: this.frozen ? 'frozen' : this.last.state, deadPeers: this.deadPeers };
   }
 
   startLongTool(ms: number): void {
-    this.work('tool_exec', ms);
+    this.post({ type: 'long-tool', ms });
   }
 
   cut(): void {
-    this.say('connection cut');
-    this.socket?.terminate();
+    this.post({ type: 'cut' });
   }
 
   freeze(): void {
-    if (this.frozenWanted) return;
-    this.frozenWanted = true;
-    this.say('frozen: stops answering');
-    this.applyFreeze();
+    if (this.frozen || this.exited) return;
+    this.frozen = true;
+    this.child.kill('SIGSTOP');
+    this.options.onEvent?.(`worker ${this.id}: frozen (process stopped: no answers, no sends)`);
+    this.options.onMark?.(this.id, 'frozen');
   }
 
   resume(): void {
-    if (!this.frozenWanted) return;
-    this.frozenWanted = false;
-    const socket = this.frozen;
-    if (socket !== null) {
-      // Drop the instance overrides: the prototype's ping and send are back.
-      Reflect.deleteProperty(socket, 'ping');
-      Reflect.deleteProperty(socket, 'send');
-      socket.resume();
-    }
-    this.frozen = null;
-    this.say('resumed');
+    if (!this.frozen) return;
+    this.frozen = false;
+    if (!this.exited) this.child.kill('SIGCONT');
+    this.options.onEvent?.(`worker ${this.id}: resumed (process continued)`);
+    this.options.onMark?.(this.id, 'resumed');
+  }
+
+  countDeadPeer(): void {
+    this.deadPeers++;
   }
 
   opened(): Promise<void> {
@@ -212,78 +148,72 @@ class Worker implements DemoWorker {
     return new Promise((resolve) => this.waiters.reclaimed.push(resolve));
   }
 
-  async stop(): Promise<ShutdownReport> {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-    if (this.frozenWanted) this.resume();
-    // The client shuts its activity down as it closes; the closed event carries the report (S9).
-    const { report } = await this.client.close(1000, 'demo shutting down');
-    return report;
-  }
-
-  /** A hung process: nothing is read, nothing is written. */
-  private applyFreeze(): void {
-    const socket = this.socket;
-    if (socket === null || this.frozen !== null || socket.readyState !== WebSocket.OPEN) return;
-    this.frozen = socket;
-    socket.ping = () => undefined;
-    socket.send = () => undefined;
-    socket.pause();
-  }
-
-  private work(reason: 'api_call' | 'tool_exec', ms: number): void {
-    this.say(`${reason} started (${(ms / 1000).toFixed(1)} s)`);
-    void this.client.activity.run(reason, () => this.sleep(ms)).then(() => {
-      if (this.stopped) return;
-      this.say(`${reason} finished`);
-      try {
-        this.client.send(JSON.stringify({ worker: this.id, done: reason, ms }));
-      } catch {
-        // Closed while finishing: the shutdown report covers it.
+  stop(): Promise<ShutdownReport> {
+    this.stopping ??= new Promise<ShutdownReport>((resolve) => {
+      const empty: ShutdownReport = { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: this.last.keepalivesSent };
+      if (this.exited) {
+        resolve(this.report ?? empty);
+        return;
       }
+      // A stopped process cannot hear the stop: continue it first.
+      if (this.frozen) this.resume();
+      const force = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      this.child.once('exit', () => {
+        clearTimeout(force);
+        resolve(this.report ?? empty);
+      });
+      this.post({ type: 'stop' });
     });
+    return this.stopping;
   }
 
-  private random(): number {
-    const draw = nextRandom(this.seed);
-    this.seed = draw.seed;
-    return draw.value;
+  private post(message: ParentMessage): void {
+    if (!this.exited && this.child.connected) this.child.send(message);
   }
 
-  /** Random bursts: gaps sometimes longer than the idle limit, work sometimes much longer. */
-  private scheduleWork(): void {
-    const idle = this.options.idleLimitMs ?? 8_000;
-    const gap = this.random() < 0.4 ? idle * (1.2 + this.random()) : idle * 0.5 * this.random();
-    this.later(gap, () => {
-      const long = this.random() < 0.3;
-      const ms = long ? idle * (1.5 + 2 * this.random()) : idle * (0.2 + 0.6 * this.random());
-      this.work(this.random() < 0.6 ? 'api_call' : 'tool_exec', ms);
-      if (this.random() < 0.3) this.work('tool_exec', ms * 0.5);
-      this.later(ms, () => this.scheduleWork());
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.later(ms, resolve));
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private say(line: string): void {
-    this.options.onEvent?.(`worker ${this.id}: ${line}`);
+  private receive(message: ChildMessage): void {
+    switch (message.type) {
+      case 'view':
+        this.last = message.view;
+        this.open = message.view.connected;
+        return;
+      case 'event':
+        this.options.onEvent?.(message.line);
+        return;
+      case 'mark':
+        this.options.onMark?.(this.id, message.kind);
+        return;
+      case 'opened':
+        this.open = true;
+        for (const resolve of this.waiters.opened.splice(0)) resolve();
+        return;
+      case 'reclaimed':
+        this.open = false;
+        for (const resolve of this.waiters.reclaimed.splice(0)) resolve();
+        return;
+      case 'report':
+        this.report = message.report;
+        return;
+    }
   }
 }
 
-/** Starts `count` workers connecting to `url`. */
+/** Starts `count` workers connecting to `url`, plus the one without keep-alives. */
 export function startWorkers(options: WorkerOptions): Workers {
-  const list = Array.from({ length: options.count }, (_, i) => new Worker(i + 1, options));
+  const idleLimitMs = options.idleLimitMs ?? 8_000;
+  const spec = (id: number, keepalive: boolean): WorkerSpec => ({
+    id,
+    keepalive,
+    url: `${options.url}&worker=${id}`,
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    pongTimeoutMs: options.pongTimeoutMs,
+    idleLimitMs,
+    seed: options.seed,
+    autoWork: options.autoWork,
+    redisUrl: options.redisUrl ?? null,
+  });
+  const list: WorkerProcess[] = Array.from({ length: options.count }, (_, i) => new WorkerProcess(spec(i + 1, true), options));
+  if (options.withBareWorker ?? true) list.push(new WorkerProcess(spec(options.count + 1, false), options));
   return {
     list,
     views: () => list.map((w) => w.view()),

@@ -24,13 +24,13 @@
  * event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution) over
  * one more interval. Prints one JSON line.
  *
- * With a fifth argument (scenario 8, scale mode) every session is created at
+ * With a fifth argument (scenario 9, scale mode) every session is created at
  * once with its phase already spread over the interval (its start
  * backdated), and CPU and loop delay are measured together over `windowMs`.
  *
  *   child.mjs <impl> <sessions> <intervalMs> <measureIntervals> [windowMs]
  *
- * Runs on Node, Bun and Deno (scenario 9).
+ * Runs on Node, Bun and Deno (scenario 10).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -41,7 +41,7 @@ const [impl = 'scheduler', sessionsArg = '100000', intervalArg = '1000', measure
 const count = Number(sessionsArg);
 const intervalMs = Number(intervalArg);
 const measureIntervals = Number(measureArg);
-// Scale mode (scenario 8): sessions are created at once with their phases already spread over the
+// Scale mode (scenario 9): sessions are created at once with their phases already spread over the
 // interval (their start backdated), and CPU and loop delay are measured together over `windowMs`.
 const windowMs = windowArg === '' ? null : Number(windowArg);
 const BATCHES = 50;

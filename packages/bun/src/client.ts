@@ -99,14 +99,6 @@ export interface ConnectWithKeepaliveOptions<W extends BunWebSocketLike = BunWeb
  *
  * Returns a function that removes the helper's listeners (and detaches if
  * this socket's sender is still attached).
- *
- * @example
- * ```ts
- * import { createSessionActivity, keepaliveSocket } from '@keepalive/bun';
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * const socket = new WebSocket('ws://127.0.0.1:8080');
- * const dispose = keepaliveSocket(socket, activity);
- * ```
  */
 export function keepaliveSocket(socket: BunWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
   return keepaliveWhatwgSocket(socket, activity, options);
@@ -120,10 +112,28 @@ export function keepaliveSocket(socket: BunWebSocketLike, activity: SessionActiv
  *
  * @example
  * ```ts
- * import { connectWithKeepalive, createSessionActivity } from '@keepalive/bun';
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * const socket = connectWithKeepalive('ws://127.0.0.1:8080', activity);
- * await activity.run('api_call', () => streamModelResponse(socket));
+ * import { connectWithKeepalive, createSessionActivity, withKeepalive } from '@keepalive/bun';
+ *
+ * const websocket = withKeepalive(
+ *   { message: (ws, message) => ws.send(`echo: ${message}`) },
+ *   { pingIntervalMs: 500, pongTimeoutMs: 250, minPingIntervalMs: 100 },
+ * );
+ * const server = Bun.serve({
+ *   hostname: '127.0.0.1',
+ *   port: 0,
+ *   fetch: (request, srv) => (srv.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
+ *   websocket,
+ * });
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 200, pongTimeoutMs: 500, logger: console });
+ * const socket = connectWithKeepalive(`ws://127.0.0.1:${server.port}`, activity);
+ * await new Promise((resolve) => socket.addEventListener('open', resolve));
+ *
+ * await activity.run('api_call', () => new Promise((resolve) => setTimeout(resolve, 1_000))); // keep-alives flow
+ * console.log(activity.shutdown()); // { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: 4 }
+ * console.log(websocket.keepalive.stats()); // { tracked: 1, pingsSent: 2, deadPeers: 0, ... }
+ * socket.close();
+ * server.stop();
  * ```
  */
 export function connectWithKeepalive<W extends BunWebSocketLike = BunWebSocketLike>(

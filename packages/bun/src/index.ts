@@ -7,16 +7,27 @@
  * @example
  * ```ts
  * import { connectWithKeepalive, createSessionActivity, withKeepalive } from '@keepalive/bun';
- * Bun.serve({
- *   fetch: (request, server) => (server.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
- *   websocket: withKeepalive({ message: (ws, message) => ws.send(String(message)) }),
+ *
+ * const websocket = withKeepalive(
+ *   { message: (ws, message) => ws.send(`echo: ${message}`) },
+ *   { pingIntervalMs: 500, pongTimeoutMs: 250, minPingIntervalMs: 100 },
+ * );
+ * const server = Bun.serve({
+ *   hostname: '127.0.0.1',
+ *   port: 0,
+ *   fetch: (request, srv) => (srv.upgrade(request) ? undefined : new Response('upgrade required', { status: 426 })),
+ *   websocket,
  * });
- * // Resumable sessions (B14): pass the URL on, read messages from the sessions.
- * const websocket = withKeepalive({ message: () => undefined }, { resume: true });
- * websocket.keepalive.sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
- * Bun.serve({ fetch: (request, server) => (server.upgrade(request, { data: { url: request.url } }) ? undefined : new Response(null, { status: 426 })), websocket });
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
- * connectWithKeepalive('ws://127.0.0.1:3000', activity);
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 200, pongTimeoutMs: 500, logger: console });
+ * const socket = connectWithKeepalive(`ws://127.0.0.1:${server.port}`, activity);
+ * await new Promise((resolve) => socket.addEventListener('open', resolve));
+ *
+ * await activity.run('api_call', () => new Promise((resolve) => setTimeout(resolve, 1_000))); // keep-alives flow
+ * console.log(activity.shutdown()); // { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: 4 }
+ * console.log(websocket.keepalive.stats()); // { tracked: 1, pingsSent: 2, deadPeers: 0, ... }
+ * socket.close();
+ * server.stop();
  * ```
  *
  * @packageDocumentation

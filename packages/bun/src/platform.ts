@@ -33,12 +33,6 @@ export interface BunTimerLike {
 
 /**
  * The `Bun` global, or `undefined` on another runtime (looked up at each call).
- *
- * @example
- * ```ts
- * import { bunGlobal } from '@keepalive/bun';
- * if (bunGlobal() === undefined) throw new Error('not running on Bun');
- * ```
  */
 export function bunGlobal(): BunLike | undefined {
   const bun = (globalThis as { Bun?: unknown }).Bun;
@@ -60,13 +54,6 @@ function noop(): void {
  * (`keepProcessAlive: 'while-busy'`). Everything is looked up at each call,
  * so fake timers installed after import are honoured. Off Bun it falls back
  * to `performance.now()`, so the package can be imported (and tested) anywhere.
- *
- * @example
- * ```ts
- * import { bunPlatform, createScheduler } from '@keepalive/bun';
- * const scheduler = createScheduler({ platform: bunPlatform });
- * bunPlatform.now(); // e.g. 41.25
- * ```
  */
 export const bunPlatform: Platform = Object.freeze({
   now: (): number => {
@@ -123,12 +110,6 @@ export function createScheduler(options: BunSchedulerOptions = {}): Scheduler {
  * in the program (`@keepalive/node-timers`' `defaultScheduler`): a program
  * that uses the client, a server integration and activities arms one OS
  * timer in all.
- *
- * @example
- * ```ts
- * import { defaultScheduler } from '@keepalive/bun';
- * console.log(defaultScheduler().osTimersArmed); // 0 or 1
- * ```
  */
 export function defaultScheduler(): Scheduler {
   return sharedScheduler();

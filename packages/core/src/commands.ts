@@ -92,12 +92,6 @@ export interface Diagnostic {
 
 /**
  * WebSocket close codes the core uses (RFC 6455 section 7.4.1).
- *
- * @example
- * ```ts
- * import { CLOSE_CODES } from '@keepalive/core';
- * socket.close(CLOSE_CODES.policyViolation, 'ping flood');
- * ```
  */
 export const CLOSE_CODES = Object.freeze({
   /** 1001: the endpoint is going away (server shutdown). */
@@ -132,7 +126,6 @@ export function diagnostic(level: DiagnosticLevel, name: string, fields: Diagnos
  *
  * @example
  * ```ts
- * import { clearCommands, step, type SessionCommand } from '@keepalive/core';
  * const out: SessionCommand[] = [];
  * state = step(state, event, out);
  * for (const command of out) execute(command);

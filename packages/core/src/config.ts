@@ -3,12 +3,6 @@ import { checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, opt
 /**
  * Options of a session-activity machine. Every field is optional; the
  * defaults are the reference module's (spec B1).
- *
- * @example
- * ```ts
- * import { createSessionState } from '@keepalive/core';
- * const state = createSessionState({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * ```
  */
 export interface SessionOptions {
   /** Time between heartbeat ticks while busy and attached (S4, S5). Default 30 000 ms. */
@@ -41,13 +35,6 @@ export interface SessionOptions {
 /**
  * Validated, frozen session options with every default filled in. One config
  * can be shared by any number of sessions (it is referenced, not copied).
- *
- * @example
- * ```ts
- * import { defineSessionConfig, createSessionState } from '@keepalive/core';
- * const config = defineSessionConfig({ heartbeatIntervalMs: 10_000 });
- * const sessions = Array.from({ length: 1_000 }, () => createSessionState(config));
- * ```
  */
 export interface SessionConfig {
   readonly heartbeatIntervalMs: number;
@@ -61,12 +48,6 @@ export interface SessionConfig {
 
 /**
  * The reference defaults (spec S5, S6, B1).
- *
- * @example
- * ```ts
- * import { SESSION_DEFAULTS } from '@keepalive/core';
- * SESSION_DEFAULTS.heartbeatIntervalMs; // 30000
- * ```
  */
 export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
   heartbeatIntervalMs: 30_000,
@@ -88,9 +69,19 @@ const SESSION_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION
  *
  * @example
  * ```ts
- * import { defineSessionConfig } from '@keepalive/core';
+ * import { createSessionState, defineSessionConfig, KeepaliveOptionError } from '@keepalive/core';
+ *
+ * // Validate once, share the frozen config across many sessions.
  * const config = defineSessionConfig({ idleDelayMs: 60_000 });
- * defineSessionConfig({ heartbeatIntervalMs: 0 }); // throws: Invalid option heartbeatIntervalMs: 0 (...)
+ * const sessions = Array.from({ length: 3 }, () => createSessionState(config, 0));
+ * console.log(sessions.length, config.idleDelayMs); // 3 60000
+ *
+ * try {
+ *   defineSessionConfig({ heartbeatIntervalMs: 0 });
+ * } catch (error) {
+ *   if (!(error instanceof KeepaliveOptionError)) throw error;
+ *   console.log(error.message); // Invalid option heartbeatIntervalMs: 0 (...)
+ * }
  * ```
  */
 export function defineSessionConfig(options: SessionOptions | SessionConfig = {}): SessionConfig {

@@ -6,13 +6,6 @@ export { deadlineOf };
  * The earliest armed deadline of a session, or `null` when nothing is
  * armed: what quinn calls `poll_timeout`. A driver arms one OS timer for it
  * and, when it fires, delivers `{ type: 'timeout', now }`.
- *
- * @example
- * ```ts
- * import { pollTimeout } from '@keepalive/core';
- * const deadline = pollTimeout(state);
- * if (deadline !== null) driver.wakeAt(deadline, () => transition(state, { type: 'timeout', now: driver.now() }));
- * ```
  */
 export function pollTimeout(state: SessionState): number | null {
   let earliest: number | null = null;
@@ -40,12 +33,6 @@ export function armedTimers(state: SessionState): number {
 /**
  * The earliest armed deadline across any number of sessions, so a driver can
  * run them all on one OS timer. `null` when none has a timer armed.
- *
- * @example
- * ```ts
- * import { earliestDeadline } from '@keepalive/core';
- * const next = earliestDeadline(sessions.values());
- * ```
  */
 export function earliestDeadline(states: Iterable<SessionState>): number | null {
   let earliest: number | null = null;

@@ -45,12 +45,6 @@ function describeValue(value: unknown): string {
  * The largest duration any option accepts: 2^31 - 1 ms (about 24.8 days),
  * the longest delay a JavaScript timer can hold. Anything longer is absurd
  * for a keep-alive and would silently fire at once on most runtimes.
- *
- * @example
- * ```ts
- * import { MAX_DURATION_MS } from '@keepalive/core';
- * console.log(MAX_DURATION_MS); // 2147483647
- * ```
  */
 export const MAX_DURATION_MS = 2_147_483_647;
 

@@ -13,13 +13,6 @@ import { KeepaliveOptionError } from './errors.js';
 /**
  * What an inbound heartbeat message means, given how many of ours are still
  * unanswered.
- *
- * @example
- * ```ts
- * import { answerHeartbeat } from '@keepalive/core';
- * answerHeartbeat(1); // { unanswered: 0, reply: false }: the answer to ours
- * answerHeartbeat(0); // { unanswered: 0, reply: true }: the peer's own; answer it
- * ```
  */
 export interface HeartbeatVerdict {
   /** Heartbeats of ours still unanswered after this one. */

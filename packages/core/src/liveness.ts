@@ -7,12 +7,6 @@
 
 /**
  * The liveness state of one peer.
- *
- * @example
- * ```ts
- * import { createLiveness } from '@keepalive/core';
- * const liveness: LivenessState = createLiveness(0);
- * ```
  */
 export interface LivenessState {
   /** When proof of life is due, or `null` while nothing is owed. */

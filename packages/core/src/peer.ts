@@ -264,13 +264,6 @@ const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = Object.freez
  * keeps detection within interval + timeout.
  *
  * @param phase - a value in [0, 1) (randomness as an input, spec B3); out of range means 0.
- *
- * @example
- * ```ts
- * import { createPeerState, definePeerConfig } from '@keepalive/core';
- * const config = definePeerConfig({ pingIntervalMs: 30_000 });
- * const peer = createPeerState(config, clock.now(), randomPhase());
- * ```
  */
 export function createPeerState(config: PeerConfig, now: number, phase: number): PeerState {
   const offset = isUnitInterval(phase) ? phase : 0;

@@ -209,12 +209,6 @@ const CANCEL_RECONNECT: CancelTimer<'reconnect'> = Object.freeze({ type: 'cancel
  *
  * @param seed - seed of the jitter generator; give each connection its own
  *   (for example from `crypto.getRandomValues` in the driver).
- *
- * @example
- * ```ts
- * import { createReconnectState } from '@keepalive/core';
- * const state = createReconnectState({ maxDelayMs: 10_000 }, crypto.getRandomValues(new Uint32Array(1))[0]);
- * ```
  */
 export function createReconnectState(options: ReconnectOptions | ReconnectConfig = {}, seed = 0): ReconnectState {
   return { config: defineReconnectConfig(options), phase: 'idle', attempt: 0, level: 0, seed: toSeed(seed), connectedAt: null, deadline: null };

@@ -17,24 +17,12 @@ import { pongDeadlineAfterSend } from './liveness.js';
  * - `idle`: the one-shot idle notice after the last activity stops (S6);
  * - `liveness`: the deadline for proof of life after a keep-alive (B5);
  * - `stuck`: the next activity that will have been in flight too long.
- *
- * @example
- * ```ts
- * import type { SessionTimer } from '@keepalive/core';
- * const timer: SessionTimer = 'heartbeat';
- * ```
  */
 export type SessionTimer = 'heartbeat' | 'idle' | 'liveness' | 'stuck';
 
 /**
  * Every session timer, in the order timers due at the same instant fire:
  * a dead peer is noticed before a tick would send into it.
- *
- * @example
- * ```ts
- * import { SESSION_TIMERS } from '@keepalive/core';
- * SESSION_TIMERS.includes('idle'); // true
- * ```
  */
 export const SESSION_TIMERS: readonly SessionTimer[] = Object.freeze(['liveness', 'heartbeat', 'idle', 'stuck'] as const);
 
@@ -61,14 +49,6 @@ export interface Activity {
  * The state of one session: plain, serialisable data (`JSON.stringify` round
  * trips it). Never mutate it; every transition returns a new object when
  * anything changed and the same object when nothing did.
- *
- * @example
- * ```ts
- * import { createSessionState, transition } from '@keepalive/core';
- * const [state] = transition(createSessionState(), { type: 'start', reason: 'api_call', now: 0 });
- * state.total; // 1
- * state.counts; // { api_call: 1 }
- * ```
  */
 export interface SessionState {
   /** The validated options (shared by reference). */
@@ -187,12 +167,6 @@ export type SessionCommand =
  * | `time_went_backwards` | warn | `by_ms` |
  * | `invalid_time` / `invalid_event` | warn | `event` (the event type, when known) |
  * | `event_after_shutdown` | warn | `event` |
- *
- * @example
- * ```ts
- * import { SESSION_DIAGNOSTICS } from '@keepalive/core';
- * if (command.type === 'diagnostic' && command.name === SESSION_DIAGNOSTICS.idle) markIdle();
- * ```
  */
 export const SESSION_DIAGNOSTICS = Object.freeze({
   heartbeat: 'heartbeat',
@@ -245,12 +219,6 @@ const DEADLINE_FIELD = Object.freeze({
  *
  * @param options - session options, or a shared config.
  * @param now - the monotonic time the session is created at (default 0).
- *
- * @example
- * ```ts
- * import { createSessionState } from '@keepalive/core';
- * const state = createSessionState({ heartbeatIntervalMs: 10_000 }, clock.now());
- * ```
  */
 export function createSessionState(options: SessionOptions | SessionConfig = {}, now = 0): SessionState {
   if (!Number.isFinite(now)) throw new RangeError(`Invalid start time now: ${String(now)} (expected a finite number)`);
@@ -314,12 +282,16 @@ export function transition(state: SessionState, event: SessionEvent): SessionTra
  *
  * @example
  * ```ts
- * import { clearCommands, createSessionState, step, type SessionCommand } from '@keepalive/core';
+ * import { createSessionState, step, type SessionCommand } from '@keepalive/core';
+ *
+ * // One command buffer, reused: no allocation per event on a hot path.
  * const out: SessionCommand[] = [];
- * let state = createSessionState();
+ * let state = createSessionState({ heartbeatIntervalMs: 1_000 }, 0);
+ * state = step(state, { type: 'attach', now: 0 }, out);
  * state = step(state, { type: 'start', reason: 'api_call', now: 0 }, out);
- * for (const command of out) execute(command);
- * clearCommands(out); // not `out.length = 0`: a slow runtime call on V8
+ * for (const command of out) console.log(command.type); // what a driver carries out: 'arm' (a timer), ...
+ * out.length = 0;
+ * console.log(state.total); // 1
  * ```
  */
 export function step(state: SessionState, event: SessionEvent, out: SessionCommand[], options?: StepOptions): SessionState {
@@ -334,7 +306,6 @@ export function step(state: SessionState, event: SessionEvent, out: SessionComma
  *
  * @example
  * ```ts
- * import { step, type StepOptions } from '@keepalive/core';
  * // A driver on a shared scheduler (it re-reads pollTimeout), with nobody listening at debug level:
  * const quiet: StepOptions = { debug: false, timerCommands: false };
  * state = step(state, event, out, quiet);
@@ -359,7 +330,6 @@ export interface StepOptions {
  *
  * @example
  * ```ts
- * import { createSessionState, type MutableSessionState } from '@keepalive/core';
  * const state: MutableSessionState = createSessionState();
  * ```
  */
@@ -376,7 +346,6 @@ export type MutableSessionState = { -readonly [K in keyof SessionState]: Session
  *
  * @example
  * ```ts
- * import { createSessionState, pollTimeout, stepInPlace, type SessionCommand } from '@keepalive/core';
  * const out: SessionCommand[] = [];
  * const state = createSessionState({ heartbeatIntervalMs: 30_000 });
  * stepInPlace(state, { type: 'attach', now: 0 }, out);

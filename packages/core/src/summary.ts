@@ -31,12 +31,6 @@ export interface SessionSummary {
 
 /**
  * Summarises a session at time `now`.
- *
- * @example
- * ```ts
- * import { summarize } from '@keepalive/core';
- * console.log(summarize(state, now).oldestActivityMs);
- * ```
  */
 export function summarize(state: SessionState, now: number): SessionSummary {
   return {

@@ -7,14 +7,6 @@ import { defaultScheduler } from './platform.ts';
  * monotonic clock and one shared, unref'd Deno timer ({@link defaultScheduler}) unless
  * `scheduler` is given. Options are validated here: a bad one throws,
  * naming the option and the value.
- *
- * @example
- * ```ts
- * import { createSessionActivity } from '@keepalive/deno';
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, logger: console });
- * activity.attach(() => socket.send(''));
- * await activity.run('api_call', () => streamModelResponse());
- * ```
  */
 export function createSessionActivity(options: SessionActivityOptions = {}): SessionActivity {
   return createNodeSessionActivity({ ...options, scheduler: options.scheduler ?? defaultScheduler() });

@@ -58,14 +58,6 @@ export interface ConnectWithKeepaliveOptions<W extends DenoWebSocketLike = DenoW
  *
  * Returns a function that removes the helper's listeners (and detaches if
  * this socket's sender is still attached).
- *
- * @example
- * ```ts
- * import { createSessionActivity, keepaliveSocket } from '@keepalive/deno';
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * const socket = new WebSocket('ws://127.0.0.1:8000');
- * const dispose = keepaliveSocket(socket, activity);
- * ```
  */
 export function keepaliveSocket(socket: DenoWebSocketLike, activity: SessionActivity, options: KeepaliveSocketOptions = {}): () => void {
   // Deno's WebSocket cannot send protocol pings: the keep-alive is always the heartbeat message.
@@ -80,10 +72,26 @@ export function keepaliveSocket(socket: DenoWebSocketLike, activity: SessionActi
  *
  * @example
  * ```ts
- * import { connectWithKeepalive, createSessionActivity } from '@keepalive/deno';
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * const socket = connectWithKeepalive('ws://127.0.0.1:8000', activity);
- * await activity.run('api_call', () => streamModelResponse(socket));
+ * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, upgradeWithKeepalive } from '@keepalive/deno';
+ *
+ * const tracker = createKeepaliveTracker({ pingIntervalMs: 500, pongTimeoutMs: 250, minPingIntervalMs: 100 });
+ * const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request) => {
+ *   const { socket, response } = upgradeWithKeepalive(request, { tracker });
+ *   socket.addEventListener('message', (event) => {
+ *     if (event.data !== '') socket.send(`echo: ${event.data}`); // '' is the heartbeat
+ *   });
+ *   return response;
+ * });
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 200, pongTimeoutMs: 500, logger: console });
+ * const socket = connectWithKeepalive(`ws://127.0.0.1:${server.addr.port}`, activity);
+ * await new Promise((resolve) => socket.addEventListener('open', resolve));
+ *
+ * await activity.run('api_call', () => new Promise((resolve) => setTimeout(resolve, 1_000))); // keep-alives flow
+ * console.log(activity.shutdown()); // { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: 4 }
+ * console.log(tracker.stats()); // { tracked: 1, pingsSent: 2, heartbeatsAnswered: 4, deadPeers: 0, ... }
+ * socket.close();
+ * await server.shutdown();
  * ```
  */
 export function connectWithKeepalive<W extends DenoWebSocketLike = DenoWebSocketLike>(

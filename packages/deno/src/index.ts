@@ -7,15 +7,26 @@
  *
  * @example
  * ```ts
- * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, createSessionHub, upgradeWithKeepalive } from 'npm:@keepalive/deno';
- * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
- * Deno.serve((request) => upgradeWithKeepalive(request, { tracker }).response);
- * // Resumable sessions (B14): one hub for the server; read messages from the sessions.
- * const sessions = createSessionHub();
- * sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
- * Deno.serve((request) => upgradeWithKeepalive(request, { tracker, sessions }).response);
- * const activity = createSessionActivity({ heartbeatIntervalMs: 15_000 });
- * connectWithKeepalive('ws://127.0.0.1:8000', activity);
+ * import { connectWithKeepalive, createKeepaliveTracker, createSessionActivity, upgradeWithKeepalive } from '@keepalive/deno';
+ *
+ * const tracker = createKeepaliveTracker({ pingIntervalMs: 500, pongTimeoutMs: 250, minPingIntervalMs: 100 });
+ * const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (request) => {
+ *   const { socket, response } = upgradeWithKeepalive(request, { tracker });
+ *   socket.addEventListener('message', (event) => {
+ *     if (event.data !== '') socket.send(`echo: ${event.data}`); // '' is the heartbeat
+ *   });
+ *   return response;
+ * });
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 200, pongTimeoutMs: 500, logger: console });
+ * const socket = connectWithKeepalive(`ws://127.0.0.1:${server.addr.port}`, activity);
+ * await new Promise((resolve) => socket.addEventListener('open', resolve));
+ *
+ * await activity.run('api_call', () => new Promise((resolve) => setTimeout(resolve, 1_000))); // keep-alives flow
+ * console.log(activity.shutdown()); // { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: 4 }
+ * console.log(tracker.stats()); // { tracked: 1, pingsSent: 2, heartbeatsAnswered: 4, deadPeers: 0, ... }
+ * socket.close();
+ * await server.shutdown();
  * ```
  *
  * @packageDocumentation

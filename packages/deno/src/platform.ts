@@ -3,12 +3,6 @@ import type { DenoLike } from './deno-like.ts';
 
 /**
  * The `Deno` global, or `undefined` on another runtime (looked up at each call).
- *
- * @example
- * ```ts
- * import { denoGlobal } from '@keepalive/deno';
- * if (denoGlobal() === undefined) throw new Error('not running on Deno');
- * ```
  */
 export function denoGlobal(): DenoLike | undefined {
   const deno = (globalThis as { Deno?: unknown }).Deno;
@@ -31,12 +25,6 @@ function noop(): void {
  * (`keepProcessAlive: 'while-busy'`). Everything is looked up at each call.
  * Off Deno it unrefs Node-style, so the package can be imported (and tested)
  * anywhere.
- *
- * @example
- * ```ts
- * import { createScheduler, denoPlatform } from '@keepalive/deno';
- * const scheduler = createScheduler({ platform: denoPlatform });
- * ```
  */
 export const denoPlatform: Platform = Object.freeze({
   now: (): number => globalThis.performance.now(),
@@ -96,12 +84,6 @@ export function createScheduler(options: DenoSchedulerOptions = {}): Scheduler {
  * in the program (`@keepalive/node-timers`' `defaultScheduler`): a program
  * that uses the client, a server integration and activities arms one OS
  * timer in all.
- *
- * @example
- * ```ts
- * import { defaultScheduler } from '@keepalive/deno';
- * console.log(defaultScheduler().osTimersArmed); // 0 or 1
- * ```
  */
 export function defaultScheduler(): Scheduler {
   return sharedScheduler();

@@ -176,18 +176,29 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  *
  * @example
  * ```ts
- * import { createKeepaliveTracker, createSessionHub, upgradeWithKeepalive } from '@keepalive/deno';
+ * import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, upgradeWithKeepalive } from '@keepalive/deno';
+ *
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
  * const sessions = createSessionHub({ sessionTtlMs: 60_000 });
  * sessions.on('session', ({ session, resumed }) => {
- *   if (!resumed) session.on('message', (message) => session.send(message));
+ *   if (resumed) return; // the same session as before: its listeners are in place
+ *   session.on('message', (message) => session.send(`echo: ${String(message)}`));
+ *   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
  * });
- * Deno.serve((request) => {
- *   if (request.headers.get('upgrade') !== 'websocket') return new Response('upgrade required', { status: 426 });
+ * const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => undefined }, (request) => {
  *   const { socket, response, resumable } = upgradeWithKeepalive(request, { tracker, sessions });
- *   if (!resumable) socket.addEventListener('message', (event) => socket.send(String(event.data)));
+ *   if (!resumable) socket.addEventListener('message', (event) => socket.send(`echo: ${event.data}`));
  *   return response;
  * });
+ *
+ * // A client that asks for a resumable session: what it sends is kept until the server acknowledges it.
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${server.addr.port}`, { resume: true });
+ * const reply = new Promise((resolve) => client.on('message', ({ data }) => resolve(data)));
+ * client.send('hello');
+ * console.log(await reply); // echo: hello
+ * await client.close();
+ * sessions.close();
+ * await server.shutdown();
  * ```
  */
 export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepaliveOptions = {}): KeepaliveUpgrade {

@@ -21,14 +21,6 @@
  * | `ping_failed` | debug | `error` (the error's name): a ping rejected (its answer is then simply missing) |
  * | `calls_aborted` | warn | `reason` (`dead_peer`), `calls` (how many in-flight calls were aborted) |
  * | `listener_failed` | warn | `listener` (`onprogress` or `onDeadPeer`), `error` (the error's name) |
- *
- * @example
- * ```ts
- * import { MCP_DIAGNOSTICS } from '@keepalive/mcp';
- * const onDiagnostic = (diagnostic) => {
- *   if (diagnostic.name === MCP_DIAGNOSTICS.progressUnavailable) metrics.count('mcp.no_progress_token');
- * };
- * ```
  */
 export const MCP_DIAGNOSTICS = Object.freeze({
   progressUnavailable: 'progress_unavailable',

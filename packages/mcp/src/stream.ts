@@ -7,12 +7,6 @@
 /**
  * The SSE comment line a keep-alive writes when the request carries no `progressToken`: the same 13 bytes the SDK's
  * own transport keep-alive (`keepAliveMs`) writes. SSE parsers, the SDK client's included, skip comment lines.
- *
- * @example
- * ```ts
- * import { SSE_KEEPALIVE_COMMENT } from '@keepalive/mcp';
- * SSE_KEEPALIVE_COMMENT.length; // 13
- * ```
  */
 export const SSE_KEEPALIVE_COMMENT = ': keepalive\n\n';
 
@@ -35,12 +29,6 @@ export interface KeepaliveStream {
 /**
  * Finds the stream of the request whose tool handler is running: called once, synchronously, when a wrapped
  * handler starts, in the handler's own async context.
- *
- * @example
- * ```ts
- * import { createSseStreams } from '@keepalive/mcp/http';
- * const streams: SseStreamSource = createSseStreams();
- * ```
  */
 export interface SseStreamSource {
   /** The stream carrying the current request, or `null` when there is none (another transport, JSON responses). */

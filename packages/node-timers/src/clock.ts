@@ -46,12 +46,6 @@ interface Unrefable {
  * that they never keep a process alive: `timer.unref()` where the handle has
  * it (Node, Bun), `Deno.unrefTimer(id)` on Deno; browsers have nothing to
  * unref.
- *
- * @example
- * ```ts
- * import { defaultPlatform } from '@keepalive/node-timers';
- * console.log(defaultPlatform.now() >= 0); // true
- * ```
  */
 export const defaultPlatform: Platform = Object.freeze({
   now: () => globalThis.performance.now(),

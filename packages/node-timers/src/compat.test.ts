@@ -67,7 +67,8 @@ describe('compat drop-in', () => {
     expect(log).toEqual([]);
     registerSessionActivityCallback(() => undefined);
     vi.advanceTimersByTime(30_000);
-    expect(log.map((e) => e.event)).toEqual(['session_keepalive_heartbeat']);
+    // Sending is off (no KEEPALIVE_SEND_KEEPALIVES): the first tick says so once.
+    expect(log.map((e) => e.event)).toEqual(['keepalive_sending_off', 'session_keepalive_heartbeat']);
   });
 
   it('S4 S6: unregister stops the heartbeat and the idle timer', () => {
@@ -127,5 +128,56 @@ describe('compat drop-in', () => {
   it('other diagnostics pass through under their own names', () => {
     stopSessionActivity('api_call');
     expect(log).toEqual([{ level: 'warn', event: 'unmatched_stop', data: { reason: 'api_call' } }]);
+  });
+});
+
+describe('compat drop-in: sending off is said once', () => {
+  it('S5: the first heartbeat with sending off (the default) emits one warn keepalive_sending_off {gate: env}, before its heartbeat', () => {
+    let sent = 0;
+    registerSessionActivityCallback(() => sent++);
+    startSessionActivity('api_call');
+    vi.advanceTimersByTime(90_000);
+    expect(sent).toBe(0);
+    expect(log.map((e) => `${e.level} ${e.event}`)).toEqual([
+      'warn keepalive_sending_off',
+      'debug session_keepalive_heartbeat',
+      'debug session_keepalive_heartbeat',
+      'debug session_keepalive_heartbeat',
+    ]);
+    expect(log[0]?.data).toEqual({ gate: 'env' });
+  });
+
+  it('S5: no warning while sending is on, one when the option turns it off, and a signal alone warns nobody', () => {
+    process.env.KEEPALIVE_SEND_KEEPALIVES = '1';
+    let sent = 0;
+    registerSessionActivityCallback(() => sent++);
+    startSessionActivity('tool_exec');
+    sendSessionActivitySignal();
+    vi.advanceTimersByTime(60_000);
+    expect(sent).toBe(3);
+    expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([]);
+    configureSessionActivity({ log: logger, sendKeepalives: false });
+    sendSessionActivitySignal();
+    expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([]);
+    vi.advanceTimersByTime(90_000);
+    expect(sent).toBe(3);
+    expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([{ level: 'warn', event: 'keepalive_sending_off', data: { gate: 'option' } }]);
+  });
+
+  it('S5: without a log, the warning is a process warning with code KEEPALIVE_SENDING_OFF, once', () => {
+    configureSessionActivity({});
+    const warnings: unknown[] = [];
+    const spy = vi.spyOn(process, 'emitWarning').mockImplementation((warning: string | Error, options?: unknown) => {
+      warnings.push([warning, options]);
+    });
+    try {
+      registerSessionActivityCallback(() => undefined);
+      startSessionActivity('api_call');
+      vi.advanceTimersByTime(90_000);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toEqual([expect.stringContaining('KEEPALIVE_SEND_KEEPALIVES=1'), { code: 'KEEPALIVE_SENDING_OFF' }]);
   });
 });

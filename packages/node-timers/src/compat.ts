@@ -2,20 +2,53 @@
  * A drop-in for the reference session-activity module: the same names,
  * signatures and diagnostics, backed by one process-wide instance.
  *
+ * Sending is off by default, as in the reference: the callback is called only
+ * when the `KEEPALIVE_SEND_KEEPALIVES` environment variable is truthy (1, true,
+ * yes, on) or `configureSessionActivity({ sendKeepalives: true })` says so. The
+ * first heartbeat that ticks with sending off emits one `warn`
+ * `keepalive_sending_off` (see {@link COMPAT_DIAGNOSTICS}).
+ *
  * @example
  * ```ts
+ * import type { AddressInfo } from 'node:net';
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import WebSocket, { WebSocketServer } from 'ws';
  * import {
+ *   configureSessionActivity,
  *   registerSessionActivityCallback,
+ *   shutdownSessionActivity,
  *   startSessionActivity,
  *   stopSessionActivity,
  * } from '@keepalive/node-timers/compat';
- * registerSessionActivityCallback(() => transport.sendKeepalive());
+ *
+ * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ * const socket = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+ * await new Promise((resolve) => socket.once('open', resolve));
+ *
+ * // Sending is OFF by default (as in the reference): turn it on here, or with KEEPALIVE_SEND_KEEPALIVES=1.
+ * configureSessionActivity({
+ *   sendKeepalives: true,
+ *   heartbeatIntervalMs: 100,
+ *   idleAfterMs: 200,
+ *   log: (level, event, data) => console.log(level, event, data), // e.g. logger[level]({ event, ...data })
+ * });
+ * let sent = 0;
+ * registerSessionActivityCallback(() => {
+ *   sent++;
+ *   socket.ping();
+ * });
  * startSessionActivity('api_call');
- * // ...
+ * await sleep(350); // the work: session_keepalive_heartbeat {refcount: 1} every 100 ms
  * stopSessionActivity('api_call');
+ * await sleep(250); // session_idle_30s {} after idleAfterMs
+ * console.log(`keep-alives sent: ${sent}`); // 3
+ * shutdownSessionActivity(); // session_activity_at_shutdown {refcount: 0, active: {}, oldest_activity_ms: null}
+ * socket.close();
+ * wss.close();
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/node-timers/compat
  */
 import { SESSION_DIAGNOSTICS, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
 import { createSessionActivity, type SessionActivity } from './activity.js';
@@ -52,7 +85,7 @@ export type SessionActivityLog = (level: DiagnosticLevel, event: string, data: R
 export interface SessionActivityConfig {
   /** Where the reference diagnostics go. Default: silent. */
   readonly log?: SessionActivityLog | undefined;
-  /** Gate for sending; default: the `KEEPALIVE_SEND_KEEPALIVES` environment variable, read at each tick and signal. */
+  /** Gate for sending; default: the `KEEPALIVE_SEND_KEEPALIVES` environment variable (off unless truthy), read at each tick and signal. */
   readonly sendKeepalives?: boolean | (() => boolean) | undefined;
   /** Default 30 000 ms. */
   readonly heartbeatIntervalMs?: number | undefined;
@@ -89,6 +122,15 @@ export function sendKeepalivesFromEnv(): boolean {
   return TRUTHY.has((process.env.KEEPALIVE_SEND_KEEPALIVES ?? '').trim().toLowerCase());
 }
 
+/**
+ * The drop-in's own diagnostic (not in the reference): `warn` `keepalive_sending_off` `{gate}`, once per
+ * configuration, the first time a heartbeat ticks while the gate says no: the session is busy and attached, the
+ * heartbeat diagnostics go on, but nothing is sent. `gate` names what turned it off: `env` (the
+ * `KEEPALIVE_SEND_KEEPALIVES` variable, the default) or `option` (`sendKeepalives`). Without a `log`, it is a
+ * process warning (`process.emitWarning`, code `KEEPALIVE_SENDING_OFF`).
+ */
+export const COMPAT_DIAGNOSTICS = Object.freeze({ sendingOff: 'keepalive_sending_off' });
+
 let config: SessionActivityConfig = {};
 let instance: SessionActivity | null = null;
 let callback: (() => void) | null = null;
@@ -116,13 +158,38 @@ function current(): SessionActivity {
   if (instance !== null) return instance;
   const log = config.log;
   const mine = generation + 1;
+  const given = config.sendKeepalives;
+  const gate = given ?? sendKeepalivesFromEnv;
+  // What the gate said last: the activity reads it for a tick just before the core reports the heartbeat.
+  let lastGate = typeof gate === 'boolean' ? gate : true;
+  let warned = false;
   const created = createSessionActivity({
     heartbeatIntervalMs: config.heartbeatIntervalMs ?? 30_000,
     idleDelayMs: config.idleAfterMs ?? 30_000,
-    sendKeepalives: config.sendKeepalives ?? sendKeepalivesFromEnv,
+    sendKeepalives:
+      typeof gate === 'boolean'
+        ? gate
+        : () => {
+            lastGate = gate();
+            return lastGate;
+          },
     reportOnExit: true,
     logger: (level, event, fields) => {
-      if (log === undefined || mine !== generation) return;
+      if (mine !== generation) return;
+      if (event === SESSION_DIAGNOSTICS.heartbeat && !lastGate && !warned) {
+        warned = true;
+        const why = given === undefined ? 'env' : 'option';
+        if (log !== undefined) log('warn', COMPAT_DIAGNOSTICS.sendingOff, { gate: why });
+        else {
+          process.emitWarning(
+            why === 'env'
+              ? 'keepalive: a heartbeat ticked but sending is off; set KEEPALIVE_SEND_KEEPALIVES=1 or configureSessionActivity({ sendKeepalives: true })'
+              : 'keepalive: a heartbeat ticked but sending is off (configureSessionActivity({ sendKeepalives }) says no)',
+            { code: 'KEEPALIVE_SENDING_OFF' },
+          );
+        }
+      }
+      if (log === undefined) return;
       const [name, data] = toReference(event, fields);
       log(level, name, data);
     },

@@ -4,7 +4,7 @@
  * {@link DIAGNOSTICS_CHANNEL} (`{ session, level, name, fields }`), whatever
  * the logger. Chosen by the `node` export condition.
  *
- * @packageDocumentation
+ * @module @keepalive/node-timers
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { DIAGNOSTICS_CHANNEL } from './logger.js';

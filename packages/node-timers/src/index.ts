@@ -6,13 +6,37 @@
  *
  * @example
  * ```ts
+ * import type { AddressInfo } from 'node:net';
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import WebSocket, { WebSocketServer } from 'ws';
  * import { createSessionActivity } from '@keepalive/node-timers';
- * const activity = createSessionActivity({ logger: console });
- * activity.attach(() => socket.ping());
- * await activity.run('api_call', () => streamResponse());
+ *
+ * // A peer to keep alive: a ws server on loopback (it answers pings by itself).
+ * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ * const socket = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+ * await new Promise((resolve) => socket.once('open', resolve));
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 100, pongTimeoutMs: 500, logger: console });
+ * activity.attach({ sendKeepalive: () => socket.ping(), closeTransport: () => socket.terminate() });
+ * socket.on('pong', () => activity.alive());
+ * const unsubscribe = activity.subscribe((state) => console.log('in flight:', state.total)); // every change, no polling
+ *
+ * const release = activity.start('tool_exec'); // returns an idempotent release function
+ * try {
+ *   await sleep(350); // the tool runs: a keep-alive every 100 ms
+ * } finally {
+ *   release();
+ * }
+ * await activity.run('api_call', () => sleep(150)); // sync or async; released in every outcome
+ * console.log(activity.snapshot().keepalivesSent); // 4 or so
+ * unsubscribe();
+ * console.log(activity.shutdown()); // { total: 0, active: {}, oldestActivityMs: null, keepalivesSent: 4 }, reported once
+ * socket.close();
+ * wss.close();
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/node-timers
  */
 export {
   ADAPTER_DIAGNOSTICS,

@@ -29,12 +29,6 @@ export interface ConsoleLikeLogger {
 /**
  * A pino-style logger: `logger.info({ event, ...fields }, event)`. Recognised
  * by its `child` function and string `level`.
- *
- * @example
- * ```ts
- * import pino from 'pino';
- * const logger: PinoLikeLogger = pino();
- * ```
  */
 export interface PinoLikeLogger extends ConsoleLikeLogger {
   child(bindings: Record<string, unknown>): unknown;

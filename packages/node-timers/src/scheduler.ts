@@ -66,15 +66,6 @@ export type WakeTarget = ((now: number) => void) | { wake(now: number): void };
 
 /**
  * A scheduler shared by any number of sessions.
- *
- * @example
- * ```ts
- * import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
- * const scheduler = createScheduler();
- * const a = createSessionActivity({ scheduler });
- * const b = createSessionActivity({ scheduler });
- * scheduler.osTimersArmed; // 0 or 1, whatever a and b do
- * ```
  */
 export interface Scheduler {
   /** The clock every session on this scheduler reads. */
@@ -457,12 +448,6 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
  * one O(1) re-arm per tick, instead of one timer per session, and timers
  * that never keep an idle process alive. It reads `performance.now()` and
  * the global timer functions at each call, so fake timers work with it.
- *
- * @example
- * ```ts
- * import { defaultScheduler } from '@keepalive/node-timers';
- * defaultScheduler().osTimersArmed; // 0 or 1
- * ```
  */
 export function defaultScheduler(): Scheduler {
   const runtime = sharedRuntime();

@@ -90,13 +90,6 @@ export interface SseFetchResponse {
 /**
  * A `fetch` function: the platform's (Node ≥ 20, Bun, Deno, browsers), or
  * another one such as undici's with its own dispatcher.
- *
- * @example
- * ```ts
- * import { Agent, fetch as undiciFetch } from 'undici';
- * const agent = new Agent({ bodyTimeout: 60_000 });
- * const fetcher: SseFetch = (url, init) => undiciFetch(url, { ...init, dispatcher: agent });
- * ```
  */
 export type SseFetch = (url: string, init: SseFetchInit) => Promise<SseFetchResponse>;
 

@@ -463,16 +463,6 @@ function noop(): void {
  * are retried (B12); lines and events are bounded. Every one of these rules
  * is the core's connection machine; this is its driver. Bad options throw
  * `KeepaliveOptionError` naming the option and value.
- *
- * @example
- * ```ts
- * import { createSseClient } from '@keepalive/sse-transport';
- *
- * const client = createSseClient('http://127.0.0.1:8080/events', { heartbeatIntervalMs: 10_000, pongTimeoutMs: 20_000 });
- * client.on('message', ({ data, lastEventId }) => console.log(lastEventId, data));
- * await client.activity.run('await_answer', () => answered);
- * await client.close();
- * ```
  */
 export function createSseClient(target: SseClientTarget, options?: SseClientOptions): SseClient {
   return new Client(target, options);

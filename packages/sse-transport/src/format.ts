@@ -54,12 +54,6 @@ export class SseFormatError extends TypeError {
 /**
  * The keep-alive comment the server writes: `:` and a line feed, the smallest
  * line a client ignores (2 bytes before the transfer encoding).
- *
- * @example
- * ```ts
- * import { KEEPALIVE_COMMENT } from '@keepalive/sse-transport';
- * KEEPALIVE_COMMENT.length; // 2
- * ```
  */
 export const KEEPALIVE_COMMENT = ':\n';
 

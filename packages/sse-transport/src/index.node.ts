@@ -3,7 +3,7 @@
  * of the runtime-neutral entry, plus `createSseStream(req, res)` for Node's
  * `http.ServerResponse` (Express, Fastify, plain `http`).
  *
- * @packageDocumentation
+ * @module @keepalive/sse-transport
  */
 export * from './index.js';
 export { createSseStream } from './node.js';

@@ -7,7 +7,7 @@
  * `createSseStream(req, res)` for `http.ServerResponse` (also at
  * `@keepalive/sse-transport/node`).
  *
- * @packageDocumentation
+ * @module @keepalive/sse-transport
  */
 export { createSseClient } from './client.js';
 export {

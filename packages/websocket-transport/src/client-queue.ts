@@ -10,12 +10,6 @@ import { utf8Length } from '@keepalive/core';
 
 /**
  * What `send` accepts: a string (a text frame) or bytes (a binary frame).
- *
- * @example
- * ```ts
- * import type { ClientData } from '@keepalive/websocket-transport';
- * const data: ClientData = new TextEncoder().encode('hello');
- * ```
  */
 export type ClientData = string | ArrayBuffer | ArrayBufferView;
 
@@ -23,13 +17,6 @@ export type ClientData = string | ArrayBuffer | ArrayBufferView;
  * A queued message as it will be sent (and as it is handed back when the
  * client closes before it could be sent): a string, or a private copy of
  * the bytes.
- *
- * @example
- * ```ts
- * import type { QueuedMessage } from '@keepalive/websocket-transport';
- * const { undelivered } = await client.close();
- * const texts = undelivered.filter((message: QueuedMessage) => typeof message === 'string');
- * ```
  */
 export type QueuedMessage = string | Uint8Array;
 
@@ -37,16 +24,6 @@ export type QueuedMessage = string | Uint8Array;
  * Thrown by `send` when a message sent while disconnected would take the
  * queue past `maxQueuedMessages` or `maxQueuedBytes`. The message was not
  * queued; everything queued before it still is.
- *
- * @example
- * ```ts
- * import { QueueFullError } from '@keepalive/websocket-transport';
- * try {
- *   client.send(payload);
- * } catch (error) {
- *   if (error instanceof QueueFullError) console.warn(`dropped by caller: ${error.limit} limit reached`);
- * }
- * ```
  */
 export class QueueFullError extends Error {
   /** Which bound refused the message. */

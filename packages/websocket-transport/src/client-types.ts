@@ -56,12 +56,6 @@ export interface SocketEventLike {
  * everything the client needs from a socket. Sockets that also have a
  * `ping()` method (see {@link PingableWebSocketLike}) get protocol pings as
  * keep-alives; the others get the heartbeat message.
- *
- * @example
- * ```ts
- * import { WebSocket } from 'undici';
- * const socket: WebSocketLike = new WebSocket('ws://127.0.0.1:8080');
- * ```
  */
 export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -79,12 +73,6 @@ export interface WebSocketLike {
  * (and pings from the peer) are observed with `on('pong')` / `on('ping')`
  * when it has an `on` method, else with `addEventListener('pong')`.
  * `terminate()`, where present, destroys it without a close handshake.
- *
- * @example
- * ```ts
- * import WebSocket from 'ws';
- * const socket: PingableWebSocketLike = new WebSocket('ws://127.0.0.1:8080');
- * ```
  */
 export interface PingableWebSocketLike extends WebSocketLike {
   /** Sends a protocol ping; `data` (at most 125 bytes) is its payload (an acknowledgement, with `resume`). */
@@ -97,12 +85,6 @@ export interface PingableWebSocketLike extends WebSocketLike {
 /**
  * A WHATWG-style WebSocket constructor: the browser's, Deno's, Bun's,
  * undici's, or `ws`'s.
- *
- * @example
- * ```ts
- * import { WebSocket } from 'undici';
- * const Ctor: WebSocketConstructorLike = WebSocket;
- * ```
  */
 export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
@@ -595,16 +577,6 @@ export interface KeepaliveClient extends AsyncDisposable {
 
 /**
  * Thrown by `send` once the client is closed (or closing).
- *
- * @example
- * ```ts
- * import { ClientClosedError } from '@keepalive/websocket-transport';
- * try {
- *   client.send('late');
- * } catch (error) {
- *   if (error instanceof ClientClosedError) console.warn('client already closed');
- * }
- * ```
  */
 export class ClientClosedError extends Error {
   constructor() {
@@ -615,12 +587,6 @@ export class ClientClosedError extends Error {
 
 /**
  * The client's defaults.
- *
- * @example
- * ```ts
- * import { CLIENT_DEFAULTS } from '@keepalive/websocket-transport';
- * CLIENT_DEFAULTS.pongTimeoutMs; // 10000
- * ```
  */
 export const CLIENT_DEFAULTS = Object.freeze({
   pongTimeoutMs: CONNECTION_DEFAULTS.pongTimeoutMs,
@@ -647,12 +613,6 @@ export const CLIENT_DEFAULTS = Object.freeze({
  * | --- | --- | --- |
  * | `socket_error` | warn | `error` |
  * | `listener_failed` | warn | `event`, `error` |
- *
- * @example
- * ```ts
- * import { CLIENT_DIAGNOSTICS } from '@keepalive/websocket-transport';
- * createKeepaliveClient(url, { onDiagnostic: (d) => { if (d.name === CLIENT_DIAGNOSTICS.connectFailed) alert(); } });
- * ```
  */
 export const CLIENT_DIAGNOSTICS = Object.freeze({
   ...CONNECTION_DIAGNOSTICS,

@@ -8,12 +8,6 @@
  * The default heartbeat message: an empty text frame. It is the smallest
  * frame there is (2 bytes from a server, 6 masked bytes from a client), and
  * it cannot be mistaken for application data because it carries none.
- *
- * @example
- * ```ts
- * import { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport';
- * socket.send(HEARTBEAT_MESSAGE);
- * ```
  */
 export const HEARTBEAT_MESSAGE = '';
 

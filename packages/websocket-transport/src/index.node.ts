@@ -4,7 +4,7 @@
  * `createKeepaliveServer`), and a client whose default socket for a URL
  * target is `ws`'s (Node 20 has no global WebSocket). Needs the `ws` package.
  *
- * @packageDocumentation
+ * @module @keepalive/websocket-transport
  */
 import { WebSocket } from 'ws';
 import { createClientWithDefaultSocket } from './client.js';

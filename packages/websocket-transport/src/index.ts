@@ -6,10 +6,11 @@
  * Node the `node` export condition adds the `ws` server (`keepAlive`,
  * `createKeepaliveServer`) and makes `ws` the client's default socket.
  *
- * @packageDocumentation
+ * @module @keepalive/websocket-transport
  */
 export * from './client.js';
 export * from './heartbeat.js';
 export * from './peer-tracker.js';
 export * from './socket-keepalive.js';
 export * from './resume-server.js';
+export * from './resume-store.js';

@@ -92,13 +92,6 @@ type MutableStats = { -readonly [K in keyof TrackerStats]: TrackerStats[K] };
 
 /**
  * Tracks server-side connections on one shared scheduler.
- *
- * @example
- * ```ts
- * import { PeerTracker } from '@keepalive/websocket-transport';
- * const tracker = new PeerTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
- * const peer = tracker.track({ ping, reply, close, terminate });
- * ```
  */
 export class PeerTracker {
   /** The validated peer configuration, shared by every connection. */

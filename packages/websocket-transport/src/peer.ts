@@ -12,7 +12,7 @@
  * const hub = createSessionHub({ sessionTtlMs: 60_000 });
  * ```
  *
- * @packageDocumentation
+ * @module @keepalive/websocket-transport/peer
  */
 export * from './heartbeat.js';
 export * from './peer-tracker.js';

@@ -173,11 +173,38 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  *
  * @example
  * ```ts
+ * import type { AddressInfo } from 'node:net';
  * import { WebSocketServer } from 'ws';
- * import { keepAlive } from '@keepalive/websocket-transport';
- * const wss = new WebSocketServer({ port: 8080, maxPayload: 1 << 20 });
- * const heartbeat = keepAlive(wss, { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, resume: true });
- * heartbeat.sessions.on('session', ({ session }) => session.on('message', (message) => session.send(message)));
+ * import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport';
+ *
+ * // The server: sessions that outlive their connections (B14).
+ * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ * const heartbeat = keepAlive(wss, { resume: { sessionTtlMs: 60_000 } });
+ * heartbeat.sessions.on('session', ({ session, resumed }) => {
+ *   if (resumed) return; // the same session as before: its listeners are in place
+ *   session.on('message', (message) => session.send(`echo ${String(message)}`));
+ *   session.on('expired', ({ unacked }) => console.warn(`${unacked.length} messages never acknowledged`));
+ * });
+ *
+ * // The client: every message kept until the server acknowledges it, sent again after a reconnect.
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: true });
+ * client.on('session', ({ status, retransmitted }) => console.log(`session ${status}, ${retransmitted} sent again`));
+ * client.on('forgotten', ({ messages }) => console.warn(`the server lost our session: ${messages.length} may not have arrived`));
+ * const echoes: string[] = [];
+ * const done = new Promise<void>((resolve) =>
+ *   client.on('message', ({ data }) => {
+ *     echoes.push(String(data));
+ *     if (echoes.length === 2) resolve();
+ *   }),
+ * );
+ * client.send('kept until the server acknowledges it');
+ * client.send('and this one, in order');
+ * await done;
+ * console.log(echoes); // [ 'echo kept until the server acknowledges it', 'echo and this one, in order' ]
+ * await client.close();
+ * heartbeat.close();
+ * wss.close();
  * ```
  */
 export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions & { readonly resume: true | SessionHubOptions }): ResumableServerKeepalive;
@@ -346,8 +373,29 @@ export interface KeepaliveServerOptions extends ServerOptions {
  *
  * @example
  * ```ts
- * import { createKeepaliveServer } from '@keepalive/websocket-transport';
- * const { wss, heartbeat } = createKeepaliveServer({ host: '127.0.0.1', port: 8080 });
+ * import type { AddressInfo } from 'node:net';
+ * import { classifyMessage, createKeepaliveClient, createKeepaliveServer } from '@keepalive/websocket-transport';
+ *
+ * const { wss, heartbeat } = createKeepaliveServer({
+ *   host: '127.0.0.1',
+ *   port: 0, // maxPayload defaults to 1 MiB: bigger frames are refused with 1009
+ *   keepalive: { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 300_000 },
+ * });
+ * wss.on('connection', (ws) =>
+ *   ws.on('message', (data, isBinary) => {
+ *     if (classifyMessage(data, isBinary) !== 'data') return; // heartbeats are the library's business
+ *     ws.send(data);
+ *   }),
+ * );
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ *
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+ * client.send('ping me back');
+ * console.log(await new Promise((resolve) => client.on('message', ({ data }) => resolve(String(data))))); // ping me back
+ * console.log(heartbeat.stats()); // { tracked: 1, pingsSent, heartbeatsAnswered, deadPeers: 0, idleClosed: 0, ... }
+ * await client.close();
+ * heartbeat.close();
+ * wss.close();
  * ```
  */
 export function createKeepaliveServer(

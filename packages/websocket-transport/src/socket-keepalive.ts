@@ -84,12 +84,6 @@ const attachedSockets = new WeakMap<SessionActivity, KeepaliveSocketLike>();
  *
  * Returns a function that removes the helper's listeners (and detaches if this
  * socket's sender is still attached).
- *
- * @example
- * ```ts
- * import { keepaliveWhatwgSocket } from '@keepalive/websocket-transport/peer';
- * const dispose = keepaliveWhatwgSocket(new WebSocket(url), activity);
- * ```
  */
 export function keepaliveWhatwgSocket(
   socket: KeepaliveSocketLike,

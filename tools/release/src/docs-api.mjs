@@ -6,7 +6,7 @@
  * options in its own `typedoc.json` (e.g. `intentionallyNotExported`). Run after a build: packages document
  * their dependencies' types from the built declarations.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { run } from './exec.mjs';
@@ -45,6 +45,10 @@ try {
   writeFileSync(optionsFile, JSON.stringify(options, null, 2));
   console.log(`TypeDoc (packages mode) for ${packages.map((pkg) => pkg.name).join(', ')}`);
   await run(join(ROOT, 'node_modules/.bin/typedoc'), ['--options', optionsFile], { cwd: ROOT, timeoutMs: 300_000 });
+  // Every module has a name (an entry whose file has no `@module <name>` tag is shown as `Module ` with breadcrumbs
+  // ending in `/ /` when its package has several entry points).
+  const unnamed = readdirSync(join(OUT, 'modules')).filter((file) => /<h1>Module\s*<\/h1>/.test(readFileSync(join(OUT, 'modules', file), 'utf8')));
+  if (unnamed.length > 0) throw new Error(`modules without a name (add \`@module <import specifier>\` to the entry's file comment): ${unnamed.join(', ')}`);
   console.log(`API reference in ${relative(ROOT, OUT)}/index.html`);
 } catch (error) {
   console.error(`\ndocs:api failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -81,8 +81,12 @@ describe('the hosted flow', () => {
     expect(step?.with?.publish).toBe('pnpm run release');
   });
 
-  it('the root scripts name only scripts that exist', () => {
-    const named = Object.values(rootScripts).flatMap(scriptsNamed);
+  it('the root scripts (and tools/check.mjs, which `check` runs) name only scripts that exist', () => {
+    // check.mjs runs pnpm as `[...PNPM, 'run', 'name']`.
+    const check = readFileSync(join(ROOT, 'tools/check.mjs'), 'utf8');
+    const fromCheck = [...check.matchAll(/\.\.\.PNPM, 'run', '([^']+)'/g)].map((match) => match[1] ?? '');
+    expect(rootScripts.check).toBe('node tools/check.mjs');
+    const named = [...Object.values(rootScripts).flatMap(scriptsNamed), ...fromCheck];
     expect(named).toEqual(expect.arrayContaining(['release:dry', 'docs:api', 'build']));
     expect(named.filter((script) => !(script in rootScripts))).toEqual([]);
   });

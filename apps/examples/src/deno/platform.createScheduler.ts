@@ -1,0 +1,3 @@
+import { createScheduler, createSessionActivity } from '@keepalive/deno';
+const scheduler = createScheduler();
+const activity = createSessionActivity({ scheduler });

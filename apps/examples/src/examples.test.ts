@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every example a README or a JSDoc comment shows that starts with an import is one of the files here, character for
+ * character (so the two never drift), and every file here is shown somewhere. Each file is a complete program: the
+ * workspace's typecheck type-checks the Node ones (`src/bun` and `src/deno` are run by their runtimes, which have
+ * their own globals; the workspace carries no Bun or Deno types), and this test runs every one on its runtime
+ * (Node 20 from the build, Bun, Deno), against the loopback servers it starts itself; it must exit 0 by itself
+ * within the time limit (nothing left open).
+ */
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(HERE, '../../../');
+const DIST = join(HERE, '../dist/');
+const BIN = join(ROOT, 'node_modules/.bin/');
+const TIME_LIMIT_MS = 30_000;
+
+function walk(dir: string, keep: (path: string) => boolean, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir)) {
+    if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) walk(path, keep, out);
+    else if (keep(path)) out.push(path);
+  }
+  return out;
+}
+
+interface Block {
+  /** `path:line` of the block. */
+  readonly where: string;
+  readonly code: string;
+}
+
+/** The fenced TypeScript/JavaScript blocks of a README that start with an import. */
+function readmeBlocks(path: string): Block[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const blocks: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^```(ts|typescript|js|javascript)\s*$/.test(lines[i] ?? '')) continue;
+    const start = i;
+    const body: string[] = [];
+    for (i++; i < lines.length && lines[i] !== '```'; i++) body.push(lines[i] ?? '');
+    const code = body.join('\n');
+    if (/^import\b/.test(code)) blocks.push({ where: `${relative(ROOT, path)}:${start + 1}`, code });
+  }
+  return blocks;
+}
+
+/** The fenced blocks of the `@example` tags of a source file's JSDoc that start with an import. */
+function jsdocBlocks(path: string): Block[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const blocks: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*\* @example/.test(lines[i] ?? '')) continue;
+    const body: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length && !/^\s*\*\/|^\s*\* @/.test(lines[j] ?? ''); j++) body.push((lines[j] ?? '').replace(/^\s*\* ?/, ''));
+    const open = body.findIndex((line) => line.startsWith('```'));
+    const close = body.findIndex((line, k) => k > open && line.startsWith('```'));
+    if (open >= 0 && close > open) {
+      const code = body.slice(open + 1, close).join('\n');
+      if (/^import\b/.test(code)) blocks.push({ where: `${relative(ROOT, path)}:${i + 1}`, code });
+    }
+    i = j - 1;
+  }
+  return blocks;
+}
+
+const readmes = [
+  join(ROOT, 'README.md'),
+  ...['packages', 'apps'].flatMap((dir) =>
+    readdirSync(join(ROOT, dir))
+      .map((name) => join(ROOT, dir, name, 'README.md'))
+      .filter((path) => existsSync(path)),
+  ),
+];
+const sources = readdirSync(join(ROOT, 'packages')).flatMap((name) => {
+  const src = join(ROOT, 'packages', name, 'src');
+  return existsSync(src) ? walk(src, (path) => path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.includes('/test-support/')) : [];
+});
+const blocks = [...readmes.flatMap(readmeBlocks), ...sources.flatMap(jsdocBlocks)];
+const files = walk(HERE, (path) => /\.(ts|js)$/.test(path) && !path.endsWith('.test.ts') && !path.endsWith('.d.ts')).sort();
+const content = new Map(files.map((path) => [path, readFileSync(path, 'utf8').trimEnd()]));
+
+describe('examples', () => {
+  it('every README and JSDoc example that starts with an import is an example file, verbatim', () => {
+    const known = new Set(content.values());
+    const strays = blocks.filter((block) => !known.has(block.code.trimEnd())).map((block) => block.where);
+    expect(strays).toEqual([]);
+    expect(blocks.length).toBeGreaterThan(20);
+  });
+
+  it('every example file is shown in a README or a JSDoc comment', () => {
+    const shown = new Set(blocks.map((block) => block.code.trimEnd()));
+    expect(files.filter((path) => !shown.has(content.get(path) ?? '')).map((path) => relative(HERE, path))).toEqual([]);
+  });
+
+  for (const path of files) {
+    const name = relative(HERE, path);
+    it(`${name} runs to completion and exits 0 by itself`, async () => {
+      const command: [string, string[]] = name.startsWith('bun/')
+        ? [join(BIN, 'bun'), [path]]
+        : name.startsWith('deno/')
+          ? [join(BIN, 'deno'), ['run', '-A', '--quiet', path]]
+          : [process.execPath, [join(DIST, name.replace(/\.ts$/, '.js'))]];
+      const result = await run(...command);
+      expect(result.code, result.output).toBe(0);
+    });
+  }
+});
+
+/** Runs a program with a time limit; resolves with its exit code (null if killed) and what it wrote. */
+function run(file: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd: join(HERE, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const timer = setTimeout(() => {
+      output += `\n(killed after ${TIME_LIMIT_MS} ms: still running)`;
+      child.kill('SIGKILL');
+    }, TIME_LIMIT_MS);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}

@@ -1,0 +1,5 @@
+import { Emitter } from '@keepalive/node-timers';
+const events = new Emitter<{ open: { attempt: number } }>(['open'], (event, error) => console.warn(event, error));
+const off = events.on('open', ({ attempt }) => console.log(attempt));
+events.emit('open', { attempt: 0 });
+off();

@@ -1,0 +1,3 @@
+import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+const scheduler = createScheduler();
+const sessions = Array.from({ length: 10_000 }, () => createSessionActivity({ scheduler }));
