@@ -16,11 +16,6 @@ export function pollTimeout(state: SessionState): number | null {
 
 /**
  * The deadline of one session timer, or `null` when it is not armed.
- *
- * @example
- * ```ts
- * deadlineOf(state, 'heartbeat'); // e.g. 30000
- * ```
  */
 export function deadlineOf(state: SessionState, timer: SessionTimer): number | null {
   switch (timer) {
@@ -37,11 +32,6 @@ export function deadlineOf(state: SessionState, timer: SessionTimer): number | n
 
 /**
  * The number of armed timers of a session.
- *
- * @example
- * ```ts
- * armedTimers(state); // 2 while busy with liveness on and a keep-alive unanswered
- * ```
  */
 export function armedTimers(state: SessionState): number {
   let armed = 0;

@@ -4,21 +4,11 @@ import { sharedRuntime, type DiagnosticMessage } from './runtime.js';
 /**
  * A plain logging function: `(level, event, fields)`, the reference module's
  * signature.
- *
- * @example
- * ```ts
- * const log: LogFunction = (level, event, fields) => console.log(level, event, fields);
- * ```
  */
 export type LogFunction = (level: DiagnosticLevel, event: string, fields: DiagnosticFields) => void;
 
 /**
  * A console-style logger: `logger.info(event, fields)`.
- *
- * @example
- * ```ts
- * const logger: ConsoleLikeLogger = console;
- * ```
  */
 export interface ConsoleLikeLogger {
   debug(...args: unknown[]): void;
@@ -37,12 +27,6 @@ export interface PinoLikeLogger extends ConsoleLikeLogger {
 
 /**
  * Anything diagnostics can go to. Default: nothing (silent).
- *
- * @example
- * ```ts
- * createSessionActivity({ logger: console });
- * createSessionActivity({ logger: (level, event, fields) => metrics.count(event) });
- * ```
  */
 export type Logger = LogFunction | ConsoleLikeLogger | PinoLikeLogger;
 
@@ -88,11 +72,6 @@ export function errorName(error: unknown): string {
 /**
  * A thrown value as an `Error`, for `error` events: an `Error` as it is, anything else (a string, an object) as an
  * `Error` naming only its type (never its contents, S10), in one copy for every client.
- *
- * @example
- * ```ts
- * toError('boom').message; // 'Non-error thrown: string'
- * ```
  */
 export function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);
