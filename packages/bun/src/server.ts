@@ -144,8 +144,8 @@ export interface BunServerKeepalive extends Disposable {
    * @example
    * ```ts
    * const websocket = withKeepalive({ message: (ws, message) => ws.send(String(message)) }, { resume: true });
-   * websocket.keepalive.sessions.on('session', ({ session, resumed }) => {
-   *   if (resumed) return; // the same session as before: its listeners are in place
+   * websocket.keepalive.sessions.on('session', ({ session, resumed, restored }) => {
+   *   if (resumed && !restored) return; // the same object as before: its listeners are in place
    *   session.on('message', (message) => session.send(`echo ${String(message)}`));
    * });
    * ```

@@ -410,13 +410,6 @@ function now(): number {
  * (within `coalesceMs`, default 20 ms) when the session turns busy or idle or its reasons change, and removed when
  * the session shuts down, is untracked, or the writer closes. Every write of a tick goes in one pipelined batch,
  * one batch at a time.
- *
- * @example
- * ```ts
- * import { createLeaseWriter } from '@keepalive/redis';
- * const writer = createLeaseWriter({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', idleRenewalMs: 60_000 });
- * writer.track(session.id, activity);
- * ```
  */
 export function createLeaseWriter(options: LeaseWriterOptions): LeaseWriter {
   return new Writer(options);

@@ -348,14 +348,6 @@ function now(): number {
  * every session turns `unknown` once the last good read is `readStaleMs` old: it never reports idle or reclaimable
  * on stale data. A killed owner's sessions are `expired` within their lease expiry plus one sweep. A bad option
  * throws `KeepaliveOptionError` naming it.
- *
- * @example
- * ```ts
- * import { createReclaimer } from '@keepalive/redis';
- * const reclaimer = createReclaimer({ url: 'redis://127.0.0.1:6379', idleLimitMs: 300_000 });
- * reclaimer.on('reclaimable', ({ session, idleMs }) => console.log(`${session} idle for ${idleMs} ms`));
- * reclaimer.on('expired', ({ session, lease }) => console.log(`${session}: ${lease.owner} is gone`));
- * ```
  */
 export function createReclaimer(options: ReclaimerOptions): Reclaimer {
   return new LeaseReclaimer(options);
