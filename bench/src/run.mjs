@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, scheduling, transportMemory, wireBytes } from './scenarios.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, redisLeases, scheduling, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -33,6 +33,7 @@ const SCENARIOS = [
   ['s5', 'wire bytes', wireBytes],
   ['s6', 'dead-peer detection', deadPeer],
   ['s7', 'cross-runtime', crossRuntime],
+  ['s8', 'session leases on Redis', redisLeases],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -111,6 +112,13 @@ function sanity(id, r) {
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);
       check('7 ratio computed', finite(r.ratio) && r.ratio >= 1, r.ratio);
+      break;
+    case 's8':
+      check('8 Redis commands measured', positive(r.redisCommandsPerInterval.median), r.redisCommandsPerInterval.median);
+      check('8 bytes per lease measured', positive(r.bytesPerLease.median) && r.bytesPerLease.median < 10_000, r.bytesPerLease.median);
+      check('8 every lease read back', r.raw.redis.every((v) => v.leasesRead === r.sessions), r.raw.redis.map((v) => v.leasesRead));
+      check('8 every change seen', r.raw.redis.every((v) => v.changeLagMs.seen === v.changeLagMs.of), r.changesSeen);
+      check('8 CPU with and without Redis measured', positive(r.workerCpuMsPerInterval.redis.median) && positive(r.workerCpuMsPerInterval.none.median));
       break;
     default:
       break;

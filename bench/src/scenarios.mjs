@@ -22,6 +22,7 @@ export const SIZES = Object.freeze({
     s5: { trips: 20 },
     s6: { trials: 20, intervalMs: 250, timeoutMs: 100 },
     s7: { events: 10_000, minCpuMs: 1_000 },
+    s8: { sessions: 100_000, intervalMs: 5_000, measureIntervals: 2 },
   },
   smoke: {
     samples: 1,
@@ -32,6 +33,7 @@ export const SIZES = Object.freeze({
     s5: { trips: 3 },
     s6: { trials: 3, intervalMs: 100, timeoutMs: 60 },
     s7: { events: 1_000, minCpuMs: 30 },
+    s8: { sessions: 2_000, intervalMs: 200, measureIntervals: 1 },
   },
 });
 
@@ -271,6 +273,46 @@ export async function crossRuntime(size, samples, log) {
     slowest: runtimes[medians.indexOf(Math.max(...medians))],
     ratioWithExplicitDraft: explicit.length === runtimes.length ? Math.max(...explicit) / Math.min(...explicit) : null,
     draftProbe: Object.fromEntries(Object.entries(probe).map(([name, list]) => [name, summarizeProbe(list)])),
+    raw,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// 8. Session leases on Redis (@keepalive/redis): the same busy sessions with and without the lease writer, each
+// sample on a fresh redis-server (started here, killed after the sample).
+export async function redisLeases(size, samples, log) {
+  const { startRedis } = await import('./redis/server.mjs');
+  const { sessions, intervalMs, measureIntervals } = size;
+  const raw = await alternate(['redis', 'none'], samples, async (impl) => {
+    const redis = impl === 'redis' ? await startRedis() : null;
+    try {
+      return await runJson(node, ['src/redis/child.mjs', impl, String(sessions), String(intervalMs), String(measureIntervals), redis?.url ?? ''], { timeoutMs: 600_000 });
+    } finally {
+      await redis?.stop();
+    }
+  }, log);
+  const compression = 30_000 / intervalMs;
+  const cpu = Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, summarize(pick(list, 'workerCpuMsPerInterval'))]));
+  const ours = raw.redis;
+  return {
+    sessions,
+    intervalMs,
+    compression,
+    measureIntervals,
+    // Per interval, then per second of the real 30 s interval (the same work spread over 30 s).
+    // Commands Redis executed (a lease's SET inside the writer's script counts as one), and script calls on the wire.
+    redisCommandsPerInterval: summarize(pick(ours, 'redisCommandsPerInterval')),
+    wireCommandsPerLeaseWrite: summarize(pick(ours, (v) => v.writer.commands / v.writer.writes)),
+    redisCommandsPerSecondAt30s: summarize(pick(ours, (v) => v.redisCommandsPerInterval / 30)),
+    redisCpuMsPerInterval: summarize(pick(ours, 'redisCpuMsPerInterval')),
+    bytesPerLease: summarize(pick(ours, 'bytesPerLease')),
+    leaseValueBytes: summarize(pick(ours, 'leaseValueBytes')),
+    renewalAgeP99Ms: summarize(pick(ours, (v) => v.renewalAgeMs.p99)),
+    renewalAgeP99Intervals: summarize(pick(ours, (v) => v.renewalAgeMs.p99 / intervalMs)),
+    changeLagP99Ms: summarize(pick(ours, (v) => v.changeLagMs.p99)),
+    changesSeen: pick(ours, (v) => `${v.changeLagMs.seen}/${v.changeLagMs.of}`),
+    workerCpuMsPerInterval: cpu,
+    cpuRatio: cpu.redis.median / cpu.none.median,
     raw,
   };
 }

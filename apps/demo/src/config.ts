@@ -20,6 +20,8 @@ export interface DemoConfig {
   readonly durationMs: number;
   /** Seed of the simulated work (reproducible runs). */
   readonly seed: number;
+  /** The fleet view: the workers' leases on this Redis, read by a reclaimer in its own process (`null`: off). */
+  readonly redisUrl?: string | null | undefined;
   /** The HTTP server's timeouts and connection caps. */
   readonly http: HttpLimits;
 }
@@ -40,6 +42,8 @@ Options (environment variable in brackets):
   --max-payload <bytes>    largest frame accepted                  [KEEPALIVE_DEMO_MAX_PAYLOAD] 65536
   --duration <ms>          stop after this long, 0 = until Ctrl-C  [KEEPALIVE_DEMO_DURATION_MS] 0
   --seed <n>               seed of the simulated work              [KEEPALIVE_DEMO_SEED]   random
+  --redis <url>            fleet view: leases on Redis, read by a   [KEEPALIVE_DEMO_REDIS_URL] off
+                           reclaimer in its own process
   --headers-timeout <ms>   a request's headers must arrive within  [KEEPALIVE_DEMO_HEADERS_TIMEOUT_MS] ${HTTP_LIMITS.headersTimeoutMs}
   --request-timeout <ms>   a whole request must arrive within      [KEEPALIVE_DEMO_REQUEST_TIMEOUT_MS] ${HTTP_LIMITS.requestTimeoutMs}
   --keep-alive-timeout <ms> an idle HTTP keep-alive is closed after [KEEPALIVE_DEMO_KEEP_ALIVE_TIMEOUT_MS] ${HTTP_LIMITS.keepAliveTimeoutMs}
@@ -79,6 +83,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       'max-payload': { type: 'string' },
       duration: { type: 'string' },
       seed: { type: 'string' },
+      redis: { type: 'string' },
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
       'keep-alive-timeout': { type: 'string' },
@@ -97,7 +102,10 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (heartbeatIntervalMs >= idleLimitMs) {
     throw new RangeError(`Invalid --heartbeat: ${heartbeatIntervalMs} (must be shorter than --idle-limit ${idleLimitMs}, or busy workers would be reclaimed)`);
   }
+  const redisUrl = values.redis ?? env.KEEPALIVE_DEMO_REDIS_URL ?? null;
+  if (redisUrl !== null && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new RangeError(`Invalid --redis: ${JSON.stringify(redisUrl)} (expected a redis:// URL)`);
   return {
+    redisUrl,
     host: values.host ?? env.KEEPALIVE_DEMO_HOST ?? '127.0.0.1',
     port: int('--port', values.port ?? env.KEEPALIVE_DEMO_PORT, 0, 0, 65_535),
     token,

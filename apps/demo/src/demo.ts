@@ -1,6 +1,7 @@
 import type { DemoConfig } from './config.js';
 import { startDemoServer, type DemoServer, type HttpLimits } from './server.js';
 import { startWorkers, type MarkKind, type WorkerState, type Workers } from './workers.js';
+import { startFleet, type Fleet } from './fleet.js';
 import type { ShutdownReport } from '@keepalive/node-timers';
 
 /** The whole demo in one process: the reclaiming server, the workers, and the dashboard feed. */
@@ -54,6 +55,7 @@ export async function startDemo(
     idleLimitMs: config.idleLimitMs,
     seed: config.seed,
     autoWork: true,
+    redisUrl: config.redisUrl ?? null,
     onEvent: log,
     onMark: mark,
   });
@@ -63,6 +65,16 @@ export async function startDemo(
     mark(worker, 'dead-peer');
     log(`server: no proof of life from worker ${worker} within ${config.pongTimeoutMs} ms after a ping: dead peer, connection terminated`);
   });
+  // --redis: the fleet view, the workers' leases read back by a reclaimer in its own process.
+  const redisUrl = config.redisUrl ?? null;
+  const fleet: Fleet | null =
+    redisUrl === null
+      ? null
+      : startFleet({
+          redisUrl,
+          idleLimitMs: config.idleLimitMs,
+          onEvent: log,
+        });
   server.onCommand(({ action, worker }) => {
     const target = workers.get(worker);
     if (target === undefined) return;
@@ -96,6 +108,7 @@ export async function startDemo(
       server: server.reclaimer.stats(),
       events: pending.splice(0),
       history,
+      ...(fleet === null ? {} : { fleet: fleet.view() }),
     });
   }, SAMPLE_MS);
 
@@ -110,6 +123,7 @@ export async function startDemo(
         // server closes what is left (the dashboards) with 1001.
         const reports = await workers.shutdown();
         await server.close();
+        await fleet?.stop();
         return reports;
       })();
       return stopped;

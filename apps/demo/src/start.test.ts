@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startRedisServer } from 'keepalive-test-support/redis-server';
 
 /**
  * Every `start` command the READMEs document (README.md, apps/demo/README.md), run as written from the repository
@@ -100,6 +101,20 @@ describe('the documented start commands, from the repository root', () => {
     expect(shutdown).not.toMatch(/reconnect/);
     // Backoff delays are whole milliseconds.
     expect(output).not.toMatch(/in \d+\.\d+ ms/);
+  });
+
+  it('`pnpm start -- --redis URL` (apps/demo/README.md, with --headless and a duration): the reclaimer process reads the leases from a real Redis', async () => {
+    const redis = await startRedisServer();
+    try {
+      const run = start(['--', '--redis', redis.url, '--headless', '--duration', '5000', '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
+      expect(await run.exited(120_000)).toBe(0);
+      const output = run.output();
+      for (let worker = 1; worker <= 4; worker++) expect(output).toMatch(new RegExp(`reclaimer process: worker-${String(worker)} new -> (busy|idle)`));
+      // And a change after the first sight: the simulated work moves the workers between idle and busy.
+      expect(output).toMatch(/reclaimer process: worker-\d+ (idle|busy|reclaimable) -> (idle|busy|reclaimable)/);
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('`pnpm start` serves the dashboard at the URL it prints, and stops on SIGINT', async () => {

@@ -2,6 +2,8 @@ import WebSocket from 'ws';
 import { nextRandom } from '@keepalive/core';
 import type { ShutdownReport } from '@keepalive/node-timers';
 import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocket-transport';
+import { createLeaseWriter } from '@keepalive/redis';
+import { FLEET_PREFIX } from './fleet.js';
 import type { ChildMessage, MarkKind, ParentMessage, WorkReason, WorkerSpec, WorkerState } from './worker-protocol.js';
 
 /**
@@ -84,6 +86,10 @@ function keepaliveRunner(): Runner {
       reconnect: { initialDelayMs: 200, maxDelayMs: 3_000, resetAfterMs: 10_000, whenIdle: 'lazy' },
     },
   );
+  // --redis: this worker's activity as a lease, for the reclaimer process of the fleet view.
+  const redisUrl = spec.redisUrl ?? null;
+  const leases = redisUrl === null ? null : createLeaseWriter({ url: redisUrl, prefix: FLEET_PREFIX, owner: `worker-${String(spec.id)}/${String(process.pid)}`, idleRenewalMs: spec.heartbeatIntervalMs * 2 });
+  leases?.track(`worker-${String(spec.id)}`, client.activity);
   client.on('open', ({ attempt }) => {
     open = true;
     lastProof = performance.now();
@@ -135,7 +141,11 @@ function keepaliveRunner(): Runner {
       else state = snapshot.total > 0 ? 'busy' : 'idle';
       return { state, reasons: { ...snapshot.counts }, keepalivesSent: snapshot.keepalivesSent };
     },
-    stop: async () => (await client.close(1000, 'demo shutting down')).report,
+    stop: async () => {
+      const { report: shutdown } = await client.close(1000, 'demo shutting down');
+      await leases?.close();
+      return shutdown;
+    },
   };
 }
 

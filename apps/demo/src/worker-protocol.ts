@@ -45,6 +45,8 @@ export interface WorkerSpec {
   readonly idleLimitMs: number;
   readonly seed: number;
   readonly autoWork: boolean;
+  /** `--redis`: this worker's activity mirrored there as a lease (the fleet view), else `null`. */
+  readonly redisUrl?: string | null | undefined;
 }
 
 /** A moment the timeline marks. */

@@ -22,6 +22,8 @@ export interface WorkerOptions {
   readonly autoWork: boolean;
   /** The reclaimer's idle limit, to size the simulated work around it. */
   readonly idleLimitMs?: number | undefined;
+  /** `--redis`: each keepalive worker mirrors its activity there as a lease (the fleet view). */
+  readonly redisUrl?: string | null | undefined;
   /** Add the worker without keep-alives (id `count + 1`). Default true. */
   readonly withBareWorker?: boolean | undefined;
   /** One line per event, for the headless story and the dashboard's event list. */
@@ -208,6 +210,7 @@ export function startWorkers(options: WorkerOptions): Workers {
     idleLimitMs,
     seed: options.seed,
     autoWork: options.autoWork,
+    redisUrl: options.redisUrl ?? null,
   });
   const list: WorkerProcess[] = Array.from({ length: options.count }, (_, i) => new WorkerProcess(spec(i + 1, true), options));
   if (options.withBareWorker ?? true) list.push(new WorkerProcess(spec(options.count + 1, false), options));

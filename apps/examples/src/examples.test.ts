@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
 
 /**
  * Every JSDoc `@example` in published source (`packages/<name>/src`, tests aside) is one of the files here, character
@@ -11,8 +12,9 @@ import { describe, expect, it } from 'vitest';
  * a complete program: the workspace's typecheck type-checks the Node TypeScript ones (`src/bun` and `src/deno` are
  * run by their runtimes, which have their own globals; the workspace carries no Bun or Deno types; `.mjs` files are
  * the JavaScript a README shows, run as they are), and this test runs every one on its runtime (Node 20, from the
- * build for TypeScript; Bun; Deno), against the loopback servers it starts itself; it must exit 0 by itself within
- * the time limit (nothing left open).
+ * build for TypeScript; Bun; Deno), against the loopback servers it starts itself (the `src/redis` ones get a real
+ * `redis-server`, started here on a free port, as `REDIS_URL`); it must exit 0 by itself within the time limit
+ * (nothing left open).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -93,6 +95,11 @@ const blocks = [...readmeExamples, ...jsdocExamples];
 const files = walk(HERE, (path) => /\.(ts|js|mjs)$/.test(path) && !path.endsWith('.test.ts') && !path.endsWith('.d.ts')).sort();
 const content = new Map(files.map((path) => [path, readFileSync(path, 'utf8').trimEnd()]));
 
+let redis: Promise<RedisServer> | null = null;
+afterAll(async () => {
+  if (redis !== null) await (await redis).stop();
+});
+
 describe('examples', () => {
   const known = new Set(content.values());
   const strays = (list: readonly Block[]): string[] => list.filter((block) => !known.has(block.code.trimEnd())).map((block) => block.where);
@@ -123,16 +130,21 @@ describe('examples', () => {
           : name.endsWith('.mjs')
             ? [process.execPath, [path]]
             : [process.execPath, [join(DIST, name.replace(/\.ts$/, '.js'))]];
-      const result = await run(...command);
+      const env: NodeJS.ProcessEnv = {};
+      if (name.startsWith('redis/')) {
+        redis ??= startRedisServer();
+        env.REDIS_URL = (await redis).url;
+      }
+      const result = await run(...command, env);
       expect(result.code, result.output).toBe(0);
     });
   }
 });
 
 /** Runs a program with a time limit; resolves with its exit code (null if killed) and what it wrote. */
-function run(file: string, args: string[]): Promise<{ code: number | null; output: string }> {
+function run(file: string, args: string[], extra: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: join(HERE, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
+    const child = spawn(file, args, { cwd: join(HERE, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { createDeliveryState, deliveryDeadline, deliveryStep, deliveryTransition, defineDeliveryConfig, type DeliveryCommand, type DeliveryEvent, type DeliveryOptions, type DeliveryState } from './index.js';
+import { createDeliveryState, deliveryDeadline, deliveryStep, deliveryTransition, defineDeliveryConfig, restoreDeliveryState, type DeliveryCommand, type DeliveryEvent, type DeliveryOptions, type DeliveryState } from './index.js';
 
 /**
  * The delivery machine (spec B14): examples, and properties over two ends joined by a simulated network whose
@@ -362,5 +362,38 @@ describe('delivery machine examples (B14)', () => {
     expect(commands).toEqual([{ type: 'diagnostic', level: 'warn', name: 'invalid_ack', fields: { through: 5 } }]);
     expect(() => defineDeliveryConfig({ maxUnackedMessages: 0 })).toThrow(/Invalid option maxUnackedMessages: 0/);
     expect(() => defineDeliveryConfig({ ackDelayMs: -1 })).toThrow(/Invalid option ackDelayMs: -1/);
+  });
+});
+
+describe('restoreDeliveryState (a session taken up by another process)', () => {
+  it('B14: restored counters continue the numbering; impossible counters are refused', () => {
+    const state = restoreDeliveryState({}, { deliveredThrough: 4, ackedThrough: 2, transmittedThrough: 3, unacked: [5, 8] }, 10);
+    expect(state).toMatchObject({ nextSeq: 5, ackedThrough: 2, deliveredThrough: 4, transmittedThrough: 3, unackedBytes: 13, connected: false, ackAt: null });
+    expect(restoreDeliveryState({}, { deliveredThrough: -1, ackedThrough: 0, transmittedThrough: 0, unacked: [] })).toBeNull();
+    expect(restoreDeliveryState({}, { deliveredThrough: 0, ackedThrough: 3, transmittedThrough: 2, unacked: [] })).toBeNull();
+    expect(restoreDeliveryState({}, { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 3, unacked: [1] })).toBeNull();
+    expect(restoreDeliveryState({ maxUnackedMessages: 1 }, { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 0, unacked: [1, 1] })).toBeNull();
+    expect(restoreDeliveryState({}, { deliveredThrough: 0.5, ackedThrough: 0, transmittedThrough: 0, unacked: [] })).toBeNull();
+  });
+
+  it('B14: for every counters a delivery reached, the restored state resumes like the original (same next number, same acknowledgement)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant('accept'), fc.constant('frame'), fc.constant('ack')), { maxLength: 40 }), (events) => {
+        let state = createDeliveryState({}, 0);
+        const out: DeliveryCommand[] = [];
+        state = deliveryStep(state, { type: 'resumed', now: 0, peerDelivered: 0 }, out);
+        for (const [i, kind] of events.entries()) {
+          if (kind === 'accept') state = deliveryStep(state, { type: 'accept', now: i, bytes: 3 }, out);
+          else if (kind === 'frame') state = deliveryStep(state, { type: 'frame', now: i, seq: state.deliveredThrough + 1 }, out);
+          else state = deliveryStep(state, { type: 'ack', now: i, through: state.transmittedThrough }, out);
+        }
+        const restored = restoreDeliveryState({}, state, 100);
+        expect(restored).not.toBeNull();
+        expect(restored?.nextSeq).toBe(state.nextSeq);
+        expect(restored?.unackedBytes).toBe(state.unackedBytes);
+        expect(restored?.deliveredThrough).toBe(state.deliveredThrough);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

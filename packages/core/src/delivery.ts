@@ -163,6 +163,45 @@ export function createDeliveryState(options: DeliveryOptions | DeliveryConfig = 
   };
 }
 
+/**
+ * The counters of a delivery that outlive a process (what a session store keeps): the highest number delivered to
+ * the application, the highest the peer acknowledged, the highest ever written, and the sizes of the messages
+ * still unacknowledged (`ackedThrough + 1 ..`), oldest first.
+ */
+export interface DeliveryCounters {
+  readonly deliveredThrough: number;
+  readonly ackedThrough: number;
+  readonly transmittedThrough: number;
+  readonly unacked: readonly number[];
+}
+
+/**
+ * A delivery state taken up from saved counters (another process held the session): disconnected, nothing owed,
+ * nothing sent on a connection yet. Returns `null` when the counters cannot be a delivery's (negative, not
+ * integers, more written than numbered, or past the replay limits of `config`): a store's corrupt or foreign data
+ * is refused, never trusted.
+ */
+export function restoreDeliveryState(options: DeliveryOptions | DeliveryConfig, counters: DeliveryCounters, now = 0): DeliveryState | null {
+  const base = createDeliveryState(options, now);
+  const { deliveredThrough, ackedThrough, transmittedThrough, unacked } = counters;
+  const count = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  if (!count(deliveredThrough) || !count(ackedThrough) || !count(transmittedThrough) || !Array.isArray(unacked)) return null;
+  if (!unacked.every((bytes) => count(bytes))) return null;
+  if (transmittedThrough < ackedThrough || transmittedThrough > ackedThrough + unacked.length) return null;
+  const unackedBytes = unacked.reduce((sum, bytes) => sum + bytes, 0);
+  if (unacked.length > base.config.maxUnackedMessages || unackedBytes > base.config.maxUnackedBytes) return null;
+  return {
+    ...base,
+    nextSeq: ackedThrough + unacked.length + 1,
+    ackedThrough,
+    unacked: Object.freeze([...unacked]),
+    unackedBytes,
+    transmittedThrough,
+    deliveredThrough,
+    ackSentThrough: 0,
+  };
+}
+
 /** The earliest deadline (an owed acknowledgement), or `null`. */
 export function deliveryDeadline(state: DeliveryState): number | null {
   return state.ackAt;

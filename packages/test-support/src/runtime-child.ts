@@ -19,14 +19,14 @@ export class RuntimeChild {
   readonly lines: ChildLine[] = [];
   private readonly waiters = new Set<Waiter>();
   private readonly process: ChildProcess;
-  private readonly exited: Promise<number | null>;
+  private readonly exitedPromise: Promise<number | null>;
   private stderr = '';
   private noise = '';
 
   constructor(command: string, args: readonly string[], options: { readonly cwd: string; readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number }) {
     this.process = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const limit = setTimeout(() => this.process.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-    this.exited = new Promise((resolve) => {
+    this.exitedPromise = new Promise((resolve) => {
       this.process.once('exit', (code) => {
         clearTimeout(limit);
         resolve(code);
@@ -79,7 +79,7 @@ export class RuntimeChild {
         },
       };
       this.waiters.add(waiter);
-      void this.exited.then((code) => {
+      void this.exitedPromise.then((code) => {
         clearTimeout(timer);
         if (this.waiters.has(waiter)) fail(`the child exited (${String(code)})`);
       });
@@ -96,12 +96,22 @@ export class RuntimeChild {
     this.process.stdin?.write(`${JSON.stringify(command)}\n`);
   }
 
+  /** Sends the child a signal (default SIGKILL: a crash, nothing cleaned up). */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.process.kill(signal);
+  }
+
+  /** Resolves with the exit code once the child has exited (`null` when a signal ended it). */
+  get exited(): Promise<number | null> {
+    return this.exitedPromise;
+  }
+
   /** Asks the child to exit; kills it if it has not within `ms`. Resolves with its exit code. */
   async stop(ms = 5_000): Promise<number | null> {
     if (this.process.exitCode === null && this.process.signalCode === null) this.command({ cmd: 'exit' });
     const timer = setTimeout(() => this.process.kill('SIGKILL'), ms);
     try {
-      return await this.exited;
+      return await this.exitedPromise;
     } finally {
       clearTimeout(timer);
     }

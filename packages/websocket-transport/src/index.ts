@@ -13,3 +13,4 @@ export * from './heartbeat.js';
 export * from './peer-tracker.js';
 export * from './socket-keepalive.js';
 export * from './resume-server.js';
+export * from './resume-store.js';

@@ -3,6 +3,7 @@ import {
   checkHeartbeatMessage,
   checkInteger,
   checkKnownKeys,
+  KeepaliveOptionError,
   createDeliveryState,
   defineDeliveryConfig,
   deliveryDeadline,
@@ -16,6 +17,7 @@ import {
   optionOr,
   readPingAck,
   readResumeQuery,
+  restoreDeliveryState,
   readResumeText,
   utf8Length,
   type DeliveryCommand,
@@ -31,6 +33,7 @@ import {
 } from '@keepalive/core';
 import { Emitter, createDiagnosticSink, defaultScheduler, errorName, nextInstanceId, type Logger, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
+import type { SessionStore, StoredSession } from './resume-store.js';
 
 /**
  * The server end of resumable sessions (spec B14, wire format v1 of
@@ -107,6 +110,8 @@ const CLOSE_CODES_ABNORMAL = 1006;
  * | `session_expired` | info | `messages` (handed back) |
  * | `listener_failed` | warn | `event`, `error` |
  * | `socket_failed` | warn | `op`, `error` |
+ * | `session_restored` | info | `messages` (taken over from the store: another process held it) |
+ * | `store_failed` | warn | `op`, `error` (a store that threw or rejected; the session is new, or kept here only) |
  */
 export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionStarted: 'session_started',
@@ -121,10 +126,12 @@ export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionExpired: 'session_expired',
   listenerFailed: 'listener_failed',
   socketFailed: 'socket_failed',
+  sessionRestored: 'session_restored',
+  storeFailed: 'store_failed',
 } as const);
 
 const RESUME_KEYS: readonly string[] = Object.freeze(['maxUnackedMessages', 'maxUnackedBytes', 'ackDelayMs', 'sessionTtlMs', 'maxSessions']);
-const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMessage', 'scheduler', 'onDiagnostic', 'logger']);
+const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMessage', 'scheduler', 'onDiagnostic', 'logger', 'store']);
 
 /**
  * Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value.
@@ -156,6 +163,11 @@ export interface SessionHubOptions extends ServerResumeOptions {
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
   /** A logger for the diagnostics (a function, or a console-style or pino-style logger). */
   readonly logger?: Logger | undefined;
+  /**
+   * Where the sessions' delivery state is kept beyond this process (default: nowhere), so that a client resumes on
+   * another process of the fleet (see {@link SessionStore}; `@keepalive/redis` has one on Redis).
+   */
+  readonly store?: SessionStore | undefined;
 }
 
 /**
@@ -281,6 +293,11 @@ export interface SessionEvent<C = unknown> {
   readonly resumed: boolean;
   readonly forgotten: boolean;
   /**
+   * True when the session was resumed from the hub's store: another process held it (`resumed` is true too). The
+   * session object is new in this process: add its listeners, as for a new session.
+   */
+  readonly restored: boolean;
+  /**
    * What the adapter passed to {@link SessionHub.connect} for this connection (for `keepAlive(wss)`, the socket
    * and the upgrade request: authenticate here, before trusting the session).
    */
@@ -399,6 +416,8 @@ interface Accepting {
 /** What a session needs from its hub (kept off the hub's public surface). */
 interface HubHost {
   accepting: Accepting | null;
+  readonly store: SessionStore | null;
+  storeFailed(op: string, error: unknown): void;
   readonly scheduler: Scheduler;
   readonly config: ServerResumeConfig;
   readonly heartbeatMessage: string;
@@ -488,6 +507,8 @@ class Session implements ResumableSession {
   private listeners: [keyof ResumableSessionEvents, Listener][] | null = null;
   /** The connection whose socket refused a numbered frame in the step being carried out, until it is given up. */
   private failed: Connection | null = null;
+  /** The delivery counters last handed to the store (`nextSeq`, `ackedThrough`, `deliveredThrough`, `transmittedThrough`). */
+  private savedCounters = '';
 
   constructor(
     private readonly host: HubHost,
@@ -500,6 +521,46 @@ class Session implements ResumableSession {
 
   get connected(): boolean {
     return this.handle !== null;
+  }
+
+  /** Takes up a session another process held (from the hub's store); `false` when its state cannot be a delivery's. */
+  restore(stored: StoredSession): boolean {
+    const given: unknown = stored.unacked;
+    if (!Array.isArray(given)) return false;
+    const unacked: SessionMessage[] = [];
+    const sizes: number[] = [];
+    for (const payload of given as readonly unknown[]) {
+      if (typeof payload === 'string') sizes.push(utf8Length(payload));
+      else if (payload instanceof Uint8Array) sizes.push(payload.byteLength);
+      else return false;
+      unacked.push(payload);
+    }
+    const state = restoreDeliveryState(this.host.config.delivery, { ...stored, unacked: sizes }, this.host.scheduler.now());
+    if (state === null) return false;
+    this.state = state;
+    this.written = state.transmittedThrough;
+    this.ring = unacked.length === 0 ? null : unacked;
+    this.ringHead = 0;
+    this.ringFirst = state.ackedThrough + 1;
+    this.savedCounters = this.counters();
+    return true;
+  }
+
+  /** Drops a session that was never held (a restore that did not resume). */
+  discard(): void {
+    this.ended = true;
+    this.entry.dispose();
+  }
+
+  /** What the store keeps: the delivery counters and the unacknowledged payloads. */
+  snapshot(): StoredSession {
+    const { deliveredThrough, ackedThrough, transmittedThrough } = this.state;
+    return { deliveredThrough, ackedThrough, transmittedThrough, unacked: this.ring === null ? NOTHING : this.ring.slice(this.ringHead) };
+  }
+
+  private counters(): string {
+    const { nextSeq, ackedThrough, deliveredThrough, transmittedThrough } = this.state;
+    return `${String(nextSeq)}:${String(ackedThrough)}:${String(deliveredThrough)}:${String(transmittedThrough)}`;
   }
 
   get unackedMessages(): number {
@@ -674,6 +735,14 @@ class Session implements ResumableSession {
     this.ended = true;
     this.entry.dispose();
     this.host.remove(this);
+    const store = this.host.store;
+    if (store !== null) {
+      try {
+        store.remove(this.id);
+      } catch (error) {
+        this.host.storeFailed('remove', error);
+      }
+    }
     const ring = this.ring;
     const unacked = ring === null ? NOTHING : ring.slice(this.ringHead);
     this.ring = null;
@@ -704,6 +773,19 @@ class Session implements ResumableSession {
 
   private reschedule(): void {
     if (this.ended) return;
+    const store = this.host.store;
+    if (store !== null) {
+      // Each change of the delivery's counters is handed to the store, which reads the snapshot when it writes.
+      const counters = this.counters();
+      if (counters !== this.savedCounters) {
+        this.savedCounters = counters;
+        try {
+          store.save(this.id, () => this.snapshot());
+        } catch (error) {
+          this.host.storeFailed('save', error);
+        }
+      }
+    }
     const failed = this.failed;
     if (failed !== null) {
       this.failed = null;
@@ -823,6 +905,10 @@ function noop(): void {
 /** One connection's handle: the session it carries now, or none. */
 class Connection implements ResumeConnection {
   session: Session | null = null;
+  /** Waiting for the hub's store to load the session the client presented. */
+  pending = false;
+  /** The socket closed while the store was loading: nothing is taken up for it. */
+  gone = false;
   /**
    * Whether the client has written a wire-format frame on this connection. Before it has the hello, a client's
    * keep-alive is the plain heartbeat message (it cannot know yet that the server speaks v1) and it writes no
@@ -902,7 +988,10 @@ class Connection implements ResumeConnection {
 
   closed(code: number): void {
     const session = this.session;
-    if (session === null) return;
+    if (session === null) {
+      if (this.pending) this.gone = true;
+      return;
+    }
     session.connectionClosed(this, code);
   }
 
@@ -954,20 +1043,27 @@ export class SessionHub<C = unknown> {
   };
   private connectedCount = 0;
   private closed = false;
+  private readonly store: SessionStore | null;
 
   /** Validates the options (a bad one throws `KeepaliveOptionError` naming it as `resume.<option>`). */
   constructor(options: SessionHubOptions = {}) {
-    const { config, diagnose, scheduler, heartbeatMessage } = nestedOptions('resume', options, (given: SessionHubOptions) => {
+    const { config, diagnose, scheduler, heartbeatMessage, store } = nestedOptions('resume', options, (given: SessionHubOptions) => {
       checkKnownKeys(given, HUB_KEYS, 'resume');
-      const { scheduler: chosen, onDiagnostic, logger, heartbeatMessage: plain, ...resume } = given;
+      const { scheduler: chosen, onDiagnostic, logger, heartbeatMessage: plain, store: kept, ...resume } = given;
+      const candidate: unknown = kept ?? null;
+      if (candidate !== null && (typeof candidate !== 'object' || !(['load', 'save', 'remove'] as const).every((method) => typeof (candidate as Record<string, unknown>)[method] === 'function'))) {
+        throw new KeepaliveOptionError('store', candidate, 'a session store: an object with load, save and remove methods');
+      }
       return {
         config: defineServerResumeConfig(resume),
         heartbeatMessage: checkHeartbeatMessage('heartbeatMessage', plain ?? HEARTBEAT_MESSAGE),
         diagnose: createDiagnosticSink({ session: nextInstanceId(), logger, onDiagnostic }),
         scheduler: chosen ?? defaultScheduler(),
+        store: candidate as SessionStore | null,
       };
     });
     this.config = config;
+    this.store = store;
     this.scheduler = scheduler;
     const counters = this.counters;
     const sessions = this.sessions;
@@ -985,6 +1081,10 @@ export class SessionHub<C = unknown> {
     this.events = new Emitter<SessionHubEvents<C>>(['session'], listenerFailed);
     this.host = {
       accepting: null,
+      store,
+      storeFailed: (op, error) => {
+        report('warn', SESSION_HUB_DIAGNOSTICS.storeFailed, { op, error: errorName(error) });
+      },
       scheduler,
       config,
       heartbeatMessage,
@@ -1043,22 +1143,85 @@ export class SessionHub<C = unknown> {
       host.shut(socket, RESUME_CLOSE_CODES.protocolError, 'invalid resume request');
       return handle;
     }
+    if (request.session !== null && this.store !== null && !this.sessions.has(request.session)) {
+      // Another process may have held it: the store loads it; the hello waits for the answer.
+      this.restoreFrom(handle, request, request.session, context as C);
+      return handle;
+    }
+    this.join(handle, request, null, context as C);
+    return handle;
+  }
+
+  /** Loads `id` from the store, then joins the connection to it (or to a new session), unless the client left meanwhile. */
+  private restoreFrom(handle: Connection, request: ResumeRequest, id: string, context: C): void {
+    const store = this.store as SessionStore;
+    handle.pending = true;
+    let loading: Promise<StoredSession | null>;
+    try {
+      loading = store.load(id);
+    } catch (error) {
+      loading = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    void loading
+      .then(
+        (stored) => stored,
+        (error: unknown) => {
+          this.host.storeFailed('load', error);
+          return null;
+        },
+      )
+      .then((stored) => {
+        handle.pending = false;
+        // The client left (or the hub closed) while the store answered: nothing is taken up here; the store still
+        // has the session for the client's next attempt.
+        if (this.closed || handle.gone) return;
+        this.join(handle, request, stored, context);
+      });
+  }
+
+  /** Attaches a connection to the session it asked for: held here, restored from `stored`, or a new one. */
+  private join(handle: Connection, request: ResumeRequest, stored: StoredSession | null, context: C): void {
+    const host = this.host;
     const now = this.scheduler.now();
     let session = request.session === null ? undefined : this.sessions.get(request.session);
+    let restored = false;
+    let reported = false;
+    if (session === undefined && request.session !== null && stored !== null && this.sessions.size < this.config.maxSessions) {
+      const candidate = new Session(host, request.session);
+      if (candidate.restore(stored) && candidate.canResume(request.delivered)) {
+        session = candidate;
+        restored = true;
+        this.sessions.set(candidate.id, candidate);
+        host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: candidate.unackedMessages });
+      } else {
+        candidate.discard();
+        reported = true;
+        host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: 'unrestorable', messages: Array.isArray(stored.unacked) ? stored.unacked.length : 0 });
+        // The client gets a new session (forgotten): it hands back what it had not seen acknowledged. The stored copy
+        // is removed, so no other process takes it up either.
+        this.store?.remove(request.session);
+      }
+    }
     let forgotten = false;
-    if (request.session !== null && !session?.canResume(request.delivered)) {
+    if (request.session !== null && !restored && !session?.canResume(request.delivered)) {
       // Unknown (restarted, expired, ended), or a count this session cannot have: a new session, reported.
-      host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: session === undefined ? 'unknown' : 'impossible_delivered' });
+      if (!reported) host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: session === undefined ? 'unknown' : 'impossible_delivered' });
       session = undefined;
       forgotten = true;
     }
     const resumed = session !== undefined;
+    if (restored && session !== undefined) {
+      this.counters.resumed++;
+      session.attach(handle, 'resumed', request.delivered, now);
+      this.events.emit('session', { session, resumed, forgotten: false, restored, context });
+      return;
+    }
     if (session === undefined) {
       if (this.sessions.size >= this.config.maxSessions) {
         this.counters.refused++;
         host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionsFull, { limit: this.config.maxSessions });
-        host.shut(socket, RESUME_CLOSE_CODES.tryAgainLater, 'try again later');
-        return handle;
+        host.shut(handle.socket, RESUME_CLOSE_CODES.tryAgainLater, 'try again later');
+        return;
       }
       let id = newSessionId();
       while (this.sessions.has(id)) id = newSessionId();
@@ -1072,8 +1235,7 @@ export class SessionHub<C = unknown> {
       this.counters.resumed++;
       session.attach(handle, 'resumed', request.delivered, now);
     }
-    this.events.emit('session', { session, resumed, forgotten, context: context as C });
-    return handle;
+    this.events.emit('session', { session, resumed, forgotten, restored: false, context });
   }
 
   /** Adds a listener for `session` (every connection attached to a session, new or resumed); returns its remover. */

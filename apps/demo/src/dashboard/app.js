@@ -5,6 +5,7 @@
 // reconnects marked), and sends control commands.
 import { createKeepaliveClient } from '@keepalive/websocket-transport';
 import uPlot from 'uplot';
+import { renderFleet } from './fleet.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 const rows = new Map();
@@ -216,7 +217,10 @@ function connect() {
   });
   client.on('open', () => (statusLine.textContent = 'live'));
   client.on('message', ({ data }) => {
-    if (typeof data === 'string') render(JSON.parse(data));
+    if (typeof data !== 'string') return;
+    const snapshot = JSON.parse(data);
+    render(snapshot);
+    renderFleet(snapshot);
   });
   client.on('close', ({ willReconnect }) => {
     statusLine.textContent = willReconnect ? 'disconnected: reconnecting…' : 'disconnected';

@@ -1,0 +1,120 @@
+/**
+ * The lease as it is stored in Redis: the key layout and the value's compact encoding, in one copy for the writer
+ * and the reclaimer. Decoding never throws: a value that is not a lease of this version comes back as a problem
+ * name (the reclaimer reports it and ignores the key).
+ */
+
+/**
+ * One session's lease: what the reclaimer reads. Times are milliseconds; `since` is the writer's wall clock (for
+ * display: "busy since 12:04"), `ageMs` is how long the session had been in its state when the lease was written,
+ * measured on the writer's monotonic clock (what the reclaimer's idle decision uses, so clock skew between machines
+ * never makes a session look idle for longer than it was).
+ */
+export interface Lease {
+  /** The owner process (default `hostname/pid`). */
+  readonly owner: string;
+  /** Whether any activity was in flight (S1). */
+  readonly busy: boolean;
+  /** Activities in flight by reason (empty while idle). */
+  readonly counts: Readonly<Record<string, number>>;
+  /** Wall-clock milliseconds since which the session has been busy (or idle). */
+  readonly since: number;
+  /** How long the session had been busy (or idle) when this lease was written. */
+  readonly ageMs: number;
+  /** The writer's renewal number for this session: it changes with every write, so a reader sees renewals. */
+  readonly renewal: number;
+  /** The renewal interval in force for this lease (the heartbeat interval while busy, the idle rate while idle). */
+  readonly renewMs: number;
+  /** The expiry the key was written with (`PX`): a few renewal intervals. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Key names under a prefix: `<prefix>:lease:<session>` (one string key per session, with a `PX` expiry),
+ * `<prefix>:leases` (a set of session ids: the index the reclaimer lists with `SSCAN` instead of scanning the
+ * keyspace) and `<prefix>:reclaimer:<id>` (a marker each reclaimer keeps, to notice that Redis lost its data). Put a
+ * hash tag in the prefix (`{keepalive}`) to keep every key in one slot of a cluster.
+ */
+export interface LeaseKeys {
+  readonly prefix: string;
+  readonly index: string;
+  /** The prefix of every lease key (`<prefix>:lease:`). */
+  readonly leasePrefix: string;
+  lease(session: string): string;
+  marker(reclaimer: string): string;
+}
+
+/** The {@link LeaseKeys} under `prefix`. */
+export function leaseKeys(prefix: string): LeaseKeys {
+  const lease = `${prefix}:lease:`;
+  return Object.freeze({
+    prefix,
+    index: `${prefix}:leases`,
+    leasePrefix: lease,
+    lease: (session: string) => lease + session,
+    marker: (reclaimer: string) => `${prefix}:reclaimer:${reclaimer}`,
+  });
+}
+
+const VERSION = 1;
+
+/**
+ * Encodes a lease as compact JSON (`{"v":1,"o":…,"b":1,"c":{…},"s":…,"a":…,"n":…,"r":…,"t":…}`, about 120 bytes
+ * with one reason).
+ */
+export function encodeLease(lease: Lease): string {
+  return JSON.stringify({
+    v: VERSION,
+    o: lease.owner,
+    b: lease.busy ? 1 : 0,
+    c: lease.counts,
+    s: Math.round(lease.since),
+    a: Math.round(lease.ageMs),
+    n: lease.renewal,
+    r: lease.renewMs,
+    t: lease.ttlMs,
+  });
+}
+
+/**
+ * What decoding found: a lease, or the name of the problem (`not_json`, `not_an_object`, `unknown_version`,
+ * `bad_field`) for a diagnostic.
+ */
+export type DecodedLease = { readonly ok: true; readonly lease: Lease } | { readonly ok: false; readonly problem: 'not_json' | 'not_an_object' | 'unknown_version' | 'bad_field' };
+
+const MAX_VALUE_BYTES = 64 * 1024;
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/** Decodes a stored value; never throws (foreign or corrupt data is a problem name, not an exception). */
+export function decodeLease(text: string): DecodedLease {
+  if (text.length > MAX_VALUE_BYTES) return { ok: false, problem: 'bad_field' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: 'not_json' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, problem: 'not_an_object' };
+  const record = value as Record<string, unknown>;
+  if (record.v !== VERSION) return { ok: false, problem: 'unknown_version' };
+  const { o: owner, b: busy, c: counts, s: since, a: ageMs, n: renewal, r: renewMs, t: ttlMs } = record;
+  if (typeof owner !== 'string' || (busy !== 0 && busy !== 1) || !isTime(since) || !isTime(ageMs) || !isCount(renewal) || !isCount(renewMs) || !isCount(ttlMs)) {
+    return { ok: false, problem: 'bad_field' };
+  }
+  if (typeof counts !== 'object' || counts === null || Array.isArray(counts)) return { ok: false, problem: 'bad_field' };
+  const entries = Object.entries(counts as Record<string, unknown>);
+  if (!entries.every(([, count]) => isCount(count))) return { ok: false, problem: 'bad_field' };
+  // Busy means something in flight, idle means nothing: a lease that says otherwise is corrupt.
+  if ((busy === 1) !== entries.length > 0) return { ok: false, problem: 'bad_field' };
+  return {
+    ok: true,
+    lease: { owner, busy: busy === 1, counts: Object.freeze(Object.fromEntries(entries)) as Record<string, number>, since, ageMs, renewal, renewMs, ttlMs },
+  };
+}

@@ -1,0 +1,130 @@
+import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, checkNumber, optionOr, type Diagnostic } from '@keepalive/core';
+import type { Logger } from '@keepalive/node-timers';
+
+/**
+ * Option validation for every part of this package, in one copy: a bad option throws `KeepaliveOptionError` at
+ * construction, naming the option and the value.
+ */
+
+/**
+ * Options every part shares: where Redis is, the key prefix, timeouts, and where diagnostics go.
+ */
+export interface RedisOptions {
+  /** The Redis (or Valkey) URL, `redis://` or `rediss://`. */
+  readonly url: string;
+  /** Prefix of every key. Default `keepalive`. */
+  readonly prefix?: string | undefined;
+  /** Every command fails after this long without an answer (a stopped or unreachable server). Default 2 000 ms. */
+  readonly commandTimeoutMs?: number | undefined;
+  /** Longest wait between two reconnection attempts (node-redis reconnects with a doubling backoff). Default 1 000 ms. */
+  readonly reconnectMaxMs?: number | undefined;
+  /** Where diagnostics go: a function `(level, event, fields)`, a console-style or a pino-style logger. */
+  readonly logger?: Logger | undefined;
+  /** Called with every diagnostic. */
+  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
+}
+
+/** The validated shared options. */
+export interface RedisConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly commandTimeoutMs: number;
+  readonly reconnectMaxMs: number;
+}
+
+/**
+ * Options of {@link createLeaseWriter}.
+ */
+export interface LeaseWriterOptions extends RedisOptions {
+  /** The owner written in each lease. Default `hostname/pid`. */
+  readonly owner?: string | undefined;
+  /** How often an idle session's lease is renewed (busy ones ride their heartbeat). Default 60 000 ms. */
+  readonly idleRenewalMs?: number | undefined;
+  /** A lease expires this many renewal intervals (heartbeat intervals while busy) after it was written (at least 2). Default 3. */
+  readonly leaseIntervals?: number | undefined;
+  /** Changes within this window go in one batch. Default 20 ms. */
+  readonly coalesceMs?: number | undefined;
+}
+
+/** The validated writer options. */
+export interface LeaseWriterConfig extends RedisConfig {
+  readonly owner: string | null;
+  readonly idleRenewalMs: number;
+  readonly leaseIntervals: number;
+  readonly coalesceMs: number;
+}
+
+/**
+ * Options of {@link createReclaimer}.
+ */
+export interface ReclaimerOptions extends RedisOptions {
+  /** A session idle at least this long is reclaimable. Default 300 000 ms. */
+  readonly idleLimitMs?: number | undefined;
+  /** How often every lease is read. Default 1 000 ms. */
+  readonly sweepIntervalMs?: number | undefined;
+  /** With no successful read for this long, every session is `unknown`. Default three sweeps. */
+  readonly readStaleMs?: number | undefined;
+  /** Slack past a lease's renewal interval before an unrenewed lease is `unknown`. Default one sweep plus 1 000 ms. */
+  readonly graceMs?: number | undefined;
+  /** Index entries read per `SSCAN` page (one atomic script per page). Default 1 000. */
+  readonly pageSize?: number | undefined;
+}
+
+/** The validated reclaimer options. */
+export interface ReclaimerConfig extends RedisConfig {
+  readonly idleLimitMs: number;
+  readonly sweepIntervalMs: number;
+  readonly readStaleMs: number;
+  readonly graceMs: number;
+  readonly pageSize: number;
+}
+
+const SHARED_KEYS = ['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic'];
+const WRITER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'owner', 'idleRenewalMs', 'leaseIntervals', 'coalesceMs']);
+const RECLAIMER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'idleLimitMs', 'sweepIntervalMs', 'readStaleMs', 'graceMs', 'pageSize']);
+
+function checkText(option: string, value: unknown, pattern: RegExp, expectation: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) throw new KeepaliveOptionError(option, value, expectation);
+  return value;
+}
+
+/** Validates the shared options. */
+export function defineRedisConfig(options: RedisOptions, known: readonly string[], what: string): RedisConfig {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, `an object of ${what} options with a url`);
+  checkKnownKeys(options, known, what);
+  return {
+    url: checkText('url', options.url, /^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL'),
+    prefix: checkText('prefix', optionOr(options, 'prefix', 'keepalive'), /^[^\s]{1,100}$/, 'a key prefix of 1 to 100 characters without spaces'),
+    commandTimeoutMs: checkDuration('commandTimeoutMs', optionOr(options, 'commandTimeoutMs', 2_000)),
+    reconnectMaxMs: checkDuration('reconnectMaxMs', optionOr(options, 'reconnectMaxMs', 1_000)),
+  };
+}
+
+/** Validates {@link LeaseWriterOptions}. */
+export function defineLeaseWriterConfig(options: LeaseWriterOptions): LeaseWriterConfig {
+  const shared = defineRedisConfig(options, WRITER_KEYS, 'lease writer');
+  const owner = options.owner === undefined ? null : checkText('owner', options.owner, /^[^\s]{1,200}$/, 'an owner name of 1 to 200 characters without spaces');
+  return Object.freeze({
+    ...shared,
+    owner,
+    idleRenewalMs: checkDuration('idleRenewalMs', optionOr(options, 'idleRenewalMs', 60_000)),
+    leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 2, 100),
+    coalesceMs: checkDuration('coalesceMs', optionOr(options, 'coalesceMs', 20)),
+  });
+}
+
+/** Validates {@link ReclaimerOptions}. */
+export function defineReclaimerConfig(options: ReclaimerOptions): ReclaimerConfig {
+  const shared = defineRedisConfig(options, RECLAIMER_KEYS, 'reclaimer');
+  const sweepIntervalMs = checkDuration('sweepIntervalMs', optionOr(options, 'sweepIntervalMs', 1_000));
+  const pageSize = checkInteger('pageSize', optionOr(options, 'pageSize', 1_000), 10, 100_000);
+  return Object.freeze({
+    ...shared,
+    idleLimitMs: checkDuration('idleLimitMs', optionOr(options, 'idleLimitMs', 300_000)),
+    sweepIntervalMs,
+    readStaleMs: checkDuration('readStaleMs', optionOr(options, 'readStaleMs', sweepIntervalMs * 3)),
+    graceMs: checkDuration('graceMs', optionOr(options, 'graceMs', sweepIntervalMs + 1_000)),
+    pageSize,
+  });
+}

@@ -1,0 +1,139 @@
+import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
+import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
+import { createLeaseWriter, createReclaimer, decodeLease, type Reclaimer, type StatusChange } from './index.js';
+
+let redis: RedisServer;
+let client: ReturnType<typeof createClient>;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  client = createClient({ url: redis.url });
+  client.on('error', () => undefined);
+  await client.connect();
+});
+
+afterAll(async () => {
+  await client.close();
+  await redis.stop();
+});
+
+async function eventually<T>(what: string, read: () => Promise<T> | T, done: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const started = performance.now();
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (performance.now() - started > ms) throw new Error(`not within ${ms} ms: ${what} (last: ${JSON.stringify(value)})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('options', () => {
+  it('B1: a bad option throws at construction, naming it and its value', () => {
+    expect(() => createLeaseWriter({ url: 'http://x' })).toThrow(KeepaliveOptionError);
+    expect(() => createLeaseWriter({ url: 'http://x' })).toThrow(/url/);
+    expect(() => createLeaseWriter({ url: redis.url, idleRenewalMs: -1 })).toThrow(/idleRenewalMs: -1/);
+    expect(() => createLeaseWriter({ url: redis.url, leaseIntervals: 1 })).toThrow(/leaseIntervals: 1/);
+    expect(() => createLeaseWriter({ url: redis.url, owner: 'has space' })).toThrow(/owner/);
+    expect(() => createReclaimer({ url: redis.url, pageSize: 1.5 })).toThrow(/pageSize: 1.5/);
+    expect(() => createReclaimer({ url: redis.url, sweepIntervalMs: 0 })).toThrow(/sweepIntervalMs: 0/);
+    expect(() => createReclaimer({ url: redis.url, typo: 1 } as never)).toThrow(/typo/);
+  });
+});
+
+describe('lease writer', () => {
+  it('S1: writes a lease per session (busy with its reasons and counts, idle), coalesced into one batch per tick, removed at close', async () => {
+    const prefix = 'coalesce';
+    const scheduler = createScheduler();
+    const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'w1', idleRenewalMs: 60_000, coalesceMs: 20 });
+    const activities = Array.from({ length: 1_000 }, () => createSessionActivity({ heartbeatIntervalMs: 30_000, scheduler }));
+    activities.forEach((activity, i) => writer.track(`s${String(i)}`, activity));
+    await eventually('written', () => writer.stats(), (stats) => stats.writes >= 1_000);
+    const first = writer.stats();
+    expect(first.batches).toBe(1);
+    // One script call per 1 000 leases (their SETs and one SADD inside it).
+    expect(first.commands).toBe(1);
+    // 1 000 sessions change in one tick: one more batch.
+    const releases = activities.map((activity) => activity.start('api_call'));
+    activities[0]?.start('tool_exec');
+    await eventually('busy written', () => writer.stats(), (stats) => stats.writes >= 2_000);
+    expect(writer.stats().batches).toBe(2);
+    const busy = decodeLease((await client.get(`${prefix}:lease:s0`)) ?? '');
+    expect(busy.ok && busy.lease).toMatchObject({ owner: 'w1', busy: true, counts: { api_call: 1, tool_exec: 1 }, renewMs: 45_000, ttlMs: 90_000 });
+    const ttl = await client.pTTL(`${prefix}:lease:s0`);
+    expect(ttl).toBeGreaterThan(80_000);
+    expect(ttl).toBeLessThanOrEqual(90_000);
+    for (const release of releases.slice(1)) release();
+    await eventually('idle written', () => client.get(`${prefix}:lease:s5`), (text) => decodeLease(text ?? '').ok && !(decodeLease(text ?? '') as { lease: { busy: boolean } }).lease.busy);
+    const idle = decodeLease((await client.get(`${prefix}:lease:s5`)) ?? '');
+    expect(idle.ok && idle.lease).toMatchObject({ busy: false, counts: {}, renewMs: 60_000, ttlMs: 180_000 });
+    expect(await client.sCard(`${prefix}:leases`)).toBe(1_000);
+    // A session that shuts down removes its lease.
+    activities[7]?.shutdown();
+    await eventually('removed', () => client.exists(`${prefix}:lease:s7`), (n) => n === 0);
+    expect(await client.sIsMember(`${prefix}:leases`, 's7')).toBe(0);
+    await writer.close();
+    expect(await client.sCard(`${prefix}:leases`)).toBe(0);
+    expect(await client.keys(`${prefix}:*`)).toEqual([]);
+    for (const activity of activities) activity.shutdown();
+  });
+
+  it('B5: a writer whose Redis is unreachable never throws into the session and keeps nothing but the latest state per session', async () => {
+    const diagnostics: Diagnostic[] = [];
+    const writer = createLeaseWriter({ url: 'redis://127.0.0.1:1', commandTimeoutMs: 100, reconnectMaxMs: 50, onDiagnostic: (d) => diagnostics.push(d) });
+    const activity = createSessionActivity({ heartbeatIntervalMs: 1_000 });
+    let sent = 0;
+    activity.attach(() => sent++);
+    writer.track('lonely', activity);
+    for (let i = 0; i < 100; i++) activity.run('work', () => activity.signal());
+    expect(sent).toBe(100);
+    await eventually('reported', () => diagnostics.map((d) => d.name), (names) => names.includes('redis_lost'));
+    expect(writer.stats()).toMatchObject({ sessions: 1, pending: 1, connected: false, writes: 0 });
+    await writer.close();
+    activity.shutdown();
+  });
+});
+
+describe('reclaimer', () => {
+  it('bad data in Redis (foreign keys, corrupt values, a key of another type) is ignored with a diagnostic, never a crash', async () => {
+    const prefix = 'bad';
+    const diagnostics: Diagnostic[] = [];
+    const changes: StatusChange[] = [];
+    const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'good' });
+    const activity = createSessionActivity();
+    writer.track('real', activity);
+    await writer.flush();
+    await eventually('written', () => writer.stats(), (stats) => stats.writes >= 1);
+    await client.sAdd(`${prefix}:leases`, ['junk', 'old', 'hash', 'half', 'ghost']);
+    await client.set(`${prefix}:lease:junk`, 'not json at all');
+    await client.set(`${prefix}:lease:old`, '{"v":0,"o":"x"}');
+    await client.hSet(`${prefix}:lease:hash`, 'o', 'x');
+    await client.set(`${prefix}:lease:half`, '{"v":1,"o":"x","b":1,"c":{},"s":0,"a":0,"n":1,"r":1,"t":3}');
+    await client.set(`${prefix}:unrelated`, 'anything');
+    const reclaimer: Reclaimer = createReclaimer({ url: redis.url, prefix, sweepIntervalMs: 50, onDiagnostic: (d) => diagnostics.push(d) });
+    reclaimer.on('change', (change) => changes.push(change));
+    await eventually('swept', async () => {
+      await reclaimer.sweep();
+      return reclaimer.stats();
+    }, (stats) => stats.sweeps > 0 && stats.ignored >= 4);
+    const problems = diagnostics.filter((d) => d.name === 'lease_ignored').map((d) => d.fields.problem);
+    expect(new Set(problems)).toEqual(new Set(['not_json', 'unknown_version', 'wrong_type', 'bad_field']));
+    // Diagnostics carry no ids or values.
+    for (const d of diagnostics) expect(JSON.stringify(d.fields)).not.toMatch(/junk|real|good|ghost/);
+    expect([...reclaimer.sessions().keys()]).toEqual(['real']);
+    expect(reclaimer.sessions().get('real')?.status).toBe('idle');
+    // A corrupt index (a key of another type) fails the sweep, reported; after readStaleMs the session is unknown.
+    await client.del(`${prefix}:leases`);
+    await client.set(`${prefix}:leases`, 'not a set');
+    await eventually('unknown', async () => {
+      await reclaimer.sweep();
+      return reclaimer.sessions().get('real')?.status;
+    }, (status) => status === 'unknown');
+    expect(diagnostics.some((d) => d.name === 'sweep_failed')).toBe(true);
+    await reclaimer.close();
+    await writer.close();
+    activity.shutdown();
+  });
+});

@@ -1,0 +1,341 @@
+import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
+import { KeepaliveOptionError, checkDuration, checkKnownKeys, optionOr } from '@keepalive/core';
+import { createDiagnosticSink, errorName, nextInstanceId } from '@keepalive/node-timers';
+import type { SessionStore, StoredSession } from '@keepalive/websocket-transport';
+import { RedisLink } from './connection.js';
+import { defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
+import { decodeStoredSession, encodeStoredSession } from './resume-codec.js';
+
+/**
+ * Options of {@link createRedisSessionStore}.
+ */
+export interface RedisSessionStoreOptions extends RedisOptions {
+  /**
+   * How long Redis keeps a session's state after its last write; every held session is written again each third
+   * of it. Make it longer than the hub's `sessionTtlMs`. Default 600 000 ms.
+   */
+  readonly ttlMs?: number | undefined;
+  /** Changes within this window go in one batch. Default 5 ms. */
+  readonly coalesceMs?: number | undefined;
+}
+
+/** The validated store options. */
+export interface RedisSessionStoreConfig extends RedisConfig {
+  readonly ttlMs: number;
+  readonly coalesceMs: number;
+}
+
+/**
+ * Counters of a {@link RedisSessionStore}.
+ */
+export interface RedisSessionStoreStats {
+  /** Sessions this process holds (saved or taken over, not removed). */
+  readonly held: number;
+  /** Sessions whose latest state waits to be written (at most `held`: one entry each, whatever the outage). */
+  readonly pending: number;
+  /** Snapshots written. */
+  readonly writes: number;
+  /** Writes refused because another process took the session over. */
+  readonly conflicts: number;
+  /** Sessions taken over from the store. */
+  readonly loaded: number;
+}
+
+/**
+ * Diagnostics of a {@link RedisSessionStore}:
+ *
+ * | name | level | fields |
+ * | --- | --- | --- |
+ * | `redis_ready` / `redis_lost` | info / warn | none / `error` |
+ * | `session_store_failed` | warn | `op`, `error`, `sessions` (kept, written at the next try) |
+ * | `session_taken_over` | warn | `sessions` (another process took them over: this one no longer writes them) |
+ * | `session_ignored` | warn | `problem` (a stored value that is not a session of this version) |
+ */
+export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
+  ready: 'redis_ready',
+  lost: 'redis_lost',
+  failed: 'session_store_failed',
+  takenOver: 'session_taken_over',
+  ignored: 'session_ignored',
+} as const);
+
+/**
+ * A {@link SessionStore} on Redis, for `createSessionHub({ store })` / `keepAlive(wss, { resume: { store } })`.
+ */
+export interface RedisSessionStore extends SessionStore {
+  readonly config: RedisSessionStoreConfig;
+  /** Writes what is pending now; resolves when that batch settled. */
+  flush(): Promise<void>;
+  stats(): RedisSessionStoreStats;
+  /** Writes what is pending (bounded by `commandTimeoutMs`), then closes the connection. The sessions stay in Redis. */
+  close(): Promise<void>;
+}
+
+/**
+ * Writes a session's state only while this process holds it: the write carries the holder's epoch, and a newer
+ * epoch (another process took the session over) refuses it. One hash per session: `e` (epoch), `s` (state), so a
+ * reader gets a whole state or none.
+ */
+const SAVE_SCRIPT = `
+local e = redis.call('HGET', KEYS[1], 'e')
+if e and e ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/** Takes a session over: a new epoch (later writes of the previous holder are refused) and the state, atomically. */
+const CLAIM_SCRIPT = `
+local s = redis.call('HGET', KEYS[1], 's')
+if not s then return false end
+local e = redis.call('HINCRBY', KEYS[1], 'e', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return { tostring(e), s }`;
+
+/** Removes a session's state, if this holder still holds it. */
+const REMOVE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** Removals kept while Redis is unreachable, at most. */
+const MAX_REMOVALS = 100_000;
+
+const STORE_KEYS: readonly string[] = Object.freeze(['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic', 'ttlMs', 'coalesceMs']);
+
+interface Held {
+  epoch: string;
+  read: (() => StoredSession) | null;
+  /** Monotonic time of the last write. */
+  writtenAt: number;
+}
+
+class Store implements RedisSessionStore {
+  readonly config: RedisSessionStoreConfig;
+  private readonly link: RedisLink;
+  private readonly emit: (diagnostic: Diagnostic) => void;
+  private readonly held = new Map<string, Held>();
+  private readonly dirty = new Set<string>();
+  private readonly removals = new Map<string, string>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly renewer: ReturnType<typeof setInterval>;
+  private inflight: Promise<void> | null = null;
+  private closed = false;
+  private readonly counters = { writes: 0, conflicts: 0, loaded: 0 };
+  private readonly key: (id: string) => string;
+
+  constructor(options: RedisSessionStoreOptions) {
+    const shared = defineRedisConfig(options, STORE_KEYS, 'session store');
+    this.config = Object.freeze({
+      ...shared,
+      ttlMs: checkDuration('ttlMs', optionOr(options, 'ttlMs', 600_000)),
+      coalesceMs: checkDuration('coalesceMs', optionOr(options, 'coalesceMs', 5)),
+    });
+    const prefix = `${this.config.prefix}:resume:`;
+    this.key = (id) => prefix + id;
+    this.emit = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
+    this.link = new RedisLink({
+      url: this.config.url,
+      commandTimeoutMs: this.config.commandTimeoutMs,
+      reconnectMaxMs: this.config.reconnectMaxMs,
+      onEvent: (event) => {
+        if (event.type === 'ready') {
+          this.report('info', SESSION_STORE_DIAGNOSTICS.ready, {});
+          this.arm();
+        } else {
+          this.report('warn', SESSION_STORE_DIAGNOSTICS.lost, { error: event.error });
+        }
+      },
+    });
+    // Held sessions are written again each third of ttlMs, so Redis keeps them while this process holds them.
+    this.renewer = setInterval(() => {
+      const due = performance.now() - this.config.ttlMs / 3;
+      for (const [id, held] of this.held) if (held.writtenAt <= due && held.read !== null) this.dirty.add(id);
+      this.arm();
+    }, this.config.ttlMs / 6);
+    this.renewer.unref();
+  }
+
+  async load(id: string): Promise<StoredSession | null> {
+    if (this.closed) return null;
+    const reply: unknown = await this.link.run((client) => client.eval(CLAIM_SCRIPT, { keys: [this.key(id)], arguments: [String(this.config.ttlMs)] }));
+    if (reply === null) return null;
+    if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== 'string' || typeof reply[1] !== 'string') {
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: 'bad_reply' });
+      return null;
+    }
+    const decoded = decodeStoredSession(reply[1]);
+    if (!decoded.ok) {
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: decoded.problem });
+      return null;
+    }
+    this.counters.loaded++;
+    // Taken over: from now on only this epoch writes it (the hub saves it again as soon as it changes).
+    this.held.set(id, { epoch: reply[0], read: null, writtenAt: performance.now() });
+    this.removals.delete(id);
+    return decoded.stored;
+  }
+
+  save(id: string, read: () => StoredSession): void {
+    if (this.closed) return;
+    const held = this.held.get(id);
+    if (held === undefined) this.held.set(id, { epoch: '1', read, writtenAt: -Infinity });
+    else held.read = read;
+    this.removals.delete(id);
+    this.dirty.add(id);
+    this.arm();
+  }
+
+  remove(id: string): void {
+    const held = this.held.get(id);
+    if (held === undefined) return;
+    this.held.delete(id);
+    this.dirty.delete(id);
+    if (this.removals.size >= MAX_REMOVALS) {
+      // A long outage with many sessions ending: the oldest removal is given up; that state expires after ttlMs.
+      const oldest = this.removals.keys().next().value;
+      if (oldest !== undefined) this.removals.delete(oldest);
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'remove', error: 'backlog_full', sessions: 1 });
+    }
+    this.removals.set(id, held.epoch);
+    this.arm();
+  }
+
+  flush(): Promise<void> {
+    return this.run(true);
+  }
+
+  stats(): RedisSessionStoreStats {
+    return { ...this.counters, held: this.held.size, pending: this.dirty.size + this.removals.size };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.renewer);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.link.ready) await this.run(true).catch(() => undefined);
+    this.closed = true;
+    await this.link.close();
+  }
+
+  private arm(): void {
+    if (this.closed || this.timer !== null || (this.dirty.size === 0 && this.removals.size === 0)) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run(false);
+    }, this.config.coalesceMs);
+    this.timer.unref();
+  }
+
+  private async run(wait: boolean): Promise<void> {
+    if (this.inflight !== null) {
+      if (!wait) return;
+      await this.inflight;
+    }
+    this.inflight = this.batch().finally(() => {
+      this.inflight = null;
+      this.arm();
+    });
+    await this.inflight;
+  }
+
+  private async batch(): Promise<void> {
+    if (!this.link.ready) return;
+    const writes: [id: string, epoch: string, value: string][] = [];
+    for (const id of this.dirty) {
+      const held = this.held.get(id);
+      if (held?.read == null) continue;
+      let value: string;
+      try {
+        value = encodeStoredSession(held.read());
+      } catch (error) {
+        this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'read', error: errorName(error), sessions: 1 });
+        continue;
+      }
+      writes.push([id, held.epoch, value]);
+    }
+    this.dirty.clear();
+    const removals = [...this.removals];
+    this.removals.clear();
+    if (writes.length === 0 && removals.length === 0) return;
+    const ttl = String(this.config.ttlMs);
+    const startedAt = performance.now();
+    try {
+      const replies = await this.link.run((client) =>
+        Promise.all([
+          ...writes.map(([id, epoch, value]) => client.eval(SAVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch, value, ttl] })),
+          ...removals.map(([id, epoch]) => client.eval(REMOVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch] })),
+        ]),
+      );
+      let conflicts = 0;
+      writes.forEach(([id], i) => {
+        if (replies[i] === 1) {
+          this.counters.writes++;
+          const held = this.held.get(id);
+          if (held !== undefined) held.writtenAt = startedAt;
+          return;
+        }
+        // Another process took it over: this one no longer writes it.
+        conflicts++;
+        this.held.delete(id);
+      });
+      if (conflicts > 0) {
+        this.counters.conflicts += conflicts;
+        this.report('warn', SESSION_STORE_DIAGNOSTICS.takenOver, { sessions: conflicts });
+      }
+    } catch (error) {
+      // Kept: the latest state of each is written at the next try.
+      for (const [id] of writes) if (this.held.has(id)) this.dirty.add(id);
+      for (const [id, epoch] of removals) if (!this.held.has(id)) this.removals.set(id, epoch);
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorName(error), sessions: writes.length + removals.length });
+      if (!this.closed) await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.reconnectMaxMs, 100)));
+    }
+  }
+
+  private report(level: DiagnosticLevel, name: string, fields: DiagnosticFields): void {
+    this.emit({ type: 'diagnostic', level, name, fields });
+  }
+}
+
+/**
+ * Creates a {@link RedisSessionStore}: the state of every resumable session of this process's hub, kept in Redis
+ * (one hash per session under `<prefix>:resume:`, expiring `ttlMs` after its last write), so that a client that
+ * reconnects to another process resumes there. Each change of a session (a message delivered, sent or
+ * acknowledged) is written within `coalesceMs`, the whole state in one atomic write; a process that takes a
+ * session over bumps its epoch, and from then on the previous holder's writes are refused. See the package README
+ * for exactly what is guaranteed when a process is killed.
+ *
+ * @example
+ * ```ts
+ * import type { AddressInfo } from 'node:net';
+ * import { WebSocketServer } from 'ws';
+ * import { createRedisSessionStore } from '@keepalive/redis';
+ * import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport';
+ *
+ * // Every process behind the load balancer keeps its resumable sessions in the same Redis, so a client that
+ * // reconnects to another process resumes there.
+ * const store = createRedisSessionStore({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+ * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ * const heartbeat = keepAlive(wss, { resume: { store } });
+ * heartbeat.sessions.on('session', ({ session, resumed, restored }) => {
+ *   if (resumed && !restored) return; // the same object as before: its listeners are in place
+ *   session.on('message', (message) => session.send(`echo ${String(message)}`));
+ * });
+ *
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: true });
+ * const echo = new Promise<string>((resolve) => client.on('message', ({ data }) => resolve(String(data))));
+ * client.send('kept in Redis until acknowledged');
+ * console.log(await echo);
+ *
+ * await client.close();
+ * heartbeat.close();
+ * await new Promise((resolve) => wss.close(resolve));
+ * await store.close();
+ * ```
+ */
+export function createRedisSessionStore(options: RedisSessionStoreOptions): RedisSessionStore {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of session store options with a url');
+  checkKnownKeys(options, STORE_KEYS, 'session store');
+  return new Store(options);
+}
