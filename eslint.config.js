@@ -73,9 +73,8 @@ export default tseslint.config(
   },
   {
     // Smoke scripts (packages/*/smoke/*.mjs) are plain JavaScript run against the packed tarballs on Node, Bun and
-    // Deno; no tsconfig covers them, so they get the untyped rules. So do the packages' example programs
-    // (packages/*/example/*.mjs, run by their tests), which print what they see.
-    files: ['**/smoke/**/*.mjs', 'packages/*/example/**/*.mjs'],
+    // Deno; no tsconfig covers them, so they get the untyped rules.
+    files: ['**/smoke/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,

@@ -2,15 +2,19 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
 
 /**
- * Every example a README or a JSDoc comment shows that starts with an import is one of the files here, character for
- * character (so the two never drift), and every file here is shown somewhere. Each file is a complete program: the
- * workspace's typecheck type-checks the Node ones (`src/bun` and `src/deno` are run by their runtimes, which have
- * their own globals; the workspace carries no Bun or Deno types), and this test runs every one on its runtime
- * (Node 20 from the build, Bun, Deno), against the loopback servers it starts itself; it must exit 0 by itself
- * within the time limit (nothing left open).
+ * Every JSDoc `@example` in published source (`packages/<name>/src`, tests aside) is one of the files here, character
+ * for character, and so is every README example that starts with an import (after `//` comment lines, such as a file
+ * name): the two never drift, and no fragment passes for an example. Every file here is shown somewhere. Each file is
+ * a complete program: the workspace's typecheck type-checks the Node TypeScript ones (`src/bun` and `src/deno` are
+ * run by their runtimes, which have their own globals; the workspace carries no Bun or Deno types; `.mjs` files are
+ * the JavaScript a README shows, run as they are), and this test runs every one on its runtime (Node 20, from the
+ * build for TypeScript; Bun; Deno), against the loopback servers it starts itself (the `src/redis` ones get a real
+ * `redis-server`, started here on a free port, as `REDIS_URL`); it must exit 0 by itself within the time limit
+ * (nothing left open).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -35,7 +39,7 @@ interface Block {
   readonly code: string;
 }
 
-/** The fenced TypeScript/JavaScript blocks of a README that start with an import. */
+/** The fenced TypeScript/JavaScript blocks of a README that start with an import, or with `//` lines and then one. */
 function readmeBlocks(path: string): Block[] {
   const lines = readFileSync(path, 'utf8').split('\n');
   const blocks: Block[] = [];
@@ -45,27 +49,30 @@ function readmeBlocks(path: string): Block[] {
     const body: string[] = [];
     for (i++; i < lines.length && lines[i] !== '```'; i++) body.push(lines[i] ?? '');
     const code = body.join('\n');
-    if (/^import\b/.test(code)) blocks.push({ where: `${relative(ROOT, path)}:${start + 1}`, code });
+    if (/^(?:\/\/.*\n)*import\b/.test(code)) blocks.push({ where: `${relative(ROOT, path)}:${start + 1}`, code });
   }
   return blocks;
 }
 
-/** The fenced blocks of the `@example` tags of a source file's JSDoc that start with an import. */
+/**
+ * Every `@example` tag of a source file's JSDoc, as the code of its fenced block (the whole tag's text when it has no
+ * fenced block, so that it cannot match a file), whatever it starts with.
+ */
 function jsdocBlocks(path: string): Block[] {
   const lines = readFileSync(path, 'utf8').split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    if (!/^\s*\* @example/.test(lines[i] ?? '')) continue;
+    // Any comment line that names the tag (on a line of its own, or after other text, or in a one-line comment).
+    if (!/^\s*(?:\/\*\*|\*).*@example\b/.test(lines[i] ?? '')) continue;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !/^\s*\*\/|^\s*\* @/.test(lines[j] ?? ''); j++) body.push((lines[j] ?? '').replace(/^\s*\* ?/, ''));
+    for (; j < lines.length && !(lines[i] ?? '').includes('*/') && !/^\s*\*\/|^\s*\* @/.test(lines[j] ?? ''); j++) body.push((lines[j] ?? '').replace(/^\s*\* ?/, ''));
     const open = body.findIndex((line) => line.startsWith('```'));
     const close = body.findIndex((line, k) => k > open && line.startsWith('```'));
-    if (open >= 0 && close > open) {
-      const code = body.slice(open + 1, close).join('\n');
-      if (/^import\b/.test(code)) blocks.push({ where: `${relative(ROOT, path)}:${i + 1}`, code });
-    }
-    i = j - 1;
+    const where = `${relative(ROOT, path)}:${i + 1}`;
+    if (open >= 0 && close > open) blocks.push({ where, code: body.slice(open + 1, close).join('\n') });
+    else blocks.push({ where, code: `(no fenced block) ${lines.slice(i, j).join('\n')}` });
+    i = Math.max(i, j - 1);
   }
   return blocks;
 }
@@ -82,16 +89,30 @@ const sources = readdirSync(join(ROOT, 'packages')).flatMap((name) => {
   const src = join(ROOT, 'packages', name, 'src');
   return existsSync(src) ? walk(src, (path) => path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.includes('/test-support/')) : [];
 });
-const blocks = [...readmes.flatMap(readmeBlocks), ...sources.flatMap(jsdocBlocks)];
-const files = walk(HERE, (path) => /\.(ts|js)$/.test(path) && !path.endsWith('.test.ts') && !path.endsWith('.d.ts')).sort();
+const readmeExamples = readmes.flatMap(readmeBlocks);
+const jsdocExamples = sources.flatMap(jsdocBlocks);
+const blocks = [...readmeExamples, ...jsdocExamples];
+const files = walk(HERE, (path) => /\.(ts|js|mjs)$/.test(path) && !path.endsWith('.test.ts') && !path.endsWith('.d.ts')).sort();
 const content = new Map(files.map((path) => [path, readFileSync(path, 'utf8').trimEnd()]));
 
+let redis: Promise<RedisServer> | null = null;
+afterAll(async () => {
+  if (redis !== null) await (await redis).stop();
+});
+
 describe('examples', () => {
-  it('every README and JSDoc example that starts with an import is an example file, verbatim', () => {
-    const known = new Set(content.values());
-    const strays = blocks.filter((block) => !known.has(block.code.trimEnd())).map((block) => block.where);
-    expect(strays).toEqual([]);
-    expect(blocks.length).toBeGreaterThan(20);
+  const known = new Set(content.values());
+  const strays = (list: readonly Block[]): string[] => list.filter((block) => !known.has(block.code.trimEnd())).map((block) => block.where);
+
+  it('every README example that starts with an import (after // lines) is an example file, verbatim', () => {
+    expect(strays(readmeExamples)).toEqual([]);
+    expect(readmeExamples.length).toBeGreaterThan(10);
+    expect(readmeExamples.some((block) => block.code.startsWith('//'))).toBe(true);
+  });
+
+  it('every JSDoc @example in published source is an example file, verbatim (a complete program run here, never a fragment)', () => {
+    expect(strays(jsdocExamples)).toEqual([]);
+    expect(jsdocExamples.length).toBeGreaterThan(20);
   });
 
   it('every example file is shown in a README or a JSDoc comment', () => {
@@ -106,17 +127,24 @@ describe('examples', () => {
         ? [join(BIN, 'bun'), [path]]
         : name.startsWith('deno/')
           ? [join(BIN, 'deno'), ['run', '-A', '--quiet', path]]
-          : [process.execPath, [join(DIST, name.replace(/\.ts$/, '.js'))]];
-      const result = await run(...command);
+          : name.endsWith('.mjs')
+            ? [process.execPath, [path]]
+            : [process.execPath, [join(DIST, name.replace(/\.ts$/, '.js'))]];
+      const env: NodeJS.ProcessEnv = {};
+      if (name.startsWith('redis/')) {
+        redis ??= startRedisServer();
+        env.REDIS_URL = (await redis).url;
+      }
+      const result = await run(...command, env);
       expect(result.code, result.output).toBe(0);
     });
   }
 });
 
 /** Runs a program with a time limit; resolves with its exit code (null if killed) and what it wrote. */
-function run(file: string, args: string[]): Promise<{ code: number | null; output: string }> {
+function run(file: string, args: string[], extra: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: join(HERE, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
+    const child = spawn(file, args, { cwd: join(HERE, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

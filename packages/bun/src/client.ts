@@ -6,11 +6,6 @@ import { connectWhatwgWithKeepalive, keepaliveWhatwgSocket } from '@keepalive/we
  * interface: no `bun-types` dependency). `ping()` and `terminate()` are Bun's
  * extensions to the WHATWG socket; without them heartbeat messages and
  * `close()` are used.
- *
- * @example
- * ```ts
- * const socket: BunWebSocketLike = new WebSocket('ws://127.0.0.1:8080');
- * ```
  */
 export interface BunWebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -27,11 +22,6 @@ export interface BunWebSocketLike {
 
 /**
  * The one field of a socket event the helper reads: a message event's `data`.
- *
- * @example
- * ```ts
- * const event: BunSocketEventLike = { data: '' };
- * ```
  */
 export interface BunSocketEventLike {
   readonly data?: unknown;
@@ -39,21 +29,11 @@ export interface BunSocketEventLike {
 
 /**
  * A WebSocket constructor (Bun's global `WebSocket` by default).
- *
- * @example
- * ```ts
- * const WebSocketClass: BunWebSocketConstructor<WebSocket> = WebSocket;
- * ```
  */
 export type BunWebSocketConstructor<W extends BunWebSocketLike = BunWebSocketLike> = new (url: string | URL, protocols?: string | string[]) => W;
 
 /**
  * Options of {@link keepaliveSocket}.
- *
- * @example
- * ```ts
- * const options: KeepaliveSocketOptions = { keepalive: 'message' };
- * ```
  */
 export interface KeepaliveSocketOptions {
   /**
@@ -69,11 +49,6 @@ export interface KeepaliveSocketOptions {
 /**
  * Options of {@link connectWithKeepalive}: those of {@link keepaliveSocket},
  * the subprotocols, and the WebSocket class.
- *
- * @example
- * ```ts
- * const options: ConnectWithKeepaliveOptions = { protocols: ['chat'] };
- * ```
  */
 export interface ConnectWithKeepaliveOptions<W extends BunWebSocketLike = BunWebSocketLike> extends KeepaliveSocketOptions {
   readonly protocols?: string | string[] | undefined;

@@ -3,12 +3,6 @@ import { createScheduler as createNodeScheduler, defaultScheduler as sharedSched
 /**
  * The parts of the `Bun` global this package uses: a local interface, so the
  * published package needs no `bun-types`.
- *
- * @example
- * ```ts
- * const bun = (globalThis as { Bun?: BunLike }).Bun;
- * bun?.nanoseconds(); // monotonic nanoseconds since the process started
- * ```
  */
 export interface BunLike {
   /** Monotonic nanoseconds since the process started. */
@@ -19,12 +13,6 @@ export interface BunLike {
 
 /**
  * A timer as Bun's `setTimeout` returns it: an object that can be unref'd and ref'd.
- *
- * @example
- * ```ts
- * const timer = setTimeout(tick, 1_000) as unknown as BunTimerLike;
- * timer.unref();
- * ```
  */
 export interface BunTimerLike {
   unref(): unknown;
@@ -78,11 +66,6 @@ export const bunPlatform: Platform = Object.freeze({
 
 /**
  * Options of {@link createScheduler}.
- *
- * @example
- * ```ts
- * const options: BunSchedulerOptions = { platform: bunPlatform };
- * ```
  */
 export interface BunSchedulerOptions {
   /** Clock and timer functions; default {@link bunPlatform}. */

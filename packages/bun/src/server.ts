@@ -18,12 +18,6 @@ import { defaultScheduler } from './platform.js';
 /**
  * What the keep-alive needs from a Bun `ServerWebSocket` (a local interface:
  * no `bun-types` dependency). Bun's own type is assignable to it.
- *
- * @example
- * ```ts
- * const socket: BunServerWebSocketLike = ws; // the ServerWebSocket Bun hands to open()
- * socket.ping();
- * ```
  */
 export interface BunServerWebSocketLike {
   /** Sends a protocol ping (with `resume`, its payload may carry an acknowledgement). */
@@ -44,11 +38,6 @@ export interface BunServerWebSocketLike {
 /**
  * A message as Bun delivers it to a `websocket.message` handler: a string for
  * a text frame, a `Buffer` (a `Uint8Array`) for a binary one.
- *
- * @example
- * ```ts
- * const message: BunMessage = 'hello';
- * ```
  */
 export type BunMessage = string | ArrayBuffer | ArrayBufferView;
 
@@ -56,11 +45,6 @@ export type BunMessage = string | ArrayBuffer | ArrayBufferView;
  * The `websocket` handler object of `Bun.serve` (a local interface: Bun's
  * `WebSocketHandler<T>` is assignable to it). Settings such as
  * `maxPayloadLength` or `perMessageDeflate` are passed through unchanged.
- *
- * @example
- * ```ts
- * const handler: BunWebSocketHandlerLike = { message: (ws, message) => ws.send(String(message)) };
- * ```
  */
 export interface BunWebSocketHandlerLike {
   message(ws: BunServerWebSocketLike, message: BunMessage): unknown;
@@ -81,11 +65,6 @@ export interface BunWebSocketHandlerLike {
  * `terminateDeadPeers`), the scheduler (default: this package's Bun
  * scheduler), a diagnostics hook, and the heartbeat message answered for
  * clients that cannot ping.
- *
- * @example
- * ```ts
- * const options: BunKeepaliveOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 300_000 };
- * ```
  */
 export interface BunKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
@@ -109,21 +88,11 @@ export interface BunKeepaliveOptions extends PeerTrackerOptions {
  * | name | level | fields |
  * | --- | --- | --- |
  * | `resume_url_missing` | warn | none (resume is on, but a socket's `data.url` is missing or unreadable: served as a plain client; reported once) |
- *
- * @example
- * ```ts
- * withKeepalive(handler, { resume: true, onDiagnostic: (d) => { if (d.name === BUN_SERVER_DIAGNOSTICS.resumeUrlMissing) alert(d); } });
- * ```
  */
 export const BUN_SERVER_DIAGNOSTICS = Object.freeze({ resumeUrlMissing: 'resume_url_missing' } as const);
 
 /**
  * The keep-alive behind a wrapped handler: counters and a way to stop.
- *
- * @example
- * ```ts
- * const { deadPeers, pingsSent } = websocket.keepalive.stats();
- * ```
  */
 export interface BunServerKeepalive extends Disposable {
   /** Connections tracked now. */
@@ -140,15 +109,6 @@ export interface BunServerKeepalive extends Disposable {
    * (`session.on('message')`), and send with `session.send()`, not `ws.send()` (what is written on the socket
    * directly is neither numbered nor kept for a reconnect). Plain clients' messages reach your handler as before.
    * Closing the keep-alive ends every session (their sockets are closed with 1001).
-   *
-   * @example
-   * ```ts
-   * const websocket = withKeepalive({ message: (ws, message) => ws.send(String(message)) }, { resume: true });
-   * websocket.keepalive.sessions.on('session', ({ session, resumed }) => {
-   *   if (resumed) return; // the same session as before: its listeners are in place
-   *   session.on('message', (message) => session.send(`echo ${String(message)}`));
-   * });
-   * ```
    */
   readonly sessions: SessionHub<BunSessionContext> | null;
 }
@@ -156,13 +116,6 @@ export interface BunServerKeepalive extends Disposable {
 /**
  * What a `session` event of a resumable `withKeepalive` handler carries as its `context`: the connection's
  * `ServerWebSocket` (its `data` holds what the app passed to `server.upgrade`: authenticate there).
- *
- * @example
- * ```ts
- * websocket.keepalive.sessions.on('session', ({ session, context }) => {
- *   if (!(context.ws.data as { user?: string }).user) session.close(4401, 'unauthorized');
- * });
- * ```
  */
 export interface BunSessionContext {
   readonly ws: BunServerWebSocketLike;
@@ -170,12 +123,6 @@ export interface BunSessionContext {
 
 /**
  * The keep-alive of a handler with resumable sessions on: {@link BunServerKeepalive} whose `sessions` is the hub.
- *
- * @example
- * ```ts
- * const { keepalive }: { keepalive: ResumableBunServerKeepalive } = withKeepalive(handler, { resume: true });
- * keepalive.sessions.size; // sessions held now
- * ```
  */
 export interface ResumableBunServerKeepalive extends BunServerKeepalive {
   readonly sessions: SessionHub<BunSessionContext>;
@@ -185,11 +132,6 @@ export interface ResumableBunServerKeepalive extends BunServerKeepalive {
  * A handler returned by {@link withKeepalive}: the given handler with
  * keep-alive wired in, plus {@link BunServerKeepalive} as `keepalive`
  * ({@link ResumableBunServerKeepalive} with `resume` on).
- *
- * @example
- * ```ts
- * const websocket: KeepaliveWebSocketHandler<typeof handler> = withKeepalive(handler);
- * ```
  */
 export type KeepaliveWebSocketHandler<H extends BunWebSocketHandlerLike, K extends BunServerKeepalive = BunServerKeepalive> = H & {
   readonly keepalive: K;

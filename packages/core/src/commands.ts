@@ -19,11 +19,6 @@ export type DiagnosticFields = Readonly<Record<string, DiagnosticValue>>;
  * Arm (or re-arm after a fire) the timer `timer` to fire at the absolute
  * monotonic time `deadline`. A timer is never armed twice without a cancel or
  * a fire in between.
- *
- * @example
- * ```ts
- * const command: ArmTimer = { type: 'arm', timer: 'heartbeat', deadline: 30_000 };
- * ```
  */
 export interface ArmTimer<T extends string = string> {
   readonly type: 'arm';
@@ -33,11 +28,6 @@ export interface ArmTimer<T extends string = string> {
 
 /**
  * Cancel the armed timer `timer`.
- *
- * @example
- * ```ts
- * const command: CancelTimer = { type: 'cancel', timer: 'idle' };
- * ```
  */
 export interface CancelTimer<T extends string = string> {
   readonly type: 'cancel';
@@ -46,11 +36,6 @@ export interface CancelTimer<T extends string = string> {
 
 /**
  * Send one keep-alive through the attached sender.
- *
- * @example
- * ```ts
- * const command: SendKeepalive = { type: 'send' };
- * ```
  */
 export interface SendKeepalive {
   readonly type: 'send';
@@ -62,11 +47,6 @@ export type CloseReason = 'dead_peer' | 'ping_flood' | 'idle_timeout';
 /**
  * Close the transport. `terminate: true` means destroy it at once (a polite
  * close can hang on a dead TCP peer); otherwise close with `code`.
- *
- * @example
- * ```ts
- * const command: CloseTransport = { type: 'close', reason: 'ping_flood', code: 1008, terminate: false };
- * ```
  */
 export interface CloseTransport {
   readonly type: 'close';
@@ -77,11 +57,6 @@ export interface CloseTransport {
 
 /**
  * Emit a diagnostic. Adapters route these to a logger; the core never logs.
- *
- * @example
- * ```ts
- * const command: Diagnostic = { type: 'diagnostic', level: 'debug', name: 'heartbeat', fields: { total: 1 } };
- * ```
  */
 export interface Diagnostic {
   readonly type: 'diagnostic';

@@ -18,11 +18,6 @@ export function pollTimeout(state: SessionState): number | null {
 
 /**
  * The number of armed timers of a session.
- *
- * @example
- * ```ts
- * armedTimers(state); // 2 while busy with liveness on and a keep-alive unanswered
- * ```
  */
 export function armedTimers(state: SessionState): number {
   let armed = 0;

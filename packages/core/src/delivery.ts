@@ -167,11 +167,6 @@ export function createDeliveryState(options: DeliveryOptions | DeliveryConfig = 
  * The counters of a delivery that outlive a process (what a session store keeps): the highest number delivered to
  * the application, the highest the peer acknowledged, the highest ever written, and the sizes of the messages
  * still unacknowledged (`ackedThrough + 1 ..`), oldest first.
- *
- * @example
- * ```ts
- * const saved: DeliveryCounters = { deliveredThrough: 4, ackedThrough: 2, transmittedThrough: 3, unacked: [5, 8] };
- * ```
  */
 export interface DeliveryCounters {
   readonly deliveredThrough: number;
@@ -185,12 +180,6 @@ export interface DeliveryCounters {
  * nothing sent on a connection yet. Returns `null` when the counters cannot be a delivery's (negative, not
  * integers, more written than numbered, or past the replay limits of `config`): a store's corrupt or foreign data
  * is refused, never trusted.
- *
- * @example
- * ```ts
- * const state = restoreDeliveryState(config, { deliveredThrough: 4, ackedThrough: 2, transmittedThrough: 3, unacked: [5, 8] }, now);
- * state?.nextSeq; // 5
- * ```
  */
 export function restoreDeliveryState(options: DeliveryOptions | DeliveryConfig, counters: DeliveryCounters, now = 0): DeliveryState | null {
   const base = createDeliveryState(options, now);

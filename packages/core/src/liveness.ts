@@ -17,11 +17,6 @@ export interface LivenessState {
 
 /**
  * The verdict for a peer at a given time.
- *
- * @example
- * ```ts
- * const verdict: LivenessVerdict = checkLiveness(state, now); // 'alive' | 'waiting' | 'dead'
- * ```
  */
 export type LivenessVerdict = 'alive' | 'waiting' | 'dead';
 
@@ -29,12 +24,6 @@ export type LivenessVerdict = 'alive' | 'waiting' | 'dead';
  * The proof-of-life deadline after sending a keep-alive at `now`. An
  * unanswered keep-alive keeps its earlier deadline, so repeated keep-alives
  * never postpone detection.
- *
- * @example
- * ```ts
- * pongDeadlineAfterSend(null, 1_000, 500); // 1500
- * pongDeadlineAfterSend(1_500, 1_200, 500); // 1500: still owed from the first
- * ```
  */
 export function pongDeadlineAfterSend(current: number | null, now: number, timeoutMs: number): number {
   return current ?? now + timeoutMs;
@@ -42,11 +31,6 @@ export function pongDeadlineAfterSend(current: number | null, now: number, timeo
 
 /**
  * A fresh liveness state; the peer counts as alive at `now`.
- *
- * @example
- * ```ts
- * const liveness = createLiveness(clock.now());
- * ```
  */
 export function createLiveness(now: number): LivenessState {
   return { deadline: null, lastProofAt: now };
@@ -54,11 +38,6 @@ export function createLiveness(now: number): LivenessState {
 
 /**
  * Records that a keep-alive was sent at `now`.
- *
- * @example
- * ```ts
- * state = keepaliveSent(state, now, 5_000);
- * ```
  */
 export function keepaliveSent(state: LivenessState, now: number, timeoutMs: number): LivenessState {
   if (state.deadline !== null) return state;
@@ -67,11 +46,6 @@ export function keepaliveSent(state: LivenessState, now: number, timeoutMs: numb
 
 /**
  * Records proof of life at `now` (a pong, a heartbeat reply or any message).
- *
- * @example
- * ```ts
- * socket.on('pong', () => { state = proofOfLife(state, clock.now()); });
- * ```
  */
 export function proofOfLife(state: LivenessState, now: number): LivenessState {
   if (state.deadline === null && state.lastProofAt >= now) return state;
@@ -81,11 +55,6 @@ export function proofOfLife(state: LivenessState, now: number): LivenessState {
 /**
  * Whether the peer is alive (nothing owed), waiting (a keep-alive is
  * unanswered but still within its timeout) or dead (past the deadline).
- *
- * @example
- * ```ts
- * if (checkLiveness(state, now) === 'dead') socket.terminate();
- * ```
  */
 export function checkLiveness(state: LivenessState, now: number): LivenessVerdict {
   if (state.deadline === null) return 'alive';
@@ -97,11 +66,6 @@ export function checkLiveness(state: LivenessState, now: number): LivenessVerdic
  * go out every `intervalMs` and each allows `timeoutMs` for an answer: the
  * peer may die just after answering, the next keep-alive leaves at most one
  * interval later, and its answer is due one timeout after that.
- *
- * @example
- * ```ts
- * detectionBound(30_000, 10_000); // 40000
- * ```
  */
 export function detectionBound(intervalMs: number, timeoutMs: number): number {
   return intervalMs + timeoutMs;

@@ -15,11 +15,6 @@ import { isUnitInterval } from './random.js';
 
 /**
  * Options of the peer machine.
- *
- * @example
- * ```ts
- * const options: PeerOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 120_000 };
- * ```
  */
 export interface PeerOptions {
   /** Time between server pings. Default 30 000 ms (the ws README's interval). */
@@ -47,21 +42,11 @@ export interface PeerOptions {
 /**
  * The frame a peer's keep-alive travels in: a protocol ping or a heartbeat
  * message.
- *
- * @example
- * ```ts
- * const frame: KeepaliveFrame = 'message';
- * ```
  */
 export type KeepaliveFrame = 'ping' | 'message';
 
 /**
  * Validated, frozen peer options.
- *
- * @example
- * ```ts
- * const config: PeerConfig = definePeerConfig({ idleCloseMs: 60_000 });
- * ```
  */
 export interface PeerConfig {
   readonly pingIntervalMs: number;
@@ -75,11 +60,6 @@ export interface PeerConfig {
 
 /**
  * Defaults of the peer machine.
- *
- * @example
- * ```ts
- * PEER_DEFAULTS.pingIntervalMs; // 30000
- * ```
  */
 export const PEER_DEFAULTS: PeerConfig = Object.freeze({
   pingIntervalMs: 30_000,
@@ -99,11 +79,6 @@ const PEER_KEYS: readonly string[] = Object.freeze(Object.keys(PEER_DEFAULTS));
  * that contradict each other are refused too (B13): an `idleCloseMs` not
  * above `minPingIntervalMs` would close, as idle, a client that keeps alive
  * as slowly as the flood policy allows.
- *
- * @example
- * ```ts
- * const config = definePeerConfig({ pingIntervalMs: 15_000, pongTimeoutMs: 5_000 });
- * ```
  */
 export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerConfig {
   checkKnownKeys(options, PEER_KEYS, 'peer');
@@ -135,11 +110,6 @@ function checkKeepaliveFrame(value: unknown): KeepaliveFrame {
 
 /**
  * The timers of a peer.
- *
- * @example
- * ```ts
- * const timer: PeerTimer = 'ping';
- * ```
  */
 export type PeerTimer = 'ping' | 'pong' | 'idle';
 
@@ -150,21 +120,11 @@ export type PeerTimer = 'ping' | 'pong' | 'idle';
  * silent, clears flood strikes). With `keepaliveFrame: 'message'` a
  * `heartbeat` that arrives while one of ours is unanswered is its answer,
  * and counts exactly like a pong ({@link answerHeartbeat}).
- *
- * @example
- * ```ts
- * const kind: InboundKind = 'message';
- * ```
  */
 export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
 
 /**
  * The state of one peer: plain, serialisable data.
- *
- * @example
- * ```ts
- * const peer: PeerState = createPeerState(config, clock.now(), phase);
- * ```
  */
 export interface PeerState {
   readonly config: PeerConfig;
@@ -188,11 +148,6 @@ export interface PeerState {
 
 /**
  * Events of a peer. `timeout` fires everything due at `now`.
- *
- * @example
- * ```ts
- * const event: PeerEvent = { type: 'inbound', kind: 'pong', now: 12_000 };
- * ```
  */
 export type PeerEvent =
   | { readonly type: 'inbound'; readonly kind: InboundKind; readonly now: number }
@@ -202,11 +157,6 @@ export type PeerEvent =
 /**
  * Send one keep-alive to the peer: a protocol ping, or the heartbeat message
  * with `keepaliveFrame: 'message'` (where the transport cannot ping).
- *
- * @example
- * ```ts
- * if (command.type === 'ping') socket.ping();
- * ```
  */
 export interface PingPeer {
   readonly type: 'ping';
@@ -215,11 +165,6 @@ export interface PingPeer {
 /**
  * Answer a heartbeat message from the peer (proof of life for clients that
  * cannot see protocol pongs).
- *
- * @example
- * ```ts
- * if (command.type === 'reply') socket.send(HEARTBEAT);
- * ```
  */
 export interface ReplyHeartbeat {
   readonly type: 'reply';
@@ -227,22 +172,12 @@ export interface ReplyHeartbeat {
 
 /**
  * Commands of a peer.
- *
- * @example
- * ```ts
- * for (const command of commands) if (command.type === 'close') socket.close(command.code);
- * ```
  */
 export type PeerCommand = ArmTimer<PeerTimer> | CancelTimer<PeerTimer> | PingPeer | ReplyHeartbeat | CloseTransport | Diagnostic;
 
 /**
  * Diagnostics of a peer: warn `peer_dead` `{timeout_ms}`, info
  * `peer_idle_closed` `{idle_ms}`, warn `ping_flood` `{strikes}`.
- *
- * @example
- * ```ts
- * PEER_DIAGNOSTICS.dead; // 'peer_dead'
- * ```
  */
 export const PEER_DIAGNOSTICS = Object.freeze({ dead: 'peer_dead', idleClosed: 'peer_idle_closed', pingFlood: 'ping_flood' } as const);
 
@@ -283,11 +218,6 @@ export function createPeerState(config: PeerConfig, now: number, phase: number):
 /**
  * The earliest deadline of a peer, or `null` (closed): arm one timer for it
  * and deliver `{ type: 'timeout', now }` when it passes.
- *
- * @example
- * ```ts
- * entry.schedule(peerDeadline(peer));
- * ```
  */
 export function peerDeadline(state: PeerState): number | null {
   let earliest = state.pingAt;
@@ -301,7 +231,19 @@ export function peerDeadline(state: PeerState): number | null {
  *
  * @example
  * ```ts
- * const [next, commands] = peerTransition(peer, { type: 'inbound', kind: 'pong', now });
+ * import { createPeerState, definePeerConfig, peerDeadline, peerTransition } from '@keepalive/core';
+ *
+ * // A server's view of one client, in simulated time: a ping every 1 s, dead when a ping goes unanswered for 500 ms.
+ * const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 500, idleCloseMs: null });
+ * let peer = createPeerState(config, 0, 0.5); // phase 0.5: the first ping half an interval after connecting
+ * let commands;
+ * [peer, commands] = peerTransition(peer, { type: 'timeout', now: peerDeadline(peer) ?? 0 }); // at 500
+ * console.log(commands.map((command) => command.type)); // [ 'ping', 'arm', 'arm' ]: the ping, its pong deadline, the next ping
+ * [peer, commands] = peerTransition(peer, { type: 'inbound', kind: 'pong', now: 520 }); // answered: nothing owed
+ * [peer, commands] = peerTransition(peer, { type: 'timeout', now: peerDeadline(peer) ?? 0 }); // at 1500: the next ping
+ * [peer, commands] = peerTransition(peer, { type: 'timeout', now: peerDeadline(peer) ?? 0 }); // at 2000: no answer
+ * console.log(commands.map((command) => command.type)); // [ 'diagnostic', 'close', 'cancel' ]: peer_dead, close the socket, stop pinging
+ * console.log(peer.closed, peerDeadline(peer)); // true null
  * ```
  */
 export function peerTransition(state: PeerState, event: PeerEvent): readonly [state: PeerState, commands: readonly PeerCommand[]] {
@@ -315,12 +257,6 @@ type PeerDraft = { -readonly [K in keyof PeerState]: PeerState[K] };
 /**
  * Allocation-light peer transition: appends commands to `out`, returns the
  * next state (the same object when nothing changed). Never throws.
- *
- * @example
- * ```ts
- * const out: PeerCommand[] = [];
- * peer = peerStep(peer, { type: 'timeout', now }, out);
- * ```
  */
 export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): PeerState {
   return peerDispatch(state, event, out, options?.timerCommands === false ? 0 : PEER_TIMERS);

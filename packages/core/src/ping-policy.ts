@@ -11,11 +11,6 @@ import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.
 
 /**
  * Options of the ping-flood policy.
- *
- * @example
- * ```ts
- * const options: PingPolicyOptions = { minPingIntervalMs: 1_000, maxPingStrikes: 3 };
- * ```
  */
 export interface PingPolicyOptions {
   /** The shortest allowed time between two pings from a peer. Default 5 000 ms. */
@@ -26,11 +21,6 @@ export interface PingPolicyOptions {
 
 /**
  * Validated, frozen ping-policy options.
- *
- * @example
- * ```ts
- * const config: PingPolicyConfig = definePingPolicy({ maxPingStrikes: 0 });
- * ```
  */
 export interface PingPolicyConfig {
   readonly minPingIntervalMs: number;
@@ -39,11 +29,6 @@ export interface PingPolicyConfig {
 
 /**
  * Defaults of the ping-flood policy.
- *
- * @example
- * ```ts
- * PING_POLICY_DEFAULTS.maxPingStrikes; // 2
- * ```
  */
 export const PING_POLICY_DEFAULTS: PingPolicyConfig = Object.freeze({ minPingIntervalMs: 5_000, maxPingStrikes: 2 });
 
@@ -51,11 +36,6 @@ const PING_POLICY_KEYS: readonly string[] = Object.freeze(Object.keys(PING_POLIC
 
 /**
  * Validates ping-policy options once; throws {@link KeepaliveOptionError}.
- *
- * @example
- * ```ts
- * definePingPolicy({ minPingIntervalMs: 2_000 });
- * ```
  */
 export function definePingPolicy(options: PingPolicyOptions = {}): PingPolicyConfig {
   checkKnownKeys(options, PING_POLICY_KEYS, 'ping policy');
@@ -67,11 +47,6 @@ export function definePingPolicy(options: PingPolicyOptions = {}): PingPolicyCon
 
 /**
  * One peer's standing under the policy.
- *
- * @example
- * ```ts
- * const state: PingPolicyState = createPingPolicyState();
- * ```
  */
 export interface PingPolicyState {
   /** When the previous ping arrived, or `null`. */
@@ -84,22 +59,12 @@ export interface PingPolicyState {
 
 /**
  * Events of the policy: a ping from the peer, or application data from it.
- *
- * @example
- * ```ts
- * const event: PingPolicyEvent = { type: 'ping', now: 12_000 };
- * ```
  */
 export type PingPolicyEvent = { readonly type: 'ping'; readonly now: number } | { readonly type: 'data'; readonly now: number };
 
 /**
  * Commands of the policy: a warn `ping_flood` `{strikes}` diagnostic and a
  * close with 1008.
- *
- * @example
- * ```ts
- * if (command.type === 'close') socket.close(command.code, 'ping flood');
- * ```
  */
 export type PingPolicyCommand = CloseTransport | Diagnostic;
 
@@ -113,11 +78,6 @@ const FLOOD_CLOSE: CloseTransport = Object.freeze({
 
 /**
  * A peer with no pings and no strikes.
- *
- * @example
- * ```ts
- * let policy = createPingPolicyState();
- * ```
  */
 export function createPingPolicyState(): PingPolicyState {
   return FRESH;
@@ -127,13 +87,6 @@ export function createPingPolicyState(): PingPolicyState {
  * Applies one event; appends commands to `out` and returns the next state
  * (the same object when nothing changed). Once violated, the peer stays
  * violated and nothing more is emitted.
- *
- * @example
- * ```ts
- * const out: PingPolicyCommand[] = [];
- * policy = pingPolicyStep(policy, config, { type: 'ping', now }, out);
- * for (const command of out) if (command.type === 'close') socket.close(command.code);
- * ```
  */
 export function pingPolicyStep(
   state: PingPolicyState,

@@ -6,11 +6,6 @@
 
 /**
  * One draw: the value in [0, 1) and the seed for the next draw.
- *
- * @example
- * ```ts
- * const draw: RandomDraw = nextRandom(42);
- * ```
  */
 export interface RandomDraw {
   readonly value: number;
@@ -39,11 +34,6 @@ export function nextRandom(seed: number): RandomDraw {
 
 /**
  * Normalises any number into a valid 32-bit seed.
- *
- * @example
- * ```ts
- * toSeed(12.75 * 1000); // 12750, an integer in [0, 2^32)
- * ```
  */
 export function toSeed(value: number): number {
   return Number.isFinite(value) ? Math.trunc(value) >>> 0 : 0;
@@ -51,12 +41,6 @@ export function toSeed(value: number): number {
 
 /**
  * Whether `value` is a usable random input: a number in [0, 1).
- *
- * @example
- * ```ts
- * isUnitInterval(0.5); // true
- * isUnitInterval(1); // false
- * ```
  */
 export function isUnitInterval(value: unknown): boolean {
   return typeof value === 'number' && value >= 0 && value < 1;

@@ -10,11 +10,6 @@ import { isUnitInterval, nextRandom, toSeed } from './random.js';
 
 /**
  * Options of the reconnect machine.
- *
- * @example
- * ```ts
- * const options: ReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, maxAttempts: 20 };
- * ```
  */
 export interface ReconnectOptions {
   /** Upper bound of the first delay. Default 500 ms. */
@@ -35,11 +30,6 @@ export interface ReconnectOptions {
 
 /**
  * Validated, frozen reconnect options with every default filled in.
- *
- * @example
- * ```ts
- * const config: ReconnectConfig = defineReconnectConfig({ maxAttempts: 5 });
- * ```
  */
 export interface ReconnectConfig {
   readonly initialDelayMs: number;
@@ -51,11 +41,6 @@ export interface ReconnectConfig {
 
 /**
  * Defaults of the reconnect policy.
- *
- * @example
- * ```ts
- * RECONNECT_DEFAULTS.maxDelayMs; // 30000
- * ```
  */
 export const RECONNECT_DEFAULTS: ReconnectConfig = Object.freeze({
   initialDelayMs: 500,
@@ -70,12 +55,6 @@ const RECONNECT_KEYS: readonly string[] = Object.freeze(Object.keys(RECONNECT_DE
 /**
  * Validates reconnect options once (spec B1); throws {@link KeepaliveOptionError}
  * naming the option and value.
- *
- * @example
- * ```ts
- * defineReconnectConfig({ initialDelayMs: 100, maxDelayMs: 5_000 });
- * defineReconnectConfig({ multiplier: 0.5 }); // throws: Invalid option multiplier: 0.5 (...)
- * ```
  */
 export function defineReconnectConfig(options: ReconnectOptions = {}): ReconnectConfig {
   checkKnownKeys(options, RECONNECT_KEYS, 'reconnect');
@@ -102,21 +81,11 @@ export function defineReconnectConfig(options: ReconnectOptions = {}): Reconnect
  * - `waiting`: lost; a reconnect is scheduled;
  * - `stopped`: closed on purpose: never reconnects;
  * - `exhausted`: `maxAttempts` consecutive attempts failed to open (B11).
- *
- * @example
- * ```ts
- * if (state.phase === 'waiting') showSpinner();
- * ```
  */
 export type ReconnectPhase = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped' | 'exhausted';
 
 /**
  * The reconnect machine's state: plain, serialisable data.
- *
- * @example
- * ```ts
- * const state: ReconnectState = createReconnectState({}, 42);
- * ```
  */
 export interface ReconnectState {
   readonly config: ReconnectConfig;
@@ -147,11 +116,6 @@ export interface ReconnectState {
  * draws it. `minDelayMs`, when given, is the least delay the peer asked for
  * (an SSE stream's `retry:` field): the delay is that floor plus the jittered
  * backoff, capped at `maxDelayMs`.
- *
- * @example
- * ```ts
- * const event: ReconnectEvent = { type: 'disconnected', now: 1_000 };
- * ```
  */
 export type ReconnectEvent =
   | { readonly type: 'connect'; readonly now: number }
@@ -163,11 +127,6 @@ export type ReconnectEvent =
 /**
  * Ask the driver to open a new connection. `attempt` is 0 for the first
  * connect and counts reconnects after that.
- *
- * @example
- * ```ts
- * if (command.type === 'connect') openSocket();
- * ```
  */
 export interface ConnectCommand {
   readonly type: 'connect';
@@ -176,11 +135,6 @@ export interface ConnectCommand {
 
 /**
  * Commands of the reconnect machine.
- *
- * @example
- * ```ts
- * for (const command of commands) if (command.type === 'arm') schedule(command.deadline);
- * ```
  */
 export type ReconnectCommand = ArmTimer<'reconnect'> | CancelTimer<'reconnect'> | ConnectCommand | Diagnostic;
 
@@ -189,11 +143,6 @@ export type ReconnectCommand = ArmTimer<'reconnect'> | CancelTimer<'reconnect'> 
  * delay_ms}`, info `reconnected` `{attempts}`, warn `reconnect_exhausted`
  * `{attempts}`, warn `invalid_random` `{}` (a `random` outside [0, 1), the
  * seeded draw used instead).
- *
- * @example
- * ```ts
- * RECONNECT_DIAGNOSTICS.reconnecting; // 'reconnecting'
- * ```
  */
 export const RECONNECT_DIAGNOSTICS = Object.freeze({
   reconnecting: 'reconnecting',
@@ -217,11 +166,6 @@ export function createReconnectState(options: ReconnectOptions | ReconnectConfig
 /**
  * The upper bound of the delay before attempt `attempt` (1-based):
  * `min(maxDelayMs, initialDelayMs * multiplier^(attempt - 1))`.
- *
- * @example
- * ```ts
- * backoffCeiling(RECONNECT_DEFAULTS, 3); // 2000
- * ```
  */
 export function backoffCeiling(config: ReconnectConfig, attempt: number): number {
   const raw = config.initialDelayMs * Math.pow(config.multiplier, Math.max(0, attempt - 1));
@@ -251,12 +195,6 @@ export function reconnectTransition(
 /**
  * Allocation-free reconnect transition: appends commands to `out` and
  * returns the next state (the same object when nothing changed).
- *
- * @example
- * ```ts
- * const out: ReconnectCommand[] = [];
- * state = reconnectStep(state, { type: 'disconnected', now }, out);
- * ```
  */
 export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out: ReconnectCommand[]): ReconnectState {
   switch (event.type) {

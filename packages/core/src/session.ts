@@ -28,11 +28,6 @@ export const SESSION_TIMERS: readonly SessionTimer[] = Object.freeze(['liveness'
 
 /**
  * One activity in flight.
- *
- * @example
- * ```ts
- * const activity: Activity = { token: 1, reason: 'api_call', since: 0, stuckReported: false };
- * ```
  */
 export interface Activity {
   /** The release token returned for this start (see {@link lastToken}). */
@@ -83,11 +78,6 @@ export interface SessionState {
 
 /**
  * Fields every session event carries.
- *
- * @example
- * ```ts
- * const base: SessionEventBase = { now: clock.now() };
- * ```
  */
 export interface SessionEventBase {
   /** Monotonic time in milliseconds (a monotonic clock's reading); never wall-clock time. */
@@ -109,11 +99,6 @@ export interface SessionEventBase {
  * `sendKeepalives`, where present, overrides the configured gate for that
  * one event, so a driver can read a flag or an environment variable at
  * every tick and signal.
- *
- * @example
- * ```ts
- * const event: SessionEvent = { type: 'start', reason: 'tool_exec', now: 1_250 };
- * ```
  */
 export type SessionEvent =
   | (SessionEventBase & { readonly type: 'start'; readonly reason: string })
@@ -134,13 +119,6 @@ export type SessionEvent =
 
 /**
  * What a session asks its adapter to do.
- *
- * @example
- * ```ts
- * function run(command: SessionCommand): void {
- *   if (command.type === 'send') socket.ping();
- * }
- * ```
  */
 export type SessionCommand =
   | ArmTimer<SessionTimer>
@@ -243,11 +221,6 @@ export function createSessionState(options: SessionOptions | SessionConfig = {},
 /**
  * The result of a transition: the next state and the commands to carry out,
  * in order.
- *
- * @example
- * ```ts
- * const [next, commands]: SessionTransition = transition(state, event);
- * ```
  */
 export type SessionTransition = readonly [state: SessionState, commands: readonly SessionCommand[]];
 
@@ -439,14 +412,6 @@ function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[
 /**
  * The token of the activity opened by the most recent `start`: read it from
  * the state a `start` returned, and pass it to a `release` event later.
- *
- * @example
- * ```ts
- * const [busy] = transition(state, { type: 'start', reason: 'api_call', now });
- * const token = lastToken(busy);
- * // ...later
- * transition(current, { type: 'release', token, now: later });
- * ```
  */
 export function lastToken(state: SessionState): number {
   return state.lastToken;
@@ -454,11 +419,6 @@ export function lastToken(state: SessionState): number {
 
 /**
  * The count of activities in flight for `reason` (0 when none).
- *
- * @example
- * ```ts
- * countOf(state, 'tool_exec'); // 2
- * ```
  */
 export function countOf(state: SessionState, reason: string): number {
   return Object.hasOwn(state.counts, reason) ? (state.counts[reason] ?? 0) : 0;
@@ -468,11 +428,6 @@ export function countOf(state: SessionState, reason: string): number {
  * Whether the heartbeat should be running: attached, not shut down, and busy
  * or permitted without activity (S4, B7). The heartbeat timer is armed
  * exactly when this holds.
- *
- * @example
- * ```ts
- * if (wantsHeartbeat(state)) console.assert(state.heartbeatAt !== null);
- * ```
  */
 export function wantsHeartbeat(state: SessionState): boolean {
   return state.attached && !state.shutdown && (state.total > 0 || state.config.permitWithoutActivity);

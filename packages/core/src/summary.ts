@@ -4,11 +4,6 @@ import type { SessionState } from './session.js';
 /**
  * A read-only summary of a session for snapshots and dashboards. Counts,
  * reason names and durations only (spec S10).
- *
- * @example
- * ```ts
- * const summary: SessionSummary = summarize(state, clock.now());
- * ```
  */
 export interface SessionSummary {
   /** Activities in flight. */

@@ -4,21 +4,11 @@ import type { DenoWebSocketLike } from './deno-like.ts';
 
 /**
  * A WebSocket constructor (Deno's global `WebSocket` by default).
- *
- * @example
- * ```ts
- * const WebSocketClass: DenoWebSocketConstructor<WebSocket> = WebSocket;
- * ```
  */
 export type DenoWebSocketConstructor<W extends DenoWebSocketLike = DenoWebSocketLike> = new (url: string | URL, protocols?: string | string[]) => W;
 
 /**
  * Options of {@link keepaliveSocket}.
- *
- * @example
- * ```ts
- * const options: KeepaliveSocketOptions = { heartbeatMessage: '' };
- * ```
  */
 export interface KeepaliveSocketOptions {
   /** The heartbeat message. Default `HEARTBEAT_MESSAGE` (the empty text frame). */
@@ -28,11 +18,6 @@ export interface KeepaliveSocketOptions {
 /**
  * Options of {@link connectWithKeepalive}: those of {@link keepaliveSocket},
  * the subprotocols, and the WebSocket class.
- *
- * @example
- * ```ts
- * const options: ConnectWithKeepaliveOptions = { protocols: ['chat'] };
- * ```
  */
 export interface ConnectWithKeepaliveOptions<W extends DenoWebSocketLike = DenoWebSocketLike> extends KeepaliveSocketOptions {
   readonly protocols?: string | string[] | undefined;

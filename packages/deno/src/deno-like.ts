@@ -7,11 +7,6 @@
 /**
  * A WebSocket as Deno creates it (the WHATWG socket: it cannot send protocol
  * pings, and answers the peer's by itself).
- *
- * @example
- * ```ts
- * const socket: DenoWebSocketLike = new WebSocket('ws://127.0.0.1:8000');
- * ```
  */
 export interface DenoWebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -27,11 +22,6 @@ export interface DenoWebSocketLike {
 
 /**
  * The fields of a socket event this package reads: a message event's `data`, a close event's `code`.
- *
- * @example
- * ```ts
- * const event: DenoSocketEventLike = { data: '' };
- * ```
  */
 export interface DenoSocketEventLike {
   readonly data?: unknown;
@@ -40,11 +30,6 @@ export interface DenoSocketEventLike {
 
 /**
  * Options of `Deno.upgradeWebSocket`.
- *
- * @example
- * ```ts
- * const options: DenoUpgradeOptions = { protocol: 'chat', idleTimeout: 0 };
- * ```
  */
 export interface DenoUpgradeOptions {
   /** The subprotocol to accept. */
@@ -55,12 +40,6 @@ export interface DenoUpgradeOptions {
 
 /**
  * The parts of the `Deno` global this package uses.
- *
- * @example
- * ```ts
- * const deno = (globalThis as { Deno?: DenoLike }).Deno;
- * deno?.unrefTimer(id);
- * ```
  */
 export interface DenoLike {
   /** Lets the process exit while this timer is pending: the handle `setTimeout` returned (a number, or a Timeout object on current Deno). */

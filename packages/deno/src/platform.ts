@@ -52,11 +52,6 @@ export const denoPlatform: Platform = Object.freeze({
 
 /**
  * Options of {@link createScheduler}.
- *
- * @example
- * ```ts
- * const options: DenoSchedulerOptions = { platform: denoPlatform };
- * ```
  */
 export interface DenoSchedulerOptions {
   /** Clock and timer functions; default {@link denoPlatform}. */

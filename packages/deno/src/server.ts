@@ -50,11 +50,6 @@ function requireHeartbeatMessages(tracker: PeerTracker, option: string): PeerTra
  * peer options for a tracker of this connection's own; plus
  * `Deno.upgradeWebSocket`'s options, the heartbeat message, and the hub of
  * resumable sessions.
- *
- * @example
- * ```ts
- * const options: UpgradeWithKeepaliveOptions = { tracker, protocol: 'chat', sessions: hub };
- * ```
  */
 export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
   /**
@@ -89,11 +84,6 @@ export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
  * The result of {@link upgradeWithKeepalive}: `Deno.upgradeWebSocket`'s
  * socket and response, the tracker the connection is registered with, and
  * whether it carries a resumable session.
- *
- * @example
- * ```ts
- * const { socket, response, tracker, resumable }: KeepaliveUpgrade = upgradeWithKeepalive(request, { sessions: hub });
- * ```
  */
 export interface KeepaliveUpgrade {
   /** The server-side WebSocket (Deno's `WebSocket`). */
@@ -121,14 +111,6 @@ const GOING_AWAY = 1001;
  * What a `session` event carries as its `context` when the hub is given to {@link upgradeWithKeepalive}: the upgrade
  * request (headers, cookies, URL: authenticate here) and the socket. Create the hub as
  * `createSessionHub<DenoSessionContext>()` to get it typed.
- *
- * @example
- * ```ts
- * const sessions = createSessionHub<DenoSessionContext>();
- * sessions.on('session', ({ session, context }) => {
- *   if (context.request.headers.get('authorization') === null) session.close(4401, 'unauthorized');
- * });
- * ```
  */
 export interface DenoSessionContext {
   readonly request: Request;
@@ -180,8 +162,8 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  *
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
  * const sessions = createSessionHub({ sessionTtlMs: 60_000 });
- * sessions.on('session', ({ session, resumed }) => {
- *   if (resumed) return; // the same session as before: its listeners are in place
+ * sessions.on('session', ({ session, resumed, restored }) => {
+ *   if (resumed && !restored) return; // the same object as before: its listeners are in place
  *   session.on('message', (message) => session.send(`echo: ${String(message)}`));
  *   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
  * });

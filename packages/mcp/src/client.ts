@@ -31,31 +31,16 @@ export type McpClientLike = Pick<Client, 'callTool' | 'ping'>;
 
 /**
  * The parameters of a tool call: `{ name, arguments?, _meta? }`, as for the SDK's `client.callTool`.
- *
- * @example
- * ```ts
- * const params: CallToolParams = { name: 'slow', arguments: { seconds: 90 } };
- * ```
  */
 export type CallToolParams = Parameters<Client['callTool']>[0];
 
 /**
  * What a tool call resolves to: the SDK's `callTool` result.
- *
- * @example
- * ```ts
- * const result: CallToolResponse = await keepalive.callTool({ name: 'slow' });
- * ```
  */
 export type CallToolResponse = Awaited<ReturnType<Client['callTool']>>;
 
 /**
  * Options of {@link createClientKeepalive}.
- *
- * @example
- * ```ts
- * const options: ClientKeepaliveOptions = { pingIntervalMs: 10_000, pingTimeoutMs: 5_000, requestTimeoutMs: 60_000 };
- * ```
  */
 export interface ClientKeepaliveOptions {
   /** Time between MCP pings while at least one call is in flight (the heartbeat, S4). Default 15 000 ms. */
@@ -90,11 +75,6 @@ export interface ClientKeepaliveOptions {
 
 /**
  * Per-call options of {@link ClientKeepalive.callTool}.
- *
- * @example
- * ```ts
- * const options: CallToolOptions = { onprogress: ({ progress, total }) => console.log(progress, total), signal };
- * ```
  */
 export interface CallToolOptions {
   /** Overrides the keep-alive's `requestTimeoutMs` for this call. */
@@ -109,13 +89,6 @@ export interface CallToolOptions {
 
 /**
  * The client-side keep-alive of one MCP client.
- *
- * @example
- * ```ts
- * const keepalive = createClientKeepalive(client, { pingIntervalMs: 10_000, pingTimeoutMs: 5_000 });
- * const result = await keepalive.callTool({ name: 'slow', arguments: { seconds: 90 } });
- * keepalive.close();
- * ```
  */
 export interface ClientKeepalive extends Disposable {
   /**

@@ -2,15 +2,6 @@
  * Why a tool call made through {@link createClientKeepalive} was aborted: the server did not answer an MCP `ping`
  * within `pingTimeoutMs` while the call was in flight, so the session activity's liveness rule (spec B5) declared it
  * dead. Detection takes at most `pingIntervalMs + pingTimeoutMs` from the moment the server stopped answering.
- *
- * @example
- * ```ts
- * try {
- *   await keepalive.callTool({ name: 'slow', arguments: {} });
- * } catch (error) {
- *   if (error instanceof McpDeadPeerError) reconnect(); // error.verdict === 'dead_peer'
- * }
- * ```
  */
 export class McpDeadPeerError extends Error {
   /** The liveness verdict that aborted the call. */
@@ -33,12 +24,6 @@ export class McpDeadPeerError extends Error {
 
 /**
  * A tool call refused or aborted because its {@link ClientKeepalive} was closed.
- *
- * @example
- * ```ts
- * keepalive.close();
- * await keepalive.callTool({ name: 'slow' }); // rejects with McpKeepaliveClosedError
- * ```
  */
 export class McpKeepaliveClosedError extends Error {
   constructor() {

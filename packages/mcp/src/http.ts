@@ -31,12 +31,6 @@ export interface StreamableHttpTransportLike {
 
 /**
  * The registry of response streams: run each request through it, and hand it to `createServerKeepalive({ streams })`.
- *
- * @example
- * ```ts
- * const streams: SseStreams = createSseStreams();
- * app.post('/mcp', (req, res) => streams.run(res, () => transport.handleRequest(req, res, req.body)));
- * ```
  */
 export interface SseStreams extends SseStreamSource {
   /** `transport.handleRequest(req, res, parsedBody)`, with `res` known to the tool handlers it starts. */

@@ -10,11 +10,6 @@
 
 /**
  * One `notifications/progress` payload, without the token.
- *
- * @example
- * ```ts
- * const value: ProgressValue = { progress: 3, total: 10, message: 'page 3 of 10' };
- * ```
  */
 export interface ProgressValue {
   /** Strictly greater than the previous notification's progress for the same request. */
@@ -32,23 +27,12 @@ export interface ProgressValue {
  * - `total`: not `undefined` or a finite number ≥ 0 (the report is ignored);
  * - `message`: not `undefined` or a string (the report is ignored);
  * - `not_increasing`: not greater than what was already sent (sent anyway, raised to the next representable value).
- *
- * @example
- * ```ts
- * const problem: ReportProblem = 'not_increasing';
- * ```
  */
 export type ReportProblem = 'progress' | 'total' | 'message' | 'not_increasing';
 
 /**
  * The smallest double greater than `value` (for `value` ≥ 0), or `null` when there is none that JSON can carry
  * (past `Number.MAX_VALUE`).
- *
- * @example
- * ```ts
- * nextProgress(3); // 3.0000000000000004
- * nextProgress(0); // 5e-324
- * ```
  */
 export function nextProgress(value: number): number | null {
   if (!Number.isFinite(value) || value < 0) return null;
@@ -63,14 +47,6 @@ export function nextProgress(value: number): number | null {
 
 /**
  * The progress state of one request: what was last sent, and the handler's last total and message.
- *
- * @example
- * ```ts
- * const track = new ProgressTrack();
- * track.heartbeat(); // { progress: 0 }
- * track.report(2, 5); // { value: { progress: 2, total: 5 }, problem: null }
- * track.heartbeat(); // { progress: 2.0000000000000004, total: 5 }
- * ```
  */
 export class ProgressTrack {
   private last: number | null = null;

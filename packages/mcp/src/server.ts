@@ -19,27 +19,11 @@ import type { KeepaliveStream, SseStreamSource } from './stream.js';
 /**
  * What the SDK hands a tool handler as its last argument (`RequestHandlerExtra` of a server): the request's
  * `_meta.progressToken`, `sendNotification`, `signal` and `requestId` are what the keep-alive uses.
- *
- * @example
- * ```ts
- * const handler = async (extra: ToolExtra) => ({ content: [{ type: 'text', text: String(extra.requestId) }] });
- * ```
  */
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * The small progress API a wrapped handler receives as its last argument.
- *
- * @example
- * ```ts
- * keepalive.wrap(async ({ pages }: { pages: number }, extra, progress) => {
- *   for (let page = 1; page <= pages; page++) {
- *     await render(page);
- *     progress.report(page, pages, `page ${page} of ${pages}`);
- *   }
- *   return { content: [{ type: 'text', text: 'done' }] };
- * });
- * ```
  */
 export interface ToolProgress {
   /** Whether the client asked for progress (its request carried a `progressToken`). */
@@ -57,11 +41,6 @@ export interface ToolProgress {
 
 /**
  * Options of {@link createServerKeepalive}.
- *
- * @example
- * ```ts
- * const options: ServerKeepaliveOptions = { heartbeatIntervalMs: 15_000, streams: createSseStreams(), logger: console };
- * ```
  */
 export interface ServerKeepaliveOptions {
   /**
@@ -91,15 +70,6 @@ export interface ServerKeepaliveOptions {
  * The server-side keep-alive: wraps tool handlers so that each call, while it runs, counts as activity (reason
  * `tool_exec`) on one session activity, and gets a keep-alive every `heartbeatIntervalMs`: a
  * `notifications/progress` when its request carries a `progressToken`, else an SSE comment on its response stream.
- *
- * @example
- * ```ts
- * const keepalive = createServerKeepalive({ heartbeatIntervalMs: 15_000 });
- * server.registerTool('slow', { inputSchema: { seconds: z.number() } }, keepalive.wrap(async ({ seconds }, extra, progress) => {
- *   await work(seconds, extra.signal);
- *   return { content: [{ type: 'text', text: 'done' }] };
- * }));
- * ```
  */
 export interface ServerKeepalive extends Disposable {
   /**

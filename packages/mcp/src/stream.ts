@@ -12,11 +12,6 @@ export const SSE_KEEPALIVE_COMMENT = ': keepalive\n\n';
 
 /**
  * One response stream that can carry a keep-alive comment.
- *
- * @example
- * ```ts
- * const stream: KeepaliveStream = { comment: () => (writable ? (res.write(': keepalive\n\n'), true) : false) };
- * ```
  */
 export interface KeepaliveStream {
   /**

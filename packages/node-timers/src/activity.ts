@@ -26,12 +26,6 @@ import { StateSubscribers, runActivity } from './work.js';
 /**
  * Where keep-alives go: a function, or an object that can also close its
  * transport when the core declares the peer dead (spec B5).
- *
- * @example
- * ```ts
- * activity.attach(() => socket.ping());
- * activity.attach({ sendKeepalive: () => socket.ping(), closeTransport: () => socket.terminate() });
- * ```
  */
 export type KeepaliveSender =
   | (() => void)
@@ -43,15 +37,6 @@ export type KeepaliveSender =
 /**
  * Options of {@link createSessionActivity}: every core option, plus the
  * adapter's own.
- *
- * @example
- * ```ts
- * const options: SessionActivityOptions = {
- *   heartbeatIntervalMs: 15_000,
- *   sendKeepalives: () => process.env.SEND === '1',
- *   logger: console,
- * };
- * ```
  */
 export interface SessionActivityOptions extends Omit<SessionOptions, 'sendKeepalives'> {
   /** Whether to send keep-alives: a boolean, or a function read at each tick and each signal. Default `true`. */
@@ -70,23 +55,12 @@ export interface SessionActivityOptions extends Omit<SessionOptions, 'sendKeepal
 
 /**
  * The shutdown report (spec S9): counts, reason names and durations only.
- *
- * @example
- * ```ts
- * const report: ShutdownReport = activity.shutdown();
- * report.oldestActivityMs; // null when idle
- * ```
  */
 export type ShutdownReport = CoreShutdownReport;
 
 /**
  * A point-in-time view of an instance: total, per-reason counts, age of the
  * oldest activity, timers armed, keep-alives sent.
- *
- * @example
- * ```ts
- * const { total, counts, oldestActivityMs, timersArmed, keepalivesSent }: ActivitySnapshot = activity.snapshot();
- * ```
  */
 export type ActivitySnapshot = SessionSummary;
 
@@ -121,19 +95,6 @@ export interface WorkActivity {
    * stops the others. After shutdown the listeners see the final state once, then are all
    * dropped; subscribing after shutdown adds nothing. Returns the function that unsubscribes
    * (safe to call more than once).
-   *
-   * @example
-   * ```ts
-   * let busy = false;
-   * const unsubscribe = activity.subscribe((state) => {
-   *   if (state.total > 0 !== busy) {
-   *     busy = state.total > 0;
-   *     console.log(busy ? 'work started' : 'no work in flight');
-   *   }
-   * });
-   * // later
-   * unsubscribe();
-   * ```
    */
   subscribe(listener: (state: SessionState) => void): () => void;
   /** The core state, read-only (for dashboards and tests). */
@@ -145,13 +106,6 @@ export interface WorkActivity {
  * and a shared scheduler, with its commands carried out. The work-facing
  * {@link WorkActivity} plus the transport side (attach a sender, report proof
  * of life) and shutdown.
- *
- * @example
- * ```ts
- * using activity = createSessionActivity({ logger: console });
- * activity.attach(() => socket.ping());
- * await activity.run('api_call', () => streamModelResponse());
- * ```
  */
 export interface SessionActivity extends WorkActivity, Disposable, AsyncDisposable {
   /** Attaches the keep-alive sender, replacing any other (S3, S4). */

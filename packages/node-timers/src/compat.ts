@@ -56,31 +56,16 @@ import { createSessionActivity, type SessionActivity } from './activity.js';
 /**
  * Why a session is busy. The reference reasons are `api_call` and
  * `tool_exec`; any string works.
- *
- * @example
- * ```ts
- * const reason: SessionActivityReason = 'tool_exec';
- * ```
  */
 export type SessionActivityReason = 'api_call' | 'tool_exec' | (string & {});
 
 /**
  * The reference logger signature: `(level, event, data)`.
- *
- * @example
- * ```ts
- * const log: SessionActivityLog = (level, event, data) => console.log(level, event, data);
- * ```
  */
 export type SessionActivityLog = (level: DiagnosticLevel, event: string, data: Record<string, unknown>) => void;
 
 /**
  * What {@link configureSessionActivity} accepts.
- *
- * @example
- * ```ts
- * configureSessionActivity({ log: myLog, heartbeatIntervalMs: 30_000, idleAfterMs: 30_000 });
- * ```
  */
 export interface SessionActivityConfig {
   /** Where the reference diagnostics go. Default: silent. */
@@ -95,11 +80,6 @@ export interface SessionActivityConfig {
 
 /**
  * The reference diagnostic names, mapped from the core's.
- *
- * @example
- * ```ts
- * REFERENCE_DIAGNOSTICS.heartbeat; // 'session_keepalive_heartbeat'
- * ```
  */
 export const REFERENCE_DIAGNOSTICS = Object.freeze({
   heartbeat: 'session_keepalive_heartbeat',
@@ -111,12 +91,6 @@ const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
 
 /**
  * The reference gate: `KEEPALIVE_SEND_KEEPALIVES` is truthy (1, true, yes, on; any case).
- *
- * @example
- * ```ts
- * process.env.KEEPALIVE_SEND_KEEPALIVES = 'yes';
- * sendKeepalivesFromEnv(); // true
- * ```
  */
 export function sendKeepalivesFromEnv(): boolean {
   return TRUTHY.has((process.env.KEEPALIVE_SEND_KEEPALIVES ?? '').trim().toLowerCase());
@@ -203,11 +177,6 @@ function current(): SessionActivity {
 /**
  * Configures the process-wide instance. Activities in flight and the
  * registered callback carry over to the new configuration.
- *
- * @example
- * ```ts
- * configureSessionActivity({ log: (level, event, data) => logger[level]({ event, ...data }) });
- * ```
  */
 export function configureSessionActivity(options: SessionActivityConfig = {}): void {
   const previous = instance;
@@ -232,11 +201,6 @@ export function configureSessionActivity(options: SessionActivityConfig = {}): v
 /**
  * Registers the keep-alive callback, replacing any other (S3). Registering
  * while busy (a reconnect mid-stream) restarts the heartbeat (S4).
- *
- * @example
- * ```ts
- * registerSessionActivityCallback(() => ws.ping());
- * ```
  */
 export function registerSessionActivityCallback(cb: () => void): void {
   callback = cb;
@@ -245,11 +209,6 @@ export function registerSessionActivityCallback(cb: () => void): void {
 
 /**
  * Unregisters the callback: the heartbeat and the idle timer stop (S4, S6).
- *
- * @example
- * ```ts
- * ws.on('close', () => unregisterSessionActivityCallback());
- * ```
  */
 export function unregisterSessionActivityCallback(): void {
   callback = null;
@@ -258,11 +217,6 @@ export function unregisterSessionActivityCallback(): void {
 
 /**
  * Calls the callback at once if sending is enabled and one is registered (S7).
- *
- * @example
- * ```ts
- * sendSessionActivitySignal();
- * ```
  */
 export function sendSessionActivitySignal(): void {
   current().signal();
@@ -270,11 +224,6 @@ export function sendSessionActivitySignal(): void {
 
 /**
  * Whether a callback is registered (S8).
- *
- * @example
- * ```ts
- * if (isSessionActivityTrackingActive()) console.log('tracking');
- * ```
  */
 export function isSessionActivityTrackingActive(): boolean {
   return current().isTrackingActive();
@@ -282,11 +231,6 @@ export function isSessionActivityTrackingActive(): boolean {
 
 /**
  * Starts an activity of `reason` (S1).
- *
- * @example
- * ```ts
- * startSessionActivity('tool_exec');
- * ```
  */
 export function startSessionActivity(reason: SessionActivityReason): void {
   current().start(reason);
@@ -294,11 +238,6 @@ export function startSessionActivity(reason: SessionActivityReason): void {
 
 /**
  * Stops an activity of `reason` (S1, S2).
- *
- * @example
- * ```ts
- * stopSessionActivity('tool_exec');
- * ```
  */
 export function stopSessionActivity(reason: SessionActivityReason): void {
   current().stop(reason);
@@ -307,11 +246,6 @@ export function stopSessionActivity(reason: SessionActivityReason): void {
 /**
  * Emits `session_activity_at_shutdown` once and stops every timer. A later
  * call to any function here starts a fresh instance.
- *
- * @example
- * ```ts
- * process.on('SIGTERM', () => shutdownSessionActivity());
- * ```
  */
 export function shutdownSessionActivity(): void {
   if (instance === null) return;

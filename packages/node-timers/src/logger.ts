@@ -4,21 +4,11 @@ import { sharedRuntime, type DiagnosticMessage } from './runtime.js';
 /**
  * A plain logging function: `(level, event, fields)`, the reference module's
  * signature.
- *
- * @example
- * ```ts
- * const log: LogFunction = (level, event, fields) => console.log(level, event, fields);
- * ```
  */
 export type LogFunction = (level: DiagnosticLevel, event: string, fields: DiagnosticFields) => void;
 
 /**
  * A console-style logger: `logger.info(event, fields)`.
- *
- * @example
- * ```ts
- * const logger: ConsoleLikeLogger = console;
- * ```
  */
 export interface ConsoleLikeLogger {
   debug(...args: unknown[]): void;
@@ -37,12 +27,6 @@ export interface PinoLikeLogger extends ConsoleLikeLogger {
 
 /**
  * Anything diagnostics can go to. Default: nothing (silent).
- *
- * @example
- * ```ts
- * createSessionActivity({ logger: console });
- * createSessionActivity({ logger: (level, event, fields) => metrics.count(event) });
- * ```
  */
 export type Logger = LogFunction | ConsoleLikeLogger | PinoLikeLogger;
 
@@ -52,8 +36,22 @@ export type Logger = LogFunction | ConsoleLikeLogger | PinoLikeLogger;
  *
  * @example
  * ```ts
- *  * import { DIAGNOSTICS_CHANNEL } from '@keepalive/node-timers';
- * diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNEL, (message) => console.log(message));
+ * import diagnosticsChannel from 'node:diagnostics_channel';
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { DIAGNOSTICS_CHANNEL, createSessionActivity } from '@keepalive/node-timers';
+ *
+ * // Every diagnostic of every instance in the process, whatever its logger (here none): names, counts and durations.
+ * const counts = new Map<string, number>();
+ * diagnosticsChannel.subscribe(DIAGNOSTICS_CHANNEL, (message) => {
+ *   const { name } = message as { name: string };
+ *   counts.set(name, (counts.get(name) ?? 0) + 1);
+ * });
+ *
+ * const activity = createSessionActivity({ heartbeatIntervalMs: 100 });
+ * activity.attach(() => {}); // where the keep-alives would go
+ * await activity.run('tool_exec', () => sleep(250));
+ * activity.shutdown();
+ * console.log(counts); // Map(2) { 'heartbeat' => 2, 'activity_at_shutdown' => 1 }: a heartbeat every 100 ms while busy
  * ```
  */
 export const DIAGNOSTICS_CHANNEL = 'keepalive:diagnostics';
@@ -88,11 +86,6 @@ export function errorName(error: unknown): string {
 /**
  * A thrown value as an `Error`, for `error` events: an `Error` as it is, anything else (a string, an object) as an
  * `Error` naming only its type (never its contents, S10), in one copy for every client.
- *
- * @example
- * ```ts
- * toError('boom').message; // 'Non-error thrown: string'
- * ```
  */
 export function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(`Non-error thrown: ${typeof error}`);

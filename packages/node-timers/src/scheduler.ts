@@ -16,11 +16,6 @@ import { sharedRuntime } from './runtime.js';
 
 /**
  * One party that wants to be woken at a deadline.
- *
- * @example
- * ```ts
- * const entry: ScheduledEntry = scheduler.entry((now) => session.timeout(now));
- * ```
  */
 export interface ScheduledEntry {
   /** The deadline it is scheduled for, or `null`. */
@@ -33,11 +28,6 @@ export interface ScheduledEntry {
 
 /**
  * Options of {@link createScheduler}.
- *
- * @example
- * ```ts
- * const options: SchedulerOptions = { platform: nodePlatform };
- * ```
  */
 export interface SchedulerOptions {
   /** Clock and timer functions; default {@link nodePlatform}. */
@@ -56,11 +46,6 @@ export interface SchedulerOptions {
 
 /**
  * What a scheduler entry wakes: a function, or an object with a `wake(now)` method.
- *
- * @example
- * ```ts
- * const target: WakeTarget = { wake: (now) => console.log('due at', now) };
- * ```
  */
 export type WakeTarget = ((now: number) => void) | { wake(now: number): void };
 

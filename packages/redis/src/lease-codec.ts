@@ -9,11 +9,6 @@
  * display: "busy since 12:04"), `ageMs` is how long the session had been in its state when the lease was written,
  * measured on the writer's monotonic clock (what the reclaimer's idle decision uses, so clock skew between machines
  * never makes a session look idle for longer than it was).
- *
- * @example
- * ```ts
- * const lease: Lease = { owner: 'web-1/4242', busy: true, counts: { api_call: 1 }, since: Date.now(), ageMs: 0, renewal: 1, renewMs: 15_000, ttlMs: 45_000 };
- * ```
  */
 export interface Lease {
   /** The owner process (default `hostname/pid`). */
@@ -39,12 +34,6 @@ export interface Lease {
  * `<prefix>:leases` (a set of session ids: the index the reclaimer lists with `SSCAN` instead of scanning the
  * keyspace) and `<prefix>:reclaimer:<id>` (a marker each reclaimer keeps, to notice that Redis lost its data). Put a
  * hash tag in the prefix (`{keepalive}`) to keep every key in one slot of a cluster.
- *
- * @example
- * ```ts
- * const keys = leaseKeys('keepalive');
- * keys.lease('s1'); // 'keepalive:lease:s1'
- * ```
  */
 export interface LeaseKeys {
   readonly prefix: string;

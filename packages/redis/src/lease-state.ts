@@ -19,11 +19,6 @@ export type LeaseStatus = 'busy' | 'idle' | 'reclaimable' | 'unknown' | 'expired
 
 /**
  * What the reclaimer knows about one session, from its reads. Times are the reclaimer's monotonic milliseconds.
- *
- * @example
- * ```ts
- * const seen: LeaseObservation = { lease, listed: true, seenAt: 1_000, lostAt: null };
- * ```
  */
 export interface LeaseObservation {
   /** The lease as last read, or `null` when the key was absent at the last read (the last good lease is in `last`). */
@@ -40,11 +35,6 @@ export interface LeaseObservation {
 
 /**
  * The limits of the rules.
- *
- * @example
- * ```ts
- * const limits: LeaseLimits = { idleLimitMs: 300_000, readStaleMs: 3_000, graceMs: 1_000 };
- * ```
  */
 export interface LeaseLimits {
   /** Idle at least this long: reclaimable. */
@@ -57,11 +47,6 @@ export interface LeaseLimits {
 
 /**
  * The verdict on one session: its status and, when idle or reclaimable, how long it has been idle at least.
- *
- * @example
- * ```ts
- * const verdict: LeaseVerdict = { status: 'idle', idleMs: 12_000 };
- * ```
  */
 export interface LeaseVerdict {
   readonly status: LeaseStatus;
@@ -75,11 +60,6 @@ const BUSY: LeaseVerdict = Object.freeze({ status: 'busy', idleMs: null });
 
 /**
  * Classifies one session at `now`, given when the last successful read completed (`lastReadAt`, `null` before any).
- *
- * @example
- * ```ts
- * classifyLease(seen, { now: 10_000, lastReadAt: 9_500 }, limits).status; // 'idle'
- * ```
  */
 export function classifyLease(seen: LeaseObservation, at: { readonly now: number; readonly lastReadAt: number | null }, limits: LeaseLimits): LeaseVerdict {
   const { now, lastReadAt } = at;

@@ -14,11 +14,6 @@ import { defineLeaseWriterConfig, type LeaseWriterConfig, type LeaseWriterOption
  * | `redis_lost` | warn | `error` (its name) |
  * | `lease_batch_failed` | warn | `error`, `leases` (kept, written at the next try) |
  * | `lease_removal_failed` | warn | `error` (its name, or `backlog_full` past 100 000 waiting removals), `leases` (they expire by themselves) |
- *
- * @example
- * ```ts
- * createLeaseWriter({ url, onDiagnostic: (d) => { if (d.name === LEASE_WRITER_DIAGNOSTICS.batchFailed) alert(d.fields); } });
- * ```
  */
 export const LEASE_WRITER_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
@@ -29,11 +24,6 @@ export const LEASE_WRITER_DIAGNOSTICS = Object.freeze({
 
 /**
  * Counters of a {@link LeaseWriter}.
- *
- * @example
- * ```ts
- * const { sessions, pending, batches }: LeaseWriterStats = writer.stats();
- * ```
  */
 export interface LeaseWriterStats {
   /** Sessions tracked now. */
@@ -54,14 +44,6 @@ export interface LeaseWriterStats {
 /**
  * Mirrors the activity of this process's sessions to Redis as leases, for a reclaimer elsewhere (see
  * {@link createReclaimer}).
- *
- * @example
- * ```ts
- * const writer = createLeaseWriter({ url: 'redis://127.0.0.1:6379' });
- * const untrack = writer.track(sessionId, activity);
- * // … at shutdown
- * await writer.close();
- * ```
  */
 export interface LeaseWriter {
   /** The owner written in every lease. */
@@ -410,13 +392,6 @@ function now(): number {
  * (within `coalesceMs`, default 20 ms) when the session turns busy or idle or its reasons change, and removed when
  * the session shuts down, is untracked, or the writer closes. Every write of a tick goes in one pipelined batch,
  * one batch at a time.
- *
- * @example
- * ```ts
- * import { createLeaseWriter } from '@keepalive/redis';
- * const writer = createLeaseWriter({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', idleRenewalMs: 60_000 });
- * writer.track(session.id, activity);
- * ```
  */
 export function createLeaseWriter(options: LeaseWriterOptions): LeaseWriter {
   return new Writer(options);

@@ -8,11 +8,6 @@ import type { Logger } from '@keepalive/node-timers';
 
 /**
  * Options every part shares: where Redis is, the key prefix, timeouts, and where diagnostics go.
- *
- * @example
- * ```ts
- * const options: RedisOptions = { url: 'redis://127.0.0.1:6379', prefix: 'myapp:keepalive' };
- * ```
  */
 export interface RedisOptions {
   /** The Redis (or Valkey) URL, `redis://` or `rediss://`. */
@@ -39,11 +34,6 @@ export interface RedisConfig {
 
 /**
  * Options of {@link createLeaseWriter}.
- *
- * @example
- * ```ts
- * const options: LeaseWriterOptions = { url, idleRenewalMs: 60_000, leaseIntervals: 3 };
- * ```
  */
 export interface LeaseWriterOptions extends RedisOptions {
   /** The owner written in each lease. Default `hostname/pid`. */
@@ -66,11 +56,6 @@ export interface LeaseWriterConfig extends RedisConfig {
 
 /**
  * Options of {@link createReclaimer}.
- *
- * @example
- * ```ts
- * const options: ReclaimerOptions = { url, idleLimitMs: 300_000, sweepIntervalMs: 1_000 };
- * ```
  */
 export interface ReclaimerOptions extends RedisOptions {
   /** A session idle at least this long is reclaimable. Default 300 000 ms. */

@@ -15,11 +15,6 @@ import { defineReclaimerConfig, type ReclaimerConfig, type ReclaimerOptions } fr
  * | `sweep_failed` | warn | `error` (every session turns `unknown` after `readStaleMs`) |
  * | `lease_ignored` | warn | `problem` (`not_json`, `not_an_object`, `unknown_version`, `bad_field`, `wrong_type`, `bad_reply`), `total` |
  * | `data_lost` | warn | `sessions` (Redis came back empty: they are `unknown` until their owners write again) |
- *
- * @example
- * ```ts
- * createReclaimer({ url, onDiagnostic: (d) => { if (d.name === RECLAIMER_DIAGNOSTICS.leaseIgnored) metrics.count(d.name); } });
- * ```
  */
 export const RECLAIMER_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
@@ -31,12 +26,6 @@ export const RECLAIMER_DIAGNOSTICS = Object.freeze({
 
 /**
  * What the reclaimer says about one session now.
- *
- * @example
- * ```ts
- * const view: SessionView = reclaimer.sessions().get(id)!;
- * if (view.status === 'reclaimable') host.reclaim(view.lease?.owner);
- * ```
  */
 export interface SessionView {
   readonly session: string;
@@ -49,11 +38,6 @@ export interface SessionView {
 
 /**
  * A change of one session's status: `previous` is `null` the first time the reclaimer sees the session.
- *
- * @example
- * ```ts
- * reclaimer.on('change', ({ session, previous, status }) => log(`${previous ?? 'new'} -> ${status}`));
- * ```
  */
 export interface StatusChange extends SessionView {
   readonly previous: LeaseStatus | null;
@@ -63,11 +47,6 @@ export interface StatusChange extends SessionView {
  * The events of a {@link Reclaimer}: `change` for every status change, and one event per status entered:
  * `reclaimable` (idle at least `idleLimitMs`), `expired` (lease ran out: the owner died or was cut off), `busy`
  * (busy, or busy again), `idle`, `unknown` (stale data: nothing decided), `ended` (removed by its owner).
- *
- * @example
- * ```ts
- * const events: (keyof ReclaimerEvents)[] = ['reclaimable', 'expired', 'busy'];
- * ```
  */
 export interface ReclaimerEvents {
   change: StatusChange;
@@ -81,11 +60,6 @@ export interface ReclaimerEvents {
 
 /**
  * Counters of a {@link Reclaimer}.
- *
- * @example
- * ```ts
- * const { sessions, lastReadAgeMs }: ReclaimerStats = reclaimer.stats();
- * ```
  */
 export interface ReclaimerStats {
   readonly sessions: number;
@@ -99,12 +73,6 @@ export interface ReclaimerStats {
 
 /**
  * Lists and watches every session's lease across every process writing under the same prefix.
- *
- * @example
- * ```ts
- * const reclaimer = createReclaimer({ url, idleLimitMs: 600_000 });
- * reclaimer.on('reclaimable', ({ session, lease }) => host.reclaim(session, lease.owner));
- * ```
  */
 export interface Reclaimer {
   readonly config: ReclaimerConfig;
@@ -348,14 +316,6 @@ function now(): number {
  * every session turns `unknown` once the last good read is `readStaleMs` old: it never reports idle or reclaimable
  * on stale data. A killed owner's sessions are `expired` within their lease expiry plus one sweep. A bad option
  * throws `KeepaliveOptionError` naming it.
- *
- * @example
- * ```ts
- * import { createReclaimer } from '@keepalive/redis';
- * const reclaimer = createReclaimer({ url: 'redis://127.0.0.1:6379', idleLimitMs: 300_000 });
- * reclaimer.on('reclaimable', ({ session, idleMs }) => console.log(`${session} idle for ${idleMs} ms`));
- * reclaimer.on('expired', ({ session, lease }) => console.log(`${session}: ${lease.owner} is gone`));
- * ```
  */
 export function createReclaimer(options: ReclaimerOptions): Reclaimer {
   return new LeaseReclaimer(options);

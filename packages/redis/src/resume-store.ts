@@ -8,11 +8,6 @@ import { decodeStoredSession, encodeStoredSession } from './resume-codec.js';
 
 /**
  * Options of {@link createRedisSessionStore}.
- *
- * @example
- * ```ts
- * const options: RedisSessionStoreOptions = { url, ttlMs: 600_000 };
- * ```
  */
 export interface RedisSessionStoreOptions extends RedisOptions {
   /**
@@ -32,11 +27,6 @@ export interface RedisSessionStoreConfig extends RedisConfig {
 
 /**
  * Counters of a {@link RedisSessionStore}.
- *
- * @example
- * ```ts
- * const { held, pending, conflicts }: RedisSessionStoreStats = store.stats();
- * ```
  */
 export interface RedisSessionStoreStats {
   /** Sessions this process holds (saved or taken over, not removed). */
@@ -60,11 +50,6 @@ export interface RedisSessionStoreStats {
  * | `session_store_failed` | warn | `op`, `error`, `sessions` (kept, written at the next try) |
  * | `session_taken_over` | warn | `sessions` (another process took them over: this one no longer writes them) |
  * | `session_ignored` | warn | `problem` (a stored value that is not a session of this version) |
- *
- * @example
- * ```ts
- * createRedisSessionStore({ url, onDiagnostic: (d) => { if (d.name === SESSION_STORE_DIAGNOSTICS.takenOver) metrics.count(d.name); } });
- * ```
  */
 export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
@@ -76,12 +61,6 @@ export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
 
 /**
  * A {@link SessionStore} on Redis, for `createSessionHub({ store })` / `keepAlive(wss, { resume: { store } })`.
- *
- * @example
- * ```ts
- * const store = createRedisSessionStore({ url: 'redis://127.0.0.1:6379' });
- * const heartbeat = keepAlive(wss, { resume: { store } });
- * ```
  */
 export interface RedisSessionStore extends SessionStore {
   readonly config: RedisSessionStoreConfig;
@@ -327,13 +306,31 @@ class Store implements RedisSessionStore {
  *
  * @example
  * ```ts
+ * import type { AddressInfo } from 'node:net';
+ * import { WebSocketServer } from 'ws';
  * import { createRedisSessionStore } from '@keepalive/redis';
- * import { keepAlive } from '@keepalive/websocket-transport';
- * const heartbeat = keepAlive(wss, { resume: { store: createRedisSessionStore({ url: 'redis://127.0.0.1:6379' }) } });
+ * import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport';
+ *
+ * // Every process behind the load balancer keeps its resumable sessions in the same Redis, so a client that
+ * // reconnects to another process resumes there.
+ * const store = createRedisSessionStore({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+ * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+ * await new Promise((resolve) => wss.once('listening', resolve));
+ * const heartbeat = keepAlive(wss, { resume: { store } });
  * heartbeat.sessions.on('session', ({ session, resumed, restored }) => {
  *   if (resumed && !restored) return; // the same object as before: its listeners are in place
  *   session.on('message', (message) => session.send(`echo ${String(message)}`));
  * });
+ *
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: true });
+ * const echo = new Promise<string>((resolve) => client.on('message', ({ data }) => resolve(String(data))));
+ * client.send('kept in Redis until acknowledged');
+ * console.log(await echo);
+ *
+ * await client.close();
+ * heartbeat.close();
+ * await new Promise((resolve) => wss.close(resolve));
+ * await store.close();
  * ```
  */
 export function createRedisSessionStore(options: RedisSessionStoreOptions): RedisSessionStore {

@@ -6,11 +6,6 @@ import type { SseInputLimit } from './input-guard.js';
  * What a function target or `headers` function is told about the attempt it
  * is called for: `attempt` (0 on demand, then counting failed attempts, B11)
  * and the `lastEventId` the request will carry (`''` before any).
- *
- * @example
- * ```ts
- * const target = ({ attempt, lastEventId }: SseConnectContext) => `https://api.example/events?try=${attempt}`;
- * ```
  */
 export interface SseConnectContext {
   readonly attempt: number;
@@ -21,11 +16,6 @@ export interface SseConnectContext {
  * Where the client connects: an `http:` or `https:` URL, or a function called
  * anew for every attempt (it may be asynchronous, so a signed URL can be
  * refreshed, B12).
- *
- * @example
- * ```ts
- * const target: SseClientTarget = async () => signUrl('https://api.example/events');
- * ```
  */
 export type SseClientTarget = string | URL | ((context: SseConnectContext) => string | URL | PromiseLike<string | URL>);
 
@@ -34,11 +24,6 @@ export type SseClientTarget = string | URL | ((context: SseConnectContext) => st
  * (it may be asynchronous: refresh a token here). The client adds `Accept:
  * text/event-stream`, `Cache-Control: no-cache` and, once it has one,
  * `Last-Event-ID`, over any of the same name.
- *
- * @example
- * ```ts
- * const headers: SseClientHeaders = async () => ({ authorization: `Bearer ${await token()}` });
- * ```
  */
 export type SseClientHeaders =
   | Readonly<Record<string, string>>
@@ -47,11 +32,6 @@ export type SseClientHeaders =
 /**
  * What the client hands to `fetch`: `GET`, the headers, the attempt's abort
  * signal, and the `requestInit` option's other fields (spread first).
- *
- * @example
- * ```ts
- * const init: SseFetchInit = { method: 'GET', headers: { accept: 'text/event-stream' }, signal: controller.signal };
- * ```
  */
 export interface SseFetchInit {
   readonly method: 'GET';
@@ -62,11 +42,6 @@ export interface SseFetchInit {
 /**
  * A response body's reader, as the client uses it (the WHATWG
  * `ReadableStreamDefaultReader`).
- *
- * @example
- * ```ts
- * const reader: SseBodyReader = response.body.getReader();
- * ```
  */
 export interface SseBodyReader {
   read(): Promise<{ readonly done: boolean; readonly value?: Uint8Array | undefined }>;
@@ -75,11 +50,6 @@ export interface SseBodyReader {
 
 /**
  * A response as the client uses it (the Fetch API's `Response`).
- *
- * @example
- * ```ts
- * const response: SseFetchResponse = await fetch(url);
- * ```
  */
 export interface SseFetchResponse {
   readonly status: number;
@@ -104,11 +74,6 @@ export type SseFetch = (url: string, init: SseFetchInit) => Promise<SseFetchResp
  * keep-alive interval plus network jitter: a server that keeps alive every
  * 30 s needs a `pongTimeoutMs` over 30 s (the default, 45 s, is 1.5 times the
  * server's default interval).
- *
- * @example
- * ```ts
- * const options: SseClientOptions = { heartbeatIntervalMs: 10_000, pongTimeoutMs: 20_000, idleReadTimeoutMs: 300_000 };
- * ```
  */
 export interface SseClientOptions extends Omit<SessionActivityOptions, 'sendKeepalives' | 'pongTimeoutMs'> {
   /** After each check while busy, bytes are due within this long, else the stream is stalled (B5). Default 45 000 ms; `null`: never stalled while busy. */
@@ -146,11 +111,6 @@ export interface SseClientOptions extends Omit<SessionActivityOptions, 'sendKeep
  * One event from the stream: `data` (its `data:` lines joined with `\n`),
  * `event` (its type; `message` when it had none) and `lastEventId` (the last
  * `id:` the stream set, this event's or an earlier one's; `''` before any).
- *
- * @example
- * ```ts
- * client.on('message', ({ event, data, lastEventId }: SseMessage) => console.log(event, data, lastEventId));
- * ```
  */
 export interface SseMessage {
   readonly data: string;
@@ -162,11 +122,6 @@ export interface SseMessage {
  * How the client closed for good: the cause (`closed`, `aborted`,
  * `exhausted`, `rejected`), the HTTP status that rejected it (else `null`),
  * the reason, and its activity's shutdown report (S9).
- *
- * @example
- * ```ts
- * const { cause, status } = await client.close();
- * ```
  */
 export interface SseClientClosedEvent {
   readonly cause: ConnectionCloseCause;
@@ -191,11 +146,6 @@ export interface SseClientClosedEvent {
  * - `closed`: closed for good ({@link SseClientClosedEvent});
  * - `error`: something went wrong that the client survived (a failed fetch, input over a limit: {@link SseInputError},
  *   a listener that threw).
- *
- * @example
- * ```ts
- * const events: (keyof SseClientEvents)[] = ['open', 'message'];
- * ```
  */
 export interface SseClientEvents {
   open: { readonly attempt: number };
@@ -213,21 +163,11 @@ export interface SseClientEvents {
 /**
  * Where the client is: connecting (the first attempt), open, reconnecting
  * (a backoff or a later attempt), idle (lazy and parked), closing, closed.
- *
- * @example
- * ```ts
- * if (client.state === 'open') showLive();
- * ```
  */
 export type SseClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closing' | 'closed';
 
 /**
  * A reconnecting, stall-detecting SSE client.
- *
- * @example
- * ```ts
- * const client: SseClient = createSseClient('http://127.0.0.1:8080/events');
- * ```
  */
 export interface SseClient extends AsyncDisposable {
   /** The client's activity: while its work is in flight, the stream must keep talking (B5). */
@@ -247,13 +187,6 @@ export interface SseClient extends AsyncDisposable {
  * the server sends): `limit` says which (`line`: a line with no end in sight;
  * `event`: an event too large) and `maxBytes` the bound. The stream is
  * aborted and a reconnect follows.
- *
- * @example
- * ```ts
- * client.on('error', (error) => {
- *   if (error instanceof SseInputError) console.warn(error.limit, error.maxBytes);
- * });
- * ```
  */
 export class SseInputError extends Error {
   readonly limit: SseInputLimit;
@@ -279,11 +212,6 @@ export class SseInputError extends Error {
  * | `sse_http_status` | warn | `status` (a response other than 200) |
  * | `stale_message` | warn | (none): an event of a stream the machine had already given up, not delivered; its id is not recorded, so the reconnect asks for it again |
  * | `listener_failed` | warn | `event`, `error` |
- *
- * @example
- * ```ts
- * SSE_CLIENT_DIAGNOSTICS.parseError; // 'sse_parse_error'
- * ```
  */
 export const SSE_CLIENT_DIAGNOSTICS = Object.freeze({
   fetchFailed: 'sse_fetch_failed',
@@ -297,11 +225,6 @@ export const SSE_CLIENT_DIAGNOSTICS = Object.freeze({
 
 /**
  * The client's defaults besides the connection machine's.
- *
- * @example
- * ```ts
- * SSE_CLIENT_DEFAULTS.maxLineBytes; // 1048576
- * ```
  */
 export const SSE_CLIENT_DEFAULTS = Object.freeze({
   pongTimeoutMs: 45_000,

@@ -10,11 +10,6 @@ import { Stream, resolveServerOptions, type ResolvedServerOptions, type SseServe
  * What {@link createSseResponse} reads from the request: its headers (for
  * `Last-Event-ID`) and, where the runtime has it, its `signal` (aborted when
  * the client disconnects, on Bun and Deno).
- *
- * @example
- * ```ts
- * const request: SseRequestLike = new Request('http://127.0.0.1/events');
- * ```
  */
 export interface SseRequestLike {
   readonly headers: { get(name: string): string | null };
@@ -24,11 +19,6 @@ export interface SseRequestLike {
 /**
  * A kept-alive SSE stream whose transport is a Fetch `Response`: return
  * `response` from the request handler, write with `send`.
- *
- * @example
- * ```ts
- * const { response, activity } = createSseResponse(request);
- * ```
  */
 export interface SseResponseStream extends SseStream {
   /** The streaming response: status 200, `SSE_RESPONSE_HEADERS`, a `ReadableStream` body. */

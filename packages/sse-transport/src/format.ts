@@ -11,11 +11,6 @@
  * line breaks become separate `data:` lines and come back as `\n`), `event`
  * the type (the client's `message` by default), `id` what the client sends
  * back as `Last-Event-ID` when it reconnects.
- *
- * @example
- * ```ts
- * const event: SseEvent = { id: '42', event: 'token', data: 'Hello' };
- * ```
  */
 export interface SseEvent {
   readonly data: string;
@@ -26,15 +21,6 @@ export interface SseEvent {
 /**
  * Thrown by {@link formatSseEvent} (and so by a stream's `send`) for a value
  * the format cannot carry: `field` names it, `reason` says why.
- *
- * @example
- * ```ts
- * try {
- *   formatSseEvent({ event: 'a\nb', data: '' });
- * } catch (error) {
- *   if (error instanceof SseFormatError) console.log(error.field, error.reason); // 'event' 'line_break'
- * }
- * ```
  */
 export class SseFormatError extends TypeError {
   /** The field that was refused: `data`, `event`, `id` or `comment`. */
@@ -95,12 +81,6 @@ export function formatSseEvent(event: SseEvent): string {
 /**
  * Formats a comment line (`: text`), which clients ignore: for a keep-alive
  * with a text of its own. Throws {@link SseFormatError} for a line break.
- *
- * @example
- * ```ts
- * formatSseComment('ping'); // ': ping\n'
- * formatSseComment(''); // ':\n'
- * ```
  */
 export function formatSseComment(text: string): string {
   checkField('comment', text);
@@ -110,11 +90,6 @@ export function formatSseComment(text: string): string {
 /**
  * Formats the `retry:` field (the client's reconnection time, in whole
  * milliseconds) on a block of its own.
- *
- * @example
- * ```ts
- * formatSseRetry(500); // 'retry: 500\n\n'
- * ```
  */
 export function formatSseRetry(delayMs: number): string {
   if (!Number.isFinite(delayMs) || delayMs < 0) throw new RangeError(`SSE retry must be a finite number of milliseconds >= 0, got ${String(delayMs)}`);

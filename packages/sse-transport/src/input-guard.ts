@@ -15,11 +15,6 @@ const COLON = 0x3a;
 /**
  * Which limit a stream broke: `line` (a line longer than `maxLineBytes`,
  * e.g. an endless line) or `event` (an event larger than `maxEventBytes`).
- *
- * @example
- * ```ts
- * const limit: SseInputLimit = 'line';
- * ```
  */
 export type SseInputLimit = 'line' | 'event';
 

@@ -51,11 +51,6 @@ import {
  * `pongTimeoutMs` is refused: an SSE client cannot answer a keep-alive, so
  * a client that went away is noticed through the transport (the connection
  * closes, a write fails, the body is cancelled).
- *
- * @example
- * ```ts
- * const options: SseServerOptions = { heartbeatIntervalMs: 15_000, idleCloseMs: 600_000, reconnect: { initialDelayMs: 1_000 } };
- * ```
  */
 export interface SseServerOptions extends Omit<SessionActivityOptions, 'pongTimeoutMs'> {
   /**
@@ -89,11 +84,6 @@ export interface SseServerOptions extends Omit<SessionActivityOptions, 'pongTime
  * How a stream ended, delivered once by {@link SseStream.closed}: its cause,
  * the application events written, how long it was open, and the shutdown
  * report of its activity (S9; `null` when the activity was given: it lives on).
- *
- * @example
- * ```ts
- * const { cause, events, openMs } = await stream.closed;
- * ```
  */
 export interface SseStreamClosedEvent {
   readonly cause: SseCloseCause;
@@ -105,14 +95,6 @@ export interface SseStreamClosedEvent {
 /**
  * One SSE response on the server. Start work on `activity` (`run`, `start`)
  * and the stream is kept alive while it is in flight; write with `send`.
- *
- * @example
- * ```ts
- * await stream.activity.run('api_call', async () => {
- *   for await (const token of model.stream(prompt, { signal: stream.signal })) stream.send({ event: 'token', data: token });
- * });
- * stream.close();
- * ```
  */
 export interface SseStream extends Disposable {
   /** The work-facing side of the stream's activity: while work is in flight, keep-alives go out (S4). */
@@ -141,15 +123,6 @@ export interface SseStream extends Disposable {
 /**
  * Thrown by `send` on a stream that has ended; `reason` says why it ended. It is also the `reason` of the stream's
  * aborted `signal`.
- *
- * @example
- * ```ts
- * try {
- *   stream.send('late');
- * } catch (error) {
- *   if (error instanceof SseStreamEndedError && error.reason === 'client_gone') stopWork();
- * }
- * ```
  */
 export class SseStreamEndedError extends Error {
   /** Why the stream ended. */
@@ -165,11 +138,6 @@ export class SseStreamEndedError extends Error {
  * The response headers of every stream: the media type, no caching by the
  * browser or proxies, and `X-Accel-Buffering: no` so nginx passes each event
  * (and each keep-alive) on at once instead of buffering the response.
- *
- * @example
- * ```ts
- * SSE_RESPONSE_HEADERS['content-type']; // 'text/event-stream'
- * ```
  */
 export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'text/event-stream',
@@ -184,11 +152,6 @@ export const MAX_LAST_EVENT_ID_LENGTH = 1_024;
  * Diagnostics of a server stream besides the stream machine's and its
  * activity's: warn `sse_bad_last_event_id` `{length}` (a `Last-Event-ID` over
  * {@link MAX_LAST_EVENT_ID_LENGTH} or with a NUL: taken as absent).
- *
- * @example
- * ```ts
- * SSE_SERVER_DIAGNOSTICS.badLastEventId; // 'sse_bad_last_event_id'
- * ```
  */
 export const SSE_SERVER_DIAGNOSTICS = Object.freeze({ badLastEventId: 'sse_bad_last_event_id' } as const);
 

@@ -17,21 +17,11 @@ import { KeepaliveOptionError, checkOptionalDuration, type Diagnostic, type Diag
  * `client_gone` (the connection closed, the request was aborted or the body
  * cancelled), `write_failed` (the transport refused a write), `idle_timeout`
  * (no application event for `idleCloseMs`).
- *
- * @example
- * ```ts
- * const cause: SseCloseCause = 'client_gone';
- * ```
  */
 export type SseCloseCause = 'closed' | 'client_gone' | 'write_failed' | 'idle_timeout';
 
 /**
  * Validated, frozen options of the stream machine.
- *
- * @example
- * ```ts
- * const config: SseStreamConfig = defineSseStreamConfig({ idleCloseMs: 300_000 });
- * ```
  */
 export interface SseStreamConfig {
   /** End the response after this long without an application event; `null`: never. */
@@ -40,11 +30,6 @@ export interface SseStreamConfig {
 
 /**
  * The state of one stream: plain, serialisable data.
- *
- * @example
- * ```ts
- * const state: SseStreamState = createSseStreamState(config, clock.now());
- * ```
  */
 export interface SseStreamState {
   readonly config: SseStreamConfig;
@@ -70,11 +55,6 @@ export interface SseStreamState {
  * - `gone`: the client went away (connection closed, request aborted, body cancelled);
  * - `write_failed`: the transport refused a write (`error` is the error's name only: S10);
  * - `close`: the application ends the stream.
- *
- * @example
- * ```ts
- * const event: SseStreamEvent = { type: 'gone', now: clock.now() };
- * ```
  */
 export type SseStreamEvent =
   | { readonly type: 'event'; readonly now: number }
@@ -91,11 +71,6 @@ export type SseStreamEvent =
  * - `release`: the stream is over: detach or shut down its activity, dispose its scheduler entry, remove every
  *   listener; `cause` says why;
  * - `diagnostic`: counts, causes and durations only (S10).
- *
- * @example
- * ```ts
- * for (const command of commands) if (command.type === 'end') response.end();
- * ```
  */
 export type SseStreamCommand =
   | { readonly type: 'end' }
@@ -111,11 +86,6 @@ export type SseStreamCommand =
  * | `sse_idle_closed` | info | `idle_ms` (no application event for that long) |
  * | `sse_write_failed` | warn | `error` (its name) |
  * | `sse_stream_closed` | info | `cause`, `open_ms`, `events` |
- *
- * @example
- * ```ts
- * SSE_STREAM_DIAGNOSTICS.closed; // 'sse_stream_closed'
- * ```
  */
 export const SSE_STREAM_DIAGNOSTICS = Object.freeze({
   idleClosed: 'sse_idle_closed',
@@ -133,12 +103,6 @@ const DESTROY = Object.freeze({ type: 'destroy' } as const);
 /**
  * Validates the stream machine's options (spec B1): `idleCloseMs` is `null`
  * or a duration. Throws `KeepaliveOptionError` naming the option and value.
- *
- * @example
- * ```ts
- * defineSseStreamConfig({ idleCloseMs: 60_000 });
- * defineSseStreamConfig({ idleCloseMs: -1 }); // throws: Invalid option idleCloseMs: -1 (...)
- * ```
  */
 export function defineSseStreamConfig(options: { readonly idleCloseMs?: number | null | undefined } = {}): SseStreamConfig {
   const given: unknown = options;
@@ -149,12 +113,6 @@ export function defineSseStreamConfig(options: { readonly idleCloseMs?: number |
 /**
  * A stream that opened at `now`: the idle policy, when on, first checks
  * `idleCloseMs` later.
- *
- * @example
- * ```ts
- * const state = createSseStreamState(defineSseStreamConfig({ idleCloseMs: 1_000 }), 0);
- * state.idleAt; // 1000
- * ```
  */
 export function createSseStreamState(config: SseStreamConfig, now: number): SseStreamState {
   return { config, now, openedAt: now, phase: 'open', cause: null, lastEventAt: now, idleAt: config.idleCloseMs === null ? null : now + config.idleCloseMs, events: 0 };
@@ -163,11 +121,6 @@ export function createSseStreamState(config: SseStreamConfig, now: number): SseS
 /**
  * The stream's earliest deadline, or `null`: arm one timer for it and deliver
  * `{ type: 'timeout', now }` when it passes.
- *
- * @example
- * ```ts
- * entry.schedule(sseStreamDeadline(state));
- * ```
  */
 export function sseStreamDeadline(state: SseStreamState): number | null {
   return state.idleAt;
@@ -177,12 +130,6 @@ export function sseStreamDeadline(state: SseStreamState): number | null {
  * The pure step: appends the commands to `out` and returns the next state
  * (the same object when nothing changed). Never throws; after the stream
  * ended every event is ignored, so `release` comes exactly once.
- *
- * @example
- * ```ts
- * const out: SseStreamCommand[] = [];
- * state = sseStreamStep(state, { type: 'event', now }, out);
- * ```
  */
 export function sseStreamStep(state: SseStreamState, event: SseStreamEvent, out: SseStreamCommand[]): SseStreamState {
   if (state.phase === 'closed') return state;

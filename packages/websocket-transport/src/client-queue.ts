@@ -65,11 +65,6 @@ export class QueueFullError extends Error {
 
 /**
  * Size of a message in bytes as it goes on the wire (UTF-8 for strings).
- *
- * @example
- * ```ts
- * byteSize('é'); // 2
- * ```
  */
 export function byteSize(data: ClientData): number {
   return typeof data === 'string' ? utf8Length(data) : data.byteLength;
@@ -77,12 +72,6 @@ export function byteSize(data: ClientData): number {
 
 /**
  * Whether `data` is something `send` accepts.
- *
- * @example
- * ```ts
- * isClientData(new Uint8Array(2)); // true
- * isClientData({}); // false
- * ```
  */
 export function isClientData(data: unknown): data is ClientData {
   return typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data);

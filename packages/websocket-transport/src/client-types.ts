@@ -25,22 +25,12 @@ import type { ClientData, QueuedMessage } from './client-queue.js';
 
 /**
  * The socket events the client listens to.
- *
- * @example
- * ```ts
- * const type: SocketEventType = 'message';
- * ```
  */
 export type SocketEventType = 'open' | 'close' | 'error' | 'message';
 
 /**
  * The fields of a socket event the client reads: `data` (message), `code`
  * and `reason` (close), `error` and `message` (error, `ws` only).
- *
- * @example
- * ```ts
- * socket.addEventListener('close', (event: SocketEventLike) => console.log(event.code, event.reason));
- * ```
  */
 export interface SocketEventLike {
   readonly type: string;
@@ -97,11 +87,6 @@ export type WebSocketConstructorLike = new (url: string, protocols?: string | st
  *
  * With `resume`, a function target must add `context.query` (the resume
  * parameters of wire format v1) to its URL, as a URL target gets them.
- *
- * @example
- * ```ts
- * const target: ClientTarget = ({ query }) => new WebSocket(`ws://127.0.0.1:8080/ws?token=${token()}&${query}`);
- * ```
  */
 export type ClientTarget = string | URL | ((context: ConnectContext) => WebSocketLike | PromiseLike<WebSocketLike>);
 
@@ -110,11 +95,6 @@ export type ClientTarget = string | URL | ((context: ConnectContext) => WebSocke
  * number (0 on demand, then counting failures, B11) and `query`, the URL
  * query parameters to add for a resumable session (`ka=1&ka_s=…&ka_d=…`;
  * empty without `resume`), without a leading `?` or `&`.
- *
- * @example
- * ```ts
- * const target = ({ query }: ConnectContext) => new WebSocket(`wss://agent.example/ws${query === '' ? '' : `?${query}`}`);
- * ```
  */
 export interface ConnectContext {
   readonly attempt: number;
@@ -127,11 +107,6 @@ export interface ConnectContext {
  * an acknowledgement may wait for a keep-alive to ride on (`ackDelayMs`), and
  * how long the server's hello may take (`helloTimeoutMs`). The core's
  * `ResumeOptions`.
- *
- * @example
- * ```ts
- * const resume: ClientResumeOptions = { maxUnackedMessages: 10_000, helloTimeoutMs: 1_000 };
- * ```
  */
 export type ClientResumeOptions = ResumeOptions;
 
@@ -150,11 +125,6 @@ export type ClientResumeOptions = ResumeOptions;
  *   purpose (no socket, no timer) until work starts or `send()` is called;
  * - `closing`: `close()` was called; waiting for the close handshake;
  * - `closed`: for good: closed, aborted, rejected (B12) or exhausted (B11).
- *
- * @example
- * ```ts
- * if (client.state === 'reconnecting') showBanner('reconnecting…');
- * ```
  */
 export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closing' | 'closed';
 
@@ -167,39 +137,18 @@ export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'idl
  *   `send()` is called. A loss while work is in flight (or with messages
  *   queued) reconnects with backoff either way; a backoff delay that ends
  *   once the work is done and the queue is empty parks instead of connecting.
- *
- * @example
- * ```ts
- * const whenIdle: ReconnectWhenIdle = 'lazy';
- * ```
  */
 export type ReconnectWhenIdle = WhenIdle;
 
 /**
  * The client's reconnect options: the backoff policy of the core (spec B6)
  * plus `whenIdle`.
- *
- * @example
- * ```ts
- * // Idle connections reclaimed by the server stay closed until work comes back.
- * const reconnect: ClientReconnectOptions = { initialDelayMs: 250, maxDelayMs: 10_000, whenIdle: 'lazy' };
- * ```
  */
 export type ClientReconnectOptions = ConnectionReconnectOptions;
 
 /**
  * Options of {@link createKeepaliveClient}: the activity options (when the
  * client creates its activity) plus the client's own.
- *
- * @example
- * ```ts
- * const options: KeepaliveClientOptions = {
- *   heartbeatIntervalMs: 15_000,
- *   pongTimeoutMs: 5_000,
- *   reconnect: { initialDelayMs: 250, maxDelayMs: 10_000 },
- *   maxQueuedMessages: 100,
- * };
- * ```
  */
 export interface KeepaliveClientOptions extends SessionActivityOptions {
   /**
@@ -295,11 +244,6 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
  * Payload of `open`: a connection opened. `attempt` is 0 for a connection
  * opened on demand (the first one, or the one that ends an `idle` park) and
  * counts reconnect attempts since the last healthy connection otherwise.
- *
- * @example
- * ```ts
- * client.on('open', ({ attempt }) => console.log(attempt === 0 ? 'connected' : 'reconnected'));
- * ```
  */
 export interface ClientOpenEvent {
   readonly attempt: number;
@@ -309,11 +253,6 @@ export interface ClientOpenEvent {
  * Payload of `message`: an inbound message (heartbeat replies are not
  * delivered). Text frames arrive as strings, binary frames as `Uint8Array`
  * (a `Buffer` with `ws`).
- *
- * @example
- * ```ts
- * client.on('message', ({ data }) => { if (typeof data === 'string') handle(JSON.parse(data)); });
- * ```
  */
 export interface ClientMessageEvent {
   readonly data: string | Uint8Array;
@@ -327,11 +266,6 @@ export interface ClientMessageEvent {
  * attempts exhausted: `closed` comes next) or, with `reconnect.whenIdle:
  * 'lazy'`, it parks (`idle` comes next; `client.state` is already `'idle'`)
  * and connects again when work comes back.
- *
- * @example
- * ```ts
- * client.on('close', ({ code, reason, willReconnect }) => console.log(code, reason, willReconnect));
- * ```
  */
 export interface ClientCloseEvent {
   readonly code: number;
@@ -342,11 +276,6 @@ export interface ClientCloseEvent {
 /**
  * Payload of `reconnecting`: attempt `attempt` will start in `delayMs`
  * (full jitter below the backoff ceiling).
- *
- * @example
- * ```ts
- * client.on('reconnecting', ({ attempt, delayMs }) => console.log(`attempt ${attempt} in ${delayMs} ms`));
- * ```
  */
 export interface ClientReconnectingEvent {
   readonly attempt: number;
@@ -360,11 +289,6 @@ export interface ClientReconnectingEvent {
  * activity or `send()` is called, then connects at once (state `connecting`,
  * then `open` with `attempt` 0). `code` and `reason` are those of the loss
  * (1006 and `''` when a connection attempt failed).
- *
- * @example
- * ```ts
- * client.on('idle', ({ code }) => console.log(`parked after ${code}: reconnects when work comes back`));
- * ```
  */
 export interface ClientIdleEvent {
   readonly code: number;
@@ -374,11 +298,6 @@ export interface ClientIdleEvent {
 /**
  * Payload of `dead-peer`: no proof of life came within `timeoutMs` of a
  * keep-alive; the socket is being terminated and a reconnect follows.
- *
- * @example
- * ```ts
- * client.on('dead-peer', ({ timeoutMs }) => metrics.count('dead_peer', { timeoutMs }));
- * ```
  */
 export interface ClientDeadPeerEvent {
   readonly timeoutMs: number;
@@ -389,11 +308,6 @@ export interface ClientDeadPeerEvent {
  * flood (1008 `ping_flood`), so the client doubled its keep-alive interval (up
  * to `maxHeartbeatIntervalMs`) and reconnects with the new one. A warn
  * diagnostic `keepalive_slowed` says the same.
- *
- * @example
- * ```ts
- * client.on('slowed', ({ heartbeatIntervalMs }) => console.warn(`server asked for fewer pings: now every ${heartbeatIntervalMs} ms`));
- * ```
  */
 export interface ClientSlowedEvent {
   readonly heartbeatIntervalMs: number;
@@ -405,11 +319,6 @@ export interface ClientSlowedEvent {
  * `terminalCloseCodes` (a policy or protocol error, or 4401/4403 for auth);
  * the client does not retry as is and closes for good (`closed` follows with
  * cause `rejected`).
- *
- * @example
- * ```ts
- * client.on('rejected', ({ code }) => { if (code === 4401) login(); });
- * ```
  */
 export interface ClientRejectedEvent {
   readonly code: number;
@@ -421,11 +330,6 @@ export interface ClientRejectedEvent {
  * disposed), its `signal` was aborted, `reconnect.maxAttempts` consecutive
  * attempts failed to open (B11), or the server closed with a terminal code
  * (`rejected`, B12).
- *
- * @example
- * ```ts
- * const cause: ClientClosedCause = 'exhausted';
- * ```
  */
 export type ClientClosedCause = ConnectionCloseCause;
 
@@ -434,12 +338,6 @@ export type ClientClosedCause = ConnectionCloseCause;
  * closed for good. `undelivered` holds every message that was queued and
  * never handed to an open socket, and with `resume` every message the server
  * had not acknowledged, oldest first (nothing is dropped silently).
- *
- * @example
- * ```ts
- * const { cause, undelivered } = await client.close();
- * if (undelivered.length > 0) await persist(undelivered);
- * ```
  */
 export interface ClientClosedEvent {
   readonly cause: ClientClosedCause;
@@ -452,11 +350,6 @@ export interface ClientClosedEvent {
 
 /**
  * Every event of a {@link KeepaliveClient} and its payload.
- *
- * @example
- * ```ts
- * const listener = (event: KeepaliveClientEvents['reconnecting']) => console.log(event.delayMs);
- * ```
  */
 export interface KeepaliveClientEvents {
   open: ClientOpenEvent;
@@ -481,11 +374,6 @@ export interface KeepaliveClientEvents {
  * hands back what may not have arrived), or `unsupported` (the server does
  * not speak wire format v1: the client falls back to plain delivery for
  * good; a warn diagnostic `resume_unsupported` says so once).
- *
- * @example
- * ```ts
- * client.on('session', ({ status, retransmitted }) => console.log(status, retransmitted));
- * ```
  */
 export interface ClientSessionEvent {
   readonly status: NegotiatedStatus;
@@ -498,11 +386,6 @@ export interface ClientSessionEvent {
  * `messages` are the ones it had not acknowledged, oldest first: they may
  * or may not have arrived; the application decides whether to send them
  * again. A new session starts.
- *
- * @example
- * ```ts
- * client.on('forgotten', ({ messages }) => { for (const message of messages) client.send(message); });
- * ```
  */
 export interface ClientForgottenEvent {
   readonly messages: readonly QueuedMessage[];
@@ -514,11 +397,6 @@ export interface ClientForgottenEvent {
  * (it answered a keep-alive sent after them). They may be lost. `messages`
  * holds copies of the newest of them, oldest first (at most
  * `maxQueuedMessages`); `uncopied` counts older ones past that bound.
- *
- * @example
- * ```ts
- * client.on('unconfirmed', ({ messages, uncopied }) => console.warn(`${messages.length + uncopied} messages may be lost`));
- * ```
  */
 export interface ClientUnconfirmedEvent {
   readonly messages: readonly QueuedMessage[];
@@ -530,16 +408,6 @@ export interface ClientUnconfirmedEvent {
  * pings (or heartbeat messages) while work is in flight, a dead-peer verdict
  * when the peer stops answering, reconnects with backoff, and a bounded
  * queue for messages sent while disconnected.
- *
- * @example
- * ```ts
- * await using client = createKeepaliveClient('wss://agent.example/ws', { pongTimeoutMs: 5_000 });
- * client.on('message', ({ data }) => console.log(data));
- * await client.activity.run('api_call', async () => {
- *   client.send(JSON.stringify({ type: 'hello' }));
- *   await streamModelResponse();
- * });
- * ```
  */
 export interface KeepaliveClient extends AsyncDisposable {
   /**

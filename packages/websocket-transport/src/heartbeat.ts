@@ -14,11 +14,6 @@ export const HEARTBEAT_MESSAGE = '';
 /**
  * Message payloads as the `ws` library (Buffer, ArrayBuffer, Buffer[]) and
  * WHATWG sockets (string, ArrayBuffer, Blob) deliver them.
- *
- * @example
- * ```ts
- * const payload: MessagePayload = 'hello';
- * ```
  */
 export type MessagePayload = string | ArrayBuffer | ArrayBufferView | readonly ArrayBufferView[] | Blob;
 
@@ -29,11 +24,6 @@ export type MessagePayload = string | ArrayBuffer | ArrayBufferView | readonly A
  *   most 8 bytes, the usual shapes of naive keep-alives: proof of life, not
  *   answered, not application data, counted;
  * - `data`: application data.
- *
- * @example
- * ```ts
- * const kind: HeartbeatKind = classifyMessage('', false); // 'heartbeat'
- * ```
  */
 export type HeartbeatKind = 'heartbeat' | 'malformed' | 'data';
 
@@ -63,14 +53,6 @@ function isBlob(data: MessagePayload): data is Blob {
  * Classifies an inbound message. `isBinary` is the `ws` library's flag (text
  * frames arrive there as bytes); WHATWG sockets deliver text as strings, so
  * leave it out for them.
- *
- * @example
- * ```ts
- * ws.on('message', (data, isBinary) => {
- *   if (classifyMessage(data, isBinary) !== 'data') return;
- *   handle(data);
- * });
- * ```
  */
 export function classifyMessage(data: MessagePayload, isBinary?: boolean, message: string = HEARTBEAT_MESSAGE): HeartbeatKind {
   if (typeof data === 'string') return classifyText(data, message);
@@ -105,13 +87,6 @@ function sameBytes(parts: Uint8Array[], expected: Uint8Array): boolean {
 
 /**
  * Whether an inbound message is exactly the heartbeat `message`.
- *
- * @example
- * ```ts
- * socket.onmessage = (event) => {
- *   if (isHeartbeatMessage(event.data)) return; // proof of life, not data
- * };
- * ```
  */
 export function isHeartbeatMessage(data: MessagePayload, message: string = HEARTBEAT_MESSAGE, isBinary?: boolean): boolean {
   return classifyMessage(data, isBinary, message) === 'heartbeat';

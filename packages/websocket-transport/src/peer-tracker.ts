@@ -13,16 +13,6 @@ import { ADOPT, Peer, type PeerHost } from './tracked-peer.js';
  * What the tracker needs from a server-side socket. `ping` sends a
  * keep-alive (a protocol ping where the runtime can, a heartbeat message
  * where it cannot); `reply` answers a heartbeat message.
- *
- * @example
- * ```ts
- * const socket: TrackedSocket = {
- *   ping: () => ws.ping(),
- *   reply: () => ws.send(DEFAULT_HEARTBEAT_MESSAGE),
- *   close: (code, reason) => ws.close(code, reason),
- *   terminate: () => ws.terminate(),
- * };
- * ```
  */
 export interface TrackedSocket {
   ping(): void;
@@ -33,11 +23,6 @@ export interface TrackedSocket {
 
 /**
  * Options of a {@link PeerTracker}: the core's peer options plus the driver's.
- *
- * @example
- * ```ts
- * const options: PeerTrackerOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 60_000 };
- * ```
  */
 export interface PeerTrackerOptions extends PeerOptions {
   /** The scheduler; default: the process-wide one from @keepalive/node-timers. */
@@ -50,11 +35,6 @@ export interface PeerTrackerOptions extends PeerOptions {
 
 /**
  * Counters over every connection a tracker has seen.
- *
- * @example
- * ```ts
- * const { tracked, pingsSent, deadPeers }: TrackerStats = tracker.stats();
- * ```
  */
 export interface TrackerStats {
   /** Connections tracked now. */
@@ -71,13 +51,6 @@ export interface TrackerStats {
 
 /**
  * One tracked connection: report what the peer sent and when it closed.
- *
- * @example
- * ```ts
- * const peer: TrackedPeer = tracker.track(socket);
- * ws.on('pong', () => peer.inbound('pong'));
- * ws.on('close', () => peer.closed());
- * ```
  */
 export interface TrackedPeer {
   inbound(kind: InboundKind): void;

@@ -49,11 +49,6 @@ import type { SessionStore, StoredSession } from './resume-store.js';
 /**
  * Options of a resumable session: the delivery options of `@keepalive/core`
  * (`maxUnackedMessages`, `maxUnackedBytes`, `ackDelayMs`) and the hub's own.
- *
- * @example
- * ```ts
- * const options: ServerResumeOptions = { sessionTtlMs: 60_000, maxSessions: 5_000, maxUnackedMessages: 500 };
- * ```
  */
 export interface ServerResumeOptions extends DeliveryOptions {
   /** How long a disconnected session is kept for its client to come back. Default 120 000 ms. */
@@ -64,12 +59,6 @@ export interface ServerResumeOptions extends DeliveryOptions {
 
 /**
  * Validated, frozen resume options.
- *
- * @example
- * ```ts
- * const config: ServerResumeConfig = defineServerResumeConfig({ sessionTtlMs: 30_000 });
- * config.delivery.maxUnackedMessages; // 1000
- * ```
  */
 export interface ServerResumeConfig {
   readonly delivery: DeliveryConfig;
@@ -79,11 +68,6 @@ export interface ServerResumeConfig {
 
 /**
  * The hub's defaults (the delivery defaults are `DELIVERY_DEFAULTS` of `@keepalive/core`).
- *
- * @example
- * ```ts
- * SESSION_HUB_DEFAULTS.sessionTtlMs; // 120000
- * ```
  */
 export const SESSION_HUB_DEFAULTS = Object.freeze({ sessionTtlMs: 120_000, maxSessions: 10_000 });
 
@@ -93,11 +77,6 @@ export const SESSION_HUB_DEFAULTS = Object.freeze({ sessionTtlMs: 120_000, maxSe
  * (`maxSessions` reached: try again later), 1011 (a frame could not be written:
  * the client resumes on a new connection), 4001 (the session was resumed on
  * a newer connection; the older, half-open one is closed).
- *
- * @example
- * ```ts
- * ws.on('close', (code) => { if (code === RESUME_CLOSE_CODES.resumedElsewhere) console.log('replaced'); });
- * ```
  */
 export const RESUME_CLOSE_CODES = Object.freeze({
   normal: 1000,
@@ -133,11 +112,6 @@ const CLOSE_CODES_ABNORMAL = 1006;
  * | `socket_failed` | warn | `op`, `error` |
  * | `session_restored` | info | `messages` (taken over from the store: another process held it) |
  * | `store_failed` | warn | `op`, `error` (a store that threw or rejected; the session is new, or kept here only) |
- *
- * @example
- * ```ts
- * createSessionHub({ onDiagnostic: (d) => { if (d.name === SESSION_HUB_DIAGNOSTICS.sessionExpired) metrics.count(d.name); } });
- * ```
  */
 export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionStarted: 'session_started',
@@ -161,11 +135,6 @@ const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMes
 
 /**
  * Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value.
- *
- * @example
- * ```ts
- * defineServerResumeConfig({ sessionTtlMs: -1 }); // throws: Invalid option sessionTtlMs: -1 (...)
- * ```
  */
 export function defineServerResumeConfig(options: ServerResumeOptions = {}): ServerResumeConfig {
   checkKnownKeys(options, RESUME_KEYS, 'resume');
@@ -180,11 +149,6 @@ export function defineServerResumeConfig(options: ServerResumeOptions = {}): Ser
 /**
  * Options of {@link createSessionHub}: the {@link ServerResumeOptions}, the
  * scheduler and where diagnostics go.
- *
- * @example
- * ```ts
- * const options: SessionHubOptions = { sessionTtlMs: 60_000, logger: console };
- * ```
  */
 export interface SessionHubOptions extends ServerResumeOptions {
   /**
@@ -209,11 +173,6 @@ export interface SessionHubOptions extends ServerResumeOptions {
 /**
  * What the hub needs from a server-side socket (Bun's, Deno's and `ws`'s
  * sockets fit in a line of glue).
- *
- * @example
- * ```ts
- * const socket: ResumeSocket = { send: (data) => ws.send(data), close: (code, reason) => ws.close(code, reason) };
- * ```
  */
 export interface ResumeSocket {
   send(data: string | ArrayBuffer | ArrayBufferView): void;
@@ -224,11 +183,6 @@ export interface ResumeSocket {
  * An inbound frame as runtimes deliver it: a string (WHATWG, Bun, Deno text),
  * bytes (`ws` delivers text as bytes too, with `isBinary` false), or
  * fragments (`ws`'s `binaryType: 'fragments'`).
- *
- * @example
- * ```ts
- * const frame: ResumeFrame = new Uint8Array([104, 105]);
- * ```
  */
 export type ResumeFrame = string | ArrayBuffer | ArrayBufferView | readonly ArrayBufferView[];
 
@@ -243,34 +197,18 @@ export type ResumeFrame = string | ArrayBuffer | ArrayBufferView | readonly Arra
  *   client retransmits whatever it has not seen acknowledged when it resumes.
  *
  * Every kind but `heartbeat` is `peer.inbound('message')`.
- *
- * @example
- * ```ts
- * const kind: ResumeFrameKind = handle.message(data, isBinary);
- * peer.inbound(kind === 'heartbeat' ? 'heartbeat' : 'message');
- * ```
  */
 export type ResumeFrameKind = 'heartbeat' | 'ack' | 'data' | 'invalid' | 'ignored';
 
 /**
  * A message of a session: text as a string; binary as the runtime delivered it (inbound: a `Uint8Array`, which is
  * `ws`'s `Buffer`, or an `ArrayBuffer`) or as the hub keeps it (handed back: a `Uint8Array` copy).
- *
- * @example
- * ```ts
- * session.on('message', (message: SessionMessage) => typeof message === 'string' ? text(message) : bytes(message));
- * ```
  */
 export type SessionMessage = string | Uint8Array | ArrayBuffer;
 
 /**
  * What {@link ResumableSession.send} did: `sent` (written on the connection now) or `queued` (kept for the client's
  * return; it goes out, in order, when the client resumes, or is handed back if it never does).
- *
- * @example
- * ```ts
- * const result: SessionSendResult = session.send('hello');
- * ```
  */
 export type SessionSendResult = 'sent' | 'queued';
 
@@ -282,11 +220,6 @@ export type SessionSendResult = 'sent' | 'queued';
  * that arrive after it called `close()`; so the server cannot count them delivered. A client that acknowledges
  * before closing (a standalone ack, then 1000) leaves only those crossing messages here; they may also have been
  * delivered but not yet acknowledged, so treat them as possibly delivered.
- *
- * @example
- * ```ts
- * session.on('close', ({ by, code, unacked }) => { if (unacked.length > 0) outbox.requeue(unacked); });
- * ```
  */
 export interface SessionCloseEvent {
   readonly by: 'client' | 'server';
@@ -298,11 +231,6 @@ export interface SessionCloseEvent {
 /**
  * The `expired` event of a session: its client did not come back within `sessionTtlMs`. The session is gone;
  * `unacked` holds the server's messages the client never acknowledged, oldest first (handed back, B14).
- *
- * @example
- * ```ts
- * session.on('expired', ({ unacked, awayMs }) => store.park(unacked));
- * ```
  */
 export interface SessionExpiredEvent {
   readonly unacked: readonly SessionMessage[];
@@ -313,11 +241,6 @@ export interface SessionExpiredEvent {
 /**
  * The events of a {@link ResumableSession}: `message` (each of the client's messages, exactly once and in order),
  * `close` and `expired` (the session ended; one of them, once).
- *
- * @example
- * ```ts
- * const off = session.on('message', (message) => console.log(message));
- * ```
  */
 export interface ResumableSessionEvents {
   message: SessionMessage;
@@ -329,14 +252,6 @@ export interface ResumableSessionEvents {
  * A resumable session as the application sees it: it outlives connections.
  * Read the client's messages here, never from the socket (raw frames include
  * control frames and retransmissions).
- *
- * @example
- * ```ts
- * hub.on('session', ({ session }) => {
- *   session.on('message', (message) => session.send(`echo ${String(message)}`));
- *   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
- * });
- * ```
  */
 export interface ResumableSession {
   /** The session id (128 random bits, base64url): the client's key to resume it. Treat it as a secret; never log it. */
@@ -372,11 +287,6 @@ export interface ResumableSession {
  * does not know (the server restarted, the session expired or ended, or the
  * client's count was impossible): a new session was made, and the hello told
  * the client (`new`), which hands back what it had not seen acknowledged.
- *
- * @example
- * ```ts
- * hub.on('session', ({ session, resumed, forgotten }) => { if (!resumed) wire(session); });
- * ```
  */
 export interface SessionEvent<C = unknown> {
   readonly session: ResumableSession;
@@ -396,11 +306,6 @@ export interface SessionEvent<C = unknown> {
 
 /**
  * The events of a {@link SessionHub}.
- *
- * @example
- * ```ts
- * const events: (keyof SessionHubEvents)[] = ['session'];
- * ```
  */
 export interface SessionHubEvents<C = unknown> {
   session: SessionEvent<C>;
@@ -410,13 +315,6 @@ export interface SessionHubEvents<C = unknown> {
  * One connection of a resuming client, as {@link SessionHub.connect}
  * returned it: what the adapter calls from its socket handlers. None of its
  * methods throws on bad peer input.
- *
- * @example
- * ```ts
- * const handle = hub.connect(socket, (name) => url.searchParams.get(name));
- * ws.on('message', (data, isBinary) => handle?.message(data, isBinary));
- * ws.on('close', (code) => handle?.closed(code));
- * ```
  */
 export interface ResumeConnection {
   /** Whether this connection carries a session now (false once refused, replaced or ended). */
@@ -439,11 +337,6 @@ export interface ResumeConnection {
 
 /**
  * Counters of a hub.
- *
- * @example
- * ```ts
- * const { sessions, expired }: SessionHubStats = hub.stats();
- * ```
  */
 export interface SessionHubStats {
   /** Sessions held now (connected or waiting). */
@@ -477,15 +370,6 @@ type MutableStats = Record<Counter, number>;
 /**
  * Thrown by {@link ResumableSession.send} when the replay buffer is full: the message was not accepted (nothing is
  * dropped silently). Wait for the client to acknowledge (or to come back), or end the session.
- *
- * @example
- * ```ts
- * try {
- *   session.send(chunk);
- * } catch (error) {
- *   if (error instanceof ReplayFullError) pause(error.limit);
- * }
- * ```
  */
 export class ReplayFullError extends Error {
   /** Which limit refused it. */
@@ -514,11 +398,6 @@ export class ReplayFullError extends Error {
 
 /**
  * Thrown by {@link ResumableSession.send} after the session ended (closed or expired): the message was not accepted.
- *
- * @example
- * ```ts
- * session.on('close', () => { try { session.send('late'); } catch (error) { error instanceof SessionEndedError; } });
- * ```
  */
 export class SessionEndedError extends Error {
   constructor() {

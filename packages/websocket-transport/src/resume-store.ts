@@ -10,11 +10,6 @@ import type { SessionMessage } from './resume-server.js';
  * What a store must do for the guarantee in docs/resume-protocol.md (section "Resuming on another process"):
  * `load` takes the session over (later `save`s and `remove`s of any previous holder are refused), and what it
  * returns is the last complete `save`, never a mix of two.
- *
- * @example
- * ```ts
- * const hub = createSessionHub({ store: createRedisSessionStore({ url: 'redis://127.0.0.1:6379' }) });
- * ```
  */
 export interface SessionStore {
   /**
@@ -33,11 +28,6 @@ export interface SessionStore {
  * A session's delivery state as a store keeps it: the counters of the delivery (see `DeliveryCounters` of
  * `@keepalive/core`) and the payloads of the server's messages the client has not acknowledged (numbers
  * `ackedThrough + 1 ..`, oldest first).
- *
- * @example
- * ```ts
- * const stored: StoredSession = { deliveredThrough: 3, ackedThrough: 1, transmittedThrough: 2, unacked: ['b', 'c'] };
- * ```
  */
 export interface StoredSession {
   /** The client's messages delivered to the application here, in order. */

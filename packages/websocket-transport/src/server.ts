@@ -10,11 +10,6 @@ import { SessionHub, type ResumeConnection, type ResumeFrame, type ResumeSocket,
  * Options of {@link keepAlive}: the peer options (interval, timeout, idle
  * close, ping-flood policy), the scheduler and a diagnostics hook, plus the
  * heartbeat message answered for clients that cannot ping.
- *
- * @example
- * ```ts
- * const options: ServerKeepaliveOptions = { pingIntervalMs: 30_000, pongTimeoutMs: 10_000, idleCloseMs: 300_000 };
- * ```
  */
 export interface ServerKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE}. */
@@ -30,13 +25,6 @@ export interface ServerKeepaliveOptions extends PeerTrackerOptions {
 
 /**
  * The server-side keep-alive of one `ws` WebSocketServer.
- *
- * @example
- * ```ts
- * const heartbeat = keepAlive(wss, { pingIntervalMs: 30_000 });
- * heartbeat.stats().deadPeers;
- * heartbeat.close();
- * ```
  */
 export interface ServerKeepalive extends Disposable {
   /** Connections tracked now. */
@@ -53,16 +41,6 @@ export interface ServerKeepalive extends Disposable {
    * the socket: its raw frames include the hello, acknowledgements, heartbeats and retransmissions, and what is
    * written on the socket directly is neither numbered nor kept for a reconnect. Plain clients' sockets work as
    * before. Closing the keep-alive ends every session (their sockets are closed with 1001).
-   *
-   * @example
-   * ```ts
-   * const heartbeat = keepAlive(wss, { resume: { sessionTtlMs: 60_000 } });
-   * heartbeat.sessions.on('session', ({ session, resumed }) => {
-   *   if (resumed) return; // the same session as before: its listeners are in place
-   *   session.on('message', (message) => session.send(`echo ${String(message)}`));
-   *   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
-   * });
-   * ```
    */
   readonly sessions: SessionHub<WsSessionContext> | null;
 }
@@ -70,13 +48,6 @@ export interface ServerKeepalive extends Disposable {
 /**
  * What a `session` event of `keepAlive(wss, { resume })` carries as its `context`: the connection's socket and its
  * upgrade request (headers, cookies, URL), to authenticate the client before trusting its session.
- *
- * @example
- * ```ts
- * heartbeat.sessions.on('session', ({ session, context }: SessionEvent<WsSessionContext>) => {
- *   if (!authorized(context.request.headers.authorization)) session.close(4403, 'forbidden');
- * });
- * ```
  */
 export interface WsSessionContext {
   readonly ws: WebSocket;
@@ -85,12 +56,6 @@ export interface WsSessionContext {
 
 /**
  * The keep-alive of a server with resumable sessions on: {@link ServerKeepalive} whose `sessions` is the hub.
- *
- * @example
- * ```ts
- * const heartbeat: ResumableServerKeepalive = keepAlive(wss, { resume: true });
- * heartbeat.sessions.size; // sessions held now
- * ```
  */
 export interface ResumableServerKeepalive extends ServerKeepalive {
   readonly sessions: SessionHub<WsSessionContext>;
@@ -181,8 +146,8 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
  * await new Promise((resolve) => wss.once('listening', resolve));
  * const heartbeat = keepAlive(wss, { resume: { sessionTtlMs: 60_000 } });
- * heartbeat.sessions.on('session', ({ session, resumed }) => {
- *   if (resumed) return; // the same session as before: its listeners are in place
+ * heartbeat.sessions.on('session', ({ session, resumed, restored }) => {
+ *   if (resumed && !restored) return; // the same object as before: its listeners are in place
  *   session.on('message', (message) => session.send(`echo ${String(message)}`));
  *   session.on('expired', ({ unacked }) => console.warn(`${unacked.length} messages never acknowledged`));
  * });
@@ -355,11 +320,6 @@ function queryOf(url: string): URLSearchParams | null {
 /**
  * Options of {@link createKeepaliveServer}: `ws` server options (a safe
  * `maxPayload` of 1 MiB by default) and the keep-alive options.
- *
- * @example
- * ```ts
- * const options: KeepaliveServerOptions = { host: '127.0.0.1', port: 0, keepalive: { idleCloseMs: 60_000 } };
- * ```
  */
 export interface KeepaliveServerOptions extends ServerOptions {
   readonly keepalive?: ServerKeepaliveOptions | undefined;
@@ -415,11 +375,6 @@ export function createKeepaliveServer(
 
 /**
  * The server defaults beside the peers' (documentation and tests).
- *
- * @example
- * ```ts
- * SERVER_DEFAULTS.pingIntervalMs; // 30000
- * ```
  */
 export const SERVER_DEFAULTS = Object.freeze({
   pingIntervalMs: PEER_DEFAULTS.pingIntervalMs,

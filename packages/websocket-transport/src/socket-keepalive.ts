@@ -13,11 +13,6 @@ import { HEARTBEAT_MESSAGE } from './heartbeat.js';
  * What the helper needs from a socket. `ping()` and `terminate()` are
  * optional extensions (Bun has them); without them heartbeat messages and
  * `close()` are used.
- *
- * @example
- * ```ts
- * const socket: KeepaliveSocketLike = new WebSocket('ws://127.0.0.1:8080');
- * ```
  */
 export interface KeepaliveSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -32,11 +27,6 @@ export interface KeepaliveSocketLike {
 
 /**
  * Options of {@link keepaliveWhatwgSocket}.
- *
- * @example
- * ```ts
- * const options: KeepaliveWhatwgSocketOptions = { keepalive: 'message' };
- * ```
  */
 export interface KeepaliveWhatwgSocketOptions {
   /**
@@ -51,11 +41,6 @@ export interface KeepaliveWhatwgSocketOptions {
 
 /**
  * A WebSocket constructor, WHATWG style.
- *
- * @example
- * ```ts
- * const Ctor: KeepaliveSocketConstructor<WebSocket> = WebSocket;
- * ```
  */
 export type KeepaliveSocketConstructor<W extends KeepaliveSocketLike = KeepaliveSocketLike> = new (
   url: string | URL,
@@ -155,11 +140,6 @@ export function keepaliveWhatwgSocket(
 /**
  * Opens a socket with `WebSocketClass` (default: the global `WebSocket`) and
  * wires it with {@link keepaliveWhatwgSocket}. Returns the socket.
- *
- * @example
- * ```ts
- * const socket = connectWhatwgWithKeepalive('ws://127.0.0.1:8080', activity, { protocols: ['chat'] });
- * ```
  */
 export function connectWhatwgWithKeepalive<W extends KeepaliveSocketLike = KeepaliveSocketLike>(
   url: string | URL,

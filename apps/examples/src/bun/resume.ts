@@ -1,8 +1,8 @@
 import { createKeepaliveClient, withKeepalive } from '@keepalive/bun';
 
 const websocket = withKeepalive({ message: (ws, message) => ws.send(`echo: ${message}`) }, { resume: { sessionTtlMs: 60_000 } });
-websocket.keepalive.sessions.on('session', ({ session, resumed }) => {
-  if (resumed) return; // the same session as before: its listeners are in place
+websocket.keepalive.sessions.on('session', ({ session, resumed, restored }) => {
+  if (resumed && !restored) return; // the same object as before: its listeners are in place
   session.on('message', (message) => session.send(`echo: ${String(message)}`));
   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
 });

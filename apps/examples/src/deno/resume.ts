@@ -2,8 +2,8 @@ import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, upgrad
 
 const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
 const sessions = createSessionHub({ sessionTtlMs: 60_000 });
-sessions.on('session', ({ session, resumed }) => {
-  if (resumed) return; // the same session as before: its listeners are in place
+sessions.on('session', ({ session, resumed, restored }) => {
+  if (resumed && !restored) return; // the same object as before: its listeners are in place
   session.on('message', (message) => session.send(`echo: ${String(message)}`));
   session.on('expired', ({ unacked }) => console.log(`${unacked.length} messages never acknowledged`));
 });

@@ -6,8 +6,8 @@ import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
 await new Promise((resolve) => wss.once('listening', resolve));
 const heartbeat = keepAlive(wss, { resume: { sessionTtlMs: 60_000 } });
-heartbeat.sessions.on('session', ({ session, resumed }) => {
-  if (resumed) return; // the same session as before: its listeners are in place
+heartbeat.sessions.on('session', ({ session, resumed, restored }) => {
+  if (resumed && !restored) return; // the same object as before: its listeners are in place
   session.on('message', (message) => session.send(`echo ${String(message)}`));
   session.on('expired', ({ unacked }) => console.warn(`${unacked.length} messages never acknowledged`));
 });

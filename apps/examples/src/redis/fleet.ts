@@ -19,8 +19,7 @@ reclaimer.on('reclaimable', ({ session, idleMs }) => {
   console.log(`${session} idle for ${idleMs} ms or more: reclaimable`);
   activity.shutdown(); // the session ends: its lease is removed
 });
-reclaimer.on('ended', async ({ session }) => {
+reclaimer.on('ended', ({ session }) => {
   console.log(`${session} ended`);
-  await writer.close();
-  await reclaimer.close();
+  void Promise.all([writer.close(), reclaimer.close()]);
 });
