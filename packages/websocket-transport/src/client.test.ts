@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { KeepaliveOptionError, backoffCeiling, defineReconnectConfig, type Diagnostic, type ReconnectOptions } from '@keepalive/core';
 import { createScheduler, createSessionActivity, nodePlatform, type Platform } from '@keepalive/node-timers';
@@ -26,6 +27,9 @@ import {
 } from './index.node.js';
 import { HEARTBEAT_MESSAGE, isHeartbeatMessage } from './heartbeat.js';
 import { keepAlive } from './server.js';
+
+/** `node --import` this to let a fixture load the package's .ts sources (one copy, in keepalive-test-support). */
+const TS_REGISTER = createRequire(import.meta.url).resolve('keepalive-test-support/ts-register');
 
 /**
  * The client against real sockets on 127.0.0.1 (port 0), a plain `ws`
@@ -1107,7 +1111,7 @@ describe('option validation (B1)', () => {
 
 describe('dispose leaves nothing behind', () => {
   it('a child process that uses the client against a server, then disposes it while busy, exits by itself', async () => {
-    const child = spawn(process.execPath, ['--import', fixture('client-register.mjs'), fixture('client-dispose.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TS_REGISTER, fixture('client-dispose.mjs')], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
     cleanups.push(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

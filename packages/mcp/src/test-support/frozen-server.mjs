@@ -1,5 +1,5 @@
 // An MCP server over Streamable HTTP in its own process, kept alive by the package's server keep-alive (run with
-// `node --import ./register.mjs`, so it loads the .ts sources). It prints its port; the test freezes it with SIGSTOP
+// `node --import keepalive-test-support/ts-register`, so it loads the .ts sources). It prints its port; the test freezes it with SIGSTOP
 // while a call is in flight, so that it answers nothing any more (no ping, no progress), and the client must notice
 // through ping (spec B5). SIGCONT thaws it.
 import { randomUUID } from 'node:crypto';

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,9 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Diagnostic } from '@keepalive/core';
 import type { SseStreams } from '../http.js';
+
+/** `node --import` this to let a fixture load the package's .ts sources (one copy, in keepalive-test-support). */
+const TS_REGISTER = createRequire(import.meta.url).resolve('keepalive-test-support/ts-register');
 
 // ---------------------------------------------------------------------------
 // Waiting on events.
@@ -207,7 +211,7 @@ export interface FrozenServer {
 /** The MCP server of `frozen-server.mjs` in a child process, frozen with SIGSTOP, thawed with SIGCONT, killed in teardown. */
 export async function childServer(): Promise<FrozenServer> {
   const fixture = (name: string): string => fileURLToPath(new URL(`./${name}`, import.meta.url));
-  const child = spawn(process.execPath, ['--import', fixture('register.mjs'), fixture('frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', TS_REGISTER, fixture('frozen-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   onCleanup(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

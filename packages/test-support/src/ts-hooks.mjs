@@ -1,6 +1,6 @@
-// Module hooks for fixtures run in child processes: load the package's
-// TypeScript sources directly (transpiled with the package's own TypeScript),
-// so the fixtures need no build step. './x.js' imported from a .ts file
+// Module hooks for fixtures run in child processes: load a package's
+// TypeScript sources directly (transpiled with TypeScript), so the fixtures
+// need no build step. './x.js' imported from a .ts file
 // resolves to './x.ts' when no .js file exists.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
