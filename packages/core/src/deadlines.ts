@@ -8,11 +8,14 @@ export { deadlineOf };
  * and, when it fires, delivers `{ type: 'timeout', now }`.
  */
 export function pollTimeout(state: SessionState): number | null {
-  let earliest: number | null = null;
-  for (const timer of SESSION_TIMERS) {
-    const at = deadlineOf(state, timer);
-    if (at !== null && (earliest === null || at < earliest)) earliest = at;
-  }
+  // Plain field reads, no loop: an array iterator here allocated on every re-arm.
+  let earliest = state.livenessAt;
+  const heartbeat = state.heartbeatAt;
+  if (heartbeat !== null && (earliest === null || heartbeat < earliest)) earliest = heartbeat;
+  const idle = state.idleAt;
+  if (idle !== null && (earliest === null || idle < earliest)) earliest = idle;
+  const stuck = state.stuckAt;
+  if (stuck !== null && (earliest === null || stuck < earliest)) earliest = stuck;
   return earliest;
 }
 

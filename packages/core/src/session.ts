@@ -688,16 +688,26 @@ function onTimer(
 
 /** The armed timer due at `now` with the earliest deadline (ties in {@link SESSION_TIMERS} order). */
 function dueTimer(state: SessionState, now: number): SessionTimer | null {
+  // Plain field reads in SESSION_TIMERS order, no loop: an array iterator here allocated on every timeout.
   let best: SessionTimer | null = null;
   let bestAt = Infinity;
-  for (const timer of SESSION_TIMERS) {
-    // A switch of plain field reads (a computed key here was a slow keyed lookup on every timeout).
-    const at = deadlineOf(state, timer);
-    if (at !== null && at <= now && at < bestAt) {
-      best = timer;
-      bestAt = at;
-    }
+  const liveness = state.livenessAt;
+  if (liveness !== null && liveness <= now) {
+    best = 'liveness';
+    bestAt = liveness;
   }
+  const heartbeat = state.heartbeatAt;
+  if (heartbeat !== null && heartbeat <= now && heartbeat < bestAt) {
+    best = 'heartbeat';
+    bestAt = heartbeat;
+  }
+  const idle = state.idleAt;
+  if (idle !== null && idle <= now && idle < bestAt) {
+    best = 'idle';
+    bestAt = idle;
+  }
+  const stuck = state.stuckAt;
+  if (stuck !== null && stuck <= now && stuck < bestAt) best = 'stuck';
   return best;
 }
 

@@ -157,9 +157,12 @@ class Activity implements SessionActivity {
   private unregisterExit: (() => void) | null = null;
   private report: ShutdownReport | null = null;
   private lastNow: number;
-  private readonly subscribers = new StateSubscribers((error) => {
-    this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: errorName(error) } });
-  });
+  private readonly subscribers = new StateSubscribers(
+    (error) => {
+      this.emit({ type: 'diagnostic', level: 'warn', name: ADAPTER_DIAGNOSTICS.subscriberFailed, fields: { error: errorName(error) } });
+    },
+    () => this.state,
+  );
 
   constructor(options: SessionActivityOptions) {
     const { sendKeepalives, logger, scheduler: given, keepProcessAlive, reportOnExit, onDiagnostic, ...core } = options;
@@ -185,7 +188,7 @@ class Activity implements SessionActivity {
     this.lastNow = this.scheduler.now();
     // The gate is the adapter's; the core is told per event.
     this.live = createSessionState({ ...core, sendKeepalives: typeof gate === 'boolean' ? gate : false }, this.lastNow);
-    this.subscribers.notify(() => this.state);
+    this.subscribers.notify();
     this.entry = this.scheduler.entry((now) => {
       // The scheduler read the clock once for every session it wakes: no second read per session.
       if (now > this.lastNow) this.lastNow = now;
@@ -314,7 +317,7 @@ class Activity implements SessionActivity {
         // Arms and cancels are read back through pollTimeout; debug diagnostics are built only for a listener.
         if (stepInPlace(this.live, next, this.out, this.wantsDebug() ? DRIVER : QUIET_DRIVER)) this.shown = null;
         // Commands may enqueue events; run them all before the next event.
-        for (const command of this.out) this.execute(command);
+        for (let i = 0; i < this.out.length; i++) this.execute(this.out[i] as SessionCommand);
         clearCommands(this.out);
       }
     } finally {
@@ -327,7 +330,7 @@ class Activity implements SessionActivity {
   }
 
   private notify(): void {
-    this.subscribers.notify(() => this.state);
+    this.subscribers.notify();
   }
 
   private execute(command: SessionCommand): void {

@@ -1,4 +1,4 @@
-import { connectionDeadline, connectionStep, openConnection, type ConnectionCommand, type ConnectionConfig, type ConnectionEvent, type ConnectionState } from '@keepalive/core';
+import { connectionDeadline, connectionStep, openConnection, type ConnectionCommand, type ConnectionConfig, type ConnectionEvent, type ConnectionState, type SessionState } from '@keepalive/core';
 import type { ScheduledEntry, Scheduler } from './scheduler.js';
 import type { StateSubscribers } from './work.js';
 
@@ -62,6 +62,8 @@ export class ConnectionDriver<M> {
   private running = false;
   private delivering = false;
   private releaseHold: (() => void) | null = null;
+  /** What the subscribers are told about: the connection's session (one closure, not one per delivery). */
+  private readonly readSession = (): SessionState => this.current.session;
 
   private initial: readonly ConnectionCommand[];
 
@@ -168,7 +170,7 @@ export class ConnectionDriver<M> {
     this.delivering = true;
     try {
       for (let next = this.deferred.shift(); next !== undefined; next = this.deferred.shift()) next();
-      this.options.subscribers.notify(() => this.current.session);
+      this.options.subscribers.notify(this.readSession);
     } finally {
       this.delivering = false;
     }

@@ -73,7 +73,8 @@ export interface Scheduler {
 
 /** One entry: a node of its lane's doubly linked list (no array slot, no id). */
 class LaneEntry implements ScheduledEntry {
-  deadline: number | null = null;
+  /** The deadline, NaN for none: always a number, so V8 keeps it as an unboxed double updated in place (no heap number per re-arm). */
+  due = Number.NaN;
   prev: LaneEntry | null = null;
   next: LaneEntry | null = null;
   lane: Lane | null = null;
@@ -84,6 +85,10 @@ class LaneEntry implements ScheduledEntry {
     readonly owner: LaneScheduler,
     readonly target: WakeTarget,
   ) {}
+  get deadline(): number | null {
+    const due = this.due;
+    return due === due ? due : null;
+  }
   schedule(deadline: number | null): void {
     this.owner.move(this, deadline);
   }
@@ -219,10 +224,13 @@ class LaneScheduler implements Scheduler {
 
   move(entry: LaneEntry, deadline: number | null): void {
     entry.moves++;
-    if (deadline === entry.deadline || entry.disposed) return;
+    if (entry.disposed || (deadline === null ? entry.lane === null : deadline === entry.due)) return;
     if (entry.lane !== null) this.unlink(entry);
-    entry.deadline = deadline;
-    if (deadline !== null) this.insert(entry, deadline);
+    if (deadline === null) entry.due = Number.NaN;
+    else {
+      entry.due = deadline;
+      this.insert(entry, deadline);
+    }
     if (!this.firing) this.rearm(this.top());
   }
 
@@ -230,7 +238,7 @@ class LaneScheduler implements Scheduler {
     if (entry.disposed) return;
     entry.disposed = true;
     if (entry.lane !== null) this.unlink(entry);
-    entry.deadline = null;
+    entry.due = Number.NaN;
     if (!this.firing) this.rearm(this.top());
   }
 
@@ -249,7 +257,7 @@ class LaneScheduler implements Scheduler {
         const lane = this.order[0];
         if (lane === undefined) break;
         const top = lane.head as LaneEntry;
-        if ((top.deadline as number) > now) break;
+        if (top.due > now) break;
         const moves = top.moves;
         try {
           const target = top.target;
@@ -262,7 +270,7 @@ class LaneScheduler implements Scheduler {
         // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
         if (top.moves === moves && top.lane !== null) {
           this.unlink(top);
-          top.deadline = null;
+          top.due = Number.NaN;
         }
       }
     } finally {
@@ -293,7 +301,7 @@ class LaneScheduler implements Scheduler {
       this.pushLane(lane);
       return;
     }
-    if ((tail.deadline as number) <= deadline) {
+    if (tail.due <= deadline) {
       // The common case: one interval ahead of everything already in the lane.
       entry.prev = tail;
       tail.next = entry;
@@ -302,7 +310,7 @@ class LaneScheduler implements Scheduler {
     }
     // Earlier than the tail: walk back to its place (after any equal deadline, so ties stay FIFO).
     let after = tail.prev;
-    while (after !== null && (after.deadline as number) > deadline) after = after.prev;
+    while (after !== null && after.due > deadline) after = after.prev;
     if (after === null) {
       const head = lane.head as LaneEntry;
       entry.next = head;
@@ -392,7 +400,7 @@ class LaneScheduler implements Scheduler {
 }
 
 function headDeadline(lane: Lane): number {
-  return (lane.head as LaneEntry).deadline as number;
+  return (lane.head as LaneEntry).due;
 }
 
 /**

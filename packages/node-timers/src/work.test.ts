@@ -49,6 +49,30 @@ describe('createWorkActivity: work in, session state out (S1, S2, S7, S9)', () =
     expect(front.snapshot()).toMatchObject({ total: 0 });
   });
 
+  it('a tick nobody listens to reads no state; the first subscriber is told from the next change on', () => {
+    let state = createSessionState();
+    let reads = 0;
+    const subscribers = new StateSubscribers(
+      () => undefined,
+      () => {
+        reads++;
+        return state;
+      },
+    );
+    for (let i = 1; i <= 3; i++) {
+      state = step(state, { type: 'start', reason: 'x', now: i }, []);
+      subscribers.notify();
+    }
+    expect(reads).toBe(0);
+    const seen: number[] = [];
+    subscribers.add((s) => seen.push(s.total));
+    subscribers.notify();
+    expect(seen).toEqual([]);
+    state = step(state, { type: 'start', reason: 'x', now: 4 }, []);
+    subscribers.notify();
+    expect(seen).toEqual([4]);
+  });
+
   it('subscribers see each new state once, in order; a throwing one is reported and never stops the others; nothing after shutdown', () => {
     const { front, subscribers } = host();
     const seen: number[] = [];

@@ -42,18 +42,23 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * Subscribers to a session state. `notify(current)` tells every listener
- * about the newest state if it changed since the last round; a change made by
- * a listener is delivered after the current round, so each listener sees the
- * states in order and never the same one twice. A listener that throws is
- * passed to `onError` and never stops the others.
+ * Subscribers to a session state. `notify()` tells every listener about the
+ * newest state (from `read`) if it changed since the last round; a change
+ * made by a listener is delivered after the current round, so each listener
+ * sees the states in order and never the same one twice. A listener that
+ * throws is passed to `onError` and never stops the others. While nobody
+ * listens, `notify` reads nothing (a driver's snapshot is built only for a
+ * reader); the first subscriber is told from the next change on.
  */
 export class StateSubscribers {
   private readonly listeners = new Set<(state: SessionState) => void>();
   private notified: SessionState | null = null;
   private notifying = false;
 
-  constructor(private readonly onError: (error: unknown) => void) {}
+  constructor(
+    private readonly onError: (error: unknown) => void,
+    private readonly read: (() => SessionState) | null = null,
+  ) {}
 
   /** Adds a listener (a new subscription even for a function already added); returns its unsubscribe. */
   add(listener: (state: SessionState) => void): () => void {
@@ -61,18 +66,21 @@ export class StateSubscribers {
     const entry = (state: SessionState): void => {
       listener(state);
     };
+    // The first subscriber: what it is told about starts after the state as it is now.
+    if (this.listeners.size === 0 && this.read !== null && !this.notifying) this.notified = this.read();
     this.listeners.add(entry);
     return () => {
       this.listeners.delete(entry);
     };
   }
 
-  /** Tells the listeners about `read()` while it differs from what they were last told. */
-  notify(read: () => SessionState): void {
+  /** Tells the listeners about `read()` (by default the constructor's) while it differs from what they were last told. */
+  notify(read: (() => SessionState) | null = this.read): void {
     // Called from a listener: the running loop below delivers the newer state after its round.
-    if (this.notifying) return;
+    if (this.notifying || read === null) return;
     if (this.listeners.size === 0) {
-      this.notified = read();
+      // Nobody listens: nothing is read (a subscriber added later starts from the state it finds).
+      if (this.read === null) this.notified = read();
       return;
     }
     this.notifying = true;

@@ -95,9 +95,12 @@ class Client implements SseClient {
       this.warn(SSE_CLIENT_DIAGNOSTICS.listenerFailed, { event, error: errorName(error) });
       if (event !== 'error') this.events.emit('error', toError(error));
     });
-    this.subscribers = new StateSubscribers((error) => {
-      this.warn('subscriber_failed', { error: errorName(error) });
-    });
+    this.subscribers = new StateSubscribers(
+      (error) => {
+        this.warn('subscriber_failed', { error: errorName(error) });
+      },
+      () => this.machine.session,
+    );
     this.activity = createWorkActivity({
       id,
       session: () => this.machine.session,
@@ -261,7 +264,7 @@ class Client implements SseClient {
         const closed: SseClientClosedEvent = Object.freeze({ cause: event.cause, status: statusOf(event.code), reason: event.reason, report: event.report });
         this.events.emit('closed', closed);
         this.events.clear();
-        this.subscribers.notify(() => this.machine.session);
+        this.subscribers.notify();
         this.subscribers.clear();
         this.resolveClosed(closed);
         return;

@@ -128,9 +128,12 @@ class Client implements KeepaliveClient {
       report(CLIENT_DIAGNOSTICS.listenerFailed, error, event);
       if (event !== 'error') this.events.emit('error', toError(error));
     });
-    this.subscribers = new StateSubscribers((error) => {
-      report('subscriber_failed', error);
-    });
+    this.subscribers = new StateSubscribers(
+      (error) => {
+        report('subscriber_failed', error);
+      },
+      () => this.machine.session,
+    );
     this.readGate = gateReader(options.gate, (error) => {
       this.driver.later(() => report('send_gate_failed', error));
     });
@@ -461,7 +464,7 @@ class Client implements KeepaliveClient {
     const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(undelivered), report: event.report });
     this.events.emit('closed', closed);
     this.events.clear();
-    this.subscribers.notify(() => this.machine.session);
+    this.subscribers.notify();
     this.subscribers.clear();
     this.resolveClosed(closed);
   }
