@@ -98,14 +98,6 @@ export function diagnostic(level: DiagnosticLevel, name: string, fields: Diagnos
  *
  * @param out - the buffer.
  * @param keep - commands to leave at the front (a driver that appends after commands of an outer event); default 0.
- *
- * @example
- * ```ts
- * const out: SessionCommand[] = [];
- * state = step(state, event, out);
- * for (const command of out) execute(command);
- * clearCommands(out);
- * ```
  */
 export function clearCommands(out: unknown[], keep = 0): void {
   while (out.length > keep) out.pop();

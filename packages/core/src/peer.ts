@@ -266,11 +266,6 @@ export function peerStep(state: PeerState, event: PeerEvent, out: PeerCommand[],
  * What a peer driver wants appended by {@link peerStep} and
  * {@link peerStepInPlace}: leaving `arm`/`cancel` commands out changes
  * nothing else (property-tested against {@link peerTransition}).
- *
- * @example
- * ```ts
- * const options: PeerStepOptions = { timerCommands: false }; // the driver re-schedules at peerDeadline
- * ```
  */
 export interface PeerStepOptions {
   /** Whether `arm` and `cancel` commands are appended; default `true`. */
@@ -281,11 +276,6 @@ export interface PeerStepOptions {
  * A peer state the driver owns and lets {@link peerStepInPlace} update in
  * place: the fields of {@link PeerState}, writable. A driver may keep them
  * on its own connection object, so a connection is one object.
- *
- * @example
- * ```ts
- * const state: MutablePeerState = { ...createPeerState(config, now, phase) };
- * ```
  */
 export type MutablePeerState = { -readonly [K in keyof PeerState]: PeerState[K] };
 
@@ -294,12 +284,6 @@ export type MutablePeerState = { -readonly [K in keyof PeerState]: PeerState[K] 
  * copy: a ping or pong allocates no state. The same fields afterwards and
  * the same commands as {@link peerTransition} (property-tested). Returns
  * whether anything changed.
- *
- * @example
- * ```ts
- * peerStepInPlace(connection, { type: 'timeout', now }, out, { timerCommands: false });
- * entry.schedule(peerDeadline(connection));
- * ```
  */
 export function peerStepInPlace(state: MutablePeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): boolean {
   const { pingAt, pongAt, idleAt, lastHeardAt, flood, pingsSent, heartbeatsOwed, closed } = state;

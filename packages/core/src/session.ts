@@ -276,13 +276,6 @@ export function step(state: SessionState, event: SessionEvent, out: SessionComma
  * {@link stepInPlace}. Leaving something out changes nothing else: the
  * state, and every other command, are exactly what {@link transition}
  * gives (property-tested).
- *
- * @example
- * ```ts
- * // A driver on a shared scheduler (it re-reads pollTimeout), with nobody listening at debug level:
- * const quiet: StepOptions = { debug: false, timerCommands: false };
- * state = step(state, event, out, quiet);
- * ```
  */
 export interface StepOptions {
   /** Whether debug diagnostics (the heartbeat tick's `heartbeat`) are built; default `true`. Pass `false` when nobody listens at debug level. */
@@ -300,11 +293,6 @@ export interface StepOptions {
  * place: the same fields as {@link SessionState}, writable. Make one with
  * {@link createSessionState} (or copy a state with `{ ...state }`) and never
  * hand it to code that keeps states as snapshots.
- *
- * @example
- * ```ts
- * const state: MutableSessionState = createSessionState();
- * ```
  */
 export type MutableSessionState = { -readonly [K in keyof SessionState]: SessionState[K] };
 
@@ -316,15 +304,6 @@ export type MutableSessionState = { -readonly [K in keyof SessionState]: Session
  * fields afterwards, the same commands, in order (property-tested against
  * {@link transition}). Returns whether anything changed. Pure apart from
  * writing to `state` and appending to `out`.
- *
- * @example
- * ```ts
- * const out: SessionCommand[] = [];
- * const state = createSessionState({ heartbeatIntervalMs: 30_000 });
- * stepInPlace(state, { type: 'attach', now: 0 }, out);
- * stepInPlace(state, { type: 'start', reason: 'api_call', now: 0 }, out, { timerCommands: false });
- * scheduler.schedule(pollTimeout(state));
- * ```
  */
 export function stepInPlace(state: MutableSessionState, event: SessionEvent, out: SessionCommand[], options: StepOptions = NO_OPTIONS): boolean {
   // Every change writes at least one of these fields (property-tested): compare them instead of keeping a flag.
@@ -713,11 +692,6 @@ function dueTimer(state: SessionState, now: number): SessionTimer | null {
 
 /**
  * The deadline of one session timer, or `null` when it is not armed.
- *
- * @example
- * ```ts
- * deadlineOf(state, 'heartbeat'); // e.g. 30000
- * ```
  */
 export function deadlineOf(state: SessionState, timer: SessionTimer): number | null {
   switch (timer) {

@@ -153,12 +153,6 @@ export function createDiagnosticSink(options: DiagnosticSinkOptions): (diagnosti
  * console-style logger, a pino-style logger whose level is debug or trace,
  * or a subscriber to the diagnostics channel. A driver asks before each event
  * and has the core build debug diagnostics (the heartbeat tick's) only then.
- *
- * @example
- * ```ts
- * const wantsDebug = debugListener({ session: 1, logger: console });
- * wantsDebug(); // true: console has debug()
- * ```
  */
 export function debugListener(options: DiagnosticSinkOptions): () => boolean {
   const hooked = options.onDiagnostic !== undefined;

@@ -225,7 +225,9 @@ class LaneScheduler implements Scheduler {
   move(entry: LaneEntry, deadline: number | null): void {
     entry.moves++;
     if (entry.disposed || (deadline === null ? entry.lane === null : deadline === entry.due)) return;
-    if (entry.lane !== null) this.unlink(entry);
+    const from = entry.lane;
+    if (deadline !== null && from !== null && entry.prev === null && entry.next !== null && this.rotate(entry, from, deadline)) return;
+    if (from !== null) this.unlink(entry);
     if (deadline === null) entry.due = Number.NaN;
     else {
       entry.due = deadline;
@@ -279,14 +281,20 @@ class LaneScheduler implements Scheduler {
     }
   }
 
+  /** The lane last looked up (most re-arms go to the lane they came from): no map lookup for them. */
+  private lastLane: Lane | null = null;
+
   private laneFor(deadline: number): Lane {
     // While firing, the fire's time stands for the clock (no read per re-arm).
     const key = laneKey(deadline - (this.firing ? this.firingNow : this.platform.now()));
+    const last = this.lastLane;
+    if (last !== null && last.key === key) return last;
     let lane = this.lanes.get(key);
     if (lane === undefined) {
       lane = new Lane(key);
       this.lanes.set(key, lane);
     }
+    this.lastLane = lane;
     return lane;
   }
 
@@ -326,6 +334,28 @@ class LaneScheduler implements Scheduler {
     after.next = entry;
   }
 
+  /**
+   * The common re-arm: the head of its lane moves one interval ahead, to the
+   * same lane's tail. Done in place (no unlink and insert); `false` when the
+   * deadline belongs elsewhere, for the general path.
+   */
+  private rotate(entry: LaneEntry, lane: Lane, deadline: number): boolean {
+    const tail = lane.tail as LaneEntry;
+    if (tail.due > deadline || this.laneFor(deadline) !== lane) return false;
+    const next = entry.next as LaneEntry;
+    next.prev = null;
+    lane.head = next;
+    entry.next = null;
+    entry.prev = tail;
+    tail.next = entry;
+    lane.tail = entry;
+    entry.due = deadline;
+    // The head is later now: the lane moves down the heap.
+    this.down(lane.at);
+    if (!this.firing) this.rearm(this.top());
+    return true;
+  }
+
   private unlink(entry: LaneEntry): void {
     const lane = entry.lane as Lane;
     const prev = entry.prev;
@@ -356,6 +386,7 @@ class LaneScheduler implements Scheduler {
     lane.at = -1;
     // An empty lane is dropped (delays are arbitrary: lanes must not pile up).
     this.lanes.delete(lane.key);
+    if (this.lastLane === lane) this.lastLane = null;
     const last = order.pop() as Lane;
     if (last === lane) return;
     order[at] = last;
