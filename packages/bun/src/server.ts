@@ -316,7 +316,7 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
     const connection = connections.get(ws);
     if (connection === undefined) return;
     connections.delete(ws);
-    connection.peer?.closed();
+    connection.peer?.disconnected();
   };
 
   const keepalive: BunServerKeepalive = {

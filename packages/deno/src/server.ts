@@ -267,7 +267,7 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   };
   const onClose = (event: DenoSocketEventLike): void => {
     guarded(() => {
-      peer?.closed();
+      peer?.disconnected();
       resume?.closed(event.code ?? ABNORMAL_CLOSE);
       socket.removeEventListener('open', onOpen);
       socket.removeEventListener('message', onMessage);

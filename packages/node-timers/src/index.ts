@@ -52,7 +52,7 @@ export { StateSubscribers, createWorkActivity, runActivity, type WorkEvent, type
 export { Emitter } from './emitter.js';
 export { ConnectionDriver, clientPhase, type ClientPhase, type ConnectionDriverOptions, type ConnectionTransport } from './connection-driver.js';
 export { onProcessExit } from './exit-hooks.js';
-export { createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
+export { ScheduledNode, createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { defaultPlatform, nodePlatform, type Platform, type TimerHandle } from './clock.js';
 export { installDiagnosticsPublisher, nextInstanceId, type DiagnosticMessage, type DiagnosticsPublisher } from './runtime.js';
 export {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import type { Platform, TimerHandle } from './clock.js';
 import { createHeapScheduler } from './test-support/heap-scheduler.js';
-import { createScheduler, laneKey, type ScheduledEntry, type Scheduler } from './scheduler.js';
+import { ScheduledNode, createScheduler, laneKey, type ScheduledEntry, type Scheduler } from './scheduler.js';
 
 /** A manual clock with one-shot timers: time moves only when the test says so. */
 class ManualPlatform implements Platform {
@@ -67,6 +67,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 5_000 }) }) },
 );
 
+/** A scheduler node (an object that is its own entry, as a server's connection is). */
+class WakeNode extends ScheduledNode {
+  constructor(private readonly fn: (now: number) => void) {
+    super();
+  }
+  wake(now: number): void {
+    this.fn(now);
+  }
+}
+
 /**
  * Runs one op sequence on a scheduler and returns every wake (`slot@time`)
  * and what it showed after each op. Deadlines carry a per-slot fraction
@@ -79,7 +89,8 @@ function run(make: (platform: Platform) => Scheduler, behaviours: readonly Behav
   const log: string[] = [];
   const fraction = (slot: number): number => slot / 1_000;
   const entries: ScheduledEntry[] = behaviours.map((b, slot) => {
-    const entry: ScheduledEntry = scheduler.entry((now) => {
+    // Odd slots are nodes (their own entry on the lane scheduler, a plain wake target on the heap reference).
+    const wake = (now: number): void => {
       log.push(`${slot}@${now}`);
       switch (b.kind) {
         case 'interval':
@@ -98,7 +109,8 @@ function run(make: (platform: Platform) => Scheduler, behaviours: readonly Behav
           entry.dispose();
           return;
       }
-    });
+    };
+    const entry: ScheduledEntry = scheduler.entry(slot % 2 === 1 ? new WakeNode(wake) : wake);
     return entry;
   });
   for (const o of ops) {

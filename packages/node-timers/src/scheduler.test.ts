@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createScheduler, createSessionActivity, defaultScheduler, type Platform } from './index.js';
+import { ScheduledNode, createScheduler, createSessionActivity, defaultScheduler, type Platform } from './index.js';
 
 /** Live Node `Timeout` objects (ref'd or not), seen through async_hooks. */
 const liveTimers = new Set<number>();
@@ -149,6 +149,39 @@ describe('shared scheduler', () => {
     pending.shift()?.();
     expect(seen).toEqual([250, 250]);
     expect(scheduler.size).toBe(0);
+  });
+
+  it('a ScheduledNode is its own entry on the shared scheduler (no entry object); on a second scheduler it is a plain wake target', () => {
+    vi.useFakeTimers();
+    class Connection extends ScheduledNode {
+      readonly woke: number[] = [];
+      wake(now: number): void {
+        this.woke.push(now);
+      }
+    }
+    const first = createScheduler();
+    const second = createScheduler();
+    const node = new Connection();
+    const entry = first.entry(node);
+    expect(entry).toBe(node);
+    const elsewhere = second.entry(node);
+    expect(elsewhere).not.toBe(node);
+    entry.schedule(10);
+    elsewhere.schedule(20);
+    expect(node.deadline).toBe(10);
+    expect(first.size).toBe(1);
+    vi.advanceTimersByTime(20);
+    expect(node.woke).toEqual([10, 20]);
+    // Woken without re-scheduling: done with its deadline. Disposed: scheduling again does nothing.
+    expect(node.deadline).toBeNull();
+    node.schedule(30);
+    node.dispose();
+    node.schedule(40);
+    expect(first.size).toBe(0);
+    expect(first.osTimersArmed).toBe(0);
+    vi.advanceTimersByTime(50);
+    expect(node.woke).toEqual([10, 20]);
+    elsewhere.dispose();
   });
 
   it('fires at the armed deadline even if the clock has not reached it', () => {

@@ -71,36 +71,56 @@ export interface Scheduler {
   hold(): () => void;
 }
 
-/** One entry: a node of its lane's doubly linked list (no array slot, no id). */
-class LaneEntry implements ScheduledEntry {
-  /** The deadline, NaN for none: always a number, so V8 keeps it as an unboxed double updated in place (no heap number per re-arm). */
+/**
+ * A scheduler entry that is its own wake target: a class that holds one per
+ * object (a server's connection) extends it, so being scheduled adds no
+ * object and no closure. Pass the instance to {@link Scheduler.entry}: the
+ * shared scheduler adopts it and returns it; any other scheduler wakes it
+ * through `wake(now)` like any target. Its fields belong to the scheduler.
+ */
+export abstract class ScheduledNode implements ScheduledEntry {
+  /** @internal The deadline, NaN for none: always a number, so V8 keeps it as a double updated in place (no heap number per re-arm). */
   due = Number.NaN;
-  prev: LaneEntry | null = null;
-  next: LaneEntry | null = null;
+  /** @internal Links in the lane's list. */
+  prev: ScheduledNode | null = null;
+  /** @internal */
+  next: ScheduledNode | null = null;
+  /** @internal The lane it is in, `null` while it has no deadline. */
   lane: Lane | null = null;
-  disposed = false;
-  /** Counts `schedule` calls: a wake that asked again for the deadline it fired at is not one that "did not move". */
-  moves = 0;
-  constructor(
-    readonly owner: LaneScheduler,
-    readonly target: WakeTarget,
-  ) {}
+  /** @internal The scheduler that adopted it; `null` before, and after `dispose()`. */
+  owner: LaneScheduler | null = null;
+
+  /** Called by the scheduler when the deadline is due. */
+  abstract wake(now: number): void;
+
   get deadline(): number | null {
     const due = this.due;
     return due === due ? due : null;
   }
   schedule(deadline: number | null): void {
-    this.owner.move(this, deadline);
+    this.owner?.move(this, deadline);
   }
   dispose(): void {
-    this.owner.release(this);
+    this.owner?.release(this);
+  }
+}
+
+/** The entry of a function or plain wake target. */
+class LaneEntry extends ScheduledNode {
+  constructor(private readonly target: WakeTarget) {
+    super();
+  }
+  wake(now: number): void {
+    const target = this.target;
+    if (typeof target === 'function') target(now);
+    else target.wake(now);
   }
 }
 
 /** The entries scheduled about one delay ahead, oldest deadline first (a FIFO that stays sorted). */
 class Lane {
-  head: LaneEntry | null = null;
-  tail: LaneEntry | null = null;
+  head: ScheduledNode | null = null;
+  tail: ScheduledNode | null = null;
   /** Position in the scheduler's heap of lanes, -1 while empty. */
   at = -1;
   constructor(readonly key: number) {}
@@ -215,16 +235,27 @@ class LaneScheduler implements Scheduler {
   private firingNow = 0;
 
   entry(wake: WakeTarget): ScheduledEntry {
-    return new LaneEntry(this, wake);
+    // A node not yet adopted is its own entry: no object per entry.
+    if (wake instanceof ScheduledNode && wake.owner === null && wake.lane === null) {
+      wake.owner = this;
+      return wake;
+    }
+    const entry = new LaneEntry(wake);
+    entry.owner = this;
+    return entry;
   }
 
   get size(): number {
     return this.count;
   }
 
-  move(entry: LaneEntry, deadline: number | null): void {
-    entry.moves++;
-    if (entry.disposed || (deadline === null ? entry.lane === null : deadline === entry.due)) return;
+  /** The node being woken, and whether it asked for a deadline while it was (it is then not done with it). */
+  private waking: ScheduledNode | null = null;
+  private wakingMoved = false;
+
+  move(entry: ScheduledNode, deadline: number | null): void {
+    if (entry === this.waking) this.wakingMoved = true;
+    if (deadline === null ? entry.lane === null : deadline === entry.due) return;
     const from = entry.lane;
     if (deadline !== null && from !== null && entry.prev === null && entry.next !== null && this.rotate(entry, from, deadline)) return;
     if (from !== null) this.unlink(entry);
@@ -236,9 +267,8 @@ class LaneScheduler implements Scheduler {
     if (!this.firing) this.rearm(this.top());
   }
 
-  release(entry: LaneEntry): void {
-    if (entry.disposed) return;
-    entry.disposed = true;
+  release(entry: ScheduledNode): void {
+    entry.owner = null;
     if (entry.lane !== null) this.unlink(entry);
     entry.due = Number.NaN;
     if (!this.firing) this.rearm(this.top());
@@ -258,19 +288,19 @@ class LaneScheduler implements Scheduler {
       for (let guard = this.count * 4 + 16; guard > 0; guard--) {
         const lane = this.order[0];
         if (lane === undefined) break;
-        const top = lane.head as LaneEntry;
+        const top = lane.head as ScheduledNode;
         if (top.due > now) break;
-        const moves = top.moves;
+        this.waking = top;
+        this.wakingMoved = false;
         try {
-          const target = top.target;
-          if (typeof target === 'function') target(now);
-          else target.wake(now);
+          top.wake(now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
+        this.waking = null;
         // A wake that scheduled nothing is done with its deadline. One that asked again for a due deadline (even the
         // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
-        if (top.moves === moves && top.lane !== null) {
+        if (!this.wakingMoved && top.lane !== null) {
           this.unlink(top);
           top.due = Number.NaN;
         }
@@ -298,7 +328,7 @@ class LaneScheduler implements Scheduler {
     return lane;
   }
 
-  private insert(entry: LaneEntry, deadline: number): void {
+  private insert(entry: ScheduledNode, deadline: number): void {
     const lane = this.laneFor(deadline);
     entry.lane = lane;
     this.count++;
@@ -320,14 +350,14 @@ class LaneScheduler implements Scheduler {
     let after = tail.prev;
     while (after !== null && after.due > deadline) after = after.prev;
     if (after === null) {
-      const head = lane.head as LaneEntry;
+      const head = lane.head as ScheduledNode;
       entry.next = head;
       head.prev = entry;
       lane.head = entry;
       this.up(lane.at);
       return;
     }
-    const next = after.next as LaneEntry;
+    const next = after.next as ScheduledNode;
     entry.prev = after;
     entry.next = next;
     next.prev = entry;
@@ -339,10 +369,10 @@ class LaneScheduler implements Scheduler {
    * same lane's tail. Done in place (no unlink and insert); `false` when the
    * deadline belongs elsewhere, for the general path.
    */
-  private rotate(entry: LaneEntry, lane: Lane, deadline: number): boolean {
-    const tail = lane.tail as LaneEntry;
+  private rotate(entry: ScheduledNode, lane: Lane, deadline: number): boolean {
+    const tail = lane.tail as ScheduledNode;
     if (tail.due > deadline || this.laneFor(deadline) !== lane) return false;
-    const next = entry.next as LaneEntry;
+    const next = entry.next as ScheduledNode;
     next.prev = null;
     lane.head = next;
     entry.next = null;
@@ -356,7 +386,7 @@ class LaneScheduler implements Scheduler {
     return true;
   }
 
-  private unlink(entry: LaneEntry): void {
+  private unlink(entry: ScheduledNode): void {
     const lane = entry.lane as Lane;
     const prev = entry.prev;
     const next = entry.next;
@@ -431,7 +461,7 @@ class LaneScheduler implements Scheduler {
 }
 
 function headDeadline(lane: Lane): number {
-  return (lane.head as LaneEntry).due;
+  return (lane.head as ScheduledNode).due;
 }
 
 /**

@@ -56,7 +56,8 @@ export interface TrackedPeer {
   inbound(kind: InboundKind): void;
   /** Counts a message that looked like a heartbeat but was not one (ignored). */
   malformedHeartbeat(): void;
-  closed(): void;
+  /** The connection closed: the tracker forgets it (its state ends `closed`). */
+  disconnected(): void;
   /** The peer's state: one object per connection, updated in place by the tracker (read it, do not keep it as a snapshot). */
   readonly state: PeerState;
 }
@@ -173,6 +174,6 @@ export class PeerTracker {
 
   /** Stops tracking every connection (their sockets stay open). */
   close(): void {
-    for (const peer of this.peers()) peer.closed();
+    for (const peer of this.peers()) peer.disconnected();
   }
 }

@@ -253,7 +253,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     ws.off('message', onMessage);
     ws.off('close', onClose);
     ws.off('error', onError);
-    connection.closed();
+    connection.disconnected();
     connection.resume?.closed(code);
   };
 

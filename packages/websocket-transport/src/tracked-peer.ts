@@ -5,18 +5,21 @@ import {
   type InboundKind,
   type MutablePeerState,
   type PeerCommand,
+  type PeerConfig,
   type PeerState,
   type PeerStepOptions,
+  type PingPolicyState,
 } from '@keepalive/core';
-import type { ScheduledEntry, Scheduler } from '@keepalive/node-timers';
+import { ScheduledNode, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import type { TrackedPeer, TrackedSocket, TrackerStats } from './peer-tracker.js';
 
 /**
- * One tracked connection, as the tracker drives it: the peer state (one
- * object, updated in place by the core's `peerStepInPlace`), the scheduler
- * entry whose wake target it is, and the links of the tracker's list of
- * connections (no Set). Integrations subclass it so that the socket adapter
- * is the peer too: one object per connection. Not exported from the package.
+ * One tracked connection in one object, as the tracker drives it: the peer
+ * state's fields are its own (updated in place by the core's
+ * `peerStepInPlace`), it is its own scheduler entry (a `ScheduledNode`), and
+ * it holds the links of the tracker's list of connections (no Set). The `ws`
+ * integration subclasses it so that the socket adapter is the peer too. Not
+ * exported from the package.
  */
 
 /** The tracker's method that starts a peer made by an integration (kept off the public surface). */
@@ -41,9 +44,20 @@ export interface PeerHost {
 /** The tracker re-schedules at peerDeadline after every event: no arm or cancel commands. */
 const DRIVER: PeerStepOptions = Object.freeze({ timerCommands: false });
 
-export class Peer implements TrackedPeer {
+export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState {
+  // The peer state (the fields of the core's PeerState), this object's own: set by `start`.
+  config!: PeerConfig;
+  pingAt: number | null = null;
+  pongAt: number | null = null;
+  idleAt: number | null = null;
+  lastHeardAt = 0;
+  flood!: PingPolicyState;
+  pingsSent = 0;
+  heartbeatsOwed = 0;
+  closed = false;
+
   private host: PeerHost | null = null;
-  private peerState: MutablePeerState | null = null;
+  /** This object on the shared scheduler; a separate entry on a scheduler that does not adopt nodes. */
   private entry: ScheduledEntry | null = null;
   private forgotten = false;
   /** Links in the tracker's list. */
@@ -53,26 +67,35 @@ export class Peer implements TrackedPeer {
 
   /** @param socket - the socket to drive; default: this object (a subclass that is its own socket adapter). */
   constructor(socket?: TrackedSocket) {
+    super();
     this.socket = socket ?? (this as unknown as TrackedSocket);
   }
 
-  /** Called once by the tracker. */
+  /** Called once by the tracker, with a fresh state from createPeerState whose fields this peer takes. */
   start(host: PeerHost, state: PeerState): void {
     this.host = host;
-    // A fresh object from createPeerState: this peer owns it from now on.
-    this.peerState = state;
+    this.config = state.config;
+    this.pingAt = state.pingAt;
+    this.pongAt = state.pongAt;
+    this.idleAt = state.idleAt;
+    this.lastHeardAt = state.lastHeardAt;
+    this.flood = state.flood;
+    this.pingsSent = state.pingsSent;
+    this.heartbeatsOwed = state.heartbeatsOwed;
+    this.closed = state.closed;
     const first = host.first;
     this.nextPeer = first;
     if (first !== null) first.previousPeer = this;
     host.first = this;
     host.size++;
-    // The peer is its own wake target: no closure per connection.
+    // The shared scheduler adopts this object as its entry: no entry object, no closure per connection.
     this.entry = host.scheduler.entry(this);
-    this.entry.schedule(peerDeadline(state));
+    this.entry.schedule(peerDeadline(this));
   }
 
+  /** The peer state: this object (its fields are the state's). */
   get state(): PeerState {
-    return this.peerState as PeerState;
+    return this;
   }
 
   /** Called by the scheduler when this peer's earliest deadline is due. */
@@ -98,25 +121,23 @@ export class Peer implements TrackedPeer {
     this.inbound('message');
   }
 
-  closed(): void {
+  disconnected(): void {
     const host = this.host;
-    const state = this.peerState;
-    if (this.forgotten || host === null || state === null) return;
+    if (this.forgotten || host === null) return;
     this.forget(host);
     // A close can arrive while this peer's own commands run: use a private buffer.
-    peerStepInPlace(state, { type: 'closed', now: host.scheduler.now() }, [], DRIVER);
+    peerStepInPlace(this, { type: 'closed', now: host.scheduler.now() }, [], DRIVER);
   }
 
   private apply(host: PeerHost, event: PeerHost['timeoutEvent'] | PeerHost['inboundEvent']): void {
-    const state = this.peerState;
-    if (this.forgotten || state === null) return;
+    if (this.forgotten) return;
     const out = host.scratch;
     const start = out.length;
-    peerStepInPlace(state, event, out, DRIVER);
+    peerStepInPlace(this, event, out, DRIVER);
     for (let i = start; i < out.length; i++) host.execute(this.socket, out[i] as PeerCommand);
     clearCommands(out, start);
-    if (state.closed) this.forget(host);
-    else this.entry?.schedule(peerDeadline(state));
+    if (this.closed) this.forget(host);
+    else this.entry?.schedule(peerDeadline(this));
   }
 
   private forget(host: PeerHost): void {
