@@ -249,12 +249,16 @@ class LaneScheduler implements Scheduler {
     return this.count;
   }
 
-  /** The node being woken, and whether it asked for a deadline while it was (it is then not done with it). */
+  /** The node being woken, until it asks for a deadline (it is then not done with it). */
   private waking: ScheduledNode | null = null;
-  private wakingMoved = false;
+
+  /** Whether the node being woken asked for a deadline during its wake. */
+  private isScheduling(node: ScheduledNode): boolean {
+    return this.waking !== node;
+  }
 
   move(entry: ScheduledNode, deadline: number | null): void {
-    if (entry === this.waking) this.wakingMoved = true;
+    if (entry === this.waking) this.waking = null;
     if (deadline === null ? entry.lane === null : deadline === entry.due) return;
     const from = entry.lane;
     if (deadline !== null && from !== null && entry.prev === null && entry.next !== null && this.rotate(entry, from, deadline)) return;
@@ -291,16 +295,17 @@ class LaneScheduler implements Scheduler {
         const top = lane.head as ScheduledNode;
         if (top.due > now) break;
         this.waking = top;
-        this.wakingMoved = false;
         try {
           top.wake(now);
         } catch {
           // Wakers catch their own errors; a throw here must not stop the others.
         }
+        // `move` clears `waking` when the node asks for a deadline. A wake that scheduled nothing is done with its
+        // deadline; one that asked again for a due deadline (even the very one it fired at: a step that only moved to
+        // a phase due at once) is woken again in this loop.
+        const scheduled = this.isScheduling(top);
         this.waking = null;
-        // A wake that scheduled nothing is done with its deadline. One that asked again for a due deadline (even the
-        // very one it fired at: a step that only moved to a phase due at once) is woken again in this loop.
-        if (!this.wakingMoved && top.lane !== null) {
+        if (!scheduled && top.lane !== null) {
           this.unlink(top);
           top.due = Number.NaN;
         }
