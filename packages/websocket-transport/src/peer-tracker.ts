@@ -138,7 +138,7 @@ export class PeerTracker {
     return this[ADOPT](new Peer(socket));
   }
 
-  /** Starts tracking a peer object made by this package's integrations (a connection that is its own peer). */
+  /** @internal Starts tracking a peer object made by this package's integrations (a connection that is its own peer). */
   [ADOPT]<P extends Peer>(peer: P): P {
     let phase = 0;
     try {

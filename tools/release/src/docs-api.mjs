@@ -34,6 +34,9 @@ try {
       tsconfig: 'tsconfig.build.json',
       readme: 'none',
       excludeExternals: true,
+      // Members tagged @internal are the scheduler's and the tracker's own (a ScheduledNode's links, the tracker's
+      // adopt method): public for TypeScript, not part of the API.
+      excludeInternal: true,
       // Source links from package.json's repository, rooted at the repository, whatever the clone's git remote.
       disableGit: true,
       gitRevision: 'main',
