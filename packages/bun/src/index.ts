@@ -115,6 +115,8 @@ export {
   ClientClosedError,
   QueueFullError,
   createKeepaliveClient,
+  resumable,
+  type ResumeLayer,
   type ClientCloseEvent,
   type ClientClosedEvent,
   type ClientMessageEvent,

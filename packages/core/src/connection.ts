@@ -14,20 +14,7 @@ import {
   type ReconnectState,
 } from './reconnect.js';
 import { SESSION_DIAGNOSTICS, createSessionState, step as sessionStep, wantsHeartbeat, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
-import {
-  createResumeState,
-  defineResumeConfig,
-  isResuming,
-  resumeDeadline,
-  resumeRequest,
-  resumeStep,
-  type NegotiatedStatus,
-  type ResumeCommand,
-  type ResumeConfig,
-  type ResumeEvent,
-  type ResumeOptions,
-  type ResumeState,
-} from './resume.js';
+import { isResumeLayer, isResuming, type NegotiatedStatus, type ResumeCommand, type ResumeEvent, type ResumeLayer, type ResumeState } from './resume.js';
 import type { Hello } from './wire.js';
 
 /**
@@ -122,11 +109,13 @@ export interface ConnectionOptions extends SessionOptions {
    * `docs/resume-protocol.md`): every message is numbered and kept until the
    * server acknowledges it, and after a reconnect both ends retransmit what
    * the other has not acknowledged, so nothing accepted is lost or
-   * duplicated while the server process lives. `true` for the defaults
-   * ({@link RESUME_DEFAULTS}). Against a server that does not speak it the
-   * client falls back to plain delivery and says so once. Default off.
+   * duplicated while the server process lives. Pass {@link resumable}`()`
+   * (or `resumable(options)`): a layer the machine receives, so a program
+   * without it does not bundle wire format v1. Against a server that does
+   * not speak it the client falls back to plain delivery and says so once.
+   * Default off (`false`).
    */
-  readonly resume?: boolean | ResumeOptions | undefined;
+  readonly resume?: false | ResumeLayer | undefined;
 }
 
 /** Validated, frozen connection options with every default filled in. */
@@ -141,8 +130,8 @@ export interface ConnectionConfig {
   readonly maxQueuedBytes: number;
   readonly terminalCloseCodes: readonly number[];
   readonly maxHeartbeatIntervalMs: number;
-  /** The resumable session's options, or `null` when resume is off. */
-  readonly resume: ResumeConfig | null;
+  /** The resumable session's layer (its options in `config`), or `null` when resume is off. */
+  readonly resume: ResumeLayer | null;
 }
 
 /**
@@ -228,11 +217,10 @@ export function defineConnectionConfig(options: ConnectionOptions = {}): Connect
   });
 }
 
-function checkResume(value: unknown): ResumeConfig | null {
+function checkResume(value: unknown): ResumeLayer | null {
   if (value === false) return null;
-  if (value === true) return defineResumeConfig({});
-  if (typeof value !== 'object' || value === null) throw new KeepaliveOptionError('resume', value, 'a boolean or an object of resume options');
-  return nestedOptions('resume', value as ResumeOptions, defineResumeConfig);
+  if (!isResumeLayer(value)) throw new KeepaliveOptionError('resume', value, 'false, or resumable() or resumable(options) from @keepalive/core or @keepalive/websocket-transport');
+  return value;
 }
 
 function checkCloseCodes(value: unknown): readonly number[] {
@@ -598,7 +586,7 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     cause: null,
     closeRequest: null,
     online: true,
-    resume: config.resume === null ? null : createResumeState(config.resume, now),
+    resume: config.resume === null ? null : config.resume.create(config.resume.config, now),
     unconfirmed: 0,
     unconfirmedCopies: 0,
     copySizes: NO_SIZES,
@@ -683,7 +671,7 @@ function stepEvent(state: ConnectionState, event: ConnectionEvent, out: Connecti
  */
 export function connectionDeadline(state: ConnectionState): number | null {
   let earliest = pollTimeout(state.session);
-  const resume = state.resume !== null && state.phase === 'open' ? resumeDeadline(state.resume) : null;
+  const resume = state.resume !== null && state.phase === 'open' ? (state.config.resume?.deadline(state.resume) ?? null) : null;
   // Offline, a reconnect waits for the network instead of its delay.
   for (const at of [state.connectAt, state.closeAt, state.readAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null, resume]) {
     if (at !== null && (earliest === null || at < earliest)) earliest = at;
@@ -776,7 +764,7 @@ function openSocket(d: Draft, attempt: number, out: ConnectionCommand[]): void {
   d.sockets += 1;
   d.parkedAt = null;
   d.connectAt = d.now + d.config.connectTimeoutMs;
-  const resume = d.resume === null ? null : resumeRequest(d.resume);
+  const resume = d.resume === null ? null : (d.config.resume?.request(d.resume) ?? null);
   if (resume !== null) out.push(CODEC.hello);
   out.push({ type: 'open_socket', attempt, serial: d.sockets, resume });
 }
@@ -806,10 +794,11 @@ function outgoingAck(d: Draft, heartbeat: boolean): number | null {
  * it owes when `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
  */
 function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride = false): number | null {
+  const layer = d.config.resume;
   /* c8 ignore next -- callers check */
-  if (d.resume === null) return null;
+  if (d.resume === null || layer === null) return null;
   const inner: ResumeCommand[] = [];
-  d.resume = resumeStep(d.resume, event, inner);
+  d.resume = layer.step(d.resume, event, inner);
   let ack: number | null = null;
   let handedBack = 0;
   for (const command of inner) {
@@ -1113,7 +1102,7 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
   }
   if (d.phase === 'open' && d.readAt !== null && d.readAt <= now) readTimedOut(d, d.readAt, random, out);
   if (d.phase === 'open' && d.resume !== null) {
-    const resumeDue = resumeDeadline(d.resume);
+    const resumeDue = d.config.resume?.deadline(d.resume) ?? null;
     const waiting = d.resume.phase === 'waiting';
     if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
     if (waiting && d.resume.phase === 'unsupported') {

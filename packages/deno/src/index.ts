@@ -94,6 +94,8 @@ export {
   ClientClosedError,
   QueueFullError,
   createKeepaliveClient,
+  resumable,
+  type ResumeLayer,
   type ClientCloseEvent,
   type ClientClosedEvent,
   type ClientMessageEvent,
