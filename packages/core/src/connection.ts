@@ -142,13 +142,13 @@ export interface ConnectionConfig {
  * 4403, the usual application codes for "unauthorized" and "forbidden" (HTTP
  * 401/403 in the 4000 range).
  */
-export const TERMINAL_CLOSE_CODES: readonly number[] = Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
+export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
 
 /** The close reason our servers send with 1008 for a ping flood (B8, B13). */
 export const PING_FLOOD_REASON = 'ping_flood';
 
 /** The connection's defaults, besides the session's ({@link SESSION_DEFAULTS}) and the reconnect policy's. */
-export const CONNECTION_DEFAULTS = Object.freeze({
+export const CONNECTION_DEFAULTS = /* @__PURE__ */ Object.freeze({
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   closeTimeoutMs: 5_000,
@@ -159,10 +159,10 @@ export const CONNECTION_DEFAULTS = Object.freeze({
   minMaxHeartbeatIntervalMs: 60_000,
 } as const);
 
-const SESSION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
+const SESSION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(SESSION_DEFAULTS));
 
 /** The names of every connection option (the session's and the connection's own), for drivers that pass them through. */
-export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = Object.freeze([
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze([
   ...(SESSION_KEYS as (keyof SessionOptions)[]),
   'connectTimeoutMs',
   'closeTimeoutMs',
@@ -499,7 +499,7 @@ export type ConnectionCommand =
  * | `client_closed` | info | `cause`, `code` |
  * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` |
  */
-export const CONNECTION_DIAGNOSTICS = Object.freeze({
+export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   connectFailed: 'connect_failed',
   connectTimeout: 'connect_timeout',
   idleReadTimeout: 'idle_read_timeout',
@@ -526,31 +526,31 @@ export const CONNECTION_DIAGNOSTICS = Object.freeze({
 /** The result of a step: the next state and the commands to carry out, in order. */
 export type ConnectionTransition = readonly [state: ConnectionState, commands: readonly ConnectionCommand[]];
 
-const WRITE: ConnectionCommand = Object.freeze({ type: 'write' });
-const ENQUEUE: ConnectionCommand = Object.freeze({ type: 'enqueue' });
-const FLUSH: ConnectionCommand = Object.freeze({ type: 'flush' });
-const DRAIN: ConnectionCommand = Object.freeze({ type: 'drain' });
-const DESTROY: ConnectionCommand = Object.freeze({ type: 'destroy_socket' });
-const ABANDON: ConnectionCommand = Object.freeze({ type: 'abandon_socket' });
-const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat', ack: null });
-const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
-const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
-const DELIVER: ConnectionCommand = Object.freeze({ type: 'deliver' });
-const DUPLICATE: ConnectionCommand = Object.freeze({ type: 'duplicate' });
-const REQUEUE: ConnectionCommand = Object.freeze({ type: 'requeue' });
-const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = Object.freeze({
+const WRITE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'write' });
+const ENQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'enqueue' });
+const FLUSH: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'flush' });
+const DRAIN: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'drain' });
+const DESTROY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'destroy_socket' });
+const ABANDON: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'abandon_socket' });
+const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_heartbeat', ack: null });
+const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
+const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
+const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
+const DUPLICATE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'duplicate' });
+const REQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'requeue' });
+const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   plain: Object.freeze({ type: 'codec', mode: 'plain' }),
   hello: Object.freeze({ type: 'codec', mode: 'hello' }),
   v1: Object.freeze({ type: 'codec', mode: 'v1' }),
 });
-const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = Object.freeze({
+const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
   messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
   bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
 });
-const NO_FIELDS = Object.freeze({});
-const NO_SIZES: readonly number[] = Object.freeze([]);
-const NO_LOSS: CloseInfo = Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
+const NO_FIELDS = /* @__PURE__ */ Object.freeze({});
+const NO_SIZES: readonly number[] = /* @__PURE__ */ Object.freeze([]);
+const NO_LOSS: CloseInfo = /* @__PURE__ */ Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
 
 /**
  * Opens a client connection (quinn's `connect`): validates the options (or

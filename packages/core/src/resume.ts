@@ -33,9 +33,9 @@ export interface ResumeConfig {
 }
 
 /** The defaults of the client's resumable session. */
-export const RESUME_DEFAULTS = Object.freeze({ ...DELIVERY_DEFAULTS, helloTimeoutMs: 2_000 });
+export const RESUME_DEFAULTS = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.assign({}, DELIVERY_DEFAULTS, { helloTimeoutMs: 2_000 }));
 
-const RESUME_KEYS: readonly string[] = Object.freeze(Object.keys(RESUME_DEFAULTS));
+const RESUME_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(RESUME_DEFAULTS));
 
 /** Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value. */
 export function defineResumeConfig(options: ResumeOptions = {}): ResumeConfig {
@@ -168,7 +168,7 @@ export type NegotiatedStatus = 'new' | 'resumed' | 'forgotten' | 'unsupported';
  * warn `resume_unsupported` `{reason}` (`first_frame` or `hello_timeout`; once: the client falls back), warn
  * `unexpected_hello`.
  */
-export const RESUME_DIAGNOSTICS = Object.freeze({
+export const RESUME_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   resumed: 'session_resumed',
   fresh: 'session_new',
   unsupported: 'resume_unsupported',

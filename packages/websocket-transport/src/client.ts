@@ -27,7 +27,6 @@ import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
 import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';
 import {
-  CLIENT_DIAGNOSTICS,
   ClientClosedError,
   type ClientClosedEvent,
   type ClientMessageEvent,
@@ -60,7 +59,7 @@ const OPEN = 1;
 /** What the connection machine made of a `send`. */
 type SendOutcome = 'write' | 'enqueue' | 'messages' | 'bytes' | 'closed';
 
-const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze([
+const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = /* @__PURE__ */ Object.freeze([
   'open',
   'message',
   'close',
@@ -120,7 +119,7 @@ class Client implements KeepaliveClient {
       this.diagnose({ type: 'diagnostic', level: 'warn', name, fields: event === undefined ? { error: errorName(error) } : { event, error: errorName(error) } });
     };
     this.events = new Emitter(EVENT_NAMES, (event, error) => {
-      report(CLIENT_DIAGNOSTICS.listenerFailed, error, event);
+      report('listener_failed', error, event);
       if (event !== 'error') this.events.emit('error', toError(error));
     });
     this.subscribers = new StateSubscribers((error) => {
@@ -532,7 +531,7 @@ class Client implements KeepaliveClient {
       case 'error':
         if (this.machine.phase === 'closing') return;
         this.driver.later(() => {
-          this.diagnose({ type: 'diagnostic', level: 'warn', name: CLIENT_DIAGNOSTICS.socketError, fields: { error: errorName(fact.error) } });
+          this.diagnose({ type: 'diagnostic', level: 'warn', name: 'socket_error', fields: { error: errorName(fact.error) } });
           this.events.emit('error', fact.error);
         });
         this.dispatch(null);
