@@ -14,7 +14,8 @@ import {
   type ReconnectState,
 } from './reconnect.js';
 import { SESSION_DIAGNOSTICS, createSessionState, step as sessionStep, wantsHeartbeat, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
-import { isResumeLayer, isResuming, type NegotiatedStatus, type ResumeCommand, type ResumeEvent, type ResumeLayer, type ResumeState } from './resume.js';
+import { isResumeLayer, isResuming, type NegotiatedStatus, type ResumeEvent, type ResumeState } from './resume.js';
+import type { ResumeLayer } from './resume-layer.js';
 import type { Hello } from './wire.js';
 
 /**
@@ -536,8 +537,6 @@ const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_he
 const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
 const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
 const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
-const DUPLICATE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'duplicate' });
-const REQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'requeue' });
 const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   plain: Object.freeze({ type: 'codec', mode: 'plain' }),
   hello: Object.freeze({ type: 'codec', mode: 'hello' }),
@@ -697,7 +696,10 @@ export function isTerminalClose(config: ConnectionConfig, code: number, reason: 
 // ---------------------------------------------------------------------------
 // Internals. A step copies the state once into a draft and edits it in place.
 
-type Draft = { -readonly [K in keyof ConnectionState]: ConnectionState[K] };
+type Draft = ConnectionDraft;
+
+/** A connection state being edited in place during one step (what a {@link ResumeLayer} steps with it). */
+export type ConnectionDraft = { -readonly [K in keyof ConnectionState]: ConnectionState[K] };
 
 function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
   const now: unknown = event.now;
@@ -790,59 +792,12 @@ function outgoingAck(d: Draft, heartbeat: boolean): number | null {
 }
 
 /**
- * Runs one event through the composed resumable session and translates its commands; returns the acknowledgement
- * it owes when `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
+ * Runs one event through the composed resumable session (the layer's `step`); returns the acknowledgement it owes when
+ * `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
  */
 function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride = false): number | null {
-  const layer = d.config.resume;
-  /* c8 ignore next -- callers check */
-  if (d.resume === null || layer === null) return null;
-  const inner: ResumeCommand[] = [];
-  d.resume = layer.step(d.resume, event, inner);
-  let ack: number | null = null;
-  let handedBack = 0;
-  for (const command of inner) {
-    switch (command.type) {
-      case 'ack':
-        if (ride) ack = command.through;
-        else out.push({ type: 'send_ack', through: command.through });
-        break;
-      case 'refuse':
-        out.push(REFUSED[command.reason]);
-        break;
-      case 'deliver':
-        out.push(DELIVER);
-        break;
-      case 'duplicate':
-        out.push(DUPLICATE);
-        break;
-      case 'hand_back':
-        handedBack += command.to - command.from + 1;
-        out.push(command);
-        break;
-      case 'requeue':
-        // The server does not speak it: what was kept goes to the plain queue, in order.
-        d.queuedMessages += command.messages;
-        d.queuedBytes += command.bytes;
-        out.push(REQUEUE);
-        break;
-      case 'negotiated':
-        if (command.status === 'unsupported') out.push(CODEC.plain);
-        // Written to a server that forgot the session, or to an earlier one before a fallback: handed back.
-        if (command.status === 'forgotten' || handedBack > 0) emit(out, { type: 'forgotten', messages: handedBack });
-        emit(out, { type: 'session', status: command.status, retransmitted: command.retransmitted });
-        if (command.status === 'unsupported' && d.queuedMessages > 0 && d.phase === 'open') out.push(FLUSH);
-        break;
-      case 'number':
-      case 'transmit':
-      case 'release':
-      case 'renumber':
-      case 'diagnostic':
-        out.push(command);
-        break;
-    }
-  }
-  return ack;
+  /* c8 ignore next -- callers check that resume is on */
+  return d.config.resume?.step(d, event, out, ride) ?? null;
 }
 
 /** The server's hello: the resumable session comes up on this connection. */
@@ -1294,12 +1249,7 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   d.heartbeatsOwed = 0;
   reportUnconfirmed(d, out);
   if (d.resume !== null) {
-    const { delivery } = d.resume;
-    if (delivery.unacked.length > 0) {
-      // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
-      out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
-      out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
-    }
+    d.config.resume?.finish(d, out);
     d.resume = null;
   }
   if (d.queuedMessages > 0) {

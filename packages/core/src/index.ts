@@ -135,6 +135,7 @@ export {
   type ConnectionCloseCause,
   type ConnectionCommand,
   type ConnectionConfig,
+  type ConnectionDraft,
   type ConnectionEvent,
   type ConnectionOptions,
   type ConnectionPhase,
@@ -193,7 +194,6 @@ export {
   defineResumeConfig,
   isResumeLayer,
   isResuming,
-  resumable,
   resumeDeadline,
   resumeRequest,
   resumeStep,
@@ -201,9 +201,8 @@ export {
   type ResumeCommand,
   type ResumeConfig,
   type ResumeEvent,
-  type ResumeLayer,
   type ResumeOptions,
   type ResumePhase,
   type ResumeState,
-  type ResumeWire,
 } from './resume.js';
+export { resumable, type ResumeLayer, type ResumeWire } from './resume-layer.js';

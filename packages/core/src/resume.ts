@@ -1,7 +1,8 @@
 import { diagnostic, type Diagnostic } from './commands.js';
 import { DELIVERY_DEFAULTS, createDeliveryState, defineDeliveryConfig, deliveryDeadline, deliveryStep, type DeliveryCommand, type DeliveryConfig, type DeliveryOptions, type DeliveryState } from './delivery.js';
-import { checkDuration, checkKnownKeys, nestedOptions, optionOr } from './errors.js';
-import { encodeAck, encodeHeartbeat, encodePingAck, escapeText, readPingAck, readResumeText, resumeQuery, type Hello, type ResumeRequest } from './wire.js';
+import { checkDuration, checkKnownKeys, optionOr } from './errors.js';
+import type { ResumeLayer } from './resume-layer.js';
+import type { Hello, ResumeRequest } from './wire.js';
 
 /**
  * The client end of a resumable session (spec B14): the negotiation of wire
@@ -45,64 +46,6 @@ export function defineResumeConfig(options: ResumeOptions = {}): ResumeConfig {
     delivery: defineDeliveryConfig(delivery),
     helloTimeoutMs: checkDuration('helloTimeoutMs', optionOr({ helloTimeoutMs }, 'helloTimeoutMs', RESUME_DEFAULTS.helloTimeoutMs)),
   });
-}
-
-/**
- * The wire format v1 codec a client uses on a resumable session (`wire.ts`): the resume parameters of its URL, the
- * acknowledgements it writes, and the reading and escaping of text frames.
- */
-export interface ResumeWire {
-  readonly resumeQuery: typeof resumeQuery;
-  readonly encodeAck: typeof encodeAck;
-  readonly encodeHeartbeat: typeof encodeHeartbeat;
-  readonly encodePingAck: typeof encodePingAck;
-  readonly readPingAck: typeof readPingAck;
-  readonly escapeText: typeof escapeText;
-  readonly readResumeText: typeof readResumeText;
-}
-
-/**
- * The resumable session as a layer (the value of a client's `resume` option): its validated options, the client end
- * of the session that the connection machine composes, and the wire codec the client's driver uses. The connection
- * machine receives it rather than imports it, so a program without `resume` does not bundle wire format v1. Make one
- * with {@link resumable}.
- */
-export interface ResumeLayer {
-  readonly config: ResumeConfig;
-  readonly create: typeof createResumeState;
-  readonly step: typeof resumeStep;
-  readonly deadline: typeof resumeDeadline;
-  readonly request: typeof resumeRequest;
-  readonly wire: ResumeWire;
-}
-
-/**
- * A resumable session for a client (B14, wire format v1, `docs/resume-protocol.md`): pass it as the `resume` option
- * (`createKeepaliveClient(url, { resume: resumable() })`). Validates `options` now (B1): a bad one throws
- * `KeepaliveOptionError` naming it as `resume.<option>` with its value.
- *
- * @example
- * ```ts
- * import { defineConnectionConfig, resumable } from '@keepalive/core';
- * const config = defineConnectionConfig({ resume: resumable({ helloTimeoutMs: 5_000 }) });
- * console.log(config.resume?.config.helloTimeoutMs); // 5000
- * ```
- */
-export function resumable(options: ResumeOptions = {}): ResumeLayer {
-  return Object.freeze({
-    config: nestedOptions('resume', options, defineResumeConfig),
-    create: createResumeState,
-    step: resumeStep,
-    deadline: resumeDeadline,
-    request: resumeRequest,
-    wire: Object.freeze({ resumeQuery, encodeAck, encodeHeartbeat, encodePingAck, readPingAck, escapeText, readResumeText }),
-  });
-}
-
-/** Whether `value` is a layer made by {@link resumable}. */
-export function isResumeLayer(value: unknown): value is ResumeLayer {
-  const layer = value as Partial<ResumeLayer> | null;
-  return typeof layer === 'object' && layer !== null && Object.isFrozen(layer) && typeof layer.step === 'function' && typeof layer.config === 'object';
 }
 
 /** Where the client end of a resumable session is (see the module's description). */
@@ -187,6 +130,15 @@ export function createResumeState(config: ResumeConfig, now: number): ResumeStat
 export function resumeRequest(state: ResumeState): Omit<ResumeRequest, 'pings'> | null {
   if (state.phase === 'unsupported') return null;
   return { session: state.session, delivered: state.delivery.deliveredThrough };
+}
+
+/**
+ * Whether `value` is a resume layer (`resumable()` of `resume-layer.ts`): frozen, with the client end's step. Here,
+ * not beside `resumable`, so that the connection machine can check its option without bundling the layer.
+ */
+export function isResumeLayer(value: unknown): value is ResumeLayer {
+  const layer = value as Partial<ResumeLayer> | null;
+  return typeof layer === 'object' && layer !== null && Object.isFrozen(layer) && typeof layer.step === 'function' && typeof layer.config === 'object';
 }
 
 /** Whether accepted messages go through the resumable session (else the plain queue). */
