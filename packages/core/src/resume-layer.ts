@@ -62,16 +62,10 @@ export interface ResumeLayer {
 }
 
 /**
- * A resumable session for a client (B14, wire format v1, `docs/resume-protocol.md`): pass it as the `resume` option
- * (`createKeepaliveClient(url, { resume: resumable() })`). Validates `options` now (B1): a bad one throws
+ * A resumable session (B14, wire format v1, `docs/resume-protocol.md`): pass it as the `resume` option of a client
+ * (`createKeepaliveClient(url, { resume: resumable() })`; re-exported by `@keepalive/websocket-transport`, `@keepalive/bun`
+ * and `@keepalive/deno`) or of `defineConnectionConfig`. Validates `options` now (B1): a bad one throws
  * `KeepaliveOptionError` naming it as `resume.<option>` with its value.
- *
- * @example
- * ```ts
- * import { defineConnectionConfig, resumable } from '@keepalive/core';
- * const config = defineConnectionConfig({ resume: resumable({ helloTimeoutMs: 5_000 }) });
- * console.log(config.resume?.config.helloTimeoutMs); // 5000
- * ```
  */
 export function resumable(options: ResumeOptions = {}): ResumeLayer {
   return Object.freeze({
