@@ -87,6 +87,7 @@ export {
   classifyMessage,
   createSessionHub,
   isHeartbeatMessage,
+  isHeartbeatText,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,

@@ -66,6 +66,7 @@ export {
   classifyMessage,
   createSessionHub,
   isHeartbeatMessage,
+  isHeartbeatText,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,

@@ -39,7 +39,7 @@ import {
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from './client-types.js';
-import { isHeartbeatMessage } from './heartbeat.js';
+import { isHeartbeatText } from './heartbeat.js';
 
 export * from './client-types.js';
 export { QueueFullError, type ClientData, type QueuedMessage } from './client-queue.js';
@@ -564,7 +564,8 @@ class Client implements KeepaliveClient {
       }
     }
     // Heartbeats are proof of life only, never application data (the core answers or settles them).
-    const heartbeat = this.codec !== 'v1' && isHeartbeatMessage(message.data, this.options.heartbeatMessage, message.binary);
+    // (Binary frames never are: the socket delivers text frames as strings.)
+    const heartbeat = this.codec !== 'v1' && typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
     this.dispatch({ type: 'inbound', now, frame: heartbeat ? 'heartbeat' : 'data' }, heartbeat ? null : message);
   }
 
