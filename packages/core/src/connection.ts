@@ -260,8 +260,10 @@ export interface CloseInfo {
 }
 
 /**
- * The state of a client connection: plain, serialisable data. Never mutate
- * it; every step returns a new object when anything changed.
+ * The state of a client connection: plain, serialisable data (but for
+ * `config.resume`, the resume layer's functions, one object shared by every
+ * state of the connection). Never mutate it; every step returns a new object
+ * when anything changed.
  */
 export interface ConnectionState {
   readonly config: ConnectionConfig;
