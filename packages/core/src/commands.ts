@@ -82,7 +82,7 @@ export const CLOSE_CODES = Object.freeze({
 });
 
 /** The empty command list every no-op transition returns (shared, frozen: no allocation). */
-export const NO_COMMANDS: readonly never[] = Object.freeze([]);
+export const NO_COMMANDS: readonly never[] = /* @__PURE__ */ Object.freeze([]);
 
 /** Builds a diagnostic command. */
 export function diagnostic(level: DiagnosticLevel, name: string, fields: DiagnosticFields): Diagnostic {

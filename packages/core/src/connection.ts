@@ -14,20 +14,8 @@ import {
   type ReconnectState,
 } from './reconnect.js';
 import { SESSION_DIAGNOSTICS, createSessionState, step as sessionStep, wantsHeartbeat, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
-import {
-  createResumeState,
-  defineResumeConfig,
-  isResuming,
-  resumeDeadline,
-  resumeRequest,
-  resumeStep,
-  type NegotiatedStatus,
-  type ResumeCommand,
-  type ResumeConfig,
-  type ResumeEvent,
-  type ResumeOptions,
-  type ResumeState,
-} from './resume.js';
+import { isResumeLayer, isResuming, type NegotiatedStatus, type ResumeEvent, type ResumeState } from './resume.js';
+import type { ResumeLayer } from './resume-layer.js';
 import type { Hello } from './wire.js';
 
 /**
@@ -122,11 +110,13 @@ export interface ConnectionOptions extends SessionOptions {
    * `docs/resume-protocol.md`): every message is numbered and kept until the
    * server acknowledges it, and after a reconnect both ends retransmit what
    * the other has not acknowledged, so nothing accepted is lost or
-   * duplicated while the server process lives. `true` for the defaults
-   * ({@link RESUME_DEFAULTS}). Against a server that does not speak it the
-   * client falls back to plain delivery and says so once. Default off.
+   * duplicated while the server process lives. Pass {@link resumable}`()`
+   * (or `resumable(options)`): a layer the machine receives, so a program
+   * without it does not bundle wire format v1. Against a server that does
+   * not speak it the client falls back to plain delivery and says so once.
+   * Default off (`false`).
    */
-  readonly resume?: boolean | ResumeOptions | undefined;
+  readonly resume?: false | ResumeLayer | undefined;
 }
 
 /** Validated, frozen connection options with every default filled in. */
@@ -141,8 +131,8 @@ export interface ConnectionConfig {
   readonly maxQueuedBytes: number;
   readonly terminalCloseCodes: readonly number[];
   readonly maxHeartbeatIntervalMs: number;
-  /** The resumable session's options, or `null` when resume is off. */
-  readonly resume: ResumeConfig | null;
+  /** The resumable session's layer (its options in `config`), or `null` when resume is off. */
+  readonly resume: ResumeLayer | null;
 }
 
 /**
@@ -153,13 +143,13 @@ export interface ConnectionConfig {
  * 4403, the usual application codes for "unauthorized" and "forbidden" (HTTP
  * 401/403 in the 4000 range).
  */
-export const TERMINAL_CLOSE_CODES: readonly number[] = Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
+export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
 
 /** The close reason our servers send with 1008 for a ping flood (B8, B13). */
 export const PING_FLOOD_REASON = 'ping_flood';
 
 /** The connection's defaults, besides the session's ({@link SESSION_DEFAULTS}) and the reconnect policy's. */
-export const CONNECTION_DEFAULTS = Object.freeze({
+export const CONNECTION_DEFAULTS = /* @__PURE__ */ Object.freeze({
   pongTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
   closeTimeoutMs: 5_000,
@@ -170,10 +160,10 @@ export const CONNECTION_DEFAULTS = Object.freeze({
   minMaxHeartbeatIntervalMs: 60_000,
 } as const);
 
-const SESSION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
+const SESSION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(SESSION_DEFAULTS));
 
 /** The names of every connection option (the session's and the connection's own), for drivers that pass them through. */
-export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = Object.freeze([
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze([
   ...(SESSION_KEYS as (keyof SessionOptions)[]),
   'connectTimeoutMs',
   'closeTimeoutMs',
@@ -228,11 +218,10 @@ export function defineConnectionConfig(options: ConnectionOptions = {}): Connect
   });
 }
 
-function checkResume(value: unknown): ResumeConfig | null {
+function checkResume(value: unknown): ResumeLayer | null {
   if (value === false) return null;
-  if (value === true) return defineResumeConfig({});
-  if (typeof value !== 'object' || value === null) throw new KeepaliveOptionError('resume', value, 'a boolean or an object of resume options');
-  return nestedOptions('resume', value as ResumeOptions, defineResumeConfig);
+  if (!isResumeLayer(value)) throw new KeepaliveOptionError('resume', value, 'false, or resumable() or resumable(options) from @keepalive/core or @keepalive/websocket-transport');
+  return value;
 }
 
 function checkCloseCodes(value: unknown): readonly number[] {
@@ -271,8 +260,10 @@ export interface CloseInfo {
 }
 
 /**
- * The state of a client connection: plain, serialisable data. Never mutate
- * it; every step returns a new object when anything changed.
+ * The state of a client connection: plain, serialisable data (but for
+ * `config.resume`, the resume layer's functions, one object shared by every
+ * state of the connection). Never mutate it; every step returns a new object
+ * when anything changed.
  */
 export interface ConnectionState {
   readonly config: ConnectionConfig;
@@ -511,7 +502,7 @@ export type ConnectionCommand =
  * | `client_closed` | info | `cause`, `code` |
  * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` |
  */
-export const CONNECTION_DIAGNOSTICS = Object.freeze({
+export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   connectFailed: 'connect_failed',
   connectTimeout: 'connect_timeout',
   idleReadTimeout: 'idle_read_timeout',
@@ -538,31 +529,29 @@ export const CONNECTION_DIAGNOSTICS = Object.freeze({
 /** The result of a step: the next state and the commands to carry out, in order. */
 export type ConnectionTransition = readonly [state: ConnectionState, commands: readonly ConnectionCommand[]];
 
-const WRITE: ConnectionCommand = Object.freeze({ type: 'write' });
-const ENQUEUE: ConnectionCommand = Object.freeze({ type: 'enqueue' });
-const FLUSH: ConnectionCommand = Object.freeze({ type: 'flush' });
-const DRAIN: ConnectionCommand = Object.freeze({ type: 'drain' });
-const DESTROY: ConnectionCommand = Object.freeze({ type: 'destroy_socket' });
-const ABANDON: ConnectionCommand = Object.freeze({ type: 'abandon_socket' });
-const REPLY: ConnectionCommand = Object.freeze({ type: 'reply_heartbeat', ack: null });
-const PING: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
-const HEARTBEAT: ConnectionCommand = Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
-const DELIVER: ConnectionCommand = Object.freeze({ type: 'deliver' });
-const DUPLICATE: ConnectionCommand = Object.freeze({ type: 'duplicate' });
-const REQUEUE: ConnectionCommand = Object.freeze({ type: 'requeue' });
-const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = Object.freeze({
+const WRITE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'write' });
+const ENQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'enqueue' });
+const FLUSH: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'flush' });
+const DRAIN: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'drain' });
+const DESTROY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'destroy_socket' });
+const ABANDON: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'abandon_socket' });
+const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_heartbeat', ack: null });
+const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
+const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
+const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
+const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   plain: Object.freeze({ type: 'codec', mode: 'plain' }),
   hello: Object.freeze({ type: 'codec', mode: 'hello' }),
   v1: Object.freeze({ type: 'codec', mode: 'v1' }),
 });
-const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = Object.freeze({
+const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
   messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
   bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
 });
-const NO_FIELDS = Object.freeze({});
-const NO_SIZES: readonly number[] = Object.freeze([]);
-const NO_LOSS: CloseInfo = Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
+const NO_FIELDS = /* @__PURE__ */ Object.freeze({});
+const NO_SIZES: readonly number[] = /* @__PURE__ */ Object.freeze([]);
+const NO_LOSS: CloseInfo = /* @__PURE__ */ Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
 
 /**
  * Opens a client connection (quinn's `connect`): validates the options (or
@@ -598,7 +587,7 @@ export function openConnection(options: ConnectionOptions | ConnectionConfig, no
     cause: null,
     closeRequest: null,
     online: true,
-    resume: config.resume === null ? null : createResumeState(config.resume, now),
+    resume: config.resume === null ? null : config.resume.create(config.resume.config, now),
     unconfirmed: 0,
     unconfirmedCopies: 0,
     copySizes: NO_SIZES,
@@ -683,7 +672,7 @@ function stepEvent(state: ConnectionState, event: ConnectionEvent, out: Connecti
  */
 export function connectionDeadline(state: ConnectionState): number | null {
   let earliest = pollTimeout(state.session);
-  const resume = state.resume !== null && state.phase === 'open' ? resumeDeadline(state.resume) : null;
+  const resume = state.resume !== null && state.phase === 'open' ? (state.config.resume?.deadline(state.resume) ?? null) : null;
   // Offline, a reconnect waits for the network instead of its delay.
   for (const at of [state.connectAt, state.closeAt, state.readAt, state.phase === 'backoff' && state.online ? state.backoff.deadline : null, resume]) {
     if (at !== null && (earliest === null || at < earliest)) earliest = at;
@@ -709,7 +698,10 @@ export function isTerminalClose(config: ConnectionConfig, code: number, reason: 
 // ---------------------------------------------------------------------------
 // Internals. A step copies the state once into a draft and edits it in place.
 
-type Draft = { -readonly [K in keyof ConnectionState]: ConnectionState[K] };
+type Draft = ConnectionDraft;
+
+/** A connection state being edited in place during one step (what a {@link ResumeLayer} steps with it). */
+export type ConnectionDraft = { -readonly [K in keyof ConnectionState]: ConnectionState[K] };
 
 function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
   const now: unknown = event.now;
@@ -776,7 +768,7 @@ function openSocket(d: Draft, attempt: number, out: ConnectionCommand[]): void {
   d.sockets += 1;
   d.parkedAt = null;
   d.connectAt = d.now + d.config.connectTimeoutMs;
-  const resume = d.resume === null ? null : resumeRequest(d.resume);
+  const resume = d.resume === null ? null : (d.config.resume?.request(d.resume) ?? null);
   if (resume !== null) out.push(CODEC.hello);
   out.push({ type: 'open_socket', attempt, serial: d.sockets, resume });
 }
@@ -802,58 +794,12 @@ function outgoingAck(d: Draft, heartbeat: boolean): number | null {
 }
 
 /**
- * Runs one event through the composed resumable session and translates its commands; returns the acknowledgement
- * it owes when `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
+ * Runs one event through the composed resumable session (the layer's `step`); returns the acknowledgement it owes when
+ * `ride` (the caller sends a keep-alive that carries it), else sends it on its own.
  */
 function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride = false): number | null {
-  /* c8 ignore next -- callers check */
-  if (d.resume === null) return null;
-  const inner: ResumeCommand[] = [];
-  d.resume = resumeStep(d.resume, event, inner);
-  let ack: number | null = null;
-  let handedBack = 0;
-  for (const command of inner) {
-    switch (command.type) {
-      case 'ack':
-        if (ride) ack = command.through;
-        else out.push({ type: 'send_ack', through: command.through });
-        break;
-      case 'refuse':
-        out.push(REFUSED[command.reason]);
-        break;
-      case 'deliver':
-        out.push(DELIVER);
-        break;
-      case 'duplicate':
-        out.push(DUPLICATE);
-        break;
-      case 'hand_back':
-        handedBack += command.to - command.from + 1;
-        out.push(command);
-        break;
-      case 'requeue':
-        // The server does not speak it: what was kept goes to the plain queue, in order.
-        d.queuedMessages += command.messages;
-        d.queuedBytes += command.bytes;
-        out.push(REQUEUE);
-        break;
-      case 'negotiated':
-        if (command.status === 'unsupported') out.push(CODEC.plain);
-        // Written to a server that forgot the session, or to an earlier one before a fallback: handed back.
-        if (command.status === 'forgotten' || handedBack > 0) emit(out, { type: 'forgotten', messages: handedBack });
-        emit(out, { type: 'session', status: command.status, retransmitted: command.retransmitted });
-        if (command.status === 'unsupported' && d.queuedMessages > 0 && d.phase === 'open') out.push(FLUSH);
-        break;
-      case 'number':
-      case 'transmit':
-      case 'release':
-      case 'renumber':
-      case 'diagnostic':
-        out.push(command);
-        break;
-    }
-  }
-  return ack;
+  /* c8 ignore next -- callers check that resume is on */
+  return d.config.resume?.step(d, event, out, ride) ?? null;
 }
 
 /** The server's hello: the resumable session comes up on this connection. */
@@ -1113,7 +1059,7 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
   }
   if (d.phase === 'open' && d.readAt !== null && d.readAt <= now) readTimedOut(d, d.readAt, random, out);
   if (d.phase === 'open' && d.resume !== null) {
-    const resumeDue = resumeDeadline(d.resume);
+    const resumeDue = d.config.resume?.deadline(d.resume) ?? null;
     const waiting = d.resume.phase === 'waiting';
     if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
     if (waiting && d.resume.phase === 'unsupported') {
@@ -1305,12 +1251,7 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   d.heartbeatsOwed = 0;
   reportUnconfirmed(d, out);
   if (d.resume !== null) {
-    const { delivery } = d.resume;
-    if (delivery.unacked.length > 0) {
-      // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
-      out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
-      out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
-    }
+    d.config.resume?.finish(d, out);
     d.resume = null;
   }
   if (d.queuedMessages > 0) {

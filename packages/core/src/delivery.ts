@@ -37,9 +37,9 @@ export interface DeliveryConfig {
 }
 
 /** The defaults of a delivery machine. */
-export const DELIVERY_DEFAULTS: DeliveryConfig = Object.freeze({ maxUnackedMessages: 1_000, maxUnackedBytes: 1_048_576, ackDelayMs: 1_000 });
+export const DELIVERY_DEFAULTS: DeliveryConfig = /* @__PURE__ */ Object.freeze({ maxUnackedMessages: 1_000, maxUnackedBytes: 1_048_576, ackDelayMs: 1_000 });
 
-const DELIVERY_KEYS: readonly string[] = Object.freeze(Object.keys(DELIVERY_DEFAULTS));
+const DELIVERY_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(DELIVERY_DEFAULTS));
 
 /** Validates delivery options once (B1); throws `KeepaliveOptionError` naming the option and the value. */
 export function defineDeliveryConfig(options: DeliveryOptions = {}): DeliveryConfig {
@@ -131,7 +131,7 @@ export type DeliveryCommand =
  * debug `duplicate_dropped` `{seq}`, warn `delivery_gap` `{expected, got}` (a frame of an earlier connection
  * arrived ahead of the retransmission; dropped, it comes again).
  */
-export const DELIVERY_DIAGNOSTICS = Object.freeze({
+export const DELIVERY_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   replayFull: 'replay_full',
   retransmitted: 'retransmitted',
   sessionForgotten: 'session_forgotten',
@@ -140,9 +140,9 @@ export const DELIVERY_DIAGNOSTICS = Object.freeze({
   gap: 'delivery_gap',
 } as const);
 
-const REFUSE_MESSAGES: DeliveryCommand = Object.freeze({ type: 'refuse', reason: 'messages' });
-const REFUSE_BYTES: DeliveryCommand = Object.freeze({ type: 'refuse', reason: 'bytes' });
-const NOTHING_UNACKED: readonly number[] = Object.freeze([]);
+const REFUSE_MESSAGES: DeliveryCommand = /* @__PURE__ */ Object.freeze({ type: 'refuse', reason: 'messages' });
+const REFUSE_BYTES: DeliveryCommand = /* @__PURE__ */ Object.freeze({ type: 'refuse', reason: 'bytes' });
+const NOTHING_UNACKED: readonly number[] = /* @__PURE__ */ Object.freeze([]);
 
 /** A new session end: nothing sent, nothing delivered, not connected. */
 export function createDeliveryState(options: DeliveryOptions | DeliveryConfig = {}, now = 0): DeliveryState {

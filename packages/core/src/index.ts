@@ -142,6 +142,7 @@ export {
   type ConnectionCloseCause,
   type ConnectionCommand,
   type ConnectionConfig,
+  type ConnectionDraft,
   type ConnectionEvent,
   type ConnectionOptions,
   type ConnectionPhase,
@@ -198,6 +199,7 @@ export {
   RESUME_DIAGNOSTICS,
   createResumeState,
   defineResumeConfig,
+  isResumeLayer,
   isResuming,
   resumeDeadline,
   resumeRequest,
@@ -210,3 +212,4 @@ export {
   type ResumePhase,
   type ResumeState,
 } from './resume.js';
+export { resumable, type ResumeLayer, type ResumeWire } from './resume-layer.js';

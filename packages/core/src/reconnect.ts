@@ -42,7 +42,7 @@ export interface ReconnectConfig {
 /**
  * Defaults of the reconnect policy.
  */
-export const RECONNECT_DEFAULTS: ReconnectConfig = Object.freeze({
+export const RECONNECT_DEFAULTS: ReconnectConfig = /* @__PURE__ */ Object.freeze({
   initialDelayMs: 500,
   maxDelayMs: 30_000,
   multiplier: 2,
@@ -50,7 +50,7 @@ export const RECONNECT_DEFAULTS: ReconnectConfig = Object.freeze({
   maxAttempts: null,
 });
 
-const RECONNECT_KEYS: readonly string[] = Object.freeze(Object.keys(RECONNECT_DEFAULTS));
+const RECONNECT_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(RECONNECT_DEFAULTS));
 
 /**
  * Validates reconnect options once (spec B1); throws {@link KeepaliveOptionError}
@@ -144,14 +144,14 @@ export type ReconnectCommand = ArmTimer<'reconnect'> | CancelTimer<'reconnect'> 
  * `{attempts}`, warn `invalid_random` `{}` (a `random` outside [0, 1), the
  * seeded draw used instead).
  */
-export const RECONNECT_DIAGNOSTICS = Object.freeze({
+export const RECONNECT_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   reconnecting: 'reconnecting',
   reconnected: 'reconnected',
   exhausted: 'reconnect_exhausted',
   invalidRandom: 'invalid_random',
 } as const);
 
-const CANCEL_RECONNECT: CancelTimer<'reconnect'> = Object.freeze({ type: 'cancel', timer: 'reconnect' });
+const CANCEL_RECONNECT: CancelTimer<'reconnect'> = /* @__PURE__ */ Object.freeze({ type: 'cancel', timer: 'reconnect' });
 
 /**
  * Creates a reconnect machine in the `idle` phase.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionDeadline, connectionStep, openConnection, type ConnectionCommand, type ConnectionEvent, type ConnectionState } from './index.js';
+import { connectionDeadline, connectionStep, openConnection, resumable, type ConnectionCommand, type ConnectionEvent, type ConnectionState } from './index.js';
 
 /**
  * Regression tests of the resumable session's client end (B14), from a review: each one failed before its fix.
@@ -34,7 +34,7 @@ const types = (commands: readonly ConnectionCommand[]) => commands.map((c) => c.
 
 describe('B14: resumable session, client end (regressions)', () => {
   it('B14: fallback after a session was already resumed once: messages written to the v1 server are handed back, not resent plainly', () => {
-    const d = new Driver({ resume: true, reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
+    const d = new Driver({ resume: resumable(), reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
     d.step({ type: 'socket_opened', canPing: true });
     d.step({ type: 'hello', hello: { status: 'new', session: 'abc', delivered: 0 } });
     // Two messages written on the resumed connection; the server may well have delivered them.
@@ -53,7 +53,7 @@ describe('B14: resumable session, client end (regressions)', () => {
   });
 
   it('B14: closed_cleanly: a server-initiated close (4001 / 1001) crossing the client close is not proof the server read every frame', () => {
-    const d = new Driver({ resume: true });
+    const d = new Driver({ resume: resumable() });
     d.step({ type: 'socket_opened', canPing: true });
     d.step({ type: 'hello', hello: { status: 'new', session: 'abc', delivered: 0 } });
     d.step({ type: 'send', bytes: 1, writable: true });

@@ -15,6 +15,7 @@ import {
   readPingAck,
   readResumeQuery,
   readResumeText,
+  resumable,
   resumeQuery,
   type ConnectionCommand,
   type ConnectionUserEvent,
@@ -68,17 +69,23 @@ describe('wire format v1', () => {
 });
 
 describe('B14: the resumable session, client end', () => {
-  it('B1: resume options are validated by path; true takes the defaults; off by default', () => {
+  it('B1: resume options are validated by path; resumable() takes the defaults; off by default and with false', () => {
     expect(defineConnectionConfig({}).resume).toBeNull();
-    expect(defineConnectionConfig({ resume: true }).resume).toMatchObject({ helloTimeoutMs: RESUME_DEFAULTS.helloTimeoutMs, delivery: { maxUnackedMessages: 1_000 } });
-    expect(() => defineConnectionConfig({ resume: { helloTimeoutMs: 0 } })).toThrow(/resume\.helloTimeoutMs: 0/);
-    expect(() => defineConnectionConfig({ resume: { maxUnackedMessages: 0 } })).toThrow(KeepaliveOptionError);
-    expect(() => defineConnectionConfig({ resume: 'yes' as unknown as boolean })).toThrow(/Invalid option resume: "yes"/);
-    expect(() => defineConnectionConfig({ resume: { bogus: 1 } as never })).toThrow(/bogus/);
+    expect(defineConnectionConfig({ resume: false }).resume).toBeNull();
+    expect(defineConnectionConfig({ resume: resumable() }).resume?.config).toMatchObject({ helloTimeoutMs: RESUME_DEFAULTS.helloTimeoutMs, delivery: { maxUnackedMessages: 1_000 } });
+    expect(() => resumable({ helloTimeoutMs: 0 })).toThrow(/resume\.helloTimeoutMs: 0/);
+    expect(() => resumable({ maxUnackedMessages: 0 })).toThrow(KeepaliveOptionError);
+    expect(() => resumable({ bogus: 1 } as never)).toThrow(/resume\.bogus/);
+    expect(() => resumable(7 as never)).toThrow(/Invalid option resume: 7/);
+    // What was accepted before the layer (true, an object of options) now says what to pass instead.
+    for (const value of [true, 'yes', { helloTimeoutMs: 100 }, null]) {
+      expect(() => defineConnectionConfig({ resume: value as never })).toThrow(KeepaliveOptionError);
+      expect(() => defineConnectionConfig({ resume: value as never })).toThrow(/Invalid option resume: .*expected false, or resumable\(\)/);
+    }
   });
 
   it('B14: asks in the URL, waits for the hello, numbers what is sent meanwhile, and transmits it once the session is up', () => {
-    const [start, commands] = openConnection({ resume: true }, 0, 1);
+    const [start, commands] = openConnection({ resume: resumable() }, 0, 1);
     expect(commands).toEqual([{ type: 'codec', mode: 'hello' }, { type: 'open_socket', attempt: 0, serial: 1, resume: { session: null, delivered: 0 } }]);
     let [state, out] = connectionTransition(start, { type: 'socket_opened', now: 1, canPing: true });
     [state, out] = connectionTransition(state, { type: 'send', now: 2, bytes: 5, writable: true });
@@ -96,7 +103,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: the acknowledgement of what the client delivered rides on its next ping, or goes alone after ackDelayMs', () => {
-    const sim = new ResumeNet({ resume: { ackDelayMs: 400 } });
+    const sim = new ResumeNet({ resume: resumable({ ackDelayMs: 400 }) });
     sim.open();
     sim.deliverToClient(); // hello
     expect(sim.toServer).toEqual([{ kind: 'ack', through: 0 }]); // the client's first frame after the hello
@@ -117,7 +124,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: heartbeat-message sockets carry the acknowledgement in the v1 heartbeat', () => {
-    const sim = new ResumeNet({ resume: true }, false);
+    const sim = new ResumeNet({ resume: resumable() }, false);
     sim.open();
     sim.deliverToClient();
     sim.server.send(7);
@@ -128,7 +135,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: after a cut the client presents its session, and both ends retransmit what the other has not acknowledged', () => {
-    const sim = new ResumeNet({ resume: true });
+    const sim = new ResumeNet({ resume: resumable() });
     sim.open();
     sim.deliverToClient();
     sim.deliverToServer(); // the client's first frame after the hello: its acknowledgement
@@ -150,7 +157,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: a server that forgot the session (restart): what it had not acknowledged is handed back, once, and a new session starts', () => {
-    const sim = new ResumeNet({ resume: true });
+    const sim = new ResumeNet({ resume: resumable() });
     sim.open();
     sim.deliverToClient();
     for (const id of [1, 2]) sim.send(id);
@@ -168,7 +175,7 @@ describe('B14: the resumable session, client end', () => {
 
   it('B14: a server that does not speak it (the first frame is no hello, or none within helloTimeoutMs): plain delivery, said once', () => {
     for (const trigger of ['first-frame', 'timeout'] as const) {
-      const sim = new ConnectionSim({ resume: { helloTimeoutMs: 300 } });
+      const sim = new ConnectionSim({ resume: resumable({ helloTimeoutMs: 300 }) });
       sim.open();
       expect(sim.send(3)).toBe('enqueue');
       expect(sim.state.resume?.delivery.unacked).toEqual([3]);
@@ -205,7 +212,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: messages sent while waiting for a hello that never comes go out plainly, in order, when the client falls back', () => {
-    const [start] = openConnection({ resume: { helloTimeoutMs: 100 } }, 0, 1);
+    const [start] = openConnection({ resume: resumable({ helloTimeoutMs: 100 }) }, 0, 1);
     let [state, out] = connectionTransition(start, { type: 'socket_opened', now: 0, canPing: true });
     [state] = connectionTransition(state, { type: 'send', now: 1, bytes: 3, writable: true });
     [state] = connectionTransition(state, { type: 'send', now: 2, bytes: 4, writable: true });
@@ -215,7 +222,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14: past the replay bound send is refused loudly; nothing already accepted is touched', () => {
-    const [start] = openConnection({ resume: { maxUnackedMessages: 2 } }, 0, 1);
+    const [start] = openConnection({ resume: resumable({ maxUnackedMessages: 2 }) }, 0, 1);
     let state = start;
     let out: readonly ConnectionCommand[] = [];
     for (let i = 0; i < 2; i++) [state] = connectionTransition(state, { type: 'send', now: i, bytes: 1, writable: false });
@@ -226,7 +233,7 @@ describe('B14: the resumable session, client end', () => {
 
   it('B14: closed for good, what the server has not acknowledged is handed back; a completed close handshake proves receipt', () => {
     for (const code of [1000, 1006]) {
-      const sim = new ResumeNet({ resume: true });
+      const sim = new ResumeNet({ resume: resumable() });
       sim.open();
       sim.deliverToClient();
       sim.send(1);
@@ -239,7 +246,7 @@ describe('B14: the resumable session, client end', () => {
   });
 
   it('B14, S1: lazy and idle, a client with unacknowledged messages reconnects instead of parking', () => {
-    const sim = new ResumeNet({ resume: true, reconnect: { whenIdle: 'lazy', initialDelayMs: 10 } });
+    const sim = new ResumeNet({ resume: resumable(), reconnect: { whenIdle: 'lazy', initialDelayMs: 10 } });
     sim.open();
     sim.deliverToClient();
     sim.send(1);
@@ -366,7 +373,7 @@ describe('B14: properties over a simulated network (client machine and a v1 serv
   test.prop([fc.array(ops, { maxLength: 120 }), fc.boolean()])(
     'B14: while the server lives, every accepted message is delivered exactly once and in order both ways; after healing, all are',
     (sequence, canPing) => {
-      const net = new ResumeNet({ resume: true }, canPing);
+      const net = new ResumeNet({ resume: resumable() }, canPing);
       const { sent, serverSent } = run(net, sequence, false);
       const accepted = net.accepted;
       const delivered = net.server.delivered[0] ?? [];
@@ -388,7 +395,7 @@ describe('B14: properties over a simulated network (client machine and a v1 serv
   test.prop([fc.array(fc.oneof({ weight: 12, arbitrary: ops }, { weight: 1, arbitrary: fc.constant<Op>({ op: 'restart' }) }), { maxLength: 120 })])(
     'B14: across server restarts nothing is silent: each accepted message is delivered once per server lifetime, handed back, or still kept',
     (sequence) => {
-      const net = new ResumeNet({ resume: true });
+      const net = new ResumeNet({ resume: resumable() });
       run(net, sequence, true);
       net.settle();
       const deliveredSomewhere = new Set(net.server.delivered.flat());

@@ -1,6 +1,7 @@
 import { diagnostic, type Diagnostic } from './commands.js';
 import { DELIVERY_DEFAULTS, createDeliveryState, defineDeliveryConfig, deliveryDeadline, deliveryStep, type DeliveryCommand, type DeliveryConfig, type DeliveryOptions, type DeliveryState } from './delivery.js';
 import { checkDuration, checkKnownKeys, optionOr } from './errors.js';
+import type { ResumeLayer } from './resume-layer.js';
 import type { Hello, ResumeRequest } from './wire.js';
 
 /**
@@ -33,9 +34,9 @@ export interface ResumeConfig {
 }
 
 /** The defaults of the client's resumable session. */
-export const RESUME_DEFAULTS = Object.freeze({ ...DELIVERY_DEFAULTS, helloTimeoutMs: 2_000 });
+export const RESUME_DEFAULTS = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.assign({}, DELIVERY_DEFAULTS, { helloTimeoutMs: 2_000 }));
 
-const RESUME_KEYS: readonly string[] = Object.freeze(Object.keys(RESUME_DEFAULTS));
+const RESUME_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(RESUME_DEFAULTS));
 
 /** Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value. */
 export function defineResumeConfig(options: ResumeOptions = {}): ResumeConfig {
@@ -110,7 +111,7 @@ export type NegotiatedStatus = 'new' | 'resumed' | 'forgotten' | 'unsupported';
  * warn `resume_unsupported` `{reason}` (`first_frame` or `hello_timeout`; once: the client falls back), warn
  * `unexpected_hello`.
  */
-export const RESUME_DIAGNOSTICS = Object.freeze({
+export const RESUME_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   resumed: 'session_resumed',
   fresh: 'session_new',
   unsupported: 'resume_unsupported',
@@ -129,6 +130,15 @@ export function createResumeState(config: ResumeConfig, now: number): ResumeStat
 export function resumeRequest(state: ResumeState): Omit<ResumeRequest, 'pings'> | null {
   if (state.phase === 'unsupported') return null;
   return { session: state.session, delivered: state.delivery.deliveredThrough };
+}
+
+/**
+ * Whether `value` is a resume layer (`resumable()` of `resume-layer.ts`): frozen, with the client end's step. Here,
+ * not beside `resumable`, so that the connection machine can check its option without bundling the layer.
+ */
+export function isResumeLayer(value: unknown): value is ResumeLayer {
+  const layer = value as Partial<ResumeLayer> | null;
+  return typeof layer === 'object' && layer !== null && Object.isFrozen(layer) && typeof layer.step === 'function' && typeof layer.config === 'object';
 }
 
 /** Whether accepted messages go through the resumable session (else the plain queue). */

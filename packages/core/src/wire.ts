@@ -23,7 +23,7 @@
 export const RESUME_PROTOCOL_VERSION = 1;
 
 /** The URL query parameters of a resuming client (names kept short: they go on every connection). */
-export const RESUME_PARAMS = Object.freeze({
+export const RESUME_PARAMS = /* @__PURE__ */ Object.freeze({
   /** `1`: the client speaks version 1 and asks for a resumable session. */
   version: 'ka',
   /** The session to resume (as the server's hello named it). */
@@ -78,7 +78,7 @@ export type ResumeText =
   | { readonly kind: 'ack'; readonly ack: number }
   | { readonly kind: 'invalid' };
 
-const INVALID: ResumeText = Object.freeze({ kind: 'invalid' });
+const INVALID: ResumeText = /* @__PURE__ */ Object.freeze({ kind: 'invalid' });
 
 /** Reads a cumulative count (`0`, or a decimal integer without leading zeros, at most 2^53 - 1); `null` if it is not one. */
 export function parseCount(text: string): number | null {

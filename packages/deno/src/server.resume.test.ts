@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createKeepaliveClient, type ClientSessionEvent, type KeepaliveClient } from '@keepalive/websocket-transport';
+import { createKeepaliveClient, resumable, type ClientSessionEvent, type KeepaliveClient } from '@keepalive/websocket-transport';
 import { RuntimeChild, type ChildLine } from 'keepalive-test-support/runtime-child';
 
 /**
@@ -77,7 +77,7 @@ function resumeClient(port: number): { client: KeepaliveClient; sockets: WebSock
       sockets.push(socket);
       return socket;
     },
-    { resume: { ackDelayMs: 20 }, heartbeatIntervalMs: 100, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
+    { resume: resumable({ ackDelayMs: 20 }), heartbeatIntervalMs: 100, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
   );
   cleanups.push(() => client.close());
   const sessions = new Queue<ClientSessionEvent>();

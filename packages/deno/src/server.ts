@@ -158,7 +158,7 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  *
  * @example
  * ```ts
- * import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, upgradeWithKeepalive } from '@keepalive/deno';
+ * import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, resumable, upgradeWithKeepalive } from '@keepalive/deno';
  *
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
  * const sessions = createSessionHub({ sessionTtlMs: 60_000 });
@@ -174,7 +174,7 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  * });
  *
  * // A client that asks for a resumable session: what it sends is kept until the server acknowledges it.
- * const client = createKeepaliveClient(`ws://127.0.0.1:${server.addr.port}`, { resume: true });
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${server.addr.port}`, { resume: resumable() });
  * const reply = new Promise((resolve) => client.on('message', ({ data }) => resolve(data)));
  * client.send('hello');
  * console.log(await reply); // echo: hello

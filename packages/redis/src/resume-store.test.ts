@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocket-transport';
+import { createKeepaliveClient, resumable, type KeepaliveClient } from '@keepalive/websocket-transport';
 import { RuntimeChild } from 'keepalive-test-support/runtime-child';
 import { freePort, startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
 import { createRedisSessionStore, decodeStoredSession, encodeStoredSession } from './index.js';
@@ -40,7 +40,7 @@ describe('resume across processes (Redis session store)', () => {
   it('B14: a client resumed on a second process after the first is killed (SIGKILL) loses nothing and duplicates nothing', async () => {
     const port = await freePort();
     const first = await startServer(port);
-    const client: KeepaliveClient = createKeepaliveClient(`ws://127.0.0.1:${String(port)}`, { resume: true, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const client: KeepaliveClient = createKeepaliveClient(`ws://127.0.0.1:${String(port)}`, { resume: resumable(), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
     const received: string[] = [];
     const statuses: string[] = [];
     client.on('message', ({ data }) => received.push(String(data)));

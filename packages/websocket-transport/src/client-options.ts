@@ -39,7 +39,7 @@ export interface ResolvedClientOptions {
   readonly signal: AbortSignal | undefined;
 }
 
-const CLIENT_ONLY_KEYS = Object.freeze([
+const CLIENT_ONLY_KEYS = /* @__PURE__ */ Object.freeze([
   'logger',
   'onDiagnostic',
   'scheduler',
@@ -54,7 +54,7 @@ const CLIENT_ONLY_KEYS = Object.freeze([
   'signal',
 ] as const);
 
-const KNOWN_KEYS: readonly string[] = Object.freeze([...CONNECTION_OPTION_KEYS, ...CLIENT_ONLY_KEYS]);
+const KNOWN_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze([...CONNECTION_OPTION_KEYS, ...CLIENT_ONLY_KEYS]);
 
 /** Validates every option of `createKeepaliveClient`; throws on the first bad one. */
 export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveClientOptions | undefined, defaultWebSocket: unknown): ResolvedClientOptions {

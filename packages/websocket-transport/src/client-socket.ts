@@ -102,10 +102,10 @@ export function listen(socket: WebSocketLike, report: (fact: SocketFact) => void
   };
 }
 
-const OPENED: SocketFact = Object.freeze({ type: 'open' });
-const PONG: SocketFact = Object.freeze({ type: 'pong' });
-const PING: SocketFact = Object.freeze({ type: 'ping', payload: '' });
-const decoder = new TextDecoder();
+const OPENED: SocketFact = /* @__PURE__ */ Object.freeze({ type: 'open' });
+const PONG: SocketFact = /* @__PURE__ */ Object.freeze({ type: 'pong' });
+const PING: SocketFact = /* @__PURE__ */ Object.freeze({ type: 'ping', payload: '' });
+const decoder = /* @__PURE__ */ new TextDecoder();
 
 /** A ping's payload as text (an acknowledgement is decimal ASCII); anything unreadable is ''. */
 function pingPayload(data: unknown): string {

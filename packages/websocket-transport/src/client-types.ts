@@ -5,6 +5,7 @@ import {
   RESUME_DIAGNOSTICS,
   type ConnectionCloseCause,
   type NegotiatedStatus,
+  type ResumeLayer,
   type ResumeOptions,
   type ConnectionReconnectOptions,
   type ShutdownReport,
@@ -102,7 +103,7 @@ export interface ConnectContext {
 }
 
 /**
- * Options of the client's resumable session (the `resume` option, B14): the
+ * Options of the client's resumable session (`resumable(options)`, the value of the `resume` option, B14): the
  * replay buffer's bounds (`maxUnackedMessages`, `maxUnackedBytes`), how long
  * an acknowledgement may wait for a keep-alive to ride on (`ackDelayMs`), and
  * how long the server's hello may take (`helloTimeoutMs`). The core's
@@ -226,9 +227,12 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * that does not speak it (no hello within `helloTimeoutMs`, default 2 s),
    * the client falls back to plain delivery and says so once (`session`
    * event with status `unsupported`). Negotiated in the URL: no headers, so
-   * browsers can use it. `true` for the defaults. Default off.
+   * browsers can use it. Pass `resumable()` (or `resumable(options)`, see
+   * {@link ClientResumeOptions}), exported by this package: a layer the client
+   * receives, so a program without it does not bundle wire format v1.
+   * Default off (`false`).
    */
-  readonly resume?: boolean | ClientResumeOptions | undefined;
+  readonly resume?: false | ResumeLayer | undefined;
   /**
    * In a browser page, follow its lifecycle (B10, B15): `offline` holds reconnect attempts and `online` starts one at
    * once (no waiting out the backoff); a page visible again, or a network change, checks an open connection at once;
@@ -456,14 +460,16 @@ export class ClientClosedError extends Error {
 /**
  * The client's defaults.
  */
-export const CLIENT_DEFAULTS = Object.freeze({
-  pongTimeoutMs: CONNECTION_DEFAULTS.pongTimeoutMs,
-  maxQueuedMessages: CONNECTION_DEFAULTS.maxQueuedMessages,
-  maxQueuedBytes: CONNECTION_DEFAULTS.maxQueuedBytes,
-  closeTimeoutMs: CONNECTION_DEFAULTS.closeTimeoutMs,
-  connectTimeoutMs: CONNECTION_DEFAULTS.connectTimeoutMs,
-  keepaliveFrame: 'auto',
-} as const);
+// A pure call (the annotation) around the reads: a program that does not read these tables does not bundle them.
+export const CLIENT_DEFAULTS = /* @__PURE__ */ (() =>
+  Object.freeze({
+    pongTimeoutMs: CONNECTION_DEFAULTS.pongTimeoutMs,
+    maxQueuedMessages: CONNECTION_DEFAULTS.maxQueuedMessages,
+    maxQueuedBytes: CONNECTION_DEFAULTS.maxQueuedBytes,
+    closeTimeoutMs: CONNECTION_DEFAULTS.closeTimeoutMs,
+    connectTimeoutMs: CONNECTION_DEFAULTS.connectTimeoutMs,
+    keepaliveFrame: 'auto',
+  } as const))();
 
 /**
  * Diagnostics the client emits (to `logger`, `onDiagnostic` and the
@@ -482,12 +488,13 @@ export const CLIENT_DEFAULTS = Object.freeze({
  * | `socket_error` | warn | `error` |
  * | `listener_failed` | warn | `event`, `error` |
  */
-export const CLIENT_DIAGNOSTICS = Object.freeze({
-  ...CONNECTION_DIAGNOSTICS,
-  reconnecting: RECONNECT_DIAGNOSTICS.reconnecting,
-  reconnected: RECONNECT_DIAGNOSTICS.reconnected,
-  reconnectExhausted: RECONNECT_DIAGNOSTICS.exhausted,
-  ...RESUME_DIAGNOSTICS,
-  socketError: 'socket_error',
-  listenerFailed: 'listener_failed',
-} as const);
+export const CLIENT_DIAGNOSTICS = /* @__PURE__ */ (() =>
+  Object.freeze({
+    ...CONNECTION_DIAGNOSTICS,
+    reconnecting: RECONNECT_DIAGNOSTICS.reconnecting,
+    reconnected: RECONNECT_DIAGNOSTICS.reconnected,
+    reconnectExhausted: RECONNECT_DIAGNOSTICS.exhausted,
+    ...RESUME_DIAGNOSTICS,
+    socketError: 'socket_error',
+    listenerFailed: 'listener_failed',
+  } as const))();

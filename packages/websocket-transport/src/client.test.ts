@@ -13,6 +13,7 @@ import {
   ClientClosedError,
   QueueFullError,
   createKeepaliveClient,
+  resumable,
   type ClientCloseEvent,
   type ClientClosedEvent,
   type ClientIdleEvent,
@@ -1073,6 +1074,8 @@ describe('option validation (B1)', () => {
     ['scheduler', { scheduler: {} }],
     ['logger', { logger: 42 }],
     ['onDiagnostic', { onDiagnostic: 'x' }],
+    ['resume', { resume: true }],
+    ['resume', { resume: { helloTimeoutMs: 1_000 } }],
   ];
   it.each(table)('B1: refuses %s with an error naming the option and the value', (option, options) => {
     let error: unknown;
@@ -1084,6 +1087,13 @@ describe('option validation (B1)', () => {
     expect(error).toBeInstanceOf(KeepaliveOptionError);
     expect((error as KeepaliveOptionError).option).toBe(option);
     expect((error as Error).message).toContain(`Invalid option ${option}`);
+  });
+
+  it('B1, B14: resume takes a layer, resumable(): what was accepted before says what to pass instead', () => {
+    for (const resume of [true, { helloTimeoutMs: 1_000 }]) {
+      expect(() => createKeepaliveClient(url, { resume } as never)).toThrow(/Invalid option resume: .*\(expected false, or resumable\(\) or resumable\(options\)/);
+    }
+    expect(() => resumable({ ackDelayMs: -1 })).toThrow(/Invalid option resume\.ackDelayMs: -1/);
   });
 
   it('B1: refuses bad targets (without echoing the URL), options that conflict with the target, and a given activity', () => {

@@ -1,19 +1,13 @@
 import {
   CLOSE_CODES,
-  encodeAck,
-  encodeHeartbeat,
-  encodePingAck,
-  escapeText,
   isResuming,
-  readPingAck,
-  readResumeText,
-  resumeQuery,
   wantsSocket,
   type ConnectionCommand,
   type ConnectionEvent,
   type ConnectionState,
   type ConnectionUserEvent,
   type Diagnostic,
+  type ResumeWire,
 } from '@keepalive/core';
 import {
   ConnectionDriver,
@@ -33,7 +27,6 @@ import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
 import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';
 import {
-  CLIENT_DIAGNOSTICS,
   ClientClosedError,
   type ClientClosedEvent,
   type ClientMessageEvent,
@@ -46,10 +39,11 @@ import {
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from './client-types.js';
-import { isHeartbeatMessage } from './heartbeat.js';
+import { isHeartbeatText } from './heartbeat.js';
 
 export * from './client-types.js';
 export { QueueFullError, type ClientData, type QueuedMessage } from './client-queue.js';
+export { resumable, type ResumeLayer } from '@keepalive/core';
 
 /**
  * The client driver: it translates, the core decides. Socket facts become
@@ -65,7 +59,7 @@ const OPEN = 1;
 /** What the connection machine made of a `send`. */
 type SendOutcome = 'write' | 'enqueue' | 'messages' | 'bytes' | 'closed';
 
-const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = Object.freeze([
+const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = /* @__PURE__ */ Object.freeze([
   'open',
   'message',
   'close',
@@ -125,7 +119,7 @@ class Client implements KeepaliveClient {
       this.diagnose({ type: 'diagnostic', level: 'warn', name, fields: event === undefined ? { error: errorName(error) } : { event, error: errorName(error) } });
     };
     this.events = new Emitter(EVENT_NAMES, (event, error) => {
-      report(CLIENT_DIAGNOSTICS.listenerFailed, error, event);
+      report('listener_failed', error, event);
       if (event !== 'error') this.events.emit('error', toError(error));
     });
     this.subscribers = new StateSubscribers(
@@ -186,6 +180,11 @@ class Client implements KeepaliveClient {
 
   private get machine(): ConnectionState {
     return this.driver.machine;
+  }
+
+  /** The wire format v1 codec, present exactly when `resume` is on (every v1 command and codec mode implies it). */
+  private get wire(): ResumeWire | undefined {
+    return this.options.config.resume?.wire;
   }
 
   get state(): KeepaliveClientState {
@@ -287,7 +286,8 @@ class Client implements KeepaliveClient {
     const socket = this.socket;
     switch (command.type) {
       case 'open_socket': {
-        const query = command.resume === null ? '' : new URLSearchParams(resumeQuery({ ...command.resume, pings: this.options.pingPayloads }) as [string, string][]).toString();
+        const wire = this.wire;
+        const query = command.resume === null || wire === undefined ? '' : new URLSearchParams(wire.resumeQuery({ ...command.resume, pings: this.options.pingPayloads }) as [string, string][]).toString();
         this.driver.later(() => {
           this.openSocket(command.serial, { attempt: command.attempt, query });
         });
@@ -314,15 +314,19 @@ class Client implements KeepaliveClient {
       case 'reply_heartbeat':
         if (socket?.readyState !== OPEN) return;
         this.write(socket, () => {
+          const { ack } = command;
+          const wire = ack === null ? undefined : this.wire;
           if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) {
-            if (command.ack === null) socket.ping();
-            else socket.ping(encodePingAck(command.ack));
-          } else socket.send(command.ack === null ? this.options.heartbeatMessage : encodeHeartbeat(command.ack));
+            if (ack === null || wire === undefined) socket.ping();
+            else socket.ping(wire.encodePingAck(ack));
+          } else socket.send(ack === null || wire === undefined ? this.options.heartbeatMessage : wire.encodeHeartbeat(ack));
         });
         return;
-      case 'send_ack':
-        if (socket?.readyState === OPEN) this.write(socket, () => socket.send(encodeAck(command.through)));
+      case 'send_ack': {
+        const wire = this.wire;
+        if (socket?.readyState === OPEN && wire !== undefined) this.write(socket, () => socket.send(wire.encodeAck(command.through)));
         return;
+      }
       case 'write':
         this.outcome = 'write';
         if (this.outgoing === null) return;
@@ -417,7 +421,8 @@ class Client implements KeepaliveClient {
     const message = this.kept.get(seq);
     const socket = this.socket;
     if (message === undefined || socket?.readyState !== OPEN) return;
-    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'v1' ? escapeText(message) : message));
+    const wire = this.wire;
+    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'v1' && wire !== undefined ? wire.escapeText(message) : message));
   }
 
   /**
@@ -520,7 +525,7 @@ class Client implements KeepaliveClient {
         this.received(fact.data);
         return;
       case 'ping':
-        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'v1' ? (readPingAck(fact.payload) ?? undefined) : undefined });
+        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'v1' ? (this.wire?.readPingAck(fact.payload) ?? undefined) : undefined });
         return;
       case 'close':
         this.dropSocket(false);
@@ -529,7 +534,7 @@ class Client implements KeepaliveClient {
       case 'error':
         if (this.machine.phase === 'closing') return;
         this.driver.later(() => {
-          this.diagnose({ type: 'diagnostic', level: 'warn', name: CLIENT_DIAGNOSTICS.socketError, fields: { error: errorName(fact.error) } });
+          this.diagnose({ type: 'diagnostic', level: 'warn', name: 'socket_error', fields: { error: errorName(fact.error) } });
           this.events.emit('error', fact.error);
         });
         this.dispatch(null);
@@ -547,9 +552,10 @@ class Client implements KeepaliveClient {
       this.dispatch({ type: 'inbound', now, frame: 'data' });
       return;
     }
-    if (typeof message.data === 'string' && this.codec !== 'plain') {
+    const wire = this.wire;
+    if (typeof message.data === 'string' && this.codec !== 'plain' && wire !== undefined) {
       // Wire format v1: control frames and escaped text (while awaiting the hello, only a hello is a control frame).
-      const text = readResumeText(message.data);
+      const text = wire.readResumeText(message.data);
       if (text.kind === 'hello') {
         this.dispatch({ type: 'hello', now, hello: text });
         return;
@@ -561,7 +567,8 @@ class Client implements KeepaliveClient {
       }
     }
     // Heartbeats are proof of life only, never application data (the core answers or settles them).
-    const heartbeat = this.codec !== 'v1' && isHeartbeatMessage(message.data, this.options.heartbeatMessage, message.binary);
+    // (Binary frames never are: the socket delivers text frames as strings.)
+    const heartbeat = this.codec !== 'v1' && typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
     this.dispatch({ type: 'inbound', now, frame: heartbeat ? 'heartbeat' : 'data' }, heartbeat ? null : message);
   }
 

@@ -27,7 +27,7 @@ export type MessagePayload = string | ArrayBuffer | ArrayBufferView | readonly A
  */
 export type HeartbeatKind = 'heartbeat' | 'malformed' | 'data';
 
-const encoder = new TextEncoder();
+const encoder = /* @__PURE__ */ new TextEncoder();
 const encoded = new Map<string, Uint8Array>();
 
 function bytesOf(message: string): Uint8Array {
@@ -70,7 +70,7 @@ export function classifyMessage(data: MessagePayload, isBinary?: boolean, messag
 }
 
 function classifyText(text: string, message: string): HeartbeatKind {
-  if (text === message) return 'heartbeat';
+  if (isHeartbeatText(text, message)) return 'heartbeat';
   return text.length <= 8 && text.trim() === '' ? 'malformed' : 'data';
 }
 
@@ -83,6 +83,14 @@ function sameBytes(parts: Uint8Array[], expected: Uint8Array): boolean {
     }
   }
   return offset === expected.byteLength;
+}
+
+/**
+ * Whether a text message is the heartbeat `message` (the rule {@link classifyMessage} applies to text; a binary frame
+ * never is): what a client that reads text frames as strings needs, without the rest of the classification.
+ */
+export function isHeartbeatText(text: string, message: string = HEARTBEAT_MESSAGE): boolean {
+  return text === message;
 }
 
 /**

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { createKeepaliveClient } from './index.node.js';
+import { createKeepaliveClient, resumable } from './index.node.js';
 import { createSessionHub, type ResumableSession, type ResumeSocket, type SessionMessage } from './resume-server.js';
 import { keepAlive } from './server.js';
 
@@ -56,7 +56,7 @@ async function resumableServer() {
 describe('B14: resumable sessions, regressions', () => {
   it('B14: text starting with U+0006 sent before the hello is escaped when the session comes up (it was written raw and lost)', async () => {
     const server = await resumableServer();
-    const client = createKeepaliveClient(server.url, { resume: true });
+    const client = createKeepaliveClient(server.url, { resume: resumable() });
     cleanups.push(() => client.close(1000).catch(() => undefined));
     client.send('\u0006x');
     client.send('after');
@@ -72,7 +72,7 @@ describe('B14: resumable sessions, regressions', () => {
         if (session.connected) session.close(4000, 'bye');
       });
     });
-    const client = createKeepaliveClient(server.url, { resume: true });
+    const client = createKeepaliveClient(server.url, { resume: resumable() });
     await within(new Promise((resolve) => client.on('session', resolve)), 2_000, 'session');
     client.send('m1');
     client.send('m2');
@@ -97,7 +97,7 @@ describe('B14: resumable sessions, regressions', () => {
         };
         return ws;
       },
-      { resume: true, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
+      { resume: resumable(), reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
     );
     const errors: Error[] = [];
     client.on('error', (error) => errors.push(error));
@@ -134,7 +134,7 @@ describe('B14: resumable sessions, regressions', () => {
       }
       ws.send('data');
     });
-    const client = createKeepaliveClient(`ws://127.0.0.1:${String((wss.address() as AddressInfo).port)}`, { resume: { helloTimeoutMs: 50 }, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const client = createKeepaliveClient(`ws://127.0.0.1:${String((wss.address() as AddressInfo).port)}`, { resume: resumable({ helloTimeoutMs: 50 }), reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
     cleanups.push(() => client.close(1000).catch(() => undefined));
     const messages: unknown[] = [];
     client.on('message', ({ data }) => messages.push(data));
@@ -147,7 +147,7 @@ describe('B14: resumable sessions, regressions', () => {
 
   it('B14: close() while waiting for the hello: what the server sends is still read as v1 (unescaped), never handed over raw', async () => {
     const server = await resumableServer();
-    const client = createKeepaliveClient(server.url, { resume: true, reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
+    const client = createKeepaliveClient(server.url, { resume: resumable(), reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
     const messages: unknown[] = [];
     client.on('message', ({ data }) => messages.push(data));
     await within(new Promise((resolve) => client.on('session', resolve)), 2_000, 'session');

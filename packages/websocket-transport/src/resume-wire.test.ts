@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect as tcpConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { createKeepaliveClient } from './index.node.js';
+import { createKeepaliveClient, resumable } from './index.node.js';
 import { keepAlive } from './server.js';
 
 /**
@@ -124,7 +124,7 @@ async function measure(resume: boolean): Promise<{ up: ReturnType<typeof frameCo
   proxy.listen(0, '127.0.0.1');
   await once(proxy, 'listening');
   cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
-  const client = createKeepaliveClient(`ws://127.0.0.1:${String((proxy.address() as AddressInfo).port)}`, { heartbeatIntervalMs: 100, resume });
+  const client = createKeepaliveClient(`ws://127.0.0.1:${String((proxy.address() as AddressInfo).port)}`, { heartbeatIntervalMs: 100, resume: resume && resumable() });
   cleanups.push(() => client.close());
   let received = 0;
   client.on('message', () => received++);

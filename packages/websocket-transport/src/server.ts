@@ -140,7 +140,7 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  * ```ts
  * import type { AddressInfo } from 'node:net';
  * import { WebSocketServer } from 'ws';
- * import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport';
+ * import { createKeepaliveClient, keepAlive, resumable } from '@keepalive/websocket-transport';
  *
  * // The server: sessions that outlive their connections (B14).
  * const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -153,7 +153,7 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  * });
  *
  * // The client: every message kept until the server acknowledges it, sent again after a reconnect.
- * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: true });
+ * const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: resumable() });
  * client.on('session', ({ status, retransmitted }) => console.log(`session ${status}, ${retransmitted} sent again`));
  * client.on('forgotten', ({ messages }) => console.warn(`the server lost our session: ${messages.length} may not have arrived`));
  * const echoes: string[] = [];

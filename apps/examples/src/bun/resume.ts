@@ -1,4 +1,4 @@
-import { createKeepaliveClient, withKeepalive } from '@keepalive/bun';
+import { createKeepaliveClient, resumable, withKeepalive } from '@keepalive/bun';
 
 const websocket = withKeepalive({ message: (ws, message) => ws.send(`echo: ${message}`) }, { resume: { sessionTtlMs: 60_000 } });
 websocket.keepalive.sessions.on('session', ({ session, resumed, restored }) => {
@@ -14,7 +14,7 @@ const server = Bun.serve({
 });
 
 // A client that asks for a resumable session: what it sends is kept until the server acknowledges it.
-const client = createKeepaliveClient(`ws://127.0.0.1:${server.port}`, { resume: true });
+const client = createKeepaliveClient(`ws://127.0.0.1:${server.port}`, { resume: resumable() });
 const reply = new Promise((resolve) => client.on('message', ({ data }) => resolve(data)));
 client.send('hello');
 console.log(await reply); // echo: hello

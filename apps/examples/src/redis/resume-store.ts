@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createRedisSessionStore } from '@keepalive/redis';
-import { createKeepaliveClient, keepAlive } from '@keepalive/websocket-transport';
+import { createKeepaliveClient, keepAlive, resumable } from '@keepalive/websocket-transport';
 
 // Every process behind the load balancer keeps its resumable sessions in the same Redis, so a client that
 // reconnects to another process resumes there.
@@ -14,7 +14,7 @@ heartbeat.sessions.on('session', ({ session, resumed, restored }) => {
   session.on('message', (message) => session.send(`echo ${String(message)}`));
 });
 
-const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: true });
+const client = createKeepaliveClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, { resume: resumable() });
 const echo = new Promise<string>((resolve) => client.on('message', ({ data }) => resolve(String(data))));
 client.send('kept in Redis until acknowledged');
 console.log(await echo);
