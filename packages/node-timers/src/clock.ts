@@ -33,20 +33,7 @@ export interface Platform {
   unref(handle: TimerHandle): void;
   /** Holds the process open until the returned release function is called. */
   hold?(): () => void;
-  /**
-   * Re-arms a timer this platform's `setTimeout` made (pending or fired) for
-   * its original delay from now, in place, and returns `true`; `false` when it
-   * cannot (the scheduler then clears it and arms a new one).
-   */
-  refresh?(handle: TimerHandle): boolean;
 }
-
-interface Refreshable {
-  refresh?: () => unknown;
-}
-
-/** Which global `setTimeout` made each timer object: one made before fake timers were installed is not refreshed after. */
-const madeBy = new WeakMap<object, unknown>();
 
 interface Unrefable {
   unref?: () => unknown;
@@ -62,19 +49,7 @@ interface Unrefable {
  */
 export const defaultPlatform: Platform = Object.freeze({
   now: () => globalThis.performance.now(),
-  setTimeout: (callback: () => void, delayMs: number): TimerHandle => {
-    const set = globalThis.setTimeout;
-    const handle = set(callback, delayMs) as TimerHandle;
-    if (typeof handle === 'object') madeBy.set(handle, set);
-    return handle;
-  },
-  refresh: (handle: TimerHandle): boolean => {
-    if (typeof handle !== 'object' || madeBy.get(handle) !== globalThis.setTimeout) return false;
-    const refresh = (handle as Refreshable).refresh;
-    if (typeof refresh !== 'function') return false;
-    refresh.call(handle);
-    return true;
-  },
+  setTimeout: (callback: () => void, delayMs: number): TimerHandle => globalThis.setTimeout(callback, delayMs) as TimerHandle,
   clearTimeout: (handle: TimerHandle): void => {
     globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
   },

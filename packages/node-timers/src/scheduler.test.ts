@@ -184,55 +184,6 @@ describe('shared scheduler', () => {
     elsewhere.dispose();
   });
 
-  it('a re-arm for the same delay refreshes the timer in place (no new timer object); another delay arms a new one', () => {
-    let clock = 0;
-    const pending = new Map<object, { fn: () => void; at: number }>();
-    const fns = new Map<object, () => void>();
-    const counts = { set: 0, refresh: 0, clear: 0 };
-    const platform: Platform = {
-      now: () => clock,
-      setTimeout: (fn, ms) => {
-        counts.set++;
-        const handle = { ms };
-        fns.set(handle, fn);
-        pending.set(handle, { fn, at: clock + ms });
-        return handle;
-      },
-      clearTimeout: (handle) => {
-        counts.clear++;
-        pending.delete(handle as object);
-      },
-      unref: () => undefined,
-      refresh: (handle) => {
-        counts.refresh++;
-        const h = handle as { ms: number };
-        pending.set(h, { fn: fns.get(h) ?? (() => undefined), at: clock + h.ms });
-        return true;
-      },
-    };
-    const scheduler = createScheduler({ platform });
-    const seen: number[] = [];
-    const entry = scheduler.entry((now) => {
-      seen.push(now);
-      entry.schedule(seen.length < 10 ? now + 5 : now + 7);
-    });
-    entry.schedule(5);
-    for (let i = 0; i < 11; i++) {
-      const [[handle, timer]] = [...pending.entries()] as [[object, { fn: () => void; at: number }]];
-      expect(pending.size).toBe(1);
-      pending.delete(handle);
-      clock = timer.at;
-      timer.fn();
-    }
-    expect(seen).toEqual([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 57]);
-    // One timer made at the start; nine re-arms at 5 ms refreshed it; the first 7 ms one is new (the spent one is let
-    // go), the next refreshes that.
-    expect(counts).toEqual({ set: 2, refresh: 10, clear: 0 });
-    expect(scheduler.armedFor).toBe(64);
-    entry.dispose();
-    expect(scheduler.osTimersArmed).toBe(0);
-  });
-
   it('fires at the armed deadline even if the clock has not reached it', () => {
     const pending: (() => void)[] = [];
     const platform: Platform = {

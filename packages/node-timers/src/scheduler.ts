@@ -193,15 +193,10 @@ class LaneScheduler implements Scheduler {
   }
 
 
-  /** The timer that last fired, kept so it can be re-armed in place (`refresh`) if the next delay is the same. */
-  private spent: TimerHandle | null = null;
-  /** The delay the armed (or spent) timer was set with. */
-  private delay = -1;
-
   private readonly onTimer = (): void => {
     const target = this.target;
-    this.spent = this.handle;
     this.handle = null;
+    this.clear = null;
     this.target = null;
     this.lastFire = this.platform.now();
     // A timer may fire a hair early by the monotonic clock, and a fake clock
@@ -214,34 +209,20 @@ class LaneScheduler implements Scheduler {
   private rearm(top: number): void {
     const wanted = top === Infinity ? null : top;
     if (wanted === this.target) return;
-    const platform = this.platform;
-    const armed = this.handle;
+    if (this.handle !== null && this.clear !== null) this.clear(this.handle);
+    this.handle = null;
+    this.clear = null;
     this.target = wanted;
-    if (wanted === null) {
-      if (armed !== null && this.clear !== null) this.clear(armed);
-      this.handle = null;
-      this.clear = null;
-      this.spent = null;
-      return;
-    }
+    if (wanted === null) return;
+    const platform = this.platform;
     const now = platform.now();
     // Deadlines due within `precisionMs` of the last fire wait for the next one: never early, at most that late.
     let delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - now)));
     const precision = this.precisionMs;
     // (Bounded by the precision, in case the clock was swapped, e.g. for fake timers, since the last fire.)
     if (precision > 0) delay = Math.max(delay, Math.ceil(Math.min(precision, this.lastFire + precision - now)));
-    // The same delay as the armed or the spent timer: re-armed in place where the runtime can (Node's and Bun's
-    // `refresh`), no new timer object. At 100,000 sessions a second that is most wakes (each is 1 ms after the last).
-    const reuse = armed ?? this.spent;
-    this.spent = null;
-    if (reuse !== null && delay === this.delay && platform.refresh?.(reuse) === true) {
-      this.handle = reuse;
-      return;
-    }
-    if (armed !== null && this.clear !== null) this.clear(armed);
     // Capture the clear function that matches this setTimeout (fake timers may be installed later).
-    this.clear ??= platform.clearTimeout.bind(platform);
-    this.delay = delay;
+    this.clear = platform.clearTimeout.bind(platform);
     this.handle = platform.setTimeout(this.onTimer, delay);
     platform.unref(this.handle);
   }
