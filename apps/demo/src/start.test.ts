@@ -106,7 +106,9 @@ describe('the documented start commands, from the repository root', () => {
   it('`pnpm start -- --redis URL` (apps/demo/README.md, with --headless and a duration): the reclaimer process reads the leases from a real Redis', async () => {
     const redis = await startRedisServer();
     try {
-      const run = start(['--', '--redis', redis.url, '--headless', '--duration', '5000', '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
+      // 8 s: time for the simulated work to move a worker between idle and busy even when the reclaimer's reads are slow
+      // (5 s was seen to pass with no change on a loaded machine).
+      const run = start(['--', '--redis', redis.url, '--headless', '--duration', '8000', '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
       expect(await run.exited(120_000)).toBe(0);
       const output = run.output();
       for (let worker = 1; worker <= 4; worker++) expect(output).toMatch(new RegExp(`reclaimer process: worker-${String(worker)} new -> (busy|idle)`));

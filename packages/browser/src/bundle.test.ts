@@ -14,9 +14,9 @@ import { describe, expect, it } from 'vitest';
 const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 
 /**
- * The enforced budget for the minimal app, minified and gzipped (level 9): 18,921 B measured, rounded up (issue 12's
- * size work brought it to 18,030 B; issue 16 added 891 B: the lane scheduler with its O(1) rotation and timer
- * refresh, the core's driver paths `stepInPlace` and step options, and the subscribers' lazy read). In the bundle: the
+ * The enforced budget for the minimal app, minified and gzipped (level 9): 18,756 B measured, rounded up (issue 12's
+ * size work brought it to 18,030 B; issue 16 added 726 B: the lane scheduler with its O(1) rotation, the core's
+ * driver paths `stepInPlace` and step options, and the subscribers' lazy read). In the bundle: the
  * connection machine (phases, backoff, queue accounting, unconfirmed-message reports, lazy park, idle read
  * timeout, browser lifecycle), the session machine, the client driver and its option validation, the shared
  * scheduler (lanes), the activity API and the diagnostic sink. Not in it since issue 12's size work: the
@@ -25,7 +25,7 @@ const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
  * The issue's target is 6 kB gzipped; the client is three times that, so the budget holds today's size against growth
  * while the target stands (see the closing notes of issues 12 to 14).
  */
-const BUDGET_GZIP_BYTES = 19_100;
+const BUDGET_GZIP_BYTES = 18_900;
 
 /** The bytes each input contributes to the bundle (minified), largest first: where the size is. */
 function composition(metafile: Metafile): string {
