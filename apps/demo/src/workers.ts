@@ -168,7 +168,12 @@ class WorkerProcess implements DemoWorker {
   }
 
   private post(message: ParentMessage): void {
-    if (!this.exited && this.child.connected) this.child.send(message);
+    if (this.exited || !this.child.connected) return;
+    // A child that just died (Ctrl-C reaches the whole process group) may still look connected: the write then fails
+    // with EPIPE. Its 'exit' settles whatever waits on it, so the failed message is only reported by that.
+    this.child.send(message, (error) => {
+      if (error !== null) this.options.onEvent?.(`worker ${String(this.spec.id)}: process gone (${error.name})`);
+    });
   }
 
   private receive(message: ChildMessage): void {
