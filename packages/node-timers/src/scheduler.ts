@@ -1,5 +1,6 @@
-import { KeepaliveOptionError, MAX_DURATION_MS } from '@keepalive/core';
-import { nodePlatform, type Platform, type TimerHandle } from './clock.js';
+import { KeepaliveOptionError } from '@keepalive/core';
+import { nodePlatform, type Platform } from './clock.js';
+import { OneTimer, wakeTarget } from './one-timer.js';
 import { sharedRuntime } from './runtime.js';
 
 /**
@@ -111,9 +112,7 @@ class LaneEntry extends ScheduledNode {
     super();
   }
   wake(now: number): void {
-    const target = this.target;
-    if (typeof target === 'function') target(now);
-    else target.wake(now);
+    wakeTarget(this.target, now);
   }
 }
 
@@ -149,84 +148,7 @@ export function laneKey(delay: number): number {
  * deadline is rounded. Entries due at the same instant fire in the order they
  * were scheduled within a delay class, shorter delay classes first.
  */
-class LaneScheduler implements Scheduler {
-  private readonly platform: Platform;
-  private handle: TimerHandle | null = null;
-  private clear: ((handle: TimerHandle) => void) | null = null;
-  private target: number | null = null;
-  private holds = 0;
-  private releaseHold: (() => void) | null = null;
-  /** The OS timer fires at most once per this many milliseconds (0: as soon as the earliest deadline is due). */
-  private readonly precisionMs: number;
-  private lastFire = -Infinity;
-
-  constructor(platform: Platform, precisionMs = 0) {
-    this.platform = platform;
-    this.precisionMs = precisionMs;
-  }
-
-  now(): number {
-    return this.platform.now();
-  }
-
-  get osTimersArmed(): number {
-    return this.handle === null ? 0 : 1;
-  }
-
-  get armedFor(): number | null {
-    return this.target;
-  }
-
-  hold(): () => void {
-    this.holds++;
-    if (this.holds === 1 && this.platform.hold) this.releaseHold = this.platform.hold();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.holds--;
-      if (this.holds === 0 && this.releaseHold !== null) {
-        this.releaseHold();
-        this.releaseHold = null;
-      }
-    };
-  }
-
-
-  private readonly onTimer = (): void => {
-    const target = this.target;
-    this.handle = null;
-    this.clear = null;
-    this.target = null;
-    this.lastFire = this.platform.now();
-    // A timer may fire a hair early by the monotonic clock, and a fake clock
-    // may not be advanced with fake timers: never treat the fire as earlier
-    // than the deadline it was armed for.
-    this.fire(Math.max(this.lastFire, target ?? -Infinity));
-  };
-
-  /** Arms the one OS timer for `top` (the earliest deadline, `Infinity` for none), unless it already is. */
-  private rearm(top: number): void {
-    const wanted = top === Infinity ? null : top;
-    if (wanted === this.target) return;
-    if (this.handle !== null && this.clear !== null) this.clear(this.handle);
-    this.handle = null;
-    this.clear = null;
-    this.target = wanted;
-    if (wanted === null) return;
-    const platform = this.platform;
-    const now = platform.now();
-    // Deadlines due within `precisionMs` of the last fire wait for the next one: never early, at most that late.
-    let delay = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(wanted - now)));
-    const precision = this.precisionMs;
-    // (Bounded by the precision, in case the clock was swapped, e.g. for fake timers, since the last fire.)
-    if (precision > 0) delay = Math.max(delay, Math.ceil(Math.min(precision, this.lastFire + precision - now)));
-    // Capture the clear function that matches this setTimeout (fake timers may be installed later).
-    this.clear = platform.clearTimeout.bind(platform);
-    this.handle = platform.setTimeout(this.onTimer, delay);
-    platform.unref(this.handle);
-  }
-
+class LaneScheduler extends OneTimer implements Scheduler {
   private readonly lanes = new Map<number, Lane>();
   /** Non-empty lanes, a min-heap on their head's deadline. */
   private readonly order: Lane[] = [];
@@ -283,7 +205,7 @@ class LaneScheduler implements Scheduler {
     return lane === undefined ? Infinity : headDeadline(lane);
   }
 
-  private fire(now: number): void {
+  protected fire(now: number): void {
     this.firing = true;
     this.firingNow = now;
     try {

@@ -1,14 +1,14 @@
 import type { Platform } from '../clock.js';
 import { DeadlineHeap } from './deadline-heap.js';
-import { OneTimer, wakeTarget } from './one-timer.js';
+import { OneTimer, wakeTarget } from '../one-timer.js';
 import type { ScheduledEntry, Scheduler, WakeTarget } from '../scheduler.js';
 
 /**
  * The reference scheduler: every deadline in one indexed binary min-heap
  * (O(log n) per re-arm). Not exported from the package: the lane scheduler
  * in scheduler.ts is what runs, and its tests compare it with this one. Test
- * support only (not published), with one-timer.ts: the same one-OS-timer
- * arming as the lane scheduler's, for the reference.
+ * support only (not published); its one-OS-timer arming is the lane
+ * scheduler's own (../one-timer.ts), so the two differ only in ordering.
  */
 class HeapEntry implements ScheduledEntry {
   deadline: number | null = null;

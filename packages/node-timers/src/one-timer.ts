@@ -1,12 +1,13 @@
 import { MAX_DURATION_MS } from '@keepalive/core';
-import type { Platform, TimerHandle } from '../clock.js';
+import type { Platform, TimerHandle } from './clock.js';
 
 /**
- * (Test support: the reference heap scheduler's timer arming, as the lane
- * scheduler in ../scheduler.ts does it.) What every scheduler shares, whatever keeps its deadlines in order: one
- * unref'd OS timer armed for the earliest deadline, the clock, and the holds
- * that keep the process open while busy. Subclasses keep the deadlines and
- * fire them; they call {@link OneTimer.rearm} with their earliest deadline.
+ * What every scheduler shares, whatever keeps its deadlines in order (the
+ * lane scheduler in scheduler.ts, and the heap reference the tests compare it
+ * with): one unref'd OS timer armed for the earliest deadline, the clock, and
+ * the holds that keep the process open while busy. Subclasses keep the
+ * deadlines and fire them; they call {@link OneTimer.rearm} with their
+ * earliest deadline. Not exported from the package.
  */
 export abstract class OneTimer {
   protected readonly platform: Platform;
