@@ -2,24 +2,9 @@ import {
   CLOSE_CODES,
   wantsSocket,
   type ConnectionCommand,
-  type ConnectionEvent,
-  type ConnectionState,
   type ConnectionUserEvent,
-  type Diagnostic,
 } from '@keepalive/core';
-import {
-  ConnectionDriver,
-  Emitter,
-  StateSubscribers,
-  clientPhase,
-  createDiagnosticSink,
-  createWorkActivity,
-  errorName,
-  nextInstanceId,
-  onProcessExit,
-  toError,
-  type WorkActivity,
-} from '@keepalive/node-timers';
+import { ClientShell, errorName } from '@keepalive/node-timers';
 import { createParser, type EventSourceMessage, type EventSourceParser, type ParseError } from 'eventsource-parser';
 import { HTTP_CLOSE_BASE, UNSUPPORTED_DATA, parseUrl, resolveSseClientOptions, type ResolvedSseClientOptions } from './client-options.js';
 import {
@@ -30,7 +15,6 @@ import {
   type SseClientClosedEvent,
   type SseClientEvents,
   type SseClientOptions,
-  type SseClientState,
   type SseClientTarget,
   type SseConnectContext,
   type SseFetchResponse,
@@ -70,83 +54,27 @@ const EVENT_NAMES: readonly (keyof SseClientEvents)[] = Object.freeze(['open', '
 
 const EVENT_STREAM = /^text\/event-stream\s*(;|$)/i;
 
-class Client implements SseClient {
-  readonly activity: WorkActivity;
-  private readonly driver: ConnectionDriver<SseMessage>;
+class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClient {
   private readonly options: ResolvedSseClientOptions;
-  private readonly diagnose: (diagnostic: Diagnostic) => void;
-  private readonly events: Emitter<SseClientEvents>;
-  private readonly subscribers: StateSubscribers;
   private current: Attempt | null = null;
   private last: string;
-  private unregisterExit: () => void = noop;
-  private resolveClosed: (event: SseClientClosedEvent) => void = noop;
-  private readonly whenClosed = new Promise<SseClientClosedEvent>((resolve) => {
-    this.resolveClosed = resolve;
-  });
 
   constructor(target: SseClientTarget, given: SseClientOptions | undefined) {
     const options = resolveSseClientOptions(target, given);
+    super({ ...options, logger: given?.logger, onDiagnostic: given?.onDiagnostic }, EVENT_NAMES);
     this.options = options;
     this.last = options.lastEventId;
-    const id = nextInstanceId();
-    this.diagnose = createDiagnosticSink({ session: id, logger: given?.logger, onDiagnostic: given?.onDiagnostic });
-    this.events = new Emitter(EVENT_NAMES, (event, error) => {
-      this.warn(SSE_CLIENT_DIAGNOSTICS.listenerFailed, { event, error: errorName(error) });
-      if (event !== 'error') this.events.emit('error', toError(error));
-    });
-    this.subscribers = new StateSubscribers(
-      (error) => {
-        this.warn('subscriber_failed', { error: errorName(error) });
-      },
-      () => this.machine.session,
-    );
-    this.activity = createWorkActivity({
-      id,
-      session: () => this.machine.session,
-      now: () => this.now(),
-      work: (event) => {
-        this.dispatch(event);
-      },
-      readGate: () => undefined,
-      subscribers: this.subscribers,
-    });
-    this.driver = new ConnectionDriver({
-      config: options.config,
-      scheduler: options.scheduler,
-      keepProcessAlive: options.keepProcessAlive,
-      subscribers: this.subscribers,
-      transport: {
-        execute: (command) => {
-          this.execute(command);
-        },
-        // An event the machine did not take (its stream is gone) is not delivered, and its id is not recorded, so the
-        // reconnect's Last-Event-ID asks for it again; said, not dropped silently.
-        unclaimed: () => {
-          this.driver.later(() => {
-            this.warn(SSE_CLIENT_DIAGNOSTICS.staleEvent, {});
-          });
-        },
-        timeout: (now) => ({ type: 'timeout', now }),
-      },
-    });
-    this.driver.open();
-    if (options.signal?.aborted === true) this.abort();
-    else options.signal?.addEventListener('abort', this.abort);
-    if (options.reportOnExit && this.machine.phase !== 'closed') {
-      this.unregisterExit = onProcessExit(() => {
-        this.dispatch({ type: 'close', now: this.now(), code: CLOSE_CODES.goingAway, reason: '', immediate: true });
-      });
-    }
-    this.driver.start();
+    this.begin();
   }
 
-  private get machine(): ConnectionState {
-    return this.driver.machine;
-  }
-
-  get state(): SseClientState {
-    return clientPhase(this.machine);
+  /**
+   * An event the machine did not take (its stream is gone) is not delivered, and its id is not recorded, so the
+   * reconnect's Last-Event-ID asks for it again; said, not dropped silently.
+   */
+  protected unclaimed(): void {
+    this.driver.later(() => {
+      this.warn(SSE_CLIENT_DIAGNOSTICS.staleEvent, {});
+    });
   }
 
   get lastEventId(): string {
@@ -162,37 +90,10 @@ class Client implements SseClient {
     await this.close();
   }
 
-  on<K extends keyof SseClientEvents>(event: K, listener: (payload: SseClientEvents[K]) => void): () => void {
-    const off = this.events.on(event, listener);
-    // A closed client emits nothing more and keeps no listeners.
-    if (this.machine.phase === 'closed') off();
-    return off;
-  }
-
-  off<K extends keyof SseClientEvents>(event: K, listener: (payload: SseClientEvents[K]) => void): void {
-    this.events.off(event, listener);
-  }
-
-  private now(): number {
-    return this.driver.now();
-  }
-
-  private readonly abort = (): void => {
-    this.dispatch({ type: 'close', now: this.now(), code: 1000, reason: '', cause: 'aborted' });
-  };
-
-  private warn(name: string, fields: Diagnostic['fields']): void {
-    this.diagnose({ type: 'diagnostic', level: 'warn', name, fields });
-  }
-
-  private dispatch(event: ConnectionEvent | null, message: SseMessage | null = null): void {
-    this.driver.dispatch(event, message);
-  }
-
   // -------------------------------------------------------------------------
   // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
-  private execute(command: ConnectionCommand): void {
+  protected execute(command: ConnectionCommand): void {
     switch (command.type) {
       case 'open_socket': {
         const context: SseConnectContext = { attempt: command.attempt, lastEventId: this.last };
@@ -262,11 +163,7 @@ class Client implements SseClient {
         return;
       case 'closed': {
         const closed: SseClientClosedEvent = Object.freeze({ cause: event.cause, status: statusOf(event.code), reason: event.reason, report: event.report });
-        this.events.emit('closed', closed);
-        this.events.clear();
-        this.subscribers.notify();
-        this.subscribers.clear();
-        this.resolveClosed(closed);
+        this.closedWith(closed);
         return;
       }
       /* c8 ignore next 2 -- slowed, session, forgotten, unconfirmed: ping floods, resume and writes do not exist here */
@@ -275,12 +172,10 @@ class Client implements SseClient {
     }
   }
 
-  /** Closed for good: nothing armed, held or listened to remains. */
-  private finish(): void {
+  /** Closed for good: the request aborted, then the shell's part. */
+  protected override finish(): void {
     this.drop();
-    this.driver.dispose();
-    this.options.signal?.removeEventListener('abort', this.abort);
-    this.unregisterExit();
+    super.finish();
   }
 
   // -------------------------------------------------------------------------
@@ -320,7 +215,7 @@ class Client implements SseClient {
       if (this.current !== attempt) return;
       this.driver.later(() => {
         this.warn(SSE_CLIENT_DIAGNOSTICS.fetchFailed, { error: errorName(error) });
-        this.events.emit('error', toError(error));
+        this.emitError(error);
       });
       this.lost(attempt, CLOSE_CODES.abnormal, 'fetch_failed');
       return;

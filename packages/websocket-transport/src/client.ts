@@ -4,24 +4,10 @@ import {
   wantsSocket,
   type ConnectionCommand,
   type ConnectionEvent,
-  type ConnectionState,
   type ConnectionUserEvent,
-  type Diagnostic,
   type ResumeWire,
 } from '@keepalive/core';
-import {
-  ConnectionDriver,
-  Emitter,
-  StateSubscribers,
-  clientPhase,
-  createDiagnosticSink,
-  createWorkActivity,
-  errorName,
-  nextInstanceId,
-  onProcessExit,
-  toError,
-  type WorkActivity,
-} from '@keepalive/node-timers';
+import { ClientShell, errorName, toError } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -35,7 +21,6 @@ import {
   type KeepaliveClient,
   type KeepaliveClientEvents,
   type KeepaliveClientOptions,
-  type KeepaliveClientState,
   type WebSocketConstructorLike,
   type WebSocketLike,
 } from './client-types.js';
@@ -78,14 +63,9 @@ const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = /* @__PURE__ */ Ob
 /** How text frames are read and written (the connection machine says, with `codec` commands). */
 type Codec = 'plain' | 'hello' | 'v1';
 
-class Client implements KeepaliveClient {
-  readonly activity: WorkActivity;
-  private readonly driver: ConnectionDriver<ClientMessageEvent>;
+class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> implements KeepaliveClient {
   private readonly options: ResolvedClientOptions;
-  private readonly diagnose: (diagnostic: Diagnostic) => void;
   private readonly readGate: () => boolean | undefined;
-  private readonly events: Emitter<KeepaliveClientEvents>;
-  private readonly subscribers: StateSubscribers;
   private readonly payloads = new PayloadQueue();
   private socket: WebSocketLike | null = null;
   private release: () => void = noop;
@@ -103,92 +83,41 @@ class Client implements KeepaliveClient {
   private outgoing: ClientData | null = null;
   private outcome: SendOutcome | null = null;
   private writeError: unknown = null;
-  private unregisterExit: () => void = noop;
   private unwatchLifecycle: () => void = noop;
-  private resolveClosed: (event: ClientClosedEvent) => void = noop;
-  private readonly whenClosed = new Promise<ClientClosedEvent>((resolve) => {
-    this.resolveClosed = resolve;
-  });
 
   constructor(target: ClientTarget, given: KeepaliveClientOptions | undefined, defaultWebSocket: unknown) {
     const options = resolveClientOptions(target, given, defaultWebSocket);
+    super({ ...options, logger: given?.logger, onDiagnostic: given?.onDiagnostic }, EVENT_NAMES);
     this.options = options;
-    const id = nextInstanceId();
-    this.diagnose = createDiagnosticSink({ session: id, logger: given?.logger, onDiagnostic: given?.onDiagnostic });
-    const report = (name: string, error: unknown, event?: string): void => {
-      this.diagnose({ type: 'diagnostic', level: 'warn', name, fields: event === undefined ? { error: errorName(error) } : { event, error: errorName(error) } });
-    };
-    this.events = new Emitter(EVENT_NAMES, (event, error) => {
-      report('listener_failed', error, event);
-      if (event !== 'error') this.events.emit('error', toError(error));
-    });
-    this.subscribers = new StateSubscribers(
-      (error) => {
-        report('subscriber_failed', error);
-      },
-      () => this.machine.session,
-    );
     this.readGate = gateReader(options.gate, (error) => {
-      this.driver.later(() => report('send_gate_failed', error));
-    });
-    this.activity = createWorkActivity({
-      id,
-      session: () => this.machine.session,
-      now: () => this.now(),
-      work: (event) => {
-        this.dispatch(event);
-      },
-      readGate: this.readGate,
-      subscribers: this.subscribers,
-    });
-    this.driver = new ConnectionDriver({
-      config: options.config,
-      scheduler: options.scheduler,
-      keepProcessAlive: options.keepProcessAlive,
-      subscribers: this.subscribers,
-      transport: {
-        execute: (command) => {
-          this.execute(command);
-        },
-        unclaimed: () => {
-          // The machine took the frame as stale (its socket is gone): said, not dropped silently.
-          this.driver.later(() => {
-            this.diagnose({ type: 'diagnostic', level: 'warn', name: 'stale_message', fields: {} });
-          });
-        },
-        timeout: (now) => ({ type: 'timeout', now, sendKeepalives: this.readGate() }),
-      },
-    });
-    this.driver.open();
-    // An aborted signal never connects: the close is stepped before the socket is asked for.
-    if (options.signal?.aborted === true) this.abort();
-    else options.signal?.addEventListener('abort', this.abort);
-    // S9 at process exit: no time for a handshake, so the close is immediate.
-    if (options.reportOnExit && this.machine.phase !== 'closed') {
-      this.unregisterExit = onProcessExit(() => {
-        this.dispatch({ type: 'close', now: this.now(), code: CLOSE_CODES.goingAway, reason: '', immediate: true });
+      this.driver.later(() => {
+        this.warn('send_gate_failed', { error: errorName(error) });
       });
-    }
-    // Browsers: the network and the page's visibility are facts for the machine (B10, B15).
-    if (options.lifecycle && this.machine.phase !== 'closed') {
-      this.unwatchLifecycle = watchLifecycle((fact) => {
-        this.lifecycle(fact);
-      });
-    }
-    this.driver.start();
+    });
+    this.begin(() => {
+      // Browsers: the network and the page's visibility are facts for the machine (B10, B15).
+      if (options.lifecycle) {
+        this.unwatchLifecycle = watchLifecycle((fact) => {
+          this.lifecycle(fact);
+        });
+      }
+    });
   }
 
-  private get machine(): ConnectionState {
-    return this.driver.machine;
+  protected override sendGate(): boolean | undefined {
+    return this.readGate();
+  }
+
+  /** The machine took the frame as stale (its socket is gone): said, not dropped silently. */
+  protected unclaimed(): void {
+    this.driver.later(() => {
+      this.warn('stale_message', {});
+    });
   }
 
   /** The wire format v1 codec, present exactly when `resume` is on (every v1 command and codec mode implies it). */
   private get wire(): ResumeWire | undefined {
     return this.options.config.resume?.wire;
-  }
-
-  get state(): KeepaliveClientState {
-    return clientPhase(this.machine);
   }
 
   get queuedMessages(): number {
@@ -244,21 +173,6 @@ class Client implements KeepaliveClient {
     await this.close();
   }
 
-  on<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): () => void {
-    const off = this.events.on(event, listener);
-    // A closed client emits nothing more and keeps no listeners.
-    if (this.machine.phase === 'closed') off();
-    return off;
-  }
-
-  off<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): void {
-    this.events.off(event, listener);
-  }
-
-  private now(): number {
-    return this.driver.now();
-  }
-
   private sendOutcome(): { readonly outcome: SendOutcome | null; readonly error: unknown } {
     return { outcome: this.outcome, error: this.writeError };
   }
@@ -271,18 +185,10 @@ class Client implements KeepaliveClient {
     else this.dispatch({ type: 'visibility', now, visible: fact === 'visible' });
   }
 
-  private readonly abort = (): void => {
-    this.dispatch({ type: 'close', now: this.now(), code: 1000, reason: '', cause: 'aborted' });
-  };
-
-  private dispatch(event: ConnectionEvent | null, message: ClientMessageEvent | null = null): void {
-    this.driver.dispatch(event, message);
-  }
-
   // -------------------------------------------------------------------------
   // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
-  private execute(command: ConnectionCommand): void {
+  protected execute(command: ConnectionCommand): void {
     const socket = this.socket;
     switch (command.type) {
       case 'open_socket': {
@@ -301,7 +207,9 @@ class Client implements KeepaliveClient {
           socket?.close(command.code, command.reason);
         } catch (error) {
           // A socket that cannot close politely is destroyed; the close is then complete.
-          this.driver.later(() => this.events.emit('error', toError(error)));
+          this.driver.later(() => {
+          this.emitError(error);
+        });
           this.dropSocket(true);
           this.enqueue({ type: 'socket_closed', now: this.machine.now, code: command.code, reason: command.reason });
         }
@@ -434,7 +342,9 @@ class Client implements KeepaliveClient {
     try {
       send();
     } catch (error) {
-      this.driver.later(() => this.events.emit('error', toError(error)));
+      this.driver.later(() => {
+          this.emitError(error);
+        });
       if (this.socket !== socket) return;
       this.dropSocket(true);
       this.enqueue({ type: 'socket_closed', now: this.machine.now, code: CLOSE_CODES.abnormal, reason: 'send_failed' });
@@ -467,20 +377,14 @@ class Client implements KeepaliveClient {
     const undelivered = this.handedBack.length === 0 ? this.undelivered : [...this.handedBack, ...this.undelivered];
     this.handedBack = [];
     const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(undelivered), report: event.report });
-    this.events.emit('closed', closed);
-    this.events.clear();
-    this.subscribers.notify();
-    this.subscribers.clear();
-    this.resolveClosed(closed);
+    this.closedWith(closed);
   }
 
-  /** Closed for good: nothing armed, held or listened to remains. */
-  private finish(): void {
+  /** Closed for good: the socket dropped and the page no longer watched, then the shell's part. */
+  protected override finish(): void {
     this.dropSocket(true);
-    this.driver.dispose();
-    this.options.signal?.removeEventListener('abort', this.abort);
-    this.unregisterExit();
     this.unwatchLifecycle();
+    super.finish();
   }
 
   // -------------------------------------------------------------------------
@@ -496,7 +400,9 @@ class Client implements KeepaliveClient {
       (error) => {
         // Reported like a refused connection, unless the attempt was abandoned meanwhile.
         if (!wantsSocket(this.machine, serial) || this.socket !== null) return;
-        this.driver.later(() => this.events.emit('error', toError(error)));
+        this.driver.later(() => {
+          this.emitError(error);
+        });
         this.dispatch({ type: 'socket_closed', now: this.now(), code: CLOSE_CODES.abnormal, reason: '' });
       },
     );
@@ -591,7 +497,9 @@ class Client implements KeepaliveClient {
         socket.send(payload);
       } catch (error) {
         // Kept at the head of the queue: retried on the next flush, never dropped.
-        this.driver.later(() => this.events.emit('error', toError(error)));
+        this.driver.later(() => {
+          this.emitError(error);
+        });
         break;
       }
       // Kept until the peer proves it has it, as every plain write (B14).
