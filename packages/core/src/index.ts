@@ -174,6 +174,20 @@ export {
 } from './delivery.js';
 export { isUnitInterval, nextRandom, toSeed, type RandomDraw } from './random.js';
 export {
+  admitConnection,
+  canResumeSession,
+  createServerSessionState,
+  serverSessionDeadline,
+  serverSessionStep,
+  type Admission,
+  type AdmissionCandidate,
+  type AdmissionRequest,
+  type ServerSessionCommand,
+  type ServerSessionEvent,
+  type ServerSessionPhase,
+  type ServerSessionState,
+} from './server-session.js';
+export {
   CONTROL_PREFIX,
   MAX_SESSION_ID_LENGTH,
   RESUME_PARAMS,

@@ -30,6 +30,14 @@ import {
   type DiagnosticLevel,
   type HelloStatus,
   type ResumeRequest,
+  type AdmissionCandidate,
+  type ServerSessionCommand,
+  type ServerSessionEvent,
+  type ServerSessionState,
+  admitConnection,
+  createServerSessionState,
+  serverSessionDeadline,
+  serverSessionStep,
 } from '@keepalive/core';
 import { Emitter, createDiagnosticSink, defaultScheduler, errorName, nextInstanceId, type Logger, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
@@ -492,15 +500,34 @@ function pingText(payload: ResumeFrame): string {
  * client has not acknowledged (a ring, allocated only while any wait).
  * Listeners are one small array, allocated on the first `on`.
  */
+/** A session another process held, read back from the hub's store: its delivery state and unacknowledged payloads. */
+interface RestoredSession {
+  readonly state: DeliveryState;
+  readonly unacked: readonly SessionMessage[];
+}
+
+/** Reads a stored session back; `null` when what was stored cannot be a delivery's state. */
+function restoreSession(config: DeliveryConfig, stored: StoredSession, now: number): RestoredSession | null {
+  const given: unknown = stored.unacked;
+  if (!Array.isArray(given)) return null;
+  const unacked: SessionMessage[] = [];
+  const sizes: number[] = [];
+  for (const payload of given as readonly unknown[]) {
+    if (typeof payload === 'string') sizes.push(utf8Length(payload));
+    else if (payload instanceof Uint8Array) sizes.push(payload.byteLength);
+    else return null;
+    unacked.push(payload);
+  }
+  const state = restoreDeliveryState(config, { ...stored, unacked: sizes }, now);
+  return state === null ? null : { state, unacked };
+}
+
 class Session implements ResumableSession {
   state: DeliveryState;
+  /** The session's lifetime (the core's server-session machine): attached, away and expiring, or ended. */
+  life: ServerSessionState;
   handle: Connection | null = null;
-  ended = false;
   private readonly entry: ScheduledEntry;
-  private expiresAt: number | null = null;
-  private awaySince = 0;
-  /** The highest number ever written to a connection: a client cannot have delivered more. */
-  private written = 0;
   private ring: SessionMessage[] | null = null;
   private ringHead = 0;
   private ringFirst = 1;
@@ -510,11 +537,20 @@ class Session implements ResumableSession {
   /** The delivery counters last handed to the store (`nextSeq`, `ackedThrough`, `deliveredThrough`, `transmittedThrough`). */
   private savedCounters = '';
 
+  /** A new session, or (with `restored`) one another process held, taken up from the hub's store. */
   constructor(
     private readonly host: HubHost,
     readonly id: string,
+    restored: RestoredSession | null = null,
   ) {
-    this.state = createDeliveryState(host.config.delivery, host.scheduler.now());
+    const now = host.scheduler.now();
+    this.state = restored?.state ?? createDeliveryState(host.config.delivery, now);
+    this.life = createServerSessionState(host.config.sessionTtlMs, now, restored?.state.transmittedThrough ?? 0);
+    if (restored !== null) {
+      this.ring = restored.unacked.length === 0 ? null : [...restored.unacked];
+      this.ringFirst = restored.state.ackedThrough + 1;
+      this.savedCounters = this.counters();
+    }
     // The session is its own wake target: no closure per session.
     this.entry = host.scheduler.entry(this);
   }
@@ -523,33 +559,8 @@ class Session implements ResumableSession {
     return this.handle !== null;
   }
 
-  /** Takes up a session another process held (from the hub's store); `false` when its state cannot be a delivery's. */
-  restore(stored: StoredSession): boolean {
-    const given: unknown = stored.unacked;
-    if (!Array.isArray(given)) return false;
-    const unacked: SessionMessage[] = [];
-    const sizes: number[] = [];
-    for (const payload of given as readonly unknown[]) {
-      if (typeof payload === 'string') sizes.push(utf8Length(payload));
-      else if (payload instanceof Uint8Array) sizes.push(payload.byteLength);
-      else return false;
-      unacked.push(payload);
-    }
-    const state = restoreDeliveryState(this.host.config.delivery, { ...stored, unacked: sizes }, this.host.scheduler.now());
-    if (state === null) return false;
-    this.state = state;
-    this.written = state.transmittedThrough;
-    this.ring = unacked.length === 0 ? null : unacked;
-    this.ringHead = 0;
-    this.ringFirst = state.ackedThrough + 1;
-    this.savedCounters = this.counters();
-    return true;
-  }
-
-  /** Drops a session that was never held (a restore that did not resume). */
-  discard(): void {
-    this.ended = true;
-    this.entry.dispose();
+  get ended(): boolean {
+    return this.life.phase === 'ended';
   }
 
   /** What the store keeps: the delivery counters and the unacknowledged payloads. */
@@ -571,33 +582,41 @@ class Session implements ResumableSession {
     return this.state.unackedBytes;
   }
 
-  /** Whether a client that says it delivered `delivered` of our messages can be this session's. */
-  canResume(delivered: number): boolean {
-    return delivered >= this.state.ackedThrough && delivered <= this.written;
+  /** What admission needs of this session (the rule is the core's `admitConnection`). */
+  get candidate(): AdmissionCandidate {
+    return { written: this.life.written, ackedThrough: this.state.ackedThrough };
   }
 
   /** Attaches a connection: hello first (it carries the acknowledgement), then the retransmission. */
   attach(handle: Connection, status: HelloStatus, peerDelivered: number, now: number): void {
-    const old = this.handle;
-    if (old !== null) {
-      // A half-open connection: detach it first, then close it.
-      this.detach(now);
-      this.host.count('replaced');
-      this.host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionReplaced, NO_FIELDS);
-      this.host.shut(old.socket, RESUME_CLOSE_CODES.resumedElsewhere, 'resumed elsewhere');
+    let awayMs: number | null = null;
+    for (const command of this.live({ type: 'attach', now, status })) {
+      if (command.type === 'replace') {
+        // A half-open connection: detach it first, then close it.
+        const old = this.handle;
+        this.detach(now);
+        this.host.count('replaced');
+        this.host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionReplaced, NO_FIELDS);
+        if (old !== null) this.host.shut(old.socket, RESUME_CLOSE_CODES.resumedElsewhere, 'resumed elsewhere');
+      } else if (command.type === 'resumed') awayMs = command.awayMs;
     }
-    const awayMs = status === 'resumed' && old === null ? Math.max(0, now - this.awaySince) : 0;
     this.handle = handle;
     handle.session = this;
     this.host.attached(1);
-    this.expiresAt = null;
     // The hello tells the client what we delivered: it is the owed acknowledgement.
     this.run({ type: 'outgoing', now }, null, true);
     // A hello that cannot be written gives the connection up (after this step; see reschedule).
     if (!this.host.write(handle.socket, encodeHello({ status, session: this.id, delivered: this.state.deliveredThrough }))) this.failed = handle;
-    if (status === 'resumed') this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { away_ms: awayMs });
+    if (awayMs !== null) this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { away_ms: awayMs });
     this.run({ type: 'resumed', now, peerDelivered }, null, false);
     this.reschedule();
+  }
+
+  /** Steps the lifetime machine (the core decides: replaced, resumed, ended, expired); returns its commands. */
+  private live(event: ServerSessionEvent): readonly ServerSessionCommand[] {
+    const out: ServerSessionCommand[] = [];
+    this.life = serverSessionStep(this.life, event, out);
+    return out;
   }
 
   /** An inbound data frame: number `deliveredThrough + 1` on this connection (implicit numbering). */
@@ -619,24 +638,22 @@ class Session implements ResumableSession {
     return ack;
   }
 
-  /** The connection `handle` closed with `code`. */
+  /** The connection `handle` closed with `code`: with 1000 the client ended the session, else it is kept for the client's return. */
   connectionClosed(handle: Connection, code: number): void {
     if (this.handle !== handle) return;
     const now = this.host.scheduler.now();
     this.detach(now);
-    if (code === RESUME_CLOSE_CODES.normal) {
-      this.end('client', code, '');
-      return;
-    }
-    this.expiresAt = now + this.host.config.sessionTtlMs;
-    this.reschedule();
+    const ended = this.live({ type: 'detach', now, code }).some((command) => command.type === 'ended');
+    if (ended) this.end('client', code, '');
+    else this.reschedule();
   }
 
   /** Called by the scheduler: an owed acknowledgement is due, or the session expired. */
   wake(now: number): void {
     if (this.ended) return;
     if (this.handle === null) {
-      if (this.expiresAt !== null && now >= this.expiresAt) this.expire(now);
+      const expired = this.live({ type: 'timeout', now }).find((command) => command.type === 'expired');
+      if (expired !== undefined) this.expire(expired.awayMs);
       else this.reschedule();
       return;
     }
@@ -691,18 +708,19 @@ class Session implements ResumableSession {
       throw new RangeError(`close(code): ${String(code)} is not a code an application may send (1000, or 3000 to 4999)`);
     }
     if (typeof reason !== 'string' || utf8Length(reason) > 123) throw new RangeError('close(code, reason): reason must be a string of at most 123 UTF-8 bytes');
-    this.closeBy('server', code, reason);
+    this.closeByServer(code, reason);
   }
 
-  /** Ends the session from the server side (the application, or the hub closing). */
-  closeBy(by: 'client' | 'server', code: number, reason: string): void {
-    if (this.ended) return;
+  /** Ends the session from the server side (the application, or the hub closing): its connection is closed with `code`. */
+  closeByServer(code: number, reason: string): void {
     const handle = this.handle;
+    const now = this.host.scheduler.now();
+    if (!this.live({ type: 'end', now }).some((command) => command.type === 'ended')) return;
     if (handle !== null) {
-      this.detach(this.host.scheduler.now());
+      this.detach(now);
       this.host.shut(handle.socket, code, reason);
     }
-    this.end(by, code, reason);
+    this.end('server', code, reason);
   }
 
   private detach(now: number): void {
@@ -711,7 +729,6 @@ class Session implements ResumableSession {
     handle.session = null;
     this.handle = null;
     this.host.attached(-1);
-    this.awaySince = now;
     this.run({ type: 'disconnected', now }, null, false);
   }
 
@@ -722,8 +739,7 @@ class Session implements ResumableSession {
     this.emitFinal('close', { by, code, reason, unacked });
   }
 
-  private expire(now: number): void {
-    const awayMs = Math.max(0, now - this.awaySince);
+  private expire(awayMs: number): void {
     const unacked = this.finish();
     this.host.count('expired');
     this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionExpired, { messages: unacked.length });
@@ -732,7 +748,6 @@ class Session implements ResumableSession {
 
   /** Removes the session from its hub and takes the unacknowledged payloads out, oldest first. */
   private finish(): readonly SessionMessage[] {
-    this.ended = true;
     this.entry.dispose();
     this.host.remove(this);
     const store = this.host.store;
@@ -795,7 +810,7 @@ class Session implements ResumableSession {
         return;
       }
     }
-    this.entry.schedule(this.handle !== null ? deliveryDeadline(this.state) : this.expiresAt);
+    this.entry.schedule(this.life.phase === 'attached' ? deliveryDeadline(this.state) : serverSessionDeadline(this.life));
   }
 
   /**
@@ -865,7 +880,7 @@ class Session implements ResumableSession {
       this.failed = handle;
       return;
     }
-    if (seq > this.written) this.written = seq;
+    if (seq > this.life.written) this.live({ type: 'written', seq });
     const accepting = this.host.accepting;
     if (accepting !== null && seq === this.state.nextSeq - 1) accepting.sent = true;
   }
@@ -1179,63 +1194,77 @@ export class SessionHub<C = unknown> {
       });
   }
 
-  /** Attaches a connection to the session it asked for: held here, restored from `stored`, or a new one. */
+  /** Attaches a connection to the session it asked for: held here, restored from `stored`, or a new one (the rule is the core's). */
   private join(handle: Connection, request: ResumeRequest, stored: StoredSession | null, context: C): void {
     const host = this.host;
     const now = this.scheduler.now();
-    let session = request.session === null ? undefined : this.sessions.get(request.session);
-    let restored = false;
-    let reported = false;
-    if (session === undefined && request.session !== null && stored !== null && this.sessions.size < this.config.maxSessions) {
-      const candidate = new Session(host, request.session);
-      if (candidate.restore(stored) && candidate.canResume(request.delivered)) {
-        session = candidate;
-        restored = true;
-        this.sessions.set(candidate.id, candidate);
-        host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: candidate.unackedMessages });
-      } else {
-        candidate.discard();
-        reported = true;
-        host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: 'unrestorable', messages: Array.isArray(stored.unacked) ? stored.unacked.length : 0 });
-        // The client gets a new session (forgotten): it hands back what it had not seen acknowledged. The stored copy
-        // is removed, so no other process takes it up either.
-        this.store?.remove(request.session);
+    const named = request.session;
+    const held = named === null ? undefined : this.sessions.get(named);
+    const restored = held === undefined && named !== null && stored !== null ? restoreSession(this.config.delivery, stored, now) : null;
+    const admission = admitConnection({
+      named: named !== null,
+      delivered: request.delivered,
+      held: held?.candidate ?? null,
+      stored: held !== undefined || stored === null ? null : restored === null ? 'invalid' : { written: restored.state.transmittedThrough, ackedThrough: restored.state.ackedThrough },
+      sessions: this.sessions.size,
+      maxSessions: this.config.maxSessions,
+    });
+    switch (admission.kind) {
+      case 'resume':
+        /* c8 ignore next -- admission resumes only a held session */
+        if (held === undefined) return;
+        this.counters.resumed++;
+        held.attach(handle, 'resumed', request.delivered, now);
+        this.events.emit('session', { session: held, resumed: true, forgotten: false, restored: false, context });
+        return;
+      case 'restore': {
+        /* c8 ignore next -- admission restores only a named session that was restored */
+        if (named === null || restored === null) return;
+        const session = new Session(host, named, restored);
+        this.sessions.set(named, session);
+        host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: session.unackedMessages });
+        this.counters.resumed++;
+        session.attach(handle, 'resumed', request.delivered, now);
+        this.events.emit('session', { session, resumed: true, forgotten: false, restored: true, context });
+        return;
       }
-    }
-    let forgotten = false;
-    if (request.session !== null && !restored && !session?.canResume(request.delivered)) {
-      // Unknown (restarted, expired, ended), or a count this session cannot have: a new session, reported.
-      if (!reported) host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: session === undefined ? 'unknown' : 'impossible_delivered' });
-      session = undefined;
-      forgotten = true;
-    }
-    const resumed = session !== undefined;
-    if (restored && session !== undefined) {
-      this.counters.resumed++;
-      session.attach(handle, 'resumed', request.delivered, now);
-      this.events.emit('session', { session, resumed, forgotten: false, restored, context });
-      return;
-    }
-    if (session === undefined) {
-      if (this.sessions.size >= this.config.maxSessions) {
+      case 'refuse':
+        if (admission.unknown !== null) host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: admission.unknown });
         this.counters.refused++;
         host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionsFull, { limit: this.config.maxSessions });
         host.shut(handle.socket, RESUME_CLOSE_CODES.tryAgainLater, 'try again later');
         return;
+      case 'new': {
+        if (admission.unknown === 'unrestorable' && named !== null && stored !== null) {
+          host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: 'unrestorable', messages: Array.isArray(stored.unacked) ? stored.unacked.length : 0 });
+          // The client gets a new session (forgotten): it hands back what it had not seen acknowledged. The stored
+          // copy is removed, so no other process takes it up either.
+          this.removeStored(named);
+        } else if (admission.unknown !== null) {
+          // Unknown (restarted, expired, ended), or a count this session cannot have: a new session, reported.
+          host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: admission.unknown });
+        }
+        let id = newSessionId();
+        while (this.sessions.has(id)) id = newSessionId();
+        const session = new Session(host, id);
+        this.sessions.set(id, session);
+        this.counters.created++;
+        if (admission.forgotten) this.counters.forgotten++;
+        host.report('debug', SESSION_HUB_DIAGNOSTICS.sessionStarted, { sessions: this.sessions.size });
+        session.attach(handle, 'new', 0, now);
+        this.events.emit('session', { session, resumed: false, forgotten: admission.forgotten, restored: false, context });
+        return;
       }
-      let id = newSessionId();
-      while (this.sessions.has(id)) id = newSessionId();
-      session = new Session(host, id);
-      this.sessions.set(id, session);
-      this.counters.created++;
-      if (forgotten) this.counters.forgotten++;
-      host.report('debug', SESSION_HUB_DIAGNOSTICS.sessionStarted, { sessions: this.sessions.size });
-      session.attach(handle, 'new', 0, now);
-    } else {
-      this.counters.resumed++;
-      session.attach(handle, 'resumed', request.delivered, now);
     }
-    this.events.emit('session', { session, resumed, forgotten, restored: false, context });
+  }
+
+  /** Removes a stored session; a store that throws is reported, never thrown. */
+  private removeStored(id: string): void {
+    try {
+      this.store?.remove(id);
+    } catch (error) {
+      this.host.storeFailed('remove', error);
+    }
   }
 
   /** Adds a listener for `session` (every connection attached to a session, new or resumed); returns its remover. */
@@ -1260,7 +1289,7 @@ export class SessionHub<C = unknown> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const session of [...this.sessions.values()]) session.closeBy('server', RESUME_CLOSE_CODES.goingAway, 'going away');
+    for (const session of [...this.sessions.values()]) session.closeByServer(RESUME_CLOSE_CODES.goingAway, 'going away');
     this.events.clear();
   }
 }

@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import {
+  admitConnection,
+  canResumeSession,
+  createServerSessionState,
+  serverSessionDeadline,
+  serverSessionStep,
+  type AdmissionRequest,
+  type ServerSessionCommand,
+  type ServerSessionEvent,
+  type ServerSessionState,
+} from './index.js';
+
+/** The server end of a resumable session (B14): admission, and how long a session outlives its connections. */
+
+const TTL = 1_000;
+
+function run(events: readonly ServerSessionEvent[], state = createServerSessionState(TTL, 0)): { state: ServerSessionState; commands: ServerSessionCommand[] } {
+  const commands: ServerSessionCommand[] = [];
+  let current = state;
+  for (const event of events) current = serverSessionStep(current, event, commands);
+  return { state: current, commands };
+}
+
+describe('the lifetime of a server-side session (B14)', () => {
+  it('a new session is away with nothing armed until its first connection; attached, nothing of its own is armed', () => {
+    const created = createServerSessionState(TTL, 5);
+    expect(created.phase).toBe('away');
+    expect(serverSessionDeadline(created)).toBeNull();
+    const { state, commands } = run([{ type: 'attach', now: 5, status: 'new' }], created);
+    expect(state.phase).toBe('attached');
+    expect(commands).toEqual([]);
+    expect(serverSessionDeadline(state)).toBeNull();
+  });
+
+  it('B14: a connection lost with any code but 1000 leaves the session waiting ttlMs for its client; it expires then, with how long it was away', () => {
+    const { state, commands } = run([
+      { type: 'attach', now: 0, status: 'new' },
+      { type: 'detach', now: 200, code: 1006 },
+    ]);
+    expect(state.phase).toBe('away');
+    expect(serverSessionDeadline(state)).toBe(200 + TTL);
+    expect(commands).toEqual([]);
+    const early = run([{ type: 'timeout', now: 200 + TTL - 1 }], state);
+    expect(early.state).toBe(state);
+    expect(early.commands).toEqual([]);
+    const due = run([{ type: 'timeout', now: 200 + TTL + 7 }], state);
+    expect(due.state.phase).toBe('ended');
+    expect(due.commands).toEqual([{ type: 'expired', awayMs: TTL + 7 }]);
+    expect(serverSessionDeadline(due.state)).toBeNull();
+  });
+
+  it('B14: the client coming back in time cancels the expiry and is told how long it was away', () => {
+    const { state, commands } = run([
+      { type: 'attach', now: 0, status: 'new' },
+      { type: 'detach', now: 100, code: 1001 },
+      { type: 'attach', now: 350, status: 'resumed' },
+      { type: 'timeout', now: 100 + TTL },
+    ]);
+    expect(state.phase).toBe('attached');
+    expect(commands).toEqual([{ type: 'resumed', awayMs: 250 }]);
+  });
+
+  it('B14: a client that closes with 1000 ends its session at once (nothing waits for it)', () => {
+    const { state, commands } = run([
+      { type: 'attach', now: 0, status: 'new' },
+      { type: 'detach', now: 10, code: 1000 },
+    ]);
+    expect(state.phase).toBe('ended');
+    expect(commands).toEqual([{ type: 'ended', by: 'client' }]);
+  });
+
+  it('a newer connection while one is attached (a half-open one) replaces it: away 0 ms', () => {
+    const { state, commands } = run([
+      { type: 'attach', now: 0, status: 'new' },
+      { type: 'attach', now: 500, status: 'resumed' },
+    ]);
+    expect(state.phase).toBe('attached');
+    expect(commands).toEqual([{ type: 'replace' }, { type: 'resumed', awayMs: 0 }]);
+  });
+
+  it('the server ends it from any phase but ended; once ended, nothing applies', () => {
+    const attached = run([{ type: 'attach', now: 0, status: 'new' }, { type: 'end', now: 1 }]);
+    expect(attached.commands).toEqual([{ type: 'ended', by: 'server' }]);
+    const away = run([{ type: 'attach', now: 0, status: 'new' }, { type: 'detach', now: 1, code: 1006 }, { type: 'end', now: 2 }]);
+    expect(away.commands).toEqual([{ type: 'ended', by: 'server' }]);
+    expect(serverSessionDeadline(away.state)).toBeNull();
+    const after = run([{ type: 'attach', now: 3, status: 'resumed' }, { type: 'end', now: 4 }, { type: 'timeout', now: 10_000 }], away.state);
+    expect(after.state).toBe(away.state);
+    expect(after.commands).toEqual([]);
+  });
+
+  it('a detach while away (a connection already let go) changes nothing', () => {
+    const away = createServerSessionState(TTL, 0);
+    expect(run([{ type: 'detach', now: 5, code: 1006 }], away).state).toBe(away);
+  });
+
+  it('written counts only up: a client cannot have delivered more than was ever written to it', () => {
+    const { state } = run([{ type: 'written', seq: 4 }, { type: 'written', seq: 2 }]);
+    expect(state.written).toBe(4);
+    expect(canResumeSession(state, 1, 4)).toBe(true);
+    expect(canResumeSession(state, 1, 5)).toBe(false);
+    // Below what it acknowledged: it cannot be this session's client either.
+    expect(canResumeSession(state, 3, 2)).toBe(false);
+  });
+
+  const event: fc.Arbitrary<ServerSessionEvent> = fc.oneof(
+    fc.record({ type: fc.constant('attach' as const), now: fc.integer({ min: 0, max: 5_000 }), status: fc.constantFrom('new' as const, 'resumed' as const) }),
+    fc.record({ type: fc.constant('detach' as const), now: fc.integer({ min: 0, max: 5_000 }), code: fc.constantFrom(1000, 1001, 1006, 1011, 4001) }),
+    fc.record({ type: fc.constant('written' as const), seq: fc.integer({ min: 0, max: 50 }) }),
+    fc.record({ type: fc.constant('timeout' as const), now: fc.integer({ min: 0, max: 5_000 }) }),
+    fc.record({ type: fc.constant('end' as const), now: fc.integer({ min: 0, max: 5_000 }) }),
+  );
+
+  test.prop([fc.array(event, { maxLength: 60 })])(
+    'B14 for all event sequences: it ends at most once and stays ended; it expires only while away and at or after ttlMs past the loss; an expiry is armed exactly while away after a loss; written never falls',
+    (events) => {
+      // Time is monotonic: each event's time is at least the one before.
+      let clock = 0;
+      const timed = events.map((e) => {
+        if (!('now' in e)) return e;
+        clock = Math.max(clock, e.now);
+        return { ...e, now: clock };
+      });
+      let state = createServerSessionState(TTL, 0);
+      let endings = 0;
+      let lostAt: number | null = null;
+      for (const e of timed) {
+        const out: ServerSessionCommand[] = [];
+        const before = state;
+        state = serverSessionStep(state, e, out);
+        for (const command of out) {
+          if (command.type === 'ended' || command.type === 'expired') endings++;
+          if (command.type === 'expired') {
+            expect(before.phase).toBe('away');
+            expect(lostAt).not.toBeNull();
+            expect((e as { now: number }).now).toBeGreaterThanOrEqual(lostAt! + TTL);
+          }
+          if (command.type === 'replace') expect(before.phase).toBe('attached');
+        }
+        if (before.phase === 'ended') {
+          expect(state).toBe(before);
+          expect(out).toEqual([]);
+        }
+        if (e.type === 'detach' && before.phase === 'attached') lostAt = e.now;
+        expect(state.written).toBeGreaterThanOrEqual(before.written);
+        expect(state.phase === 'ended').toBe(endings > 0);
+        expect(serverSessionDeadline(state) !== null).toBe(state.phase === 'away' && lostAt !== null && state.expiresAt !== null);
+        if (state.phase === 'away' && state.expiresAt !== null) expect(state.expiresAt).toBe(lostAt! + TTL);
+      }
+      expect(endings).toBeLessThanOrEqual(1);
+    },
+  );
+});
+
+describe('admission: where a connection goes (B14)', () => {
+  const base: AdmissionRequest = { named: true, delivered: 3, held: null, stored: null, sessions: 0, maxSessions: 10 };
+
+  it('a client that names no session gets a new one, unless the hub is full', () => {
+    expect(admitConnection({ ...base, named: false })).toEqual({ kind: 'new', forgotten: false, unknown: null });
+    expect(admitConnection({ ...base, named: false, sessions: 10 })).toEqual({ kind: 'refuse', unknown: null });
+  });
+
+  it('a held session is resumed when the client can be its own; else the client is forgotten with a new one', () => {
+    expect(admitConnection({ ...base, held: { written: 5, ackedThrough: 2 } })).toEqual({ kind: 'resume' });
+    // Resuming needs no room: it is held already.
+    expect(admitConnection({ ...base, held: { written: 5, ackedThrough: 2 }, sessions: 10 })).toEqual({ kind: 'resume' });
+    expect(admitConnection({ ...base, held: { written: 2, ackedThrough: 0 } })).toEqual({ kind: 'new', forgotten: true, unknown: 'impossible_delivered' });
+  });
+
+  it('a stored session (another process held it) is restored when the client can be its own and there is room', () => {
+    expect(admitConnection({ ...base, stored: { written: 3, ackedThrough: 3 } })).toEqual({ kind: 'restore' });
+    expect(admitConnection({ ...base, stored: { written: 1, ackedThrough: 0 } })).toEqual({ kind: 'new', forgotten: true, unknown: 'unrestorable' });
+    expect(admitConnection({ ...base, stored: 'invalid' })).toEqual({ kind: 'new', forgotten: true, unknown: 'unrestorable' });
+    expect(admitConnection({ ...base, stored: { written: 3, ackedThrough: 3 }, sessions: 10 })).toEqual({ kind: 'refuse', unknown: 'unknown' });
+  });
+
+  it('a named session known nowhere: forgotten, with a new one', () => {
+    expect(admitConnection(base)).toEqual({ kind: 'new', forgotten: true, unknown: 'unknown' });
+  });
+
+  const candidate = fc.record({ written: fc.integer({ min: 0, max: 20 }), ackedThrough: fc.integer({ min: 0, max: 20 }) });
+  test.prop([
+    fc.record({
+      named: fc.boolean(),
+      delivered: fc.integer({ min: 0, max: 25 }),
+      held: fc.option(candidate, { nil: null }),
+      stored: fc.oneof(fc.constant(null), fc.constant('invalid' as const), candidate),
+      sessions: fc.integer({ min: 0, max: 12 }),
+      maxSessions: fc.integer({ min: 1, max: 10 }),
+    }),
+  ])('for all requests: a session is resumed or restored only if the client can be its own; a new one never past maxSessions; a client that named none is never forgotten', (request) => {
+    const admission = admitConnection(request);
+    const full = request.sessions >= request.maxSessions;
+    if (admission.kind === 'resume') {
+      expect(request.named && request.held !== null && canResumeSession(request.held, request.held.ackedThrough, request.delivered)).toBe(true);
+    }
+    if (admission.kind === 'restore') {
+      const stored = request.stored;
+      expect(request.named && request.held === null && !full && stored !== null && stored !== 'invalid' && canResumeSession(stored, stored.ackedThrough, request.delivered)).toBe(true);
+    }
+    if (admission.kind === 'new') {
+      expect(full).toBe(false);
+      expect(admission.forgotten).toBe(request.named);
+    }
+    if (admission.kind === 'refuse') expect(full).toBe(true);
+  });
+});
