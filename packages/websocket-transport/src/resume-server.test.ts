@@ -688,6 +688,49 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     hub.close();
   });
 
+  it('B14: a stored session the client cannot be (or that cannot be read) is forgotten with a new one; the stored copy is removed, and a store that throws is reported, not thrown', async () => {
+    const platform = manualPlatform();
+    const diagnostics: Diagnostic[] = [];
+    const removed: string[] = [];
+    const stored = new Map<string, unknown>([
+      ['aaaaaaaaaaaaaaaaaaaaaa', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 2, unacked: ['one', 'two'] }],
+      ['bbbbbbbbbbbbbbbbbbbbbb', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 0, unacked: [5] }],
+    ]);
+    const hub = createSessionHub({
+      scheduler: createScheduler({ platform }),
+      onDiagnostic: (d) => diagnostics.push(d),
+      store: {
+        load: (id: string) => Promise.resolve((stored.get(id) ?? null) as never),
+        save: () => undefined,
+        remove: (id: string) => {
+          removed.push(id);
+          throw new Error('store down');
+        },
+      },
+    });
+    const events: SessionEvent[] = [];
+    hub.on('session', (event) => events.push(event));
+    // Says it delivered 5 of a session that wrote 2: impossible. Then a stored payload that is not a message.
+    hub.connect(new Wire(), query({ ka: '1', ka_s: 'aaaaaaaaaaaaaaaaaaaaaa', ka_d: '5' }));
+    hub.connect(new Wire(), query({ ka: '1', ka_s: 'bbbbbbbbbbbbbbbbbbbbbb', ka_d: '0' }));
+    for (let i = 0; i < 20 && events.length < 2; i++) await Promise.resolve();
+    expect(events.map(({ resumed, forgotten, restored }) => ({ resumed, forgotten, restored }))).toEqual([
+      { resumed: false, forgotten: true, restored: false },
+      { resumed: false, forgotten: true, restored: false },
+    ]);
+    expect(removed).toEqual(['aaaaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbbbb']);
+    expect(diagnostics.filter((d) => d.name === SESSION_HUB_DIAGNOSTICS.sessionUnknown).map((d) => d.fields)).toEqual([
+      { reason: 'unrestorable', messages: 2 },
+      { reason: 'unrestorable', messages: 1 },
+    ]);
+    expect(diagnostics.filter((d) => d.name === SESSION_HUB_DIAGNOSTICS.storeFailed).map((d) => d.fields)).toEqual([
+      { op: 'remove', error: 'Error' },
+      { op: 'remove', error: 'Error' },
+    ]);
+    expect(hub.stats()).toMatchObject({ created: 2, forgotten: 2, resumed: 0, sessions: 2 });
+    hub.close();
+  });
+
   test.prop([fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0006', '\u0006A', '\u0006a1', '\u0006A0', '\u0006\u0006x', '\u0006H1 new a 0')).map((s) => s), { maxLength: 40 })])(
     'B14: any text a client sends never throws; data is delivered unescaped and in order, control frames never reach the application',
     (frames) => {
