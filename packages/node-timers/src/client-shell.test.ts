@@ -1,6 +1,6 @@
-import { defineConnectionConfig, type ConnectionCommand, type Diagnostic, type ShutdownReport } from '@keepalive/core';
+import { defineConnectionConfig, type ConnectionUserEvent, type Diagnostic, type ShutdownReport } from '@keepalive/core';
 import { describe, expect, it } from 'vitest';
-import { ClientShell } from './index.js';
+import { ClientShell, type TransportCommand } from './index.js';
 import { manualScheduler } from './test-support/manual-scheduler.js';
 
 interface ProbeEvents {
@@ -12,6 +12,7 @@ interface ProbeEvents {
 /** The smallest transport over the shell: it records the commands and never gets a socket. */
 class Probe extends ClientShell<ProbeEvents, string> {
   readonly commands: string[] = [];
+  readonly userEvents: string[] = [];
   readonly stale: string[] = [];
   finished = 0;
 
@@ -58,18 +59,17 @@ class Probe extends ClientShell<ProbeEvents, string> {
     return this.whenClosed;
   }
 
-  protected execute(command: ConnectionCommand): void {
+  protected execute(command: TransportCommand): void {
     this.commands.push(command.type);
     if (command.type === 'close_socket') this.driver.enqueue({ type: 'socket_closed', now: this.now(), code: 1000, reason: '' });
-    if (command.type !== 'event') return;
-    const event = command.event;
-    if (event.type === 'open') this.driver.later(() => this.events.emit('open', { attempt: event.attempt }));
+  }
+
+  protected emitUserEvent(event: ConnectionUserEvent): void {
+    this.userEvents.push(event.type);
+    if (event.type === 'open') this.events.emit('open', { attempt: event.attempt });
     if (event.type === 'closed') {
-      this.finish();
       this.last = event.report;
-      this.driver.later(() => {
-        this.closedWith({ cause: event.cause, report: event.report });
-      });
+      this.closedWith({ cause: event.cause, report: event.report });
     }
   }
 
@@ -140,6 +140,8 @@ describe('ClientShell: the half of a client every transport shares', () => {
     probe.step('close');
     const closed = await probe.whenDone();
     expect(closed.cause).toBe('closed');
+    expect(probe.finished).toBe(1);
+    expect(probe.userEvents).toEqual(['open', 'closed']);
     expect(closed.report).toEqual(probe.report);
     expect(closed.report.total).toBe(1);
     expect(closed.report.active).toEqual({ tool_exec: 1 });

@@ -1,4 +1,4 @@
-import { CLOSE_CODES, type ConnectionCommand, type ConnectionConfig, type ConnectionEvent, type ConnectionState, type Diagnostic } from '@keepalive/core';
+import { CLOSE_CODES, type ConnectionCommand, type ConnectionConfig, type ConnectionEvent, type ConnectionState, type ConnectionUserEvent, type Diagnostic } from '@keepalive/core';
 import { clientPhase, ConnectionDriver, type ClientPhase } from './connection-driver.js';
 import { Emitter } from './emitter.js';
 import { onProcessExit } from './exit-hooks.js';
@@ -37,6 +37,9 @@ export interface ClientShellOptions {
   /** Called with every diagnostic (validated by the sink). */
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
 }
+
+/** The commands a transport carries out: every connection command but `event` and `diagnostic`, which the shell delivers. */
+export type TransportCommand = Exclude<ConnectionCommand, { readonly type: 'event' | 'diagnostic' }>;
 
 /** The events every client emits that the shell itself emits: `error` (a listener or the platform failed) and `closed`. */
 export interface ClientShellEvents {
@@ -102,7 +105,20 @@ export abstract class ClientShell<Events extends ClientShellEvents, M> {
       subscribers: this.subscribers,
       transport: {
         execute: (command) => {
-          this.execute(command);
+          // What reaches the application waits for the step to end; the closing is carried out within it.
+          if (command.type === 'event') {
+            const event = command.event;
+            if (event.type === 'closed') this.finish();
+            this.driver.later(() => {
+              this.emitUserEvent(event);
+            });
+          } else if (command.type === 'diagnostic') {
+            this.driver.later(() => {
+              this.diagnose(command);
+            });
+          } else {
+            this.execute(command);
+          }
         },
         unclaimed: (message) => {
           this.unclaimed(message);
@@ -129,8 +145,11 @@ export abstract class ClientShell<Events extends ClientShellEvents, M> {
     this.events.off(event, listener);
   }
 
-  /** Carries out one command of the step (see {@link ConnectionDriver}). */
-  protected abstract execute(command: ConnectionCommand): void;
+  /** Carries out one command of the step (see {@link ConnectionDriver}): every command but `event` and `diagnostic`, which the shell delivers. */
+  protected abstract execute(command: TransportCommand): void;
+
+  /** Emits one of the machine's user events as the transport's own (after the step; a `closed` ends with {@link closedWith}). */
+  protected abstract emitUserEvent(event: ConnectionUserEvent): void;
 
   /** An inbound message the machine did not take (its socket was gone): to be said, not dropped silently. */
   protected abstract unclaimed(message: M): void;
@@ -193,7 +212,7 @@ export abstract class ClientShell<Events extends ClientShellEvents, M> {
     this.resolveClosed(closed);
   }
 
-  /** Closed for good (the machine's `closed` event is in the step): nothing armed, held or listened to remains. */
+  /** Closed for good (called in the step with the machine's `closed` event): nothing armed, held or listened to remains. */
   protected finish(): void {
     this.driver.dispose();
     this.signal?.removeEventListener('abort', this.abort);

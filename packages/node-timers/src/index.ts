@@ -51,7 +51,7 @@ export {
 export { StateSubscribers, createWorkActivity, runActivity, type WorkEvent, type WorkHost } from './work.js';
 export { Emitter } from './emitter.js';
 export { ConnectionDriver, clientPhase, type ClientPhase, type ConnectionDriverOptions, type ConnectionTransport } from './connection-driver.js';
-export { ClientShell, type ClientShellEvents, type ClientShellOptions } from './client-shell.js';
+export { ClientShell, type ClientShellEvents, type ClientShellOptions, type TransportCommand } from './client-shell.js';
 export { onProcessExit } from './exit-hooks.js';
 export { ScheduledNode, createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { defaultPlatform, nodePlatform, type Platform, type TimerHandle } from './clock.js';

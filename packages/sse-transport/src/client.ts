@@ -1,10 +1,9 @@
 import {
   CLOSE_CODES,
   wantsSocket,
-  type ConnectionCommand,
   type ConnectionUserEvent,
 } from '@keepalive/core';
-import { ClientShell, errorName } from '@keepalive/node-timers';
+import { ClientShell, type TransportCommand, errorName } from '@keepalive/node-timers';
 import { createParser, type EventSourceMessage, type EventSourceParser, type ParseError } from 'eventsource-parser';
 import { HTTP_CLOSE_BASE, UNSUPPORTED_DATA, parseUrl, resolveSseClientOptions, type ResolvedSseClientOptions } from './client-options.js';
 import {
@@ -93,7 +92,7 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
   // -------------------------------------------------------------------------
   // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
-  protected execute(command: ConnectionCommand): void {
+  protected execute(command: TransportCommand): void {
     switch (command.type) {
       case 'open_socket': {
         const context: SseConnectContext = { attempt: command.attempt, lastEventId: this.last };
@@ -118,19 +117,6 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
         if (message !== null) this.driver.later(() => this.events.emit('message', message));
         return;
       }
-      case 'event': {
-        const event = command.event;
-        if (event.type === 'closed') this.finish();
-        this.driver.later(() => {
-          this.emitUserEvent(event);
-        });
-        return;
-      }
-      case 'diagnostic':
-        this.driver.later(() => {
-          this.diagnose(command);
-        });
-        return;
       /* c8 ignore next 3 -- the probe: nothing is sent (see the mapping above); the machine armed the liveness deadline */
       case 'keepalive':
       case 'reply_heartbeat':
@@ -141,7 +127,7 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
     }
   }
 
-  private emitUserEvent(event: ConnectionUserEvent): void {
+  protected emitUserEvent(event: ConnectionUserEvent): void {
     switch (event.type) {
       case 'open':
         this.events.emit('open', { attempt: event.attempt });

@@ -2,12 +2,11 @@ import {
   CLOSE_CODES,
   isResuming,
   wantsSocket,
-  type ConnectionCommand,
   type ConnectionEvent,
   type ConnectionUserEvent,
   type ResumeWire,
 } from '@keepalive/core';
-import { ClientShell, errorName, toError } from '@keepalive/node-timers';
+import { ClientShell, type TransportCommand, errorName, toError } from '@keepalive/node-timers';
 import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
@@ -188,7 +187,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
   // -------------------------------------------------------------------------
   // Commands: carried out during the step; what reaches the application waits for the loop to deliver it.
 
-  protected execute(command: ConnectionCommand): void {
+  protected execute(command: TransportCommand): void {
     const socket = this.socket;
     switch (command.type) {
       case 'open_socket': {
@@ -308,19 +307,6 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
       case 'drain':
         this.undelivered = this.payloads.drain();
         return;
-      case 'event': {
-        const event = command.event;
-        if (event.type === 'closed') this.finish();
-        this.driver.later(() => {
-          this.emitUserEvent(event);
-        });
-        return;
-      }
-      case 'diagnostic':
-        this.driver.later(() => {
-          this.diagnose(command);
-        });
-        return;
     }
   }
 
@@ -356,7 +342,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     this.driver.enqueue(event);
   }
 
-  private emitUserEvent(event: ConnectionUserEvent): void {
+  protected emitUserEvent(event: ConnectionUserEvent): void {
     if (event.type === 'forgotten') {
       // Exactly the messages this event counts: a `closed` in the same step hands back its own.
       const messages = Object.freeze(this.handedBack.splice(0, event.messages));
