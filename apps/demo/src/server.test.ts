@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDemoServer, type DemoServer } from './server.js';
 import { startWorkers, type Workers } from './workers.js';
+import { within } from 'keepalive-test-support';
 
 /** The demo server with real sockets on 127.0.0.1, random ports; every wait bounded. */
 
@@ -25,15 +26,6 @@ afterEach(async () => {
 async function start(): Promise<DemoServer> {
   server = await startDemoServer({ host: '127.0.0.1', port: 0, token: TOKEN, idleLimitMs: IDLE, pongTimeoutMs: 300, maxPayload: 4_096 });
   return server;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)), ms).unref(),
-    ),
-  ]);
 }
 
 function open(url: string, headers: Record<string, string> = {}): WebSocket {

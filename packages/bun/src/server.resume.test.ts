@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createKeepaliveClient, resumable, type ClientSessionEvent, type KeepaliveClient } from '@keepalive/websocket-transport';
 import { RuntimeChild, type ChildLine } from 'keepalive-test-support/runtime-child';
+import { Queue, within } from 'keepalive-test-support';
 
 /**
  * Resumable sessions (spec B14) on a REAL Bun server: `src/test-support/resume-server.ts` runs `Bun.serve` with
@@ -20,31 +21,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Items in arrival order; `next()` takes the oldest, waiting (bounded) for one to come. */
-class Queue<T> {
-  private readonly items: T[] = [];
-  private readonly waiters: ((item: T) => void)[] = [];
-  push(item: T): void {
-    const waiter = this.waiters.shift();
-    if (waiter === undefined) this.items.push(item);
-    else waiter(item);
-  }
-  next(what: string, ms = 10_000): Promise<T> {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift() as T);
-    return within(new Promise<T>((resolve) => this.waiters.push(resolve)), ms, what);
-  }
-}
-
 async function startServer(resume: Record<string, unknown> = { ackDelayMs: 20 }): Promise<{ child: RuntimeChild; port: number }> {
   const child = new RuntimeChild(BUN, ['run', 'src/test-support/resume-server.ts', JSON.stringify(resume)], { cwd: PACKAGE_DIR, timeoutMs: 60_000 });
   cleanups.push(() => child.stop());
@@ -55,7 +31,7 @@ async function startServer(resume: Record<string, unknown> = { ackDelayMs: 20 })
 /** A raw `ws` client: frames as text, in order. */
 async function rawClient(url: string): Promise<{ ws: WebSocket; frames: Queue<string> }> {
   const ws = new WebSocket(url);
-  const frames = new Queue<string>();
+  const frames = new Queue<string>(10_000);
   ws.on('error', () => undefined);
   ws.on('message', (data: Buffer) => frames.push(data.toString()));
   cleanups.push(() => ws.terminate());
@@ -75,9 +51,9 @@ function resumeClient(port: number): { client: KeepaliveClient; sockets: WebSock
     { resume: resumable({ ackDelayMs: 20 }), heartbeatIntervalMs: 100, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } },
   );
   cleanups.push(() => client.close());
-  const sessions = new Queue<ClientSessionEvent>();
+  const sessions = new Queue<ClientSessionEvent>(10_000);
   const received: string[] = [];
-  const arrived = new Queue<string>();
+  const arrived = new Queue<string>(10_000);
   client.on('session', (event) => sessions.push(event));
   client.on('message', ({ data }) => {
     const text = typeof data === 'string' ? data : `binary:${[...data].join(',')}`;

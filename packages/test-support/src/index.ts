@@ -92,3 +92,5 @@ export class FakeSocket {
     for (const listener of [...(this.listeners.get(type) ?? [])]) listener(event);
   }
 }
+
+export { Queue, within } from './waits.js';

@@ -5,6 +5,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { createKeepaliveClient, resumable } from './index.node.js';
 import { createSessionHub, type ResumableSession, type ResumeSocket, type SessionMessage } from './resume-server.js';
 import { keepAlive } from './server.js';
+import { within } from 'keepalive-test-support';
 
 /**
  * Regressions of the resumable session (B14), from a review of the first version: each of these lost or mangled a
@@ -15,10 +16,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref())]);
-}
 
 /** Resolves when `check()` holds, checked on every event-loop turn (bounded by `within`). */
 function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {

@@ -4,7 +4,7 @@ import { fc, test } from '@fast-check/vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
-import { manualPlatform } from 'keepalive-test-support';
+import { manualPlatform, Queue, within } from 'keepalive-test-support';
 import {
   ReplayFullError,
   SESSION_HUB_DIAGNOSTICS,
@@ -30,32 +30,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref()),
-  ]);
-}
-
-/** Items in arrival order; `next()` takes the oldest, waiting (bounded) for one to come. */
-class Queue<T> {
-  private readonly items: T[] = [];
-  private readonly waiters: ((item: T) => void)[] = [];
-  push(item: T): void {
-    const waiter = this.waiters.shift();
-    if (waiter === undefined) this.items.push(item);
-    else waiter(item);
-  }
-  next(what: string, ms = 5_000): Promise<T> {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift() as T);
-    return within(new Promise<T>((resolve) => this.waiters.push(resolve)), ms, what);
-  }
-  /** Items that arrived and were not taken. */
-  get pending(): readonly T[] {
-    return this.items;
-  }
-}
 
 type Frame = string | Uint8Array;
 

@@ -7,6 +7,7 @@ import { KeepaliveOptionError } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 import { createKeepaliveServer, keepAlive, type ServerKeepalive } from './server.js';
+import { within } from 'keepalive-test-support';
 
 /** The server side with real sockets on 127.0.0.1, random ports, every wait bounded. */
 
@@ -37,13 +38,6 @@ async function client(url: string, options: WebSocket.ClientOptions = {}): Promi
   cleanups.push(() => socket.terminate());
   await once(socket, 'open');
   return socket;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref()),
-  ]);
 }
 
 function closeOf(socket: WebSocket): Promise<{ code: number; reason: string; at: number }> {
