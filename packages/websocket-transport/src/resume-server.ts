@@ -494,12 +494,6 @@ function pingText(payload: ResumeFrame): string {
   return text;
 }
 
-/**
- * One session. Per session: this object, its delivery state (one small
- * object, replaced on each step), its scheduler entry, and the payloads the
- * client has not acknowledged (a ring, allocated only while any wait).
- * Listeners are one small array, allocated on the first `on`.
- */
 /** A session another process held, read back from the hub's store: its delivery state and unacknowledged payloads. */
 interface RestoredSession {
   readonly state: DeliveryState;
@@ -522,6 +516,12 @@ function restoreSession(config: DeliveryConfig, stored: StoredSession, now: numb
   return state === null ? null : { state, unacked };
 }
 
+/**
+ * One session. Per session: this object, its delivery state and its lifetime
+ * state (small objects, replaced on each step), its scheduler entry, and the payloads the
+ * client has not acknowledged (a ring, allocated only while any wait).
+ * Listeners are one small array, allocated on the first `on`.
+ */
 class Session implements ResumableSession {
   state: DeliveryState;
   /** The session's lifetime (the core's server-session machine): attached, away and expiring, or ended. */
