@@ -31,8 +31,6 @@ export interface ServerSessionState {
   readonly expiresAt: number | null;
   /** When its last connection was lost (or when it was created). */
   readonly awaySince: number;
-  /** The highest message number ever written to a connection: a client cannot have delivered more. */
-  readonly written: number;
 }
 
 /**
@@ -40,14 +38,12 @@ export interface ServerSessionState {
  *
  * - `attach`: a connection joins it (`status` is what its hello says: `new` or `resumed`);
  * - `detach`: its connection closed with `code` (1000: the client ended the session);
- * - `written`: message `seq` was written to the connection;
  * - `timeout`: time passed to `now` (the hub's timer at {@link serverSessionDeadline});
  * - `end`: the server ends it (the application's `close`, or the hub closing).
  */
 export type ServerSessionEvent =
   | { readonly type: 'attach'; readonly now: number; readonly status: HelloStatus }
   | { readonly type: 'detach'; readonly now: number; readonly code: number }
-  | { readonly type: 'written'; readonly seq: number }
   | { readonly type: 'timeout'; readonly now: number }
   | { readonly type: 'end'; readonly now: number };
 
@@ -75,8 +71,8 @@ const ENDED_BY_SERVER: ServerSessionCommand = /* @__PURE__ */ Object.freeze({ ty
 const NORMAL_CLOSE = 1000;
 
 /** A session made at `now` and not yet joined by a connection (`away`, nothing armed). */
-export function createServerSessionState(ttlMs: number, now: number, written = 0): ServerSessionState {
-  return { phase: 'away', ttlMs, expiresAt: null, awaySince: now, written };
+export function createServerSessionState(ttlMs: number, now: number): ServerSessionState {
+  return { phase: 'away', ttlMs, expiresAt: null, awaySince: now };
 }
 
 /**
@@ -100,8 +96,6 @@ export function serverSessionStep(state: ServerSessionState, event: ServerSessio
         return { ...state, phase: 'ended', awaySince: event.now };
       }
       return { ...state, phase: 'away', awaySince: event.now, expiresAt: event.now + state.ttlMs };
-    case 'written':
-      return event.seq > state.written ? { ...state, written: event.seq } : state;
     case 'timeout':
       if (state.phase !== 'away' || state.expiresAt === null || event.now < state.expiresAt) return state;
       out.push({ type: 'expired', awayMs: Math.max(0, event.now - state.awaySince) });
@@ -120,18 +114,20 @@ export function serverSessionDeadline(state: ServerSessionState): number | null 
   return state.phase === 'away' ? state.expiresAt : null;
 }
 
-/**
- * Whether a client that says it delivered `delivered` of the server's messages can be this session's: at least what
- * it acknowledged (`ackedThrough`, the delivery machine's), and no more than was ever written to it.
- */
-export function canResumeSession(state: Pick<ServerSessionState, 'written'>, ackedThrough: number, delivered: number): boolean {
-  return delivered >= ackedThrough && delivered <= state.written;
-}
-
 /** A session as far as admission needs it: what was written to it, and what its client acknowledged. */
 export interface AdmissionCandidate {
+  /** The highest message number a connection took (written without the socket failing): a client cannot have delivered more. */
   readonly written: number;
+  /** What the client acknowledged (the delivery machine's `ackedThrough`). */
   readonly ackedThrough: number;
+}
+
+/**
+ * Whether a client that says it delivered `delivered` of the server's messages can be this session's: at least what
+ * it acknowledged, and no more than was ever written to it.
+ */
+export function canResumeSession(session: AdmissionCandidate, delivered: number): boolean {
+  return delivered >= session.ackedThrough && delivered <= session.written;
 }
 
 /** What a hub knows when a connection asks to join a session. */
@@ -174,11 +170,11 @@ export function admitConnection(request: AdmissionRequest): Admission {
   const full = request.sessions >= request.maxSessions;
   if (!named) return full ? { kind: 'refuse', unknown: null } : { kind: 'new', forgotten: false, unknown: null };
   if (held !== null) {
-    if (canResumeSession(held, held.ackedThrough, delivered)) return { kind: 'resume' };
+    if (canResumeSession(held, delivered)) return { kind: 'resume' };
     return full ? { kind: 'refuse', unknown: 'impossible_delivered' } : { kind: 'new', forgotten: true, unknown: 'impossible_delivered' };
   }
   if (stored !== null && !full) {
-    if (stored !== 'invalid' && canResumeSession(stored, stored.ackedThrough, delivered)) return { kind: 'restore' };
+    if (stored !== 'invalid' && canResumeSession(stored, delivered)) return { kind: 'restore' };
     return { kind: 'new', forgotten: true, unknown: 'unrestorable' };
   }
   return full ? { kind: 'refuse', unknown: 'unknown' } : { kind: 'new', forgotten: true, unknown: 'unknown' };

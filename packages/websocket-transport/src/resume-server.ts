@@ -528,6 +528,8 @@ class Session implements ResumableSession {
   life: ServerSessionState;
   handle: Connection | null = null;
   private readonly entry: ScheduledEntry;
+  /** The highest number a connection took (written without the socket failing): a client cannot have delivered more. */
+  private written = 0;
   private ring: SessionMessage[] | null = null;
   private ringHead = 0;
   private ringFirst = 1;
@@ -545,8 +547,9 @@ class Session implements ResumableSession {
   ) {
     const now = host.scheduler.now();
     this.state = restored?.state ?? createDeliveryState(host.config.delivery, now);
-    this.life = createServerSessionState(host.config.sessionTtlMs, now, restored?.state.transmittedThrough ?? 0);
+    this.life = createServerSessionState(host.config.sessionTtlMs, now);
     if (restored !== null) {
+      this.written = restored.state.transmittedThrough;
       this.ring = restored.unacked.length === 0 ? null : [...restored.unacked];
       this.ringFirst = restored.state.ackedThrough + 1;
       this.savedCounters = this.counters();
@@ -584,7 +587,7 @@ class Session implements ResumableSession {
 
   /** What admission needs of this session (the rule is the core's `admitConnection`). */
   get candidate(): AdmissionCandidate {
-    return { written: this.life.written, ackedThrough: this.state.ackedThrough };
+    return { written: this.written, ackedThrough: this.state.ackedThrough };
   }
 
   /** Attaches a connection: hello first (it carries the acknowledgement), then the retransmission. */
@@ -880,7 +883,7 @@ class Session implements ResumableSession {
       this.failed = handle;
       return;
     }
-    if (seq > this.life.written) this.live({ type: 'written', seq });
+    if (seq > this.written) this.written = seq;
     const accepting = this.host.accepting;
     if (accepting !== null && seq === this.state.nextSeq - 1) accepting.sent = true;
   }
