@@ -1,7 +1,8 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { SESSION_DIAGNOSTICS as D, SESSION_TIMERS, deadlineOf, wantsHeartbeat, type SessionOptions, type SessionTimer } from './index.js';
+import { SESSION_DIAGNOSTICS as D, SESSION_TIMERS, deadlineOf, wantsHeartbeat, type SessionTimer } from './index.js';
 import { SimDriver } from './__tests__/driver.js';
+import { sessionOptions as options } from './__tests__/arbitraries.js';
 
 /**
  * Properties over random event sequences: random reasons, attach/detach,
@@ -46,14 +47,6 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'shutdown' as const }) },
 );
 
-const options: fc.Arbitrary<SessionOptions> = fc.record({
-  heartbeatIntervalMs: fc.integer({ min: 1, max: 1_000 }),
-  idleDelayMs: fc.integer({ min: 1, max: 1_000 }),
-  sendKeepalives: fc.boolean(),
-  permitWithoutActivity: fc.boolean(),
-  pongTimeoutMs: fc.option(fc.integer({ min: 1, max: 1_500 }), { nil: null }),
-  stuckActivityMs: fc.option(fc.integer({ min: 1, max: 3_000 }), { nil: null }),
-});
 
 function play(sim: SimDriver, a: Action): void {
   switch (a.k) {

@@ -11,10 +11,10 @@ import {
   type MutableSessionState,
   type SessionCommand,
   type SessionEvent,
-  type SessionOptions,
   type SessionState,
   type StepOptions,
 } from './index.js';
+import { sessionOptions as options } from './__tests__/arbitraries.js';
 
 /**
  * The driver paths against the reference: `step` with options and
@@ -40,14 +40,6 @@ const raw: fc.Arbitrary<Raw> = fc.oneof(
 );
 const timed = fc.record({ raw, dt: fc.oneof(fc.integer({ min: 0, max: 1_500 }), fc.constant(-20)) });
 
-const options: fc.Arbitrary<SessionOptions> = fc.record({
-  heartbeatIntervalMs: fc.integer({ min: 1, max: 1_000 }),
-  idleDelayMs: fc.integer({ min: 1, max: 1_000 }),
-  sendKeepalives: fc.boolean(),
-  permitWithoutActivity: fc.boolean(),
-  pongTimeoutMs: fc.option(fc.integer({ min: 1, max: 1_500 }), { nil: null }),
-  stuckActivityMs: fc.option(fc.integer({ min: 1, max: 3_000 }), { nil: null }),
-});
 const stepOptions: fc.Arbitrary<StepOptions> = fc.record({ debug: fc.option(fc.boolean(), { nil: undefined }), timerCommands: fc.option(fc.boolean(), { nil: undefined }) });
 
 function toEvent(state: SessionState, r: Raw, now: number): SessionEvent {
