@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createScheduler, createSessionActivity, type Platform } from './index.js';
+import { createSessionActivity } from './index.js';
+import { manualScheduler } from './test-support/manual-scheduler.js';
 
 describe('activity state snapshots', () => {
   it('S1 S5: state is a snapshot: the same object until something changes, never written after it was handed out', () => {
-    let time = 0;
-    const timers: { at: number; fn: () => void }[] = [];
-    const platform: Platform = {
-      now: () => time,
-      setTimeout: (fn, delay) => {
-        timers.push({ at: time + delay, fn });
-        return timers.length;
-      },
-      clearTimeout: () => undefined,
-      unref: () => undefined,
-    };
-    const activity = createSessionActivity({ scheduler: createScheduler({ platform }), heartbeatIntervalMs: 100 });
+    const clock = manualScheduler();
+    const activity = createSessionActivity({ scheduler: clock.scheduler, heartbeatIntervalMs: 100 });
     const idle = activity.state;
     expect(activity.state).toBe(idle);
     activity.attach(() => undefined);
@@ -25,8 +16,8 @@ describe('activity state snapshots', () => {
     expect(idle.attached).toBe(false);
     expect(busy.total).toBe(1);
     // A tick nobody reads changes the live state; the old snapshot stays as it was.
-    time = 100;
-    for (const timer of timers.splice(0)) if (timer.at <= time) timer.fn();
+    expect(clock.armedAt).toBe(100);
+    clock.fire();
     expect(busy.keepalivesSent).toBe(0);
     expect(activity.state.keepalivesSent).toBe(1);
     expect(activity.state).toBe(activity.state);

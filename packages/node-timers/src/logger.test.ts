@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createScheduler, createSessionActivity, debugListener, type Platform } from './index.js';
+import { createSessionActivity, debugListener } from './index.js';
+import { manualScheduler } from './test-support/manual-scheduler.js';
 
 describe('diagnostic sink', () => {
   it('S5: debugListener says whether a debug diagnostic would reach anyone', () => {
@@ -18,18 +19,8 @@ describe('diagnostic sink', () => {
   });
 
   it('S5: the heartbeat tick reaches a debug listener, and a pino logger at info gets no heartbeat', () => {
-    let time = 0;
-    const pending: { at: number; fn: () => void }[] = [];
-    const platform: Platform = {
-      now: () => time,
-      setTimeout: (fn, delay) => {
-        pending.push({ at: time + delay, fn });
-        return pending.length;
-      },
-      clearTimeout: () => undefined,
-      unref: () => undefined,
-    };
-    const scheduler = createScheduler({ platform });
+    const clock = manualScheduler();
+    const scheduler = clock.scheduler;
     const heard: string[] = [];
     const logged: string[] = [];
     const pino = { debug: () => logged.push('debug'), info: () => logged.push('info'), warn: () => logged.push('warn'), child: () => pino, level: 'info' };
@@ -39,11 +30,9 @@ describe('diagnostic sink', () => {
       activity.attach(() => undefined);
       activity.start('api_call');
     }
-    time = 100;
-    for (let guard = 0; guard < 10 && pending.length > 0; guard++) {
-      const due = pending.splice(0);
-      for (const timer of due) if (timer.at <= time) timer.fn();
-    }
+    // Both heartbeats are due at 100: one wake of the shared timer fires them.
+    expect(clock.armedAt).toBe(100);
+    clock.fire();
     expect(heard).toContain('heartbeat');
     expect(logged).not.toContain('debug');
     expect(quiet.state.keepalivesSent).toBe(1);
