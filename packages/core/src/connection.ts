@@ -106,13 +106,13 @@ export interface ConnectionOptions extends SessionOptions {
    */
   readonly maxHeartbeatIntervalMs?: number | undefined;
   /**
-   * A resumable session with a server that speaks wire format v1 (B14,
+   * A resumable session with a server that speaks wire format v2 (B14,
    * `docs/resume-protocol.md`): every message is numbered and kept until the
    * server acknowledges it, and after a reconnect both ends retransmit what
    * the other has not acknowledged, so nothing accepted is lost or
    * duplicated while the server process lives. Pass {@link resumable}`()`
    * (or `resumable(options)`): a layer the machine receives, so a program
-   * without it does not bundle wire format v1. Against a server that does
+   * without it does not bundle wire format v2. Against a server that does
    * not speak it the client falls back to plain delivery and says so once.
    * Default off (`false`).
    */
@@ -138,12 +138,21 @@ export interface ConnectionConfig {
 /**
  * The close codes that end a client by default (B12): 1002 protocol error,
  * 1003 unsupported data, 1007 invalid payload, 1008 policy violation (except
- * a ping flood), 1010 a required extension missing, 4001 (a resumable
- * session taken over by another connection: wire format v1), and 4401 /
- * 4403, the usual application codes for "unauthorized" and "forbidden" (HTTP
- * 401/403 in the 4000 range).
+ * a ping flood), 1010 a required extension missing, and 4401 / 4403, the
+ * usual application codes for "unauthorized" and "forbidden" (HTTP 401/403 in
+ * the 4000 range; a server refuses a resume it cannot admit with 4403).
+ * 4001 (the session was resumed by another connection that proved its
+ * secret) is not terminal: this client still holds the secret and comes back,
+ * backing off (B17), like 1013 (try again later).
  */
-export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1002, 1003, 1007, 1008, 1010, 4001, 4401, 4403]);
+export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1002, 1003, 1007, 1008, 1010, 4401, 4403]);
+
+/**
+ * Close codes that say "not now" (1013 try again later, 4001 resumed elsewhere): the reconnect waits at least half
+ * of the backoff's ceiling (equal jitter instead of full jitter), so a refused client backs off instead of retrying
+ * at once (B17).
+ */
+export const BACK_OFF_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1013, 4001]);
 
 /** The close reason our servers send with 1008 for a ping flood (B8, B13). */
 export const PING_FLOOD_REASON = 'ping_flood';
@@ -330,10 +339,12 @@ export interface ConnectionState {
  */
 export type InboundFrame = 'data' | 'pong' | 'ping' | 'heartbeat' | 'ack' | 'invalid';
 
-/** What a socket asks for in its URL: the session to resume (`null`: a new one) and the server messages delivered. */
+/**
+ * What a socket asks for in its URL: the session to resume (`null`: a new one). The id is public; the client proves
+ * the session's secret in-band when the server challenges it (B17).
+ */
 export interface ResumeTicket {
   readonly session: string | null;
-  readonly delivered: number;
 }
 
 /** The work events a connection takes from its activity: the session machine's `start`, `stop`, `release` and `signal`. */
@@ -348,7 +359,7 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  * - `socket_closed`: the current socket closed (or failed to open) with `code` and `reason`.
  * - `inbound`: the open socket received a frame (any frame is proof of life); `ack` is the acknowledgement it
  *   carried (a ping's payload, a resumed connection's heartbeat or ack), if any.
- * - `hello`: the server's hello (wire format v1) arrived on the open socket.
+ * - `hello`: the server's hello (wire format v2) arrived on the open socket.
  * - `retry_after`: the peer asked for at least `delayMs` before any later reconnect (an SSE stream's `retry:`
  *   field); each backoff delay is then that floor plus the jittered backoff, capped at `reconnect.maxDelayMs`.
  *   `null` forgets it.
@@ -426,14 +437,14 @@ export type ConnectionUserEvent =
  * What a connection asks its driver to do, in order:
  *
  * - `open_socket` `{attempt, serial, resume}`: create a socket (call the target); events of older serials are stale;
- *   `resume` is what its URL asks for (wire format v1), or `null`;
+ *   `resume` is what its URL asks for (wire format v2), or `null`;
  * - `codec` `{mode}`: how to read (and write) text frames from now on: `plain`, `hello` (only a hello is a control
- *   frame: the server's first frame decides), `v1` (control frames, escaped application text);
+ *   frame: the server's first frame decides), `wire` (control frames, escaped application text);
  * - `close_socket` `{code, reason}`: start the close handshake;
  * - `destroy_socket`: destroy the socket at once, without a handshake, and forget it;
  * - `abandon_socket`: forget the socket without closing it: the platform ends it (a page going away);
  * - `keepalive` `{frame, ack}`: send a protocol ping or the heartbeat message, carrying the acknowledgement `ack`
- *   (`null`: none; a heartbeat with an `ack` is the v1 heartbeat `\u0006A<ack>`, a ping carries it as its payload);
+ *   (`null`: none; a heartbeat with an `ack` is the wire format's heartbeat `\u0006A<ack>`, a ping carries it as its payload);
  * - `reply_heartbeat` `{ack}`: answer the peer's own heartbeat message in kind;
  * - `write`: write the message of this `send` to the socket now (and keep a copy until confirmed);
  * - `enqueue`: keep a copy of the message of this `send` at the back of the queue;
@@ -444,16 +455,23 @@ export type ConnectionUserEvent =
  * - `deliver` / `duplicate`: hand the inbound data frame of this event to the application, or drop it (delivered before);
  * - resumable session: `number` `{seq}` (keep the message of this `send` as number `seq`), `transmit` `{seq}` (write
  *   message `seq` now), `release` `{through}` (the server has them: drop them), `send_ack` `{through}` (an
- *   acknowledgement on its own), `hand_back` `{from, to}` (take messages `from..to` out, to hand back with the
+ *   acknowledgement on its own), `send_proof` `{secret, delivered}` (the answer to the server's challenge:
+ *   `encodeProof`, written now, in-band), `hand_back` `{from, to}` (take messages `from..to` out, to hand back with the
  *   `forgotten` or `closed` event that follows), `renumber` `{from, to}` (a forgotten session: the kept messages
  *   `from..to`, never written, become `1..` of the new session), `requeue` (the server does not speak it: move every
  *   kept message to the queue, in order);
  * - `event`: a user event;
  * - `diagnostic`: a diagnostic (counts, codes, durations only: S10).
  */
+/**
+ * How a client's driver reads (and writes) text frames: `plain`, `hello` (only a hello is a control frame: the
+ * server's first frame decides whether it speaks the wire format), `wire` (control frames, escaped application text).
+ */
+export type CodecMode = 'plain' | 'hello' | 'wire';
+
 export type ConnectionCommand =
   | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number; readonly resume: ResumeTicket | null }
-  | { readonly type: 'codec'; readonly mode: 'plain' | 'hello' | 'v1' }
+  | { readonly type: 'codec'; readonly mode: CodecMode }
   | { readonly type: 'close_socket'; readonly code: number; readonly reason: string }
   | { readonly type: 'destroy_socket' }
   | { readonly type: 'abandon_socket' }
@@ -471,6 +489,7 @@ export type ConnectionCommand =
   | { readonly type: 'transmit'; readonly seq: number }
   | { readonly type: 'release'; readonly through: number }
   | { readonly type: 'send_ack'; readonly through: number }
+  | { readonly type: 'send_proof'; readonly secret: string; readonly delivered: number }
   | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
   | { readonly type: 'renumber'; readonly from: number; readonly to: number }
   | { readonly type: 'requeue' }
@@ -539,10 +558,10 @@ const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_he
 const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
 const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
 const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
-const CODEC: Readonly<Record<'plain' | 'hello' | 'v1', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
+const CODEC: Readonly<Record<CodecMode, ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   plain: Object.freeze({ type: 'codec', mode: 'plain' }),
   hello: Object.freeze({ type: 'codec', mode: 'hello' }),
-  v1: Object.freeze({ type: 'codec', mode: 'v1' }),
+  wire: Object.freeze({ type: 'codec', mode: 'wire' }),
 });
 const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
   closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
@@ -785,7 +804,7 @@ function sendKeepalive(d: Draft, out: ConnectionCommand[]): void {
 
 /**
  * The acknowledgement a keep-alive carries: on a resumed connection, the one owed; a heartbeat message always
- * carries one (it is the v1 heartbeat, `\u0006A<n>`). `null` otherwise.
+ * carries one (it is the wire format's heartbeat, `\u0006A<n>`). `null` otherwise.
  */
 function outgoingAck(d: Draft, heartbeat: boolean): number | null {
   if (d.resume?.phase !== 'resumed') return null;
@@ -805,8 +824,8 @@ function runResume(d: Draft, event: ResumeEvent, out: ConnectionCommand[], ride 
 /** The server's hello: the resumable session comes up on this connection. */
 function onHello(d: Draft, hello: Hello, out: ConnectionCommand[]): ConnectionState {
   if (d.phase === 'closing' && d.resume?.phase === 'waiting') {
-    // Closing before the session came up: nothing more is written, but what the server sends is read as v1.
-    out.push(CODEC.v1);
+    // Closing before the session came up: nothing more is written, but what the server sends is read as the wire format.
+    if (hello.status !== 'prove') out.push(CODEC.wire);
     return d;
   }
   if (d.phase !== 'open' || d.resume === null) {
@@ -814,8 +833,9 @@ function onHello(d: Draft, hello: Hello, out: ConnectionCommand[]): ConnectionSt
     return d;
   }
   runSession(d, { type: 'alive', now: d.now }, out);
-  // v1 from here on, before anything is written: retransmitted text is escaped.
-  if (d.resume.phase === 'waiting') out.push(CODEC.v1);
+  // The wire format from here on, before anything is written: retransmitted text is escaped. A challenge is not
+  // the session yet: the verdict is the next hello.
+  if (d.resume.phase === 'waiting' && hello.status !== 'prove') out.push(CODEC.wire);
   runResume(d, { type: 'hello', now: d.now, hello }, out);
   return d;
 }
@@ -940,7 +960,7 @@ function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undef
     park(d, info, out);
     return;
   }
-  runBackoff(d, { type: 'disconnected', now: d.now, random, minDelayMs: d.retryAfterMs ?? undefined }, out);
+  runBackoff(d, { type: 'disconnected', now: d.now, random, minDelayMs: d.retryAfterMs ?? undefined, notNow: BACK_OFF_CLOSE_CODES.includes(info.code) }, out);
   if (d.backoff.phase === 'exhausted') {
     if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
     finish(d, 'exhausted', info, out);
@@ -1063,7 +1083,7 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
     const waiting = d.resume.phase === 'waiting';
     if (resumeDue !== null && resumeDue <= now) runResume(d, { type: 'timeout', now }, out);
     if (waiting && d.resume.phase === 'unsupported') {
-      // No hello in time: this socket asked for v1, and a slow v1 server would still speak it on it. A new socket,
+      // No hello in time: this socket asked for the wire format, and a slow server that speaks it would still speak it on it. A new socket,
       // asking for nothing, follows.
       out.push(DESTROY);
       lost(d, { code: CLOSE_CODES.abnormal, reason: 'hello_timeout' }, true, random, out);

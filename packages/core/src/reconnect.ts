@@ -115,12 +115,14 @@ export interface ReconnectState {
  * in [0, 1) for that disconnect; otherwise the seeded generator in the state
  * draws it. `minDelayMs`, when given, is the least delay the peer asked for
  * (an SSE stream's `retry:` field): the delay is that floor plus the jittered
- * backoff, capped at `maxDelayMs`.
+ * backoff, capped at `maxDelayMs`. `notNow` says the peer refused for now
+ * (a close with 1013 or 4001): the delay is then at least half the backoff's
+ * ceiling (equal jitter), never an immediate retry.
  */
 export type ReconnectEvent =
   | { readonly type: 'connect'; readonly now: number }
   | { readonly type: 'connected'; readonly now: number }
-  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined; readonly minDelayMs?: number | undefined }
+  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined; readonly minDelayMs?: number | undefined; readonly notNow?: boolean | undefined }
   | { readonly type: 'timer'; readonly now: number }
   | { readonly type: 'stop'; readonly now: number };
 
@@ -208,7 +210,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
       // B11: an attempt that opened ends the count of failed attempts.
       return { ...state, phase: 'connected', attempt: 0, connectedAt: event.now };
     case 'disconnected':
-      return onDisconnected(state, event.now, event.random, event.minDelayMs, out);
+      return onDisconnected(state, event.now, event.random, event.minDelayMs, event.notNow === true, out);
     case 'timer':
       if (state.phase !== 'waiting') return state;
       out.push({ type: 'connect', attempt: state.attempt });
@@ -222,7 +224,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
   }
 }
 
-function onDisconnected(state: ReconnectState, now: number, random: number | undefined, minDelayMs: number | undefined, out: ReconnectCommand[]): ReconnectState {
+function onDisconnected(state: ReconnectState, now: number, random: number | undefined, minDelayMs: number | undefined, notNow: boolean, out: ReconnectCommand[]): ReconnectState {
   if (state.phase !== 'connected' && state.phase !== 'connecting') return state;
   const config = state.config;
   // B11: a connection that opened and was lost starts a new count of failed
@@ -247,9 +249,13 @@ function onDisconnected(state: ReconnectState, now: number, random: number | und
     draw = next.value;
     seed = next.seed;
   }
-  // Full jitter: uniform in [0, ceiling), above the peer's floor if it asked for one; never past the cap.
-  const floor = typeof minDelayMs === 'number' && minDelayMs > 0 ? Math.min(minDelayMs, config.maxDelayMs) : 0;
-  const delay = Math.min(config.maxDelayMs, floor + Math.floor(draw * backoffCeiling(config, level)));
+  // Full jitter: uniform in [0, ceiling), above the peer's floor if it asked for one; never past the cap. A peer that
+  // said "not now" (1013, 4001) gets equal jitter: at least half the ceiling, so the client never retries at once.
+  const ceiling = backoffCeiling(config, level);
+  const asked = typeof minDelayMs === 'number' && minDelayMs > 0 ? minDelayMs : 0;
+  const floor = Math.min(Math.max(asked, notNow ? Math.ceil(ceiling / 2) : 0), config.maxDelayMs);
+  const spread = notNow && asked === 0 ? ceiling - floor : ceiling;
+  const delay = Math.min(config.maxDelayMs, floor + Math.floor(draw * spread));
   const deadline = now + delay;
   out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnecting, { attempt, delay_ms: delay }));
   out.push({ type: 'arm', timer: 'reconnect', deadline });

@@ -12,23 +12,24 @@ import {
   type ResumeEvent,
   type ResumeOptions,
 } from './resume.js';
-import { encodeAck, encodeHeartbeat, encodePingAck, escapeText, readPingAck, readResumeText, resumeQuery } from './wire.js';
+import { encodeAck, encodeHeartbeat, encodePingAck, encodeProof, escapeText, readPingAck, readResumeText, resumeQuery } from './wire.js';
 
 /**
  * The client's resumable session as a layer (spec B14): what `resumable()` returns and a client passes as its
  * `resume` option. It carries the client end (`resume.ts`, with the delivery machine), the translation of its
- * commands into the connection machine's, and the wire format v1 codec (`wire.ts`) the client's driver reads and
+ * commands into the connection machine's, and the wire format codec (`wire.ts`) the client's driver reads and
  * writes with. The connection machine (`connection.ts`) receives it in its config and never imports it, so a program
  * that does not pass one does not bundle any of it.
  */
 
 /**
- * The wire format v1 codec a client uses on a resumable session (`wire.ts`): the resume parameters of its URL, the
- * acknowledgements it writes, and the reading and escaping of text frames.
+ * The wire format codec a client uses on a resumable session (`wire.ts`): the resume parameters of its URL, the proof
+ * and acknowledgements it writes, and the reading and escaping of text frames.
  */
 export interface ResumeWire {
   readonly resumeQuery: typeof resumeQuery;
   readonly encodeAck: typeof encodeAck;
+  readonly encodeProof: typeof encodeProof;
   readonly encodeHeartbeat: typeof encodeHeartbeat;
   readonly encodePingAck: typeof encodePingAck;
   readonly readPingAck: typeof readPingAck;
@@ -39,7 +40,7 @@ export interface ResumeWire {
 /**
  * The resumable session as a layer (the value of a client's `resume` option): its validated options, the client end
  * of the session that the connection machine composes, and the wire codec the client's driver uses. The connection
- * machine receives it rather than imports it, so a program without `resume` does not bundle wire format v1. Make one
+ * machine receives it rather than imports it, so a program without `resume` does not bundle wire format v2. Make one
  * with {@link resumable}.
  */
 export interface ResumeLayer {
@@ -62,7 +63,7 @@ export interface ResumeLayer {
 }
 
 /**
- * A resumable session (B14, wire format v1, `docs/resume-protocol.md`): pass it as the `resume` option of a client
+ * A resumable session (B14, wire format v2, `docs/resume-protocol.md`): pass it as the `resume` option of a client
  * (`createKeepaliveClient(url, { resume: resumable() })`; re-exported by `@keepalive/websocket-transport`, `@keepalive/bun`
  * and `@keepalive/deno`) or of `defineConnectionConfig`. Validates `options` now (B1): a bad one throws
  * `KeepaliveOptionError` naming it as `resume.<option>` with its value.
@@ -75,7 +76,7 @@ export function resumable(options: ResumeOptions = {}): ResumeLayer {
     request: resumeRequest,
     step: stepResume,
     finish: finishResume,
-    wire: Object.freeze({ resumeQuery, encodeAck, encodeHeartbeat, encodePingAck, readPingAck, escapeText, readResumeText }),
+    wire: Object.freeze({ resumeQuery, encodeAck, encodeProof, encodeHeartbeat, encodePingAck, readPingAck, escapeText, readResumeText }),
   });
 }
 
@@ -94,6 +95,9 @@ function stepResume(d: ConnectionDraft, event: ResumeEvent, out: ConnectionComma
         break;
       case 'refuse':
         out.push({ type: 'refuse', reason: command.reason });
+        break;
+      case 'prove':
+        out.push({ type: 'send_proof', secret: command.secret, delivered: command.delivered });
         break;
       case 'deliver':
       case 'duplicate':

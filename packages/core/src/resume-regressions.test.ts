@@ -36,7 +36,7 @@ describe('B14: resumable session, client end (regressions)', () => {
   it('B14: fallback after a session was already resumed once: messages written to the v1 server are handed back, not resent plainly', () => {
     const d = new Driver({ resume: resumable(), reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
     d.step({ type: 'socket_opened', canPing: true });
-    d.step({ type: 'hello', hello: { status: 'new', session: 'abc', delivered: 0 } });
+    d.step({ type: 'hello', hello: { status: 'new', session: 'abc', secret: 'secret_0123456789abcdef', delivered: 0 } });
     // Two messages written on the resumed connection; the server may well have delivered them.
     expect(types(d.step({ type: 'send', bytes: 1, writable: true }))).toContain('transmit');
     expect(types(d.step({ type: 'send', bytes: 1, writable: true }))).toContain('transmit');
@@ -55,7 +55,7 @@ describe('B14: resumable session, client end (regressions)', () => {
   it('B14: closed_cleanly: a server-initiated close (4001 / 1001) crossing the client close is not proof the server read every frame', () => {
     const d = new Driver({ resume: resumable() });
     d.step({ type: 'socket_opened', canPing: true });
-    d.step({ type: 'hello', hello: { status: 'new', session: 'abc', delivered: 0 } });
+    d.step({ type: 'hello', hello: { status: 'new', session: 'abc', secret: 'secret_0123456789abcdef', delivered: 0 } });
     d.step({ type: 'send', bytes: 1, writable: true });
     d.step({ type: 'send', bytes: 1, writable: true });
     d.step({ type: 'close', code: 1000, reason: '' });

@@ -9,7 +9,9 @@ import {
   defineConnectionConfig,
   encodeAck,
   encodeHeartbeat,
+  constantTimeEqual,
   encodeHello,
+  encodeProof,
   escapeText,
   openConnection,
   readPingAck,
@@ -35,32 +37,46 @@ function commandsOf<T extends ConnectionCommand['type']>(commands: readonly Conn
   return commands.filter((command): command is Extract<ConnectionCommand, { type: T }> => command.type === type);
 }
 
-describe('wire format v1', () => {
-  it('B14: URL parameters round-trip; a plain client asks nothing; malformed requests are invalid', () => {
+describe('wire format v2', () => {
+  it('B17: URL parameters round-trip with no secret and no count; a plain client asks nothing; v1 is told apart; malformed requests are invalid', () => {
     const get = (query: string) => (name: string) => new URLSearchParams(query).get(name);
     const ask = (request: Parameters<typeof resumeQuery>[0]) => new URLSearchParams(resumeQuery(request) as [string, string][]).toString();
-    expect(ask({ session: null, delivered: 0, pings: false })).toBe('ka=1');
-    expect(ask({ session: 'abc_-9', delivered: 42, pings: true })).toBe('ka=1&ka_s=abc_-9&ka_d=42&ka_p=1');
-    expect(readResumeQuery(get('ka=1&ka_s=abc_-9&ka_d=42&ka_p=1'))).toEqual({ session: 'abc_-9', delivered: 42, pings: true });
-    expect(readResumeQuery(get('ka=1'))).toEqual({ session: null, delivered: 0, pings: false });
+    expect(ask({ session: null, pings: false })).toBe('ka=2');
+    expect(ask({ session: 'abc_-9', pings: true })).toBe('ka=2&ka_s=abc_-9&ka_p=1');
+    expect(readResumeQuery(get('ka=2&ka_s=abc_-9&ka_p=1'))).toEqual({ session: 'abc_-9', pings: true });
+    expect(readResumeQuery(get('ka=2'))).toEqual({ session: null, pings: false });
     expect(readResumeQuery(get('token=x'))).toBeNull();
-    for (const bad of ['ka=2', 'ka=1&ka_s=abc', 'ka=1&ka_d=3', 'ka=1&ka_s=a%20b&ka_d=1', 'ka=1&ka_s=abc&ka_d=01', 'ka=1&ka_s=abc&ka_d=-1', `ka=1&ka_s=${'a'.repeat(65)}&ka_d=0`]) {
+    // A v1 client's URL (its session id was a bearer credential): told apart, so that the server can say why it refuses.
+    expect(readResumeQuery(get('ka=1&ka_s=abc&ka_d=3'))).toBe('legacy');
+    expect(readResumeQuery(get('ka=1'))).toBe('legacy');
+    for (const bad of ['ka=3', 'ka=', 'ka=2&ka_s=a%20b', 'ka=2&ka_s=', `ka=2&ka_s=${'a'.repeat(65)}`]) {
       expect(readResumeQuery(get(bad)), bad).toBe('invalid');
     }
   });
 
-  it('B14: control frames are read back; application text starting with the prefix is escaped, never taken for one', () => {
+  it('B17: control frames are read back (hello, challenge, proof); application text starting with the prefix is escaped, never taken for one', () => {
+    const secret = 'Zm9vYmFyYmF6cXV4MTIzND';
     expect(readResumeText(encodeHello({ status: 'resumed', session: 'abc', delivered: 7 }))).toEqual({ kind: 'hello', status: 'resumed', session: 'abc', delivered: 7 });
+    expect(readResumeText(encodeHello({ status: 'new', session: 'abc', secret, delivered: 0 }))).toEqual({ kind: 'hello', status: 'new', session: 'abc', secret, delivered: 0 });
+    expect(readResumeText(encodeHello({ status: 'prove' }))).toEqual({ kind: 'hello', status: 'prove' });
+    expect(encodeHello({ status: 'prove' })).toBe('\u0006H2 prove');
+    expect(readResumeText(encodeProof({ secret, delivered: 9 }))).toEqual({ kind: 'proof', secret, delivered: 9 });
+    expect(encodeProof({ secret, delivered: 9 })).toBe(`\u0006P${secret} 9`);
     expect(readResumeText(encodeHeartbeat(12))).toEqual({ kind: 'heartbeat', ack: 12 });
     expect(readResumeText(encodeAck(0))).toEqual({ kind: 'ack', ack: 0 });
     expect(readResumeText('hello')).toEqual({ kind: 'data', text: 'hello' });
     expect(readResumeText('')).toEqual({ kind: 'data', text: '' });
-    for (const bad of ['\u0006', '\u0006A', '\u0006A-1', '\u0006a1.5', '\u0006H2 new abc 0', '\u0006H1 old abc 0', '\u0006H1 new abc', '\u0006H1 new a!c 0', '\u0006Z']) {
-      expect(readResumeText(bad).kind, JSON.stringify(bad)).toBe('invalid');
-    }
+    const bad = ['\u0006', '\u0006A', '\u0006A-1', '\u0006a1.5', '\u0006H1 new abc 0', '\u0006H2 old abc 0', '\u0006H2 new abc', '\u0006H2 new abc short', '\u0006H2 new a!c ' + secret,
+      '\u0006H2 resumed abc', '\u0006H2 resumed abc 01', '\u0006H2 prove abc', '\u0006P', `\u0006P${secret}`, `\u0006P${secret} x`, '\u0006Pshort 1', `\u0006P${secret}! 1`, '\u0006Z'];
+    for (const frame of bad) expect(readResumeText(frame).kind, JSON.stringify(frame)).toBe('invalid');
     expect(readPingAck('')).toBeNull();
     expect(readPingAck('17')).toBe(17);
     expect(readPingAck('x')).toBeNull();
+  });
+
+  test.prop([fc.string({ minLength: 0, maxLength: 40 }), fc.string({ minLength: 0, maxLength: 40 })])('B17: constantTimeEqual agrees with === on every pair of strings', (a, b) => {
+    expect(constantTimeEqual(a, b)).toBe(a === b);
+    expect(constantTimeEqual(a, a)).toBe(true);
   });
 
   test.prop([fc.string({ unit: fc.constantFrom('\u0006', 'A', 'a', 'H', '1', ' ', 'x', 'é') })])('B14: any application text survives escaping exactly', (text) => {
@@ -86,13 +102,13 @@ describe('B14: the resumable session, client end', () => {
 
   it('B14: asks in the URL, waits for the hello, numbers what is sent meanwhile, and transmits it once the session is up', () => {
     const [start, commands] = openConnection({ resume: resumable() }, 0, 1);
-    expect(commands).toEqual([{ type: 'codec', mode: 'hello' }, { type: 'open_socket', attempt: 0, serial: 1, resume: { session: null, delivered: 0 } }]);
+    expect(commands).toEqual([{ type: 'codec', mode: 'hello' }, { type: 'open_socket', attempt: 0, serial: 1, resume: { session: null } }]);
     let [state, out] = connectionTransition(start, { type: 'socket_opened', now: 1, canPing: true });
     [state, out] = connectionTransition(state, { type: 'send', now: 2, bytes: 5, writable: true });
     expect(out).toEqual([{ type: 'number', seq: 1 }]);
-    [state, out] = connectionTransition(state, { type: 'hello', now: 3, hello: { status: 'new', session: 'abc', delivered: 0 } });
+    [state, out] = connectionTransition(state, { type: 'hello', now: 3, hello: { status: 'new', session: 'abc', secret: 'secret_0123456789abcdef', delivered: 0 } });
     expect(commandsOf(out, 'transmit')).toEqual([{ type: 'transmit', seq: 1 }]);
-    expect(commandsOf(out, 'codec')).toEqual([{ type: 'codec', mode: 'v1' }]);
+    expect(commandsOf(out, 'codec')).toEqual([{ type: 'codec', mode: 'wire' }]);
     expect(eventsOf(commandsOf(out, 'event').map((c) => c.event), 'session')).toEqual([{ type: 'session', status: 'new', retransmitted: 0 }]);
     [state, out] = connectionTransition(state, { type: 'send', now: 4, bytes: 5, writable: true });
     expect(out).toEqual([{ type: 'number', seq: 2 }, { type: 'transmit', seq: 2 }]);

@@ -12,7 +12,9 @@ import type { Hello, ResumeRequest } from './wire.js';
  *
  * Phases:
  * - `detached`: no connection; accepted messages wait in the replay buffer;
- * - `waiting`: a socket opened; the server's hello is awaited (until `helloTimeoutMs`);
+ * - `waiting`: a socket opened; the server's hello is awaited (until `helloTimeoutMs`). A server that is asked to
+ *   resume a session first challenges the client: the client answers with its proof (the session's secret, in-band,
+ *   and how many of the server's messages it delivered) and waits again, for the hello that says `resumed` or `new`;
  * - `resumed`: the hello came; messages flow numbered, acknowledged, retransmitted after a loss;
  * - `unsupported`: the server does not speak it (the first frame was not a hello, or none came in time): the
  *   client falls back to plain delivery for its lifetime and says so once.
@@ -57,6 +59,11 @@ export interface ResumeState {
   readonly phase: ResumePhase;
   /** The session the server named in its last hello, or `null` before the first. */
   readonly session: string | null;
+  /**
+   * The session's secret, from the hello that made it (`null` before): what the client proves when the server
+   * challenges it. It goes out only in the proof frame, in-band; never in a URL, a command's diagnostic or an event.
+   */
+  readonly secret: string | null;
   /** When the awaited hello is late (phase `waiting`), else `null`. */
   readonly helloAt: number | null;
   /** The delivery machine: numbers, the replay buffer's accounting, acknowledgements. */
@@ -91,6 +98,7 @@ export type ResumeEvent =
 /**
  * Commands of the client end: the delivery machine's (`number`, `transmit`, `release`, `deliver`, `duplicate`,
  * `ack`, `hand_back`, `renumber`, `refuse`, `diagnostic`), and:
+ * - `prove` `{secret, delivered}`: the server challenged the client: write the proof frame now (`encodeProof`);
  * - `requeue`: the server does not speak the protocol: every stored message (none was transmitted) goes to the
  *   plain queue, in order;
  * - `negotiated` `{status, retransmitted}`: how the session came up on this connection (`new`, `resumed`,
@@ -100,6 +108,7 @@ export type ResumeCommand =
   | Exclude<DeliveryCommand, Diagnostic>
   | { readonly type: 'requeue'; readonly messages: number; readonly bytes: number }
   | { readonly type: 'negotiated'; readonly status: NegotiatedStatus; readonly retransmitted: number }
+  | { readonly type: 'prove'; readonly secret: string; readonly delivered: number }
   | Diagnostic;
 
 /** How a session came up on a connection (see {@link ResumeCommand}). */
@@ -120,7 +129,7 @@ export const RESUME_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
 
 /** A new client end: no session yet, detached. */
 export function createResumeState(config: ResumeConfig, now: number): ResumeState {
-  return { config, phase: 'detached', session: null, helloAt: null, delivery: createDeliveryState(config.delivery, now) };
+  return { config, phase: 'detached', session: null, secret: null, helloAt: null, delivery: createDeliveryState(config.delivery, now) };
 }
 
 /**
@@ -129,7 +138,7 @@ export function createResumeState(config: ResumeConfig, now: number): ResumeStat
  */
 export function resumeRequest(state: ResumeState): Omit<ResumeRequest, 'pings'> | null {
   if (state.phase === 'unsupported') return null;
-  return { session: state.session, delivered: state.delivery.deliveredThrough };
+  return { session: state.session };
 }
 
 /**
@@ -210,6 +219,16 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
     out.push(diagnostic('warn', RESUME_DIAGNOSTICS.unexpectedHello, {}));
     return;
   }
+  if (hello.status === 'prove') {
+    // B17: the session is resumed only by whoever holds its secret, proved in-band; the verdict is the next hello.
+    if (d.session === null || d.secret === null) {
+      out.push(diagnostic('warn', RESUME_DIAGNOSTICS.unexpectedHello, {}));
+      return;
+    }
+    out.push({ type: 'prove', secret: d.secret, delivered: d.delivery.deliveredThrough });
+    d.helloAt = now + d.config.helloTimeoutMs;
+    return;
+  }
   d.helloAt = null;
   let status: NegotiatedStatus = hello.status;
   // A session the server does not know (restart, expiry): what may not have arrived is handed back (B14).
@@ -223,6 +242,7 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
     status = 'new';
   }
   d.session = hello.session;
+  if (hello.status === 'new') d.secret = hello.secret;
   d.phase = 'resumed';
   // The client's first frame after the hello is an acknowledgement: where its plain heartbeats (sent while it waited)
   // end and wire format v1 begins, for the server.

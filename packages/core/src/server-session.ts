@@ -1,11 +1,9 @@
-import type { HelloStatus } from './wire.js';
-
 /**
- * The server end of a resumable session (spec B14, wire format v1): which
- * session a new connection joins ({@link admitConnection}), whether a client
- * can be the one it says it is ({@link canResumeSession}), and how long a
- * session outlives its connections (the lifetime machine,
- * {@link serverSessionStep}). The delivery machine (`delivery.ts`) numbers,
+ * The server end of a resumable session (spec B14, B17, wire format v2):
+ * which session a new connection joins ({@link admitConnection}), whether a
+ * client can be the one it says it is ({@link canResumeSession}: it proved
+ * the session's secret, and its count is possible), and how long a session
+ * outlives its connections (the lifetime machine, {@link serverSessionStep}). The delivery machine (`delivery.ts`) numbers,
  * keeps and acknowledges the messages; this decides everything around it.
  * Pure: time arrives in events; it executes nothing (like XState's
  * `transition`), and a hub carries out its commands.
@@ -14,9 +12,14 @@ import type { HelloStatus } from './wire.js';
  *
  * | phase | connection | armed | leaves on |
  * | --- | --- | --- | --- |
- * | `away` | none | expiry at `expiresAt` (none before the first attach) | `attach` → `attached`; expiry due → `ended` (`expire`); `end` → `ended` |
- * | `attached` | one | nothing (the delivery machine's acknowledgement timer) | `detach` with 1000 → `ended` (by the client); any other code → `away`, expiring `ttlMs` later; `attach` (a newer connection) → `attached`, the older one `replace`d; `end` → `ended` |
+ * | `away` | none | expiry at `expiresAt` (none before the first attach) | `attach` → `attached`; expiry due → `ended` (`expire`); `evict` while unconfirmed → `ended` (`expire`); `end` → `ended` |
+ * | `attached` | one | nothing (the delivery machine's acknowledgement timer) | `detach` with 1000 → `ended` (by the client); any other code → `away`, expiring `ttlMs` later (`unconfirmedTtlMs` while unconfirmed); `attach` (a newer connection) → `attached`, the older one `replace`d; `end` → `ended` |
  * | `ended` | none | nothing | never |
+ *
+ * A session is *unconfirmed* until its client wrote a frame after the hello that made it (`confirm`): a session that
+ * never got past its first connection (a client that took the hello and left, or a flood of bare `ka=2` upgrades)
+ * costs little and goes soon: it is kept `unconfirmedTtlMs` after its connection is lost, and a full hub evicts
+ * the oldest such session to make room for a new one (B17: creating sessions cannot exhaust the table for others).
  */
 
 /** Where a server-side session is. See the table in this module's documentation. */
@@ -27,6 +30,10 @@ export interface ServerSessionState {
   readonly phase: ServerSessionPhase;
   /** How long the session is kept after its connection is lost (`sessionTtlMs`). */
   readonly ttlMs: number;
+  /** How long it is kept while unconfirmed (`unconfirmedTtlMs`, at most `ttlMs`). */
+  readonly unconfirmedTtlMs: number;
+  /** Whether its client wrote a frame after the hello that made the session (restored sessions are). */
+  readonly confirmed: boolean;
   /** When the session expires while `away` (`null` before its first connection, and while attached or ended). */
   readonly expiresAt: number | null;
   /** When its last connection was lost (or when it was created). */
@@ -38,11 +45,15 @@ export interface ServerSessionState {
  *
  * - `attach`: a connection joins it (`status` is what its hello says: `new` or `resumed`);
  * - `detach`: its connection closed with `code` (1000: the client ended the session);
+ * - `confirm`: its client wrote a frame after the hello (it took the session: it is no longer cheap to evict);
  * - `timeout`: time passed to `now` (the hub's timer at {@link serverSessionDeadline});
+ * - `evict`: the hub is full and needs room: an unconfirmed session without a connection goes now;
  * - `end`: the server ends it (the application's `close`, or the hub closing).
  */
 export type ServerSessionEvent =
-  | { readonly type: 'attach'; readonly now: number; readonly status: HelloStatus }
+  | { readonly type: 'attach'; readonly now: number; readonly status: 'new' | 'resumed' }
+  | { readonly type: 'confirm'; readonly now: number }
+  | { readonly type: 'evict'; readonly now: number }
   | { readonly type: 'detach'; readonly now: number; readonly code: number }
   | { readonly type: 'timeout'; readonly now: number }
   | { readonly type: 'end'; readonly now: number };
@@ -70,9 +81,17 @@ const ENDED_BY_SERVER: ServerSessionCommand = /* @__PURE__ */ Object.freeze({ ty
 /** The close code with which a client ends its session (instead of leaving it to come back). */
 const NORMAL_CLOSE = 1000;
 
-/** A session made at `now` and not yet joined by a connection (`away`, nothing armed). */
-export function createServerSessionState(ttlMs: number, now: number): ServerSessionState {
-  return { phase: 'away', ttlMs, expiresAt: null, awaySince: now };
+/**
+ * A session made at `now` and not yet joined by a connection (`away`, nothing armed); `confirmed` for a session taken
+ * up from a store (its client had it before).
+ */
+export function createServerSessionState(ttlMs: number, now: number, unconfirmedTtlMs: number = ttlMs, confirmed = false): ServerSessionState {
+  return { phase: 'away', ttlMs, unconfirmedTtlMs: Math.min(ttlMs, unconfirmedTtlMs), confirmed, expiresAt: null, awaySince: now };
+}
+
+/** Whether a full hub may evict this session to make room (unconfirmed, and without a connection). */
+export function isEvictable(state: ServerSessionState): boolean {
+  return state.phase === 'away' && !state.confirmed;
 }
 
 /**
@@ -95,7 +114,13 @@ export function serverSessionStep(state: ServerSessionState, event: ServerSessio
         out.push(ENDED_BY_CLIENT);
         return { ...state, phase: 'ended', awaySince: event.now };
       }
-      return { ...state, phase: 'away', awaySince: event.now, expiresAt: event.now + state.ttlMs };
+      return { ...state, phase: 'away', awaySince: event.now, expiresAt: event.now + (state.confirmed ? state.ttlMs : state.unconfirmedTtlMs) };
+    case 'confirm':
+      return state.confirmed || state.phase !== 'attached' ? state : { ...state, confirmed: true };
+    case 'evict':
+      if (!isEvictable(state)) return state;
+      out.push({ type: 'expired', awayMs: Math.max(0, event.now - state.awaySince) });
+      return { ...state, phase: 'ended', expiresAt: null };
     case 'timeout':
       if (state.phase !== 'away' || state.expiresAt === null || event.now < state.expiresAt) return state;
       out.push({ type: 'expired', awayMs: Math.max(0, event.now - state.awaySince) });
@@ -114,8 +139,13 @@ export function serverSessionDeadline(state: ServerSessionState): number | null 
   return state.phase === 'away' ? state.expiresAt : null;
 }
 
-/** A session as far as admission needs it: what was written to it, and what its client acknowledged. */
+/**
+ * A session as far as admission needs it: whether the newcomer proved its secret, what was written to it, and what
+ * its client acknowledged.
+ */
 export interface AdmissionCandidate {
+  /** Whether the connection proved the session's secret (its proof's digest equals the session's, compared in constant time). */
+  readonly proven: boolean;
   /** The highest message number a connection took (written without the socket failing): a client cannot have delivered more. */
   readonly written: number;
   /** What the client acknowledged (the delivery machine's `ackedThrough`). */
@@ -123,11 +153,11 @@ export interface AdmissionCandidate {
 }
 
 /**
- * Whether a client that says it delivered `delivered` of the server's messages can be this session's: at least what
- * it acknowledged, and no more than was ever written to it.
+ * Whether a client that proved the session's secret and says it delivered `delivered` of the server's messages can
+ * resume it: at least what it acknowledged, and no more than was ever written to it.
  */
 export function canResumeSession(session: AdmissionCandidate, delivered: number): boolean {
-  return delivered >= session.ackedThrough && delivered <= session.written;
+  return session.proven && delivered >= session.ackedThrough && delivered <= session.written;
 }
 
 /** What a hub knows when a connection asks to join a session. */
@@ -146,6 +176,8 @@ export interface AdmissionRequest {
   /** Sessions held now, and the most the hub may hold (`maxSessions`). */
   readonly sessions: number;
   readonly maxSessions: number;
+  /** Whether the hub holds a session it may evict to make room ({@link isEvictable}). */
+  readonly evictable: boolean;
 }
 
 /**
@@ -156,26 +188,40 @@ export interface AdmissionRequest {
  * - `new` `{forgotten, unknown}`: to a new session; `forgotten` when the client named one that cannot be resumed
  *   (`unknown` says why: `unknown` (not held, not stored), `impossible_delivered` (a count the session cannot have),
  *   `unrestorable` (stored, but not as a session the client can be: the stored copy is to be removed));
- * - `refuse`: a new session is needed and the hub holds `maxSessions`: closed with 1013 (try again later).
+ *   `evict` (here and on `restore`) when the hub is full and makes room by evicting its oldest evictable session;
+ * - `refuse` `{reason}`: `proof` (the connection named a session held here or stored, and did not prove its secret:
+ *   closed with 4403, and nothing about the session changes, B17), or `full` (a new session is needed and the hub
+ *   holds `maxSessions`, none evictable: closed with 1013, try again later).
  */
 export type Admission =
   | { readonly kind: 'resume' }
-  | { readonly kind: 'restore' }
-  | { readonly kind: 'new'; readonly forgotten: boolean; readonly unknown: 'unknown' | 'impossible_delivered' | 'unrestorable' | null }
-  | { readonly kind: 'refuse'; readonly unknown: 'unknown' | 'impossible_delivered' | null };
+  | { readonly kind: 'restore'; readonly evict: boolean }
+  | { readonly kind: 'new'; readonly forgotten: boolean; readonly unknown: 'unknown' | 'impossible_delivered' | 'unrestorable' | null; readonly evict: boolean }
+  | { readonly kind: 'refuse'; readonly reason: 'proof' | 'full'; readonly unknown: 'unknown' | 'impossible_delivered' | null };
 
-/** Decides where a connection goes (see {@link Admission}). */
+const REFUSE_PROOF: Admission = /* @__PURE__ */ Object.freeze({ kind: 'refuse', reason: 'proof', unknown: null });
+
+/**
+ * Decides where a connection goes (see {@link Admission}). Called once the connection has proved (or failed to
+ * prove) the secret of the session it named; the hub then asks the application (its admission hook) and decides
+ * again before it changes anything, since the session may have moved while the application answered.
+ */
 export function admitConnection(request: AdmissionRequest): Admission {
   const { named, delivered, held, stored } = request;
   const full = request.sessions >= request.maxSessions;
-  if (!named) return full ? { kind: 'refuse', unknown: null } : { kind: 'new', forgotten: false, unknown: null };
+  const fresh = (forgotten: boolean, unknown: 'unknown' | 'impossible_delivered' | 'unrestorable' | null): Admission =>
+    full && !request.evictable ? { kind: 'refuse', reason: 'full', unknown: unknown === 'unrestorable' ? null : unknown } : { kind: 'new', forgotten, unknown, evict: full };
+  if (!named) return fresh(false, null);
   if (held !== null) {
-    if (canResumeSession(held, delivered)) return { kind: 'resume' };
-    return full ? { kind: 'refuse', unknown: 'impossible_delivered' } : { kind: 'new', forgotten: true, unknown: 'impossible_delivered' };
+    // B17: a session held here changes hands only for its secret; a wrong proof changes nothing.
+    if (!held.proven) return REFUSE_PROOF;
+    return canResumeSession(held, delivered) ? { kind: 'resume' } : fresh(true, 'impossible_delivered');
   }
-  if (stored !== null && !full) {
-    if (stored !== 'invalid' && canResumeSession(stored, delivered)) return { kind: 'restore' };
-    return { kind: 'new', forgotten: true, unknown: 'unrestorable' };
+  if (stored !== null) {
+    if (stored === 'invalid') return fresh(true, 'unrestorable');
+    if (!stored.proven) return REFUSE_PROOF;
+    if (!canResumeSession(stored, delivered)) return fresh(true, 'unrestorable');
+    return full && !request.evictable ? { kind: 'refuse', reason: 'full', unknown: null } : { kind: 'restore', evict: full };
   }
-  return full ? { kind: 'refuse', unknown: 'unknown' } : { kind: 'new', forgotten: true, unknown: 'unknown' };
+  return fresh(true, 'unknown');
 }

@@ -13,23 +13,26 @@ import {
   type DeliveryCommand,
   type DeliveryEvent,
   type DeliveryState,
-  type HelloStatus,
+  type Hello,
   type ResumeTicket,
 } from '../index.js';
 
 /**
  * A client connection machine and a server end joined by a simulated
- * network, speaking wire format v1 as frames of plain data: the connection
+ * network, speaking wire format v2 as frames of plain data: the connection
  * is an ordered channel each way that a cut empties (whatever was in flight
  * is lost); the server process can restart (forgetting every session). The
- * server end is the delivery machine driven the way a v1 server drives it:
- * hello first, implicit numbers, acks on pings, heartbeats or on their own.
+ * server end is the delivery machine driven the way a v2 server drives it:
+ * a new session's hello with its secret, or a challenge answered by the
+ * client's proof and then the hello; implicit numbers, acks on pings,
+ * heartbeats or on their own.
  * Application messages are numbered ids so the tests can account for every
  * one of them.
  */
 
 export type Frame =
-  | { readonly kind: 'hello'; readonly status: HelloStatus; readonly session: string; readonly delivered: number }
+  | { readonly kind: 'hello'; readonly hello: Hello }
+  | { readonly kind: 'proof'; readonly secret: string; readonly delivered: number }
   | { readonly kind: 'data'; readonly id: number }
   | { readonly kind: 'ping'; readonly ack: number | null }
   | { readonly kind: 'pong' }
@@ -64,23 +67,38 @@ class ServerEnd {
     this.connected = false;
   }
 
+  /** Proofs that did not match the session's secret (none is expected from the one client). */
+  wrongProofs = 0;
+  private secret = '';
+
   connect(ticket: ResumeTicket): void {
-    const known = this.state !== null && ticket.session !== null && ticket.session === this.session;
-    const valid = known && this.state !== null && ticket.delivered >= this.state.ackedThrough && ticket.delivered <= this.state.nextSeq - 1;
-    let status: HelloStatus = 'resumed';
+    this.connected = true;
+    // B17: a named session is challenged; the hello waits for the client's proof.
+    if (ticket.session !== null) this.net.toClient.push({ kind: 'hello', hello: { status: 'prove' } });
+    else this.join(null, 0);
+  }
+
+  private join(named: string | null, delivered: number): void {
+    const known = this.state !== null && named !== null && named === this.session;
+    const valid = known && this.state !== null && delivered >= this.state.ackedThrough && delivered <= this.state.nextSeq - 1;
+    let status: 'new' | 'resumed' = 'resumed';
     if (!valid) {
       // A new session (the old one, if any, is forgotten: its unacknowledged payloads are reported here).
       for (const id of this.payloads.values()) this.lostInRestart.push(id);
       this.payloads.clear();
       this.sessions++;
       this.session = `s${this.incarnation}x${this.sessions}`;
+      this.secret = `secret${this.incarnation}x${this.sessions}`.padEnd(22, '_');
       this.state = createDeliveryState({ ackDelayMs: 50, maxUnackedMessages: 10_000, maxUnackedBytes: 1 << 30 }, this.net.now);
       status = 'new';
     }
-    this.connected = true;
     const state = this.state as DeliveryState;
-    this.net.toClient.push({ kind: 'hello', status, session: this.session as string, delivered: state.deliveredThrough });
-    this.step({ type: 'resumed', peerDelivered: status === 'new' ? 0 : ticket.delivered });
+    const session = this.session as string;
+    this.net.toClient.push({
+      kind: 'hello',
+      hello: status === 'new' ? { status, session, secret: this.secret, delivered: 0 } : { status, session, delivered: state.deliveredThrough },
+    });
+    this.step({ type: 'resumed', peerDelivered: status === 'new' ? 0 : delivered });
   }
 
   disconnected(): void {
@@ -96,6 +114,13 @@ class ServerEnd {
   }
 
   receive(frame: Frame): void {
+    if (frame.kind === 'proof') {
+      // The secret decides; a session this process does not hold (restarted) is forgotten: a new one.
+      const proven = this.state !== null && frame.secret === this.secret;
+      if (this.state !== null && !proven) this.wrongProofs++;
+      this.join(proven ? this.session : null, frame.delivered);
+      return;
+    }
     if (this.state === null) return;
     switch (frame.kind) {
       case 'data':
@@ -254,7 +279,7 @@ export class ResumeNet {
     if (frame === undefined || this.socket?.open !== true) return;
     switch (frame.kind) {
       case 'hello':
-        this.apply({ type: 'hello', hello: { status: frame.status, session: frame.session, delivered: frame.delivered } });
+        this.apply({ type: 'hello', hello: frame.hello });
         return;
       case 'data':
         this.incoming = frame.id;
@@ -333,6 +358,10 @@ export class ResumeNet {
         case 'send_ack':
           if (this.socket?.open === true) this.toServer.push({ kind: 'ack', through: command.through });
           break;
+        case 'send_proof':
+          if (this.socket?.open !== true) this.violations.push('a proof with no open socket');
+          else this.toServer.push({ kind: 'proof', secret: command.secret, delivered: command.delivered });
+          break;
         case 'number':
           if (this.sending !== null) {
             this.kept.set(command.seq, this.sending);
@@ -381,7 +410,7 @@ export class ResumeNet {
         case 'write':
         case 'enqueue':
         case 'requeue':
-          this.violations.push(`plain delivery (${command.type}) against a server that speaks v1`);
+          this.violations.push(`plain delivery (${command.type}) against a server that speaks the wire format`);
           break;
         case 'event':
           this.events.push(command.event);
