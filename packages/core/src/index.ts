@@ -141,6 +141,7 @@ export {
   wantsSocket,
   type CloseInfo,
   type ConnectionCloseCause,
+  type CodecMode,
   type ConnectionCommand,
   type ConnectionConfig,
   type ConnectionDraft,

@@ -2,6 +2,7 @@ import {
   CLOSE_CODES,
   isResuming,
   wantsSocket,
+  type CodecMode,
   type ConnectionEvent,
   type ConnectionUserEvent,
   type ResumeWire,
@@ -60,7 +61,7 @@ const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = /* @__PURE__ */ Ob
 ]);
 
 /** How text frames are read and written (the connection machine says, with `codec` commands). */
-type Codec = 'plain' | 'hello' | 'v1';
+type Codec = CodecMode;
 
 class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> implements KeepaliveClient {
   private readonly options: ResolvedClientOptions;
@@ -114,7 +115,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     });
   }
 
-  /** The wire format v1 codec, present exactly when `resume` is on (every v1 command and codec mode implies it). */
+  /** The wire format codec, present exactly when `resume` is on (every wire command and codec mode implies it). */
   private get wire(): ResumeWire | undefined {
     return this.options.config.resume?.wire;
   }
@@ -234,6 +235,12 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
         if (socket?.readyState === OPEN && wire !== undefined) this.write(socket, () => socket.send(wire.encodeAck(command.through)));
         return;
       }
+      case 'send_proof': {
+        // B17: the session's secret goes only here, in-band on the socket the server challenged; never in the URL.
+        const wire = this.wire;
+        if (socket?.readyState === OPEN && wire !== undefined) this.write(socket, () => socket.send(wire.encodeProof(command)));
+        return;
+      }
       case 'write':
         this.outcome = 'write';
         if (this.outgoing === null) return;
@@ -316,7 +323,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     const socket = this.socket;
     if (message === undefined || socket?.readyState !== OPEN) return;
     const wire = this.wire;
-    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'v1' && wire !== undefined ? wire.escapeText(message) : message));
+    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'wire' && wire !== undefined ? wire.escapeText(message) : message));
   }
 
   /**
@@ -417,7 +424,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
         this.received(fact.data);
         return;
       case 'ping':
-        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'v1' ? (this.wire?.readPingAck(fact.payload) ?? undefined) : undefined });
+        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'wire' ? (this.wire?.readPingAck(fact.payload) ?? undefined) : undefined });
         return;
       case 'close':
         this.dropSocket(false);
@@ -446,21 +453,22 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     }
     const wire = this.wire;
     if (typeof message.data === 'string' && this.codec !== 'plain' && wire !== undefined) {
-      // Wire format v1: control frames and escaped text (while awaiting the hello, only a hello is a control frame).
+      // The wire format: control frames and escaped text (while awaiting the hello, only a hello is a control frame).
       const text = wire.readResumeText(message.data);
       if (text.kind === 'hello') {
         this.dispatch({ type: 'hello', now, hello: text });
         return;
       }
-      if (this.codec === 'v1') {
+      if (this.codec === 'wire') {
         if (text.kind === 'data') this.dispatch({ type: 'inbound', now, frame: 'data' }, { data: text.text, binary: false });
-        else this.dispatch(text.kind === 'invalid' ? { type: 'inbound', now, frame: 'invalid' } : { type: 'inbound', now, frame: text.kind, ack: text.ack });
+        // A proof is the client's to send, never the server's: a protocol error like any unreadable control frame.
+        else this.dispatch(text.kind === 'invalid' || text.kind === 'proof' ? { type: 'inbound', now, frame: 'invalid' } : { type: 'inbound', now, frame: text.kind, ack: text.ack });
         return;
       }
     }
     // Heartbeats are proof of life only, never application data (the core answers or settles them).
     // (Binary frames never are: the socket delivers text frames as strings.)
-    const heartbeat = this.codec !== 'v1' && typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
+    const heartbeat = this.codec !== 'wire' && typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
     this.dispatch({ type: 'inbound', now, frame: heartbeat ? 'heartbeat' : 'data' }, heartbeat ? null : message);
   }
 

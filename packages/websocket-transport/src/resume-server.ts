@@ -8,6 +8,7 @@ import {
   defineDeliveryConfig,
   deliveryDeadline,
   deliveryStep,
+  constantTimeEqual,
   encodeAck,
   encodeHeartbeat,
   encodeHello,
@@ -28,30 +29,34 @@ import {
   type Diagnostic,
   type DiagnosticFields,
   type DiagnosticLevel,
-  type HelloStatus,
-  type ResumeRequest,
+  type Proof,
   type AdmissionCandidate,
   type ServerSessionCommand,
   type ServerSessionEvent,
   type ServerSessionState,
   admitConnection,
   createServerSessionState,
+  isEvictable,
   serverSessionDeadline,
   serverSessionStep,
 } from '@keepalive/core';
 import { Emitter, createDiagnosticSink, defaultScheduler, errorName, nextInstanceId, type Logger, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 import type { SessionStore, StoredSession } from './resume-store.js';
+import { randomToken, secretDigest } from './resume-secret.js';
 
 /**
- * The server end of resumable sessions (spec B14, wire format v1 of
+ * The server end of resumable sessions (spec B14, B17, wire format v2 of
  * `@keepalive/core`), runtime-neutral: no `node:` module, no `ws`, no
  * `Buffer` (typed arrays and `TextDecoder` only), so the `ws` integration,
  * Bun's and Deno's drive the same hub. A session outlives its connections:
  * the server numbers what it sends and keeps it until the client
  * acknowledges it, retransmits the rest when the client comes back, delivers
  * the client's messages exactly once and in order, and hands back what the
- * client never acknowledged when the session ends or expires.
+ * client never acknowledged when the session ends or expires. A session
+ * belongs to whoever holds its secret (B17): a connection that names one is
+ * challenged, and nothing about the session changes until it proved the
+ * secret in-band and the application's `admit` hook accepted it.
  */
 
 /**
@@ -61,8 +66,23 @@ import type { SessionStore, StoredSession } from './resume-store.js';
 export interface ServerResumeOptions extends DeliveryOptions {
   /** How long a disconnected session is kept for its client to come back. Default 120 000 ms. */
   readonly sessionTtlMs?: number | undefined;
-  /** Sessions a hub holds at most (connected or waiting); past it a new session is refused with 1013. Default 10 000. */
+  /**
+   * Sessions a hub holds at most (connected or waiting). Past it, a new session evicts the oldest unconfirmed one
+   * without a connection (see `unconfirmedTtlMs`), or is refused with 1013 when there is none. Default 10 000.
+   */
   readonly maxSessions?: number | undefined;
+  /**
+   * How long a session whose client never wrote a frame after the hello that made it (a client that took the hello
+   * and left, or a flood of bare upgrades) is kept once its connection is lost. Such a session is also the first to
+   * make room when the hub is full. Default 10 000 ms (at most `sessionTtlMs`).
+   */
+  readonly unconfirmedTtlMs?: number | undefined;
+  /**
+   * How long a connection may take from its upgrade to its hello: the client's proof of a session it names, the
+   * store's answer and the application's `admit` hook. Past it the connection is closed with 4408 (the client
+   * retries) and nothing changed. Default 10 000 ms.
+   */
+  readonly handshakeTimeoutMs?: number | undefined;
 }
 
 /**
@@ -72,19 +92,24 @@ export interface ServerResumeConfig {
   readonly delivery: DeliveryConfig;
   readonly sessionTtlMs: number;
   readonly maxSessions: number;
+  readonly unconfirmedTtlMs: number;
+  readonly handshakeTimeoutMs: number;
 }
 
 /**
  * The hub's defaults (the delivery defaults are `DELIVERY_DEFAULTS` of `@keepalive/core`).
  */
-export const SESSION_HUB_DEFAULTS = Object.freeze({ sessionTtlMs: 120_000, maxSessions: 10_000 });
+export const SESSION_HUB_DEFAULTS = Object.freeze({ sessionTtlMs: 120_000, maxSessions: 10_000, unconfirmedTtlMs: 10_000, handshakeTimeoutMs: 10_000 });
 
 /**
  * Close codes the hub sends: 1000 (a session ended by the application), 1001
- * (the hub closed), 1002 (a resume request this version cannot read), 1013
+ * (the hub closed), 1002 (a resume request this version cannot read, a wire
+ * format v1 client, or a frame other than the proof after a challenge), 1013
  * (`maxSessions` reached: try again later), 1011 (a frame could not be written:
  * the client resumes on a new connection), 4001 (the session was resumed on
- * a newer connection; the older, half-open one is closed).
+ * a newer connection that proved its secret; the older one is closed), 4403
+ * (a wrong proof, or the `admit` hook refused: nothing changed), 4408 (the
+ * handshake took longer than `handshakeTimeoutMs`: nothing changed).
  */
 export const RESUME_CLOSE_CODES = Object.freeze({
   normal: 1000,
@@ -93,7 +118,12 @@ export const RESUME_CLOSE_CODES = Object.freeze({
   internalError: 1011,
   tryAgainLater: 1013,
   resumedElsewhere: 4001,
+  refused: 4403,
+  handshakeTimeout: 4408,
 } as const);
+
+/** The close reason a wire format v1 client gets (with 1002): its session ids were bearer credentials in the URL. */
+export const LEGACY_REFUSAL_REASON = 'keepalive resume v1 refused: upgrade the client';
 
 const CLOSE_CODES_ABNORMAL = 1006;
 
@@ -108,7 +138,9 @@ const CLOSE_CODES_ABNORMAL = 1006;
  * | --- | --- | --- |
  * | `session_started` | debug | `sessions` (held now) |
  * | `session_resumed` | info | `away_ms` |
- * | `session_unknown` | info | `reason` (`unknown` or `impossible_delivered`) |
+ * | `session_unknown` | info | `reason` (`unknown`, `impossible_delivered` or `unrestorable`) |
+ * | `resume_refused` | warn | `reason` (`proof`, `admission`, `timeout`, `legacy`), `failures` (wrong proofs for that session so far, with `proof`) |
+ * | `session_evicted` | info | `sessions` (an unconfirmed session made room for a new one) |
  * | `session_replaced` | warn | none (a half-open connection closed with 4001) |
  * | `sessions_full` | warn | `limit` |
  * | `invalid_resume_request` | warn | none (closed with 1002) |
@@ -125,6 +157,8 @@ export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionStarted: 'session_started',
   sessionResumed: 'session_resumed',
   sessionUnknown: 'session_unknown',
+  resumeRefused: 'resume_refused',
+  sessionEvicted: 'session_evicted',
   sessionReplaced: 'session_replaced',
   sessionsFull: 'sessions_full',
   invalidRequest: 'invalid_resume_request',
@@ -138,27 +172,63 @@ export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   storeFailed: 'store_failed',
 } as const);
 
-const RESUME_KEYS: readonly string[] = Object.freeze(['maxUnackedMessages', 'maxUnackedBytes', 'ackDelayMs', 'sessionTtlMs', 'maxSessions']);
-const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMessage', 'scheduler', 'onDiagnostic', 'logger', 'store']);
+const RESUME_KEYS: readonly string[] = Object.freeze(['maxUnackedMessages', 'maxUnackedBytes', 'ackDelayMs', 'sessionTtlMs', 'maxSessions', 'unconfirmedTtlMs', 'handshakeTimeoutMs']);
+const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMessage', 'scheduler', 'onDiagnostic', 'logger', 'store', 'admit']);
+
+/** Wrong proofs of one session reported one by one; past this, only every power of two is (the count goes on). */
+const REPORTED_PROOF_FAILURES = 10;
 
 /**
  * Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value.
  */
 export function defineServerResumeConfig(options: ServerResumeOptions = {}): ServerResumeConfig {
   checkKnownKeys(options, RESUME_KEYS, 'resume');
-  const { sessionTtlMs: _ttl, maxSessions: _max, ...delivery } = options;
+  const { sessionTtlMs: _ttl, maxSessions: _max, unconfirmedTtlMs: _unconfirmed, handshakeTimeoutMs: _handshake, ...delivery } = options;
+  const sessionTtlMs = checkDuration('sessionTtlMs', optionOr(options, 'sessionTtlMs', SESSION_HUB_DEFAULTS.sessionTtlMs));
   return Object.freeze({
     delivery: defineDeliveryConfig(delivery),
-    sessionTtlMs: checkDuration('sessionTtlMs', optionOr(options, 'sessionTtlMs', SESSION_HUB_DEFAULTS.sessionTtlMs)),
+    sessionTtlMs,
     maxSessions: checkInteger('maxSessions', optionOr(options, 'maxSessions', SESSION_HUB_DEFAULTS.maxSessions), 1, 10_000_000),
+    unconfirmedTtlMs: Math.min(sessionTtlMs, checkDuration('unconfirmedTtlMs', optionOr(options, 'unconfirmedTtlMs', SESSION_HUB_DEFAULTS.unconfirmedTtlMs))),
+    handshakeTimeoutMs: checkDuration('handshakeTimeoutMs', optionOr(options, 'handshakeTimeoutMs', SESSION_HUB_DEFAULTS.handshakeTimeoutMs)),
   });
 }
 
 /**
- * Options of {@link createSessionHub}: the {@link ServerResumeOptions}, the
- * scheduler and where diagnostics go.
+ * What the application's admission hook is asked (B17), before anything about a session changes:
+ * - `kind`: `new` (the connection asks for a new session, or named one known nowhere: it will get a new one),
+ *   `resume` (it proved the secret of `session`, held here), `restore` (it proved the secret of a session another
+ *   process held: it is taken up from the store once admitted);
+ * - `session`: the session held here for `resume` (its owner's connection is untouched until the hook admits),
+ *   else `null`;
+ * - `context`: what the adapter passed for this connection (for `keepAlive(wss)`, the socket and the upgrade
+ *   request: check its cookie or token against the session's owner here).
  */
-export interface SessionHubOptions extends ServerResumeOptions {
+export interface AdmissionQuery<C = unknown> {
+  readonly kind: 'new' | 'resume' | 'restore';
+  readonly session: ResumableSession | null;
+  readonly context: C;
+}
+
+/**
+ * What the admission hook answers: `true` admits; `false` refuses with 4403; `{ code, reason }` refuses with that
+ * close code (1000 or 3000–4999; 4401 and 4403 end a keepalive client, other 4xxx codes make it retry) and reason
+ * (at most 123 UTF-8 bytes). A hook that throws or rejects refuses with 4403, reported as `listener_failed`.
+ */
+export type AdmissionVerdict = boolean | { readonly code: number; readonly reason?: string | undefined };
+
+/**
+ * Options of {@link createSessionHub}: the {@link ServerResumeOptions}, the
+ * scheduler, where diagnostics go, the store and the admission hook.
+ */
+export interface SessionHubOptions<C = unknown> extends ServerResumeOptions {
+  /**
+   * The application's admission hook (B17): asked once per connection, after the client proved the secret of the
+   * session it names and before the session changes hands (or before a new session is made), so that
+   * authentication against the upgrade request happens before the owner's connection is touched. May be
+   * asynchronous (bounded by `handshakeTimeoutMs`). Default: every proved connection is admitted.
+   */
+  readonly admit?: ((query: AdmissionQuery<C>) => AdmissionVerdict | Promise<AdmissionVerdict>) | undefined;
   /**
    * The plain heartbeat message (default {@link HEARTBEAT_MESSAGE}, the empty text frame): what a resuming client
    * sends as its keep-alive while it waits for the hello. Until the first wire-format frame of a connection it is a
@@ -201,12 +271,13 @@ export type ResumeFrame = string | ArrayBuffer | ArrayBufferView | readonly Arra
  * - `ack`: a standalone acknowledgement (proof of life, never answered);
  * - `data`: application data (delivered to the session, or dropped as a duplicate);
  * - `invalid`: a control frame this version cannot read (counted, reported, not delivered);
- * - `ignored`: the connection no longer belongs to a session (replaced, refused or ended): nothing is read; the
- *   client retransmits whatever it has not seen acknowledged when it resumes.
+ * - `proof`: the client's proof of the session it named (read by the hub; proof of life);
+ * - `ignored`: the connection does not carry a session (not yet, or no longer: refused, replaced or ended): nothing
+ *   is read; the client retransmits whatever it has not seen acknowledged when it resumes.
  *
  * Every kind but `heartbeat` is `peer.inbound('message')`.
  */
-export type ResumeFrameKind = 'heartbeat' | 'ack' | 'data' | 'invalid' | 'ignored';
+export type ResumeFrameKind = 'heartbeat' | 'ack' | 'data' | 'invalid' | 'proof' | 'ignored';
 
 /**
  * A message of a session: text as a string; binary as the runtime delivered it (inbound: a `Uint8Array`, which is
@@ -262,7 +333,10 @@ export interface ResumableSessionEvents {
  * control frames and retransmissions).
  */
 export interface ResumableSession {
-  /** The session id (128 random bits, base64url): the client's key to resume it. Treat it as a secret; never log it. */
+  /**
+   * The session id (128 random bits, base64url). Public in wire format v2 (it is in the client's URL, so proxies log
+   * it): resuming needs the session's secret, which the hub never keeps (only its digest). Still, do not log it.
+   */
   readonly id: string;
   /** Whether a connection is attached now. */
   readonly connected: boolean;
@@ -313,10 +387,24 @@ export interface SessionEvent<C = unknown> {
 }
 
 /**
- * The events of a {@link SessionHub}.
+ * The `refused` event of a hub: a connection that asked for a resumable session got none, and nothing about any
+ * session changed (B17). `reason`: `proof` (a wrong secret for a session held here or stored), `admission` (the
+ * `admit` hook said no), `timeout` (no proof, store answer or verdict within `handshakeTimeoutMs`), `full`
+ * (`maxSessions`, nothing to evict), `legacy` (a wire format v1 client), `invalid` (a request or first frame this
+ * version cannot read). `code` is the close code the connection got. No secret, id or URL is in it.
+ */
+export interface RefusedEvent<C = unknown> {
+  readonly reason: 'proof' | 'admission' | 'timeout' | 'full' | 'legacy' | 'invalid';
+  readonly code: number;
+  readonly context: C;
+}
+
+/**
+ * The events of a {@link SessionHub}: `session` (a connection attached to a session) and `refused`.
  */
 export interface SessionHubEvents<C = unknown> {
   session: SessionEvent<C>;
+  refused: RefusedEvent<C>;
 }
 
 /**
@@ -362,7 +450,15 @@ export interface SessionHubStats {
   readonly ended: number;
   /** New sessions refused with 1013 (`maxSessions`). */
   readonly refused: number;
-  /** Resume requests refused with 1002. */
+  /** Unconfirmed sessions evicted to make room for a new one. */
+  readonly evicted: number;
+  /** Connections refused for a wrong proof (4403). */
+  readonly wrongProofs: number;
+  /** Connections the `admit` hook refused. */
+  readonly refusedAdmissions: number;
+  /** Connections closed for a handshake longer than `handshakeTimeoutMs` (4408). */
+  readonly handshakeTimeouts: number;
+  /** Resume requests refused with 1002 (unreadable, wire format v1, or no proof after a challenge). */
   readonly invalidRequests: number;
   readonly protocolErrors: number;
   /** Client messages delivered while the session had no `message` listener. */
@@ -435,6 +531,14 @@ interface HubHost {
   count(counter: Counter): number;
   attached(delta: number): void;
   remove(session: Session): void;
+  /** Whether a full hub may evict `session` now (B17: unconfirmed, without a connection). */
+  evictable(session: Session, yes: boolean): void;
+  /** A connection's proof of the session it named arrived (B17). */
+  proved(handle: Connection, proof: Proof): void;
+  /** A connection's handshake outlived `handshakeTimeoutMs`. */
+  handshakeTimedOut(handle: Connection): void;
+  /** Refuses a connection in its handshake (B17: nothing about any session changes). */
+  refuse(handle: Connection, reason: RefusedEvent['reason'], code: number, text: string): void;
   listenerFailed(event: string, error: unknown): void;
   /** Writes `data`; `false` when the socket threw (the frame is lost with the connection). */
   write(socket: ResumeSocket, data: string | ArrayBuffer | ArrayBufferView): boolean;
@@ -445,19 +549,8 @@ type Listener = (payload: never) => void;
 const NO_FIELDS: DiagnosticFields = Object.freeze({});
 const NOTHING: readonly SessionMessage[] = Object.freeze([]);
 const decoder = new TextDecoder('utf-8', { fatal: true });
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** 128 random bits as base64url (22 characters). */
-function newSessionId(): string {
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  let id = '';
-  for (let i = 0; i < 15; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    id += BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + BASE64URL.charAt((n >>> 6) & 63) + BASE64URL.charAt(n & 63);
-  }
-  const last = bytes[15] as number;
-  return id + BASE64URL.charAt(last >>> 2) + BASE64URL.charAt((last & 3) << 4);
-}
+/** A digest as `secretDigest` writes it: SHA-256 as unpadded base64url. */
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
 
 function bytesOf(data: Exclude<ResumeFrame, string>): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -494,16 +587,18 @@ function pingText(payload: ResumeFrame): string {
   return text;
 }
 
-/** A session another process held, read back from the hub's store: its delivery state and unacknowledged payloads. */
+/** A session another process held, read back from the hub's store: its delivery state, unacknowledged payloads and digest. */
 interface RestoredSession {
   readonly state: DeliveryState;
   readonly unacked: readonly SessionMessage[];
+  readonly proof: string;
 }
 
-/** Reads a stored session back; `null` when what was stored cannot be a delivery's state. */
+/** Reads a stored session back; `null` when what was stored cannot be a session (a delivery's state and a digest). */
 function restoreSession(config: DeliveryConfig, stored: StoredSession, now: number): RestoredSession | null {
   const given: unknown = stored.unacked;
-  if (!Array.isArray(given)) return null;
+  const proof: unknown = stored.proof;
+  if (!Array.isArray(given) || typeof proof !== 'string' || !DIGEST.test(proof)) return null;
   const unacked: SessionMessage[] = [];
   const sizes: number[] = [];
   for (const payload of given as readonly unknown[]) {
@@ -513,7 +608,7 @@ function restoreSession(config: DeliveryConfig, stored: StoredSession, now: numb
     unacked.push(payload);
   }
   const state = restoreDeliveryState(config, { ...stored, unacked: sizes }, now);
-  return state === null ? null : { state, unacked };
+  return state === null ? null : { state, unacked, proof };
 }
 
 /**
@@ -538,16 +633,23 @@ class Session implements ResumableSession {
   private failed: Connection | null = null;
   /** The delivery counters last handed to the store (`nextSeq`, `ackedThrough`, `deliveredThrough`, `transmittedThrough`). */
   private savedCounters = '';
+  /** Wrong proofs presented for this session (B17: counted, reported; they change nothing). */
+  failedProofs = 0;
 
-  /** A new session, or (with `restored`) one another process held, taken up from the hub's store. */
+  /**
+   * A new session, or (with `restored`) one another process held, taken up from the hub's store. `proof` is the
+   * digest of its secret (`secretDigest`): all the hub keeps of it.
+   */
   constructor(
     private readonly host: HubHost,
     readonly id: string,
+    readonly proof: string,
     restored: RestoredSession | null = null,
   ) {
     const now = host.scheduler.now();
+    const { sessionTtlMs, unconfirmedTtlMs } = host.config;
     this.state = restored?.state ?? createDeliveryState(host.config.delivery, now);
-    this.life = createServerSessionState(host.config.sessionTtlMs, now);
+    this.life = createServerSessionState(sessionTtlMs, now, unconfirmedTtlMs, restored !== null);
     if (restored !== null) {
       this.written = restored.state.transmittedThrough;
       this.ring = restored.unacked.length === 0 ? null : [...restored.unacked];
@@ -566,10 +668,10 @@ class Session implements ResumableSession {
     return this.life.phase === 'ended';
   }
 
-  /** What the store keeps: the delivery counters and the unacknowledged payloads. */
+  /** What the store keeps: the delivery counters, the unacknowledged payloads, and the digest of the secret (never the secret). */
   snapshot(): StoredSession {
     const { deliveredThrough, ackedThrough, transmittedThrough } = this.state;
-    return { deliveredThrough, ackedThrough, transmittedThrough, unacked: this.ring === null ? NOTHING : this.ring.slice(this.ringHead) };
+    return { deliveredThrough, ackedThrough, transmittedThrough, unacked: this.ring === null ? NOTHING : this.ring.slice(this.ringHead), proof: this.proof };
   }
 
   private counters(): string {
@@ -585,13 +687,17 @@ class Session implements ResumableSession {
     return this.state.unackedBytes;
   }
 
-  /** What admission needs of this session (the rule is the core's `admitConnection`). */
-  get candidate(): AdmissionCandidate {
-    return { written: this.written, ackedThrough: this.state.ackedThrough };
+  /** What admission needs of this session, for a connection whose proof's digest is `digest` (the rule is the core's `admitConnection`). */
+  candidate(digest: string | null): AdmissionCandidate {
+    return { proven: digest !== null && constantTimeEqual(this.proof, digest), written: this.written, ackedThrough: this.state.ackedThrough };
   }
 
-  /** Attaches a connection: hello first (it carries the acknowledgement), then the retransmission. */
-  attach(handle: Connection, status: HelloStatus, peerDelivered: number, now: number): void {
+  /**
+   * Attaches a connection: hello first (it carries the acknowledgement), then the retransmission. `secret` is the
+   * new session's secret, written once in its hello (`new`) and never kept; `null` for a resumed one.
+   */
+  attach(handle: Connection, secret: string | null, peerDelivered: number, now: number): void {
+    const status = secret === null ? 'resumed' : 'new';
     let awayMs: number | null = null;
     for (const command of this.live({ type: 'attach', now, status })) {
       if (command.type === 'replace') {
@@ -604,22 +710,38 @@ class Session implements ResumableSession {
       } else if (command.type === 'resumed') awayMs = command.awayMs;
     }
     this.handle = handle;
-    handle.session = this;
+    handle.attach(this);
     this.host.attached(1);
     // The hello tells the client what we delivered: it is the owed acknowledgement.
     this.run({ type: 'outgoing', now }, null, true);
+    const hello = secret === null ? encodeHello({ status: 'resumed', session: this.id, delivered: this.state.deliveredThrough }) : encodeHello({ status: 'new', session: this.id, secret, delivered: 0 });
     // A hello that cannot be written gives the connection up (after this step; see reschedule).
-    if (!this.host.write(handle.socket, encodeHello({ status, session: this.id, delivered: this.state.deliveredThrough }))) this.failed = handle;
+    if (!this.host.write(handle.socket, hello)) this.failed = handle;
     if (awayMs !== null) this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionResumed, { away_ms: awayMs });
     this.run({ type: 'resumed', now, peerDelivered }, null, false);
     this.reschedule();
   }
 
-  /** Steps the lifetime machine (the core decides: replaced, resumed, ended, expired); returns its commands. */
+  /** Steps the lifetime machine (the core decides: replaced, resumed, ended, expired, evictable); returns its commands. */
   private live(event: ServerSessionEvent): readonly ServerSessionCommand[] {
     const out: ServerSessionCommand[] = [];
-    this.life = serverSessionStep(this.life, event, out);
+    const before = this.life;
+    this.life = serverSessionStep(before, event, out);
+    if (this.life !== before) this.host.evictable(this, isEvictable(this.life));
     return out;
+  }
+
+  /** The client wrote its first frame after the hello: the session is its own now, kept `sessionTtlMs` (B17). */
+  confirm(): void {
+    this.live({ type: 'confirm', now: this.host.scheduler.now() });
+  }
+
+  /** The hub is full and this session is evictable (unconfirmed, without a connection): it goes now, as an expiry. */
+  evict(): void {
+    const evicted = this.live({ type: 'evict', now: this.host.scheduler.now() }).find((command) => command.type === 'expired');
+    if (evicted === undefined) return;
+    this.host.count('evicted');
+    this.expire(evicted.awayMs);
   }
 
   /** An inbound data frame: number `deliveredThrough + 1` on this connection (implicit numbering). */
@@ -729,7 +851,7 @@ class Session implements ResumableSession {
   private detach(now: number): void {
     const handle = this.handle;
     if (handle === null) return;
-    handle.session = null;
+    handle.attach(null);
     this.handle = null;
     this.host.attached(-1);
     this.run({ type: 'disconnected', now }, null, false);
@@ -920,50 +1042,82 @@ function noop(): void {
   // Nothing to remove.
 }
 
-/** One connection's handle: the session it carries now, or none. */
+/**
+ * One connection's handle. Before its hello it is in its handshake (B17): `proving` (it named a session and was
+ * challenged: the first frame must be its proof) or `pending` (the hub waits for the store or the `admit` hook),
+ * bounded by `handshakeTimeoutMs`; then it carries a session (`session`), until it is let go; `done` once attached
+ * or refused.
+ */
 class Connection implements ResumeConnection {
   session: Session | null = null;
-  /** Waiting for the hub's store to load the session the client presented. */
-  pending = false;
-  /** The socket closed while the store was loading: nothing is taken up for it. */
+  /** The session the client named in its URL (public), or `null` for a new one. */
+  named: string | null = null;
+  stage: 'proving' | 'pending' | 'done' = 'pending';
+  /** The socket closed before the handshake ended: nothing is taken up for it. */
   gone = false;
+  /** Whether a hello was written on this connection (before it, the plain heartbeat is answered plainly). */
+  private greeted = false;
   /**
-   * Whether the client has written a wire-format frame on this connection. Before it has the hello, a client's
-   * keep-alive is the plain heartbeat message (it cannot know yet that the server speaks v1) and it writes no
-   * application message; after it, every frame is v1. Its frames are ordered, so plain heartbeats come first.
+   * Whether the client has written a wire-format frame on this connection after the hello. Before that, a client's
+   * keep-alive is the plain heartbeat message (it cannot know yet that the server speaks the wire format) and it
+   * writes no application message; after it, every frame is wire format. Its frames are ordered, so plain
+   * heartbeats come first. The proof does not count: it comes before the hello.
    */
   private speaking = false;
+  /** The handshake's deadline (`handshakeTimeoutMs`), while it runs. */
+  private timer: ScheduledEntry | null = null;
 
   constructor(
     private readonly host: HubHost,
     readonly socket: ResumeSocket,
     private readonly pings: boolean,
+    readonly context: unknown,
   ) {}
 
   get attached(): boolean {
     return this.session !== null;
   }
 
+  /** Starts the handshake's clock. */
+  arm(deadline: number): void {
+    this.timer = this.host.scheduler.entry(this);
+    this.timer.schedule(deadline);
+  }
+
+  /** The handshake ended (attached or refused): its clock stops. */
+  settle(): void {
+    this.stage = 'done';
+    this.timer?.dispose();
+    this.timer = null;
+  }
+
+  /** Called by the scheduler at the handshake's deadline. */
+  wake(): void {
+    if (this.stage !== 'done' && !this.gone) this.host.handshakeTimedOut(this);
+  }
+
+  /** The session this connection carries from now on (`null`: let go). */
+  attach(session: Session | null): void {
+    this.session = session;
+    if (session !== null) {
+      this.settle();
+      this.greeted = true;
+    }
+  }
+
   message(data: ResumeFrame, isBinary?: boolean): ResumeFrameKind {
     const session = this.session;
-    if (session === null) return 'ignored';
+    if (session === null) return this.handshake(data, isBinary);
     if (!isFrame(data)) return this.invalid();
     if (typeof data !== 'string' && isBinary !== false) {
-      this.speaking = true;
+      this.spoke(session);
       session.receive(binaryOf(data));
       return 'data';
     }
-    let text: string;
-    if (typeof data === 'string') text = data;
-    else {
-      try {
-        text = decoder.decode(bytesOf(data));
-      } catch {
-        return this.invalid();
-      }
-    }
+    const text = textOf(data);
+    if (text === null) return this.invalid();
     if (!this.speaking && text === this.host.heartbeatMessage) return 'heartbeat';
-    this.speaking = true;
+    this.spoke(session);
     const read = readResumeText(text);
     switch (read.kind) {
       case 'data':
@@ -976,9 +1130,32 @@ class Connection implements ResumeConnection {
         session.acked(read.ack);
         return 'ack';
       default:
-        // An unreadable control frame, or a hello (only servers send one).
+        // An unreadable control frame, a hello (only servers send one) or a proof after the hello.
         return this.invalid();
     }
+  }
+
+  /** The client's first wire-format frame after the hello confirms the session (B17). */
+  private spoke(session: Session): void {
+    if (this.speaking) return;
+    this.speaking = true;
+    session.confirm();
+  }
+
+  /** A frame before the hello: the plain heartbeat (a keep-alive), the proof when challenged, or a protocol error. */
+  private handshake(data: ResumeFrame, isBinary: boolean | undefined): ResumeFrameKind {
+    if (this.stage === 'done' || this.gone || !isFrame(data)) return 'ignored';
+    const text = typeof data !== 'string' && isBinary !== false ? null : textOf(data);
+    if (text === this.host.heartbeatMessage) return 'heartbeat';
+    const read = text === null ? null : readResumeText(text);
+    if (this.stage === 'proving' && read?.kind === 'proof') {
+      this.stage = 'pending';
+      this.host.proved(this, read);
+      return 'proof';
+    }
+    // A client that speaks wire format v2 writes nothing but its proof and plain keep-alives before the hello.
+    this.host.refuse(this, 'invalid', RESUME_CLOSE_CODES.protocolError, this.stage === 'proving' ? 'proof expected' : 'hello expected');
+    return 'invalid';
   }
 
   ping(payload: ResumeFrame): void {
@@ -998,6 +1175,8 @@ class Connection implements ResumeConnection {
 
   heartbeatReply(): string {
     const session = this.session;
+    // Before the hello the client reads only a hello as a control frame: its plain keep-alive is answered plainly.
+    if (session === null && !this.greeted) return this.host.heartbeatMessage;
     // A detached connection acknowledges nothing new (0 never lowers a cumulative acknowledgement).
     if (session === null) return encodeHeartbeat(0);
     session.carryAck();
@@ -1007,7 +1186,8 @@ class Connection implements ResumeConnection {
   closed(code: number): void {
     const session = this.session;
     if (session === null) {
-      if (this.pending) this.gone = true;
+      this.gone = true;
+      this.settle();
       return;
     }
     session.connectionClosed(this, code);
@@ -1017,6 +1197,36 @@ class Connection implements ResumeConnection {
     this.host.report('warn', SESSION_HUB_DIAGNOSTICS.protocolError, { total: this.host.count('protocolErrors') });
     return 'invalid';
   }
+}
+
+/** A text frame as a string (`ws` delivers text as bytes): `null` when its bytes are not UTF-8. */
+function textOf(data: ResumeFrame): string | null {
+  if (typeof data === 'string') return data;
+  try {
+    return decoder.decode(bytesOf(data));
+  } catch {
+    return null;
+  }
+}
+
+/** The close code and reason of an admission hook's refusal; a verdict that is not one is reported and refuses with 4403. */
+function refusalOf(verdict: unknown, invalid: (error: Error) => void): { readonly code: number; readonly reason: string } {
+  if (typeof verdict === 'object' && verdict !== null) {
+    const { code, reason = '' } = verdict as { code?: unknown; reason?: unknown };
+    const codeOk = code === RESUME_CLOSE_CODES.normal || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
+    if (codeOk && typeof reason === 'string' && utf8Length(reason) <= 123) return { code, reason };
+  }
+  if (verdict !== false) invalid(new TypeError('admit(): expected true, false or { code: 1000 or 3000-4999, reason: at most 123 bytes }'));
+  return { code: RESUME_CLOSE_CODES.refused, reason: 'resume refused' };
+}
+
+/** Calls `then` with `value` now when it is not a promise (the common case: no hook), else once it settles. */
+function whenReady<T>(value: T | Promise<T>, then: (value: T) => void, failed: (error: unknown) => void): void {
+  if (!(value instanceof Promise)) {
+    then(value);
+    return;
+  }
+  value.then(then, failed);
 }
 
 /**
@@ -1043,6 +1253,11 @@ export class SessionHub<C = unknown> {
   /** The scheduler every session runs on. */
   readonly scheduler: Scheduler;
   private readonly sessions = new Map<string, Session>();
+  /** Sessions a full hub may evict (unconfirmed, without a connection), oldest first. */
+  private readonly evictable = new Set<Session>();
+  /** Connections in their handshake (their clocks stop when the hub closes). */
+  private readonly handshakes = new Set<Connection>();
+  private readonly admit: ((query: AdmissionQuery<C>) => AdmissionVerdict | Promise<AdmissionVerdict>) | null;
   private readonly events: Emitter<SessionHubEvents<C>>;
   private readonly host: HubHost;
   private readonly counters: MutableStats = {
@@ -1053,6 +1268,10 @@ export class SessionHub<C = unknown> {
     expired: 0,
     ended: 0,
     refused: 0,
+    evicted: 0,
+    wrongProofs: 0,
+    refusedAdmissions: 0,
+    handshakeTimeouts: 0,
     invalidRequests: 0,
     protocolErrors: 0,
     unheardMessages: 0,
@@ -1064,15 +1283,18 @@ export class SessionHub<C = unknown> {
   private readonly store: SessionStore | null;
 
   /** Validates the options (a bad one throws `KeepaliveOptionError` naming it as `resume.<option>`). */
-  constructor(options: SessionHubOptions = {}) {
-    const { config, diagnose, scheduler, heartbeatMessage, store } = nestedOptions('resume', options, (given: SessionHubOptions) => {
+  constructor(options: SessionHubOptions<C> = {}) {
+    const { config, diagnose, scheduler, heartbeatMessage, store, admit } = nestedOptions('resume', options, (given: SessionHubOptions<C>) => {
       checkKnownKeys(given, HUB_KEYS, 'resume');
-      const { scheduler: chosen, onDiagnostic, logger, heartbeatMessage: plain, store: kept, ...resume } = given;
+      const { scheduler: chosen, onDiagnostic, logger, heartbeatMessage: plain, store: kept, admit: hook, ...resume } = given;
       const candidate: unknown = kept ?? null;
-      if (candidate !== null && (typeof candidate !== 'object' || !(['load', 'save', 'remove'] as const).every((method) => typeof (candidate as Record<string, unknown>)[method] === 'function'))) {
-        throw new KeepaliveOptionError('store', candidate, 'a session store: an object with load, save and remove methods');
+      if (candidate !== null && (typeof candidate !== 'object' || !(['proof', 'load', 'save', 'remove'] as const).every((method) => typeof (candidate as Record<string, unknown>)[method] === 'function'))) {
+        throw new KeepaliveOptionError('store', candidate, 'a session store: an object with proof, load, save and remove methods');
       }
+      const admitting: unknown = hook ?? null;
+      if (admitting !== null && typeof admitting !== 'function') throw new KeepaliveOptionError('admit', admitting, 'a function that admits a connection (true, false or { code, reason })');
       return {
+        admit: admitting as ((query: AdmissionQuery<C>) => AdmissionVerdict | Promise<AdmissionVerdict>) | null,
         config: defineServerResumeConfig(resume),
         heartbeatMessage: checkHeartbeatMessage('heartbeatMessage', plain ?? HEARTBEAT_MESSAGE),
         diagnose: createDiagnosticSink({ session: nextInstanceId(), logger, onDiagnostic }),
@@ -1082,6 +1304,7 @@ export class SessionHub<C = unknown> {
     });
     this.config = config;
     this.store = store;
+    this.admit = admit;
     this.scheduler = scheduler;
     const counters = this.counters;
     const sessions = this.sessions;
@@ -1096,7 +1319,7 @@ export class SessionHub<C = unknown> {
       counters.socketErrors++;
       report('warn', SESSION_HUB_DIAGNOSTICS.socketFailed, { op, error: errorName(error) });
     };
-    this.events = new Emitter<SessionHubEvents<C>>(['session'], listenerFailed);
+    this.events = new Emitter<SessionHubEvents<C>>(['session', 'refused'], listenerFailed);
     this.host = {
       accepting: null,
       store,
@@ -1115,6 +1338,21 @@ export class SessionHub<C = unknown> {
       },
       remove: (session) => {
         if (sessions.get(session.id) === session) sessions.delete(session.id);
+        this.evictable.delete(session);
+      },
+      evictable: (session, yes) => {
+        if (yes) this.evictable.add(session);
+        else this.evictable.delete(session);
+      },
+      proved: (handle, proof) => {
+        this.proved(handle, proof);
+      },
+      handshakeTimedOut: (handle) => {
+        this.counters.handshakeTimeouts++;
+        this.refuse(handle, 'timeout', RESUME_CLOSE_CODES.handshakeTimeout, 'handshake timeout');
+      },
+      refuse: (handle, reason, code, text) => {
+        this.refuse(handle, reason, code, text);
       },
       listenerFailed,
       write: (socket, data) => {
@@ -1140,40 +1378,179 @@ export class SessionHub<C = unknown> {
   /**
    * Takes a new connection. `get(name)` reads a parameter of the request URL's query (or returns `null`). Returns
    * `null` when the client did not ask for a resumable session (a plain client: leave it alone), else the
-   * connection's handle; route the socket's events to it. A request this version cannot read is closed with 1002
-   * and one past `maxSessions` with 1013 (their handles are detached: every frame is `ignored`). Otherwise the
-   * hub sends the hello (`new` or `resumed`), retransmits what the client has not acknowledged, and emits
-   * `session`.
+   * connection's handle; route the socket's events to it. A request this version cannot read, or one of wire format
+   * v1, is closed with 1002 (its handle is detached: every frame is `ignored`). A client that names a session is
+   * challenged (B17): it must prove the session's secret in-band, then the `admit` hook is asked, and only then does
+   * the session change hands (the hello says `resumed`, or `new` for a session known nowhere). A client that names
+   * none gets a new session once admitted, or 1013 past `maxSessions`. The hub then retransmits what the client
+   * has not acknowledged, and emits `session`; a refusal emits `refused`.
    */
   connect(socket: ResumeSocket, get: (name: string) => string | null, context?: C): ResumeConnection | null {
-    let request: ResumeRequest | 'invalid' | null;
+    let request: ReturnType<typeof readResumeQuery>;
     try {
       request = readResumeQuery(get);
     } catch {
       request = 'invalid';
     }
     if (request === null || this.closed) return null;
-    const host = this.host;
-    const handle = new Connection(host, socket, request !== 'invalid' && request.pings);
+    const handle = new Connection(this.host, socket, typeof request === 'object' && request.pings, context);
+    if (request === 'legacy') {
+      this.refuse(handle, 'legacy', RESUME_CLOSE_CODES.protocolError, LEGACY_REFUSAL_REASON);
+      return handle;
+    }
     if (request === 'invalid') {
-      this.counters.invalidRequests++;
-      host.report('warn', SESSION_HUB_DIAGNOSTICS.invalidRequest, NO_FIELDS);
-      host.shut(socket, RESUME_CLOSE_CODES.protocolError, 'invalid resume request');
+      this.refuse(handle, 'invalid', RESUME_CLOSE_CODES.protocolError, 'invalid resume request');
       return handle;
     }
-    if (request.session !== null && this.store !== null && !this.sessions.has(request.session)) {
-      // Another process may have held it: the store loads it; the hello waits for the answer.
-      this.restoreFrom(handle, request, request.session, context as C);
+    this.handshakes.add(handle);
+    handle.arm(this.scheduler.now() + this.config.handshakeTimeoutMs);
+    if (request.session === null) {
+      this.admitThen(handle, 'new', null, () => {
+        this.join(handle, 0, null, null);
+      });
       return handle;
     }
-    this.join(handle, request, null, context as C);
+    // B17: a named session is challenged; nothing happens to it before the proof.
+    handle.named = request.session;
+    handle.stage = 'proving';
+    if (!this.host.write(socket, encodeHello({ status: 'prove' }))) this.refuse(handle, 'invalid', RESUME_CLOSE_CODES.internalError, 'send failed');
     return handle;
   }
 
-  /** Loads `id` from the store, then joins the connection to it (or to a new session), unless the client left meanwhile. */
-  private restoreFrom(handle: Connection, request: ResumeRequest, id: string, context: C): void {
+  /** Whether a connection is still in its handshake (its socket open, the hub open). */
+  private waiting(handle: Connection): boolean {
+    if (this.closed && !handle.gone && handle.stage !== 'done') {
+      handle.settle();
+      this.host.shut(handle.socket, RESUME_CLOSE_CODES.goingAway, 'going away');
+    }
+    return !this.closed && !handle.gone && handle.stage !== 'done';
+  }
+
+  /**
+   * The proof of the session the connection named (B17): checked against the digest of the session held here, or
+   * stored (read without taking it over); a wrong one is refused and changes nothing. Then the application is asked,
+   * then the session changes hands.
+   */
+  private proved(handle: Connection, proof: Proof): void {
+    const id = handle.named as string;
+    const digest = secretDigest(proof.secret);
+    const held = this.sessions.get(id);
+    if (held !== undefined || this.store === null) {
+      this.owned(handle, proof.delivered, digest, held === undefined ? null : held.candidate(digest).proven, held ?? null);
+      return;
+    }
+    const store = this.store;
+    let reading: Promise<string | null>;
+    try {
+      reading = store.proof(id);
+    } catch (error) {
+      reading = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    void reading
+      .then(
+        (stored) => (typeof stored === 'string' ? stored : null),
+        (error: unknown) => {
+          this.host.storeFailed('proof', error);
+          return null;
+        },
+      )
+      .then((stored) => {
+        if (!this.waiting(handle)) return;
+        // Held here meanwhile (another connection restored it): the held copy decides.
+        const now = this.sessions.get(id);
+        if (now !== undefined) this.owned(handle, proof.delivered, digest, now.candidate(digest).proven, now);
+        else this.owned(handle, proof.delivered, digest, stored === null ? null : constantTimeEqual(stored, digest), null);
+      });
+  }
+
+  /** What the proof decided (`proven`: `null` when the session exists nowhere): refuse, or ask the application. */
+  private owned(handle: Connection, delivered: number, digest: string, proven: boolean | null, held: Session | null): void {
+    if (proven === false) {
+      this.wrongProof(handle, held);
+      return;
+    }
+    const kind = proven === null ? 'new' : held === null ? 'restore' : 'resume';
+    this.admitThen(handle, kind, held, () => {
+      if (kind !== 'restore') {
+        this.join(handle, delivered, digest, null);
+        return;
+      }
+      this.restoreFrom(handle, delivered, digest);
+    });
+  }
+
+  /** A wrong proof (B17): counted per session, reported (no secret, no id), refused with 4403; nothing changes. */
+  private wrongProof(handle: Connection, held: Session | null): void {
+    this.counters.wrongProofs++;
+    const failures = held === null ? 1 : ++held.failedProofs;
+    // A flood of wrong proofs for one session is reported one by one up to a bound, then at powers of two.
+    if (failures <= REPORTED_PROOF_FAILURES || (failures & (failures - 1)) === 0) {
+      this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason: 'proof', failures });
+    }
+    this.refuse(handle, 'proof', RESUME_CLOSE_CODES.refused, 'resume refused', false);
+  }
+
+  /** Asks the `admit` hook (if any) about the connection, then runs `then`; a refusal closes it, changing nothing. */
+  private admitThen(handle: Connection, kind: AdmissionQuery['kind'], session: Session | null, then: () => void): void {
+    const admit = this.admit;
+    if (admit === null) {
+      then();
+      return;
+    }
+    handle.stage = 'pending';
+    let verdict: AdmissionVerdict | Promise<AdmissionVerdict>;
+    try {
+      verdict = admit({ kind, session, context: handle.context as C });
+    } catch (error) {
+      verdict = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    whenReady(
+      verdict,
+      (answer) => {
+        if (!this.waiting(handle)) return;
+        if (answer === true) {
+          then();
+          return;
+        }
+        const refusal = refusalOf(answer, (error) => this.host.listenerFailed('admit', error));
+        this.counters.refusedAdmissions++;
+        this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason: 'admission', code: refusal.code });
+        this.refuse(handle, 'admission', refusal.code, refusal.reason, false);
+      },
+      (error: unknown) => {
+        this.host.listenerFailed('admit', error);
+        if (!this.waiting(handle)) return;
+        this.counters.refusedAdmissions++;
+        this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason: 'admission', code: RESUME_CLOSE_CODES.refused });
+        this.refuse(handle, 'admission', RESUME_CLOSE_CODES.refused, 'resume refused', false);
+      },
+    );
+  }
+
+  /**
+   * Ends a connection's handshake with a refusal: closed with `code`, reported (unless the caller did), `refused`
+   * emitted. Nothing about any session changed (B17).
+   */
+  private refuse(handle: Connection, reason: RefusedEvent['reason'], code: number, text: string, report = true): void {
+    if (handle.stage === 'done') return;
+    handle.settle();
+    this.handshakes.delete(handle);
+    if (reason === 'legacy' || reason === 'invalid') {
+      this.counters.invalidRequests++;
+      if (reason === 'legacy') this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason });
+      else this.host.report('warn', SESSION_HUB_DIAGNOSTICS.invalidRequest, NO_FIELDS);
+    } else if (report) {
+      this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason });
+    }
+    this.host.shut(handle.socket, code, text);
+    this.events.emit('refused', { reason, code, context: handle.context as C });
+  }
+
+  /** Takes the stored session over (the store's `load`), then joins the connection to it, unless the client left meanwhile. */
+  private restoreFrom(handle: Connection, delivered: number, digest: string): void {
     const store = this.store as SessionStore;
-    handle.pending = true;
+    const id = handle.named as string;
+    handle.stage = 'pending';
     let loading: Promise<StoredSession | null>;
     try {
       loading = store.load(id);
@@ -1189,53 +1566,71 @@ export class SessionHub<C = unknown> {
         },
       )
       .then((stored) => {
-        handle.pending = false;
         // The client left (or the hub closed) while the store answered: nothing is taken up here; the store still
         // has the session for the client's next attempt.
-        if (this.closed || handle.gone) return;
-        this.join(handle, request, stored, context);
+        if (!this.waiting(handle)) return;
+        this.join(handle, delivered, digest, stored);
       });
   }
 
-  /** Attaches a connection to the session it asked for: held here, restored from `stored`, or a new one (the rule is the core's). */
-  private join(handle: Connection, request: ResumeRequest, stored: StoredSession | null, context: C): void {
+  /**
+   * Attaches a connection to the session it asked for: held here, restored from `stored`, or a new one (the rule is
+   * the core's; decided again here, with the facts as they are now, after every wait). `digest` is the digest of
+   * the connection's proof (`null`: it named no session).
+   */
+  private join(handle: Connection, delivered: number, digest: string | null, stored: StoredSession | null): void {
     const host = this.host;
     const now = this.scheduler.now();
-    const named = request.session;
+    const named = handle.named;
     const held = named === null ? undefined : this.sessions.get(named);
     const restored = held === undefined && named !== null && stored !== null ? restoreSession(this.config.delivery, stored, now) : null;
     const admission = admitConnection({
       named: named !== null,
-      delivered: request.delivered,
-      held: held?.candidate ?? null,
-      stored: held !== undefined || stored === null ? null : restored === null ? 'invalid' : { written: restored.state.transmittedThrough, ackedThrough: restored.state.ackedThrough },
+      delivered,
+      held: held?.candidate(digest) ?? null,
+      stored:
+        held !== undefined || stored === null
+          ? null
+          : restored === null
+            ? 'invalid'
+            : { proven: digest !== null && constantTimeEqual(restored.proof, digest), written: restored.state.transmittedThrough, ackedThrough: restored.state.ackedThrough },
       sessions: this.sessions.size,
       maxSessions: this.config.maxSessions,
+      evictable: this.evictable.size > 0,
     });
+    const context = handle.context as C;
     switch (admission.kind) {
       case 'resume':
         /* c8 ignore next -- admission resumes only a held session */
         if (held === undefined) return;
+        this.handshakes.delete(handle);
         this.counters.resumed++;
-        held.attach(handle, 'resumed', request.delivered, now);
+        held.attach(handle, null, delivered, now);
         this.events.emit('session', { session: held, resumed: true, forgotten: false, restored: false, context });
         return;
       case 'restore': {
         /* c8 ignore next -- admission restores only a named session that was restored */
         if (named === null || restored === null) return;
-        const session = new Session(host, named, restored);
+        if (admission.evict) this.evictOldest();
+        this.handshakes.delete(handle);
+        const session = new Session(host, named, restored.proof, restored);
         this.sessions.set(named, session);
         host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: session.unackedMessages });
         this.counters.resumed++;
-        session.attach(handle, 'resumed', request.delivered, now);
+        session.attach(handle, null, delivered, now);
         this.events.emit('session', { session, resumed: true, forgotten: false, restored: true, context });
         return;
       }
       case 'refuse':
+        if (admission.reason === 'proof') {
+          // The session that answered the proof is not the one here now (restored by another connection meanwhile).
+          this.wrongProof(handle, held ?? null);
+          return;
+        }
         if (admission.unknown !== null) host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: admission.unknown });
         this.counters.refused++;
         host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionsFull, { limit: this.config.maxSessions });
-        host.shut(handle.socket, RESUME_CLOSE_CODES.tryAgainLater, 'try again later');
+        this.refuse(handle, 'full', RESUME_CLOSE_CODES.tryAgainLater, 'try again later', false);
         return;
       case 'new': {
         if (admission.unknown === 'unrestorable' && named !== null && stored !== null) {
@@ -1247,18 +1642,30 @@ export class SessionHub<C = unknown> {
           // Unknown (restarted, expired, ended), or a count this session cannot have: a new session, reported.
           host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: admission.unknown });
         }
-        let id = newSessionId();
-        while (this.sessions.has(id)) id = newSessionId();
-        const session = new Session(host, id);
+        if (admission.evict) this.evictOldest();
+        this.handshakes.delete(handle);
+        let id = randomToken();
+        while (this.sessions.has(id)) id = randomToken();
+        // The secret goes out once, in the hello; the session keeps its digest only.
+        const secret = randomToken();
+        const session = new Session(host, id, secretDigest(secret));
         this.sessions.set(id, session);
         this.counters.created++;
         if (admission.forgotten) this.counters.forgotten++;
         host.report('debug', SESSION_HUB_DIAGNOSTICS.sessionStarted, { sessions: this.sessions.size });
-        session.attach(handle, 'new', 0, now);
+        session.attach(handle, secret, 0, now);
         this.events.emit('session', { session, resumed: false, forgotten: admission.forgotten, restored: false, context });
         return;
       }
     }
+  }
+
+  /** Makes room: the oldest unconfirmed session without a connection goes (an expiry: its messages are handed back). */
+  private evictOldest(): void {
+    const oldest = this.evictable.values().next().value;
+    if (oldest === undefined) return;
+    oldest.evict();
+    this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionEvicted, { sessions: this.sessions.size });
   }
 
   /** Removes a stored session; a store that throws is reported, never thrown. */
@@ -1292,6 +1699,8 @@ export class SessionHub<C = unknown> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const handle of this.handshakes) this.waiting(handle);
+    this.handshakes.clear();
     for (const session of [...this.sessions.values()]) session.closeByServer(RESUME_CLOSE_CODES.goingAway, 'going away');
     this.events.clear();
   }
@@ -1307,6 +1716,6 @@ export class SessionHub<C = unknown> {
  * hub.on('session', ({ session, forgotten }) => { if (forgotten) console.log('a client came back to a forgotten session'); });
  * ```
  */
-export function createSessionHub<C = unknown>(options: SessionHubOptions = {}): SessionHub<C> {
+export function createSessionHub<C = unknown>(options: SessionHubOptions<C> = {}): SessionHub<C> {
   return new SessionHub<C>(options);
 }

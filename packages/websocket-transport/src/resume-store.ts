@@ -8,10 +8,18 @@ import type { SessionMessage } from './resume-server.js';
  * `@keepalive/redis` has one on Redis (`createRedisSessionStore`).
  *
  * What a store must do for the guarantee in docs/resume-protocol.md (section "Resuming on another process"):
- * `load` takes the session over (later `save`s and `remove`s of any previous holder are refused), and what it
- * returns is the last complete `save`, never a mix of two.
+ * `proof` reads without taking over, `load` takes the session over (later `save`s and `remove`s of any previous
+ * holder are refused), and what it returns is the last complete `save`, never a mix of two. A store keeps only
+ * the digest of a session's secret (B17): a read of the store resumes nothing.
  */
 export interface SessionStore {
+  /**
+   * The digest of the secret of session `id` (its `StoredSession.proof`), or `null` when the store has none. Reads
+   * only: the session is **not** taken over, so that a connection with a wrong proof changes nothing (B17). The hub
+   * compares it with the digest of the client's proof in constant time before it calls `load`. Never rejects for a
+   * missing session; a rejection counts as `null`, reported.
+   */
+  proof(id: string): Promise<string | null>;
   /**
    * Takes over the session `id` that a client presented and this hub does not hold; resolves with its state, or
    * `null` when the store has none (never saved, ended, expired, or unreadable: the client gets a new session).
@@ -38,4 +46,9 @@ export interface StoredSession {
   readonly transmittedThrough: number;
   /** The server's messages not acknowledged yet, oldest first. */
   readonly unacked: readonly SessionMessage[];
+  /**
+   * The SHA-256 digest of the session's secret, base64url (43 characters): what a client's proof is checked against.
+   * Never the secret itself.
+   */
+  readonly proof: string;
 }

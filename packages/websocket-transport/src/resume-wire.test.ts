@@ -159,7 +159,7 @@ describe('B14: what resume costs on the wire', () => {
     expect(dataBytes(on, 'up')).toBe(dataBytes(off, 'up'));
     expect(dataBytes(on, 'down')).toBe(dataBytes(off, 'down'));
     // Control frames: the hello, the client's first ack, and acknowledgements that found no keep-alive to ride on.
-    expect(on.down.controlTexts.filter((text) => text.startsWith('\u0006H1 '))).toHaveLength(1);
+    expect(on.down.controlTexts.filter((text) => text.startsWith('\u0006H2 new '))).toHaveLength(1);
     expect(on.up.controlTexts[0]).toBe('\u0006a0');
     // Acks ride on pings (ping payloads are counted in the ping bytes): at most a few stand alone in a 1 s run.
     expect(on.up.controlTexts.filter((text) => text.startsWith('\u0006a')).length).toBeLessThanOrEqual(1 + 3);
