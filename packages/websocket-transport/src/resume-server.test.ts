@@ -7,6 +7,7 @@ import { createScheduler } from '@keepalive/node-timers';
 import { manualPlatform, Queue, within } from 'keepalive-test-support';
 import {
   ReplayFullError,
+  LEGACY_REFUSAL_REASON,
   SESSION_HUB_DIAGNOSTICS,
   SessionEndedError,
   createSessionHub,
@@ -17,10 +18,11 @@ import {
   type SessionHubOptions,
   type SessionMessage,
 } from './resume-server.js';
+import { secretDigest } from './resume-secret.js';
 import { createKeepaliveServer, keepAlive, type ResumableServerKeepalive, type ServerKeepaliveOptions, type WsSessionContext } from './server.js';
 
 /**
- * The server end of resumable sessions (spec B14, wire format v1) over real `ws` sockets on 127.0.0.1, with a raw
+ * The server end of resumable sessions (spec B14, B17, wire format v2) over real `ws` sockets on 127.0.0.1, with a raw
  * `ws` client speaking the wire format by hand; then the hub alone on a manual clock (properties). Every wait is
  * bounded and waits for an event, never for time.
  */
@@ -37,11 +39,24 @@ interface Hello {
   readonly status: 'new' | 'resumed';
   readonly session: string;
   readonly delivered: number;
+  /** The secret (`new` only): what the client proves when it comes back. */
+  readonly secret?: string;
 }
 
-/** A resuming client written by hand from the wire format: it sorts what the server sends by kind. */
+/** What a resuming client proves when challenged: the session's secret and how many of the server's messages it delivered. */
+interface ProofOf {
+  readonly secret: string;
+  readonly delivered: number;
+}
+
+/**
+ * A resuming client written by hand from the wire format: it sorts what the server sends by kind, and answers the
+ * server's challenge with `proof` (none: it stays silent, as an attacker without the secret would).
+ */
 class RawClient {
   readonly hellos = new Queue<Hello>();
+  /** Challenges (`\u0006H2 prove`) received. */
+  challenges = 0;
   /** Application data, unescaped. */
   readonly data = new Queue<Frame>();
   /** `\u0006A<n>`: the server's heartbeat answers. */
@@ -53,7 +68,10 @@ class RawClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   delivered = 0;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    private readonly proof: ProofOf | null = null,
+  ) {
     ws.on('error', () => undefined);
     this.closed = new Promise((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
     ws.on('ping', (payload: Buffer) => this.pings.push(payload.toString()));
@@ -70,9 +88,14 @@ class RawClient {
         return;
       }
       const body = text.slice(1);
-      const hello = /^H1 (new|resumed) ([A-Za-z0-9_-]{1,64}) (0|[1-9]\d*)$/.exec(body);
+      const fresh = /^H2 new ([A-Za-z0-9_-]{1,64}) ([A-Za-z0-9_-]{22,128})$/.exec(body);
+      const resumed = /^H2 resumed ([A-Za-z0-9_-]{1,64}) (0|[1-9]\d*)$/.exec(body);
       const count = /^([Aa])(0|[1-9]\d*)$/.exec(body);
-      if (hello !== null) this.hellos.push({ status: hello[1] as 'new' | 'resumed', session: hello[2]!, delivered: Number(hello[3]) });
+      if (body === 'H2 prove') {
+        this.challenges++;
+        if (this.proof !== null) ws.send(`${CONTROL}P${this.proof.secret} ${String(this.proof.delivered)}`);
+      } else if (fresh !== null) this.hellos.push({ status: 'new', session: fresh[1]!, delivered: 0, secret: fresh[2]! });
+      else if (resumed !== null) this.hellos.push({ status: 'resumed', session: resumed[1]!, delivered: Number(resumed[2]) });
       else if (count?.[1] === 'A') this.replies.push(Number(count[2]));
       else if (count?.[1] === 'a') this.acks.push(Number(count[2]));
       else this.others.push(text);
@@ -94,15 +117,19 @@ class RawClient {
   }
 }
 
-async function connect(url: string, query: string): Promise<RawClient> {
+async function connect(url: string, query: string, proof: ProofOf | null = null): Promise<RawClient> {
   const ws = new WebSocket(`${url}/${query}`);
-  const client = new RawClient(ws);
+  const client = new RawClient(ws, proof);
   cleanups.push(() => ws.terminate());
   await within(once(ws, 'open'), 5_000, 'open');
   return client;
 }
 
-const resumeQuery = (hello: Hello, delivered: number, pings = false): string => `?ka=1&ka_s=${hello.session}&ka_d=${delivered}${pings ? '&ka_p=1' : ''}`;
+/** The URL (the id only) and the in-band proof of a client that comes back to the session `hello` made. */
+const resume = (hello: Hello, delivered: number, pings = false): [string, ProofOf] => [
+  `?ka=2&ka_s=${hello.session}${pings ? '&ka_p=1' : ''}`,
+  { secret: hello.secret ?? 'no-secret-was-given-xx', delivered },
+];
 
 interface Harness {
   readonly wss: WebSocketServer;
@@ -148,9 +175,11 @@ async function server(resume: SessionHubOptions = {}, keepalive: ServerKeepalive
 }
 
 /** Connects with `query`, and waits for the hello and the server's session event. */
-async function open(harness: Harness, query = '?ka=1'): Promise<{ client: RawClient; hello: Hello; event: SessionEvent; socket: WebSocket }> {
-  const client = await connect(harness.url, query);
-  const hello = await client.hellos.next('hello');
+async function open(harness: Harness, query = '?ka=2', proof: ProofOf | null = null): Promise<{ client: RawClient; hello: Hello; event: SessionEvent; socket: WebSocket }> {
+  const client = await connect(harness.url, query, proof);
+  const received = await client.hellos.next('hello');
+  // A resumed hello carries no secret: the client keeps the one it had.
+  const hello = received.secret === undefined && proof !== null ? { ...received, secret: proof.secret } : received;
   const event = await harness.sessions.next('session event');
   const socket = await harness.sockets.next('server socket');
   return { client, hello, event, socket };
@@ -176,11 +205,14 @@ async function take(queue: Queue<Frame>, count: number): Promise<Frame[]> {
 }
 
 describe('resumable sessions over real ws sockets (B14)', () => {
-  it('B14: a client asking with ka=1 gets the hello first: a new session, a 128-bit base64url id, delivered 0', async () => {
+  it('B14, B17: a client asking with ka=2 gets the hello first: a new session, a 128-bit base64url id and a 128-bit secret, no challenge', async () => {
     const harness = await server();
     const { client, hello, event } = await open(harness);
     expect(hello).toMatchObject({ status: 'new', delivered: 0 });
     expect(hello.session).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(hello.secret).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(hello.secret).not.toBe(hello.session);
+    expect(client.challenges).toBe(0);
     expect(event).toMatchObject({ resumed: false, forgotten: false });
     expect(event.session.id).toBe(hello.session);
     expect(event.session.connected).toBe(true);
@@ -193,10 +225,10 @@ describe('resumable sessions over real ws sockets (B14)', () => {
 
   it('B14: the session event carries the connection context: the ws socket and its upgrade request (to authenticate)', async () => {
     const harness = await server();
-    const { event, socket } = await open(harness, '?ka=1&token=abc');
+    const { event, socket } = await open(harness, '?ka=2&token=abc');
     const context = event.context as WsSessionContext;
     expect(context.ws).toBe(socket);
-    expect(context.request.url).toBe('/?ka=1&token=abc');
+    expect(context.request.url).toBe('/?ka=2&token=abc');
     expect(context.request.headers.host).toMatch(/^127\.0\.0\.1:/);
   });
 
@@ -205,14 +237,15 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     const first = await open(harness);
     await cut(first.client, first.socket);
     expect(first.event.session.connected).toBe(false);
-    const again = await open(harness, resumeQuery(first.hello, 0));
-    expect(again.hello).toEqual({ status: 'resumed', session: first.hello.session, delivered: 0 });
+    const again = await open(harness, ...resume(first.hello, 0));
+    expect(again.hello).toEqual({ status: 'resumed', session: first.hello.session, delivered: 0, secret: first.hello.secret });
+    expect(again.client.challenges).toBe(1);
     expect(again.event).toMatchObject({ resumed: true, forgotten: false });
     expect(again.event.session).toBe(first.event.session);
     expect(harness.named('session_resumed')).toHaveLength(1);
 
     // A session this server never made (it restarted, or the session expired).
-    const stranger = await open(harness, `?ka=1&ka_s=${'Q'.repeat(22)}&ka_d=7`);
+    const stranger = await open(harness, `?ka=2&ka_s=${'Q'.repeat(22)}`, { secret: 'S'.repeat(22), delivered: 7 });
     expect(stranger.hello).toMatchObject({ status: 'new', delivered: 0 });
     expect(stranger.hello.session).not.toBe('Q'.repeat(22));
     expect(stranger.event).toMatchObject({ resumed: false, forgotten: true });
@@ -220,7 +253,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(harness.heartbeat.sessions.stats()).toMatchObject({ created: 2, resumed: 1, forgotten: 1 });
   });
 
-  it('B14: an impossible ka_d (more than the server ever wrote, or less than the client acknowledged) is treated as an unknown session', async () => {
+  it('B14: with the secret, an impossible delivered count (more than the server ever wrote, or less than the client acknowledged) is treated as an unknown session', async () => {
     const harness = await server();
     const first = await open(harness);
     first.event.session.send('one');
@@ -228,19 +261,19 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     await take(first.client.data, 2);
     await first.client.barrier(1);
     await cut(first.client, first.socket);
-    const tooMany = await open(harness, resumeQuery(first.hello, 3));
+    const tooMany = await open(harness, ...resume(first.hello, 3));
     expect(tooMany.hello.status).toBe('new');
     expect(tooMany.event.forgotten).toBe(true);
-    const tooFew = await open(harness, resumeQuery(first.hello, 0));
+    const tooFew = await open(harness, ...resume(first.hello, 0));
     expect(tooFew.hello.status).toBe('new');
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.sessionUnknown).map((d) => d.fields.reason)).toEqual(['impossible_delivered', 'impossible_delivered']);
     // The real session is untouched and still resumable by its client.
-    const real = await open(harness, resumeQuery(first.hello, 2));
+    const real = await open(harness, ...resume(first.hello, 2));
     expect(real.hello.status).toBe('resumed');
     expect(real.event.session).toBe(first.event.session);
   });
 
-  it('B14: server messages the client has not delivered are retransmitted after a reconnect from ka_d+1, in order, none duplicated', async () => {
+  it('B14: server messages the client has not delivered are retransmitted after a reconnect from the proof\'s delivered+1, in order, none duplicated', async () => {
     const harness = await server();
     const first = await open(harness);
     const session = first.event.session;
@@ -254,8 +287,8 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(session.send(new Uint8Array([4, 5]))).toBe('queued');
     expect(session.unackedMessages).toBe(4);
     // The client delivered m1 and m2 (m3 was lost with the old connection, say).
-    const again = await open(harness, resumeQuery(first.hello, 2));
-    expect(again.hello).toEqual({ status: 'resumed', session: first.hello.session, delivered: 0 });
+    const again = await open(harness, ...resume(first.hello, 2));
+    expect(again.hello).toMatchObject({ status: 'resumed', session: first.hello.session, delivered: 0 });
     expect(await take(again.client.data, 3)).toEqual(['m3', 'm4', new Uint8Array([4, 5])]);
     await again.client.barrier(5);
     expect(again.client.data.pending).toEqual([]);
@@ -274,7 +307,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     // c3 may or may not arrive before the cut.
     first.client.say('c3');
     await cut(first.client, first.socket);
-    const again = await open(harness, resumeQuery(first.hello, 0));
+    const again = await open(harness, ...resume(first.hello, 0));
     expect(again.hello.status).toBe('resumed');
     expect([2, 3]).toContain(again.hello.delivered);
     for (const text of outbox.slice(again.hello.delivered)) again.client.say(text);
@@ -285,7 +318,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
 
   it('B14: acks ride on keep-alives: with ka_p=1 the server ping carries its ack, the client ping payload acknowledges, and \\u0006A<n> is answered with \\u0006A<m>', async () => {
     const harness = await server({}, { pingIntervalMs: 30 });
-    const { client, event } = await open(harness, '?ka=1&ka_p=1');
+    const { client, event } = await open(harness, '?ka=2&ka_p=1');
     const session = event.session;
     const got = messages(session);
     client.say('a');
@@ -311,7 +344,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(client.acks.pending).toEqual([]);
   });
 
-  it('B14: the plain heartbeat a client sends while it waits for the hello is a heartbeat (answered, not delivered); after its first v1 frame it is text', async () => {
+  it('B14: the plain heartbeat a client sends while it waits for the hello is a heartbeat (answered, not delivered); after its first wire-format frame it is text', async () => {
     const harness = await server({}, { heartbeatMessage: 'hb' });
     const { client, event } = await open(harness);
     const got = messages(event.session);
@@ -325,7 +358,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
 
   it('B14: without ka_p the pings carry nothing; an owed ack goes out on its own after ackDelayMs', async () => {
     const harness = await server({ ackDelayMs: 20 }, { pingIntervalMs: 10 });
-    const { client } = await open(harness, '?ka=1');
+    const { client } = await open(harness, '?ka=2');
     client.say('x');
     client.say('y');
     expect(await client.acks.next('standalone ack')).toBe(2);
@@ -337,7 +370,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     const { client, event } = await open(harness);
     const session = event.session;
     const got = messages(session);
-    const tricky = [`${CONTROL}A5`, `${CONTROL}${CONTROL}`, CONTROL, `${CONTROL}H1 new x 0`, 'plain', ''];
+    const tricky = [`${CONTROL}A5`, `${CONTROL}${CONTROL}`, CONTROL, `${CONTROL}H2 new x ${'y'.repeat(22)}`, `${CONTROL}P${'y'.repeat(22)} 0`, 'plain', ''];
     for (const text of tricky) session.send(text);
     const raw: string[] = [];
     client.ws.on('message', (data: Buffer, isBinary: boolean) => isBinary || raw.push(data.toString()));
@@ -372,39 +405,49 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     await cut(first.client, first.socket);
     expect(() => session.send('dd')).toThrow(ReplayFullError);
     // What was accepted comes again after the reconnect, in order; what was refused never went anywhere.
-    const again = await open(harness, resumeQuery(first.hello, 1));
+    const again = await open(harness, ...resume(first.hello, 1));
     expect(await take(again.client.data, 2)).toEqual(['bb', 'cc']);
     await again.client.barrier(3);
     expect(again.client.data.pending).toEqual([]);
   });
 
-  it('B14: a resume request this version cannot read is closed with 1002 and a warn diagnostic', async () => {
+  it('B14, B17: a resume request this version cannot read is closed with 1002 and a warn diagnostic; a wire format v1 client is refused by name', async () => {
     const harness = await server();
-    for (const query of ['?ka=2', '?ka=1&ka_s=bad!id&ka_d=0', '?ka=1&ka_d=3', '?ka=1&ka_s=abc', '?ka=1&ka_s=abc&ka_d=01']) {
+    const refusals: string[] = [];
+    harness.heartbeat.sessions.on('refused', ({ reason, code }) => refusals.push(`${reason} ${String(code)}`));
+    for (const query of ['?ka=3', '?ka=2&ka_s=bad!id', '?ka=2&ka_s=', `?ka=2&ka_s=${'a'.repeat(65)}`]) {
       const client = await connect(harness.url, query);
       expect(await within(client.closed, 5_000, `close of ${query}`)).toEqual({ code: 1002, reason: 'invalid resume request' });
       expect(client.hellos.pending).toEqual([]);
     }
-    expect(harness.named(SESSION_HUB_DIAGNOSTICS.invalidRequest).map((d) => d.level)).toEqual(['warn', 'warn', 'warn', 'warn', 'warn']);
-    expect(harness.heartbeat.sessions.stats()).toMatchObject({ sessions: 0, invalidRequests: 5 });
+    expect(harness.named(SESSION_HUB_DIAGNOSTICS.invalidRequest).map((d) => d.level)).toEqual(['warn', 'warn', 'warn', 'warn']);
+    // A v1 client (its session id was a bearer credential in the URL): refused with a reason that says what to do.
+    for (const query of ['?ka=1', '?ka=1&ka_s=abc&ka_d=0']) {
+      const legacy = await connect(harness.url, query);
+      expect(await within(legacy.closed, 5_000, 'v1 close')).toEqual({ code: 1002, reason: LEGACY_REFUSAL_REASON });
+      expect(legacy.hellos.pending).toEqual([]);
+    }
+    expect(harness.named(SESSION_HUB_DIAGNOSTICS.resumeRefused).map((d) => d.fields)).toEqual([{ reason: 'legacy' }, { reason: 'legacy' }]);
+    expect(refusals).toEqual(['invalid 1002', 'invalid 1002', 'invalid 1002', 'invalid 1002', 'legacy 1002', 'legacy 1002']);
+    expect(harness.heartbeat.sessions.stats()).toMatchObject({ sessions: 0, invalidRequests: 6 });
   });
 
   it('B14: past maxSessions a new session is refused with 1013 and a warn diagnostic; resuming an existing one still works', async () => {
     const harness = await server({ maxSessions: 1 });
     const first = await open(harness);
-    const refused = await connect(harness.url, '?ka=1');
+    const refused = await connect(harness.url, '?ka=2');
     expect(await within(refused.closed, 5_000, '1013 close')).toEqual({ code: 1013, reason: 'try again later' });
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.sessionsFull)).toEqual([expect.objectContaining({ level: 'warn', fields: { limit: 1 } })]);
     // A forgotten session would be a new one too: refused as well.
-    const stranger = await connect(harness.url, `?ka=1&ka_s=${'Z'.repeat(22)}&ka_d=0`);
+    const stranger = await connect(harness.url, `?ka=2&ka_s=${'Z'.repeat(22)}`, { secret: 'S'.repeat(22), delivered: 0 });
     expect((await within(stranger.closed, 5_000, '1013 close')).code).toBe(1013);
     await cut(first.client, first.socket);
-    const again = await open(harness, resumeQuery(first.hello, 0));
+    const again = await open(harness, ...resume(first.hello, 0));
     expect(again.hello.status).toBe('resumed');
     expect(harness.heartbeat.sessions.stats()).toMatchObject({ sessions: 1, refused: 2 });
   });
 
-  it('B14: a half-open older socket of a resumed session is detached and closed with 4001; the newer one gets the retransmission', async () => {
+  it('B14, B17: a half-open older socket of a resumed session is detached and closed with 4001 once the newer one proved the secret; the newer one gets the retransmission', async () => {
     const harness = await server();
     const old = await open(harness);
     const session = old.event.session;
@@ -415,9 +458,9 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     await old.client.barrier();
     // The client believes the old connection dead (m1 never reached it, say) and resumes on a new one while the
     // server still holds the old.
-    const newer = await open(harness, resumeQuery(old.hello, 0));
+    const newer = await open(harness, ...resume(old.hello, 0));
     expect(await within(old.client.closed, 5_000, '4001 close')).toEqual({ code: 4001, reason: 'resumed elsewhere' });
-    expect(newer.hello).toEqual({ status: 'resumed', session: old.hello.session, delivered: 1 });
+    expect(newer.hello).toEqual({ status: 'resumed', session: old.hello.session, delivered: 1, secret: old.hello.secret });
     expect(newer.event.session).toBe(session);
     session.send('m2');
     expect(await take(newer.client.data, 2)).toEqual(['m1', 'm2']);
@@ -452,7 +495,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.sessionExpired)).toEqual([expect.objectContaining({ level: 'info', fields: { messages: 3 } })]);
     expect(harness.heartbeat.sessions.size).toBe(0);
     // The client comes back too late: its session is forgotten, and the hello says so.
-    const late = await open(harness, resumeQuery(first.hello, 2));
+    const late = await open(harness, ...resume(first.hello, 2));
     expect(late.hello.status).toBe('new');
     expect(late.event.forgotten).toBe(true);
   });
@@ -472,7 +515,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(await within(closed, 5_000, 'close event')).toEqual({ by: 'client', code: 1000, reason: '', unacked: ['crossing'] });
     expect(harness.heartbeat.sessions.size).toBe(0);
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.sessionClosed)).toEqual([expect.objectContaining({ fields: { by: 'client', code: 1000, messages: 1 } })]);
-    const again = await open(harness, resumeQuery(hello, 2));
+    const again = await open(harness, ...resume(hello, 2));
     expect(again.event.forgotten).toBe(true);
   });
 
@@ -530,7 +573,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     const got = messages(event.session);
     event.session.send('s1');
     await take(client.data, 1);
-    const malformed = [CONTROL, `${CONTROL}A`, `${CONTROL}Ax`, `${CONTROL}a-1`, `${CONTROL}a01`, `${CONTROL}Z1`, `${CONTROL}H1 new ${'A'.repeat(22)} 0`, `${CONTROL}a${'9'.repeat(20)}`];
+    const malformed = [CONTROL, `${CONTROL}A`, `${CONTROL}Ax`, `${CONTROL}a-1`, `${CONTROL}a01`, `${CONTROL}Z1`, `${CONTROL}H2 new ${'A'.repeat(22)} ${'B'.repeat(22)}`, `${CONTROL}P${'C'.repeat(22)} 0`, `${CONTROL}a${'9'.repeat(20)}`];
     for (const frame of malformed) client.ws.send(frame);
     client.ws.send(`${CONTROL}a7`); // beyond what the server sent
     client.ws.ping('not a count');
@@ -565,12 +608,13 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(got).toEqual(['secret-payload']);
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.listenerFailed)).toEqual([expect.objectContaining({ level: 'warn', fields: { event: 'message', error: 'TypeError' } })]);
     await cut(client, socket);
-    const again = await open(harness, resumeQuery(hello, 0));
+    const again = await open(harness, ...resume(hello, 0));
     expect(again.hello.status).toBe('resumed');
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.listenerFailed).map((d) => d.fields.event)).toEqual(['message', 'session']);
     const serialised = JSON.stringify(harness.diagnostics);
     expect(serialised).not.toContain('secret-payload');
     expect(serialised).not.toContain(hello.session);
+    expect(serialised).not.toContain(hello.secret);
   });
 
   it('B14: bad resume options throw KeepaliveOptionError naming resume.<option> and the value', () => {
@@ -626,7 +670,7 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     let session: ResumableSession | null = null;
     hub.on('session', (event) => (session = event.session));
     const wire = new Wire();
-    const handle = hub.connect(wire, query({ ka: '1' }))!;
+    const handle = hub.connect(wire, query({ ka: '2' }))!;
     expect(handle.attached).toBe(true);
     const s = session as unknown as ResumableSession;
     expect(() => s.send(5 as never)).toThrow(TypeError);
@@ -652,7 +696,7 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
         throw new Error('broken');
       },
     };
-    const brokenHandle = hub.connect(broken, query({ ka: '1' }))!;
+    const brokenHandle = hub.connect(broken, query({ ka: '2' }))!;
     const brokenSession = session as unknown as ResumableSession;
     expect(brokenSession.send('kept')).toBe('queued');
     expect(brokenSession.connected).toBe(false);
@@ -666,14 +710,17 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     const platform = manualPlatform();
     const diagnostics: Diagnostic[] = [];
     const removed: string[] = [];
+    const secret = 'the-secret-of-both-xxxx';
+    const proof = secretDigest(secret);
     const stored = new Map<string, unknown>([
-      ['aaaaaaaaaaaaaaaaaaaaaa', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 2, unacked: ['one', 'two'] }],
-      ['bbbbbbbbbbbbbbbbbbbbbb', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 0, unacked: [5] }],
+      ['aaaaaaaaaaaaaaaaaaaaaa', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 2, unacked: ['one', 'two'], proof }],
+      ['bbbbbbbbbbbbbbbbbbbbbb', { deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 0, unacked: [5], proof }],
     ]);
     const hub = createSessionHub({
       scheduler: createScheduler({ platform }),
       onDiagnostic: (d) => diagnostics.push(d),
       store: {
+        proof: (id: string) => Promise.resolve(stored.has(id) ? proof : null),
         load: (id: string) => Promise.resolve((stored.get(id) ?? null) as never),
         save: () => undefined,
         remove: (id: string) => {
@@ -685,9 +732,9 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     const events: SessionEvent[] = [];
     hub.on('session', (event) => events.push(event));
     // Says it delivered 5 of a session that wrote 2: impossible. Then a stored payload that is not a message.
-    hub.connect(new Wire(), query({ ka: '1', ka_s: 'aaaaaaaaaaaaaaaaaaaaaa', ka_d: '5' }));
-    hub.connect(new Wire(), query({ ka: '1', ka_s: 'bbbbbbbbbbbbbbbbbbbbbb', ka_d: '0' }));
-    for (let i = 0; i < 20 && events.length < 2; i++) await Promise.resolve();
+    hub.connect(new Wire(), query({ ka: '2', ka_s: 'aaaaaaaaaaaaaaaaaaaaaa' }))?.message(`\u0006P${secret} 5`, false);
+    hub.connect(new Wire(), query({ ka: '2', ka_s: 'bbbbbbbbbbbbbbbbbbbbbb' }))?.message(`\u0006P${secret} 0`, false);
+    for (let i = 0; i < 40 && events.length < 2; i++) await Promise.resolve();
     expect(events.map(({ resumed, forgotten, restored }) => ({ resumed, forgotten, restored }))).toEqual([
       { resumed: false, forgotten: true, restored: false },
       { resumed: false, forgotten: true, restored: false },
@@ -705,14 +752,14 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     hub.close();
   });
 
-  test.prop([fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0006', '\u0006A', '\u0006a1', '\u0006A0', '\u0006\u0006x', '\u0006H1 new a 0')).map((s) => s), { maxLength: 40 })])(
+  test.prop([fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0006', '\u0006A', '\u0006a1', '\u0006A0', '\u0006\u0006x', '\u0006H2 prove', `\u0006P${'s'.repeat(22)} 0`)).map((s) => s), { maxLength: 40 })])(
     'B14: any text a client sends never throws; data is delivered unescaped and in order, control frames never reach the application',
     (frames) => {
       const platform = manualPlatform();
       const hub = createSessionHub({ scheduler: createScheduler({ platform }) });
       const got: SessionMessage[] = [];
       hub.on('session', ({ session }) => session.on('message', (message) => got.push(message)));
-      const handle = hub.connect(new Wire(), query({ ka: '1' }))!;
+      const handle = hub.connect(new Wire(), query({ ka: '2' }))!;
       const expected: string[] = [];
       const encoder = new TextEncoder();
       let speaking = false;
@@ -739,6 +786,8 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     readonly handle: ResumeConnection;
     read: number;
     readonly toServer: string[];
+    /** Whether the hello arrived: before it the client writes no application message (they wait in its outbox). */
+    helloed: boolean;
   }
 
   type Step =
@@ -750,7 +799,9 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     | { readonly kind: 'heartbeat' }
     | { readonly kind: 'tick'; readonly ms: number }
     | { readonly kind: 'cut' }
-    | { readonly kind: 'connect'; readonly preHello: boolean };
+    | { readonly kind: 'connect'; readonly preHello: boolean }
+    | { readonly kind: 'attack'; readonly with: 'nothing' | 'wrong' | 'digest' | 'data' | 'heartbeat' }
+    | { readonly kind: 'refuseNext' };
 
   const text = fc.oneof(fc.string({ maxLength: 4 }), fc.string({ maxLength: 3 }).map((s) => `\u0006${s}`));
   const step: fc.Arbitrary<Step> = fc.oneof(
@@ -765,16 +816,36 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     fc.integer({ min: 1, max: 50 }).map((ms) => ({ kind: 'tick' as const, ms })),
     fc.constant({ kind: 'cut' as const }),
     fc.boolean().map((preHello) => ({ kind: 'connect' as const, preHello })),
+    fc.constantFrom('nothing' as const, 'wrong' as const, 'digest' as const, 'data' as const, 'heartbeat' as const).map((how) => ({ kind: 'attack' as const, with: how })),
+    fc.constant({ kind: 'refuseNext' as const }),
   );
 
-  test.prop([fc.array(step, { maxLength: 80 })])(
-    'B14: across any cuts and reconnects, both directions are delivered exactly once and in order (implicit numbering)',
+  // 300 runs by default (FC_NUM_RUNS to change it): each run is up to 80 steps of a client, attackers and a clock.
+  test.prop([fc.array(step, { maxLength: 80 })], { numRuns: Number(process.env.FC_NUM_RUNS ?? '300') })(
+    'B14, B17: across any cuts, reconnects, attackers replaying the URL (no proof, a wrong one, the digest, data before the hello) and admission refusals, both directions are delivered exactly once and in order, and only the owner ever gets the session',
     (steps) => {
       const platform = manualPlatform();
-      const hub = createSessionHub({ scheduler: createScheduler({ platform }), ackDelayMs: 10 });
+      // The application admits every connection but the attackers', and refuses the owner when told to.
+      let refuseOwner = false;
+      const hub = createSessionHub<string>({
+        scheduler: createScheduler({ platform }),
+        ackDelayMs: 10,
+        handshakeTimeoutMs: 30,
+        admit: ({ context }) => {
+          if (context === 'attacker') return false;
+          if (!refuseOwner) return true;
+          refuseOwner = false;
+          return { code: 4403, reason: 'not now' };
+        },
+      });
       let session: ResumableSession | null = null;
       const serverGot: SessionMessage[] = [];
+      const attackers: Wire[] = [];
+      const ownerWires: Wire[] = [];
+      const cutWires = new Set<Wire>();
       hub.on('session', (event) => {
+        // B17: no connection but the owner's ever joins the session.
+        expect(event.context).toBe('owner');
         if (event.resumed) return;
         session = event.session;
         event.session.on('message', (message) => serverGot.push(message));
@@ -784,6 +855,7 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
       const clientGot: string[] = [];
       const outbox: string[] = [];
       let id: string | null = null;
+      let secret = '';
       let delivered = 0;
       // The connection lives in a holder: the steps below change it through closures.
       const link: { conn: Conn | null } = { conn: null };
@@ -794,10 +866,21 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
         const conn = link.conn;
         if (conn === null || conn.read >= conn.wire.sent.length) return;
         const frame = conn.wire.sent[conn.read++] as string;
-        const hello = frame.startsWith('\u0006H') ? /^H1 (new|resumed) (\S+) (\d+)$/.exec(frame.slice(1)) : null;
+        if (frame === '\u0006H2 prove') {
+          // B17: the challenge; the client answers with its secret, in-band.
+          expect(id).not.toBeNull();
+          writeClient(`\u0006P${secret} ${String(delivered)}`);
+          return;
+        }
+        const hello = frame.startsWith('\u0006H') ? /^H2 (new|resumed) (\S+) (\S+)$/.exec(frame.slice(1)) : null;
         if (hello !== null) {
           expect(hello[1]).toBe(id === null ? 'new' : 'resumed');
           id = hello[2]!;
+          if (hello[1] === 'new') {
+            secret = hello[3]!;
+            hello[3] = '0';
+          }
+          if (link.conn !== null) link.conn.helloed = true;
           // The first frame after the hello is a v1 control frame, so that an application message equal to the plain
           // heartbeat cannot be taken for one (the rule the server's pre-hello window relies on); then retransmit
           // from the hello's delivered + 1.
@@ -812,9 +895,10 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
       const open = (preHello: boolean): Conn => {
         if (link.conn !== null) return link.conn;
         const wire = new Wire();
-        const params: Record<string, string> = id === null ? { ka: '1' } : { ka: '1', ka_s: id, ka_d: String(delivered) };
-        const handle = hub.connect(wire, query(params))!;
-        const conn: Conn = { wire, handle, read: 0, toServer: [] };
+        ownerWires.push(wire);
+        const params: Record<string, string> = id === null ? { ka: '2' } : { ka: '2', ka_s: id };
+        const handle = hub.connect(wire, query(params), 'owner')!;
+        const conn: Conn = { wire, handle, read: 0, toServer: [], helloed: false };
         link.conn = conn;
         // Before it has the hello the client writes nothing but, maybe, its plain heartbeat (an empty text frame).
         if (preHello) conn.toServer.push('');
@@ -830,7 +914,7 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
             break;
           case 'clientSend':
             outbox.push(s.text);
-            writeClient(s.text.startsWith('\u0006') ? `\u0006${s.text}` : s.text);
+            if (link.conn?.helloed === true) writeClient(s.text.startsWith('\u0006') ? `\u0006${s.text}` : s.text);
             break;
           case 'toClient':
             readOne();
@@ -841,10 +925,10 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
             break;
           }
           case 'clientAck':
-            writeClient(`\u0006a${delivered}`);
+            if (link.conn?.helloed === true) writeClient(`\u0006a${delivered}`);
             break;
           case 'heartbeat':
-            writeClient(`\u0006A${delivered}`);
+            if (link.conn?.helloed === true) writeClient(`\u0006A${delivered}`);
             break;
           case 'tick':
             platform.advance(s.ms);
@@ -852,26 +936,72 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
           case 'cut':
             // Whatever is in flight either way is lost with the connection.
             if (link.conn !== null) {
+              cutWires.add(link.conn.wire);
               link.conn.wire.close(1006, '');
               link.conn.handle.closed(1006);
               link.conn = null;
             }
             break;
           case 'connect':
+            // A connection the server closed (the application refused it) is gone for the client too.
+            if (link.conn?.wire.closedWith != null) {
+              link.conn.handle.closed(link.conn.wire.closedWith[0]);
+              link.conn = null;
+            }
             open(s.preHello);
+            break;
+          case 'attack': {
+            // Someone who read the owner's URL in a log: the id, never the secret.
+            if (id === null) break;
+            const wire = new Wire();
+            attackers.push(wire);
+            const handle = hub.connect(wire, query({ ka: '2', ka_s: id }), 'attacker')!;
+            if (s.with === 'wrong') handle.message(`\u0006P${'W'.repeat(22)} ${String(delivered)}`, false);
+            if (s.with === 'digest') handle.message(`\u0006P${secretDigest(secret)} ${String(delivered)}`, false);
+            if (s.with === 'data') handle.message('evil', false);
+            if (s.with === 'heartbeat') handle.message('', false);
+            handle.message('evil', false);
+            break;
+          }
+          case 'refuseNext':
+            refuseOwner = true;
             break;
         }
       }
-      // Heal: connect and flush both ways.
-      const live = open(false);
-      while (live.read < live.wire.sent.length || live.toServer.length > 0) {
-        readOne();
-        const frame = live.toServer.shift();
-        if (frame !== undefined) live.handle.message(frame, false);
+      // Heal: connect and flush both ways (again if the server closed a connection in its handshake).
+      refuseOwner = false;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        if (link.conn?.wire.closedWith != null) {
+          link.conn.handle.closed(link.conn.wire.closedWith[0]);
+          link.conn = null;
+        }
+        const live = open(false);
+        while (live.wire.closedWith === null && (live.read < live.wire.sent.length || live.toServer.length > 0)) {
+          readOne();
+          const frame = live.toServer.shift();
+          if (frame !== undefined) live.handle.message(frame, false);
+        }
       }
+      // Attackers still waiting run out of time.
+      platform.advance(100);
       expect(clientGot).toEqual(serverSent);
       expect(serverGot).toEqual(outbox);
-      expect(hub.stats()).toMatchObject({ created: 1, forgotten: 0, protocolErrors: 0 });
+      expect(hub.stats()).toMatchObject({ created: 1, forgotten: 0, protocolErrors: 0, replaced: 0 });
+      // B17: an attacker gets the challenge and nothing else, and is closed (refused, or timed out), never 4001.
+      for (const wire of attackers) {
+        expect(wire.sent).toEqual(['\u0006H2 prove']);
+        expect([4403, 4408, 1002]).toContain(wire.closedWith?.[0]);
+      }
+      // The owner's connections are never displaced: closed only by the application's refusal or a handshake that
+      // took too long (both before the hello), never with 4001.
+      for (const wire of ownerWires) {
+        if (wire.closedWith === null || cutWires.has(wire)) continue;
+        expect([
+          [4403, 'not now'],
+          [4408, 'handshake timeout'],
+        ]).toContainEqual(wire.closedWith);
+        expect(wire.sent.filter((frame) => typeof frame === 'string' && frame.startsWith('\u0006H2 resumed'))).toEqual([]);
+      }
       hub.close();
     },
   );
