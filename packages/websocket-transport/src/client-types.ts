@@ -87,14 +87,15 @@ export type WebSocketConstructorLike = new (url: string, protocols?: string | st
  * covers the wait for the promise too.
  *
  * With `resume`, a function target must add `context.query` (the resume
- * parameters of wire format v1) to its URL, as a URL target gets them.
+ * parameters of the wire format) to its URL, as a URL target gets them.
  */
 export type ClientTarget = string | URL | ((context: ConnectContext) => WebSocketLike | PromiseLike<WebSocketLike>);
 
 /**
  * What a function target is called with for each attempt: the attempt
  * number (0 on demand, then counting failures, B11) and `query`, the URL
- * query parameters to add for a resumable session (`ka=1&ka_s=…&ka_d=…`;
+ * query parameters to add for a resumable session (`ka=2&ka_s=…`: the
+ * session's public id, never its secret, which the client proves in-band;
  * empty without `resume`), without a leading `?` or `&`.
  */
 export interface ConnectContext {
@@ -198,7 +199,8 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
   /**
    * Close codes that mean "do not retry as is": the client ends with a `rejected` event (B12).
    * Default `TERMINAL_CLOSE_CODES` of `@keepalive/core`: 1002, 1003, 1007, 1008 (but not a `ping_flood` close),
-   * 1010, 4001 (a resumable session taken over), 4401, 4403. `[]` retries every close.
+   * 1010, 4401, 4403. `[]` retries every close. 4001 (the resumable session was taken over by a connection that
+   * proved its secret) and 1013 (try again later) are retried, backing off at least half the backoff's ceiling.
    */
   readonly terminalCloseCodes?: readonly number[] | undefined;
   /**
@@ -215,7 +217,7 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    */
   readonly idleReadTimeoutMs?: number | null | undefined;
   /**
-   * A resumable session (B14, wire format v1, `docs/resume-protocol.md`) with a
+   * A resumable session (B14, B17, wire format v2, `docs/resume-protocol.md`) with a
    * server that speaks it (`keepAlive(wss, { resume: true })`, the Bun and Deno
    * servers): every message is kept until the server acknowledges it
    * (acknowledgements ride on keep-alives), and after a reconnect both ends
@@ -226,10 +228,12 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * `forgotten` event carrying what may not have arrived. Against a server
    * that does not speak it (no hello within `helloTimeoutMs`, default 2 s),
    * the client falls back to plain delivery and says so once (`session`
-   * event with status `unsupported`). Negotiated in the URL: no headers, so
-   * browsers can use it. Pass `resumable()` (or `resumable(options)`, see
+   * event with status `unsupported`). Negotiated in the URL (the session's
+   * public id only; its secret, which the server's hello gave the client, is
+   * proved in-band when the server challenges): no headers, so browsers can
+   * use it. Pass `resumable()` (or `resumable(options)`, see
    * {@link ClientResumeOptions}), exported by this package: a layer the client
-   * receives, so a program without it does not bundle wire format v1.
+   * receives, so a program without it does not bundle the wire format.
    * Default off (`false`).
    */
   readonly resume?: false | ResumeLayer | undefined;
@@ -376,7 +380,7 @@ export interface KeepaliveClientEvents {
  * up on a connection: `new`, `resumed` (with `retransmitted` messages sent
  * again), `forgotten` (the server did not know it: a `forgotten` event
  * hands back what may not have arrived), or `unsupported` (the server does
- * not speak wire format v1: the client falls back to plain delivery for
+ * not speak the wire format: the client falls back to plain delivery for
  * good; a warn diagnostic `resume_unsupported` says so once).
  */
 export interface ClientSessionEvent {

@@ -15,12 +15,13 @@ export interface ServerKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE}. */
   readonly heartbeatMessage?: string | undefined;
   /**
-   * Resumable sessions (spec B14) for clients that ask for them (`ka=1` in the URL): `true` for the defaults, or
-   * the {@link SessionHubOptions} (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to this
-   * keep-alive's). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off. Plain
-   * clients on the same server are untouched either way. See {@link ServerKeepalive.sessions}.
+   * Resumable sessions (spec B14, B17) for clients that ask for them (`ka=2` in the URL): `true` for the defaults,
+   * or the {@link SessionHubOptions} (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to this
+   * keep-alive's; its `admit` hook gets the socket and the upgrade request, to authenticate a connection before it
+   * takes a session over). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off.
+   * Plain clients on the same server are untouched either way. See {@link ServerKeepalive.sessions}.
    */
-  readonly resume?: boolean | SessionHubOptions | undefined;
+  readonly resume?: boolean | SessionHubOptions<WsSessionContext> | undefined;
 }
 
 /**
@@ -125,8 +126,9 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  * Set `maxPayload` on the server (or use {@link createKeepaliveServer}) so
  * oversized frames are refused with 1009.
  *
- * With `resume` on, clients that ask (`ka=1` in the URL) get resumable
- * sessions (spec B14) from {@link ServerKeepalive.sessions}: the server
+ * With `resume` on, clients that ask (`ka=2` in the URL) get resumable
+ * sessions (spec B14) from {@link ServerKeepalive.sessions}; a client resumes
+ * only with its session's secret, proved in-band (B17): the server
  * numbers its messages, keeps them until acknowledged and retransmits them
  * after a reconnect; the client's messages are delivered once and in order.
  * Read and write those clients' messages through their sessions, never
@@ -172,7 +174,7 @@ class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
  * wss.close();
  * ```
  */
-export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions & { readonly resume: true | SessionHubOptions }): ResumableServerKeepalive;
+export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions & { readonly resume: true | SessionHubOptions<WsSessionContext> }): ResumableServerKeepalive;
 /** {@inheritDoc keepAlive:0} */
 export function keepAlive(wss: WebSocketServer, options?: ServerKeepaliveOptions): ServerKeepalive;
 export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions = {}): ServerKeepalive {
@@ -308,7 +310,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   };
 }
 
-/** The query of a request URL (a path such as `/ws?ka=1`), or `null` when it cannot be parsed. */
+/** The query of a request URL (a path such as `/ws?ka=2`), or `null` when it cannot be parsed. */
 function queryOf(url: string): URLSearchParams | null {
   try {
     return new URL(url, 'http://localhost').searchParams;
