@@ -21,7 +21,7 @@ const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
  * connection machine (phases, backoff, queue accounting, unconfirmed-message reports, lazy park, idle read
  * timeout, browser lifecycle), the session machine, the client driver and its option validation, the shared
  * scheduler (lanes), the activity API and the diagnostic sink. Not in it since issue 12's size work: the
- * resumable session (wire format v1, the delivery machine, the client end and its translation: about 9 kB minified),
+ * resumable session (the wire format, the delivery machine, the client end and its translation: about 9 kB minified),
  * which a program bundles only when it passes `resume: resumable()`, and the server-side heartbeat classification.
  * The issue's target is 6 kB gzipped; the client is three times that, so the budget holds today's size against growth
  * while the target stands (see the closing notes of issues 12 to 14). The test also prints the core's connection
@@ -61,7 +61,7 @@ describe('bundling the client for the browser', () => {
     expect(text).not.toMatch(/\brequire\(/);
     // No free Node globals: `process` only as a guarded globalThis property, `Buffer` never.
     expect(text).not.toMatch(/(?<![.\w$])(process|Buffer)\b(?!:)/);
-    // A program that does not pass `resume: resumable()` bundles no wire format v1 (B14's resumable session).
+    // A program that does not pass `resume: resumable()` bundles no wire format (B14's resumable session).
     expect(inputs.filter((file) => /core\/dist\/(wire|delivery|resume-layer)\.js$/.test(file) && (metafile.outputs[Object.keys(metafile.outputs)[0] ?? '']?.inputs[file]?.bytesInOutput ?? 0) > 0)).toEqual([]);
     expect(text).not.toContain('resume_unsupported');
   });

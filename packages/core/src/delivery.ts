@@ -10,7 +10,7 @@ import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.
  * drops what it already delivered, and owes the peer a cumulative
  * acknowledgement, which rides on the next keep-alive (an `outgoing` event)
  * or goes out on its own after `ackDelayMs`. Data frames carry no
- * acknowledgement: in wire format v1 (`wire.ts`) they carry nothing but the
+ * acknowledgement: in the wire format (`wire.ts`) they carry nothing but the
  * application's payload, and their numbers are implicit. Payloads stay in the
  * driver: the machine holds numbers and sizes only.
  *

@@ -24,7 +24,7 @@ import {
 } from './index.js';
 
 /**
- * The resumable session's client end (spec B14) as the connection machine composes it, and wire format v1: examples,
+ * The resumable session's client end (spec B14) as the connection machine composes it, and wire format v2: examples,
  * and properties over a client and a v1 server end joined by a network that cuts connections (losing what is in
  * flight), delays frames without bound and restarts the server (forgetting its session).
  */

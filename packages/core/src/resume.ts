@@ -245,7 +245,7 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   if (hello.status === 'new') d.secret = hello.secret;
   d.phase = 'resumed';
   // The client's first frame after the hello is an acknowledgement: where its plain heartbeats (sent while it waited)
-  // end and wire format v1 begins, for the server.
+  // end and the wire format begins, for the server.
   const mark = out.length;
   runDelivery(d, { type: 'outgoing', now }, out);
   if (!out.slice(mark).some((command) => command.type === 'ack')) out.push({ type: 'ack', through: d.delivery.deliveredThrough });

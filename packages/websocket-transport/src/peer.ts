@@ -2,7 +2,7 @@
  * @keepalive/websocket-transport/peer: the runtime-neutral server side on its
  * own, without `ws` or the client: the {@link PeerTracker} that drives the
  * core's peer machine over any socket, the heartbeat-message protocol, and
- * the {@link SessionHub} of resumable sessions (spec B14, wire format v1).
+ * the {@link SessionHub} of resumable sessions (spec B14, B17, wire format v2).
  * The Bun and Deno adapters build their server integrations on it.
  *
  * @example

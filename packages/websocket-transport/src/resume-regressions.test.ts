@@ -110,23 +110,23 @@ describe('B14: resumable sessions, regressions', () => {
     await client.close(1000);
   });
 
-  it('B14: a v1 server whose hello is late: the client drops that socket and reconnects without asking; no control frame reaches the application', async () => {
+  it('B14: a server that speaks the wire format but whose hello is late: the client drops that socket and reconnects without asking; no control frame reaches the application', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');
     cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
-    // A loaded v1 server: it speaks v1 to clients that ask, but its hello comes after the client's timeout. The
+    // A loaded server: it speaks the wire format to clients that ask, but its hello comes after the client's timeout. The
     // hello is held until the client's plain reconnection arrives, so the order does not depend on timer latency
     // (a 200 ms delay raced the 50 ms timeout on a loaded machine).
     const asking: WebSocket[] = [];
     wss.on('connection', (ws, request) => {
       cleanups.push(() => ws.terminate());
-      if (request.url?.includes('ka=1') === true) {
+      if (request.url?.includes('ka=2') === true) {
         asking.push(ws);
         return;
       }
       for (const late of asking) {
         if (late.readyState !== WebSocket.OPEN) continue;
-        late.send('\u0006H1 new abcdefghijklmnop 0');
+        late.send(`\u0006H2 new abcdefghijklmnop ${'s'.repeat(22)}`);
         late.send('\u0006a0');
       }
       ws.send('data');
@@ -198,7 +198,7 @@ describe('B14: resumable sessions, regressions', () => {
     hub.on('session', (event) => {
       session = event.session;
     });
-    expect(hub.connect(socket, (name) => (name === 'ka' ? '1' : null))).not.toBeNull();
+    expect(hub.connect(socket, (name) => (name === 'ka' ? '2' : null))).not.toBeNull();
     const s = session as unknown as ResumableSession;
     s.send('a');
     s.send('boom');
