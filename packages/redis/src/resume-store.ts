@@ -4,7 +4,7 @@ import { createDiagnosticSink, errorName, nextInstanceId } from '@keepalive/node
 import type { SessionStore, StoredSession } from '@keepalive/websocket-transport';
 import { RedisLink } from './connection.js';
 import { defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
-import { decodeStoredSession, encodeStoredSession } from './resume-codec.js';
+import { decodeStoredSession, encodeStoredSession, isSecretDigest } from './resume-codec.js';
 
 /**
  * Options of {@link createRedisSessionStore}.
@@ -39,6 +39,8 @@ export interface RedisSessionStoreStats {
   readonly conflicts: number;
   /** Sessions taken over from the store. */
   readonly loaded: number;
+  /** Digests read by `proof` (answered by Redis, found or not; none of them takes a session over). */
+  readonly proofReads: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface RedisSessionStoreStats {
  * | `redis_ready` / `redis_lost` | info / warn | none / `error` |
  * | `session_store_failed` | warn | `op`, `error`, `sessions` (kept, written at the next try) |
  * | `session_taken_over` | warn | `sessions` (another process took them over: this one no longer writes them) |
- * | `session_ignored` | warn | `problem` (a stored value that is not a session of this version) |
+ * | `session_ignored` | warn | `problem` (a stored value that is not a session of this version: `unknown_version` (also a session written by a version before secrets, which has no digest), `bad_proof` (a digest that is not 43 characters of base64url), `not_json`, `not_an_object`, `bad_field`, `bad_reply`); the client gets a new session |
  */
 export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
@@ -73,13 +75,14 @@ export interface RedisSessionStore extends SessionStore {
 
 /**
  * Writes a session's state only while this process holds it: the write carries the holder's epoch, and a newer
- * epoch (another process took the session over) refuses it. One hash per session: `e` (epoch), `s` (state), so a
- * reader gets a whole state or none.
+ * epoch (another process took the session over) refuses it. One hash per session: `e` (epoch), `s` (state, with
+ * the digest in it), `p` (the digest of the session's secret, on its own so that `proof` reads 43 bytes, not the
+ * state), written together, so a reader gets a whole state or none. The secret itself is never stored (B17).
  */
 const SAVE_SCRIPT = `
 local e = redis.call('HGET', KEYS[1], 'e')
 if e and e ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2])
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2], 'p', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
@@ -119,7 +122,7 @@ class Store implements RedisSessionStore {
   private readonly renewer: ReturnType<typeof setInterval>;
   private inflight: Promise<void> | null = null;
   private closed = false;
-  private readonly counters = { writes: 0, conflicts: 0, loaded: 0 };
+  private readonly counters = { writes: 0, conflicts: 0, loaded: 0, proofReads: 0 };
   private readonly key: (id: string) => string;
 
   constructor(options: RedisSessionStoreOptions) {
@@ -152,6 +155,33 @@ class Store implements RedisSessionStore {
       this.arm();
     }, this.config.ttlMs / 6);
     this.renewer.unref();
+  }
+
+  /**
+   * The digest of session `id`'s secret: its `p` field, read with one `HMGET` of `p` and `e` (a few bytes, never the
+   * state), `null` when there is none. Reads only: the epoch is untouched, so the holder keeps writing it (B17: a
+   * connection with a wrong proof changes nothing). A session written by a version before secrets (an epoch, no
+   * digest) and a `p` that is not a digest are reported (`session_ignored`) and count as `null`.
+   */
+  async proof(id: string): Promise<string | null> {
+    if (this.closed) return null;
+    const reply: unknown = await this.link.run((client) => client.hmGet(this.key(id), ['p', 'e']));
+    this.counters.proofReads++;
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: 'bad_reply' });
+      return null;
+    }
+    const [digest, epoch] = reply as [unknown, unknown];
+    if (digest === null || digest === undefined) {
+      // A hash with an epoch and no digest was written before sessions had secrets: not read back.
+      if (epoch !== null && epoch !== undefined) this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: 'unknown_version' });
+      return null;
+    }
+    if (!isSecretDigest(digest)) {
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: 'bad_proof' });
+      return null;
+    }
+    return digest;
   }
 
   async load(id: string): Promise<StoredSession | null> {
@@ -240,18 +270,22 @@ class Store implements RedisSessionStore {
 
   private async batch(): Promise<void> {
     if (!this.link.ready) return;
-    const writes: [id: string, epoch: string, value: string][] = [];
+    const writes: [id: string, epoch: string, value: string, proof: string][] = [];
     for (const id of this.dirty) {
       const held = this.held.get(id);
       if (held?.read == null) continue;
       let value: string;
+      let proof: string;
       try {
-        value = encodeStoredSession(held.read());
+        const stored = held.read();
+        // Throws unless `proof` is a digest: nothing else goes in `p` or `s`.
+        value = encodeStoredSession(stored);
+        proof = stored.proof;
       } catch (error) {
         this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'read', error: errorName(error), sessions: 1 });
         continue;
       }
-      writes.push([id, held.epoch, value]);
+      writes.push([id, held.epoch, value, proof]);
     }
     this.dirty.clear();
     const removals = [...this.removals];
@@ -262,7 +296,7 @@ class Store implements RedisSessionStore {
     try {
       const replies = await this.link.run((client) =>
         Promise.all([
-          ...writes.map(([id, epoch, value]) => client.eval(SAVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch, value, ttl] })),
+          ...writes.map(([id, epoch, value, proof]) => client.eval(SAVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch, value, ttl, proof] })),
           ...removals.map(([id, epoch]) => client.eval(REMOVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch] })),
         ]),
       );
@@ -301,8 +335,9 @@ class Store implements RedisSessionStore {
  * (one hash per session under `<prefix>:resume:`, expiring `ttlMs` after its last write), so that a client that
  * reconnects to another process resumes there. Each change of a session (a message delivered, sent or
  * acknowledged) is written within `coalesceMs`, the whole state in one atomic write; a process that takes a
- * session over bumps its epoch, and from then on the previous holder's writes are refused. See the package README
- * for exactly what is guaranteed when a process is killed.
+ * session over bumps its epoch, and from then on the previous holder's writes are refused. Of the session's secret
+ * only its digest is stored (B17): `proof` reads it without taking the session over, so what can be read out of
+ * Redis resumes nothing. See the package README for exactly what is guaranteed when a process is killed.
  *
  * @example
  * ```ts
