@@ -666,6 +666,27 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     hub.close();
   });
 
+  it('B17: a client that leaves during its handshake leaves nothing behind: its clock stops, no 4408 is sent to a closed socket, and a late proof is ignored', () => {
+    const platform = manualPlatform();
+    const hub = createSessionHub({ scheduler: createScheduler({ platform }), handshakeTimeoutMs: 100 });
+    const wire = new Wire();
+    const handle = hub.connect(wire, query({ ka: '2', ka_s: 'x'.repeat(22) }))!;
+    expect(wire.sent).toEqual(['\u0006H2 prove']);
+    handle.closed(1006);
+    expect(handle.message(`\u0006P${'s'.repeat(22)} 0`, false)).toBe('ignored');
+    platform.advance(500);
+    expect(wire.closedWith).toBeNull();
+    expect(hub.stats()).toMatchObject({ handshakeTimeouts: 0, sessions: 0, created: 0 });
+    // One that stays silent is timed out, once.
+    const silent = new Wire();
+    hub.connect(silent, query({ ka: '2', ka_s: 'x'.repeat(22) }));
+    platform.advance(100);
+    platform.advance(500);
+    expect(silent.closedWith).toEqual([4408, 'handshake timeout']);
+    expect(hub.stats().handshakeTimeouts).toBe(1);
+    hub.close();
+  });
+
   test.prop([fc.array(fc.oneof(fc.string(), fc.constantFrom('\u0006', '\u0006A', '\u0006a1', '\u0006A0', '\u0006\u0006x', '\u0006H2 prove', `\u0006P${'s'.repeat(22)} 0`)).map((s) => s), { maxLength: 40 })])(
     'B14: any text a client sends never throws; data is delivered unescaped and in order, control frames never reach the application',
     (frames) => {

@@ -537,6 +537,8 @@ interface HubHost {
   proved(handle: Connection, proof: Proof): void;
   /** A connection's handshake outlived `handshakeTimeoutMs`. */
   handshakeTimedOut(handle: Connection): void;
+  /** A connection's handshake ended (attached, refused, or its socket closed): the hub forgets it as one. */
+  handshakeEnded(handle: Connection): void;
   /** Refuses a connection in its handshake (B17: nothing about any session changes). */
   refuse(handle: Connection, reason: RefusedEvent['reason'], code: number, text: string): void;
   listenerFailed(event: string, error: unknown): void;
@@ -1084,11 +1086,13 @@ class Connection implements ResumeConnection {
     this.timer.schedule(deadline);
   }
 
-  /** The handshake ended (attached or refused): its clock stops. */
+  /** The handshake ended (attached, refused, or the socket closed): its clock stops. */
   settle(): void {
+    if (this.stage === 'done') return;
     this.stage = 'done';
     this.timer?.dispose();
     this.timer = null;
+    this.host.handshakeEnded(this);
   }
 
   /** Called by the scheduler at the handshake's deadline. */
@@ -1348,6 +1352,9 @@ export class SessionHub<C = unknown> {
       proved: (handle, proof) => {
         this.proved(handle, proof);
       },
+      handshakeEnded: (handle) => {
+        this.handshakes.delete(handle);
+      },
       handshakeTimedOut: (handle) => {
         this.counters.handshakeTimeouts++;
         this.refuse(handle, 'timeout', RESUME_CLOSE_CODES.handshakeTimeout, 'handshake timeout');
@@ -1535,7 +1542,6 @@ export class SessionHub<C = unknown> {
   private refuse(handle: Connection, reason: RefusedEvent['reason'], code: number, text: string, report = true): void {
     if (handle.stage === 'done') return;
     handle.settle();
-    this.handshakes.delete(handle);
     if (reason === 'legacy' || reason === 'invalid') {
       this.counters.invalidRequests++;
       if (reason === 'legacy') this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason });
@@ -1604,7 +1610,6 @@ export class SessionHub<C = unknown> {
       case 'resume':
         /* c8 ignore next -- admission resumes only a held session */
         if (held === undefined) return;
-        this.handshakes.delete(handle);
         this.counters.resumed++;
         held.attach(handle, null, delivered, now);
         this.events.emit('session', { session: held, resumed: true, forgotten: false, restored: false, context });
@@ -1613,7 +1618,6 @@ export class SessionHub<C = unknown> {
         /* c8 ignore next -- admission restores only a named session that was restored */
         if (named === null || restored === null) return;
         if (admission.evict) this.evictOldest();
-        this.handshakes.delete(handle);
         const session = new Session(host, named, restored.proof, restored);
         this.sessions.set(named, session);
         host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: session.unackedMessages });
@@ -1644,7 +1648,6 @@ export class SessionHub<C = unknown> {
           host.report('info', SESSION_HUB_DIAGNOSTICS.sessionUnknown, { reason: admission.unknown });
         }
         if (admission.evict) this.evictOldest();
-        this.handshakes.delete(handle);
         let id = randomToken();
         while (this.sessions.has(id)) id = randomToken();
         // The secret goes out once, in the hello; the session keeps its digest only.
