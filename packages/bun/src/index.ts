@@ -77,6 +77,7 @@ export {
 } from '@keepalive/node-timers';
 export {
   HEARTBEAT_MESSAGE,
+  LEGACY_REFUSAL_REASON,
   PeerTracker,
   RESUME_CLOSE_CODES,
   ReplayFullError,
@@ -88,9 +89,12 @@ export {
   createSessionHub,
   isHeartbeatMessage,
   isHeartbeatText,
+  type AdmissionQuery,
+  type AdmissionVerdict,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,
+  type RefusedEvent,
   type ResumableSession,
   type ResumableSessionEvents,
   type ResumeConnection,

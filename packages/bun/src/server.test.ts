@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
 import { manualPlatform } from 'keepalive-test-support';
-import type { ResumableSession, SessionMessage } from '@keepalive/websocket-transport/peer';
+import { LEGACY_REFUSAL_REASON, type AdmissionVerdict, type ResumableSession, type SessionMessage } from '@keepalive/websocket-transport/peer';
 import { createScheduler } from './platform.js';
 import { BUN_SERVER_DIAGNOSTICS, withKeepalive, type BunServerWebSocketLike, type BunWebSocketHandlerLike } from './server.js';
 
@@ -225,11 +225,15 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     });
     return { platform, calls, websocket, sessions, diagnostics, got, opened };
   }
-  /** The session id in the hello a socket was sent. */
-  const helloOf = (socket: ServerSocket): string => {
-    const texts = socket.log.filter((entry) => entry.startsWith('send:"')).map((entry) => JSON.parse(entry.slice('send:'.length)) as string);
-    return texts.find((text) => text.startsWith(`${CONTROL}H1 `))?.split(' ')[2] ?? '';
+  /** The texts a socket was sent. */
+  const textsOf = (socket: ServerSocket): string[] => socket.log.filter((entry) => entry.startsWith('send:"')).map((entry) => JSON.parse(entry.slice('send:'.length)) as string);
+  /** The session id and secret in the `new` hello a socket was sent (wire format v2: `\u0006H2 new <id> <secret>`). */
+  const helloOf = (socket: ServerSocket): { id: string; secret: string } => {
+    const [, , id = '', secret = ''] = textsOf(socket).find((text) => text.startsWith(`${CONTROL}H2 new `))?.split(' ') ?? [];
+    return { id, secret };
   };
+  const sent = (text: string): string => `send:${JSON.stringify(text)}`;
+  const PROVE = `${CONTROL}H2 prove`;
 
   it('B14: is off by default (sessions null); true or options turn it on; bad options throw KeepaliveOptionError naming resume.<option>', () => {
     expect(setup().websocket.keepalive.sessions).toBeNull();
@@ -255,14 +259,15 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     expect(named(() => withKeepalive(handler, { resume: { ttl: 1 } as never }))).toMatchObject({ option: 'resume.ttl', value: 1 });
   });
 
-  it('B14: a client asking with ka=1 in data.url gets the hello in open, before the app’s open; its messages go to the session, not the app', () => {
+  it('B14: a client asking with ka=2 in data.url gets the hello in open, before the app’s open; its messages go to the session, not the app', () => {
     const order: string[] = [];
-    const sent = (ws: BunServerWebSocketLike): number => (ws instanceof ServerSocket ? ws.log.length : -1);
-    const { calls, websocket, got, opened } = resumable({}, { open: (ws) => order.push(`app-open:${sent(ws)}`) });
-    const socket = new ServerSocket({ url: 'http://127.0.0.1:3000/ws?ka=1' });
+    const written = (ws: BunServerWebSocketLike): number => (ws instanceof ServerSocket ? ws.log.length : -1);
+    const { calls, websocket, got, opened } = resumable({}, { open: (ws) => order.push(`app-open:${written(ws)}`) });
+    const socket = new ServerSocket({ url: 'http://127.0.0.1:3000/ws?ka=2' });
     websocket.open?.(socket);
     expect(order).toEqual(['app-open:1']);
-    expect(socket.log[0]).toMatch(/^send:"\\u0006H1 new [A-Za-z0-9_-]{22} 0"$/);
+    // A new session's hello carries its id and its secret (B17).
+    expect(socket.log[0]).toMatch(/^send:"\\u0006H2 new [A-Za-z0-9_-]{22} [A-Za-z0-9_-]{22}"$/);
     expect(opened).toHaveLength(1);
     expect(websocket.message(socket, `${CONTROL}a0`)).toBeUndefined();
     websocket.message(socket, 'hello');
@@ -279,17 +284,17 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
 
   it('B14: reads the URL as a string, a relative path or a URL object; the app’s own data fields are left alone', () => {
     const { websocket, opened } = resumable();
-    for (const url of ['http://127.0.0.1/ws?ka=1', '/ws?ka=1&room=2', new URL('http://127.0.0.1/?ka=1')]) {
+    for (const url of ['http://127.0.0.1/ws?ka=2', '/ws?ka=2&room=2', new URL('http://127.0.0.1/?ka=2')]) {
       const socket = new ServerSocket({ url, user: 'someone' });
       websocket.open?.(socket);
-      expect(socket.log[0]).toMatch(/^send:"\\u0006H1 new /);
+      expect(socket.log[0]).toMatch(/^send:"\\u0006H2 new /);
     }
     expect(opened).toHaveLength(3);
   });
 
   it('B14: pings carry the owed ack to clients that read them (ka_p=1); a client ping acknowledges; a client heartbeat is answered with the hub’s', () => {
     const { platform, websocket, opened } = resumable();
-    const socket = new ServerSocket({ url: '/?ka=1&ka_p=1' });
+    const socket = new ServerSocket({ url: '/?ka=2&ka_p=1' });
     websocket.open?.(socket);
     websocket.message(socket, `${CONTROL}a0`);
     websocket.message(socket, 'one');
@@ -303,7 +308,7 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     websocket.message(socket, `${CONTROL}A1`);
     expect(socket.log.at(-1)).toBe(`send:${JSON.stringify(`${CONTROL}A1`)}`);
     // Without ka_p the pings carry nothing.
-    const quiet = new ServerSocket({ url: '/?ka=1' });
+    const quiet = new ServerSocket({ url: '/?ka=2' });
     websocket.open?.(quiet);
     websocket.message(quiet, 'x');
     platform.advance(100);
@@ -311,9 +316,9 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     expect(websocket.keepalive.stats()).toMatchObject({ heartbeatsAnswered: 1, handlerErrors: 0 });
   });
 
-  it('B14: a cut connection leaves the session to be resumed; a close with 1000 ends it; the app’s close still runs', () => {
+  it('B14, B17: a cut connection leaves the session to be resumed by a client proving its secret; a close with 1000 ends it; the app’s close still runs', () => {
     const { calls, websocket, sessions, got, opened } = resumable();
-    const first = new ServerSocket({ url: '/?ka=1' });
+    const first = new ServerSocket({ url: '/?ka=2' });
     websocket.open?.(first);
     websocket.message(first, `${CONTROL}a0`);
     websocket.message(first, 'm1');
@@ -321,9 +326,18 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     expect(calls).toEqual(['open', 'close:1006:']);
     expect(sessions.size).toBe(1);
     expect(opened[0]?.connected).toBe(false);
-    const again = new ServerSocket({ url: `/?ka=1&ka_s=${helloOf(first)}&ka_d=0` });
+    const { id, secret } = helloOf(first);
+    const again = new ServerSocket({ url: `/?ka=2&ka_s=${id}` });
     websocket.open?.(again);
-    expect(again.log[0]).toBe(`send:${JSON.stringify(`${CONTROL}H1 resumed ${helloOf(first)} 1`)}`);
+    // A client that names a session is challenged first: nothing about the session changes before its proof.
+    expect(again.log).toEqual([sent(PROVE)]);
+    expect(opened).toHaveLength(1);
+    // Before the hello its plain heartbeat is answered plainly.
+    websocket.message(again, '');
+    expect(again.log).toEqual([sent(PROVE), sent('')]);
+    websocket.message(again, `${CONTROL}P${secret} 0`);
+    expect(again.log.slice(2)).toEqual([sent(`${CONTROL}H2 resumed ${id} 1`)]);
+    expect(opened).toHaveLength(2);
     // A retransmitted m1 is dropped; m2 is new.
     websocket.message(again, `${CONTROL}a0`);
     websocket.message(again, 'm2');
@@ -331,6 +345,104 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     websocket.close?.(again, 1000, 'bye');
     expect(sessions.size).toBe(0);
     expect(opened[1]?.ended).toBe(true);
+  });
+
+  it('B17: a wrong proof is closed with 4403 and a missing one with 4408; the owner’s connection and session are untouched', () => {
+    const { platform, websocket, sessions, got, opened } = resumable({ resume: { ackDelayMs: 20, handshakeTimeoutMs: 500 } });
+    const refused: string[] = [];
+    sessions.on('refused', ({ reason, code }) => refused.push(`${reason}:${code}`));
+    const owner = new ServerSocket({ url: '/?ka=2' });
+    websocket.open?.(owner);
+    websocket.message(owner, `${CONTROL}a0`);
+    websocket.message(owner, 'm1');
+    const { id } = helloOf(owner);
+    // The owner's URL, replayed: the id alone resumes nothing.
+    const guessers = [0, 1, 7].map((n) => {
+      const guesser = new ServerSocket({ url: `/?ka=2&ka_s=${id}` });
+      websocket.open?.(guesser);
+      expect(websocket.message(guesser, `${CONTROL}P${'x'.repeat(22)} ${n}`)).toBeUndefined();
+      return guesser;
+    });
+    for (const guesser of guessers) expect(guesser.log).toEqual([sent(PROVE), 'close:4403:resume refused']);
+    const silent = new ServerSocket({ url: `/?ka=2&ka_s=${id}` });
+    websocket.open?.(silent);
+    expect(opened[0]?.send('s1')).toBe('sent');
+    platform.advance(499);
+    // Nothing but the challenge (and the keep-alive's empty protocol pings): no frame of the owner's session.
+    expect(silent.log.filter((entry) => entry !== 'ping')).toEqual([sent(PROVE)]);
+    platform.advance(1);
+    expect(silent.log.filter((entry) => entry !== 'ping')).toEqual([sent(PROVE), 'close:4408:handshake timeout']);
+    // The owner kept its connection and got what was sent meanwhile; its messages still arrive.
+    expect(opened).toHaveLength(1);
+    expect(opened[0]?.connected).toBe(true);
+    expect(owner.log.filter((entry) => entry.startsWith('close'))).toEqual([]);
+    expect(owner.log).toContain(sent('s1'));
+    websocket.message(owner, 'm2');
+    expect(got).toEqual(['m1', 'm2']);
+    expect(refused).toEqual(['proof:4403', 'proof:4403', 'proof:4403', 'timeout:4408']);
+    expect(sessions.stats()).toMatchObject({ wrongProofs: 3, handshakeTimeouts: 1, resumed: 0, connected: 1 });
+    expect(websocket.keepalive.stats().handlerErrors).toBe(0);
+  });
+
+  it('B17: the admit hook is typed with the Bun context and asked before anything changes; a refusal leaves the owner untouched, an admitted proof takes the session over (4001)', () => {
+    const asked: string[] = [];
+    const { websocket, sessions, got, opened } = resumable({
+      resume: {
+        ackDelayMs: 20,
+        // Typed by withKeepalive's `resume` option: `context` is a BunSessionContext, no annotation needed.
+        admit: ({ kind, session, context }) => {
+          const user = (context.ws.data as { readonly user?: string }).user ?? 'nobody';
+          asked.push(`${kind}:${user}:${session === null ? 'none' : 'held'}`);
+          return kind === 'resume' && user !== 'alice' ? { code: 4403, reason: 'not yours' } : true;
+        },
+      },
+    });
+    const owner = new ServerSocket({ url: '/?ka=2', user: 'alice' });
+    websocket.open?.(owner);
+    websocket.message(owner, `${CONTROL}a0`);
+    websocket.message(owner, 'm1');
+    const { id, secret } = helloOf(owner);
+    // Even the right secret does not get past the application.
+    const thief = new ServerSocket({ url: `/?ka=2&ka_s=${id}`, user: 'mallory' });
+    websocket.open?.(thief);
+    websocket.message(thief, `${CONTROL}P${secret} 1`);
+    expect(thief.log).toEqual([sent(PROVE), 'close:4403:not yours']);
+    websocket.message(thief, 'stolen');
+    expect(opened).toHaveLength(1);
+    expect(opened[0]?.connected).toBe(true);
+    websocket.message(owner, 'm2');
+    expect(got).toEqual(['m1', 'm2']);
+    // The owner's own new connection (a half-open old one) is admitted: the old one is closed with 4001.
+    const back = new ServerSocket({ url: `/?ka=2&ka_s=${id}`, user: 'alice' });
+    websocket.open?.(back);
+    websocket.message(back, `${CONTROL}P${secret} 0`);
+    expect(textsOf(back)).toEqual([PROVE, `${CONTROL}H2 resumed ${id} 2`]);
+    expect(owner.log.at(-1)).toBe('close:4001:resumed elsewhere');
+    expect(opened).toEqual([opened[0], opened[0]]);
+    expect(asked).toEqual(['new:alice:none', 'resume:mallory:held', 'resume:alice:held']);
+    expect(sessions.stats()).toMatchObject({ refusedAdmissions: 1, replaced: 1, resumed: 1 });
+  });
+
+  it('B17: with an asynchronous admit hook the hello comes when it answers; meanwhile the plain heartbeat is answered plainly and pings carry nothing', async () => {
+    let answer: (verdict: AdmissionVerdict) => void = () => undefined;
+    const { platform, websocket, opened, got } = resumable({
+      resume: { ackDelayMs: 20, admit: () => new Promise<AdmissionVerdict>((resolve) => (answer = resolve)) },
+    });
+    const socket = new ServerSocket({ url: '/?ka=2&ka_p=1' });
+    websocket.open?.(socket);
+    expect(socket.log).toEqual([]);
+    websocket.message(socket, '');
+    platform.advance(100);
+    expect(socket.log).toEqual([sent(''), 'ping']);
+    answer(true);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(textsOf(socket).at(-1)).toMatch(new RegExp(`^${CONTROL}H2 new [A-Za-z0-9_-]{22} [A-Za-z0-9_-]{22}$`));
+    expect(opened).toHaveLength(1);
+    websocket.message(socket, `${CONTROL}a0`);
+    websocket.message(socket, 'after');
+    expect(got).toEqual(['after']);
+    expect(websocket.keepalive.stats()).toMatchObject({ heartbeatsAnswered: 1, handlerErrors: 0 });
   });
 
   it('B14: plain clients are untouched: no hello, heartbeats answered in kind, every message to the app', () => {
@@ -350,7 +462,7 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
         throw new Error('no');
       },
     };
-    for (const data of [undefined, 'http://127.0.0.1/?ka=1', { url: 42 }, { url: 'http://[::1' }, throwing, { url: 'http://[bad/?ka=1' }]) {
+    for (const data of [undefined, 'http://127.0.0.1/?ka=2', { url: 42 }, { url: 'http://[::1' }, throwing, { url: 'http://[bad/?ka=2' }]) {
       const socket = new ServerSocket(data);
       websocket.open?.(socket);
       websocket.message(socket, 'plain');
@@ -372,19 +484,29 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     expect(logged).toEqual(['resume_url_missing']);
   });
 
-  it('B14: a request this version cannot read is closed with 1002; its frames are read by nobody, never passed to the app', () => {
+  it('B14, B17: a request this version cannot read, or a v1 one, is closed with 1002; its frames are read by nobody, never passed to the app', () => {
     const { calls, websocket, sessions } = resumable();
-    const socket = new ServerSocket({ url: '/?ka=2' });
+    const refused: unknown[] = [];
+    const legacy = new ServerSocket({ url: '/?ka=1&ka_s=abc&ka_d=0' });
+    sessions.on('refused', ({ reason, code, context }) => refused.push({ reason, code, own: context.ws === legacy }));
+    const socket = new ServerSocket({ url: '/?ka=3' });
     websocket.open?.(socket);
     expect(socket.log).toEqual(['close:1002:invalid resume request']);
     websocket.message(socket, 'late');
-    expect(calls).toEqual(['open']);
-    expect(sessions.stats().invalidRequests).toBe(1);
+    websocket.open?.(legacy);
+    expect(legacy.log).toEqual([`close:1002:${LEGACY_REFUSAL_REASON}`]);
+    websocket.message(legacy, 'late');
+    expect(calls).toEqual(['open', 'open']);
+    expect(sessions.stats().invalidRequests).toBe(2);
+    expect(refused).toEqual([
+      { reason: 'invalid', code: 1002, own: false },
+      { reason: 'legacy', code: 1002, own: true },
+    ]);
   });
 
   it('B14: close() ends every session (1001) and stops; a late frame of a resuming socket still never reaches the app', () => {
     const { calls, websocket, sessions } = resumable();
-    const socket = new ServerSocket({ url: '/?ka=1' });
+    const socket = new ServerSocket({ url: '/?ka=2' });
     websocket.open?.(socket);
     websocket.keepalive.close();
     expect(socket.log.at(-1)).toBe('close:1001:going away');
@@ -397,14 +519,14 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     websocket.message(socket, 'after');
     expect(calls).toContain('message:"after"');
     // New connections are not tracked, nor attached.
-    const later = new ServerSocket({ url: '/?ka=1' });
+    const later = new ServerSocket({ url: '/?ka=2' });
     websocket.open?.(later);
     expect(later.log).toEqual([]);
   });
 
   it('B14: a socket or a hub that throws is counted, never escapes a handler', () => {
     const { websocket, sessions } = resumable();
-    const socket = new ServerSocket({ url: '/?ka=1' });
+    const socket = new ServerSocket({ url: '/?ka=2' });
     socket.send = () => {
       throw new Error('gone');
     };
@@ -413,7 +535,7 @@ describe('withKeepalive(handler, { resume }) (B14)', () => {
     const spy = vi.spyOn(sessions, 'connect').mockImplementation(() => {
       throw new Error('hub failure');
     });
-    websocket.open?.(new ServerSocket({ url: '/?ka=1' }));
+    websocket.open?.(new ServerSocket({ url: '/?ka=2' }));
     spy.mockRestore();
     expect(websocket.keepalive.stats().handlerErrors).toBe(1);
   });

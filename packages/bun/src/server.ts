@@ -70,16 +70,21 @@ export interface BunKeepaliveOptions extends PeerTrackerOptions {
   /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
   /**
-   * Resumable sessions (spec B14, wire format v1) for clients that ask for them (`ka=1` in the URL): `true` for the
-   * defaults, or the `SessionHubOptions` (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to this
-   * keep-alive's). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off.
+   * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for them (`ka=2` in the URL): `true` for
+   * the defaults, or the `SessionHubOptions` (the hub's scheduler, `onDiagnostic` and `heartbeatMessage` default to
+   * this keep-alive's). A bad option throws `KeepaliveOptionError` naming it as `resume.<option>`. Default off.
    *
    * Bun's `ServerWebSocket` has no URL: upgrade with `server.upgrade(request, { data: { url: request.url } })` so the
    * hub can read the query from `ws.data.url`. A connection without one is served as a plain client, and a warn
    * diagnostic `resume_url_missing` ({@link BUN_SERVER_DIAGNOSTICS}) says so once. Plain clients are untouched. See
    * {@link BunServerKeepalive.sessions}.
+   *
+   * The session id in the URL is public: a client that names a session must prove its secret in-band before anything
+   * about the session changes (B17). The `admit` hook (`resume: { admit }`) is then asked, with a
+   * {@link BunSessionContext} (the socket, whose `data` is what you passed to `server.upgrade`: put the user's
+   * identity there and check it against the session's owner), before a session is made or changes hands.
    */
-  readonly resume?: boolean | SessionHubOptions | undefined;
+  readonly resume?: boolean | SessionHubOptions<BunSessionContext> | undefined;
 }
 
 /**
@@ -108,14 +113,17 @@ export interface BunServerKeepalive extends Disposable {
    * read by the hub and are **not** passed to your `message` handler: read them from its session
    * (`session.on('message')`), and send with `session.send()`, not `ws.send()` (what is written on the socket
    * directly is neither numbered nor kept for a reconnect). Plain clients' messages reach your handler as before.
-   * Closing the keep-alive ends every session (their sockets are closed with 1001).
+   * Closing the keep-alive ends every session (their sockets are closed with 1001). The hub's `refused` event reports
+   * the connections it turned away (a wrong secret, the `admit` hook, a handshake timeout, a v1 client), with the
+   * socket as `context`; the session they named was not touched (B17).
    */
   readonly sessions: SessionHub<BunSessionContext> | null;
 }
 
 /**
- * What a `session` event of a resumable `withKeepalive` handler carries as its `context`: the connection's
- * `ServerWebSocket` (its `data` holds what the app passed to `server.upgrade`: authenticate there).
+ * What a `session` or `refused` event of a resumable `withKeepalive` handler carries as its `context`, and what its
+ * `admit` hook is asked with: the connection's `ServerWebSocket` (its `data` holds what the app passed to
+ * `server.upgrade`: the request URL, and whatever identifies the user, to authenticate against the session's owner).
  */
 export interface BunSessionContext {
   readonly ws: BunServerWebSocketLike;
@@ -156,7 +164,8 @@ class BunConnection implements TrackedSocket, ResumeSocket {
     else this.ws.ping(payload);
   }
   reply(): void {
-    // A resumed connection answers with its own heartbeat, which carries the acknowledgement.
+    // A resuming connection answers with the hub's heartbeat, which carries the acknowledgement (before its hello,
+    // while it proves its session, the hub answers with the plain heartbeat message).
     this.ws.send(this.resume === null ? this.heartbeatMessage : this.resume.heartbeatReply());
   }
   send(data: string | ArrayBuffer | ArrayBufferView): void {
@@ -209,15 +218,21 @@ function queryOf(data: unknown): URLSearchParams | null {
  * Bun's own `idleTimeout` and `sendPings` default to off (0 and `false`) so the
  * core is the only keep-alive policy; set them to keep Bun's.
  *
- * With `resume` on, clients that ask (`ka=1` in the URL) get resumable
- * sessions (spec B14) from `websocket.keepalive.sessions`: the server numbers
- * its messages, keeps them until acknowledged and retransmits them after a
- * reconnect; the client's messages are delivered once and in order. The hub
- * reads the request URL from `ws.data.url`, so upgrade with
- * `server.upgrade(request, { data: { url: request.url } })`. The hello goes out
- * in `open`, before your `open` runs (write nothing on a resuming client's
- * socket yourself); its messages go to its session, never to your `message`
- * handler; `open`, `ping`, `pong` and `close` still reach yours.
+ * With `resume` on, clients that ask (`ka=2` in the URL) get resumable
+ * sessions (spec B14, B17, wire format v2) from `websocket.keepalive.sessions`:
+ * the server numbers its messages, keeps them until acknowledged and
+ * retransmits them after a reconnect; the client's messages are delivered once
+ * and in order. The hub reads the request URL from `ws.data.url`, so upgrade
+ * with `server.upgrade(request, { data: { url: request.url } })`. The hub's
+ * first frame goes out in `open`, before your `open` runs (write nothing on a
+ * resuming client's socket yourself): the hello of a new session, or the
+ * challenge to a client that names one; a resumed session's hello follows only
+ * once the client proved the session's secret in-band and the `admit` hook
+ * accepted it (a wrong secret is closed with 4403, no proof within
+ * `handshakeTimeoutMs` with 4408, and the session's owner is untouched). A
+ * resuming client's messages go to its session, never to your `message`
+ * handler; `open`, `ping`, `pong` and `close` still reach yours. A v1 client
+ * (`ka=1`) is closed with 1002.
  *
  * @example
  * ```ts
@@ -247,7 +262,7 @@ function queryOf(data: unknown): URLSearchParams | null {
  */
 export function withKeepalive<H extends BunWebSocketHandlerLike>(
   handler: H,
-  options: BunKeepaliveOptions & { readonly resume: true | SessionHubOptions },
+  options: BunKeepaliveOptions & { readonly resume: true | SessionHubOptions<BunSessionContext> },
 ): KeepaliveWebSocketHandler<H, ResumableBunServerKeepalive>;
 /** {@inheritDoc withKeepalive:0} */
 export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, options?: BunKeepaliveOptions): KeepaliveWebSocketHandler<H>;
@@ -263,7 +278,7 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
     throw new KeepaliveOptionError('resume', resumeGiven, 'true, false or an object of resume options');
   }
   const tracker = new PeerTracker({ ...peerOptions, scheduler: scheduler ?? defaultScheduler() });
-  const hubOptions: SessionHubOptions | null =
+  const hubOptions: SessionHubOptions<BunSessionContext> | null =
     resume === undefined || resume === false
       ? null
       : { scheduler: tracker.scheduler, onDiagnostic: peerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) };
@@ -300,7 +315,9 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
       }
       return;
     }
-    // The hello goes out now; `null` is a plain client, left as it is.
+    // The hub's first frame goes out now (a new session's hello, or the challenge to a client that names one: the
+    // session is attached later, once the proof and the admit hook let it); `null` is a plain client, left as it is.
+    // Until the hello, the hub reads the client's frames (the proof) and answers its plain heartbeat plainly.
     const handle = hub.connect(connection, (name) => query.get(name), { ws });
     if (handle === null) return;
     connection.resume = handle;

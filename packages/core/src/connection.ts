@@ -1014,8 +1014,10 @@ function onInbound(d: Draft, frame: InboundFrame, ack: number | undefined, out: 
     return d;
   }
   if (d.phase !== 'open') return null;
-  // The server's first frame decides whether it speaks the protocol: anything but a hello means it does not.
-  if (d.resume?.phase === 'waiting') runResume(d, { type: 'foreign', now: d.now }, out);
+  // Application data before the hello means the server does not speak the protocol. Keep-alives (protocol pings and
+  // pongs, the plain heartbeat) decide nothing: a server that speaks it may keep the connection alive while the client
+  // proves its session and the application admits it (B17), and one that does not is found out by the hello timeout.
+  if (d.resume?.phase === 'waiting' && frame === 'data') runResume(d, { type: 'foreign', now: d.now }, out);
   // B5: any inbound frame is proof of life.
   runSession(d, { type: 'alive', now: d.now }, out);
   if (typeof ack === 'number' && d.resume?.phase === 'resumed') runResume(d, { type: 'ack', now: d.now, through: ack }, out);

@@ -71,6 +71,24 @@ describe('B17: the client proves its session in-band', () => {
     expect(JSON.stringify(said)).not.toContain(SECRET);
   });
 
+  it('B17: keep-alives while the client awaits the hello (pings, pongs, the plain heartbeat) decide nothing; application data means the server does not speak it', () => {
+    const d = new Driver({ resume: resumable() });
+    d.step({ type: 'socket_opened', canPing: true });
+    for (const frame of ['ping', 'pong', 'heartbeat'] as const) {
+      const out = d.step({ type: 'inbound', frame });
+      expect(of(out, 'diagnostic').map((c) => c.name)).not.toContain('resume_unsupported');
+      expect(d.state.resume?.phase).toBe('waiting');
+    }
+    const hello = d.step({ type: 'hello', hello: { status: 'new', session: 'abc', secret: SECRET, delivered: 0 } });
+    expect(of(hello, 'event').map((c) => c.event)).toContainEqual({ type: 'session', status: 'new', retransmitted: 0 });
+    // Against a server that does not speak it, data first: the fallback.
+    const plain = new Driver({ resume: resumable() });
+    plain.step({ type: 'socket_opened', canPing: true });
+    const out = plain.step({ type: 'inbound', frame: 'data' });
+    expect(of(out, 'diagnostic').map((c) => c.name)).toContain('resume_unsupported');
+    expect(plain.state.resume?.phase).toBe('unsupported');
+  });
+
   it('B17: a challenge to a client with no session, or a second hello, is a protocol error reported; no proof goes out', () => {
     const d = new Driver({ resume: resumable() });
     d.step({ type: 'socket_opened', canPing: true });

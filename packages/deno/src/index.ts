@@ -56,6 +56,7 @@ export {
 } from '@keepalive/node-timers';
 export {
   HEARTBEAT_MESSAGE,
+  LEGACY_REFUSAL_REASON,
   PeerTracker,
   RESUME_CLOSE_CODES,
   ReplayFullError,
@@ -67,9 +68,12 @@ export {
   createSessionHub,
   isHeartbeatMessage,
   isHeartbeatText,
+  type AdmissionQuery,
+  type AdmissionVerdict,
   type HeartbeatKind,
   type MessagePayload,
   type PeerTrackerOptions,
+  type RefusedEvent,
   type ResumableSession,
   type ResumableSessionEvents,
   type ResumeConnection,

@@ -67,13 +67,14 @@ export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
   /** The heartbeat message: sent as the keep-alive and answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
   readonly heartbeatMessage?: string | undefined;
   /**
-   * Resumable sessions (spec B14, wire format v1) for clients that ask for them (`ka=1` in the URL): the hub the
-   * server shares between all its connections (create one with `createSessionHub()`, on the same `heartbeatMessage`,
-   * and pass it for every request). A resuming client's keep-alive and its answers are the hub's heartbeat
-   * (`\u0006A<n>`, which carries the acknowledgement); its frames go to the hub, and its messages arrive, once and
-   * in order, on its session (the hub's `session` event, then `session.on('message')`): add no `message` listener to
-   * such a socket, and send with `session.send()`, not `socket.send()`. See {@link KeepaliveUpgrade.resumable}.
-   * Default none: every client is plain.
+   * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for them (`ka=2` in the URL): the hub the
+   * server shares between all its connections (create one with `createSessionHub<DenoSessionContext>()`, on the same
+   * `heartbeatMessage`, and pass it for every request). A resuming client's keep-alive and its answers are the hub's
+   * heartbeat (`\u0006A<n>`, which carries the acknowledgement; before the hello, the plain heartbeat message); its
+   * frames go to the hub, and its messages arrive, once and in order, on its session (the hub's `session` event, then
+   * `session.on('message')`): add no `message` listener to such a socket, and send with `session.send()`, not
+   * `socket.send()`. See {@link KeepaliveUpgrade.resumable}. The hub's `admit` hook and its `session` and `refused`
+   * events get a {@link DenoSessionContext} (the upgrade request and the socket). Default none: every client is plain.
    */
   readonly sessions?: SessionHub<DenoSessionContext> | undefined;
   /** The `Deno` namespace (tests); default the global one. */
@@ -93,26 +94,35 @@ export interface KeepaliveUpgrade {
   readonly tracker: PeerTracker;
   /**
    * Whether the client asked for a resumable session (B14: `sessions` was given and the URL has `ka`). Then the hub
-   * attaches the connection to a session when the socket opens (the hub's `session` event), and reads every frame:
-   * read the client's messages from the session, not from the socket (its raw frames include the hello,
-   * acknowledgements, heartbeats and retransmissions). A request this version cannot read is closed with 1002, and
-   * one that arrives after the hub closed with 1001.
+   * takes the connection when the socket opens and reads every frame: a client that asks for a new session gets it
+   * (the hub's `session` event) at once, or once the `admit` hook accepted it; one that names a session is challenged
+   * and attached only after it proved the session's secret in-band and the hook accepted it (B17; a wrong secret is
+   * closed with 4403, no proof within `handshakeTimeoutMs` with 4408, and the session's owner is untouched). Read the
+   * client's messages from the session, not from the socket (its raw frames include the hello, the proof,
+   * acknowledgements, heartbeats and retransmissions). A request this version cannot read, or a wire format v1 one
+   * (`ka=1`), is closed with 1002, and one that arrives after the hub closed with 1001.
    */
   readonly resumable: boolean;
 }
 
 const OPEN = 1;
-/** The URL parameter with which a client asks for a resumable session (wire format v1, `docs/resume-protocol.md`). */
+/** The URL parameter with which a client asks for a resumable session (wire format v2, `docs/resume-protocol.md`). */
 const RESUME_PARAM = 'ka';
 const ABNORMAL_CLOSE = 1006;
 const GOING_AWAY = 1001;
 
 /**
- * What a `session` event carries as its `context` when the hub is given to {@link upgradeWithKeepalive}: the upgrade
- * request (headers, cookies, URL: authenticate here) and the socket. Create the hub as
- * `createSessionHub<DenoSessionContext>()` to get it typed.
+ * What the hub's `admit` hook is asked with, and what its `session` and `refused` events carry, as their `context`
+ * when the hub is given to {@link upgradeWithKeepalive}: the upgrade request (headers, cookies, URL: authenticate
+ * here, against the session's owner) and the socket. Create the hub as `createSessionHub<DenoSessionContext>()` to
+ * get it typed.
  */
 export interface DenoSessionContext {
+  /**
+   * The upgrade request's URL and headers, copied before the upgrade: Deno closes the request itself once the
+   * upgrade's response is sent (reading its headers then throws `Request closed`), and the hub asks `admit` later
+   * (when the socket opens, or once the client proved its session's secret).
+   */
   readonly request: Request;
   readonly socket: DenoWebSocketLike;
 }
@@ -149,19 +159,24 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  * yours, so they run first; heartbeat messages reach your listeners too (skip
  * them with `classifyMessage(event.data) !== 'data'`).
  *
- * With `sessions` (a hub from `createSessionHub()`), clients that ask (`ka=1`
- * in the URL) get resumable sessions (spec B14): the hello goes out when the
- * socket opens, the keep-alive is the hub's heartbeat (it carries the
+ * With `sessions` (a hub from `createSessionHub()`), clients that ask (`ka=2`
+ * in the URL) get resumable sessions (spec B14, B17, wire format v2): when the
+ * socket opens the hub sends a new session's hello, or challenges a client
+ * that names a session, which must prove the session's secret in-band before
+ * the hub's `admit` hook is asked and the session changes hands (its hello
+ * comes then). The keep-alive is the hub's heartbeat (it carries the
  * acknowledgement), and the client's messages are delivered once and in order
  * on its session, across reconnects. For those connections (`resumable` in
- * the result) read from and write to the session, never the socket.
+ * the result) read from and write to the session, never the socket. A wire
+ * format v1 client (`ka=1`) is closed with 1002.
  *
  * @example
  * ```ts
- * import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, resumable, upgradeWithKeepalive } from '@keepalive/deno';
+ * import { createKeepaliveClient, createKeepaliveTracker, createSessionHub, resumable, upgradeWithKeepalive, type DenoSessionContext } from '@keepalive/deno';
  *
  * const tracker = createKeepaliveTracker({ pingIntervalMs: 30_000, pongTimeoutMs: 10_000 });
- * const sessions = createSessionHub({ sessionTtlMs: 60_000 });
+ * // Typed with the context, so an `admit` hook (B17) reads `context.request` (see the README).
+ * const sessions = createSessionHub<DenoSessionContext>({ sessionTtlMs: 60_000 });
  * sessions.on('session', ({ session, resumed, restored }) => {
  *   if (resumed && !restored) return; // the same object as before: its listeners are in place
  *   session.on('message', (message) => session.send(`echo: ${String(message)}`));
@@ -196,6 +211,9 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   // Read before the upgrade: the request is at hand now, the socket opens later.
   const query = hub === undefined ? null : new URL(request.url).searchParams;
   const resumable = query?.has(RESUME_PARAM) === true;
+  // The hub's `admit` hook and events read the request after the upgrade, when Deno has closed it (its headers can no
+  // longer be read): they get a copy of what identifies the client, taken now.
+  const asked = resumable ? new Request(request.url, { headers: request.headers }) : request;
   const upgradeOptions: DenoUpgradeOptions = protocol === undefined ? { idleTimeout } : { protocol, idleTimeout };
   const { socket, response } = deno.upgradeWebSocket(request, upgradeOptions);
   // The hub reads binary messages from ArrayBuffers (it cannot read a Blob synchronously).
@@ -210,8 +228,9 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
       tracker.reportHandlerError();
     }
   };
-  // keepaliveFrame 'message': each keep-alive is a heartbeat, owed an answer in the core. A resumed connection's
-  // heartbeat is the hub's, which carries the acknowledgement.
+  // keepaliveFrame 'message': each keep-alive is a heartbeat, owed an answer in the core. A resuming connection's
+  // heartbeat is the hub's, which carries the acknowledgement (before its hello, while it proves its session, the
+  // hub's answer is the plain heartbeat message: the client reads nothing but a hello as a control frame yet).
   const heartbeat = (): void => {
     if (socket.readyState === OPEN) socket.send(resume === null ? heartbeatMessage : resume.heartbeatReply());
   };
@@ -225,8 +244,10 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   };
   const attach = (): TrackedPeer => {
     if (resumable && hub !== undefined) {
-      // The hello goes out first; `null` means the hub has closed: refuse rather than serve a plain client.
-      resume = hub.connect(resumeSocket, (name) => query.get(name), { request, socket });
+      // The hub's first frame goes out now: a new session's hello, or the challenge to a client that names one (that
+      // session is attached later, once the proof and the admit hook let it). `null` means the hub has closed:
+      // refuse rather than serve a plain client.
+      resume = hub.connect(resumeSocket, (name) => query.get(name), { request: asked, socket });
       if (resume === null) socket.close(GOING_AWAY, 'going away');
     }
     return tracker.track({

@@ -3,15 +3,31 @@
  * `server.resume.test.ts` in a Deno child process (`deno run -A src/test-support/resume-server.ts '<options json>'`).
  * It prints one JSON line per event on stdout and takes one JSON command per line on stdin:
  *
- * - lines: `listening` (port), `session` (n, resumed, forgotten), `message` (n, data: the session's messages), `raw`
- *   (data: what reached the app's own socket listener, added for plain clients only), `closed` / `expired` (n,
- *   unacked), `sent` (through), `diagnostic` (name, level), `stats`;
+ * - lines: `listening` (port), `session` (n, resumed, forgotten, user), `message` (n, data: the session's messages),
+ *   `raw` (data: what reached the app's own socket listener, added for plain clients only), `closed` / `expired` (n,
+ *   unacked), `sent` (through), `admit` (kind, user: what the `admit` hook was asked), `refused` (reason, code, user:
+ *   the hub's `refused` event), `diagnostic` (name, level), `stats`;
  * - commands: `send` (count: numbered text messages `s1`, `s2`, … on the newest session), `send-binary` (bytes),
  *   `stats`, `exit`.
+ *
+ * `user` is the upgrade request's `x-user` header (the app's notion of who is asking). The options are the hub's,
+ * plus `resumeOnlyBy` (a user name): then an `admit` hook refuses (4403, `not yours`) a resume asked by anyone else,
+ * however right the secret (B17); and `admitDelayMs`: the hook answers that much later.
  */
 import process from 'node:process';
 import { createInterface } from 'node:readline';
-import { classifyMessage, createKeepaliveTracker, createSessionHub, upgradeWithKeepalive, type ResumableSession, type SessionHubOptions, type SessionMessage } from '../index.ts';
+import {
+  classifyMessage,
+  createKeepaliveTracker,
+  createSessionHub,
+  upgradeWithKeepalive,
+  type AdmissionQuery,
+  type AdmissionVerdict,
+  type DenoSessionContext,
+  type ResumableSession,
+  type SessionHubOptions,
+  type SessionMessage,
+} from '../index.ts';
 
 interface DenoServeLike {
   serve(
@@ -38,19 +54,35 @@ const shown = (message: unknown): unknown => {
   return { unreadable: Object.prototype.toString.call(message) };
 };
 
-const options = JSON.parse(process.argv[2] ?? '{}') as SessionHubOptions;
+const { resumeOnlyBy, admitDelayMs, ...options } = JSON.parse(process.argv[2] ?? '{}') as SessionHubOptions<DenoSessionContext> & {
+  readonly resumeOnlyBy?: string;
+  readonly admitDelayMs?: number;
+};
 const deno = (globalThis as unknown as { readonly Deno: DenoServeLike }).Deno;
 const onDiagnostic = (diagnostic: { readonly name: string; readonly level: string }): void => {
   print({ type: 'diagnostic', name: diagnostic.name, level: diagnostic.level });
 };
 const tracker = createKeepaliveTracker({ pingIntervalMs: 100, pongTimeoutMs: 5_000, minPingIntervalMs: 10, onDiagnostic });
-const sessions = createSessionHub({ onDiagnostic, ...options });
+/** Who the upgrade request said it was (`x-user`). */
+const userOf = ({ request }: DenoSessionContext): string | null => request.headers.get('x-user');
+/** The `admit` hook (B17, typed with the Deno context), when `resumeOnlyBy` or `admitDelayMs` asks for one. */
+const admit = ({ kind, context }: AdmissionQuery<DenoSessionContext>): AdmissionVerdict | Promise<AdmissionVerdict> => {
+  const user = userOf(context);
+  print({ type: 'admit', kind, user });
+  const verdict: AdmissionVerdict = resumeOnlyBy !== undefined && kind === 'resume' && user !== resumeOnlyBy ? { code: 4403, reason: 'not yours' } : true;
+  return admitDelayMs === undefined ? verdict : new Promise((resolve) => setTimeout(() => resolve(verdict), admitDelayMs));
+};
+const sessions = createSessionHub<DenoSessionContext>({ onDiagnostic, ...options, ...(resumeOnlyBy === undefined && admitDelayMs === undefined ? {} : { admit }) });
+
+sessions.on('refused', ({ reason, code, context }) => {
+  print({ type: 'refused', reason, code, user: userOf(context) });
+});
 
 let current: ResumableSession | null = null;
 let count = 0;
 let sent = 0;
 
-sessions.on('session', ({ session, resumed, forgotten }) => {
+sessions.on('session', ({ session, resumed, forgotten, context }) => {
   current = session;
   if (!resumed) {
     const n = ++count;
@@ -64,7 +96,7 @@ sessions.on('session', ({ session, resumed, forgotten }) => {
       print({ type: 'expired', n, unacked: unacked.length });
     });
   }
-  print({ type: 'session', n: count, resumed, forgotten });
+  print({ type: 'session', n: count, resumed, forgotten, user: userOf(context) });
 });
 
 const server = deno.serve(
