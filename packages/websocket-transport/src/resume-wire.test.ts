@@ -423,6 +423,9 @@ describe('B14, B17: what one resume costs on the wire', () => {
     // The proof is the only frame of the resumed connection, either way, that contains the secret.
     const withSecret = resumed.events.filter((event) => (event.head ?? event.payload.toString('utf8')).includes(secret));
     expect(withSecret.map((event) => [event.dir, event.head === null ? event.payload.toString('utf8') : 'head'])).toEqual([['up', `${CONTROL}P${secret} 5`]]);
+    // Nothing was sent twice: the proof's and the hello's counts acknowledged everything delivered before the cut.
+    const dataOf = (dir: 'up' | 'down'): string[] => resumed.events.flatMap((event) => (event.dir === dir && event.head === null && isData(event) ? [event.payload.toString('utf8')] : []));
+    expect([dataOf('up'), dataOf('down')]).toEqual([names('client').slice(5), names('server').slice(5)]);
     // Round trips from the socket's opening to the hello: none for a new session, one (challenge, proof) to resume.
     expect(roundTripsToHello(first)).toBe(0);
     expect(roundTripsToHello(resumed)).toBe(1);
