@@ -1089,6 +1089,10 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
       // asking for nothing, follows.
       out.push(DESTROY);
       lost(d, { code: CLOSE_CODES.abnormal, reason: 'hello_timeout' }, true, random, out);
+    } else if (waiting && d.resume.phase === 'detached') {
+      // Challenged, proved, and no verdict in time (B17): this connection is given up; the next one resumes again.
+      out.push(DESTROY);
+      lost(d, { code: CLOSE_CODES.abnormal, reason: 'verdict_timeout' }, true, random, out);
     }
   }
   const due = pollTimeout(d.session);

@@ -89,6 +89,28 @@ describe('B17: the client proves its session in-band', () => {
     expect(plain.state.resume?.phase).toBe('unsupported');
   });
 
+  it('B17: no verdict within helloTimeoutMs after the proof (a slow admit hook or store) gives that connection up and reconnects, still resuming; it never falls back to plain delivery', () => {
+    const d = new Driver({ resume: resumable({ helloTimeoutMs: 1_000 }), reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
+    d.step({ type: 'socket_opened', canPing: true });
+    d.step({ type: 'hello', hello: { status: 'new', session: 'abc', secret: SECRET, delivered: 0 } });
+    d.step({ type: 'socket_closed', code: 1006, reason: '', random: 0 });
+    d.fire();
+    d.step({ type: 'socket_opened', canPing: true });
+    d.step({ type: 'hello', hello: { status: 'prove' } });
+    const stalled = d.fire();
+    expect(of(stalled, 'diagnostic').map((c) => c.name)).toEqual(expect.arrayContaining(['verdict_timeout']));
+    expect(of(stalled, 'diagnostic').map((c) => c.name)).not.toContain('resume_unsupported');
+    expect(of(stalled, 'destroy_socket')).toHaveLength(1);
+    expect(d.state.phase).toBe('backoff');
+    // The next socket names the session again, and a prompt verdict resumes it.
+    const reopen = d.fire();
+    expect(of(reopen, 'open_socket')[0]?.resume).toEqual({ session: 'abc' });
+    d.step({ type: 'socket_opened', canPing: true });
+    expect(of(d.step({ type: 'hello', hello: { status: 'prove' } }), 'send_proof')).toHaveLength(1);
+    const resumed = d.step({ type: 'hello', hello: { status: 'resumed', session: 'abc', delivered: 0 } });
+    expect(of(resumed, 'event').map((c) => c.event)).toContainEqual({ type: 'session', status: 'resumed', retransmitted: 0 });
+  });
+
   it('B17: a challenge to a client with no session, or a second hello, is a protocol error reported; no proof goes out', () => {
     const d = new Driver({ resume: resumable() });
     d.step({ type: 'socket_opened', canPing: true });
@@ -107,7 +129,8 @@ describe('B17: the client proves its session in-band', () => {
     sim.cut();
     sim.settle();
     expect(sim.server.wrongProofs).toBe(0);
-    expect(sim.events.filter((e) => e.type === 'session').map((e) => (e.type === 'session' ? e.status : null))).toEqual(['new', 'forgotten', 'resumed']);
+    const statuses = sim.events.flatMap((e) => (e.type === 'session' ? [e.status] : []));
+    expect(statuses).toEqual(['new', 'forgotten', 'resumed']);
   });
 });
 

@@ -66,6 +66,8 @@ export interface ResumeState {
   readonly secret: string | null;
   /** When the awaited hello is late (phase `waiting`), else `null`. */
   readonly helloAt: number | null;
+  /** Whether the client answered a challenge on this connection and awaits the verdict (B17). */
+  readonly proved: boolean;
   /** The delivery machine: numbers, the replay buffer's accounting, acknowledgements. */
   readonly delivery: DeliveryState;
 }
@@ -118,18 +120,20 @@ export type NegotiatedStatus = 'new' | 'resumed' | 'forgotten' | 'unsupported';
  * Diagnostics of the client end (counts and durations only; never the session id, S10): info `session_resumed`
  * `{retransmitted}`, info `session_new`, warn `session_forgotten` `{messages}` (the delivery machine's, handed back),
  * warn `resume_unsupported` `{reason}` (`first_frame` or `hello_timeout`; once: the client falls back), warn
- * `unexpected_hello`.
+ * `unexpected_hello`, warn `verdict_timeout` `{timeout_ms}` (the server challenged, the client proved, and no hello came
+ * within `helloTimeoutMs`: the connection is given up and the client reconnects, still resuming).
  */
 export const RESUME_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   resumed: 'session_resumed',
   fresh: 'session_new',
   unsupported: 'resume_unsupported',
   unexpectedHello: 'unexpected_hello',
+  verdictTimeout: 'verdict_timeout',
 } as const);
 
 /** A new client end: no session yet, detached. */
 export function createResumeState(config: ResumeConfig, now: number): ResumeState {
-  return { config, phase: 'detached', session: null, secret: null, helloAt: null, delivery: createDeliveryState(config.delivery, now) };
+  return { config, phase: 'detached', session: null, secret: null, helloAt: null, proved: false, delivery: createDeliveryState(config.delivery, now) };
 }
 
 /**
@@ -171,6 +175,7 @@ export function resumeStep(state: ResumeState, event: ResumeEvent, out: ResumeCo
   switch (event.type) {
     case 'opened':
       d.phase = 'waiting';
+      d.proved = false;
       d.helloAt = event.now + d.config.helloTimeoutMs;
       return d;
     case 'hello':
@@ -188,6 +193,7 @@ export function resumeStep(state: ResumeState, event: ResumeEvent, out: ResumeCo
     case 'disconnected':
       d.phase = 'detached';
       d.helloAt = null;
+      d.proved = false;
       runDelivery(d, { type: 'disconnected', now: event.now }, out);
       return d;
     case 'closed_cleanly':
@@ -201,7 +207,12 @@ export function resumeStep(state: ResumeState, event: ResumeEvent, out: ResumeCo
       if (d.phase === 'resumed') runDelivery(d, { type: 'outgoing', now: event.now }, out);
       return d;
     case 'timeout':
-      if (d.phase === 'waiting' && d.helloAt !== null && d.helloAt <= event.now) fallBack(d, 'hello_timeout', out);
+      if (d.phase === 'waiting' && d.helloAt !== null && d.helloAt <= event.now) {
+        // After a challenge the server has shown it speaks the protocol: a late verdict (a slow store or admission
+        // hook, a stalled path) is a failed connection, not a reason to give the protocol up.
+        if (d.proved) stall(d, out);
+        else fallBack(d, 'hello_timeout', out);
+      }
       else if (d.phase === 'resumed') runDelivery(d, { type: 'timeout', now: event.now }, out);
       return d;
     default:
@@ -227,9 +238,11 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
     }
     out.push({ type: 'prove', secret: d.secret, delivered: d.delivery.deliveredThrough });
     d.helloAt = now + d.config.helloTimeoutMs;
+    d.proved = true;
     return;
   }
   d.helloAt = null;
+  d.proved = false;
   let status: NegotiatedStatus = hello.status;
   // A session the server does not know (restart, expiry): what may not have arrived is handed back (B14).
   const forgotten = d.session !== null && (hello.status === 'new' || hello.session !== d.session);
@@ -267,6 +280,14 @@ function onHello(d: Draft, now: number, hello: Hello, out: ResumeCommand[]): voi
   if (status === 'resumed') out.push(diagnostic('info', RESUME_DIAGNOSTICS.resumed, { retransmitted }));
   else if (status === 'new') out.push(diagnostic('info', RESUME_DIAGNOSTICS.fresh, {}));
   out.push({ type: 'negotiated', status, retransmitted });
+}
+
+/** No verdict in time after the proof: the connection is given up (the connection machine destroys it and reconnects). */
+function stall(d: Draft, out: ResumeCommand[]): void {
+  d.phase = 'detached';
+  d.helloAt = null;
+  d.proved = false;
+  out.push(diagnostic('warn', RESUME_DIAGNOSTICS.verdictTimeout, { timeout_ms: d.config.helloTimeoutMs }));
 }
 
 function fallBack(d: Draft, reason: 'first_frame' | 'hello_timeout', out: ResumeCommand[]): void {
