@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BUN, DENO, NODE, killAll, runFixture, type Line } from './test-support/children.js';
+import { httpServer } from './test-support/net.js';
 
 /**
  * The client on the real runtimes it is for: `src/test-support/client-child.mjs` runs `createSseClient`, imported
@@ -18,7 +19,11 @@ const ALLOWANCE = 200;
 const EVENTS = 25;
 const FREEZE_AFTER = 10;
 
-afterEach(killAll);
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  killAll();
+  for (const close of closers.splice(0).reverse()) await close();
+});
 afterAll(killAll);
 
 const ofType = (lines: readonly Line[], type: string): Line[] => lines.filter((line) => line.type === type);
@@ -77,5 +82,37 @@ describe.each([BUN, DENO])('the client on $id', (runtime) => {
         `${String(requests.length - 1)} reconnect request(s) with Last-Event-ID ${String(lastBeforeDeadPeer)}`,
     );
     expect(detection).toBeLessThanOrEqual(INTERVAL + TIMEOUT + ALLOWANCE);
+  });
+});
+
+describe.each([BUN, DENO])('Last-Event-ID beyond Latin-1 from the client on $id', (runtime) => {
+  it(`${runtime.id}: B6/B14 the lastEventId option and id: €7 go out as their UTF-8 bytes; the reconnect reaches the Node server, which reads €7, and the stream goes on`, async () => {
+    // Each request's Last-Event-ID as bytes on the wire (hex; Node reads a header as Latin-1, one code unit per byte).
+    const resumes: (string | null)[] = [];
+    const server = await httpServer((req, res) => {
+      const index = req.rawHeaders.findIndex((name, at) => at % 2 === 0 && name.toLowerCase() === 'last-event-id');
+      resumes.push(index < 0 ? null : Buffer.from(req.rawHeaders[index + 1]!, 'latin1').toString('hex'));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (resumes.length === 1) {
+        res.end('id: €7\ndata: first\n\n');
+        return;
+      }
+      res.write('id: 8\ndata: done\n\n');
+    });
+    closers.push(server.close);
+    const child = runFixture(runtime, 'resume-client-child.mjs', [`--url=${server.url}`, `--lastEventId=${encodeURIComponent('ключ 😀')}`]);
+    const { runtime: name } = (await child.line('ready', 1, 20_000)) as unknown as { runtime: string };
+    expect(name.startsWith(runtime.id)).toBe(true);
+    const closed = await child.line('closed', 1, 15_000);
+    expect(closed.cause).toBe('closed');
+    expect(ofType(child.lines, 'message').map((line) => [line.id, line.data])).toEqual([
+      ['€7', 'first'],
+      ['8', 'done'],
+    ]);
+    expect(ofType(child.lines, 'error')).toEqual([]);
+    expect(ofType(child.lines, 'diagnostic')).toEqual([]);
+    expect(resumes).toEqual([Buffer.from('ключ 😀').toString('hex'), 'e282ac37']);
+    expect(Buffer.from(resumes[1]!, 'hex').toString('utf8')).toBe('€7');
+    console.log(`${name} client: Last-Event-ID bytes on the reconnect after id: €7: ${resumes[1]!}`);
   });
 });

@@ -5,7 +5,8 @@ import type { SseInputLimit } from './input-guard.js';
 /**
  * What a function target or `headers` function is told about the attempt it
  * is called for: `attempt` (0 on demand, then counting failed attempts, B11)
- * and the `lastEventId` the request will carry (`''` before any).
+ * and the `lastEventId` the request will carry (`''` before any), as the id
+ * itself: the header carries its UTF-8 bytes.
  */
 export interface SseConnectContext {
   readonly attempt: number;
@@ -23,7 +24,7 @@ export type SseClientTarget = string | URL | ((context: SseConnectContext) => st
  * The request headers: an object, or a function called for every attempt
  * (it may be asynchronous: refresh a token here). The client adds `Accept:
  * text/event-stream`, `Cache-Control: no-cache` and, once it has one,
- * `Last-Event-ID`, over any of the same name.
+ * `Last-Event-ID` (the id's UTF-8 bytes), over any of the same name.
  */
 export type SseClientHeaders =
   | Readonly<Record<string, string>>
@@ -95,7 +96,11 @@ export interface SseClientOptions extends Omit<SessionActivityOptions, 'sendKeep
   readonly headers?: SseClientHeaders | undefined;
   /** Other fields for every request (`credentials`, `mode`, undici's `dispatcher`, ...); not `method`, `headers`, `signal` or `body`. */
   readonly requestInit?: Readonly<Record<string, unknown>> | undefined;
-  /** Resume after this id from the first request on (for example one kept from an earlier run). Default `''`. */
+  /**
+   * Resume after this id from the first request on (for example one kept from an earlier run). Default `''`. Any
+   * string without NUL, CR or LF (an id the stream could have set, `€7` included); sent as `Last-Event-ID` like the
+   * stream's ids: its UTF-8 bytes, as a browser sends them.
+   */
   readonly lastEventId?: string | undefined;
   /** The longest line the client holds before it drops the stream (an endless line). Default 1 MiB. */
   readonly maxLineBytes?: number | undefined;
@@ -173,7 +178,10 @@ export interface SseClient extends AsyncDisposable {
   /** The client's activity: while its work is in flight, the stream must keep talking (B5). */
   readonly activity: WorkActivity;
   readonly state: SseClientState;
-  /** The last `id:` the stream set (sent as `Last-Event-ID` on every reconnect); `''` before any. */
+  /**
+   * The last `id:` the stream set (sent as `Last-Event-ID` on every reconnect, as its UTF-8 bytes: a server reads
+   * the header as Latin-1 and gets the id back with `Buffer.from(value, 'latin1').toString('utf8')`); `''` before any.
+   */
   readonly lastEventId: string;
   /** Closes for good: aborts the stream, resolves with the closed event. Safe to call more than once. */
   close(): Promise<SseClientClosedEvent>;
@@ -210,6 +218,7 @@ export class SseInputError extends Error {
  * | `sse_parse_error` | warn | `type` (`invalid-retry`, `unknown-field`) |
  * | `sse_input_too_large` | warn | `limit` (`line`, `event`), `max_bytes` |
  * | `sse_http_status` | warn | `status` (a response other than 200) |
+ * | `sse_last_event_id_dropped` | warn | `length` (of an id with a control character, which no `fetch` sends as a header: the request goes without `Last-Event-ID`) |
  * | `stale_message` | warn | (none): an event of a stream the machine had already given up, not delivered; its id is not recorded, so the reconnect asks for it again |
  * | `listener_failed` | warn | `event`, `error` |
  */
@@ -219,6 +228,7 @@ export const SSE_CLIENT_DIAGNOSTICS = Object.freeze({
   parseError: 'sse_parse_error',
   inputTooLarge: 'sse_input_too_large',
   httpStatus: 'sse_http_status',
+  lastEventIdDropped: 'sse_last_event_id_dropped',
   staleEvent: 'stale_message',
   listenerFailed: 'listener_failed',
 } as const);

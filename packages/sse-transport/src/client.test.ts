@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fetch as undiciFetch } from 'undici';
 import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
 import { manualPlatform } from 'keepalive-test-support';
@@ -82,6 +83,128 @@ describe('delivery and resume', () => {
     expect(third.data).toBe('token-1');
     expect(contexts.slice(0, 3)).toEqual([{ attempt: 0, lastEventId: 'start' }, { attempt: 1, lastEventId: '1' }, { attempt: 1, lastEventId: '2' }]);
     expect(server.requestHeaders[0]?.['last-event-id']).toBe('start');
+  });
+});
+
+/** The `Last-Event-ID` a request carried: its bytes on the wire (hex) and what they say as UTF-8; `null` when absent. */
+function resumeHeader(req: IncomingMessage): { hex: string; id: string } | null {
+  const index = req.rawHeaders.findIndex((name, at) => at % 2 === 0 && name.toLowerCase() === 'last-event-id');
+  if (index < 0) return null;
+  // Node's http reads a header as Latin-1: one code unit per byte.
+  const bytes = Buffer.from(req.rawHeaders[index + 1]!, 'latin1');
+  return { hex: bytes.toString('hex'), id: bytes.toString('utf8') };
+}
+
+describe('Last-Event-ID beyond Latin-1 (issue 24)', () => {
+  /**
+   * Request 1 sends `id: €7` and ends the stream; request 2 (the reconnect) is answered by our Node adapter, which
+   * decodes the header; the raw bytes are recorded too.
+   */
+  async function euroServer() {
+    const resumes: ({ hex: string; id: string } | null)[] = [];
+    const adapterIds: (string | null)[] = [];
+    const server = await serve((req, res, request) => {
+      resumes.push(resumeHeader(req));
+      if (request === 1) {
+        sse(res, 'id: €7\ndata: first\n\n');
+        res.end();
+        return;
+      }
+      const stream = createSseStream(req, res, { heartbeatIntervalMs: 50 });
+      adapterIds.push(stream.lastEventId);
+      stream.send({ id: `after ${String(stream.lastEventId)}`, data: 'second' });
+      stream.send({ id: '9', data: 'third' });
+    });
+    return { ...server, resumes, adapterIds };
+  }
+
+  for (const [name, fetcher] of [
+    ['the platform fetch', undefined],
+    ["undici's fetch", ((url, init) => undiciFetch(url, init)) as SseFetch],
+  ] as const) {
+    it(`B6/B14 (${name}): after id: €7 the reconnect reaches the server with Last-Event-ID e2 82 ac 37 (UTF-8), read back as €7; the client keeps receiving`, async () => {
+      const server = await euroServer();
+      const diagnostics: Diagnostic[] = [];
+      const sseClient = client(server.url, { fetch: fetcher, onDiagnostic: (d) => diagnostics.push(d) });
+      const log = record(sseClient);
+      const third = await next(sseClient, 'message', (m) => m.data === 'third');
+      expect(third.lastEventId).toBe('9');
+      const messages = log.filter((e) => e.type === 'message').map((e) => e.payload);
+      expect(messages).toEqual([
+        { data: 'first', event: 'message', lastEventId: '€7' },
+        { data: 'second', event: 'message', lastEventId: 'after €7' },
+        { data: 'third', event: 'message', lastEventId: '9' },
+      ]);
+      expect(server.requests()).toBe(2);
+      expect(server.resumes).toEqual([null, { hex: 'e282ac37', id: '€7' }]);
+      // Our Node adapter decodes the header: the round trip gives back the id the stream set.
+      expect(server.adapterIds).toEqual(['€7']);
+      expect(sseClient.state).toBe('open');
+      expect(log.filter((e) => e.type === 'error')).toEqual([]);
+      expect(diagnostics.filter((d) => d.name === 'sse_fetch_failed' || d.name === 'sse_last_event_id_dropped')).toEqual([]);
+    });
+  }
+
+  it('B6/B14: the lastEventId option beyond Latin-1 goes out as its UTF-8 bytes on the first request and on the reconnect', async () => {
+    const resumes: ({ hex: string; id: string } | null)[] = [];
+    const server = await serve((req, res, request) => {
+      resumes.push(resumeHeader(req));
+      // No id: the reconnect asks again for what the option said.
+      sse(res, formatSseEvent({ data: `request ${String(request)}` }));
+      if (request === 1) res.end();
+    });
+    const contexts: unknown[] = [];
+    const sseClient = client(server.url, { lastEventId: 'ключ €7 😀', headers: (context) => (contexts.push(context), {}) });
+    await next(sseClient, 'message', (m) => m.data === 'request 2');
+    const bytes = Buffer.from('ключ €7 😀', 'utf8').toString('hex');
+    expect(resumes).toEqual([
+      { hex: bytes, id: 'ключ €7 😀' },
+      { hex: bytes, id: 'ключ €7 😀' },
+    ]);
+    // The client's own view is the id itself, not its bytes.
+    expect(sseClient.lastEventId).toBe('ключ €7 😀');
+    expect(contexts[0]).toEqual({ attempt: 0, lastEventId: 'ключ €7 😀' });
+  });
+
+  it('B6/B14: an id with a control character (legal in SSE, refused as a header by Node\'s fetch) is left out, said (sse_last_event_id_dropped): no reconnect loop', async () => {
+    const resumes: ({ hex: string; id: string } | null)[] = [];
+    const server = await serve((req, res, request) => {
+      resumes.push(resumeHeader(req));
+      sse(res, request === 1 ? 'id: a\x01b\ndata: first\n\n' : formatSseEvent({ id: '2', data: 'second' }));
+      if (request === 1) res.end();
+    });
+    const diagnostics: Diagnostic[] = [];
+    const sseClient = client(server.url, { onDiagnostic: (d) => diagnostics.push(d) });
+    const log = record(sseClient);
+    expect((await next(sseClient, 'message', (m) => m.data === 'second')).lastEventId).toBe('2');
+    expect(resumes).toEqual([null, null]);
+    expect(diagnostics.filter((d) => d.name === 'sse_last_event_id_dropped').map((d) => [d.level, d.fields])).toEqual([['warn', { length: 3 }]]);
+    expect(diagnostics.filter((d) => d.name === 'sse_fetch_failed')).toEqual([]);
+    expect(log.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('B6/B14: an id with a NUL is ignored, as the standard says: the reconnect asks for the id before it', async () => {
+    const resumes: ({ hex: string; id: string } | null)[] = [];
+    const server = await serve((req, res, request) => {
+      resumes.push(resumeHeader(req));
+      sse(res, request === 1 ? 'id: €5\ndata: first\n\nid: x\0y\ndata: nul\n\n' : formatSseEvent({ id: '6', data: 'second' }));
+      if (request === 1) res.end();
+    });
+    const sseClient = client(server.url);
+    const log = record(sseClient);
+    await next(sseClient, 'message', (m) => m.data === 'second');
+    expect(log.filter((e) => e.type === 'message').map((e) => (e.payload as { lastEventId: string }).lastEventId)).toEqual(['€5', '€5', '6']);
+    expect(resumes).toEqual([null, { hex: 'e282ac35', id: '€5' }]);
+  });
+
+  it('B1: lastEventId is any string without NUL, CR or LF (beyond Latin-1 too); anything else throws KeepaliveOptionError naming it', () => {
+    for (const bad of ['a\0b', 'a\rb', 'a\nb', 7, {}]) {
+      expect(() => createSseClient('http://127.0.0.1:9/', { lastEventId: bad as string })).toThrow(KeepaliveOptionError);
+      expect(() => createSseClient('http://127.0.0.1:9/', { lastEventId: bad as string })).toThrow(/^Invalid option lastEventId/);
+    }
+    const good = createSseClient('http://127.0.0.1:9/', { ...fast, lastEventId: '€7', reconnect: { whenIdle: 'lazy' } });
+    closers.push(() => good.close());
+    expect(good.lastEventId).toBe('€7');
   });
 });
 

@@ -20,6 +20,7 @@ import {
   type SseMessage,
 } from './client-types.js';
 import { InputGuard } from './input-guard.js';
+import { encodeLastEventId } from './last-event-id.js';
 
 /**
  * The client driver: it translates, the core's connection machine decides
@@ -28,7 +29,7 @@ import { InputGuard } from './input-guard.js';
  *
  * | connection machine | SSE |
  * | --- | --- |
- * | `open_socket` | `fetch(url, { headers: Last-Event-ID, ..., signal })` |
+ * | `open_socket` | `fetch(url, { headers: Last-Event-ID (the id's UTF-8 bytes), ..., signal })` |
  * | `socket_opened` (`canPing: false`) | a 200 response of type `text/event-stream` |
  * | `inbound` `ping` | any bytes (a chunk): proof of life |
  * | `inbound` `data` | each event the parser finds (then `deliver` hands it to the application) |
@@ -195,7 +196,7 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
       for (const [name, value] of Object.entries(headers)) request[name.toLowerCase()] = value;
       request.accept = 'text/event-stream';
       request['cache-control'] = 'no-cache';
-      if (this.last !== '') request['last-event-id'] = this.last;
+      if (this.last !== '') this.resumeHeader(request, this.last);
       response = await this.options.fetch(url, { ...this.options.requestInit, method: 'GET', headers: request, signal: attempt.controller.signal });
     } catch (error) {
       if (this.current !== attempt) return;
@@ -211,6 +212,24 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
       return;
     }
     this.respond(attempt, response);
+  }
+
+  /**
+   * Sets `Last-Event-ID` to the id's UTF-8 bytes, one Latin-1 code unit each, as a browser sends it (a header is a
+   * ByteString: `€7` as is would make every `fetch` throw, and every reconnect with it). An id no `fetch` can carry
+   * (a control character) is left out, said, rather than failing the request on every reconnect: the server then
+   * sees no `Last-Event-ID`.
+   */
+  private resumeHeader(request: Record<string, string>, id: string): void {
+    const value = encodeLastEventId(id);
+    if (value !== null) {
+      request['last-event-id'] = value;
+      return;
+    }
+    delete request['last-event-id'];
+    this.driver.later(() => {
+      this.warn(SSE_CLIENT_DIAGNOSTICS.lastEventIdDropped, { length: id.length });
+    });
   }
 
   /** A response: a stream to read (200, `text/event-stream`), else a status the machine retries or not (B12). */
@@ -288,6 +307,7 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
     return createParser({
       onEvent: (event: EventSourceMessage) => {
         if (this.current !== attempt) return;
+        // The parser ignores an id with a NUL, as the standard says (it could never be sent back); tested.
         if (event.id !== undefined) seen = event.id;
         const message: SseMessage = Object.freeze({ data: event.data, event: event.event ?? 'message', lastEventId: seen });
         this.dispatch({ type: 'inbound', now: this.now(), frame: 'data' }, message);

@@ -58,6 +58,18 @@ describe.each([BUN, DENO])('the Fetch adapter on $id', (runtime) => {
     expect(closed.cause).toBe('client_gone');
   });
 
+  it(`${runtime.id}: B6/B14 a Last-Event-ID of UTF-8 bytes (id €7: e2 82 ac 37, as a browser sends it) is read back as €7`, async () => {
+    const child = runFixture(runtime, 'fetch-server.mjs', ['--interval=50', '--period=100000', '--events=1']);
+    const { port } = (await child.line('listening', 1, 20_000)) as unknown as { port: number };
+    // rawGet writes its request as UTF-8.
+    const raw = rawGet(port, '/', { 'last-event-id': '€7' });
+    closers.push(() => {
+      raw.close();
+    });
+    const request = await child.line('request');
+    expect(request.lastEventId).toBe('€7');
+  });
+
   it(`${runtime.id}: a keep-alive is 2 bytes of SSE and 7 on the wire (HTTP/1.1 chunked)`, async () => {
     // One event in 100 s: the stream is busy and carries keep-alives only.
     const child = runFixture(runtime, 'fetch-server.mjs', ['--interval=50', '--period=100000', '--events=1']);

@@ -117,6 +117,19 @@ describe('the Fetch adapter (createSseResponse), on a manual clock', () => {
     expect(long.diagnostics.find((d) => d.name === 'sse_bad_last_event_id')?.fields).toEqual({ length: 2_000 });
   });
 
+  it('B6/B14: Last-Event-ID is read as UTF-8 (its bytes, one Latin-1 code unit each in Headers): €7 comes back as €7', () => {
+    // What a browser (and the client) sends for id: €7, as a Request's Headers hold it.
+    const euro = manual({}, { 'last-event-id': '\xe2\x82\xac7' });
+    expect(euro.stream.lastEventId).toBe('€7');
+    expect(euro.diagnostics.filter((d) => d.name === 'sse_bad_last_event_id')).toEqual([]);
+    // Not UTF-8 (a client that sent Latin-1): kept, one character per byte.
+    expect(manual({}, { 'last-event-id': 'caf\xe9' }).stream.lastEventId).toBe('café');
+    // A request-like object whose headers hold decoded text already: kept.
+    const decoded = createSseResponse({ headers: { get: (name) => (name === 'last-event-id' ? '€7' : null) } }, { sendKeepalives: false });
+    expect(decoded.lastEventId).toBe('€7');
+    decoded.close();
+  });
+
   it('S3: streams sharing a given activity: the newest one keeps alive; one that ends never detaches another; the activity lives on', async () => {
     const platform = manualPlatform();
     const scheduler = createScheduler({ platform });
@@ -209,6 +222,17 @@ describe('the Node adapter (createSseStream), on real sockets', () => {
     expect(streams[0]?.lastEventId).toBe('9');
     streams[0]?.close();
     await raw.until('0\r\n\r\n');
+  });
+
+  it('B6/B14: a Last-Event-ID of UTF-8 bytes on the wire (id €7: e2 82 ac 37) is read back as €7', async () => {
+    const { port, streams } = await serve({ sendKeepalives: false });
+    // rawGet writes its request as UTF-8: the bytes a browser sends for the id.
+    const raw = rawGet(port, '/', { 'last-event-id': '€7' });
+    closers.push(() => {
+      raw.close();
+    });
+    await raw.until('retry: 500\n\n');
+    expect(streams[0]?.lastEventId).toBe('€7');
   });
 
   it('a client that goes away is noticed (close) and everything is removed: activity shut down, no scheduler entry left', async () => {

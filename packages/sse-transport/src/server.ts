@@ -22,6 +22,7 @@ import {
   type WorkActivity,
 } from '@keepalive/node-timers';
 import { formatSseComment, formatSseEvent, formatSseRetry, type SseEvent } from './format.js';
+import { decodeLastEventId } from './last-event-id.js';
 import {
   createSseStreamState,
   defineSseStreamConfig,
@@ -99,7 +100,11 @@ export interface SseStreamClosedEvent {
 export interface SseStream extends Disposable {
   /** The work-facing side of the stream's activity: while work is in flight, keep-alives go out (S4). */
   readonly activity: WorkActivity;
-  /** The client's `Last-Event-ID` header: resume after this id. `null` when absent or unusable (too long, NUL). */
+  /**
+   * The client's `Last-Event-ID` header: resume after this id. Its bytes are decoded as UTF-8, so an id the stream
+   * sent as `id: €7` comes back as `€7` (bytes that are not UTF-8 are kept, one character per byte). `null` when
+   * absent or unusable (too long, NUL).
+   */
   readonly lastEventId: string | null;
   /** Whether the stream has ended (for any cause). */
   readonly ended: boolean;
@@ -145,7 +150,10 @@ export const SSE_RESPONSE_HEADERS: Readonly<Record<string, string>> = Object.fre
   'x-accel-buffering': 'no',
 });
 
-/** The longest `Last-Event-ID` a stream takes from a client (longer ones are refused as unusable, with a diagnostic). */
+/**
+ * The longest `Last-Event-ID` a stream takes from a client, in bytes (UTF-8: `€` is 3); longer ones are refused as
+ * unusable, with a diagnostic.
+ */
 export const MAX_LAST_EVENT_ID_LENGTH = 1_024;
 
 /**
@@ -412,9 +420,10 @@ export class Stream implements SseStream {
     for (const wake of waiters) wake();
   }
 
+  /** The header's bytes decoded as UTF-8 (a client sends an id's UTF-8 bytes); refused when too long or with a NUL. */
   private readLastEventId(header: string | null): string | null {
     if (header === null) return null;
-    if (header.length <= MAX_LAST_EVENT_ID_LENGTH && !header.includes('\0')) return header;
+    if (header.length <= MAX_LAST_EVENT_ID_LENGTH && !header.includes('\0')) return decodeLastEventId(header);
     this.diagnose({ type: 'diagnostic', level: 'warn', name: SSE_SERVER_DIAGNOSTICS.badLastEventId, fields: { length: header.length } });
     return null;
   }
