@@ -24,6 +24,8 @@ interface Host {
 
 let host: Promise<Host> | null = null;
 const pages = new Set<Page>();
+/** Contexts of finished pages being closed: `closeBrowser` waits for them before it closes the browser under them. */
+const closing = new Set<Promise<void>>();
 
 async function startHost(executablePath: string): Promise<Host> {
   const result = await build({ entryPoints: [join(PACKAGE_DIR, 'fixtures/browser-entry.mjs')], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
@@ -60,10 +62,16 @@ export function runInPage(runtime: Runtime, scenario: string, args: readonly str
     ended = true;
     clearTimeout(limit);
     finish({ code, signal: null, at: performance.now(), timedOut });
-    const closing = page;
-    if (closing !== null) {
-      pages.delete(closing);
-      void closing.context().close();
+    const done = page;
+    if (done !== null) {
+      pages.delete(done);
+      // Settled either way: a context the browser already closed (teardown raced the page's end) has nothing left to close.
+      const closed: Promise<void> = done
+        .context()
+        .close()
+        .catch(() => undefined)
+        .finally(() => closing.delete(closed));
+      closing.add(closed);
     }
   };
   const limit = setTimeout(() => {
@@ -104,6 +112,7 @@ export async function closeBrowser(): Promise<void> {
   if (host === null) return;
   const { browser, server } = await host;
   host = null;
+  await Promise.all(closing);
   for (const page of pages) await page.context().close();
   pages.clear();
   await browser.close();
