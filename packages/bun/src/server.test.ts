@@ -137,7 +137,7 @@ describe('withKeepalive', () => {
       websocket.ping?.(socket, new Uint8Array());
       platform.advance(10);
     }
-    expect(socket.log).toContain('close:1008:ping_flood');
+    expect(socket.log).toContain('close:1008:ping_flood min_interval_ms=1000');
     expect(websocket.keepalive.stats()).toMatchObject({ floodClosed: 1, tracked: 0 });
   });
 

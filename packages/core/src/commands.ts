@@ -53,6 +53,8 @@ export interface CloseTransport {
   readonly reason: CloseReason;
   readonly code: number;
   readonly terminate: boolean;
+  /** The close frame's reason text when it says more than `reason` (a ping flood's carries the server's minimum). */
+  readonly text?: string | undefined;
 }
 
 /**

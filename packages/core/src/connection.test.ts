@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
 import { ConnectionSim } from './__tests__/connection-sim.js';
 import {
   CONNECTION_DEFAULTS,
@@ -13,6 +14,7 @@ import {
   openConnection,
   pingPolicyStep,
   wantsSocket,
+  type ConnectionCommand,
   type ConnectionEvent,
 } from './index.js';
 
@@ -651,5 +653,100 @@ describe('B1: options', () => {
     expect(config.maxHeartbeatIntervalMs).toBe(60_000);
     expect(backoffCeiling(config.reconnect, 2)).toBe(1_000);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+});
+
+describe('B16: idle is quiet at both ends (the client side)', () => {
+  const types = (commands: readonly ConnectionCommand[]) => commands.map((command) => command.type);
+
+  it('B16: work that ends with writes unconfirmed sends one last keep-alive; its answer confirms them, so a later idle reclaim reports nothing', () => {
+    let [state] = openConnection({ heartbeatIntervalMs: 1_000, reconnect: { whenIdle: 'lazy' } }, 0, 1);
+    let out: readonly ConnectionCommand[];
+    [state] = connectionTransition(state, { type: 'socket_opened', now: 1, canPing: true });
+    [state] = connectionTransition(state, { type: 'start', now: 2, reason: 'api_call' });
+    [state, out] = connectionTransition(state, { type: 'send', now: 3, bytes: 5, writable: true });
+    expect(types(out)).toContain('write');
+    // The work ends 400 ms later, before any keep-alive answered: one more keep-alive goes out.
+    [state, out] = connectionTransition(state, { type: 'stop', now: 400, reason: 'api_call' });
+    expect(out).toContainEqual({ type: 'keepalive', frame: 'ping', ack: null });
+    expect(out.flatMap((command) => (command.type === 'diagnostic' ? [command.name] : []))).toContain('confirming');
+    [state, out] = connectionTransition(state, { type: 'inbound', now: 420, frame: 'pong' });
+    expect(state.unconfirmed).toBe(0);
+    // Reclaimed while idle: parked, with no unconfirmed report.
+    [state, out] = connectionTransition(state, { type: 'socket_closed', now: 60_000, code: 1006, reason: '' });
+    expect(state.phase).toBe('parked');
+    expect(out.some((command) => command.type === 'event' && command.event.type === 'unconfirmed')).toBe(false);
+  });
+
+  it('B16: a real loss after the work still reports: the last keep-alive goes unanswered, the connection is lost, unconfirmed fires', () => {
+    let [state] = openConnection({ heartbeatIntervalMs: 1_000, reconnect: { whenIdle: 'lazy' } }, 0, 1);
+    [state] = connectionTransition(state, { type: 'socket_opened', now: 1, canPing: true });
+    [state] = connectionTransition(state, { type: 'start', now: 2, reason: 'api_call' });
+    [state] = connectionTransition(state, { type: 'send', now: 3, bytes: 5, writable: true });
+    [state] = connectionTransition(state, { type: 'stop', now: 400, reason: 'api_call' });
+    const [, out] = connectionTransition(state, { type: 'socket_closed', now: 500, code: 1006, reason: '' });
+    expect(out).toContainEqual({ type: 'event', event: { type: 'unconfirmed', messages: 1, copies: 1 } });
+  });
+
+  it('B16: work with nothing unconfirmed at its end costs no extra frame', () => {
+    let [state] = openConnection({ heartbeatIntervalMs: 1_000 }, 0, 1);
+    [state] = connectionTransition(state, { type: 'socket_opened', now: 1, canPing: true });
+    [state] = connectionTransition(state, { type: 'start', now: 2, reason: 'api_call' });
+    const [, out] = connectionTransition(state, { type: 'stop', now: 400, reason: 'api_call' });
+    expect(types(out)).not.toContain('keepalive');
+  });
+
+  test.prop([fc.integer({ min: 2, max: 12 }), fc.array(fc.double({ min: 0, max: 0.999, noNaN: true }), { minLength: 12, maxLength: 12 }), fc.integer({ min: 1, max: 600_000 })])(
+    'B16: an eager client reclaimed while idle, cycle after cycle, reconnects within the first backoff ceiling every time, whatever the connection lived',
+    (cycles, draws, lifetime) => {
+      const initialDelayMs = 500;
+      let [state] = openConnection({ reconnect: { initialDelayMs, maxDelayMs: 30_000 } }, 0, 1);
+      let now = 0;
+      for (let i = 0; i < cycles; i++) {
+        [state] = connectionTransition(state, { type: 'socket_opened', now: ++now, canPing: true });
+        now += lifetime;
+        let out: readonly ConnectionCommand[];
+        [state, out] = connectionTransition(state, { type: 'socket_closed', now, code: 1006, reason: '', random: draws[i] });
+        const reconnecting = out.find((command) => command.type === 'event' && command.event.type === 'reconnecting');
+        const delay = reconnecting?.type === 'event' && reconnecting.event.type === 'reconnecting' ? reconnecting.event.delayMs : -1;
+        expect(delay).toBeGreaterThanOrEqual(0);
+        expect(delay).toBeLessThan(initialDelayMs);
+        now = connectionDeadline(state) ?? now;
+        [state] = connectionTransition(state, { type: 'timeout', now });
+      }
+    },
+  );
+
+  it('B6: a loss while work is in flight still grows the backoff (it is not a reclaim)', () => {
+    let [state] = openConnection({ reconnect: { initialDelayMs: 500, maxDelayMs: 30_000 } }, 0, 1);
+    const delays: number[] = [];
+    let now = 0;
+    [state] = connectionTransition(state, { type: 'start', now: 0, reason: 'api_call' });
+    for (let i = 0; i < 4; i++) {
+      [state] = connectionTransition(state, { type: 'socket_opened', now: ++now, canPing: true });
+      let out: readonly ConnectionCommand[];
+      [state, out] = connectionTransition(state, { type: 'socket_closed', now: ++now, code: 1006, reason: '', random: 0.999 });
+      for (const command of out) if (command.type === 'event' && command.event.type === 'reconnecting') delays.push(command.event.delayMs);
+      now = connectionDeadline(state) ?? now;
+      [state] = connectionTransition(state, { type: 'timeout', now });
+    }
+    expect(delays).toEqual([499, 999, 1_998, 3_996]);
+  });
+});
+
+describe('B13: one close and the ends agree', () => {
+  it('B13: closed for a ping flood with the server\'s minimum in the reason, the client takes it (and a tenth more) in one step; a bare ping_flood still doubles', () => {
+    for (const [reason, expected] of [
+      ['ping_flood min_interval_ms=5000', 5_500],
+      ['ping_flood', 1_000],
+    ] as const) {
+      let [state] = openConnection({ heartbeatIntervalMs: 500, maxHeartbeatIntervalMs: 60_000 }, 0, 1);
+      [state] = connectionTransition(state, { type: 'socket_opened', now: 1, canPing: true });
+      const [next, out] = connectionTransition(state, { type: 'socket_closed', now: 2, code: 1008, reason });
+      state = next;
+      expect(state.session.config.heartbeatIntervalMs).toBe(expected);
+      expect(out).toContainEqual({ type: 'event', event: { type: 'slowed', heartbeatIntervalMs: expected, previousIntervalMs: 500 } });
+      expect(state.phase).toBe('backoff');
+    }
   });
 });

@@ -3,6 +3,7 @@ import { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type Session
 import { pollTimeout } from './deadlines.js';
 import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, checkOptionalDuration, nestedOptions, optionOr } from './errors.js';
 import { answerHeartbeat } from './heartbeat.js';
+import { readPingFloodReason } from './ping-policy.js';
 import {
   createReconnectState,
   defineReconnectConfig,
@@ -154,7 +155,10 @@ export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.fr
  */
 export const BACK_OFF_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1013, 4001]);
 
-/** The close reason our servers send with 1008 for a ping flood (B8, B13). */
+/**
+ * The close reason our servers send with 1008 for a ping flood (B8, B13), followed by the server's minimum
+ * (`ping_flood min_interval_ms=5000`, see `pingFloodReason`), so a client learns it in one close.
+ */
 export const PING_FLOOD_REASON = 'ping_flood';
 
 /** The connection's defaults, besides the session's ({@link SESSION_DEFAULTS}) and the reconnect policy's. */
@@ -517,6 +521,7 @@ export type ConnectionCommand =
  * | `queue_flushed` | info | `messages` |
  * | `undelivered` | warn | `messages` |
  * | `unconfirmed` | warn | `messages`, `copies` (lost with messages the peer had not confirmed, B14) |
+ * | `confirming` | debug | `messages` (work ended with writes unconfirmed: one last keep-alive confirms them, B16) |
  * | `protocol_error` | warn | `frame` (an invalid control frame) |
  * | `client_closed` | info | `cause`, `code` |
  * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` |
@@ -538,6 +543,7 @@ export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   queueFlushed: 'queue_flushed',
   undelivered: 'undelivered',
   unconfirmed: 'unconfirmed',
+  confirming: 'confirming',
   protocolError: 'protocol_error',
   clientClosed: 'client_closed',
   staleEvent: 'stale_event',
@@ -710,7 +716,7 @@ export function wantsSocket(state: ConnectionState, serial: number): boolean {
 
 /** Whether the close code (and reason) means "do not retry as is" under `config` (B12, B13). */
 export function isTerminalClose(config: ConnectionConfig, code: number, reason: string): boolean {
-  if (code === CLOSE_CODES.policyViolation && reason === PING_FLOOD_REASON) return false;
+  if (code === CLOSE_CODES.policyViolation && readPingFloodReason(reason) !== null) return false;
   return config.terminalCloseCodes.includes(code);
 }
 
@@ -934,6 +940,8 @@ function onSocketClosed(d: Draft, info: CloseInfo, random: number | undefined, o
 
 /** The socket is gone: it was open (`opened`) or an attempt failed. Decide what comes next. */
 function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undefined, out: ConnectionCommand[]): void {
+  // Read before the session detaches: no work in flight and nothing waiting to be written or confirmed.
+  const idle = isIdle(d);
   d.canPing = false;
   d.heartbeatsOwed = 0;
   d.lastLoss = info;
@@ -954,13 +962,18 @@ function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undef
     return;
   }
   // B13: told it pings too often, the client slows down and goes on.
-  if (opened && info.code === CLOSE_CODES.policyViolation && info.reason === PING_FLOOD_REASON) slowDown(d, out);
+  const flood = info.code === CLOSE_CODES.policyViolation ? readPingFloodReason(info.reason) : null;
+  if (opened && flood !== null) slowDown(d, flood.minIntervalMs, out);
   if (shouldPark(d)) {
     if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
     park(d, info, out);
     return;
   }
-  runBackoff(d, { type: 'disconnected', now: d.now, random, minDelayMs: d.retryAfterMs ?? undefined, notNow: BACK_OFF_CLOSE_CODES.includes(info.code) }, out);
+  const notNow = BACK_OFF_CLOSE_CODES.includes(info.code);
+  // B16: a connection lost while idle, after it opened (a reclaimer's cut, a server restart), is not a failure: the
+  // reconnect does not grow the backoff, whatever the connection's lifetime.
+  const reclaimed = opened && !notNow && idle;
+  runBackoff(d, { type: 'disconnected', now: d.now, random, minDelayMs: d.retryAfterMs ?? undefined, notNow, reclaimed }, out);
   if (d.backoff.phase === 'exhausted') {
     if (opened) emit(out, { type: 'close', code: info.code, reason: info.reason, willReconnect: false });
     finish(d, 'exhausted', info, out);
@@ -971,24 +984,34 @@ function lost(d: Draft, info: CloseInfo, opened: boolean, random: number | undef
   emit(out, { type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
 }
 
-/** B13: doubles the heartbeat interval up to the bound (the session is detached, so nothing is armed). */
-function slowDown(d: Draft, out: ConnectionCommand[]): void {
+/**
+ * B13: slows the heartbeat down, up to the bound (the session is detached, so nothing is armed): to the server's
+ * minimum when its close said it (with a tenth more, for the network's jitter: one close and the ends agree), else
+ * doubled.
+ */
+function slowDown(d: Draft, minIntervalMs: number | null, out: ConnectionCommand[]): void {
   const previous = d.session.config.heartbeatIntervalMs;
   const bound = d.config.maxHeartbeatIntervalMs;
   if (previous >= bound) {
     out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.pingFloodAtBound, { interval_ms: previous }));
     return;
   }
-  const next = Math.min(bound, previous * 2);
+  const wanted = minIntervalMs === null ? previous * 2 : Math.max(previous + 1, Math.ceil(minIntervalMs * 1.1));
+  const next = Math.min(bound, wanted);
   d.session = { ...d.session, config: defineSessionConfig({ ...d.session.config, heartbeatIntervalMs: next }) };
   out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.keepaliveSlowed, { from_ms: previous, to_ms: next }));
   emit(out, { type: 'slowed', heartbeatIntervalMs: next, previousIntervalMs: previous });
 }
 
-/** Lazy, no work in flight and nothing queued: a lost connection is not worth re-establishing yet. */
-function shouldPark(d: Draft): boolean {
+/** No work in flight, nothing queued and nothing unacknowledged: the connection has nothing to do. */
+function isIdle(d: Draft): boolean {
   const unacked = isResuming(d.resume) ? d.resume.delivery.unacked.length : 0;
-  return d.config.whenIdle === 'lazy' && d.session.total === 0 && d.queuedMessages === 0 && unacked === 0;
+  return d.session.total === 0 && d.queuedMessages === 0 && unacked === 0;
+}
+
+/** Lazy and idle: a lost connection is not worth re-establishing yet. */
+function shouldPark(d: Draft): boolean {
+  return d.config.whenIdle === 'lazy' && isIdle(d);
 }
 
 function park(d: Draft, info: CloseInfo, out: ConnectionCommand[]): void {
@@ -1220,9 +1243,16 @@ function checkLiveness(d: Draft, trigger: 'visible' | 'online' | 'offline', out:
 }
 
 function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]): ConnectionState {
+  const busy = d.session.total > 0;
   runSession(d, event, out);
   // S1: work starting (total 0 → 1) ends a park.
   if (d.phase === 'parked' && d.session.total > 0) unpark(d, 'activity', out);
+  // B16: the work is done and the connection goes quiet. What was written during it and not yet confirmed gets one
+  // last keep-alive, whose answer confirms it, so a later idle reclaim reports nothing (no false `unconfirmed`).
+  if (busy && d.session.total === 0 && d.phase === 'open' && d.unconfirmed > 0 && d.probeMark === null) {
+    out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.confirming, { messages: d.unconfirmed }));
+    sendKeepalive(d, out);
+  }
   return d;
 }
 

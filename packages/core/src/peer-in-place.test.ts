@@ -16,15 +16,18 @@ import {
 
 /** The peer driver paths against the reference `peerTransition`, for every event sequence. */
 
-const config = fc.record({
-  pingIntervalMs: fc.integer({ min: 1, max: 1_000 }),
-  pongTimeoutMs: fc.integer({ min: 1, max: 800 }),
-  idleCloseMs: fc.option(fc.integer({ min: 600, max: 3_000 }), { nil: null }),
-  minPingIntervalMs: fc.integer({ min: 1, max: 500 }),
-  maxPingStrikes: fc.integer({ min: 1, max: 4 }),
-  terminateDeadPeers: fc.boolean(),
-  keepaliveFrame: fc.constantFrom('ping' as const, 'message' as const),
-});
+const config = fc.integer({ min: 1, max: 1_000 }).chain((pingIntervalMs) =>
+  fc.record({
+    pingIntervalMs: fc.constant(pingIntervalMs),
+    idlePingIntervalMs: fc.option(fc.integer({ min: pingIntervalMs, max: 3_000 }), { nil: null }),
+    pongTimeoutMs: fc.integer({ min: 1, max: 800 }),
+    idleCloseMs: fc.option(fc.integer({ min: 600, max: 3_000 }), { nil: null }),
+    minPingIntervalMs: fc.integer({ min: 1, max: 500 }),
+    maxPingStrikes: fc.integer({ min: 1, max: 4 }),
+    terminateDeadPeers: fc.boolean(),
+    keepaliveFrame: fc.constantFrom('ping' as const, 'message' as const),
+  }),
+);
 type Raw = { k: 'inbound'; kind: 'pong' | 'ping' | 'heartbeat' | 'message' } | { k: 'timeout'; atDeadline: boolean } | { k: 'closed' };
 const raw: fc.Arbitrary<Raw> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ k: fc.constant('inbound' as const), kind: fc.constantFrom('pong' as const, 'ping' as const, 'heartbeat' as const, 'message' as const) }) },

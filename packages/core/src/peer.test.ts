@@ -57,7 +57,8 @@ class PeerSim {
 }
 
 describe('peer machine (server side)', () => {
-  const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500 });
+  // Quiet peers probed every interval (idlePingIntervalMs), as every peer was before B16: the rules here are B5, B8, B9.
+  const config = definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500 });
 
   it('B9: pings every interval from a phase-spread first ping; a pong clears the deadline', () => {
     const sim = new PeerSim(config, 0, 0.25);
@@ -78,21 +79,26 @@ describe('peer machine (server side)', () => {
   test.prop([fc.integer({ min: 10, max: 5_000 }), fc.integer({ min: 10, max: 5_000 }), fc.double({ min: 0, max: 0.999, noNaN: true }), fc.integer({ min: 0, max: 30_000 })])(
     'B5: a peer that dies at any moment is detected within interval + timeout',
     (interval, timeout, phase, diesAt) => {
-      const sim = new PeerSim(definePeerConfig({ pingIntervalMs: interval, pongTimeoutMs: timeout }), 0, phase);
+      const sim = new PeerSim(definePeerConfig({ pingIntervalMs: interval, idlePingIntervalMs: interval, pongTimeoutMs: timeout }), 0, phase);
       sim.advance(diesAt + interval * 2 + timeout * 2, (at) => (at < diesAt ? 0 : null));
       expect(sim.closes).toHaveLength(1);
       expect(sim.closedAt! - diesAt).toBeLessThanOrEqual(interval + timeout);
     },
   );
 
-  it('idle policy: a peer silent longer than idleCloseMs is closed with 4000; pongs do not count as speaking', () => {
-    const sim = new PeerSim(config);
-    sim.advance(4_000, () => 0);
-    sim.apply({ type: 'inbound', kind: 'message', now: 4_000 });
-    sim.advance(8_999, () => 0);
-    expect(sim.closes).toEqual([]);
-    sim.advance(9_000, () => 0);
-    expect(sim.closes).toEqual([{ type: 'close', reason: 'idle_timeout', code: 4000, terminate: false }]);
+  it('idle policy, like a proxy: a connection with no traffic either way for idleCloseMs is closed with 4000; pings and pongs are traffic', () => {
+    // Quiet peers probed every interval (this describe's config): the keep-alives keep the connection from the policy.
+    const probed = new PeerSim(config);
+    probed.advance(20_000, () => 0);
+    expect(probed.closes).toEqual([]);
+    // B16 (the default, quiet peers not probed): the ping of its first interval and the probe, then no traffic:
+    // closed idleCloseMs after the probe's answer.
+    const quiet = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500 }), 0, 0);
+    quiet.advance(6_000, () => 0);
+    expect(quiet.pings).toEqual([1, 1_001]);
+    expect(quiet.closes).toEqual([]);
+    quiet.advance(6_001, () => 0);
+    expect(quiet.closes).toEqual([{ type: 'close', reason: 'idle_timeout', code: 4000, terminate: false }]);
   });
 
   it('idle policy: heartbeats and pings from the peer keep it open; heartbeats are answered', () => {
@@ -110,7 +116,7 @@ describe('peer machine (server side)', () => {
     for (const t of [100, 200, 300]) sim.apply({ type: 'inbound', kind: 'ping', now: t });
     expect(sim.closes).toEqual([]);
     sim.apply({ type: 'inbound', kind: 'heartbeat', now: 350 });
-    expect(sim.closes).toEqual([{ type: 'close', reason: 'ping_flood', code: 1008, terminate: false }]);
+    expect(sim.closes).toEqual([{ type: 'close', reason: 'ping_flood', code: 1008, terminate: false, text: 'ping_flood min_interval_ms=500' }]);
     expect(sim.state.closed).toBe(true);
     // Closed peers ignore everything.
     const closed = sim.state;
@@ -126,7 +132,7 @@ describe('peer machine (server side)', () => {
   });
 
   it('terminateDeadPeers: false keeps pinging without the kill rule', () => {
-    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, terminateDeadPeers: false }));
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 1_000, terminateDeadPeers: false }));
     sim.advance(5_000);
     expect(sim.pings).toHaveLength(5);
     expect(sim.closes).toEqual([]);
@@ -159,9 +165,11 @@ describe('peer machine (server side)', () => {
     ]);
   });
 
-  it('a pong that is not owed and a timeout with nothing due change nothing', () => {
+  it('a pong that is not owed is traffic and nothing else; a timeout with nothing due changes nothing', () => {
     const peer = createPeerState(config, 0, 0.5);
-    expect(peerTransition(peer, { type: 'inbound', kind: 'pong', now: 1 })[0]).toBe(peer);
+    const [afterPong, commands] = peerTransition(peer, { type: 'inbound', kind: 'pong', now: 1 });
+    expect(commands).toEqual([]);
+    expect(afterPong).toEqual({ ...peer, lastTrafficAt: 1 });
     expect(peerTransition(peer, { type: 'timeout', now: 1 })[0]).toBe(peer);
     expect(createPeerState(config, 0, 7).pingAt).toBe(1);
   });
@@ -254,7 +262,7 @@ describe('B13: the ends agree on the ping rate (server side)', () => {
 });
 
 describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as keep-alives)", () => {
-  const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500, keepaliveFrame: 'message' });
+  const config = definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 1_000, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500, keepaliveFrame: 'message' });
 
   it('B5: each commanded ping is a heartbeat owed an answer; the answer settles it like a pong and is not echoed', () => {
     const sim = new PeerSim(config, 0, 0.5);
@@ -263,7 +271,8 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
     expect(sim.state.heartbeatsOwed).toBe(1);
     const commands = sim.apply({ type: 'inbound', kind: 'heartbeat', now: 600 });
     expect(commands).toEqual([{ type: 'cancel', timer: 'pong' }]);
-    expect(sim.state).toMatchObject({ heartbeatsOwed: 0, pongAt: null, lastHeardAt: 0 });
+    // Traffic (the idle policy counts it), but not the peer speaking: no strike, no reply.
+    expect(sim.state).toMatchObject({ heartbeatsOwed: 0, pongAt: null, lastTrafficAt: 600 });
     expect(sim.state.flood).toEqual(createPeerState(config, 0, 0.5).flood);
     expect(sim.replies).toBe(0);
   });
@@ -278,17 +287,20 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
   });
 
   it('B8: answers to our heartbeats are not subject to the flood policy, however fast we ping', () => {
-    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 10, pongTimeoutMs: 5, minPingIntervalMs: 5_000, maxPingStrikes: 0, keepaliveFrame: 'message' }));
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 10, idlePingIntervalMs: 10, pongTimeoutMs: 5, minPingIntervalMs: 5_000, maxPingStrikes: 0, keepaliveFrame: 'message' }));
     sim.advance(1_000, () => 0);
     expect(sim.pings).toHaveLength(100);
     expect(sim.closes).toEqual([]);
     expect(sim.state.flood.strikes).toBe(0);
   });
 
-  it('idle policy: answers to our heartbeats do not count as speaking; the peer’s own heartbeats do', () => {
+  it('idle policy: answers to our heartbeats are traffic, and so are the peer’s own heartbeats (answered)', () => {
     const silent = new PeerSim(config);
-    silent.advance(5_000, () => 0);
-    expect(silent.closes).toEqual([{ type: 'close', reason: 'idle_timeout', code: 4000, terminate: false }]);
+    silent.advance(5_000, () => null);
+    expect(silent.closes).toEqual([{ type: 'close', reason: 'dead_peer', code: 1006, terminate: true }]);
+    const answering = new PeerSim(config);
+    answering.advance(20_000, () => 0);
+    expect(answering.closes).toEqual([]);
     const speaking = new PeerSim(config);
     for (let t = 1_000; t <= 20_000; t += 1_000) {
       speaking.advance(t, () => 0);
@@ -301,11 +313,11 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
   it('B8: the peer’s own heartbeats (nothing owed) are answered and subject to the flood policy', () => {
     const sim = new PeerSim(config, 0, 0.5);
     expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 100 })).toEqual([{ type: 'reply' }]);
-    expect(sim.state.lastHeardAt).toBe(100);
+    expect(sim.state.lastTrafficAt).toBe(100);
     for (const t of [150, 200]) sim.apply({ type: 'inbound', kind: 'heartbeat', now: t });
     expect(sim.closes).toEqual([]);
     sim.apply({ type: 'inbound', kind: 'heartbeat', now: 250 });
-    expect(sim.closes).toEqual([{ type: 'close', reason: 'ping_flood', code: 1008, terminate: false }]);
+    expect(sim.closes).toEqual([{ type: 'close', reason: 'ping_flood', code: 1008, terminate: false, text: 'ping_flood min_interval_ms=500' }]);
     expect(sim.replies).toBe(3);
   });
 
@@ -313,14 +325,14 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
     const sim = new PeerSim(config, 0, 0.5);
     sim.advance(500);
     sim.apply({ type: 'inbound', kind: 'message', now: 510 });
-    expect(sim.state).toMatchObject({ pongAt: null, heartbeatsOwed: 1, lastHeardAt: 510 });
+    expect(sim.state).toMatchObject({ pongAt: null, heartbeatsOwed: 1, lastTrafficAt: 510 });
     expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 520 })).toEqual([]);
     expect(sim.state.heartbeatsOwed).toBe(0);
     expect(sim.replies).toBe(0);
   });
 
   it('B5: with terminateDeadPeers off, owed heartbeats accumulate and each answer settles one', () => {
-    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, terminateDeadPeers: false, keepaliveFrame: 'message' }));
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 1_000, terminateDeadPeers: false, keepaliveFrame: 'message' }));
     sim.advance(3_000);
     expect(sim.state.heartbeatsOwed).toBe(3);
     expect(sim.apply({ type: 'inbound', kind: 'heartbeat', now: 3_001 })).toEqual([]);
@@ -339,7 +351,7 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
       maxLength: 60,
     }),
   ])('B5: over any sequence, replies go exactly to the heartbeats beyond the pings we owed; heartbeatsOwed is never negative', (steps) => {
-    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 200, terminateDeadPeers: false, minPingIntervalMs: 1, maxPingStrikes: 1_000, keepaliveFrame: 'message' }));
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 200, idlePingIntervalMs: 200, terminateDeadPeers: false, minPingIntervalMs: 1, maxPingStrikes: 1_000, keepaliveFrame: 'message' }));
     let owed = 0;
     let expectedReplies = 0;
     for (const { gap, kind } of steps) {
@@ -359,4 +371,78 @@ describe("peer machine with keepaliveFrame: 'message' (heartbeat messages as kee
     expect(sim.replies).toBe(expectedReplies);
     expect(sim.closes).toEqual([]);
   });
+});
+
+describe('B16: idle is quiet at both ends (the server leaves a quiet peer alone)', () => {
+  const config = definePeerConfig({ pingIntervalMs: 1_000, pongTimeoutMs: 300, minPingIntervalMs: 500 });
+
+  it('B16: a peer that never speaks (it answers every ping) gets the ping of its first interval and one probe, then nothing; speaking brings the pings back at once', () => {
+    const sim = new PeerSim(config, 0, 0.25);
+    sim.advance(10_000, () => 0);
+    expect(sim.pings).toEqual([250, 1_250]);
+    expect(sim.closes).toEqual([]);
+    expect(peerDeadline(sim.state)).toBeNull();
+    // Its work starts: its first keep-alive makes it active, pinged every interval from then on.
+    sim.apply({ type: 'inbound', kind: 'ping', now: 10_000 });
+    expect(peerDeadline(sim.state)).toBe(11_000);
+    for (let t = 10_000; t <= 14_000; t += 700) {
+      sim.apply({ type: 'inbound', kind: 'heartbeat', now: t });
+      sim.advance(t + 699, () => 0);
+    }
+    expect(sim.pings.filter((at) => at > 10_000)).toEqual([11_000, 12_000, 13_000, 14_000]);
+    // Idle again (it last spoke at 14 000, just before that interval's ping): the probe, then quiet.
+    sim.advance(30_000, () => 0);
+    expect(sim.pings.filter((at) => at > 14_000)).toEqual([15_000]);
+    expect(peerDeadline(sim.state)).toBeNull();
+  });
+
+  it('B16: idlePingIntervalMs probes a quiet peer at that interval (set above the path\'s idle timeout); it may not be below pingIntervalMs', () => {
+    const sim = new PeerSim(definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 5_000, pongTimeoutMs: 300, minPingIntervalMs: 500 }), 0, 0.25);
+    sim.advance(16_300, () => 0);
+    expect(sim.pings).toEqual([250, 1_250, 6_250, 11_250, 16_250]);
+    expect(() => definePeerConfig({ pingIntervalMs: 1_000, idlePingIntervalMs: 999 })).toThrow(/idlePingIntervalMs: 999 .*pingIntervalMs \(1000\)/);
+    expect(definePeerConfig({}).idlePingIntervalMs).toBeNull();
+  });
+
+  test.prop([
+    fc.integer({ min: 10, max: 2_000 }),
+    fc.integer({ min: 10, max: 2_000 }),
+    fc.double({ min: 0, max: 0.999, noNaN: true }),
+    fc.array(fc.record({ gap: fc.integer({ min: 0, max: 3_000 }), kind: fc.constantFrom<'heartbeat' | 'message' | 'ping' | 'wait'>('heartbeat', 'message', 'ping', 'wait') }), { maxLength: 40 }),
+  ])(
+    'B16 for all traffic: no ping goes to a peer that has not spoken for two ping intervals (one active ping and one probe at most); a peer that speaks is pinged again within an interval',
+    (interval, timeout, phase, steps) => {
+      const sim = new PeerSim(definePeerConfig({ pingIntervalMs: interval, pongTimeoutMs: timeout, minPingIntervalMs: 1, maxPingStrikes: 1_000 }), 0, phase);
+      let spokeAt = 0;
+      let now = 0;
+      for (const { gap, kind } of steps) {
+        const before = sim.pings.length;
+        sim.advance(now + gap, () => 0);
+        now += gap;
+        for (const at of sim.pings.slice(before)) expect(at - spokeAt).toBeLessThanOrEqual(2 * interval);
+        if (sim.state.closed) return;
+        if (kind === 'wait') continue;
+        sim.apply({ type: 'inbound', kind, now });
+        spokeAt = now;
+        expect(peerDeadline(sim.state)).not.toBeNull();
+        expect(peerDeadline(sim.state)! - now).toBeLessThanOrEqual(interval);
+      }
+    },
+  );
+
+  test.prop([fc.integer({ min: 10, max: 2_000 }), fc.integer({ min: 10, max: 2_000 }), fc.double({ min: 0, max: 0.999, noNaN: true }), fc.integer({ min: 0, max: 20_000 })])(
+    'B5 with B16: a peer busy until it dies (it speaks at least every interval) is detected within interval + timeout of its death',
+    (interval, timeout, phase, diesAt) => {
+      const sim = new PeerSim(definePeerConfig({ pingIntervalMs: interval, pongTimeoutMs: timeout, minPingIntervalMs: 1, maxPingStrikes: 1_000 }), 0, phase);
+      // Its own keep-alive every half interval while alive; answers pings while alive.
+      for (let t = 0; t < diesAt; t += Math.max(1, Math.floor(interval / 2))) {
+        sim.advance(t, (at) => (at < diesAt ? 0 : null));
+        if (sim.state.closed) break;
+        sim.apply({ type: 'inbound', kind: 'ping', now: t });
+      }
+      sim.advance(diesAt + interval * 3 + timeout * 2, (at) => (at < diesAt ? 0 : null));
+      expect(sim.closes).toHaveLength(1);
+      expect(sim.closedAt! - diesAt).toBeLessThanOrEqual(interval + timeout);
+    },
+  );
 });

@@ -6,22 +6,45 @@ import { createPingPolicyState, definePingPolicy, pingPolicyStep, type PingPolic
 import { isUnitInterval } from './random.js';
 
 /**
- * The server side of a connection (spec B5, B8, and an idle policy): the
- * server pings the peer at an interval, expects proof of life within a
- * timeout, optionally closes peers silent for too long, and refuses ping
- * floods. A pure machine like the session one; a driver runs any number of
- * peers on one timer through {@link peerDeadline}.
+ * The server side of a connection (spec B5, B8, B16, and an idle policy): the
+ * server pings the peer at an interval while the peer is active, expects
+ * proof of life within a timeout, optionally closes peers silent for too
+ * long, and refuses ping floods. A pure machine like the session one; a
+ * driver runs any number of peers on one timer through {@link peerDeadline}.
+ *
+ * B16, idle is quiet at both ends: a client with no work in flight sends
+ * nothing, and the server must not keep it alive either, or no reclaimer on
+ * the path (a proxy, a load balancer, a container host) could ever reclaim
+ * it: real proxies count pings and pongs as traffic. So the server pings a
+ * peer only while it is *active*: it sent something of its own (a message,
+ * a heartbeat, a ping; never a pong) since the server's last ping. A peer
+ * that went quiet gets one more ping, the probe that tells a quiet peer from
+ * one that died while busy, and then nothing until it speaks again. This is
+ * gRPC's `permit_without_calls` (A8) applied to the server. A server that
+ * must learn about dead idle peers closes them itself after `idleCloseMs`,
+ * or probes them every `idlePingIntervalMs`, set knowingly above the path's
+ * idle timeout.
  */
 
 /**
  * Options of the peer machine.
  */
 export interface PeerOptions {
-  /** Time between server pings. Default 30 000 ms (the ws README's interval). */
+  /** Time between server pings to an active peer (B16). Default 30 000 ms (the ws README's interval). */
   readonly pingIntervalMs?: number | undefined;
+  /**
+   * Time between pings to a peer that went quiet (B16), or `null` (default): a quiet peer is not pinged at all, so a
+   * reclaimer on the path can reclaim it. Set it above the path's idle timeout to learn about dead idle peers anyway
+   * (or use `idleCloseMs`); at most as often as `pingIntervalMs`.
+   */
+  readonly idlePingIntervalMs?: number | null | undefined;
   /** Proof of life is due this long after a ping. Default 10 000 ms. */
   readonly pongTimeoutMs?: number | undefined;
-  /** Close peers that sent nothing (no message, heartbeat or ping) for this long; `null` (default) is off. */
+  /**
+   * Close connections with no traffic for this long, like a proxy's idle timeout: every frame of the peer counts
+   * (messages, heartbeats, pings and pongs), and so does every keep-alive the server sends (B16: an idle peer is
+   * pinged at most twice, so it is closed `idleCloseMs` after that). `null` (default) is off.
+   */
   readonly idleCloseMs?: number | null | undefined;
   /** The shortest allowed time between two pings or heartbeats from the peer (B8). Default 5 000 ms. */
   readonly minPingIntervalMs?: number | undefined;
@@ -50,6 +73,7 @@ export type KeepaliveFrame = 'ping' | 'message';
  */
 export interface PeerConfig {
   readonly pingIntervalMs: number;
+  readonly idlePingIntervalMs: number | null;
   readonly pongTimeoutMs: number;
   readonly idleCloseMs: number | null;
   readonly minPingIntervalMs: number;
@@ -63,6 +87,7 @@ export interface PeerConfig {
  */
 export const PEER_DEFAULTS: PeerConfig = Object.freeze({
   pingIntervalMs: 30_000,
+  idlePingIntervalMs: null,
   pongTimeoutMs: 10_000,
   idleCloseMs: null,
   minPingIntervalMs: 5_000,
@@ -88,6 +113,7 @@ export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerCo
   });
   const config: PeerConfig = {
     pingIntervalMs: checkDuration('pingIntervalMs', optionOr(options, 'pingIntervalMs', PEER_DEFAULTS.pingIntervalMs)),
+    idlePingIntervalMs: checkOptionalDuration('idlePingIntervalMs', optionOr(options, 'idlePingIntervalMs', PEER_DEFAULTS.idlePingIntervalMs)),
     pongTimeoutMs: checkDuration('pongTimeoutMs', optionOr(options, 'pongTimeoutMs', PEER_DEFAULTS.pongTimeoutMs)),
     idleCloseMs: checkOptionalDuration('idleCloseMs', optionOr(options, 'idleCloseMs', PEER_DEFAULTS.idleCloseMs)),
     minPingIntervalMs: policy.minPingIntervalMs,
@@ -98,6 +124,9 @@ export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerCo
   // B13: the ends agree on the ping rate. A client may keep alive every minPingIntervalMs; the idle policy must let it.
   if (config.idleCloseMs !== null && config.idleCloseMs <= config.minPingIntervalMs) {
     throw new KeepaliveOptionError('idleCloseMs', config.idleCloseMs, `a duration above minPingIntervalMs (${config.minPingIntervalMs})`);
+  }
+  if (config.idlePingIntervalMs !== null && config.idlePingIntervalMs < config.pingIntervalMs) {
+    throw new KeepaliveOptionError('idlePingIntervalMs', config.idlePingIntervalMs, `null, or a duration of at least pingIntervalMs (${config.pingIntervalMs})`);
   }
   if (Object.isFrozen(options) && PEER_KEYS.every((key) => Object.hasOwn(options, key))) return options as PeerConfig;
   return Object.freeze(config);
@@ -128,18 +157,20 @@ export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
  */
 export interface PeerState {
   readonly config: PeerConfig;
-  /** Next ping, or `null` once closed. */
+  /** Next ping, or `null` once closed (or while the peer is quiet and quiet peers are not pinged, B16). */
   readonly pingAt: number | null;
   /** Proof of life due by, or `null` while nothing is owed. */
   readonly pongAt: number | null;
   /** When the idle policy next checks, or `null` when off or closed. */
   readonly idleAt: number | null;
-  /** Last time the peer sent anything but a pong. */
-  readonly lastHeardAt: number;
+  /** Last traffic on the connection: a frame from the peer (pongs included) or a keep-alive to it (the idle policy's clock). */
+  readonly lastTrafficAt: number;
   /** Flood-policy standing (B8). */
   readonly flood: PingPolicyState;
   /** Pings sent to the peer. */
   readonly pingsSent: number;
+  /** Pings sent since the peer last sent something of its own (B16: past one probe, a quiet peer is left alone). */
+  readonly quietPings: number;
   /** Heartbeat messages sent as keep-alives and not answered yet (`keepaliveFrame: 'message'`; always 0 with `'ping'`). */
   readonly heartbeatsOwed: number;
   /** Whether the peer is closed (by us or by the transport). */
@@ -207,9 +238,10 @@ export function createPeerState(config: PeerConfig, now: number, phase: number):
     pingAt: now + Math.max(1, Math.floor(offset * config.pingIntervalMs)),
     pongAt: null,
     idleAt: config.idleCloseMs === null ? null : now + config.idleCloseMs,
-    lastHeardAt: now,
+    lastTrafficAt: now,
     flood: createPingPolicyState(),
     pingsSent: 0,
+    quietPings: 0,
     heartbeatsOwed: 0,
     closed: false,
   };
@@ -286,19 +318,26 @@ export type MutablePeerState = { -readonly [K in keyof PeerState]: PeerState[K] 
  * whether anything changed.
  */
 export function peerStepInPlace(state: MutablePeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): boolean {
-  const { pingAt, pongAt, idleAt, lastHeardAt, flood, pingsSent, heartbeatsOwed, closed } = state;
+  const { pingAt, pongAt, idleAt, lastTrafficAt, flood, pingsSent, quietPings, heartbeatsOwed, closed } = state;
   peerDispatch(state, event, out, (options?.timerCommands === false ? 0 : PEER_TIMERS) | PEER_IN_PLACE);
   return (
     state.pingAt !== pingAt ||
     state.pongAt !== pongAt ||
     state.idleAt !== idleAt ||
-    state.lastHeardAt !== lastHeardAt ||
+    state.lastTrafficAt !== lastTrafficAt ||
     state.flood !== flood ||
     state.pingsSent !== pingsSent ||
+    state.quietPings !== quietPings ||
     state.heartbeatsOwed !== heartbeatsOwed ||
     state.closed !== closed
   );
 }
+
+/**
+ * B16: pings a peer may get without sending anything of its own: the one of the interval in which it last spoke,
+ * and the probe after it (which tells a quiet peer from one that died while busy).
+ */
+const QUIET_PINGS = 2;
 
 // The driver's wishes as bits handed down (the core keeps no module state).
 /** Arm and cancel commands are appended. */
@@ -314,9 +353,10 @@ function peerDraft(state: PeerState, m: number): PeerDraft {
     pingAt: state.pingAt,
     pongAt: state.pongAt,
     idleAt: state.idleAt,
-    lastHeardAt: state.lastHeardAt,
+    lastTrafficAt: state.lastTrafficAt,
     flood: state.flood,
     pingsSent: state.pingsSent,
+    quietPings: state.quietPings,
     heartbeatsOwed: state.heartbeatsOwed,
     closed: state.closed,
   };
@@ -338,19 +378,26 @@ function peerDispatch(state: PeerState, event: PeerEvent, out: PeerCommand[], m:
 
 function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCommand[], m: number): PeerState {
   const pongOwed = state.pongAt !== null;
-  if (kind === 'pong') return pongOwed ? onPong(peerDraft(state, m), out, m) : state;
+  if (kind === 'pong') return onPong(peerDraft(state, m), now, out, m);
   if (kind === 'heartbeat') {
     // The one copy of the heartbeat-answer rule: the answer to one of ours counts like a pong; else it is the peer's own.
     const verdict = answerHeartbeat(state.heartbeatsOwed);
     if (!verdict.reply) {
       const d = peerDraft(state, m);
       d.heartbeatsOwed = verdict.unanswered;
-      return onPong(d, out, m);
+      return onPong(d, now, out, m);
     }
   }
-  const heard = Math.max(state.lastHeardAt, now);
+  const heard = Math.max(state.lastTrafficAt, now);
   const d = peerDraft(state, m);
-  d.lastHeardAt = heard;
+  d.lastTrafficAt = heard;
+  // B16: the peer spoke, so it is active: pinged every interval again (from now, when quiet had stopped the pings).
+  d.quietPings = 0;
+  const active = heard + d.config.pingIntervalMs;
+  if (d.pingAt === null || d.pingAt > active) {
+    d.pingAt = active;
+    if ((m & PEER_TIMERS) !== 0) out.push({ type: 'arm', timer: 'ping', deadline: active });
+  }
   if (pongOwed) {
     d.pongAt = null;
     if ((m & PEER_TIMERS) !== 0) out.push(CANCEL.pong);
@@ -362,12 +409,16 @@ function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCo
   return d;
 }
 
-/** An answer to our keep-alive: proof of life only; our own pings must not keep a silent peer from the idle policy. */
-function onPong(d: PeerDraft, out: PeerCommand[], m: number): PeerState {
+/**
+ * An answer to our keep-alive: proof of life, and traffic for the idle policy (a proxy counts it too), but not the
+ * peer speaking: it does not make the peer active (B16).
+ */
+function onPong(d: PeerDraft, now: number, out: PeerCommand[], m: number): PeerState {
   if (d.pongAt !== null) {
     if ((m & PEER_TIMERS) !== 0) out.push(CANCEL.pong);
     d.pongAt = null;
   }
+  d.lastTrafficAt = Math.max(d.lastTrafficAt, now);
   return d;
 }
 
@@ -375,7 +426,7 @@ function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[], m: num
   const config = state.config;
   const timers = (m & PEER_TIMERS) !== 0;
   // Read before any write: in place, the draft is the state.
-  const { pongAt, idleAt, pingAt, lastHeardAt } = state;
+  const { pongAt, idleAt, pingAt, lastTrafficAt } = state;
   let d: PeerDraft | null = null;
   // B5 first: a dead peer is not pinged again.
   if (pongAt !== null && pongAt <= now) {
@@ -389,28 +440,36 @@ function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[], m: num
   }
   if (idleAt !== null && idleAt <= now) {
     d ??= peerDraft(state, m);
-    const silentFor = now - lastHeardAt;
+    const silentFor = now - lastTrafficAt;
     if (config.idleCloseMs !== null && silentFor >= config.idleCloseMs) {
       out.push(diagnostic('info', PEER_DIAGNOSTICS.idleClosed, { idle_ms: silentFor }));
       out.push(IDLE_CLOSE);
       return closePeer(d, out, m);
     }
     // Heard from since the check was armed: check again when the silence would be long enough.
-    d.idleAt = lastHeardAt + (config.idleCloseMs ?? 0);
+    d.idleAt = lastTrafficAt + (config.idleCloseMs ?? 0);
     if (timers) out.push({ type: 'arm', timer: 'idle', deadline: d.idleAt });
   }
-  if (pingAt !== null && pingAt <= now) {
+  if (pingAt !== null && pingAt <= now && state.quietPings >= QUIET_PINGS && config.idlePingIntervalMs === null) {
+    // B16: quiet through an active ping and the probe after it: left alone until it speaks again.
+    d ??= peerDraft(state, m);
+    d.pingAt = null;
+    if (timers) out.push(CANCEL.ping);
+  } else if (pingAt !== null && pingAt <= now) {
     d ??= peerDraft(state, m);
     out.push(PING);
     d.pingsSent += 1;
+    d.quietPings += 1;
+    d.lastTrafficAt = Math.max(d.lastTrafficAt, now);
     if (config.keepaliveFrame === 'message') d.heartbeatsOwed += 1;
     if (d.pongAt === null && config.terminateDeadPeers) {
       d.pongAt = pongDeadlineAfterSend(null, now, config.pongTimeoutMs);
       if (timers) out.push({ type: 'arm', timer: 'pong', deadline: d.pongAt });
     }
-    // Drift-free (B9), skipping ticks that were missed entirely.
-    const periods = Math.max(1, Math.floor((now - pingAt) / config.pingIntervalMs) + 1);
-    d.pingAt = pingAt + periods * config.pingIntervalMs;
+    // Drift-free (B9), skipping ticks that were missed entirely; a quiet peer at the idle interval (B16).
+    const interval = d.quietPings >= QUIET_PINGS && config.idlePingIntervalMs !== null ? config.idlePingIntervalMs : config.pingIntervalMs;
+    const periods = Math.max(1, Math.floor((now - pingAt) / interval) + 1);
+    d.pingAt = pingAt + periods * interval;
     if (timers) out.push({ type: 'arm', timer: 'ping', deadline: d.pingAt });
   }
   return d ?? state;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { createPingPolicyState, definePingPolicy, pingPolicyStep, type PingPolicyCommand, type PingPolicyState } from './index.js';
+import { createPingPolicyState, definePingPolicy, pingFloodReason, pingPolicyStep, readPingFloodReason, type PingPolicyCommand, type PingPolicyState } from './index.js';
 
 describe('B8 peer abuse', () => {
   const config = definePingPolicy({ minPingIntervalMs: 1_000, maxPingStrikes: 2 });
@@ -24,7 +24,7 @@ describe('B8 peer abuse', () => {
     const more = feed([300], state);
     expect(more.out).toEqual([
       { type: 'diagnostic', level: 'warn', name: 'ping_flood', fields: { strikes: 3 } },
-      { type: 'close', reason: 'ping_flood', code: 1008, terminate: false },
+      { type: 'close', reason: 'ping_flood', code: 1008, terminate: false, text: 'ping_flood min_interval_ms=1000' },
     ]);
     expect(more.state.violated).toBe(true);
     // Once closed, nothing more is emitted.
@@ -57,4 +57,14 @@ describe('B8 peer abuse', () => {
       expect(out.some((c) => c.type === 'close')).toBe(tooSoon > 2);
     },
   );
+});
+
+describe('B13: the server says its minimum in the close', () => {
+  it('B13: the ping flood reason carries the minimum and reads back; a bare ping_flood (servers that do not say) reads with none; anything else is not a flood', () => {
+    expect(pingFloodReason(5_000)).toBe('ping_flood min_interval_ms=5000');
+    expect(readPingFloodReason(pingFloodReason(5_000))).toEqual({ minIntervalMs: 5_000 });
+    expect(readPingFloodReason('ping_flood')).toEqual({ minIntervalMs: null });
+    for (const other of ['', 'ping_floods', 'ping_flood min_interval_ms=', 'ping_flood min_interval_ms=-1', 'ping_flood min_interval_ms=05', 'idle']) expect(readPingFloodReason(other), other).toBeNull();
+    expect(new TextEncoder().encode(pingFloodReason(9_999_999_999)).byteLength).toBeLessThanOrEqual(123);
+  });
 });

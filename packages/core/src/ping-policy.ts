@@ -69,12 +69,26 @@ export type PingPolicyEvent = { readonly type: 'ping'; readonly now: number } | 
 export type PingPolicyCommand = CloseTransport | Diagnostic;
 
 const FRESH: PingPolicyState = Object.freeze({ lastPingAt: null, strikes: 0, violated: false });
-const FLOOD_CLOSE: CloseTransport = Object.freeze({
-  type: 'close',
-  reason: 'ping_flood',
-  code: CLOSE_CODES.policyViolation,
-  terminate: false,
-});
+
+const FLOOD_REASON = /^ping_flood(?: min_interval_ms=(0|[1-9][0-9]{0,9}))?$/;
+
+/**
+ * The close reason of a ping flood (B13), one copy for both ends: `ping_flood min_interval_ms=<n>`, the server's
+ * minimum in it, so that the client slows down to it in one step (at most 123 bytes, as a close reason must be).
+ */
+export function pingFloodReason(minIntervalMs: number): string {
+  return `ping_flood min_interval_ms=${String(Math.round(minIntervalMs))}`;
+}
+
+/**
+ * Reads a close reason as a ping flood: `null` when it is not one; `minIntervalMs` when the server said its minimum
+ * (`null` for a bare `ping_flood`, from servers that do not say).
+ */
+export function readPingFloodReason(reason: string): { readonly minIntervalMs: number | null } | null {
+  const match = FLOOD_REASON.exec(reason);
+  if (match === null) return null;
+  return { minIntervalMs: match[1] === undefined ? null : Number(match[1]) };
+}
 
 /**
  * A peer with no pings and no strikes.
@@ -102,7 +116,7 @@ export function pingPolicyStep(
   const strikes = tooSoon ? state.strikes + 1 : state.strikes;
   if (strikes > config.maxPingStrikes) {
     out.push(diagnostic('warn', 'ping_flood', { strikes }));
-    out.push(FLOOD_CLOSE);
+    out.push({ type: 'close', reason: 'ping_flood', code: CLOSE_CODES.policyViolation, terminate: false, text: pingFloodReason(config.minPingIntervalMs) });
     return { lastPingAt: event.now, strikes, violated: true };
   }
   return { lastPingAt: event.now, strikes, violated: false };

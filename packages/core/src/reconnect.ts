@@ -117,12 +117,14 @@ export interface ReconnectState {
  * (an SSE stream's `retry:` field): the delay is that floor plus the jittered
  * backoff, capped at `maxDelayMs`. `notNow` says the peer refused for now
  * (a close with 1013 or 4001): the delay is then at least half the backoff's
- * ceiling (equal jitter), never an immediate retry.
+ * ceiling (equal jitter), never an immediate retry. `reclaimed` says the
+ * connection was lost while idle after it opened (B16): the backoff starts
+ * afresh, as after a healthy connection.
  */
 export type ReconnectEvent =
   | { readonly type: 'connect'; readonly now: number }
   | { readonly type: 'connected'; readonly now: number }
-  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined; readonly minDelayMs?: number | undefined; readonly notNow?: boolean | undefined }
+  | { readonly type: 'disconnected'; readonly now: number; readonly random?: number | undefined; readonly minDelayMs?: number | undefined; readonly notNow?: boolean | undefined; readonly reclaimed?: boolean | undefined }
   | { readonly type: 'timer'; readonly now: number }
   | { readonly type: 'stop'; readonly now: number };
 
@@ -210,7 +212,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
       // B11: an attempt that opened ends the count of failed attempts.
       return { ...state, phase: 'connected', attempt: 0, connectedAt: event.now };
     case 'disconnected':
-      return onDisconnected(state, event.now, event.random, event.minDelayMs, event.notNow === true, out);
+      return onDisconnected(state, event.now, event.random, event.minDelayMs, event.notNow === true, event.reclaimed === true, out);
     case 'timer':
       if (state.phase !== 'waiting') return state;
       out.push({ type: 'connect', attempt: state.attempt });
@@ -224,7 +226,15 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
   }
 }
 
-function onDisconnected(state: ReconnectState, now: number, random: number | undefined, minDelayMs: number | undefined, notNow: boolean, out: ReconnectCommand[]): ReconnectState {
+function onDisconnected(
+  state: ReconnectState,
+  now: number,
+  random: number | undefined,
+  minDelayMs: number | undefined,
+  notNow: boolean,
+  reclaimed: boolean,
+  out: ReconnectCommand[],
+): ReconnectState {
   if (state.phase !== 'connected' && state.phase !== 'connecting') return state;
   const config = state.config;
   // B11: a connection that opened and was lost starts a new count of failed
@@ -236,8 +246,9 @@ function onDisconnected(state: ReconnectState, now: number, random: number | und
     return { ...state, phase: 'exhausted', attempt: attempt - 1, connectedAt: null, deadline: null };
   }
   // The backoff level keeps growing across short-lived connections and starts
-  // afresh after one that stayed healthy for resetAfterMs.
-  const healthy = opened && state.connectedAt !== null && now - state.connectedAt >= config.resetAfterMs;
+  // afresh after one that stayed healthy for resetAfterMs, or that was lost
+  // while idle (B16: a reclaim is not a failure, whatever its lifetime).
+  const healthy = opened && ((state.connectedAt !== null && now - state.connectedAt >= config.resetAfterMs) || reclaimed);
   const level = healthy ? 1 : state.level + 1;
   let seed = state.seed;
   let draw: number;

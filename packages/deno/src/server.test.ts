@@ -131,7 +131,7 @@ describe('upgradeWithKeepalive', () => {
       flood.emit('message', { data: '' });
       platform.advance(10);
     }
-    expect(flood.closes).toEqual([{ code: 1008, reason: 'ping_flood' }]);
+    expect(flood.closes).toEqual([{ code: 1008, reason: 'ping_flood min_interval_ms=100' }]);
     platform.advance(500);
     expect(idle.closes).toEqual([{ code: 4000, reason: 'idle_timeout' }]);
     expect(tracker.stats()).toMatchObject({ floodClosed: 1, idleClosed: 1, tracked: 0 });
@@ -208,7 +208,7 @@ describe('heartbeat messages on both ends (the core decides)', () => {
   });
 
   it('B8: answers to our heartbeats are not counted as a flood, however fast the server pings', () => {
-    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 20, pongTimeoutMs: 10, minPingIntervalMs: 1_000, maxPingStrikes: 0 });
+    const { platform, upgrade, tracker } = setup({ pingIntervalMs: 20, idlePingIntervalMs: 20, pongTimeoutMs: 10, minPingIntervalMs: 1_000, maxPingStrikes: 0 });
     const { socket } = upgrade();
     socket.emit('open');
     platform.advance(1);

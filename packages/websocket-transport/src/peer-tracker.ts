@@ -118,7 +118,7 @@ export class PeerTracker {
               else if (command.reason === 'idle_timeout') counters.idleClosed++;
               else counters.floodClosed++;
               if (command.terminate) socket.terminate();
-              else socket.close(command.code, command.reason);
+              else socket.close(command.code, command.text ?? command.reason);
               return;
             case 'diagnostic':
               onDiagnostic?.(command);

@@ -271,7 +271,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
   });
 
   it('B14: without ka_p the pings carry nothing; an owed ack goes out on its own after ackDelayMs', async () => {
-    const harness = await server({ ackDelayMs: 20 }, { pingIntervalMs: 10 });
+    const harness = await server({ ackDelayMs: 20 }, { pingIntervalMs: 10, idlePingIntervalMs: 10 });
     const { client } = await open(harness, '?ka=2');
     client.say('x');
     client.say('y');

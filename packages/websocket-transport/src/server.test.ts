@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { KeepaliveOptionError } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 import { createKeepaliveServer, keepAlive, type ServerKeepalive } from './server.js';
-import { within } from 'keepalive-test-support';
+import { manualPlatform, within } from 'keepalive-test-support';
 
 /** The server side with real sockets on 127.0.0.1, random ports, every wait bounded. */
 
@@ -45,11 +45,14 @@ function closeOf(socket: WebSocket): Promise<{ code: number; reason: string; at:
 }
 
 describe('server keep-alive over real sockets', () => {
-  it('B5: pings every connection at the interval; clients that answer stay open', async () => {
-    const { url, heartbeat } = await server({ pingIntervalMs: 100, pongTimeoutMs: 80 });
+  it('B5, B16: pings every active connection at the interval (its own keep-alives keep it active); clients that answer stay open', async () => {
+    const { url, heartbeat } = await server({ pingIntervalMs: 100, pongTimeoutMs: 80, minPingIntervalMs: 10 });
     const socket = await client(url);
     const pings: number[] = [];
     socket.on('ping', () => pings.push(performance.now()));
+    // A busy client: its own keep-alive every 50 ms.
+    const busy = setInterval(() => socket.ping(), 50);
+    onTestFinished(() => clearInterval(busy));
     await within(
       new Promise<void>((resolve) => socket.on('ping', () => pings.length >= 5 && resolve())),
       2_000,
@@ -60,6 +63,37 @@ describe('server keep-alive over real sockets', () => {
     expect(socket.readyState).toBe(WebSocket.OPEN);
     expect(heartbeat.stats()).toMatchObject({ tracked: 1, deadPeers: 0 });
     expect(heartbeat.stats().pingsSent).toBeGreaterThanOrEqual(5);
+  });
+
+  it('B16: an idle client (it sends nothing of its own) gets one ping and one probe, then nothing, so a reclaimer on the path can reclaim it; its first keep-alive brings the pings back', async () => {
+    // The server's clock is driven by hand (no pong deadline: B16 alone), the sockets are real. A barrier (the client's
+    // ping, answered by the server's pong) shows the client has everything the server wrote before it.
+    const platform = manualPlatform();
+    const { url, heartbeat } = await server({ scheduler: createScheduler({ platform }), pingIntervalMs: 1_000, terminateDeadPeers: false, minPingIntervalMs: 10, random: () => 0.5 });
+    const socket = await client(url);
+    let pings = 0;
+    socket.on('ping', () => pings++);
+    const barrier = async (): Promise<void> => {
+      const pong = new Promise<void>((resolve) => socket.once('pong', () => resolve()));
+      socket.ping();
+      await within(pong, 2_000, 'pong');
+    };
+    // Idle from the start, for 40 intervals: the ping of its first interval and one probe.
+    platform.advance(40_000);
+    expect(heartbeat.stats().pingsSent).toBe(2);
+    // Its keep-alive (the barrier's ping) makes it active: pinged again within an interval, then left alone again.
+    await barrier();
+    expect(pings).toBe(2);
+    platform.advance(999);
+    expect(heartbeat.stats().pingsSent).toBe(2);
+    platform.advance(1);
+    expect(heartbeat.stats().pingsSent).toBe(3);
+    platform.advance(40_000);
+    expect(heartbeat.stats().pingsSent).toBe(4);
+    await barrier();
+    expect(pings).toBe(4);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(heartbeat.stats()).toMatchObject({ tracked: 1, deadPeers: 0 });
   });
 
   it('pings of connections opened together are spread across the interval, not one burst', async () => {
@@ -135,7 +169,8 @@ describe('server keep-alive over real sockets', () => {
     cleanups.push(() => clearInterval(flood));
     polite.ping();
     const { code, reason } = await within(closed, 5_000, 'flood close');
-    expect([code, reason]).toEqual([1008, 'ping_flood']);
+    // B13: the reason says the server's minimum, so a client learns it in one close.
+    expect([code, reason]).toEqual([1008, 'ping_flood min_interval_ms=200']);
     polite.send('still here');
     expect(polite.readyState).toBe(WebSocket.OPEN);
     expect(heartbeat.stats()).toMatchObject({ floodClosed: 1, tracked: 1 });

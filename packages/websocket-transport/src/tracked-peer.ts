@@ -50,9 +50,10 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   pingAt: number | null = null;
   pongAt: number | null = null;
   idleAt: number | null = null;
-  lastHeardAt = 0;
+  lastTrafficAt = 0;
   flood!: PingPolicyState;
   pingsSent = 0;
+  quietPings = 0;
   heartbeatsOwed = 0;
   closed = false;
 
@@ -78,9 +79,10 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     this.pingAt = state.pingAt;
     this.pongAt = state.pongAt;
     this.idleAt = state.idleAt;
-    this.lastHeardAt = state.lastHeardAt;
+    this.lastTrafficAt = state.lastTrafficAt;
     this.flood = state.flood;
     this.pingsSent = state.pingsSent;
+    this.quietPings = state.quietPings;
     this.heartbeatsOwed = state.heartbeatsOwed;
     this.closed = state.closed;
     const first = host.first;
