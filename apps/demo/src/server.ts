@@ -122,7 +122,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   let workerCloseHandler: (worker: number, verdict: WorkerCloseVerdict) => void = () => undefined;
   const limits: HttpLimits = { ...HTTP_LIMITS, ...options.http };
 
-  // The reclaimer: silent longer than the idle limit means closed, like a container host or a load balancer.
+  // The reclaimer: no traffic either way for the idle limit means closed, like a container host or a load balancer
+  // (keep-alives both ways count, as on a real proxy). The server's own liveness pings go only to busy workers, and
+  // one probe after a worker goes quiet (B16): an idle worker is left quiet, so the reclaimer can reclaim it.
   const reclaimer = keepAlive(workers, {
     idleCloseMs: options.idleLimitMs,
     pingIntervalMs: Math.max(100, Math.floor(options.idleLimitMs / 2)),

@@ -211,9 +211,9 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
   readonly maxHeartbeatIntervalMs?: number | undefined;
   /**
    * B5 while idle: while no keep-alive runs (no work in flight), an open connection that receives nothing for this
-   * long is dead (`dead-peer`, the socket destroyed, a reconnect). Against a server that pings its clients (our
-   * servers do, every `pingIntervalMs`), set it above that interval plus a margin to notice a half-open idle
-   * connection without sending anything. Default `null` (off).
+   * long is dead (`dead-peer`, the socket destroyed, a reconnect). Only against a server that probes idle clients
+   * (our servers do only with `idlePingIntervalMs`: by default they leave idle clients quiet, B16), set above that
+   * interval plus a margin, to notice a half-open idle connection without sending anything. Default `null` (off).
    */
   readonly idleReadTimeoutMs?: number | null | undefined;
   /**
