@@ -14,10 +14,13 @@ import { describe, expect, it } from 'vitest';
 const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
 
 /**
- * The enforced budget for the minimal app, minified and gzipped (level 9): 18,892 B measured, rounded up (issue 12's
+ * The enforced budget for the minimal app, minified and gzipped (level 9): 19,265 B measured, rounded up (issue 12's
  * size work brought it to 18,030 B; issue 16 added 737 B: the lane scheduler with its O(1) rotation, the core's
  * driver paths `stepInPlace` and step options, and the subscribers' lazy read; the client shell that the WebSocket
- * and SSE clients now share, instead of each carrying a copy, added 125 B). In the bundle: the
+ * and SSE clients now share, instead of each carrying a copy, added 125 B; issues 23 and 24 added 373 B: the
+ * in-band proof command and the back-off close codes (B17), the last keep-alive that confirms a work item's writes,
+ * the idle reclaim that does not grow the backoff and the ping-flood minimum read from the close (B13, B16)). Issue
+ * 25 is where the client is to get lighter. In the bundle: the
  * connection machine (phases, backoff, queue accounting, unconfirmed-message reports, lazy park, idle read
  * timeout, browser lifecycle), the session machine, the client driver and its option validation, the shared
  * scheduler (lanes), the activity API and the diagnostic sink. Not in it since issue 12's size work: the
@@ -28,7 +31,7 @@ const APPS = fileURLToPath(new URL('../fixtures/apps/', import.meta.url));
  * machine bundled alone (`fixtures/apps/core-machine.js`): about 9.3 kB gzipped, over the target before any driver,
  * socket or scheduler is added, since every rule the client runs lives in it, in one copy.
  */
-const BUDGET_GZIP_BYTES = 19_000;
+const BUDGET_GZIP_BYTES = 19_300;
 
 /** Issue 12's target for the minimal app, gzipped; printed beside the measured figures (the budget above is what is enforced). */
 const TARGET_GZIP_BYTES = 6_000;
