@@ -20,7 +20,9 @@ if (typeof gc !== 'function') throw new Error('server-child needs --expose-gc');
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, backlog: 4096, perMessageDeflate: false });
 let stop;
 if (impl === 'ours') {
-  const heartbeat = keepAlive(wss);
+  // Every connection pinged every 30 s like the README loop's (idle connections too: idlePingIntervalMs, off by default
+  // since B16), so the two do the same work.
+  const heartbeat = keepAlive(wss, { idlePingIntervalMs: 30_000 });
   stop = () => heartbeat.close();
 } else if (impl === 'readme') {
   // https://github.com/websockets/ws#how-to-detect-and-close-broken-connections

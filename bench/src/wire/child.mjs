@@ -39,7 +39,8 @@ wss.on('connection', (ws, request) => {
 });
 
 if (variant === 'ours-ping') {
-  heartbeat = keepAlive(wss, { pingIntervalMs: PING_MS, pongTimeoutMs: 10_000 });
+  // The quiet client pinged every interval (idlePingIntervalMs, off by default since B16): the bytes measured.
+  heartbeat = keepAlive(wss, { pingIntervalMs: PING_MS, idlePingIntervalMs: PING_MS, pongTimeoutMs: 10_000 });
 } else if (variant === 'ours-heartbeat') {
   // No server pings in the window; heartbeats every few ms are allowed by the flood policy here.
   heartbeat = keepAlive(wss, { pingIntervalMs: 600_000, pongTimeoutMs: 10_000, minPingIntervalMs: 1, maxPingStrikes: 1_000 });
