@@ -213,6 +213,25 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
     healthy.socket.terminate();
   });
 
+  it('server: a quiet peer (it only answers) gets one ping and one probe, then nothing, and stays open (B16)', async () => {
+    const child = runScenario(runtime, 'server-quiet');
+    const listening = await child.line('listening', 10_000);
+    const url = `ws://127.0.0.1:${listening.port as number}`;
+    const quiet = await connectPeer(url, 'healthy');
+    // Ten intervals: a window to see what does not come.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(quiet.keepalives).toHaveLength(2);
+    expect(quiet.socket.readyState).toBe(quiet.socket.OPEN);
+    quiet.socket.send('stop');
+    const result = await resultOf(child);
+    const stats = result.stats as Record<string, number>;
+    // The stop message is the peer speaking: one more ping may go out before the server has stopped.
+    expect(stats.pingsSent).toBeGreaterThanOrEqual(2);
+    expect(stats.pingsSent).toBeLessThanOrEqual(3);
+    expect(stats.deadPeers).toBe(0);
+    quiet.socket.terminate();
+  });
+
   it('server: closes silent peers with 4000 and ping floods with 1008 (B8)', async () => {
     const child = runScenario(runtime, 'server-policies');
     const listening = await child.line('listening', 10_000);
