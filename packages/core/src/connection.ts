@@ -432,7 +432,7 @@ export type ConnectionUserEvent =
   | { readonly type: 'dead-peer'; readonly timeoutMs: number }
   | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
   | { readonly type: 'rejected'; readonly code: number; readonly reason: string }
-  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport }
+  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport; readonly written: number }
   | { readonly type: 'session'; readonly status: NegotiatedStatus; readonly retransmitted: number }
   | { readonly type: 'forgotten'; readonly messages: number }
   | { readonly type: 'unconfirmed'; readonly messages: number; readonly copies: number };
@@ -1306,7 +1306,11 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   d.canPing = false;
   d.heartbeatsOwed = 0;
   reportUnconfirmed(d, out);
+  // Of what is handed back, oldest first: how many were written (they may have arrived); the rest never left.
+  let written = 0;
   if (d.resume !== null) {
+    const delivery = d.resume.delivery;
+    written = isResuming(d.resume) ? Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough) : 0;
     d.config.resume?.finish(d, out);
     d.resume = null;
   }
@@ -1325,5 +1329,5 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   };
   runSession(d, { type: 'shutdown', now: d.now }, out);
   out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.clientClosed, { cause, code: info.code }));
-  emit(out, { type: 'closed', cause, code: info.code, reason: info.reason, report });
+  emit(out, { type: 'closed', cause, code: info.code, reason: info.reason, report, written });
 }

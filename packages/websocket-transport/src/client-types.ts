@@ -345,13 +345,17 @@ export type ClientClosedCause = ConnectionCloseCause;
  * Payload of `closed` and the value `close()` resolves to: the client is
  * closed for good. `undelivered` holds every message that was queued and
  * never handed to an open socket, and with `resume` every message the server
- * had not acknowledged, oldest first (nothing is dropped silently).
+ * had not acknowledged, oldest first (nothing is dropped silently). Its first
+ * `written` messages were written to a server and may have arrived; the rest
+ * never left, so they can be sent again without a doubt.
  */
 export interface ClientClosedEvent {
   readonly cause: ClientClosedCause;
   readonly code: number;
   readonly reason: string;
   readonly undelivered: readonly QueuedMessage[];
+  /** How many of `undelivered`, from the first, were written (with `resume`; may have arrived). The rest never left. */
+  readonly written: number;
   /** The activity's shutdown report (S9): what was in flight when the client closed. */
   readonly report: ShutdownReport;
 }
@@ -391,9 +395,10 @@ export interface ClientSessionEvent {
 /**
  * Payload of `forgotten` (with `resume`, B14): the server did not know the
  * session any more (it restarted without a store, or the session expired).
- * `messages` are the ones it had not acknowledged, oldest first: they may
- * or may not have arrived; the application decides whether to send them
- * again. A new session starts.
+ * `messages` are the ones written to it and not acknowledged, oldest first:
+ * they may or may not have arrived; the application decides whether to send
+ * them again. Messages never written are not here: they go on, in order, as
+ * the new session's first ones. A new session starts.
  */
 export interface ClientForgottenEvent {
   readonly messages: readonly QueuedMessage[];

@@ -369,7 +369,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     }
     const undelivered = this.handedBack.length === 0 ? this.undelivered : [...this.handedBack, ...this.undelivered];
     this.handedBack = [];
-    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(undelivered), report: event.report });
+    const closed: ClientClosedEvent = Object.freeze({ cause: event.cause, code: event.code, reason: event.reason, undelivered: Object.freeze(undelivered), written: event.written, report: event.report });
     this.closedWith(closed);
   }
 
