@@ -750,3 +750,26 @@ describe('B13: one close and the ends agree', () => {
     }
   });
 });
+
+describe('B16: a write while idle is confirmed too', () => {
+  it('B16, B14: messages sent while no work is in flight get one keep-alive; its answer confirms them, and one written meanwhile gets the next', () => {
+    let [state] = openConnection({ heartbeatIntervalMs: 1_000, reconnect: { whenIdle: 'lazy' } }, 0, 1);
+    let out: readonly ConnectionCommand[];
+    [state] = connectionTransition(state, { type: 'socket_opened', now: 1, canPing: true });
+    [state, out] = connectionTransition(state, { type: 'send', now: 2, bytes: 3, writable: true });
+    expect(out.filter((command) => command.type === 'write' || command.type === 'keepalive').map((command) => command.type)).toEqual(['write', 'keepalive']);
+    // A second message before the answer: no second keep-alive yet.
+    [state, out] = connectionTransition(state, { type: 'send', now: 3, bytes: 3, writable: true });
+    expect(out.some((command) => command.type === 'keepalive')).toBe(false);
+    // The answer confirms the first; the second gets its own keep-alive, whose answer confirms it.
+    [state, out] = connectionTransition(state, { type: 'inbound', now: 10, frame: 'pong' });
+    expect(state.unconfirmed).toBe(1);
+    expect(out.some((command) => command.type === 'keepalive')).toBe(true);
+    [state, out] = connectionTransition(state, { type: 'inbound', now: 20, frame: 'pong' });
+    expect(state.unconfirmed).toBe(0);
+    expect(out.some((command) => command.type === 'keepalive')).toBe(false);
+    // Reclaimed while idle: nothing to report.
+    [state, out] = connectionTransition(state, { type: 'socket_closed', now: 60_000, code: 1006, reason: '' });
+    expect(out.some((command) => command.type === 'event' && command.event.type === 'unconfirmed')).toBe(false);
+  });
+});

@@ -753,8 +753,11 @@ function emit(out: ConnectionCommand[], event: ConnectionUserEvent): void {
   out.push({ type: 'event', event });
 }
 
-/** Runs one event through the composed session machine and translates its commands. */
-function runSession(d: Draft, event: SessionEvent, out: ConnectionCommand[]): void {
+/**
+ * Runs one event through the composed session machine and translates its commands. `random` is the jitter draw of
+ * the event being handled, for the reconnect a dead peer starts.
+ */
+function runSession(d: Draft, event: SessionEvent, out: ConnectionCommand[], random?: number): void {
   const inner: SessionCommand[] = [];
   d.session = sessionStep(d.session, event, inner);
   for (const command of inner) {
@@ -771,7 +774,7 @@ function runSession(d: Draft, event: SessionEvent, out: ConnectionCommand[]): vo
         // B5: the session declared the peer dead (it has detached itself).
         emit(out, { type: 'dead-peer', timeoutMs: d.session.config.pongTimeoutMs ?? /* c8 ignore next */ 0 });
         out.push(DESTROY);
-        lost(d, { code: command.code, reason: command.reason }, true, undefined, out);
+        lost(d, { code: command.code, reason: command.reason }, true, random, out);
         break;
       case 'diagnostic':
         out.push(command);
@@ -862,6 +865,7 @@ function written(d: Draft, messages: number, bytes: number, out: ConnectionComma
   d.copySizes = excess === 0 ? sizes : sizes.slice(excess);
   d.unconfirmedCopies = d.copySizes.length;
   if (excess > 0) out.push({ type: 'forget_copies', copies: excess });
+  confirmIdle(d, out);
 }
 
 /** Drops the oldest `count` copies. */
@@ -882,6 +886,8 @@ function confirmed(d: Draft, messages: number, out: ConnectionCommand[]): void {
   d.unconfirmed -= count;
   dropCopies(d, drop, out);
   if (d.probeMark !== null) d.probeMark = d.probeMark > count ? d.probeMark - count : null;
+  // Written since the keep-alive that confirmed these, while idle: confirmed in turn.
+  confirmIdle(d, out);
 }
 
 /** A connection lost (or given up) with unconfirmed messages: reported, with the copies, never silent (B14). */
@@ -1119,7 +1125,7 @@ function onTimeout(d: Draft, random: number | undefined, sendKeepalives: boolean
     }
   }
   const due = pollTimeout(d.session);
-  if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out);
+  if (due !== null && due <= now) runSession(d, { type: 'timeout', now, sendKeepalives }, out, random);
   return d;
 }
 
@@ -1247,13 +1253,19 @@ function onWork(d: Draft, event: ConnectionWorkEvent, out: ConnectionCommand[]):
   runSession(d, event, out);
   // S1: work starting (total 0 → 1) ends a park.
   if (d.phase === 'parked' && d.session.total > 0) unpark(d, 'activity', out);
-  // B16: the work is done and the connection goes quiet. What was written during it and not yet confirmed gets one
-  // last keep-alive, whose answer confirms it, so a later idle reclaim reports nothing (no false `unconfirmed`).
-  if (busy && d.session.total === 0 && d.phase === 'open' && d.unconfirmed > 0 && d.probeMark === null) {
-    out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.confirming, { messages: d.unconfirmed }));
-    sendKeepalive(d, out);
-  }
+  if (busy) confirmIdle(d, out);
   return d;
+}
+
+/**
+ * B16: no work in flight, and writes not yet confirmed (the work just ended, or a message was sent while idle): one
+ * keep-alive, whose answer confirms them, so a later idle reclaim reports nothing (no false `unconfirmed`). While
+ * busy the heartbeat does this.
+ */
+function confirmIdle(d: Draft, out: ConnectionCommand[]): void {
+  if (d.session.total > 0 || d.phase !== 'open' || d.unconfirmed === 0 || d.probeMark !== null) return;
+  out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.confirming, { messages: d.unconfirmed }));
+  sendKeepalive(d, out);
 }
 
 function onClose(d: Draft, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, abandon: boolean, out: ConnectionCommand[]): ConnectionState {
@@ -1309,9 +1321,7 @@ function finish(d: Draft, cause: ConnectionCloseCause, info: CloseInfo, out: Con
   // Of what is handed back, oldest first: how many were written (they may have arrived); the rest never left.
   let written = 0;
   if (d.resume !== null) {
-    const delivery = d.resume.delivery;
-    written = isResuming(d.resume) ? Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough) : 0;
-    d.config.resume?.finish(d, out);
+    written = d.config.resume?.finish(d, out) ?? 0;
     d.resume = null;
   }
   if (d.queuedMessages > 0) {

@@ -4,6 +4,7 @@ import { nestedOptions } from './errors.js';
 import {
   createResumeState,
   defineResumeConfig,
+  isResuming,
   resumeDeadline,
   resumeRequest,
   resumeStep,
@@ -57,8 +58,11 @@ export interface ResumeLayer {
    * `ride` (the caller sends a keep-alive that carries it); otherwise an owed one goes out on its own (`send_ack`).
    */
   readonly step: (d: ConnectionDraft, event: ResumeEvent, out: ConnectionCommand[], ride: boolean) => number | null;
-  /** For the connection machine, closing for good: hands back what the server has not acknowledged (B14). */
-  readonly finish: (d: ConnectionDraft, out: ConnectionCommand[]) => void;
+  /**
+   * For the connection machine, closing for good: hands back what the server has not acknowledged (B14); returns how
+   * many of those, from the oldest, were written (they may have arrived; the rest never left).
+   */
+  readonly finish: (d: ConnectionDraft, out: ConnectionCommand[]) => number;
   readonly wire: ResumeWire;
 }
 
@@ -132,10 +136,13 @@ function stepResume(d: ConnectionDraft, event: ResumeEvent, out: ConnectionComma
   return ack;
 }
 
-function finishResume(d: ConnectionDraft, out: ConnectionCommand[]): void {
-  const delivery = d.resume?.delivery;
-  if (delivery === undefined || delivery.unacked.length === 0) return;
+function finishResume(d: ConnectionDraft, out: ConnectionCommand[]): number {
+  const resume = d.resume;
+  const delivery = resume?.delivery;
+  if (delivery === undefined || delivery.unacked.length === 0) return 0;
+  const written = isResuming(resume) ? Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough) : 0;
   // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
   out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
   out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
+  return written;
 }
