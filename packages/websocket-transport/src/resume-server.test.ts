@@ -666,6 +666,55 @@ describe('the session hub alone, on a manual clock (B14 properties)', () => {
     hub.close();
   });
 
+  it('B17: wrong proofs for a session only the store holds are counted per session and cost one store read in all; the right one still restores it', async () => {
+    const platform = manualPlatform();
+    const diagnostics: Diagnostic[] = [];
+    const secret = 'the-owners-secret-xxxxx';
+    const id = 's'.repeat(22);
+    let proofReads = 0;
+    let loads = 0;
+    const hub = createSessionHub({
+      scheduler: createScheduler({ platform }),
+      onDiagnostic: (d) => diagnostics.push(d),
+      store: {
+        proof: () => {
+          proofReads++;
+          return Promise.resolve(secretDigest(secret));
+        },
+        load: () => {
+          loads++;
+          return Promise.resolve({ deliveredThrough: 0, ackedThrough: 0, transmittedThrough: 0, unacked: [], proof: secretDigest(secret) });
+        },
+        save: () => undefined,
+        remove: () => undefined,
+      },
+    });
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    };
+    const closes: (readonly [number, string] | null)[] = [];
+    for (let i = 0; i < 12; i++) {
+      const wire = new Wire();
+      hub.connect(wire, query({ ka: '2', ka_s: id }))?.message(`\u0006P${'w'.repeat(22)}${String(i)} 0`, false);
+      await settle();
+      closes.push(wire.closedWith);
+    }
+    expect(closes.every((close) => close?.[0] === 4403)).toBe(true);
+    expect(proofReads).toBe(1);
+    expect(loads).toBe(0);
+    // Counted for that session: reported one by one up to ten, then only at powers of two.
+    expect(diagnostics.filter((d) => d.name === SESSION_HUB_DIAGNOSTICS.resumeRefused).map((d) => d.fields.failures)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const restored: SessionEvent[] = [];
+    hub.on('session', (event) => restored.push(event));
+    const owner = new Wire();
+    hub.connect(owner, query({ ka: '2', ka_s: id }))?.message(`\u0006P${secret} 0`, false);
+    await settle();
+    expect(restored.map(({ resumed, restored: fromStore }) => ({ resumed, fromStore }))).toEqual([{ resumed: true, fromStore: true }]);
+    expect(owner.sent).toContain(`\u0006H2 resumed ${id} 0`);
+    expect([proofReads, loads]).toEqual([1, 1]);
+    hub.close();
+  });
+
   it('B17: a client that leaves during its handshake leaves nothing behind: its clock stops, no 4408 is sent to a closed socket, and a late proof is ignored', () => {
     const platform = manualPlatform();
     const hub = createSessionHub({ scheduler: createScheduler({ platform }), handshakeTimeoutMs: 100 });

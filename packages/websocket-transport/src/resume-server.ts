@@ -178,6 +178,15 @@ const HUB_KEYS: readonly string[] = Object.freeze([...RESUME_KEYS, 'heartbeatMes
 /** Wrong proofs of one session reported one by one; past this, only every power of two is (the count goes on). */
 const REPORTED_PROOF_FAILURES = 10;
 
+/** Digests of stored sessions read lately (B17), kept so that wrong proofs for them cost no store read: at most this many. */
+const STORED_PROOFS = 1_024;
+
+/** A session this hub does not hold, as its store's digest was read: the digest, and the wrong proofs it has seen. */
+interface StoredProof {
+  readonly digest: string;
+  failedProofs: number;
+}
+
 /**
  * Validates resume options once (B1); throws `KeepaliveOptionError` naming the option and the value.
  */
@@ -1262,6 +1271,11 @@ export class SessionHub<C = unknown> {
   private readonly evictable = new Set<Session>();
   /** Connections in their handshake (their clocks stop when the hub closes). */
   private readonly handshakes = new Set<Connection>();
+  /**
+   * Digests of stored sessions (another process holds them) read lately, oldest first. A session's digest never
+   * changes, so a wrong proof for one of them is refused without reading the store again, and counted per session.
+   */
+  private readonly storedProofs = new Map<string, StoredProof>();
   private readonly admit: ((query: AdmissionQuery<C>) => AdmissionVerdict | Promise<AdmissionVerdict>) | null;
   private readonly events: Emitter<SessionHubEvents<C>>;
   private readonly host: HubHost;
@@ -1447,6 +1461,13 @@ export class SessionHub<C = unknown> {
       this.owned(handle, proof.delivered, digest, held === undefined ? null : held.candidate(digest).proven, held ?? null);
       return;
     }
+    // Read lately: decided without the store (a flood of wrong proofs for a stored session costs no store reads).
+    const known = this.storedProofs.get(id);
+    if (known !== undefined) {
+      const proven = constantTimeEqual(known.digest, digest);
+      this.owned(handle, proof.delivered, digest, proven, null, known);
+      return;
+    }
     const store = this.store;
     let reading: Promise<string | null>;
     try {
@@ -1466,15 +1487,34 @@ export class SessionHub<C = unknown> {
         if (!this.waiting(handle)) return;
         // Held here meanwhile (another connection restored it): the held copy decides.
         const now = this.sessions.get(id);
-        if (now !== undefined) this.owned(handle, proof.delivered, digest, now.candidate(digest).proven, now);
-        else this.owned(handle, proof.delivered, digest, stored === null ? null : constantTimeEqual(stored, digest), null);
+        if (now !== undefined) {
+          this.owned(handle, proof.delivered, digest, now.candidate(digest).proven, now);
+          return;
+        }
+        const entry = stored === null ? undefined : this.rememberStoredProof(id, stored);
+        this.owned(handle, proof.delivered, digest, stored === null ? null : constantTimeEqual(stored, digest), null, entry);
       });
   }
 
-  /** What the proof decided (`proven`: `null` when the session exists nowhere): refuse, or ask the application. */
-  private owned(handle: Connection, delivered: number, digest: string, proven: boolean | null, held: Session | null): void {
+  /** Keeps a stored session's digest (bounded: the oldest goes first). */
+  private rememberStoredProof(id: string, digest: string): StoredProof {
+    const entry = this.storedProofs.get(id) ?? { digest, failedProofs: 0 };
+    this.storedProofs.delete(id);
+    if (this.storedProofs.size >= STORED_PROOFS) {
+      const oldest = this.storedProofs.keys().next().value;
+      if (oldest !== undefined) this.storedProofs.delete(oldest);
+    }
+    this.storedProofs.set(id, entry);
+    return entry;
+  }
+
+  /**
+   * What the proof decided (`proven`: `null` when the session exists nowhere): refuse, or ask the application. `counted`
+   * is where the session's wrong proofs are counted when this hub does not hold it.
+   */
+  private owned(handle: Connection, delivered: number, digest: string, proven: boolean | null, held: Session | null, counted: StoredProof | null = null): void {
     if (proven === false) {
-      this.wrongProof(handle, held);
+      this.wrongProof(handle, held ?? counted);
       return;
     }
     const kind = proven === null ? 'new' : held === null ? 'restore' : 'resume';
@@ -1488,9 +1528,9 @@ export class SessionHub<C = unknown> {
   }
 
   /** A wrong proof (B17): counted per session, reported (no secret, no id), refused with 4403; nothing changes. */
-  private wrongProof(handle: Connection, held: Session | null): void {
+  private wrongProof(handle: Connection, counted: { failedProofs: number } | null): void {
     this.counters.wrongProofs++;
-    const failures = held === null ? 1 : ++held.failedProofs;
+    const failures = counted === null ? 1 : ++counted.failedProofs;
     // A flood of wrong proofs for one session is reported one by one up to a bound, then at powers of two.
     if (failures <= REPORTED_PROOF_FAILURES || (failures & (failures - 1)) === 0) {
       this.host.report('warn', SESSION_HUB_DIAGNOSTICS.resumeRefused, { reason: 'proof', failures });
@@ -1620,6 +1660,7 @@ export class SessionHub<C = unknown> {
         if (admission.evict) this.evictOldest();
         const session = new Session(host, named, restored.proof, restored);
         this.sessions.set(named, session);
+        this.storedProofs.delete(named);
         host.report('info', SESSION_HUB_DIAGNOSTICS.sessionRestored, { messages: session.unackedMessages });
         this.counters.resumed++;
         session.attach(handle, null, delivered, now);
@@ -1674,6 +1715,7 @@ export class SessionHub<C = unknown> {
 
   /** Removes a stored session; a store that throws is reported, never thrown. */
   private removeStored(id: string): void {
+    this.storedProofs.delete(id);
     try {
       this.store?.remove(id);
     } catch (error) {
