@@ -309,14 +309,15 @@ describe('keep-alives follow the activity (S4, S5, S6, B7)', () => {
     release();
     const sentWhileBusy = client.activity.state.keepalivesSent;
     await until(() => count(seen, 'idle') === 1, 5_000, 'the idle diagnostic');
-    // A round trip after the idle notice: any ping sent before the stop has arrived by now.
+    // A round trip after the idle notice: any ping sent before the stop has arrived by now. The message is written
+    // while idle, so exactly one keep-alive follows it to confirm it (B16), and nothing after that.
     client.send('sync');
-    await until(() => peer.messages.includes('sync'), 5_000, 'the sync message');
-    expect(peer.pings).toBe(sentWhileBusy);
+    await until(() => peer.messages.includes('sync') && peer.pings === sentWhileBusy + 1, 5_000, 'the sync message and the keep-alive that confirms it');
+    expect(peer.pings).toBe(sentWhileBusy + 1);
     expect(peer.pingBytes).toBe(0);
     expect(client.activity.state.heartbeatAt).toBeNull();
 
-    await client.activity.run('tool_exec', () => until(() => peer.pings >= sentWhileBusy + 2, 5_000, 'pings after new work'));
+    await client.activity.run('tool_exec', () => until(() => peer.pings >= sentWhileBusy + 3, 5_000, 'pings after new work'));
     expect(peer.heartbeats).toBe(0);
     expect(seen.deadPeerAt).toHaveLength(0);
   });
@@ -940,9 +941,11 @@ describe('runtime shapes (in-memory sockets)', () => {
       }
     };
     expect(client.send('outer')).toBe('sent');
-    expect(socket.sent).toEqual(['outer']);
-    expect(inner).toHaveLength(1);
-    expect(String(inner[0])).toMatch(/called synchronously from inside a socket method/);
+    // B16: written while idle, so a keep-alive (the heartbeat message on this socket) follows to confirm it; each of the
+    // two writes called back, and each call was refused.
+    expect(socket.sent).toEqual(['outer', '']);
+    expect(inner).toHaveLength(2);
+    for (const error of inner) expect(String(error)).toMatch(/called synchronously from inside a socket method/);
     expect(client.queuedMessages).toBe(0);
   });
 
