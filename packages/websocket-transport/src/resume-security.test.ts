@@ -247,7 +247,8 @@ describe('B17: only its owner can resume a session (real ws sockets)', () => {
       }));
     }
     expect(hellos).toBe(1_500);
-    await until(() => harness.hub.stats().connected === 0, 'the flood detached');
+    // Generous bounds: 1,500 handshakes on a loaded 2-core machine.
+    await until(() => harness.hub.stats().connected === 0, 'the flood detached', 15_000);
     expect(harness.hub.size).toBeLessThanOrEqual(1_000);
     // Past 1,000 the oldest unconfirmed sessions made room (each an expiry, its messages handed back: none here).
     expect(harness.hub.stats().evicted).toBeGreaterThanOrEqual(500);
@@ -261,9 +262,9 @@ describe('B17: only its owner can resume a session (real ws sockets)', () => {
     }
     expect(harness.hub.stats().refused).toBe(0);
     // The flood's sessions expire after unconfirmedTtlMs, not sessionTtlMs (two minutes); the legitimate ones stay.
-    await until(() => harness.hub.size === 5, 'the flood expired', 8_000);
+    await until(() => harness.hub.size === 5, 'the flood expired', 15_000);
     expect(harness.hub.stats().connected).toBe(5);
-  });
+  }, 60_000);
 
   it('B17: 4001 is not the end: a real client whose connection is closed with 4001 comes back, backing off', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
