@@ -1004,7 +1004,8 @@ function slowDown(d: Draft, minIntervalMs: number | null, out: ConnectionCommand
   }
   const wanted = minIntervalMs === null ? previous * 2 : Math.max(previous + 1, Math.ceil(minIntervalMs * 1.1));
   const next = Math.min(bound, wanted);
-  d.session = { ...d.session, config: defineSessionConfig({ ...d.session.config, heartbeatIntervalMs: next }) };
+  // No option checking inside a step: the interval only grows, within maxHeartbeatIntervalMs, checked at construction.
+  d.session = { ...d.session, config: Object.freeze({ ...d.session.config, heartbeatIntervalMs: next }) };
   out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.keepaliveSlowed, { from_ms: previous, to_ms: next }));
   emit(out, { type: 'slowed', heartbeatIntervalMs: next, previousIntervalMs: previous });
 }
