@@ -6,7 +6,7 @@ import type { Hello, ResumeRequest } from './wire.js';
 
 /**
  * The client end of a resumable session (spec B14): the negotiation of wire
- * format v1 (`wire.ts`) around the delivery machine (`delivery.ts`). The
+ * format v2 (`wire.ts`) around the delivery machine (`delivery.ts`). The
  * connection machine composes it, as it composes the session and reconnect
  * machines, and maps its commands to its own.
  *
@@ -294,7 +294,7 @@ function fallBack(d: Draft, reason: 'first_frame' | 'hello_timeout', out: Resume
   d.phase = 'unsupported';
   d.helloAt = null;
   out.push(diagnostic('warn', RESUME_DIAGNOSTICS.unsupported, { reason }));
-  // Written to an earlier server that spoke v1 and not acknowledged: they may have arrived, so they are handed back
+  // Written to an earlier server that spoke the wire format and not acknowledged: they may have arrived, so they are handed back
   // (as for a forgotten session); those never written go to the plain queue, in order.
   if (d.delivery.transmittedThrough > d.delivery.ackedThrough) runDelivery(d, { type: 'forgotten', now: d.delivery.now }, out);
   const messages = d.delivery.unacked.length;
