@@ -294,8 +294,8 @@ function fallBack(d: Draft, reason: 'first_frame' | 'hello_timeout', out: Resume
   d.phase = 'unsupported';
   d.helloAt = null;
   out.push(diagnostic('warn', RESUME_DIAGNOSTICS.unsupported, { reason }));
-  // Written to an earlier server that spoke the wire format and not acknowledged: they may have arrived, so they are handed back
-  // (as for a forgotten session); those never written go to the plain queue, in order.
+  // Written to an earlier server that spoke the wire format and not acknowledged: they may have arrived, so they are
+  // handed back (as for a forgotten session); those never written go to the plain queue, in order.
   if (d.delivery.transmittedThrough > d.delivery.ackedThrough) runDelivery(d, { type: 'forgotten', now: d.delivery.now }, out);
   const messages = d.delivery.unacked.length;
   if (messages > 0) out.push({ type: 'requeue', messages, bytes: d.delivery.unackedBytes });
