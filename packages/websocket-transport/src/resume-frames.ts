@@ -7,6 +7,7 @@ import type { ResumeFrame, SessionMessage } from './resume-server.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The bytes of a binary frame, or of text `ws` delivered as bytes; fragments are joined into one copy. */
 export function bytesOf(data: Exclude<ResumeFrame, string>): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
