@@ -408,6 +408,8 @@ describe('B17: a session belongs to whoever holds its secret (Redis session stor
     expect(await victim.data('echo v2')).toBe('echo:v2');
     const written = await storedState(key, (state) => state.d === 2 && state.t === 2);
     expect(written.e).toBe(epochBefore);
+    // Redis may show the write before the store has read its reply: let the batch settle before reading its counters.
+    await owner.store.flush();
     expect(owner.store.stats()).toMatchObject({ conflicts: 0, held: 1 });
     expect(owner.store.stats().writes).toBeGreaterThan(writesBefore);
     expect(owner.got).toEqual(['v1', 'v2']);
