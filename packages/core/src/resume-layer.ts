@@ -4,7 +4,6 @@ import { nestedOptions } from './errors.js';
 import {
   createResumeState,
   defineResumeConfig,
-  isResuming,
   resumeDeadline,
   resumeRequest,
   resumeStep,
@@ -137,10 +136,10 @@ function stepResume(d: ConnectionDraft, event: ResumeEvent, out: ConnectionComma
 }
 
 function finishResume(d: ConnectionDraft, out: ConnectionCommand[]): number {
-  const resume = d.resume;
-  const delivery = resume?.delivery;
+  const delivery = d.resume?.delivery;
+  // (After a fallback to plain delivery the session's buffer is empty: nothing is handed back here.)
   if (delivery === undefined || delivery.unacked.length === 0) return 0;
-  const written = isResuming(resume) ? Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough) : 0;
+  const written = Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough);
   // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
   out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
   out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
