@@ -6,6 +6,7 @@ import { createKeepaliveClient, resumable } from './index.node.js';
 import { createSessionHub, type ResumableSession, type ResumeSocket, type SessionMessage } from './resume-server.js';
 import { keepAlive } from './server.js';
 import { within } from 'keepalive-test-support';
+import { until } from './test-support/until.js';
 
 /**
  * Regressions of the resumable session (B14), from a review of the first version: each of these lost or mangled a
@@ -16,21 +17,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Resolves when `check()` holds, checked on every event-loop turn (bounded by `within`). */
-function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {
-  return within(
-    new Promise<void>((resolve) => {
-      const poll = (): void => {
-        if (check()) resolve();
-        else setImmediate(poll);
-      };
-      poll();
-    }),
-    ms,
-    what,
-  );
-}
 
 async function resumableServer() {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });

@@ -9,6 +9,7 @@ import { createKeepaliveClient, resumable, type ClientSessionEvent } from './ind
 import { SESSION_HUB_DIAGNOSTICS, type RefusedEvent, type SessionEvent, type SessionHubOptions, type SessionMessage } from './resume-server.js';
 import { keepAlive, type WsSessionContext } from './server.js';
 import { CONTROL, openRaw, type RawClient } from './test-support/raw-resume-client.js';
+import { until } from './test-support/until.js';
 
 /**
  * B17, a session belongs to whoever holds its secret, tried the way issue 23 tried it: an attacker with read access
@@ -89,21 +90,6 @@ async function victim(harness: Harness) {
   return { client, session, received, got, closes };
 }
 
-/** Resolves when `check()` holds, checked on every event-loop turn (bounded). */
-function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  return within(
-    new Promise<void>((resolve) => {
-      const poll = (): void => {
-        if (check()) resolve();
-        else setImmediate(poll);
-      };
-      poll();
-    }),
-    ms,
-    what,
-  );
-}
-
 describe('B17: only its owner can resume a session (real ws sockets)', () => {
   it('B17: the logged reconnect URL, replayed verbatim, with ka_d scanned, with no proof or a wrong one, gets no session and no message, and changes nothing for the victim', async () => {
     const harness = await server({ handshakeTimeoutMs: 300 });
@@ -134,7 +120,7 @@ describe('B17: only its owner can resume a session (real ws sockets)', () => {
     for (const attacker of wrong) attacker.ws.send('evil');
     const codes = await Promise.all(attackers.map((attacker) => within(attacker.closed, 5_000, 'attacker closed').then(({ code }) => code)));
     expect(codes).toEqual([...silent.map(() => 4408), ...wrong.map(() => 4403), 1002]);
-    await until(() => v.received.length >= 5 && v.got.length >= 5, 'the victim exchange');
+    await until(() => v.received.length >= 5 && v.got.length >= 5, 'the victim exchange', 5_000);
 
     // Each attacker got the challenge and nothing else: no hello, no data, no acknowledgement.
     for (const attacker of attackers) {
@@ -294,7 +280,7 @@ describe('B17: only its owner can resume a session (real ws sockets)', () => {
     client.on('reconnecting', ({ delayMs }) => delays.push(delayMs));
     const rejected: number[] = [];
     client.on('rejected', ({ code }) => rejected.push(code));
-    await until(() => connections === 2 && client.state === 'open', 'back after 4001');
+    await until(() => connections === 2 && client.state === 'open', 'back after 4001', 5_000);
     expect(rejected).toEqual([]);
     // Equal jitter: at least half the first ceiling (50 ms), never an immediate retry.
     expect(delays).toHaveLength(1);
