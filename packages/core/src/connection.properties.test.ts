@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { ConnectionSim } from './__tests__/connection-sim.js';
 import { connectionDeadline, connectionTransition, isTerminalClose, type ConnectionOptions, type InboundFrame } from './index.js';
+import { readAt, online, configOf } from './__tests__/slices.js';
 
 /**
  * Properties of the client connection machine over random sequences of
@@ -146,16 +147,16 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
     expect(event.delayMs).toBeLessThanOrEqual(state.config.reconnect.maxDelayMs);
   }
   // B5 while idle: the idle read deadline is armed exactly while open with the option on and no heartbeat running.
-  const idleRead = state.config.idleReadTimeoutMs !== null && state.phase === 'open' && state.session.heartbeatAt === null;
-  expect(state.readAt !== null).toBe(idleRead);
-  if (state.readAt !== null) expect(state.readAt).toBeLessThanOrEqual(state.now + (state.config.idleReadTimeoutMs ?? 0));
+  const idleRead = configOf(state).idleReadTimeoutMs !== null && state.phase === 'open' && state.session.heartbeatAt === null;
+  expect(readAt(state) !== null).toBe(idleRead);
+  if (readAt(state) !== null) expect(readAt(state)).toBeLessThanOrEqual(state.now + (configOf(state).idleReadTimeoutMs ?? 0));
   // B15: a dead-peer verdict only ever comes from a deadline (liveness or idle read) handled on time (within lateTimerMs).
   for (const late of sim.deadPeerLateness) expect(late).toBeLessThanOrEqual(state.config.session.lateTimerMs);
   // B10: offline, no reconnect delay is armed (the wait is for the network).
-  if (!state.online && state.phase === 'backoff') expect(connectionDeadline(state)).toBe(connectionDeadline({ ...state, phase: 'parked' }));
+  if (!online(state) && state.phase === 'backoff') expect(connectionDeadline(state)).toBe(connectionDeadline({ ...state, phase: 'parked' }));
   // B13: the heartbeat interval stays within [configured, bound].
   expect(state.session.config.heartbeatIntervalMs).toBeGreaterThanOrEqual(opts.heartbeatIntervalMs ?? 0);
-  expect(state.session.config.heartbeatIntervalMs).toBeLessThanOrEqual(state.config.maxHeartbeatIntervalMs);
+  expect(state.session.config.heartbeatIntervalMs).toBeLessThanOrEqual(configOf(state).maxHeartbeatIntervalMs);
 }
 
 describe('connection machine properties', () => {

@@ -17,6 +17,7 @@ import {
   type ConnectionCommand,
   type ConnectionEvent,
 } from './index.js';
+import { readAt, connectAt, unconfirmedOf } from './__tests__/slices.js';
 
 /** Example tests of the client connection machine, one or more per rule, on simulated time. */
 
@@ -33,8 +34,8 @@ describe('B10: phases and the connect timeout', () => {
     const [state, commands] = openConnection({}, 1_000, 7);
     expect(state.phase).toBe('connecting');
     expect(commands).toEqual([{ type: 'open_socket', attempt: 0, serial: 1, resume: null }]);
-    expect(state.connectAt).toBe(1_000 + CONNECTION_DEFAULTS.connectTimeoutMs);
-    expect(connectionDeadline(state)).toBe(state.connectAt);
+    expect(connectAt(state)).toBe(1_000 + CONNECTION_DEFAULTS.connectTimeoutMs);
+    expect(connectionDeadline(state)).toBe(connectAt(state));
     expect(wantsSocket(state, 1)).toBe(true);
   });
 
@@ -340,18 +341,18 @@ describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-al
 
   it('B5: while open and idle, nothing received for idleReadTimeoutMs is a dead peer: destroyed, reported, reconnected', () => {
     const sim = opened(sse, false);
-    expect(sim.state.readAt).toBe(sim.now + 2_000);
-    expect(connectionDeadline(sim.state)).toBe(sim.state.readAt);
+    expect(readAt(sim.state)).toBe(sim.now + 2_000);
+    expect(connectionDeadline(sim.state)).toBe(readAt(sim.state));
     sim.advance(1_500);
     sim.inbound('ping');
     // Anything received starts the limit again.
-    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    expect(readAt(sim.state)).toBe(sim.now + 2_000);
     sim.advance(1_999);
     expect(sim.state.phase).toBe('open');
     sim.advance(1, 0.5);
     expect(sim.socket).toBeNull();
     expect(sim.state.phase).toBe('backoff');
-    expect(sim.state.readAt).toBeNull();
+    expect(readAt(sim.state)).toBeNull();
     expect(sim.eventsOf('dead-peer')).toEqual([{ type: 'dead-peer', timeoutMs: 2_000 }]);
     expect(sim.eventsOf('close')).toEqual([{ type: 'close', code: 1006, reason: 'idle_read_timeout', willReconnect: true }]);
     expect(sim.diagnosticNames()).toContain('idle_read_timeout');
@@ -361,7 +362,7 @@ describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-al
   it('B5, S4: while busy the heartbeat rule applies instead (interval + timeout); idle again, the limit starts afresh', () => {
     const sim = opened(sse, false);
     sim.apply({ type: 'start', reason: 'api_call' });
-    expect(sim.state.readAt).toBeNull();
+    expect(readAt(sim.state)).toBeNull();
     // The stream keeps talking: no verdict for a busy 5 s, well past the idle limit.
     for (let t = 0; t < 5_000; t += 250) {
       sim.advance(250);
@@ -370,7 +371,7 @@ describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-al
     expect(sim.state.phase).toBe('open');
     expect(sim.keepalives.length).toBeGreaterThan(0);
     sim.apply({ type: 'stop', reason: 'api_call' });
-    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    expect(readAt(sim.state)).toBe(sim.now + 2_000);
     // Busy and silent: detected at the next tick plus pongTimeoutMs, long before the idle limit would be.
     sim.apply({ type: 'start', reason: 'api_call' });
     const silentFrom = sim.now;
@@ -380,8 +381,8 @@ describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-al
   });
 
   it('B7: with permitWithoutActivity the heartbeat runs while idle, so the idle limit is never armed; off by default', () => {
-    expect(opened({ ...sse, permitWithoutActivity: true }, false).state.readAt).toBeNull();
-    expect(opened(fast, false).state.readAt).toBeNull();
+    expect(readAt(opened({ ...sse, permitWithoutActivity: true }, false).state)).toBeNull();
+    expect(readAt(opened(fast, false).state)).toBeNull();
     expect(defineConnectionConfig({}).idleReadTimeoutMs).toBeNull();
   });
 
@@ -390,7 +391,7 @@ describe('B5 while idle: idleReadTimeoutMs (a transport that cannot send keep-al
     sim.stall(2_000 + 800);
     expect(sim.state.phase).toBe('open');
     expect(sim.diagnostics.filter((d) => d.name === 'heartbeat_late').map((d) => d.fields)).toEqual([{ timer: 'idle_read', late_ms: 800, missed: 0 }]);
-    expect(sim.state.readAt).toBe(sim.now + 2_000);
+    expect(readAt(sim.state)).toBe(sim.now + 2_000);
     sim.advance(2_000);
     expect(sim.eventsOf('dead-peer')).toHaveLength(1);
   });
@@ -671,7 +672,7 @@ describe('B16: idle is quiet at both ends (the client side)', () => {
     expect(out).toContainEqual({ type: 'keepalive', frame: 'ping', ack: null });
     expect(out.flatMap((command) => (command.type === 'diagnostic' ? [command.name] : []))).toContain('confirming');
     [state, out] = connectionTransition(state, { type: 'inbound', now: 420, frame: 'pong' });
-    expect(state.unconfirmed).toBe(0);
+    expect(unconfirmedOf(state).unconfirmed).toBe(0);
     // Reclaimed while idle: parked, with no unconfirmed report.
     [state, out] = connectionTransition(state, { type: 'socket_closed', now: 60_000, code: 1006, reason: '' });
     expect(state.phase).toBe('parked');
@@ -763,10 +764,10 @@ describe('B16: a write while idle is confirmed too', () => {
     expect(out.some((command) => command.type === 'keepalive')).toBe(false);
     // The answer confirms the first; the second gets its own keep-alive, whose answer confirms it.
     [state, out] = connectionTransition(state, { type: 'inbound', now: 10, frame: 'pong' });
-    expect(state.unconfirmed).toBe(1);
+    expect(unconfirmedOf(state).unconfirmed).toBe(1);
     expect(out.some((command) => command.type === 'keepalive')).toBe(true);
     [state, out] = connectionTransition(state, { type: 'inbound', now: 20, frame: 'pong' });
-    expect(state.unconfirmed).toBe(0);
+    expect(unconfirmedOf(state).unconfirmed).toBe(0);
     expect(out.some((command) => command.type === 'keepalive')).toBe(false);
     // Reclaimed while idle: nothing to report.
     [state, out] = connectionTransition(state, { type: 'socket_closed', now: 60_000, code: 1006, reason: '' });

@@ -33,9 +33,7 @@ export class KeepaliveOptionError extends RangeError {
 /** Renders a refused value for an error message without dumping large objects. */
 function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === null || value === undefined) return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
   return `an ${typeof value}`;
@@ -86,11 +84,19 @@ export function checkNumber(option: string, value: unknown, min: number, max: nu
 /**
  * Refuses option keys that are not known, so a typo such as
  * `heartbeatIntervalMS` fails loudly instead of silently using a default.
+ * The expectation ends with `did you mean "heartbeatIntervalMs"?` naming the
+ * first known key at most two edits away, case ignored (Levenshtein distance
+ * <= 2: `heartbeatInterval`, missing its `Ms`, is close too). The regular
+ * expression reads the known key, a line break, then the given key: three runs
+ * that match case-insensitively around at most two one-character edits. The
+ * known key comes first so that backtracking is bounded by its length, not by
+ * the given key's; a key with a line break matches nothing.
  */
 export function checkKnownKeys(options: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new KeepaliveOptionError(key, (options as Record<string, unknown>)[key], `a known ${what} option: ${known.join(', ')}`);
+      const hint = known.find((name) => /^(.*).?(.*).?(.*)\n\1.?\2.?\3$/i.test(name + '\n' + key));
+      throw new KeepaliveOptionError(key, (options as Record<string, unknown>)[key], `a known ${what} option: ${known.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`);
     }
   }
 }

@@ -146,7 +146,6 @@ export {
   type CodecMode,
   type ConnectionCommand,
   type ConnectionConfig,
-  type ConnectionDraft,
   type ConnectionEvent,
   type ConnectionOptions,
   type ConnectionPhase,
@@ -160,6 +159,24 @@ export {
   type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
+export {
+  KERNEL_DEFAULTS,
+  KERNEL_OPTION_KEYS,
+  TIMER,
+  connect,
+  defineKernelConfig,
+  heldMessages,
+  layerState,
+  type KernelConfig,
+  type KernelOptions,
+  type KernelTimer,
+} from './kernel.js';
+export type { Host, Layer } from './layer.js';
+export { idleReadLayer, type IdleReadState } from './idle-read.js';
+export { lazyParkLayer, type LazyParkState } from './lazy-park.js';
+export { lifecycleLayer, type LifecycleState } from './lifecycle.js';
+export { slowDownLayer, type SlowDownState } from './slow-down.js';
+export { unconfirmedLayer, type UnconfirmedState } from './unconfirmed.js';
 export {
   DELIVERY_DEFAULTS,
   DELIVERY_DIAGNOSTICS,

@@ -13,6 +13,7 @@ import {
   type ConnectionEvent,
   type ConnectionState,
 } from './index.js';
+import { resumeOf } from './__tests__/slices.js';
 
 /**
  * The client end of B17 (a session belongs to whoever holds its secret): the secret arrives in the hello that made
@@ -62,7 +63,7 @@ describe('B17: the client proves its session in-band', () => {
     // Not the session yet: still reading only hellos, nothing numbered is written.
     expect(of(challenged, 'codec')).toEqual([]);
     expect(of(challenged, 'transmit')).toEqual([]);
-    expect(d.state.resume?.phase).toBe('waiting');
+    expect(resumeOf(d.state)?.phase).toBe('waiting');
     const resumed = d.step({ type: 'hello', hello: { status: 'resumed', session: 'abc', delivered: 0 } });
     expect(of(resumed, 'codec')).toEqual([{ type: 'codec', mode: 'wire' }]);
     expect(of(resumed, 'event').map((c) => c.event)).toContainEqual({ type: 'session', status: 'resumed', retransmitted: 0 });
@@ -77,7 +78,7 @@ describe('B17: the client proves its session in-band', () => {
     for (const frame of ['ping', 'pong', 'heartbeat'] as const) {
       const out = d.step({ type: 'inbound', frame });
       expect(of(out, 'diagnostic').map((c) => c.name)).not.toContain('resume_unsupported');
-      expect(d.state.resume?.phase).toBe('waiting');
+      expect(resumeOf(d.state)?.phase).toBe('waiting');
     }
     const hello = d.step({ type: 'hello', hello: { status: 'new', session: 'abc', secret: SECRET, delivered: 0 } });
     expect(of(hello, 'event').map((c) => c.event)).toContainEqual({ type: 'session', status: 'new', retransmitted: 0 });
@@ -86,7 +87,7 @@ describe('B17: the client proves its session in-band', () => {
     plain.step({ type: 'socket_opened', canPing: true });
     const out = plain.step({ type: 'inbound', frame: 'data' });
     expect(of(out, 'diagnostic').map((c) => c.name)).toContain('resume_unsupported');
-    expect(plain.state.resume?.phase).toBe('unsupported');
+    expect(resumeOf(plain.state)?.phase).toBe('unsupported');
   });
 
   it('B17: no verdict within helloTimeoutMs after the proof (a slow admit hook or store) gives that connection up and reconnects, still resuming; it never falls back to plain delivery', () => {

@@ -22,6 +22,7 @@ import {
   type ConnectionCommand,
   type ConnectionUserEvent,
 } from './index.js';
+import { resumeOf, unconfirmedOf } from './__tests__/slices.js';
 
 /**
  * The resumable session's client end (spec B14) as the connection machine composes it, and wire format v2: examples,
@@ -115,7 +116,7 @@ describe('B14: the resumable session, client end', () => {
     // The server's acknowledgement rides on its ping; the client releases what it has.
     [state, out] = connectionTransition(state, { type: 'inbound', now: 5, frame: 'ping', ack: 2 });
     expect(out).toContainEqual({ type: 'release', through: 2 });
-    expect(state.resume?.delivery.unacked).toEqual([]);
+    expect(resumeOf(state)?.delivery.unacked).toEqual([]);
   });
 
   it('B14: the acknowledgement of what the client delivered rides on its next ping, or goes alone after ackDelayMs', () => {
@@ -194,17 +195,17 @@ describe('B14: the resumable session, client end', () => {
       const sim = new ConnectionSim({ resume: resumable({ helloTimeoutMs: 300 }) });
       sim.open();
       expect(sim.send(3)).toBe('enqueue');
-      expect(sim.state.resume?.delivery.unacked).toEqual([3]);
+      expect(resumeOf(sim.state)?.delivery.unacked).toEqual([3]);
       const out: ConnectionCommand[] = [];
       if (trigger === 'first-frame') out.push(...sim.apply({ type: 'inbound', frame: 'data' }));
       else {
         sim.advance(299);
-        expect(sim.state.resume?.phase).toBe('waiting');
+        expect(resumeOf(sim.state)?.phase).toBe('waiting');
         const before = sim.events.length;
         sim.advance(1);
         out.push({ type: 'event', event: sim.events[before] as ConnectionUserEvent });
       }
-      expect(sim.state.resume?.phase).toBe('unsupported');
+      expect(resumeOf(sim.state)?.phase).toBe('unsupported');
       // What was sent while waiting went to the plain queue (`requeue`) and out plainly (`flush`).
       expect(out.some((command) => command.type === 'event')).toBe(true);
       expect(sim.written).toEqual([1]);
@@ -223,7 +224,7 @@ describe('B14: the resumable session, client end', () => {
       sim.closeSocket();
       sim.advance(1_000);
       expect(sim.socketsOpened).toHaveLength(trigger === 'timeout' ? 3 : 2);
-      expect(sim.state.resume?.phase).toBe('unsupported');
+      expect(resumeOf(sim.state)?.phase).toBe('unsupported');
     }
   });
 
@@ -244,7 +245,7 @@ describe('B14: the resumable session, client end', () => {
     for (let i = 0; i < 2; i++) [state] = connectionTransition(state, { type: 'send', now: i, bytes: 1, writable: false });
     [state, out] = connectionTransition(state, { type: 'send', now: 3, bytes: 1, writable: false });
     expect(out).toContainEqual({ type: 'refuse', reason: 'messages' });
-    expect(state.resume?.delivery.unacked).toHaveLength(2);
+    expect(resumeOf(state)?.delivery.unacked).toHaveLength(2);
   });
 
   it('B14: closed for good, what the server has not acknowledged is handed back; a completed close handshake proves receipt', () => {
@@ -285,9 +286,9 @@ describe('B14: without a resumable session, nothing written is lost silently', (
     }
     // 100 + 100 + 100 is over 250: the oldest goes; then 300 alone is over 250: every copy goes, itself included.
     expect(forgotten).toEqual([1, 3]);
-    expect([state.unconfirmed, state.unconfirmedCopies, state.copyBytes]).toEqual([4, 0, 0]);
+    expect([unconfirmedOf(state).unconfirmed, unconfirmedOf(state).copies.length, unconfirmedOf(state).copyBytes]).toEqual([4, 0, 0]);
     [state, out] = connectionTransition(state, { type: 'send', now: 2, bytes: 50, writable: true });
-    expect([state.unconfirmedCopies, state.copyBytes]).toEqual([1, 50]);
+    expect([unconfirmedOf(state).copies.length, unconfirmedOf(state).copyBytes]).toEqual([1, 50]);
     [state, out] = connectionTransition(state, { type: 'socket_closed', now: 9, code: 1006, reason: '' });
     expect(eventsOf(commandsOf(out, 'event').map((c) => c.event), 'unconfirmed')).toEqual([{ type: 'unconfirmed', messages: 5, copies: 1 }]);
   });
@@ -301,7 +302,7 @@ describe('B14: without a resumable session, nothing written is lost silently', (
     sim.advance(100); // a ping goes out after both
     sim.send();
     sim.inbound('pong'); // answers the ping: the first two are confirmed
-    expect([sim.state.unconfirmed, sim.state.unconfirmedCopies]).toEqual([1, 1]);
+    expect([unconfirmedOf(sim.state).unconfirmed, unconfirmedOf(sim.state).copies.length]).toEqual([1, 1]);
     sim.closeSocket();
     expect(eventsOf(sim.events, 'unconfirmed')).toEqual([{ type: 'unconfirmed', messages: 1, copies: 1 }]);
     expect(sim.diagnosticNames()).toContain('unconfirmed');

@@ -151,7 +151,7 @@ export function resumeRequest(state: ResumeState): Omit<ResumeRequest, 'pings'> 
  */
 export function isResumeLayer(value: unknown): value is ResumeLayer {
   const layer = value as Partial<ResumeLayer> | null;
-  return typeof layer === 'object' && layer !== null && Object.isFrozen(layer) && typeof layer.step === 'function' && typeof layer.config === 'object';
+  return typeof layer === 'object' && layer !== null && Object.isFrozen(layer) && layer.name === 'resume' && typeof layer.wire === 'object' && typeof layer.config === 'object';
 }
 
 /** Whether accepted messages go through the resumable session (else the plain queue). */

@@ -1092,6 +1092,14 @@ describe('option validation (B1)', () => {
     expect((error as Error).message).toContain(`Invalid option ${option}`);
   });
 
+  it('B1: an unknown option close to a known one is refused with "did you mean", nested ones by path', () => {
+    expect(() => createKeepaliveClient(url, { heartbeatIntervalMS: 1 } as never)).toThrow(
+      /^Invalid option heartbeatIntervalMS: 1 \(expected a known client option: .*, signal; did you mean "heartbeatIntervalMs"\?\)$/,
+    );
+    expect(() => createKeepaliveClient(url, { reconnect: { maxDelay: 1 } } as never)).toThrow(/^Invalid option reconnect\.maxDelay: 1 \(expected .*; did you mean "maxDelayMs"\?\)$/);
+    expect(() => createKeepaliveClient(url, { banana: 1 } as never)).toThrow(/^Invalid option banana: 1 \(expected a known client option: [^;]*\)$/);
+  });
+
   it('B1, B14: resume takes a layer, resumable(): what was accepted before says what to pass instead', () => {
     for (const resume of [true, { helloTimeoutMs: 1_000 }]) {
       expect(() => createKeepaliveClient(url, { resume } as never)).toThrow(/Invalid option resume: .*\(expected false, or resumable\(\) or resumable\(options\)/);

@@ -1,6 +1,8 @@
 import {
   CLOSE_CODES,
+  heldMessages,
   isResuming,
+  layerState,
   wantsSocket,
   type CodecMode,
   type ConnectionEvent,
@@ -121,13 +123,13 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
   }
 
   get queuedMessages(): number {
-    const { resume, queuedMessages } = this.machine;
-    return queuedMessages + (isResuming(resume) ? resume.delivery.unacked.length : 0);
+    return heldMessages(this.machine);
   }
 
   /** The refusal of a full queue, or (with `resume`) of a full replay buffer, with its bounds and counts. */
   private queueFull(limit: 'messages' | 'bytes', bytes: number): QueueFullError {
-    const { config, resume, queuedMessages, queuedBytes } = this.machine;
+    const { config, queuedMessages, queuedBytes } = this.machine;
+    const resume = layerState(this.machine, this.options.config.resume)?.resume ?? null;
     if (!isResuming(resume)) return new QueueFullError(limit, config.maxQueuedMessages, config.maxQueuedBytes, queuedMessages, queuedBytes, bytes);
     const { delivery } = resume;
     return new QueueFullError(limit, delivery.config.maxUnackedMessages, delivery.config.maxUnackedBytes, delivery.unacked.length, delivery.unackedBytes, bytes, 'replay');

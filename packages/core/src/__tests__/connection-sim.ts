@@ -11,6 +11,7 @@ import {
   type Diagnostic,
   type InboundFrame,
 } from '../index.js';
+import { readAt } from './slices.js';
 
 /** A socket of the simulated driver. */
 export interface SimSocket {
@@ -71,10 +72,10 @@ export class ConnectionSim {
       if (event.type === 'close') this.closeRequested = true;
       const out: ConnectionCommand[] = [];
       const livenessAt = this.state.session.livenessAt;
-      const readAt = this.state.readAt;
+      const readDue = readAt(this.state);
       this.state = connectionStep(this.state, event, out);
       // The deadline that gave the verdict: the idle read timeout's, or the liveness deadline's.
-      const fired = out.some((command) => command.type === 'diagnostic' && command.name === 'idle_read_timeout') ? readAt : livenessAt;
+      const fired = out.some((command) => command.type === 'diagnostic' && command.name === 'idle_read_timeout') ? readDue : livenessAt;
       if (fired !== null && out.some((command) => command.type === 'event' && command.event.type === 'dead-peer')) this.deadPeerLateness.push(this.now - fired);
       this.execute(out);
       all.push(...out);

@@ -1,0 +1,1075 @@
+import { CLOSE_CODES, NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
+import { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+import { pollTimeout } from './deadlines.js';
+import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, nestedOptions, optionOr } from './errors.js';
+import { answerHeartbeat } from './heartbeat.js';
+import type { Host, Layer } from './layer.js';
+import { readPingFloodReason } from './ping-policy.js';
+import { createReconnectState, defineReconnectConfig, reconnectStep, type ReconnectCommand, type ReconnectConfig, type ReconnectEvent, type ReconnectOptions, type ReconnectState } from './reconnect.js';
+import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
+import type { NegotiatedStatus } from './resume.js';
+import type { Hello } from './wire.js';
+
+/**
+ * The client connection's kernel (B5, B6, B10–B12, B15): one pure machine per connection, in the shape of
+ * quinn-proto's `Connection`. Events in (socket facts, timeouts, sends, work starting and stopping, a close request),
+ * the next state and an ordered list of commands out. It executes nothing (like XState's `transition`).
+ *
+ * The kernel holds what every client needs: the phases, the connect and close-handshake timeouts (its timer table,
+ * {@link TIMER}), attempts and backoff with jitter (the reconnect machine), keep-alives while busy and the dead-peer
+ * rule (the session machine), the heartbeat-answer rule, queue accounting (counts and bytes; payloads stay in the
+ * driver) and the close-code policy. Every further rule is a {@link Layer} in its own file, given in the config and
+ * called at fixed points of a step: `lazy-park.ts`, `idle-read.ts`, `lifecycle.ts`, `slow-down.ts`,
+ * `unconfirmed.ts`, `resume-layer.ts`. `connection.ts` composes the default client from all of them.
+ *
+ * Phases (B10), exactly one at a time (`phase-table.test.ts` checks this table against the machine):
+ *
+ * | phase | socket | what is armed | leaves on |
+ * | --- | --- | --- | --- |
+ * | `connecting` | one, not open yet | connect timeout | `socket_opened` → `open`; `socket_closed` or the connect timeout → `backoff`, `parked` or `closed`; `close` → `closed` |
+ * | `open` | one, open | session timers (heartbeat while busy, liveness), layers' timers | a loss (`socket_closed`, dead peer, a layer's timeout) → `backoff`, `parked` or `closed`; `close` → `closing` (`closed` when immediate) |
+ * | `backoff` | none | reconnect delay (unless a layer holds it: offline) | delay over or back online → `connecting` (or `parked`); `close` → `closed` |
+ * | `parked` | none | nothing | work starts or a send → `connecting`; `close` → `closed` |
+ * | `closing` | one, closing | close-handshake timeout | `socket_closed` or the timeout → `closed` |
+ * | `closed` | none | nothing | never |
+ *
+ * A driver runs it with one timer at {@link connectionDeadline} and delivers `{ type: 'timeout', now }` when it
+ * passes.
+ */
+
+/** The kernel's own options: the session's (heartbeat, liveness, ...) and the connection's. Every field is optional. */
+export interface KernelOptions extends SessionOptions {
+  /** Proof-of-life timeout after each keep-alive (B5); `null` turns the kill rule off. Default 10 000 ms. */
+  readonly pongTimeoutMs?: number | null | undefined;
+  /** An attempt that has not opened within this long is abandoned and counts as failed (B10). Default 10 000 ms. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** How long a deliberate close waits for the close handshake before destroying the socket. Default 5 000 ms. */
+  readonly closeTimeoutMs?: number | undefined;
+  /** Reconnect policy (B6, B11). Default: 500 ms initial, ×2, capped at 30 s, reset after 60 s up, never gives up. */
+  readonly reconnect?: ReconnectOptions | undefined;
+  /** How many messages may wait in the queue while not open. Default 1 000. */
+  readonly maxQueuedMessages?: number | undefined;
+  /** How many bytes may wait in the queue while not open. Default 1 MiB. */
+  readonly maxQueuedBytes?: number | undefined;
+  /**
+   * Close codes that mean "do not retry as is" (B12): such a close ends in a `rejected` event and the `closed`
+   * phase. Default {@link TERMINAL_CLOSE_CODES}. A 1008 close whose reason is `ping_flood` is never terminal (B13).
+   */
+  readonly terminalCloseCodes?: readonly number[] | undefined;
+}
+
+/** The kernel's validated, frozen options, and the layers it runs, in order. */
+export interface KernelConfig {
+  readonly session: SessionConfig;
+  readonly reconnect: ReconnectConfig;
+  readonly connectTimeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly maxQueuedMessages: number;
+  readonly maxQueuedBytes: number;
+  readonly terminalCloseCodes: readonly number[];
+  /** The layers, in the order their hooks run. */
+  readonly layers: readonly Layer[];
+}
+
+/**
+ * The close codes that end a client by default (B12): 1002 protocol error, 1003 unsupported data, 1007 invalid
+ * payload, 1008 policy violation (except a ping flood), 1010 a required extension missing, and 4401 / 4403, the usual
+ * application codes for "unauthorized" and "forbidden" (a server refuses a resume it cannot admit with 4403). 4001
+ * (the session was resumed by another connection that proved its secret) is not terminal: this client still holds
+ * the secret and comes back, backing off (B17), like 1013 (try again later).
+ */
+export const TERMINAL_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1002, 1003, 1007, 1008, 1010, 4401, 4403]);
+
+/**
+ * Close codes that say "not now" (1013 try again later, 4001 resumed elsewhere): the reconnect waits at least half
+ * of the backoff's ceiling (equal jitter instead of full jitter), so a refused client backs off instead of retrying
+ * at once (B17).
+ */
+export const BACK_OFF_CLOSE_CODES: readonly number[] = /* @__PURE__ */ Object.freeze([1013, 4001]);
+
+/** The kernel's defaults, besides the session's ({@link SESSION_DEFAULTS}) and the reconnect policy's. */
+export const KERNEL_DEFAULTS = /* @__PURE__ */ Object.freeze({
+  pongTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  closeTimeoutMs: 5_000,
+  maxQueuedMessages: 1_000,
+  maxQueuedBytes: 1_048_576,
+} as const);
+
+const SESSION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(SESSION_DEFAULTS));
+
+/** The names of the kernel's options (the session's and its own). */
+export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze([
+  ...SESSION_KEYS,
+  'connectTimeoutMs',
+  'closeTimeoutMs',
+  'reconnect',
+  'maxQueuedMessages',
+  'maxQueuedBytes',
+  'terminalCloseCodes',
+]);
+
+/**
+ * Validates the kernel's options once (B1) and returns a frozen config that runs `layers`. Throws
+ * {@link KeepaliveOptionError} naming the option (nested ones by path, such as `reconnect.maxDelayMs`) and the value;
+ * an unknown key is refused (with the nearest known one).
+ */
+export function defineKernelConfig(options: KernelOptions = {}, layers: readonly Layer[] = []): KernelConfig {
+  const given: unknown = options;
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of connection options');
+  checkKnownKeys(options, KERNEL_OPTION_KEYS, 'connection');
+  const sessionOptions: Record<string, unknown> = {};
+  for (const key of SESSION_KEYS) sessionOptions[key] = optionOr(options, key, undefined);
+  sessionOptions.pongTimeoutMs = optionOr(options, 'pongTimeoutMs', KERNEL_DEFAULTS.pongTimeoutMs);
+  return Object.freeze({
+    session: defineSessionConfig(sessionOptions),
+    reconnect: nestedOptions('reconnect', options.reconnect, defineReconnectConfig),
+    connectTimeoutMs: checkDuration('connectTimeoutMs', optionOr(options, 'connectTimeoutMs', KERNEL_DEFAULTS.connectTimeoutMs)),
+    closeTimeoutMs: checkDuration('closeTimeoutMs', optionOr(options, 'closeTimeoutMs', KERNEL_DEFAULTS.closeTimeoutMs)),
+    maxQueuedMessages: checkInteger('maxQueuedMessages', optionOr(options, 'maxQueuedMessages', KERNEL_DEFAULTS.maxQueuedMessages), 0, 10_000_000),
+    maxQueuedBytes: checkInteger('maxQueuedBytes', optionOr(options, 'maxQueuedBytes', KERNEL_DEFAULTS.maxQueuedBytes), 0, Number.MAX_SAFE_INTEGER),
+    terminalCloseCodes: checkCloseCodes(optionOr(options, 'terminalCloseCodes', TERMINAL_CLOSE_CODES)),
+    layers: Object.freeze([...layers]),
+  });
+}
+
+function checkCloseCodes(value: unknown): readonly number[] {
+  const valid = Array.isArray(value) && value.every((code) => Number.isInteger(code) && code >= 1000 && code <= 4999);
+  if (!valid) throw new KeepaliveOptionError('terminalCloseCodes', value, 'an array of close codes, integers in [1000, 4999]');
+  return Object.freeze([...(value as number[])]);
+}
+
+/** Where a client connection is (B10). See the table in this module's documentation. */
+export type ConnectionPhase = 'connecting' | 'open' | 'backoff' | 'parked' | 'closing' | 'closed';
+
+/**
+ * Why a connection closed for good: `close` asked for it (`closed`, or `aborted` for an abort signal),
+ * `reconnect.maxAttempts` consecutive attempts failed to open (`exhausted`, B11), or the peer closed with a terminal
+ * code (`rejected`, B12).
+ */
+export type ConnectionCloseCause = 'closed' | 'aborted' | 'exhausted' | 'rejected';
+
+/** A session's shutdown report (S9): what was in flight when it ended, with counts, reason names and durations only (S10). */
+export interface ShutdownReport {
+  readonly total: number;
+  readonly active: Readonly<Record<string, number>>;
+  /** Age of the oldest activity in flight, from when the total last went 0 → 1; `null` when idle. */
+  readonly oldestActivityMs: number | null;
+  readonly keepalivesSent: number;
+}
+
+/** The code and reason of a close, as the socket reported it. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The kernel's timers, indexes into {@link ConnectionState.timers} (quinn-proto's `TimerTable`). */
+export const TIMER = /* @__PURE__ */ Object.freeze({
+  /** The connect timeout, while `connecting`. */
+  connect: 0,
+  /** The close-handshake timeout, while `closing`. */
+  close: 1,
+} as const);
+
+/** A kernel timer's index (see {@link TIMER}). */
+export type KernelTimer = (typeof TIMER)[keyof typeof TIMER];
+
+/**
+ * The state of a client connection: plain data (but for `config.layers`, one object shared by every state of the
+ * connection). Never mutate it; every step returns a new object when anything changed.
+ */
+export interface ConnectionState {
+  readonly config: KernelConfig;
+  /** Monotonic time of the last event. */
+  readonly now: number;
+  readonly phase: ConnectionPhase;
+  /** The attempt the current or next socket belongs to: 0 on demand (first connect, unpark), then counting failures (B11). */
+  readonly attempt: number;
+  /** Sockets asked for so far; the `serial` of the latest `open_socket`. */
+  readonly sockets: number;
+  /** The composed session machine: work in flight, heartbeat, liveness (its `config` carries the current heartbeat interval). */
+  readonly session: SessionState;
+  /** The composed reconnect machine: attempts, backoff level, jitter seed, the reconnect deadline. */
+  readonly backoff: ReconnectState;
+  /** The kernel's timer table, indexed by {@link TIMER}: each a deadline or `null`. */
+  readonly timers: readonly (number | null)[];
+  /** The least delay before a reconnect that the peer asked for (a `retry_after` event), or `null`. */
+  readonly retryAfterMs: number | null;
+  /** Whether keep-alives on the open socket are protocol pings (else heartbeat messages). */
+  readonly canPing: boolean;
+  /** Heartbeat messages sent on the open socket and not answered yet. */
+  readonly heartbeatsOwed: number;
+  /** Messages waiting in the driver's queue. */
+  readonly queuedMessages: number;
+  /** Bytes waiting in the driver's queue. */
+  readonly queuedBytes: number;
+  /** The last loss, reported when a backoff delay ends in a park. */
+  readonly lastLoss: CloseInfo;
+  /** When the connection parked, or `null` while not parked. */
+  readonly parkedAt: number | null;
+  /** Why it is closing or closed, or `null` before. */
+  readonly cause: ConnectionCloseCause | null;
+  /** The code and reason of a requested close (sent in the close frame). */
+  readonly closeRequest: CloseInfo | null;
+  /** Each layer's slice, in the order of `config.layers` (read one with {@link layerState}). */
+  readonly layers: readonly object[];
+}
+
+/**
+ * What the peer sent, as the driver classified it: application `data`, a protocol `pong` or `ping`, a `heartbeat`
+ * message, and on a resumed connection an `ack` on its own or an `invalid` control frame (a protocol error).
+ */
+export type InboundFrame = 'data' | 'pong' | 'ping' | 'heartbeat' | 'ack' | 'invalid';
+
+/**
+ * What a socket asks for in its URL: the session to resume (`null`: a new one). The id is public; the client proves
+ * the session's secret in-band when the server challenges it (B17).
+ */
+export interface ResumeTicket {
+  readonly session: string | null;
+}
+
+/** The work events a connection takes from its activity: the session machine's `start`, `stop`, `release` and `signal`. */
+export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start' | 'stop' | 'release' | 'signal' }>;
+
+/**
+ * Everything that can happen to a client connection. Time arrives as monotonic `now`; randomness for the jitter as
+ * `random` in [0, 1) on the events that may start a backoff (else the seeded generator draws).
+ *
+ * - `socket_opened`: the current socket opened; `canPing` says whether it has protocol pings.
+ * - `socket_closed`: the current socket closed (or failed to open) with `code` and `reason`.
+ * - `inbound`: the open socket received a frame (any frame is proof of life); `ack` is the acknowledgement it
+ *   carried (a ping's payload, a resumed connection's heartbeat or ack), if any.
+ * - `hello`: the server's hello (wire format v2) arrived on the open socket (the resume layer's).
+ * - `retry_after`: the peer asked for at least `delayMs` before any later reconnect (an SSE stream's `retry:`
+ *   field); each backoff delay is then that floor plus the jittered backoff, capped at `reconnect.maxDelayMs`.
+ *   `null` forgets it.
+ * - `timeout`: fire everything due at `now` (quinn's `handle_timeout`).
+ * - `send`: the application sends a message of `bytes` bytes; `writable` is whether the socket can take it now.
+ * - `dequeued`: the driver wrote `messages` queued messages (`bytes` bytes) after a `flush`.
+ * - `network`, `visibility`: the platform's network and page lifecycle (the lifecycle layer's).
+ * - `start` / `stop` / `release` / `signal`: work on the activity (session events).
+ * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal; `immediate`
+ *   skips the close handshake, for a process that is exiting).
+ */
+export type ConnectionEvent =
+  | { readonly type: 'socket_opened'; readonly now: number; readonly canPing: boolean }
+  | { readonly type: 'socket_closed'; readonly now: number; readonly code: number; readonly reason: string; readonly random?: number | undefined }
+  | { readonly type: 'inbound'; readonly now: number; readonly frame: InboundFrame; readonly ack?: number | undefined }
+  | { readonly type: 'hello'; readonly now: number; readonly hello: Hello }
+  | { readonly type: 'retry_after'; readonly now: number; readonly delayMs: number | null }
+  | { readonly type: 'timeout'; readonly now: number; readonly random?: number | undefined; readonly sendKeepalives?: boolean | undefined }
+  | { readonly type: 'send'; readonly now: number; readonly bytes: number; readonly writable: boolean }
+  | { readonly type: 'dequeued'; readonly now: number; readonly messages: number; readonly bytes: number }
+  | { readonly type: 'network'; readonly now: number; readonly online: boolean }
+  | { readonly type: 'visibility'; readonly now: number; readonly visible: boolean }
+  | ConnectionWorkEvent
+  | {
+      readonly type: 'close';
+      readonly now: number;
+      readonly code: number;
+      readonly reason: string;
+      readonly cause?: 'closed' | 'aborted' | undefined;
+      /** Destroy the socket and close for good at once, without the close handshake (process exit). */
+      readonly immediate?: boolean | undefined;
+      /**
+       * With `immediate`: leave the socket to the platform, which ends it itself (a browser page going away closes
+       * its sockets with 1001, which a page cannot send), instead of destroying it.
+       */
+      readonly abandon?: boolean | undefined;
+    };
+
+/**
+ * The user events a connection reports, as data (the driver emits them after the step; no control flow reads a
+ * diagnostic):
+ *
+ * - `open` `{attempt}`: a socket opened (attempt 0: on demand);
+ * - `close` `{code, reason, willReconnect}`: an open socket closed; `willReconnect` says whether a backoff follows;
+ * - `reconnecting` `{attempt, delayMs}`: attempt `attempt` starts in `delayMs`;
+ * - `idle` `{code, reason}`: lazy and idle: parked until work comes back (lazy-park layer);
+ * - `dead-peer` `{timeoutMs}`: no proof of life in time; the socket is destroyed (B5);
+ * - `slowed` `{heartbeatIntervalMs, previousIntervalMs}`: closed for a ping flood, the interval grew (B13);
+ * - `rejected` `{code, reason}`: closed with a terminal code (B12);
+ * - `closed` `{cause, code, reason, report, written}`: closed for good; `report` is the session's shutdown report (S9);
+ * - `session` `{status, retransmitted}`: how the resumable session came up on a connection (`new`, `resumed`,
+ *   `forgotten`, or `unsupported`: the server does not speak it, and the client falls back for good);
+ * - `forgotten` `{messages}`: the server did not know the session: the `messages` written to it and not acknowledged
+ *   are handed back (`hand_back` before this event); those never written go on in the new session (B14);
+ * - `unconfirmed` `{messages, copies}`: without a resumable session, a connection was lost with `messages` written
+ *   since the peer last proved it had them; the driver hands back its `copies` of the newest (B14).
+ */
+export type ConnectionUserEvent =
+  | { readonly type: 'open'; readonly attempt: number }
+  | { readonly type: 'close'; readonly code: number; readonly reason: string; readonly willReconnect: boolean }
+  | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
+  | { readonly type: 'idle'; readonly code: number; readonly reason: string }
+  | { readonly type: 'dead-peer'; readonly timeoutMs: number }
+  | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
+  | { readonly type: 'rejected'; readonly code: number; readonly reason: string }
+  | { readonly type: 'closed'; readonly cause: ConnectionCloseCause; readonly code: number; readonly reason: string; readonly report: ShutdownReport; readonly written: number }
+  | { readonly type: 'session'; readonly status: NegotiatedStatus; readonly retransmitted: number }
+  | { readonly type: 'forgotten'; readonly messages: number }
+  | { readonly type: 'unconfirmed'; readonly messages: number; readonly copies: number };
+
+/**
+ * How a client's driver reads (and writes) text frames: `plain`, `hello` (only a hello is a control frame: the
+ * server's first frame decides whether it speaks the wire format), `wire` (control frames, escaped application text).
+ */
+export type CodecMode = 'plain' | 'hello' | 'wire';
+
+/**
+ * What a connection asks its driver to do, in order:
+ *
+ * - `open_socket` `{attempt, serial, resume}`: create a socket (call the target); events of older serials are stale;
+ *   `resume` is what its URL asks for (wire format v2), or `null`;
+ * - `codec` `{mode}`: how to read (and write) text frames from now on (resume layer);
+ * - `close_socket` `{code, reason}`: start the close handshake;
+ * - `destroy_socket`: destroy the socket at once, without a handshake, and forget it;
+ * - `abandon_socket`: forget the socket without closing it: the platform ends it (a page going away);
+ * - `keepalive` `{frame, ack}`: send a protocol ping or the heartbeat message, carrying the acknowledgement `ack`
+ *   (`null`: none);
+ * - `reply_heartbeat` `{ack}`: answer the peer's own heartbeat message in kind;
+ * - `write`: write the message of this `send` to the socket now;
+ * - `enqueue`: keep a copy of the message of this `send` at the back of the queue;
+ * - `refuse` `{reason}`: refuse the message of this `send` (`closed`, or the queue's `messages` or `bytes` bound);
+ * - `flush`: write the queued messages in order while the socket takes them, then report `dequeued`;
+ * - `drain`: take every queued message out, to hand back with the `closed` event;
+ * - `forget_copies` `{copies}`: drop the oldest `copies` copies of written messages (unconfirmed layer);
+ * - `deliver` / `duplicate`: hand the inbound data frame of this event to the application, or drop it (delivered before);
+ * - resumable session (resume layer): `number` `{seq}`, `transmit` `{seq}`, `release` `{through}`, `send_ack`
+ *   `{through}`, `send_proof` `{secret, delivered}`, `hand_back` `{from, to}`, `renumber` `{from, to}`, `requeue`
+ *   (see `resume-layer.ts`);
+ * - `event`: a user event;
+ * - `diagnostic`: a diagnostic (counts, codes, durations only: S10).
+ */
+export type ConnectionCommand =
+  | { readonly type: 'open_socket'; readonly attempt: number; readonly serial: number; readonly resume: ResumeTicket | null }
+  | { readonly type: 'codec'; readonly mode: CodecMode }
+  | { readonly type: 'close_socket'; readonly code: number; readonly reason: string }
+  | { readonly type: 'destroy_socket' }
+  | { readonly type: 'abandon_socket' }
+  | { readonly type: 'keepalive'; readonly frame: 'ping' | 'heartbeat'; readonly ack: number | null }
+  | { readonly type: 'reply_heartbeat'; readonly ack: number | null }
+  | { readonly type: 'write' }
+  | { readonly type: 'enqueue' }
+  | { readonly type: 'refuse'; readonly reason: 'closed' | 'messages' | 'bytes' }
+  | { readonly type: 'flush' }
+  | { readonly type: 'drain' }
+  | { readonly type: 'forget_copies'; readonly copies: number }
+  | { readonly type: 'deliver' }
+  | { readonly type: 'duplicate' }
+  | { readonly type: 'number'; readonly seq: number }
+  | { readonly type: 'transmit'; readonly seq: number }
+  | { readonly type: 'release'; readonly through: number }
+  | { readonly type: 'send_ack'; readonly through: number }
+  | { readonly type: 'send_proof'; readonly secret: string; readonly delivered: number }
+  | { readonly type: 'hand_back'; readonly from: number; readonly to: number }
+  | { readonly type: 'renumber'; readonly from: number; readonly to: number }
+  | { readonly type: 'requeue' }
+  | { readonly type: 'event'; readonly event: ConnectionUserEvent }
+  | Diagnostic;
+
+/**
+ * Diagnostics of the connection, besides those of its session and reconnect machines (all counts, codes and
+ * durations: S10). The kernel's, then the layers':
+ *
+ * | name | level | fields | from |
+ * | --- | --- | --- | --- |
+ * | `connect_failed` | warn | `attempt` | kernel |
+ * | `connect_timeout` | warn | `attempt`, `timeout_ms` | kernel |
+ * | `connection_lost` | info | `code` | kernel |
+ * | `close_timeout` | warn | `timeout_ms` | kernel |
+ * | `rejected` | warn | `code` | kernel |
+ * | `queue_flushed` | info | `messages` | kernel |
+ * | `undelivered` | warn | `messages` | kernel, resume |
+ * | `protocol_error` | warn | `frame` (an invalid control frame, or a hello nobody asked for) | kernel, resume |
+ * | `client_closed` | info | `cause`, `code` | kernel |
+ * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` | kernel |
+ * | `parked` / `unparked` | info | `code` / `trigger`, `parked_ms` | kernel, when the lazy-park layer parks |
+ * | `idle_read_timeout` | warn | `timeout_ms` | idle-read |
+ * | `offline` / `online` | info | `phase` | lifecycle |
+ * | `liveness_check` | debug | `trigger` (`visible`, `online`, `offline`) | lifecycle |
+ * | `keepalive_slowed` | warn | `from_ms`, `to_ms` (closed for a ping flood: B13) | slow-down |
+ * | `ping_flood_at_bound` | warn | `interval_ms` | slow-down |
+ * | `unconfirmed` | warn | `messages`, `copies` (B14) | unconfirmed |
+ * | `confirming` | debug | `messages` (B16) | unconfirmed |
+ */
+export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
+  connectFailed: 'connect_failed',
+  connectTimeout: 'connect_timeout',
+  idleReadTimeout: 'idle_read_timeout',
+  connectionLost: 'connection_lost',
+  closeTimeout: 'close_timeout',
+  parked: 'parked',
+  unparked: 'unparked',
+  rejected: 'rejected',
+  keepaliveSlowed: 'keepalive_slowed',
+  pingFloodAtBound: 'ping_flood_at_bound',
+  offline: 'offline',
+  online: 'online',
+  livenessCheck: 'liveness_check',
+  queueFlushed: 'queue_flushed',
+  undelivered: 'undelivered',
+  unconfirmed: 'unconfirmed',
+  confirming: 'confirming',
+  protocolError: 'protocol_error',
+  clientClosed: 'client_closed',
+  staleEvent: 'stale_event',
+  invalidEvent: 'invalid_event',
+  invalidTime: 'invalid_time',
+} as const);
+
+/** The result of a step: the next state and the commands to carry out, in order. */
+export type ConnectionTransition = readonly [state: ConnectionState, commands: readonly ConnectionCommand[]];
+
+const WRITE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'write' });
+const ENQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'enqueue' });
+const FLUSH: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'flush' });
+const DRAIN: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'drain' });
+const DESTROY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'destroy_socket' });
+const ABANDON: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'abandon_socket' });
+const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_heartbeat', ack: null });
+const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
+const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
+const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
+const NO_FIELDS = /* @__PURE__ */ Object.freeze({});
+const NO_LOSS: CloseInfo = /* @__PURE__ */ Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
+const NO_TIMERS: readonly (number | null)[] = /* @__PURE__ */ Object.freeze([null, null]);
+
+/**
+ * Opens a client connection (quinn's `connect`) from a config of {@link defineKernelConfig} (or of a composition
+ * such as `defineConnectionConfig`): the state in phase `connecting` with its first commands, `open_socket` for
+ * attempt 0.
+ *
+ * @param seed - seed of the jitter generator: the driver draws it from its platform's randomness (B3).
+ */
+export function connect(config: KernelConfig, now: number, seed: number): ConnectionTransition {
+  if (!Number.isFinite(now)) throw new RangeError(`Invalid start time now: ${String(now)} (expected a finite number)`);
+  const out: ConnectionCommand[] = [];
+  const backoff = reconnectStep(createReconnectState(config.reconnect, seed), { type: 'connect', now }, []);
+  const d: Draft = {
+    config,
+    now,
+    phase: 'connecting',
+    attempt: 0,
+    sockets: 0,
+    session: createSessionState(config.session, now),
+    backoff,
+    timers: [...NO_TIMERS],
+    retryAfterMs: null,
+    canPing: false,
+    heartbeatsOwed: 0,
+    queuedMessages: 0,
+    queuedBytes: 0,
+    lastLoss: NO_LOSS,
+    parkedAt: null,
+    cause: null,
+    closeRequest: null,
+    layers: config.layers.map((layer) => layer.init(now)),
+  };
+  openSocket(new Step(d, out, undefined), 0);
+  return [d, out];
+}
+
+/**
+ * The pure step `(state, event) → [next, commands]`. It executes nothing and never throws on a bad event: it warns
+ * through a diagnostic and keeps the state consistent.
+ */
+export function connectionTransition(state: ConnectionState, event: ConnectionEvent): ConnectionTransition {
+  const out: ConnectionCommand[] = [];
+  const next = connectionStep(state, event, out);
+  return [next, out.length === 0 ? NO_COMMANDS : out];
+}
+
+/** The allocation-light form of {@link connectionTransition}: appends the commands to `out` (a buffer the caller owns) and returns the next state. */
+export function connectionStep(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): ConnectionState {
+  if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+    return state;
+  }
+  const now = eventTime(state, event, out);
+  const d: Draft = { ...state, now, timers: [...state.timers], layers: state.layers.map((slice) => ({ ...slice })) };
+  const h = new Step(d, out, 'random' in event ? event.random : undefined);
+  if (!stepEvent(h, event)) return state;
+  const heard = event.type === 'inbound' || event.type === 'hello';
+  eachLayer(h, (layer, slice) => layer.settle?.(h, slice, heard));
+  return d;
+}
+
+/** Handles one event on the draft; `false` when the event changed nothing (the caller returns the old state). */
+function stepEvent(h: Step, event: ConnectionEvent): boolean {
+  const d = h.k;
+  switch (event.type) {
+    case 'socket_opened':
+      return onOpened(h, event.canPing) || stale(h, event.type);
+    case 'socket_closed':
+      return onSocketClosed(h, closeInfo(event.code, event.reason)) || stale(h, event.type);
+    case 'inbound':
+      return onInbound(h, event.frame, event.ack);
+    case 'retry_after':
+      return onRetryAfter(h, event.delayMs);
+    case 'timeout':
+      onTimeout(h, event.sendKeepalives);
+      return true;
+    case 'send':
+      onSend(h, event.bytes, event.writable);
+      return true;
+    case 'dequeued':
+      onDequeued(h, event.messages, event.bytes);
+      return true;
+    case 'start':
+    case 'stop':
+    case 'release':
+    case 'signal':
+      onWork(h, { ...event, now: d.now });
+      return true;
+    case 'close':
+      onClose(h, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), event.immediate === true, event.abandon === true);
+      return true;
+    default: {
+      // Events a layer handles (`network`, `visibility`, `hello`).
+      if (anyLayer(h, (layer, slice) => layer.event?.(h, slice, event))) return true;
+      if (event.type === 'hello') {
+        // A hello that no layer asked for (resume is off): the server spoke a protocol the client did not ask for.
+        h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'hello' }));
+        return true;
+      }
+      h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'unknown' }));
+      return false;
+    }
+  }
+}
+
+/**
+ * The earliest deadline of the connection (quinn's `poll_timeout`), or `null` when nothing is armed: arm one timer
+ * for it and deliver `{ type: 'timeout', now }` when it passes. Always `null` while parked or closed.
+ */
+export function connectionDeadline(state: ConnectionState): number | null {
+  let earliest = pollTimeout(state.session);
+  const consider = (at: number | null | undefined): void => {
+    if (at != null && (earliest === null || at < earliest)) earliest = at;
+  };
+  for (const at of state.timers) consider(at);
+  if (state.phase === 'backoff' && !held(state)) consider(state.backoff.deadline);
+  const { layers } = state.config;
+  for (let i = 0; i < layers.length; i++) consider(layers[i]?.deadline?.(state.layers[i] as object, state));
+  return earliest;
+}
+
+/**
+ * Whether the socket asked for by `open_socket` with `serial` is still wanted: a driver whose target is asynchronous
+ * checks it when the socket arrives, and destroys a socket that is no longer wanted.
+ */
+export function wantsSocket(state: ConnectionState, serial: number): boolean {
+  return state.phase === 'connecting' && state.sockets === serial;
+}
+
+/** Whether the close code (and reason) means "do not retry as is" under `config` (B12, B13). */
+export function isTerminalClose(config: KernelConfig, code: number, reason: string): boolean {
+  if (code === CLOSE_CODES.policyViolation && readPingFloodReason(reason) !== null) return false;
+  return config.terminalCloseCodes.includes(code);
+}
+
+/** The slice of `layer` in `state`, or `undefined` when the connection does not run that layer. */
+export function layerState<S extends object>(state: ConnectionState, layer: Layer<S> | null | undefined): S | undefined {
+  const index = layer == null ? -1 : state.config.layers.indexOf(layer);
+  return index < 0 ? undefined : (state.layers[index] as S);
+}
+
+/** Messages the connection holds for the peer: queued, and held by layers until acknowledged (a resumable session's). */
+export function heldMessages(state: ConnectionState): number {
+  let held = state.queuedMessages;
+  const { layers } = state.config;
+  for (let i = 0; i < layers.length; i++) held += layers[i]?.pending?.(state.layers[i] as object) ?? 0;
+  return held;
+}
+
+// ---------------------------------------------------------------------------
+// Internals. A step copies the state once into a draft (each layer's slice too) and edits it in place.
+
+/** A connection state being edited in place during one step. */
+type Draft = { -readonly [K in keyof ConnectionState]: K extends 'timers' ? (number | null)[] : K extends 'layers' ? object[] : ConnectionState[K] };
+
+/** One step: the draft, its commands, the event's jitter draw, and the decisions layers may ask for ({@link Host}). */
+class Step implements Host {
+  constructor(
+    readonly k: Draft,
+    readonly out: ConnectionCommand[],
+    readonly random: number | undefined,
+  ) {}
+
+  idle(): boolean {
+    return isIdle(this);
+  }
+
+  emit(event: ConnectionUserEvent): void {
+    this.out.push({ type: 'event', event });
+  }
+
+  lose(info: CloseInfo): void {
+    this.out.push(DESTROY);
+    lost(this, info, true);
+  }
+
+  keepalive(): void {
+    sendKeepalive(this);
+  }
+
+  alive(): void {
+    runSession(this, { type: 'alive', now: this.k.now });
+  }
+
+  signal(): void {
+    runSession(this, { type: 'signal', now: this.k.now, sendKeepalives: true });
+  }
+
+  reconnectNow(): void {
+    retry(this);
+  }
+
+  unpark(trigger: 'activity' | 'send'): void {
+    const d = this.k;
+    const parkedMs = d.now - (d.parkedAt ?? /* c8 ignore next */ d.now);
+    runBackoff(this, { type: 'connect', now: d.now });
+    openSocket(this, 0);
+    this.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.unparked, { trigger, parked_ms: parkedMs }));
+  }
+
+  requeue(messages: number, bytes: number): void {
+    this.k.queuedMessages += messages;
+    this.k.queuedBytes += bytes;
+  }
+
+  setHeartbeatInterval(ms: number): void {
+    const session = this.k.session;
+    // No option checking inside a step: the interval only grows, within a bound checked at construction.
+    this.k.session = { ...session, config: Object.freeze({ ...session.config, heartbeatIntervalMs: ms }) };
+  }
+}
+
+function eachLayer(h: Step, visit: (layer: Layer, slice: object) => void): void {
+  const { layers } = h.k.config;
+  for (let i = 0; i < layers.length; i++) visit(layers[i] as Layer, h.k.layers[i] as object);
+}
+
+/** Whether a layer answers `ask` with `true` (the first that does ends the search). */
+function anyLayer(h: Step, ask: (layer: Layer, slice: object) => boolean | undefined): boolean {
+  return firstOf(h, (layer, slice) => (ask(layer, slice) === true ? true : null)) === true;
+}
+
+/** The first non-null answer of the layers to `ask`. */
+function firstOf<T>(h: Step, ask: (layer: Layer, slice: object) => T | null | undefined): T | null {
+  const { layers } = h.k.config;
+  for (let i = 0; i < layers.length; i++) {
+    const answer = ask(layers[i] as Layer, h.k.layers[i] as object);
+    if (answer != null) return answer;
+  }
+  return null;
+}
+
+function held(state: ConnectionState): boolean {
+  const { layers } = state.config;
+  for (let i = 0; i < layers.length; i++) if (layers[i]?.holds?.(state.layers[i] as object) === true) return true;
+  return false;
+}
+
+function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
+  const now: unknown = event.now;
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidTime, { event: event.type }));
+    return state.now;
+  }
+  return now < state.now ? state.now : now;
+}
+
+function closeInfo(code: unknown, reason: unknown): CloseInfo {
+  return {
+    code: typeof code === 'number' && Number.isInteger(code) ? code : CLOSE_CODES.abnormal,
+    reason: typeof reason === 'string' ? reason : '',
+  };
+}
+
+function stale(h: Step, event: string): false {
+  h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.staleEvent, { event }));
+  return false;
+}
+
+/** Runs one event through the composed session machine and translates its commands. */
+function runSession(h: Step, event: SessionEvent): void {
+  const inner: SessionCommand[] = [];
+  h.k.session = sessionStep(h.k.session, event, inner);
+  for (const command of inner) {
+    switch (command.type) {
+      case 'send':
+        // The session sends only while attached, and it is attached exactly while open.
+        sendKeepalive(h);
+        break;
+      case 'close':
+        // B5: the session declared the peer dead (it has detached itself).
+        h.emit({ type: 'dead-peer', timeoutMs: h.k.session.config.pongTimeoutMs ?? /* c8 ignore next */ 0 });
+        h.lose({ code: command.code, reason: command.reason });
+        break;
+      case 'diagnostic':
+        h.out.push(command);
+        break;
+      default:
+        // `arm` / `cancel`: the driver arms one timer at connectionDeadline(), and session timers are in it.
+        break;
+    }
+  }
+}
+
+/** Runs one event through the composed reconnect machine; its diagnostics pass through. */
+function runBackoff(h: Step, event: ReconnectEvent): void {
+  const inner: ReconnectCommand[] = [];
+  h.k.backoff = reconnectStep(h.k.backoff, event, inner);
+  for (const command of inner) if (command.type === 'diagnostic') h.out.push(command);
+}
+
+function openSocket(h: Step, attempt: number): void {
+  const d = h.k;
+  d.phase = 'connecting';
+  d.attempt = attempt;
+  d.sockets += 1;
+  d.parkedAt = null;
+  d.timers[TIMER.connect] = d.now + d.config.connectTimeoutMs;
+  const resume = firstOf(h, (layer, slice) => layer.ticket?.(h, slice));
+  h.out.push({ type: 'open_socket', attempt, serial: d.sockets, resume });
+}
+
+/** One keep-alive: a ping or a heartbeat message, carrying an acknowledgement where a layer owes one (B14). */
+function sendKeepalive(h: Step): void {
+  eachLayer(h, (layer, slice) => layer.keepalive?.(h, slice));
+  const d = h.k;
+  if (!d.canPing) d.heartbeatsOwed += 1;
+  const ack = firstOf(h, (layer, slice) => layer.ack?.(h, slice, !d.canPing));
+  if (ack === null) h.out.push(d.canPing ? PING : HEARTBEAT);
+  else h.out.push({ type: 'keepalive', frame: d.canPing ? 'ping' : 'heartbeat', ack });
+}
+
+/** No work in flight, nothing queued, and nothing a layer holds unacknowledged: the connection has nothing to do. */
+function isIdle(h: Step): boolean {
+  return h.k.session.total === 0 && heldMessages(h.k) === 0;
+}
+
+function parks(h: Step): boolean {
+  return anyLayer(h, (layer, slice) => layer.parks?.(h, slice));
+}
+
+function park(h: Step, info: CloseInfo): void {
+  const d = h.k;
+  runBackoff(h, { type: 'stop', now: d.now });
+  d.phase = 'parked';
+  d.parkedAt = d.now;
+  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.parked, { code: info.code }));
+  h.emit({ type: 'idle', code: info.code, reason: info.reason });
+}
+
+/** A reconnect's delay is over (or the network is back): connect now, unless a layer parks the connection. */
+function retry(h: Step): void {
+  if (parks(h)) {
+    park(h, h.k.lastLoss);
+    return;
+  }
+  runBackoff(h, { type: 'timer', now: h.k.now });
+  openSocket(h, h.k.backoff.attempt);
+}
+
+function onOpened(h: Step, canPing: boolean): boolean {
+  const d = h.k;
+  if (d.phase !== 'connecting') return false;
+  d.phase = 'open';
+  d.timers[TIMER.connect] = null;
+  d.canPing = canPing;
+  d.heartbeatsOwed = 0;
+  runBackoff(h, { type: 'connected', now: d.now });
+  // S3, S4: attach on open; when work is in flight the heartbeat resumes at once (B6).
+  runSession(h, { type: 'attach', now: d.now });
+  if (d.queuedMessages > 0) h.out.push(FLUSH);
+  h.emit({ type: 'open', attempt: d.attempt });
+  eachLayer(h, (layer, slice) => layer.opened?.(h, slice));
+  return true;
+}
+
+function onSocketClosed(h: Step, info: CloseInfo): boolean {
+  const d = h.k;
+  switch (d.phase) {
+    case 'connecting':
+      d.timers[TIMER.connect] = null;
+      lost(h, info, false);
+      return true;
+    case 'open':
+      lost(h, info, true);
+      return true;
+    case 'closing':
+      d.timers[TIMER.close] = null;
+      // The server echoed the client's close code: it read the client's close frame, and everything before it. A
+      // different code is its own close crossing the client's: it may not have read what was in flight.
+      if (info.code !== CLOSE_CODES.abnormal && info.code === d.closeRequest?.code) eachLayer(h, (layer, slice) => layer.cleanClose?.(h, slice));
+      finish(h, closingCause(d), info);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The socket is gone: it was open (`opened`) or an attempt failed. Decide what comes next. */
+function lost(h: Step, info: CloseInfo, opened: boolean): void {
+  const d = h.k;
+  // Read before the session detaches: no work in flight and nothing waiting to be written or confirmed.
+  const idle = isIdle(h);
+  d.canPing = false;
+  d.heartbeatsOwed = 0;
+  d.lastLoss = info;
+  if (opened) {
+    runSession(h, { type: 'detach', now: d.now });
+    h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.connectionLost, { code: info.code }));
+    eachLayer(h, (layer, slice) => layer.lost?.(h, slice));
+  } else {
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectFailed, { attempt: d.attempt }));
+  }
+  const closeEvent = (willReconnect: boolean): void => {
+    if (opened) h.emit({ type: 'close', code: info.code, reason: info.reason, willReconnect });
+  };
+  // B12: a terminal code is not retried as is.
+  if (isTerminalClose(d.config, info.code, info.reason)) {
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.rejected, { code: info.code }));
+    closeEvent(false);
+    h.emit({ type: 'rejected', code: info.code, reason: info.reason });
+    finish(h, 'rejected', info);
+    return;
+  }
+  eachLayer(h, (layer, slice) => layer.closedWith?.(h, slice, info, opened));
+  if (parks(h)) {
+    closeEvent(false);
+    park(h, info);
+    return;
+  }
+  const notNow = BACK_OFF_CLOSE_CODES.includes(info.code);
+  // B16: a connection lost while idle, after it opened (a reclaimer's cut, a server restart), is not a failure: the
+  // reconnect does not grow the backoff, whatever the connection's lifetime.
+  const reclaimed = opened && !notNow && idle;
+  runBackoff(h, { type: 'disconnected', now: d.now, random: h.random, minDelayMs: d.retryAfterMs ?? undefined, notNow, reclaimed });
+  if (d.backoff.phase === 'exhausted') {
+    closeEvent(false);
+    finish(h, 'exhausted', info);
+    return;
+  }
+  d.phase = 'backoff';
+  closeEvent(true);
+  h.emit({ type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
+}
+
+function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boolean {
+  const d = h.k;
+  // Data still arrives while the client's close handshake runs; nothing else matters then.
+  if (d.phase === 'closing' && frame === 'data') {
+    deliver(h);
+    return true;
+  }
+  if (d.phase !== 'open') return false;
+  eachLayer(h, (layer, slice) => layer.inbound?.(h, slice, frame));
+  // B5: any inbound frame is proof of life.
+  runSession(h, { type: 'alive', now: d.now });
+  if (typeof ack === 'number') eachLayer(h, (layer, slice) => layer.acked?.(h, slice, ack));
+  switch (frame) {
+    case 'heartbeat': {
+      // The heartbeat-answer rule, one copy for both ends.
+      const verdict = answerHeartbeat(d.heartbeatsOwed);
+      d.heartbeatsOwed = verdict.unanswered;
+      if (verdict.reply) {
+        const owed = firstOf(h, (layer, slice) => layer.ack?.(h, slice, true));
+        h.out.push(owed === null ? REPLY : { type: 'reply_heartbeat', ack: owed });
+      } else {
+        eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
+      }
+      return true;
+    }
+    case 'pong':
+      eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
+      return true;
+    case 'data':
+      deliver(h);
+      return true;
+    case 'invalid':
+      h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'control' }));
+      return true;
+    default:
+      return true;
+  }
+}
+
+/** An inbound data frame: a layer may take it (a resumed connection numbers it); else it is delivered. */
+function deliver(h: Step): void {
+  if (!anyLayer(h, (layer, slice) => layer.data?.(h, slice))) h.out.push(DELIVER);
+}
+
+function onTimeout(h: Step, sendKeepalives: boolean | undefined): void {
+  const d = h.k;
+  const now = d.now;
+  const connectAt = d.timers[TIMER.connect] ?? null;
+  if (d.phase === 'connecting' && connectAt !== null && connectAt <= now) {
+    // B10: an attempt that has not opened in time is a failed attempt.
+    d.timers[TIMER.connect] = null;
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectTimeout, { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
+    h.out.push(DESTROY);
+    lost(h, { code: CLOSE_CODES.abnormal, reason: 'connect_timeout' }, false);
+  }
+  const closeAt = d.timers[TIMER.close] ?? null;
+  if (d.phase === 'closing' && closeAt !== null && closeAt <= now) {
+    d.timers[TIMER.close] = null;
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.closeTimeout, { timeout_ms: d.config.closeTimeoutMs }));
+    h.out.push(DESTROY);
+    finish(h, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' });
+  }
+  if (d.phase === 'backoff' && !held(d) && d.backoff.deadline !== null && d.backoff.deadline <= now) retry(h);
+  eachLayer(h, (layer, slice) => layer.timeout?.(h, slice));
+  const due = pollTimeout(d.session);
+  if (due !== null && due <= now) runSession(h, { type: 'timeout', now, sendKeepalives });
+}
+
+/** The peer's least reconnect delay (an SSE `retry:` field), kept for every later backoff; `null` forgets it. */
+function onRetryAfter(h: Step, delayMs: unknown): boolean {
+  if (delayMs !== null && (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0)) {
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'retry_after' }));
+    return true;
+  }
+  h.k.retryAfterMs = delayMs;
+  return true;
+}
+
+function onSend(h: Step, bytes: number, writable: boolean): void {
+  const d = h.k;
+  if (d.phase === 'closing' || d.phase === 'closed') {
+    h.out.push(REFUSED.closed);
+    return;
+  }
+  const size = typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 0 ? bytes : 0;
+  if (anyLayer(h, (layer, slice) => layer.send?.(h, slice, size))) return;
+  if (d.phase === 'open' && writable && d.queuedMessages === 0) {
+    h.out.push(WRITE);
+    written(h, 1, size);
+    return;
+  }
+  if (d.queuedMessages >= d.config.maxQueuedMessages) {
+    h.out.push(REFUSED.messages);
+    return;
+  }
+  if (d.queuedBytes + size > d.config.maxQueuedBytes) {
+    h.out.push(REFUSED.bytes);
+    return;
+  }
+  d.queuedMessages += 1;
+  d.queuedBytes += size;
+  h.out.push(ENQUEUE);
+  // Behind a queue that a flush left (the socket stopped taking them): keep the order, try again.
+  if (d.phase === 'open' && writable) h.out.push(FLUSH);
+  if (d.phase === 'parked') h.unpark('send');
+}
+
+const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
+  closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
+  messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
+  bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
+});
+
+function written(h: Step, messages: number, bytes: number): void {
+  eachLayer(h, (layer, slice) => layer.written?.(h, slice, messages, bytes));
+}
+
+function onDequeued(h: Step, messages: number, bytes: number): void {
+  const d = h.k;
+  const validMessages = Number.isInteger(messages) && messages >= 0 && messages <= d.queuedMessages;
+  const validBytes = Number.isInteger(bytes) && bytes >= 0 && bytes <= d.queuedBytes;
+  if (!validMessages || !validBytes) {
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'dequeued' }));
+    return;
+  }
+  if (messages === 0) return;
+  d.queuedMessages -= messages;
+  d.queuedBytes -= bytes;
+  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
+  written(h, messages, bytes);
+}
+
+function onWork(h: Step, event: ConnectionWorkEvent): void {
+  const d = h.k;
+  const busy = d.session.total > 0;
+  runSession(h, event);
+  // S1: work starting (total 0 → 1) ends a park.
+  if (d.phase === 'parked' && d.session.total > 0) h.unpark('activity');
+  if (busy && d.session.total === 0) eachLayer(h, (layer, slice) => layer.workEnded?.(h, slice));
+}
+
+function onClose(h: Step, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, abandon: boolean): void {
+  const d = h.k;
+  if (d.phase === 'closed') return;
+  if (immediate && (d.phase === 'open' || d.phase === 'closing' || d.phase === 'connecting')) {
+    // No time for a handshake: destroy the socket (or leave it to the platform) and close for good now.
+    if (d.phase === 'open') runSession(h, { type: 'detach', now: d.now });
+    h.out.push(abandon ? ABANDON : DESTROY);
+    finish(h, d.cause ?? cause, info);
+    return;
+  }
+  if (d.phase === 'closing') return;
+  // B6, B10: no attempt starts after a deliberate close.
+  runBackoff(h, { type: 'stop', now: d.now });
+  d.cause = cause;
+  d.closeRequest = info;
+  switch (d.phase) {
+    case 'open':
+      // No keep-alives (and no dead-peer kill) during the close handshake.
+      runSession(h, { type: 'detach', now: d.now });
+      d.phase = 'closing';
+      d.timers[TIMER.close] = d.now + d.config.closeTimeoutMs;
+      h.out.push({ type: 'close_socket', code: info.code, reason: info.reason });
+      return;
+    case 'connecting':
+      d.timers[TIMER.connect] = null;
+      h.out.push(DESTROY);
+      finish(h, cause, info);
+      return;
+    default:
+      finish(h, cause, info);
+  }
+}
+
+/** Why a closing connection is closing (set by the close request that started it). */
+function closingCause(d: Draft): ConnectionCloseCause {
+  /* c8 ignore next -- only the close request enters closing, and it sets the cause */
+  return d.cause ?? 'closed';
+}
+
+/** Closed for good (B10): nothing armed, queued messages handed back, the session shut down (S9). */
+function finish(h: Step, cause: ConnectionCloseCause, info: CloseInfo): void {
+  const d = h.k;
+  if (d.backoff.phase !== 'stopped' && d.backoff.phase !== 'exhausted') runBackoff(h, { type: 'stop', now: d.now });
+  d.phase = 'closed';
+  d.cause = cause;
+  d.timers = [...NO_TIMERS];
+  d.parkedAt = null;
+  d.canPing = false;
+  d.heartbeatsOwed = 0;
+  // Of what is handed back, oldest first: how many were written (they may have arrived); the rest never left.
+  let written = 0;
+  eachLayer(h, (layer, slice) => {
+    written += layer.finish?.(h, slice) ?? 0;
+  });
+  if (d.queuedMessages > 0) {
+    h.out.push(DRAIN);
+    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: d.queuedMessages }));
+    d.queuedMessages = 0;
+    d.queuedBytes = 0;
+  }
+  const session = d.session;
+  const report: ShutdownReport = {
+    total: session.total,
+    active: session.counts,
+    oldestActivityMs: session.busySince === null ? null : d.now - session.busySince,
+    keepalivesSent: session.keepalivesSent,
+  };
+  runSession(h, { type: 'shutdown', now: d.now });
+  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.clientClosed, { cause, code: info.code }));
+  h.emit({ type: 'closed', cause, code: info.code, reason: info.reason, report, written });
+}
