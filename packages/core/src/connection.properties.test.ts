@@ -1,7 +1,8 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { ConnectionSim } from './__tests__/connection-sim.js';
-import { connectionDeadline, connectionTransition, isTerminalClose, type ConnectionOptions, type InboundFrame } from './index.js';
+import { connectionDeadline, connectionTransition, isTerminalClose, type ConnectionOptions } from './index.js';
+import { action, run } from './__tests__/connection-actions.js';
 import { readAt, online, configOf } from './__tests__/slices.js';
 
 /**
@@ -10,51 +11,6 @@ import { readAt, online, configOf } from './__tests__/slices.js';
  * close requests (B10–B14). Every invariant is checked after every step.
  * 1,000 runs each by default; `test:deep` runs 100,000.
  */
-
-type Action =
-  | { k: 'open'; canPing: boolean }
-  | { k: 'closeSocket'; code: number; reason: string; random: number | undefined }
-  | { k: 'inbound'; frame: InboundFrame }
-  | { k: 'advance'; dt: number; random: number | undefined }
-  | { k: 'send'; bytes: number }
-  | { k: 'start'; reason: string }
-  | { k: 'stop'; reason: string }
-  | { k: 'signal' }
-  | { k: 'close'; aborted: boolean }
-  | { k: 'stall'; dt: number }
-  | { k: 'network'; online: boolean }
-  | { k: 'visible' }
-  | { k: 'retryAfter'; delayMs: number | null };
-
-const closes = fc.constantFrom<[number, string]>(
-  [1000, ''],
-  [1001, 'restart'],
-  [1006, ''],
-  [1008, 'ping_flood'],
-  [1008, 'policy'],
-  [1011, ''],
-  [4000, 'idle'],
-  [4401, 'unauthorized'],
-  [3000, ''],
-);
-const random = fc.option(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { nil: undefined });
-const reason = fc.constantFrom('api_call', 'tool_exec');
-
-const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.boolean().map((canPing) => ({ k: 'open' as const, canPing })) },
-  { weight: 3, arbitrary: fc.tuple(closes, random).map(([[code, why], r]) => ({ k: 'closeSocket' as const, code, reason: why, random: r })) },
-  { weight: 3, arbitrary: fc.constantFrom<InboundFrame>('data', 'pong', 'ping', 'heartbeat').map((frame) => ({ k: 'inbound' as const, frame })) },
-  { weight: 8, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3_000 }), random).map(([dt, r]) => ({ k: 'advance' as const, dt, random: r })) },
-  { weight: 5, arbitrary: fc.integer({ min: 0, max: 40 }).map((bytes) => ({ k: 'send' as const, bytes })) },
-  { weight: 3, arbitrary: reason.map((r) => ({ k: 'start' as const, reason: r })) },
-  { weight: 3, arbitrary: reason.map((r) => ({ k: 'stop' as const, reason: r })) },
-  { weight: 1, arbitrary: fc.constant({ k: 'signal' as const }) },
-  { weight: 1, arbitrary: fc.boolean().map((aborted) => ({ k: 'close' as const, aborted })) },
-  { weight: 2, arbitrary: fc.integer({ min: 0, max: 5_000 }).map((dt) => ({ k: 'stall' as const, dt })) },
-  { weight: 1, arbitrary: fc.boolean().map((online) => ({ k: 'network' as const, online })) },
-  { weight: 1, arbitrary: fc.constant({ k: 'visible' as const }) },
-  { weight: 1, arbitrary: fc.option(fc.integer({ min: 0, max: 3_000 }), { nil: null }).map((delayMs) => ({ k: 'retryAfter' as const, delayMs })) },
-);
 
 const options: fc.Arbitrary<ConnectionOptions> = fc.record({
   heartbeatIntervalMs: fc.integer({ min: 50, max: 1_000 }),
@@ -74,48 +30,6 @@ const options: fc.Arbitrary<ConnectionOptions> = fc.record({
     whenIdle: fc.constantFrom('eager' as const, 'lazy' as const),
   }),
 });
-
-function run(sim: ConnectionSim, act: Action): void {
-  switch (act.k) {
-    case 'open':
-      if (sim.socket !== null && !sim.socket.open && !sim.socket.closing) sim.open(act.canPing);
-      break;
-    case 'closeSocket':
-      sim.closeSocket(act.code, act.reason, act.random);
-      break;
-    case 'inbound':
-      sim.inbound(act.frame);
-      break;
-    case 'advance':
-      sim.advance(act.dt, act.random);
-      break;
-    case 'send':
-      sim.send(act.bytes);
-      break;
-    case 'start':
-    case 'stop':
-      sim.apply({ type: act.k, reason: act.reason });
-      break;
-    case 'signal':
-      sim.apply({ type: 'signal' });
-      break;
-    case 'close':
-      sim.apply({ type: 'close', code: 1000, reason: '', cause: act.aborted ? 'aborted' : 'closed' });
-      break;
-    case 'stall':
-      sim.stall(act.dt);
-      break;
-    case 'network':
-      sim.apply({ type: 'network', online: act.online });
-      break;
-    case 'visible':
-      sim.apply({ type: 'visibility', visible: true });
-      break;
-    case 'retryAfter':
-      sim.apply({ type: 'retry_after', delayMs: act.delayMs });
-      break;
-  }
-}
 
 /** Every invariant the machine promises, checked after each step. */
 function check(sim: ConnectionSim, opts: ConnectionOptions): void {

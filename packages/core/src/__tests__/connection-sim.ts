@@ -3,7 +3,7 @@ import {
   connectionStep,
   openConnection,
   type ConnectionCommand,
-  type ConnectionConfig,
+  type KernelConfig,
   type ConnectionEvent,
   type ConnectionOptions,
   type ConnectionState,
@@ -57,7 +57,7 @@ export class ConnectionSim {
   private readonly pending: ConnectionEvent[] = [];
   private closeRequested = false;
 
-  constructor(options: ConnectionOptions | ConnectionConfig = {}, start = 0, seed = 1) {
+  constructor(options: ConnectionOptions | KernelConfig = {}, start = 0, seed = 1) {
     this.now = start;
     const [state, commands] = openConnection(options, start, seed);
     this.state = state;
