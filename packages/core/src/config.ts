@@ -1,4 +1,4 @@
-import { checkBoolean, checkDuration, checkKnownKeys, checkOptionalDuration, optionOr } from './errors.js';
+import { checkBoolean, checkDuration, checkOptionalDuration, checkOptions, type OptionSchema } from './errors.js';
 
 /**
  * Options of a session-activity machine. Every field is optional; the
@@ -61,6 +61,17 @@ export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
 
 const SESSION_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
 
+/** The session's options table (B1): each option's default and check. */
+export const SESSION_SCHEMA: OptionSchema<SessionConfig> = /* @__PURE__ */ Object.freeze({
+  heartbeatIntervalMs: [SESSION_DEFAULTS.heartbeatIntervalMs, checkDuration],
+  idleDelayMs: [SESSION_DEFAULTS.idleDelayMs, checkDuration],
+  sendKeepalives: [SESSION_DEFAULTS.sendKeepalives, checkBoolean],
+  permitWithoutActivity: [SESSION_DEFAULTS.permitWithoutActivity, checkBoolean],
+  pongTimeoutMs: [SESSION_DEFAULTS.pongTimeoutMs, checkOptionalDuration],
+  stuckActivityMs: [SESSION_DEFAULTS.stuckActivityMs, checkOptionalDuration],
+  lateTimerMs: [SESSION_DEFAULTS.lateTimerMs, checkDuration],
+});
+
 /**
  * Validates session options once and returns a frozen config (spec B1).
  * Throws {@link KeepaliveOptionError} naming the option and the value for a
@@ -89,19 +100,7 @@ export function defineSessionConfig(options: SessionOptions | SessionConfig = {}
   if (typeof given !== 'object' || given === null) {
     throw new RangeError(`Invalid session options: expected an object, got ${given === null ? 'null' : typeof given}`);
   }
-  checkKnownKeys(options, SESSION_OPTION_KEYS, 'session');
-  const config: SessionConfig = {
-    heartbeatIntervalMs: checkDuration('heartbeatIntervalMs', optionOr(options, 'heartbeatIntervalMs', SESSION_DEFAULTS.heartbeatIntervalMs)),
-    idleDelayMs: checkDuration('idleDelayMs', optionOr(options, 'idleDelayMs', SESSION_DEFAULTS.idleDelayMs)),
-    sendKeepalives: checkBoolean('sendKeepalives', optionOr(options, 'sendKeepalives', SESSION_DEFAULTS.sendKeepalives)),
-    permitWithoutActivity: checkBoolean(
-      'permitWithoutActivity',
-      optionOr(options, 'permitWithoutActivity', SESSION_DEFAULTS.permitWithoutActivity),
-    ),
-    pongTimeoutMs: checkOptionalDuration('pongTimeoutMs', optionOr(options, 'pongTimeoutMs', SESSION_DEFAULTS.pongTimeoutMs)),
-    stuckActivityMs: checkOptionalDuration('stuckActivityMs', optionOr(options, 'stuckActivityMs', SESSION_DEFAULTS.stuckActivityMs)),
-    lateTimerMs: checkDuration('lateTimerMs', optionOr(options, 'lateTimerMs', SESSION_DEFAULTS.lateTimerMs)),
-  };
+  const config = checkOptions(options, SESSION_SCHEMA, 'session');
   // A frozen, complete, valid config is reused by reference so that many
   // sessions share one object (memory per idle session stays small).
   if (Object.isFrozen(options) && SESSION_OPTION_KEYS.every((key) => Object.hasOwn(options, key))) {

@@ -1,6 +1,7 @@
-import { KeepaliveOptionError, checkDuration, checkKnownKeys, checkOptionalDuration, nestedOptions, optionOr } from './errors.js';
+import { KeepaliveOptionError, checkOptionalDuration, checkOptions, nestedOptions, type OptionSchema } from './errors.js';
 import { idleReadLayer } from './idle-read.js';
-import { KERNEL_DEFAULTS, KERNEL_OPTION_KEYS, connect, defineKernelConfig, type ConnectionTransition, type KernelConfig, type KernelOptions } from './kernel.js';
+import { KERNEL_DEFAULTS, KERNEL_SCHEMA, connect, kernelConfig, type ConnectionTransition, type KernelConfig, type KernelOptions, type KernelValues } from './kernel.js';
+import { RECONNECT_DEFAULTS, defineReconnectConfig, type ReconnectConfig } from './reconnect.js';
 import type { Layer } from './layer.js';
 import { lazyParkLayer } from './lazy-park.js';
 import { lifecycleLayer } from './lifecycle.js';
@@ -84,10 +85,26 @@ export const CONNECTION_DEFAULTS = /* @__PURE__ */ Object.freeze({
   minMaxHeartbeatIntervalMs: 60_000,
 } as const);
 
-const LAYER_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(['idleReadTimeoutMs', 'maxHeartbeatIntervalMs', 'resume']);
+/** What the default connection's options table yields: the kernel's values and its layers' options. */
+type ConnectionValues = Omit<KernelValues, 'reconnect'> & {
+  readonly reconnect: ReconnectConfig & { readonly whenIdle: WhenIdle };
+  readonly idleReadTimeoutMs: number | null;
+  /** `null`: the default, derived from the heartbeat interval. */
+  readonly maxHeartbeatIntervalMs: number | null;
+  readonly resume: ResumeLayer | false;
+};
+
+/** The default connection's options table (B1): the kernel's, with `reconnect.whenIdle`, and its layers' options. */
+const CONNECTION_SCHEMA: OptionSchema<ConnectionValues> = /* @__PURE__ */ Object.freeze({
+  ...KERNEL_SCHEMA,
+  reconnect: [{ ...RECONNECT_DEFAULTS, whenIdle: CONNECTION_DEFAULTS.whenIdle }, checkReconnect],
+  idleReadTimeoutMs: [CONNECTION_DEFAULTS.idleReadTimeoutMs, checkOptionalDuration],
+  maxHeartbeatIntervalMs: [null, checkOptionalDuration],
+  resume: [false, checkResume],
+});
 
 /** The names of every option of the default client connection (the kernel's and its layers'), for drivers that pass them through. */
-export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze([...KERNEL_OPTION_KEYS, ...LAYER_KEYS] as (keyof ConnectionOptions)[]);
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze(Object.keys(CONNECTION_SCHEMA) as (keyof ConnectionOptions)[]);
 
 /**
  * Validates the options of the default client connection once (B1) and returns a frozen config with its layers.
@@ -97,34 +114,34 @@ export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @
 export function defineConnectionConfig(options: ConnectionOptions = {}): ConnectionConfig {
   const given: unknown = options;
   if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of connection options');
-  checkKnownKeys(options, CONNECTION_OPTION_KEYS, 'connection');
-  const { whenIdle, reconnect } = nestedOptions('reconnect', options.reconnect, (group: ConnectionReconnectOptions) => {
-    const { whenIdle: mode = CONNECTION_DEFAULTS.whenIdle, ...backoff } = group;
-    const idle: unknown = mode;
-    if (idle !== 'eager' && idle !== 'lazy') throw new KeepaliveOptionError('whenIdle', idle, "'eager' or 'lazy'");
-    const chosen: WhenIdle = idle;
-    return { whenIdle: chosen, reconnect: backoff };
-  });
-  const { idleReadTimeoutMs: idleOption, maxHeartbeatIntervalMs: maxOption, resume: resumeOption, ...kernelOptions } = options;
-  const resume = checkResume(optionOr(options, 'resume', false));
-  const idleReadTimeoutMs = checkOptionalDuration('idleReadTimeoutMs', optionOr({ idleOption }, 'idleOption', CONNECTION_DEFAULTS.idleReadTimeoutMs));
+  const { reconnect: group, idleReadTimeoutMs, maxHeartbeatIntervalMs: bound, resume, ...values } = checkOptions(options, CONNECTION_SCHEMA, 'connection');
+  const { whenIdle, ...reconnect } = group;
+  const kernel = kernelConfig({ ...values, reconnect: Object.freeze(reconnect) }, []);
+  const heartbeat = kernel.session.heartbeatIntervalMs;
+  const maxHeartbeatIntervalMs = bound ?? Math.max(CONNECTION_DEFAULTS.minMaxHeartbeatIntervalMs, heartbeat);
+  if (maxHeartbeatIntervalMs < heartbeat) throw new KeepaliveOptionError('maxHeartbeatIntervalMs', maxHeartbeatIntervalMs, `a duration >= heartbeatIntervalMs (${heartbeat})`);
   const layers: Layer[] = [lifecycleLayer];
   if (idleReadTimeoutMs !== null) layers.push(idleReadLayer(idleReadTimeoutMs));
-  // The bound needs the heartbeat interval: checked after the kernel's options.
-  const kernel = defineKernelConfig({ ...kernelOptions, reconnect });
-  const heartbeat = kernel.session.heartbeatIntervalMs;
-  const maxHeartbeatIntervalMs = checkDuration('maxHeartbeatIntervalMs', optionOr({ maxOption }, 'maxOption', Math.max(CONNECTION_DEFAULTS.minMaxHeartbeatIntervalMs, heartbeat)));
-  if (maxHeartbeatIntervalMs < heartbeat) throw new KeepaliveOptionError('maxHeartbeatIntervalMs', maxHeartbeatIntervalMs, `a duration >= heartbeatIntervalMs (${heartbeat})`);
   layers.push(slowDownLayer(maxHeartbeatIntervalMs));
   if (whenIdle === 'lazy') layers.push(lazyParkLayer);
   layers.push(unconfirmedLayer);
-  if (resume !== null) layers.push(resume);
-  return Object.freeze({ ...kernel, layers: Object.freeze(layers), whenIdle, idleReadTimeoutMs, maxHeartbeatIntervalMs, resume });
+  if (resume !== false) layers.push(resume);
+  return Object.freeze({ ...kernel, layers: Object.freeze(layers), whenIdle, idleReadTimeoutMs, maxHeartbeatIntervalMs, resume: resume || null });
 }
 
-function checkResume(value: unknown): ResumeLayer | null {
-  if (value === false) return null;
-  if (!isResumeLayer(value)) throw new KeepaliveOptionError('resume', value, 'false, or resumable() or resumable(options) from @keepalive/core or @keepalive/websocket-transport');
+/** `reconnect`: the backoff policy's table, and `whenIdle`. */
+function checkReconnect(option: string, value: unknown): ReconnectConfig & { readonly whenIdle: WhenIdle } {
+  return nestedOptions(option, value as ConnectionReconnectOptions | undefined, (group) => {
+    const { whenIdle = CONNECTION_DEFAULTS.whenIdle, ...backoff } = group;
+    const mode: unknown = whenIdle;
+    if (mode !== 'eager' && mode !== 'lazy') throw new KeepaliveOptionError('whenIdle', mode, "'eager' or 'lazy'");
+    return { ...defineReconnectConfig(backoff), whenIdle: mode };
+  });
+}
+
+function checkResume(option: string, value: unknown): ResumeLayer | false {
+  if (value === false) return false;
+  if (!isResumeLayer(value)) throw new KeepaliveOptionError(option, value, 'false, or resumable() or resumable(options) from @keepalive/core or @keepalive/websocket-transport');
   return value;
 }
 

@@ -1,5 +1,5 @@
 import { NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
-import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.js';
+import { checkDuration, checkOptions, integerIn, type OptionSchema } from './errors.js';
 
 /**
  * Delivery across reconnects (spec B14): one end of a resumable session, as a
@@ -44,14 +44,16 @@ export const DELIVERY_DEFAULTS: DeliveryConfig = /* @__PURE__ */ Object.freeze({
 
 const DELIVERY_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(DELIVERY_DEFAULTS));
 
+/** The delivery options table (B1): each option's default and check. */
+const DELIVERY_SCHEMA: OptionSchema<DeliveryConfig> = /* @__PURE__ */ Object.freeze({
+  maxUnackedMessages: [DELIVERY_DEFAULTS.maxUnackedMessages, /* @__PURE__ */ integerIn(1, 10_000_000)],
+  maxUnackedBytes: [DELIVERY_DEFAULTS.maxUnackedBytes, /* @__PURE__ */ integerIn(1, Number.MAX_SAFE_INTEGER)],
+  ackDelayMs: [DELIVERY_DEFAULTS.ackDelayMs, checkDuration],
+});
+
 /** Validates delivery options once (B1); throws `KeepaliveOptionError` naming the option and the value. */
 export function defineDeliveryConfig(options: DeliveryOptions = {}): DeliveryConfig {
-  checkKnownKeys(options, DELIVERY_KEYS, 'delivery');
-  return Object.freeze({
-    maxUnackedMessages: checkInteger('maxUnackedMessages', optionOr(options, 'maxUnackedMessages', DELIVERY_DEFAULTS.maxUnackedMessages), 1, 10_000_000),
-    maxUnackedBytes: checkInteger('maxUnackedBytes', optionOr(options, 'maxUnackedBytes', DELIVERY_DEFAULTS.maxUnackedBytes), 1, Number.MAX_SAFE_INTEGER),
-    ackDelayMs: checkDuration('ackDelayMs', optionOr(options, 'ackDelayMs', DELIVERY_DEFAULTS.ackDelayMs)),
-  });
+  return Object.freeze(checkOptions(options, DELIVERY_SCHEMA, 'delivery'));
 }
 
 /** One end of a resumable session: plain, serialisable data. */

@@ -3,6 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { SESSION_DEFAULTS, defineSessionConfig } from './config.js';
 import { KeepaliveOptionError, checkKnownKeys, nestedOptions } from './errors.js';
 import { defineReconnectConfig } from './reconnect.js';
+import { CONNECTION_OPTION_KEYS, KERNEL_OPTION_KEYS, checkDuration, checkOptions, defineConnectionConfig, defineKernelConfig, integerIn, type OptionSchema } from './index.js';
 
 const SESSION_LIST = Object.keys(SESSION_DEFAULTS).join(', ');
 
@@ -94,4 +95,22 @@ describe('B1: an unknown option key suggests the known key it is close to', () =
       expect(error.expectation).toBe(`a known test option: ${known}${close ? `; did you mean "${known}"?` : ''}`);
     },
   );
+});
+
+describe('B1: options from one table (checkOptions over a schema)', () => {
+  it('the default connection names every option of the kernel and its layers; a typo of a layer option suggests it, nested paths kept', () => {
+    expect(CONNECTION_OPTION_KEYS).toEqual(expect.arrayContaining([...KERNEL_OPTION_KEYS, 'idleReadTimeoutMs', 'maxHeartbeatIntervalMs', 'resume']));
+    expect(() => defineConnectionConfig({ idleReadTimeoutMS: 5 } as never)).toThrow(/Invalid option idleReadTimeoutMS: 5 .*did you mean "idleReadTimeoutMs"\?/);
+    expect(() => defineConnectionConfig({ reconnect: { whenIdle: 'sometimes' as never } })).toThrow(/Invalid option reconnect\.whenIdle: "sometimes"/);
+    expect(() => defineConnectionConfig({ reconnect: { maxDelay: 5 } as never })).toThrow(/Invalid option reconnect\.maxDelay: 5 .*did you mean "maxDelayMs"\?/);
+    expect(() => defineKernelConfig({ idleReadTimeoutMs: 5 } as never)).toThrow(/Invalid option idleReadTimeoutMs: 5 \(expected a known connection option/);
+  });
+
+  it('a schema gives defaults, checks each value under its own name, and refuses unknown keys', () => {
+    const schema: OptionSchema<{ a: number; b: number }> = { a: [1, checkDuration], b: [2, integerIn(0, 5)] };
+    expect(checkOptions({}, schema, 'test')).toEqual({ a: 1, b: 2 });
+    expect(checkOptions({ a: 7, b: undefined }, schema, 'test')).toEqual({ a: 7, b: 2 });
+    expect(() => checkOptions({ b: 6 }, schema, 'test')).toThrow(/Invalid option b: 6 \(expected an integer in \[0, 5\]\)/);
+    expect(() => checkOptions({ c: 1 }, schema, 'test')).toThrow(KeepaliveOptionError);
+  });
 });

@@ -101,6 +101,39 @@ export function checkKnownKeys(options: object, known: readonly string[], what: 
   }
 }
 
+/** Checks one option's value (named `option` in errors) and returns it as the config holds it; throws {@link KeepaliveOptionError}. */
+export type OptionCheck<V> = (option: string, value: unknown) => V;
+
+/**
+ * A table of options (B1): for each key of the config `T`, its default and its check. One table per options group;
+ * {@link checkOptions} is the one checker over every table.
+ */
+export type OptionSchema<T> = { readonly [K in keyof T]-?: readonly [fallback: T[K], check: OptionCheck<T[K]>] };
+
+/**
+ * Validates `options` against `schema` once (B1): unknown keys are refused (naming the nearest known one), each
+ * absent option takes its default, and each value is checked; errors name the option and the value. Returns the
+ * values (not frozen: the caller adds what it derives and freezes).
+ */
+export function checkOptions<T>(options: object, schema: OptionSchema<T>, what: string): T {
+  checkKnownKeys(options, Object.keys(schema), what);
+  const config: Record<string, unknown> = {};
+  for (const [key, [fallback, check]] of Object.entries<readonly [unknown, OptionCheck<unknown>]>(schema)) config[key] = check(key, optionOr(options, key, fallback));
+  return config as T;
+}
+
+/** An {@link OptionCheck} for an integer in [min, max]. */
+export const integerIn =
+  (min: number, max: number): OptionCheck<number> =>
+  (option, value) =>
+    checkInteger(option, value, min, max);
+
+/** An {@link OptionCheck} for a finite number in [min, max]. */
+export const numberIn =
+  (min: number, max: number): OptionCheck<number> =>
+  (option, value) =>
+    checkNumber(option, value, min, max);
+
 /** Reads an option, falling back to its default when it is absent (undefined). */
 export function optionOr(options: object, key: string, fallback: unknown): unknown {
   const value = (options as Record<string, unknown>)[key];

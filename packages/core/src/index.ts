@@ -30,7 +30,7 @@ export {
   type SendKeepalive,
   clearCommands,
 } from './commands.js';
-export { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+export { SESSION_DEFAULTS, SESSION_SCHEMA, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
 export {
   KeepaliveOptionError,
   MAX_DURATION_MS,
@@ -40,8 +40,13 @@ export {
   checkKnownKeys,
   checkNumber,
   checkOptionalDuration,
+  checkOptions,
+  integerIn,
   nestedOptions,
+  numberIn,
   optionOr,
+  type OptionCheck,
+  type OptionSchema,
 } from './errors.js';
 export { MAX_HEARTBEAT_BYTES, answerHeartbeat, checkHeartbeatMessage, utf8Length, type HeartbeatVerdict } from './heartbeat.js';
 export {
@@ -162,14 +167,17 @@ export {
 export {
   KERNEL_DEFAULTS,
   KERNEL_OPTION_KEYS,
+  KERNEL_SCHEMA,
   TIMER,
   connect,
   defineKernelConfig,
   heldMessages,
+  kernelConfig,
   layerState,
   type KernelConfig,
   type KernelOptions,
   type KernelTimer,
+  type KernelValues,
 } from './kernel.js';
 export type { Host, Layer } from './layer.js';
 export { idleReadLayer, type IdleReadState } from './idle-read.js';

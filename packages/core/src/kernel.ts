@@ -1,11 +1,11 @@
 import { CLOSE_CODES, NO_COMMANDS, diagnostic, type Diagnostic } from './commands.js';
-import { SESSION_DEFAULTS, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
+import { SESSION_SCHEMA, defineSessionConfig, type SessionConfig, type SessionOptions } from './config.js';
 import { pollTimeout } from './deadlines.js';
-import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, nestedOptions, optionOr } from './errors.js';
+import { KeepaliveOptionError, checkDuration, checkOptionalDuration, checkOptions, integerIn, nestedOptions, type OptionSchema } from './errors.js';
 import { answerHeartbeat } from './heartbeat.js';
 import type { Host, Layer } from './layer.js';
 import { readPingFloodReason } from './ping-policy.js';
-import { createReconnectState, defineReconnectConfig, reconnectStep, type ReconnectCommand, type ReconnectConfig, type ReconnectEvent, type ReconnectOptions, type ReconnectState } from './reconnect.js';
+import { RECONNECT_DEFAULTS, createReconnectState, defineReconnectConfig, reconnectStep, type ReconnectCommand, type ReconnectConfig, type ReconnectEvent, type ReconnectOptions, type ReconnectState } from './reconnect.js';
 import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent, type SessionState } from './session.js';
 import type { NegotiatedStatus } from './resume.js';
 import type { Hello } from './wire.js';
@@ -96,18 +96,23 @@ export const KERNEL_DEFAULTS = /* @__PURE__ */ Object.freeze({
   maxQueuedBytes: 1_048_576,
 } as const);
 
-const SESSION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(SESSION_DEFAULTS));
+/** What the kernel's options table yields: the session's options and its own. */
+export type KernelValues = Omit<KernelConfig, 'session' | 'layers'> & SessionConfig;
+
+/** The kernel's options table (B1): the session's table, with the kernel's default for `pongTimeoutMs`, and its own. */
+export const KERNEL_SCHEMA: OptionSchema<KernelValues> = /* @__PURE__ */ Object.freeze({
+  ...SESSION_SCHEMA,
+  pongTimeoutMs: [KERNEL_DEFAULTS.pongTimeoutMs, checkOptionalDuration],
+  connectTimeoutMs: [KERNEL_DEFAULTS.connectTimeoutMs, checkDuration],
+  closeTimeoutMs: [KERNEL_DEFAULTS.closeTimeoutMs, checkDuration],
+  reconnect: [RECONNECT_DEFAULTS, (option: string, value: unknown): ReconnectConfig => nestedOptions(option, value as ReconnectOptions, defineReconnectConfig)],
+  maxQueuedMessages: [KERNEL_DEFAULTS.maxQueuedMessages, /* @__PURE__ */ integerIn(0, 10_000_000)],
+  maxQueuedBytes: [KERNEL_DEFAULTS.maxQueuedBytes, /* @__PURE__ */ integerIn(0, Number.MAX_SAFE_INTEGER)],
+  terminalCloseCodes: [TERMINAL_CLOSE_CODES, checkCloseCodes],
+});
 
 /** The names of the kernel's options (the session's and its own). */
-export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze([
-  ...SESSION_KEYS,
-  'connectTimeoutMs',
-  'closeTimeoutMs',
-  'reconnect',
-  'maxQueuedMessages',
-  'maxQueuedBytes',
-  'terminalCloseCodes',
-]);
+export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(KERNEL_SCHEMA));
 
 /**
  * Validates the kernel's options once (B1) and returns a frozen config that runs `layers`. Throws
@@ -117,25 +122,27 @@ export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.free
 export function defineKernelConfig(options: KernelOptions = {}, layers: readonly Layer[] = []): KernelConfig {
   const given: unknown = options;
   if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of connection options');
-  checkKnownKeys(options, KERNEL_OPTION_KEYS, 'connection');
-  const sessionOptions: Record<string, unknown> = {};
-  for (const key of SESSION_KEYS) sessionOptions[key] = optionOr(options, key, undefined);
-  sessionOptions.pongTimeoutMs = optionOr(options, 'pongTimeoutMs', KERNEL_DEFAULTS.pongTimeoutMs);
+  return kernelConfig(checkOptions(options, KERNEL_SCHEMA, 'connection'), layers);
+}
+
+/** The kernel's config from values its table checked (a composition checks a larger table that includes it). */
+export function kernelConfig(values: KernelValues, layers: readonly Layer[]): KernelConfig {
+  const { reconnect, connectTimeoutMs, closeTimeoutMs, maxQueuedMessages, maxQueuedBytes, terminalCloseCodes, ...session } = values;
   return Object.freeze({
-    session: defineSessionConfig(sessionOptions),
-    reconnect: nestedOptions('reconnect', options.reconnect, defineReconnectConfig),
-    connectTimeoutMs: checkDuration('connectTimeoutMs', optionOr(options, 'connectTimeoutMs', KERNEL_DEFAULTS.connectTimeoutMs)),
-    closeTimeoutMs: checkDuration('closeTimeoutMs', optionOr(options, 'closeTimeoutMs', KERNEL_DEFAULTS.closeTimeoutMs)),
-    maxQueuedMessages: checkInteger('maxQueuedMessages', optionOr(options, 'maxQueuedMessages', KERNEL_DEFAULTS.maxQueuedMessages), 0, 10_000_000),
-    maxQueuedBytes: checkInteger('maxQueuedBytes', optionOr(options, 'maxQueuedBytes', KERNEL_DEFAULTS.maxQueuedBytes), 0, Number.MAX_SAFE_INTEGER),
-    terminalCloseCodes: checkCloseCodes(optionOr(options, 'terminalCloseCodes', TERMINAL_CLOSE_CODES)),
+    session: defineSessionConfig(session),
+    reconnect,
+    connectTimeoutMs,
+    closeTimeoutMs,
+    maxQueuedMessages,
+    maxQueuedBytes,
+    terminalCloseCodes,
     layers: Object.freeze([...layers]),
   });
 }
 
-function checkCloseCodes(value: unknown): readonly number[] {
+function checkCloseCodes(option: string, value: unknown): readonly number[] {
   const valid = Array.isArray(value) && value.every((code) => Number.isInteger(code) && code >= 1000 && code <= 4999);
-  if (!valid) throw new KeepaliveOptionError('terminalCloseCodes', value, 'an array of close codes, integers in [1000, 4999]');
+  if (!valid) throw new KeepaliveOptionError(option, value, 'an array of close codes, integers in [1000, 4999]');
   return Object.freeze([...(value as number[])]);
 }
 

@@ -1,5 +1,5 @@
 import { CLOSE_CODES, diagnostic, type CloseTransport, type Diagnostic } from './commands.js';
-import { checkDuration, checkInteger, checkKnownKeys, optionOr } from './errors.js';
+import { checkDuration, checkOptions, integerIn, type OptionSchema } from './errors.js';
 
 /**
  * Ping-flood policy (spec B8), after gRPC's server keepalive enforcement: a
@@ -32,17 +32,17 @@ export interface PingPolicyConfig {
  */
 export const PING_POLICY_DEFAULTS: PingPolicyConfig = Object.freeze({ minPingIntervalMs: 5_000, maxPingStrikes: 2 });
 
-const PING_POLICY_KEYS: readonly string[] = Object.freeze(Object.keys(PING_POLICY_DEFAULTS));
+/** The ping policy's options table (B1): each option's default and check. */
+const PING_POLICY_SCHEMA: OptionSchema<PingPolicyConfig> = Object.freeze({
+  minPingIntervalMs: [PING_POLICY_DEFAULTS.minPingIntervalMs, checkDuration],
+  maxPingStrikes: [PING_POLICY_DEFAULTS.maxPingStrikes, integerIn(0, 1_000)],
+});
 
 /**
  * Validates ping-policy options once; throws {@link KeepaliveOptionError}.
  */
 export function definePingPolicy(options: PingPolicyOptions = {}): PingPolicyConfig {
-  checkKnownKeys(options, PING_POLICY_KEYS, 'ping policy');
-  return Object.freeze({
-    minPingIntervalMs: checkDuration('minPingIntervalMs', optionOr(options, 'minPingIntervalMs', PING_POLICY_DEFAULTS.minPingIntervalMs)),
-    maxPingStrikes: checkInteger('maxPingStrikes', optionOr(options, 'maxPingStrikes', PING_POLICY_DEFAULTS.maxPingStrikes), 0, 1_000),
-  });
+  return Object.freeze(checkOptions(options, PING_POLICY_SCHEMA, 'ping policy'));
 }
 
 /**

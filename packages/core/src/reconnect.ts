@@ -1,5 +1,5 @@
 import { NO_COMMANDS, diagnostic, type ArmTimer, type CancelTimer, type Diagnostic } from './commands.js';
-import { checkDuration, checkKnownKeys, checkNumber, checkInteger, optionOr, KeepaliveOptionError } from './errors.js';
+import { KeepaliveOptionError, checkDuration, checkOptions, integerIn, numberIn, type OptionCheck, type OptionSchema } from './errors.js';
 import { isUnitInterval, nextRandom, toSeed } from './random.js';
 
 /**
@@ -50,27 +50,27 @@ export const RECONNECT_DEFAULTS: ReconnectConfig = /* @__PURE__ */ Object.freeze
   maxAttempts: null,
 });
 
-const RECONNECT_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(RECONNECT_DEFAULTS));
+const maxAttemptsCheck: OptionCheck<number | null> = (option, value) => (value === null ? null : integerIn(1, 1_000_000)(option, value));
+
+/** The reconnect policy's options table (B1): each option's default and check. */
+const RECONNECT_SCHEMA: OptionSchema<ReconnectConfig> = /* @__PURE__ */ Object.freeze({
+  initialDelayMs: [RECONNECT_DEFAULTS.initialDelayMs, checkDuration],
+  maxDelayMs: [RECONNECT_DEFAULTS.maxDelayMs, checkDuration],
+  multiplier: [RECONNECT_DEFAULTS.multiplier, /* @__PURE__ */ numberIn(1, 100)],
+  resetAfterMs: [RECONNECT_DEFAULTS.resetAfterMs, checkDuration],
+  maxAttempts: [RECONNECT_DEFAULTS.maxAttempts, maxAttemptsCheck],
+});
 
 /**
  * Validates reconnect options once (spec B1); throws {@link KeepaliveOptionError}
  * naming the option and value.
  */
 export function defineReconnectConfig(options: ReconnectOptions = {}): ReconnectConfig {
-  checkKnownKeys(options, RECONNECT_KEYS, 'reconnect');
-  const initialDelayMs = checkDuration('initialDelayMs', optionOr(options, 'initialDelayMs', RECONNECT_DEFAULTS.initialDelayMs));
-  const maxDelayMs = checkDuration('maxDelayMs', optionOr(options, 'maxDelayMs', RECONNECT_DEFAULTS.maxDelayMs));
-  if (maxDelayMs < initialDelayMs) {
-    throw new KeepaliveOptionError('maxDelayMs', maxDelayMs, `a duration >= initialDelayMs (${initialDelayMs})`);
+  const config = checkOptions(options, RECONNECT_SCHEMA, 'reconnect');
+  if (config.maxDelayMs < config.initialDelayMs) {
+    throw new KeepaliveOptionError('maxDelayMs', config.maxDelayMs, `a duration >= initialDelayMs (${config.initialDelayMs})`);
   }
-  const maxAttempts = optionOr(options, 'maxAttempts', RECONNECT_DEFAULTS.maxAttempts);
-  return Object.freeze({
-    initialDelayMs,
-    maxDelayMs,
-    multiplier: checkNumber('multiplier', optionOr(options, 'multiplier', RECONNECT_DEFAULTS.multiplier), 1, 100),
-    resetAfterMs: checkDuration('resetAfterMs', optionOr(options, 'resetAfterMs', RECONNECT_DEFAULTS.resetAfterMs)),
-    maxAttempts: maxAttempts === null ? null : checkInteger('maxAttempts', maxAttempts, 1, 1_000_000),
-  });
+  return Object.freeze(config);
 }
 
 /**
