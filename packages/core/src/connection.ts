@@ -78,12 +78,13 @@ export interface ConnectionConfig extends KernelConfig {
 export const PING_FLOOD_REASON = 'ping_flood';
 
 /** The defaults of the default client connection, besides the session's and the reconnect policy's. */
-export const CONNECTION_DEFAULTS = /* @__PURE__ */ Object.freeze({
-  ...KERNEL_DEFAULTS,
-  idleReadTimeoutMs: null,
-  whenIdle: 'eager',
-  minMaxHeartbeatIntervalMs: 60_000,
-} as const);
+export const CONNECTION_DEFAULTS = /* @__PURE__ */ Object.freeze(
+  /* @__PURE__ */ Object.assign({}, KERNEL_DEFAULTS, {
+    idleReadTimeoutMs: null,
+    whenIdle: 'eager',
+    minMaxHeartbeatIntervalMs: 60_000,
+  } as const),
+);
 
 /** What the default connection's options table yields: the kernel's values and its layers' options. */
 type ConnectionValues = Omit<KernelValues, 'reconnect'> & {
@@ -95,16 +96,17 @@ type ConnectionValues = Omit<KernelValues, 'reconnect'> & {
 };
 
 /** The default connection's options table (B1): the kernel's, with `reconnect.whenIdle`, and its layers' options. */
-const CONNECTION_SCHEMA: OptionSchema<ConnectionValues> = /* @__PURE__ */ Object.freeze({
-  ...KERNEL_SCHEMA,
-  reconnect: [{ ...RECONNECT_DEFAULTS, whenIdle: CONNECTION_DEFAULTS.whenIdle }, checkReconnect],
-  idleReadTimeoutMs: [CONNECTION_DEFAULTS.idleReadTimeoutMs, checkOptionalDuration],
-  maxHeartbeatIntervalMs: [null, checkOptionalDuration],
-  resume: [false, checkResume],
-});
+const CONNECTION_SCHEMA: OptionSchema<ConnectionValues> = /* @__PURE__ */ Object.freeze(
+  /* @__PURE__ */ Object.assign({}, KERNEL_SCHEMA, {
+    reconnect: [/* @__PURE__ */ Object.assign({}, RECONNECT_DEFAULTS, { whenIdle: 'eager' as const }), checkReconnect] as const,
+    idleReadTimeoutMs: [null, checkOptionalDuration] as const,
+    maxHeartbeatIntervalMs: [null, checkOptionalDuration] as const,
+    resume: [false, checkResume] as const,
+  }),
+);
 
 /** The names of every option of the default client connection (the kernel's and its layers'), for drivers that pass them through. */
-export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze(Object.keys(CONNECTION_SCHEMA) as (keyof ConnectionOptions)[]);
+export const CONNECTION_OPTION_KEYS: readonly (keyof ConnectionOptions)[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(CONNECTION_SCHEMA) as (keyof ConnectionOptions)[]);
 
 /**
  * Validates the options of the default client connection once (B1) and returns a frozen config with its layers.

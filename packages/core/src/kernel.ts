@@ -100,19 +100,20 @@ export const KERNEL_DEFAULTS = /* @__PURE__ */ Object.freeze({
 export type KernelValues = Omit<KernelConfig, 'session' | 'layers'> & SessionConfig;
 
 /** The kernel's options table (B1): the session's table, with the kernel's default for `pongTimeoutMs`, and its own. */
-export const KERNEL_SCHEMA: OptionSchema<KernelValues> = /* @__PURE__ */ Object.freeze({
-  ...SESSION_SCHEMA,
-  pongTimeoutMs: [KERNEL_DEFAULTS.pongTimeoutMs, checkOptionalDuration],
-  connectTimeoutMs: [KERNEL_DEFAULTS.connectTimeoutMs, checkDuration],
-  closeTimeoutMs: [KERNEL_DEFAULTS.closeTimeoutMs, checkDuration],
-  reconnect: [RECONNECT_DEFAULTS, (option: string, value: unknown): ReconnectConfig => nestedOptions(option, value as ReconnectOptions, defineReconnectConfig)],
-  maxQueuedMessages: [KERNEL_DEFAULTS.maxQueuedMessages, /* @__PURE__ */ integerIn(0, 10_000_000)],
-  maxQueuedBytes: [KERNEL_DEFAULTS.maxQueuedBytes, /* @__PURE__ */ integerIn(0, Number.MAX_SAFE_INTEGER)],
-  terminalCloseCodes: [TERMINAL_CLOSE_CODES, checkCloseCodes],
-});
+export const KERNEL_SCHEMA: OptionSchema<KernelValues> = /* @__PURE__ */ Object.freeze(
+  /* @__PURE__ */ Object.assign({}, SESSION_SCHEMA, {
+    pongTimeoutMs: [KERNEL_DEFAULTS.pongTimeoutMs, checkOptionalDuration] as const,
+    connectTimeoutMs: [KERNEL_DEFAULTS.connectTimeoutMs, checkDuration] as const,
+    closeTimeoutMs: [KERNEL_DEFAULTS.closeTimeoutMs, checkDuration] as const,
+    reconnect: [RECONNECT_DEFAULTS, (option: string, value: unknown): ReconnectConfig => nestedOptions(option, value as ReconnectOptions, defineReconnectConfig)] as const,
+    maxQueuedMessages: [KERNEL_DEFAULTS.maxQueuedMessages, /* @__PURE__ */ integerIn(0, 10_000_000)] as const,
+    maxQueuedBytes: [KERNEL_DEFAULTS.maxQueuedBytes, /* @__PURE__ */ integerIn(0, Number.MAX_SAFE_INTEGER)] as const,
+    terminalCloseCodes: [TERMINAL_CLOSE_CODES, checkCloseCodes] as const,
+  }),
+);
 
 /** The names of the kernel's options (the session's and its own). */
-export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(Object.keys(KERNEL_SCHEMA));
+export const KERNEL_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(KERNEL_SCHEMA));
 
 /**
  * Validates the kernel's options once (B1) and returns a frozen config that runs `layers`. Throws

@@ -30,12 +30,12 @@ export interface PingPolicyConfig {
 /**
  * Defaults of the ping-flood policy.
  */
-export const PING_POLICY_DEFAULTS: PingPolicyConfig = Object.freeze({ minPingIntervalMs: 5_000, maxPingStrikes: 2 });
+export const PING_POLICY_DEFAULTS: PingPolicyConfig = /* @__PURE__ */ Object.freeze({ minPingIntervalMs: 5_000, maxPingStrikes: 2 });
 
 /** The ping policy's options table (B1): each option's default and check. */
-const PING_POLICY_SCHEMA: OptionSchema<PingPolicyConfig> = Object.freeze({
+const PING_POLICY_SCHEMA: OptionSchema<PingPolicyConfig> = /* @__PURE__ */ Object.freeze({
   minPingIntervalMs: [PING_POLICY_DEFAULTS.minPingIntervalMs, checkDuration],
-  maxPingStrikes: [PING_POLICY_DEFAULTS.maxPingStrikes, integerIn(0, 1_000)],
+  maxPingStrikes: [PING_POLICY_DEFAULTS.maxPingStrikes, /* @__PURE__ */ integerIn(0, 1_000)],
 });
 
 /**
@@ -68,7 +68,7 @@ export type PingPolicyEvent = { readonly type: 'ping'; readonly now: number } | 
  */
 export type PingPolicyCommand = CloseTransport | Diagnostic;
 
-const FRESH: PingPolicyState = Object.freeze({ lastPingAt: null, strikes: 0, violated: false });
+const FRESH: PingPolicyState = /* @__PURE__ */ Object.freeze({ lastPingAt: null, strikes: 0, violated: false });
 
 const FLOOD_REASON = /^ping_flood(?: min_interval_ms=(0|[1-9][0-9]{0,9}))?$/;
 
