@@ -1,0 +1,360 @@
+import {
+  KERNEL_OPTION_KEYS,
+  KeepaliveOptionError,
+  checkHeartbeatMessage,
+  checkKnownKeys,
+  connect,
+  connectionDeadline,
+  connectionStep,
+  defineKernelConfig,
+  utf8Length,
+  type ConnectionCommand,
+  type ConnectionEvent,
+  type ConnectionPhase,
+  type ConnectionState,
+  type ConnectionUserEvent,
+  type Diagnostic,
+  type KernelOptions,
+  type Layer,
+} from '@keepalive/core';
+import { HEARTBEAT_MESSAGE, isHeartbeatText } from './heartbeat.js';
+
+/**
+ * @keepalive/websocket-transport/lite: the kernel client. A small WebSocket client on the core's connection kernel
+ * alone (`defineKernelConfig`, `connect`, `connectionStep`, `connectionDeadline`): keep-alives while busy and the
+ * dead-peer rule (S4, B5), backoff with jitter and `maxAttempts` (B6, B11), the connect and close timeouts (B10),
+ * terminal close codes (B12) and a bounded send queue. It runs unchanged in browsers, Bun, Deno and Node ≥ 22 (the
+ * global `WebSocket`), and on Node 20 with a constructor passed in (`WebSocket` from `ws`). Keep-alives are always the
+ * heartbeat message (a WHATWG socket cannot ping), which the servers of this package answer.
+ *
+ * Its API is a subset of `createKeepaliveClient`'s. Left out: function targets, protocol pings, the browser lifecycle,
+ * the ping-flood slow-down, unconfirmed-message reports, the resumable session, loggers and the diagnostics channel,
+ * the abort signal and process-exit hooks. The kernel's rules beyond its own are layers from `@keepalive/core`, given in
+ * `layers` (`lazyParkLayer`, `idleReadLayer(ms)`, ...); a program that does not import one does not bundle it.
+ *
+ * @module @keepalive/websocket-transport/lite
+ */
+
+/** What `send` takes: a string (a text frame) or bytes (a binary frame). */
+export type LiteData = string | ArrayBuffer | ArrayBufferView;
+
+/** The part of a WHATWG WebSocket the lite client uses (browsers, Bun, Deno, undici, `ws`). */
+export interface LiteWebSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  binaryType: string;
+  send(data: LiteData): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+/** A WHATWG WebSocket constructor: the global one, or `ws`'s on Node 20. */
+export type LiteWebSocketConstructor = new (url: string, protocols?: string | string[]) => LiteWebSocket;
+
+/** Options of {@link createLiteClient}: the kernel's (validated by `defineKernelConfig`) and the client's own. */
+export interface LiteClientOptions extends KernelOptions {
+  /** The WebSocket constructor. Default the global `WebSocket`; on Node 20 pass `WebSocket` from `ws`. */
+  readonly WebSocket?: LiteWebSocketConstructor | undefined;
+  /** Subprotocols to offer. */
+  readonly protocols?: string | readonly string[] | undefined;
+  /** The heartbeat message (at most 125 UTF-8 bytes) the server answers in kind. Default the empty text frame. */
+  readonly heartbeatMessage?: string | undefined;
+  /** Layers of `@keepalive/core` to run on the kernel, in order (not `resumable()`: the lite client has no wire format). */
+  readonly layers?: readonly Layer[] | undefined;
+  /** Receives the kernel's diagnostics (counts, codes, durations), after the step. */
+  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
+}
+
+type UserEvent<K extends ConnectionUserEvent['type']> = Extract<ConnectionUserEvent, { readonly type: K }>;
+
+/** An inbound message: text as a string, binary as a `Uint8Array`. Heartbeats are not delivered. */
+export interface LiteMessageEvent {
+  readonly data: string | Uint8Array;
+  readonly binary: boolean;
+}
+
+/** The `closed` event: the kernel's, with the queued messages that never left (`undelivered`, oldest first). */
+export type LiteClosedEvent = UserEvent<'closed'> & { readonly undelivered: readonly LiteData[] };
+
+/** Every event of a {@link LiteClient} and its payload (the kernel's user events, with their `type`). */
+export interface LiteClientEvents {
+  open: UserEvent<'open'>;
+  message: LiteMessageEvent;
+  close: UserEvent<'close'>;
+  reconnecting: UserEvent<'reconnecting'>;
+  idle: UserEvent<'idle'>;
+  'dead-peer': UserEvent<'dead-peer'>;
+  rejected: UserEvent<'rejected'>;
+  closed: LiteClosedEvent;
+  error: Error;
+}
+
+/** A listener of event `K`. */
+export type LiteListener<K extends keyof LiteClientEvents> = (payload: LiteClientEvents[K]) => void;
+
+/** The client's activity: work on it keeps the connection alive (keep-alives while any is in flight, S4). */
+export interface LiteActivity {
+  /** Starts work of `reason`; returns the function that ends it (calling it again does nothing). */
+  start(reason: string): () => void;
+  /** Runs `fn` as work of `reason`, ended however `fn` ends. */
+  run<T>(reason: string, fn: () => T | PromiseLike<T>): Promise<T>;
+}
+
+/** The lite client: see {@link createLiteClient}. */
+export interface LiteClient {
+  readonly activity: LiteActivity;
+  /** The kernel's phase: `connecting`, `open`, `backoff`, `parked`, `closing` or `closed`. */
+  readonly state: ConnectionPhase;
+  /**
+   * Writes `data` now when open (`'sent'`), else queues it to go in order after the next open (`'queued'`). Throws
+   * an `Error` saying why when it is refused: the client is closed, or the queue is at `maxQueuedMessages` or
+   * `maxQueuedBytes`.
+   */
+  send(data: LiteData): 'sent' | 'queued';
+  /** Closes for good; resolves with the `closed` event. `code` 1000 or 3000–4999, `reason` at most 123 bytes. */
+  close(code?: number, reason?: string): Promise<LiteClosedEvent>;
+  /** Adds a listener, called after the step that caused the event; returns the function that removes it. */
+  on<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): () => void;
+  /** Removes a listener added with `on`. */
+  off<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): void;
+  /** Adds a listener called at most once; returns the function that removes it. */
+  once<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): () => void;
+}
+
+const LITE_KEYS = ['WebSocket', 'protocols', 'heartbeatMessage', 'layers', 'onDiagnostic'];
+
+/**
+ * Creates the kernel client and opens its first socket: see the module's description. Options are validated here: a
+ * bad one throws `KeepaliveOptionError` naming it and its value, an unknown one the nearest known name.
+ */
+export function createLiteClient(url: string | URL, options: LiteClientOptions = {}): LiteClient {
+  checkKnownKeys(options, [...KERNEL_OPTION_KEYS, ...LITE_KEYS], 'client');
+  const { WebSocket: Socket = (globalThis as { WebSocket?: LiteWebSocketConstructor }).WebSocket, protocols, heartbeatMessage = HEARTBEAT_MESSAGE, layers = [], onDiagnostic, ...kernel } = options;
+  if (typeof Socket != 'function') throw new KeepaliveOptionError('WebSocket', Socket, 'a WebSocket constructor (no global WebSocket here: pass one, e.g. from ws)');
+  if (!(protocols === undefined || typeof protocols == 'string' || (Array.isArray(protocols) && protocols.every((p) => typeof p == 'string')))) throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');
+  if (!Array.isArray(layers)) throw new KeepaliveOptionError('layers', layers, 'an array of layers');
+  layers.forEach((layer: Partial<Layer> | null, i) => {
+    if (typeof layer?.init != 'function' || layer.name == 'resume') throw new KeepaliveOptionError(`layers[${String(i)}]`, layer, 'a layer of @keepalive/core, not resumable() (no wire format here: use createKeepaliveClient)');
+  });
+  if (!(onDiagnostic === undefined || typeof onDiagnostic == 'function')) throw new KeepaliveOptionError('onDiagnostic', onDiagnostic, 'a function');
+  const beat = checkHeartbeatMessage('heartbeatMessage', heartbeatMessage);
+  const href = String(url);
+  const now = (): number => performance.now();
+
+  const listeners: Record<string, Set<(payload: never) => void> | undefined> = {};
+  const emit = (type: string, payload: unknown): void => {
+    queueMicrotask(() => {
+      for (const listener of [...(listeners[type] ?? [])]) {
+        try {
+          listener(payload as never);
+        } catch (error) {
+          // Reported to the platform (as an EventTarget listener's would be), without stopping the others.
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+    });
+  };
+  const off = (type: string, listener: (payload: never) => void): void => {
+    listeners[type]?.delete(listener);
+  };
+  const on = (type: string, listener: (payload: never) => void): (() => void) => {
+    (listeners[type] ??= new Set()).add(listener);
+    return () => {
+      off(type, listener);
+    };
+  };
+
+  let ws: LiteWebSocket | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let queued: LiteData[] = [];
+  let undelivered: LiteData[] = [];
+  /** The message of the `send` being stepped, and what the kernel made of it. */
+  let outgoing: LiteData = '';
+  let outcome = '';
+  /** The inbound message of the event being stepped. */
+  let inbound: LiteMessageEvent | undefined;
+  let busy = true;
+  let state: ConnectionState;
+  let resolveClosed: (event: LiteClosedEvent) => void;
+  const closed = new Promise<LiteClosedEvent>((resolve) => (resolveClosed = resolve));
+  /** Events reported while a step runs wait here, in order, with the message they carry. */
+  const events: [ConnectionEvent, LiteMessageEvent | undefined][] = [];
+
+  /** Carries out one command of the kernel's; what reaches the application waits for the step to end. */
+  const execute = (command: ConnectionCommand): void => {
+    switch (command.type) {
+      case 'open_socket': {
+        const socket = (ws = new Socket(href, protocols));
+        socket.binaryType = 'arraybuffer';
+        // Listeners stay on a socket once it is gone (`ws` throws an error event nobody listens to): they ignore it.
+        const gone = (code: number, reason: string): void => {
+          if (socket === ws) {
+            ws = null;
+            report({ type: 'socket_closed', now: now(), code, reason });
+          }
+        };
+        socket.onopen = () => {
+          if (socket === ws) report({ type: 'socket_opened', now: now(), canPing: false });
+        };
+        socket.onmessage = ({ data }: { data: string | ArrayBuffer }) => {
+          if (socket !== ws) return;
+          const text = typeof data == 'string';
+          report({ type: 'inbound', now: now(), frame: text && isHeartbeatText(data, beat) ? 'heartbeat' : 'data' }, text ? { data, binary: false } : { data: new Uint8Array(data), binary: true });
+        };
+        socket.onclose = ({ code, reason }: { code: number; reason: string }) => {
+          gone(code, reason);
+        };
+        socket.onerror = ({ error }: { error?: unknown }) => {
+          if (socket === ws) emit('error', error instanceof Error ? error : new Error('WebSocket error'));
+          gone(1006, '');
+        };
+        return;
+      }
+      case 'close_socket':
+        ws?.close(command.code, command.reason);
+        return;
+      case 'destroy_socket': {
+        // At once: `ws` has `terminate()` (its `close()` waits up to 30 s for a dead peer); a WHATWG socket only `close()`.
+        const socket = ws as (LiteWebSocket & { terminate?: () => void }) | null;
+        ws = null;
+        if (socket?.terminate) socket.terminate();
+        else socket?.close();
+        return;
+      }
+      case 'keepalive':
+      case 'reply_heartbeat':
+        if (ws?.readyState == 1) ws.send(beat);
+        return;
+      case 'write':
+        outcome = 'sent';
+        ws?.send(outgoing);
+        return;
+      case 'enqueue':
+        outcome = 'queued';
+        // A copy: a caller reusing its buffer does not change what is sent later.
+        queued.push(typeof outgoing == 'string' ? outgoing : (ArrayBuffer.isView(outgoing) ? new Uint8Array(outgoing.buffer, outgoing.byteOffset, outgoing.byteLength) : new Uint8Array(outgoing)).slice());
+        return;
+      case 'refuse':
+        outcome = command.reason;
+        return;
+      case 'flush': {
+        let messages = 0;
+        let bytes = 0;
+        for (; queued.length > 0 && ws?.readyState == 1; messages++) {
+          const data = queued.shift() as LiteData;
+          ws.send(data);
+          bytes += byteSize(data);
+        }
+        if (messages > 0) report({ type: 'dequeued', now: state.now, messages, bytes });
+        return;
+      }
+      case 'drain':
+        undelivered = queued;
+        queued = [];
+        return;
+      case 'deliver':
+        if (inbound) emit('message', inbound);
+        return;
+      case 'event': {
+        const event = command.event;
+        if (event.type == 'closed') {
+          const payload = { ...event, undelivered };
+          emit('closed', payload);
+          resolveClosed(payload);
+        } else emit(event.type, event);
+        return;
+      }
+      case 'diagnostic':
+        if (onDiagnostic) queueMicrotask(() => onDiagnostic(command));
+        return;
+      default:
+      // The resume layer's commands (refused at construction), `abandon_socket` (never asked for) and
+      // `forget_copies` (the unconfirmed layer's: no copies are kept here).
+    }
+  };
+
+  /** Steps the events in order (one reported during a step waits for it), then arms the one timer. */
+  const pump = (commands: readonly ConnectionCommand[]): void => {
+    commands.forEach(execute);
+    for (let next; (next = events.shift()); ) {
+      const out: ConnectionCommand[] = [];
+      inbound = next[1];
+      state = connectionStep(state, next[0], out);
+      out.forEach(execute);
+    }
+    busy = false;
+    clearTimeout(timer);
+    const at = connectionDeadline(state);
+    if (at !== null) timer = setTimeout(() => report({ type: 'timeout', now: Math.max(at, now()) }), at - now());
+  };
+
+  const report = (event: ConnectionEvent, message?: LiteMessageEvent): void => {
+    events.push([event, message]);
+    if (!busy) {
+      busy = true;
+      pump([]);
+    }
+  };
+
+  const [initial, first] = connect(defineKernelConfig(kernel, layers), now(), globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number);
+  state = initial;
+  pump(first);
+
+  const start = (reason: string): (() => void) => {
+    const before = state.session.lastToken;
+    report({ type: 'start', now: now(), reason });
+    // The token of this start (none if the kernel refused it): its stop releases exactly this work.
+    let token = state.session.lastToken == before ? 0 : state.session.lastToken;
+    return () => {
+      if (token) report({ type: 'release', now: now(), token });
+      token = 0;
+    };
+  };
+
+  return {
+    activity: {
+      start,
+      async run(reason, fn) {
+        const stop = start(reason);
+        try {
+          return await fn();
+        } finally {
+          stop();
+        }
+      },
+    },
+    get state() {
+      return state.phase;
+    },
+    send(data) {
+      outgoing = data;
+      outcome = '';
+      report({ type: 'send', now: now(), bytes: byteSize(data), writable: ws?.readyState == 1 });
+      if (outcome == 'sent' || outcome == 'queued') return outcome;
+      throw new Error(outcome == 'closed' ? 'send(): the client is closed' : `send(): the queue is full (max${outcome == 'bytes' ? 'QueuedBytes' : 'QueuedMessages'})`);
+    },
+    close(code = 1000, reason = '') {
+      if ((code != 1000 && !(code >= 3000 && code <= 4999)) || utf8Length(reason) > 123) return Promise.reject(new RangeError('close(): code 1000 or 3000-4999, reason up to 123 bytes'));
+      report({ type: 'close', now: now(), code, reason });
+      return closed;
+    },
+    on,
+    off,
+    once(type, listener) {
+      const remove = on(type, (payload) => {
+        remove();
+        listener(payload);
+      });
+      return remove;
+    },
+  };
+}
+
+function byteSize(data: LiteData): number {
+  return typeof data == 'string' ? utf8Length(data) : data.byteLength;
+}
