@@ -45,6 +45,8 @@ export interface LiteWebSocket {
   binaryType: string;
   send(data: LiteData): void;
   close(code?: number, reason?: string): void;
+  /** `ws` only: destroy the socket at once. */
+  terminate?(): void;
   onopen: ((event: never) => void) | null;
   onmessage: ((event: never) => void) | null;
   onclose: ((event: never) => void) | null;
@@ -220,7 +222,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
         return;
       case 'destroy_socket': {
         // At once: `ws` has `terminate()` (its `close()` waits up to 30 s for a dead peer); a WHATWG socket only `close()`.
-        const socket = ws as (LiteWebSocket & { terminate?: () => void }) | null;
+        const socket = ws;
         ws = null;
         if (socket?.terminate) socket.terminate();
         else socket?.close();
