@@ -70,7 +70,7 @@ export interface Diagnostic {
 /**
  * WebSocket close codes the core uses (RFC 6455 section 7.4.1).
  */
-export const CLOSE_CODES = Object.freeze({
+export const CLOSE_CODES = /* @__PURE__ */ Object.freeze({
   /** 1001: the endpoint is going away (server shutdown). */
   goingAway: 1001,
   /** 1006: abnormal closure; never sent on the wire, reported for terminated sockets. */

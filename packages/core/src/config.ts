@@ -49,7 +49,7 @@ export interface SessionConfig {
 /**
  * The reference defaults (spec S5, S6, B1).
  */
-export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
+export const SESSION_DEFAULTS: SessionConfig = /* @__PURE__ */ Object.freeze({
   heartbeatIntervalMs: 30_000,
   idleDelayMs: 30_000,
   sendKeepalives: true,
@@ -59,7 +59,7 @@ export const SESSION_DEFAULTS: SessionConfig = Object.freeze({
   lateTimerMs: 1_000,
 });
 
-const SESSION_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(SESSION_DEFAULTS));
+const SESSION_OPTION_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(SESSION_DEFAULTS));
 
 /** The session's options table (B1): each option's default and check. */
 export const SESSION_SCHEMA: OptionSchema<SessionConfig> = /* @__PURE__ */ Object.freeze({

@@ -21,7 +21,7 @@ export interface HeartbeatVerdict {
   readonly reply: boolean;
 }
 
-const REPLY: HeartbeatVerdict = Object.freeze({ unanswered: 0, reply: true });
+const REPLY: HeartbeatVerdict = /* @__PURE__ */ Object.freeze({ unanswered: 0, reply: true });
 
 /**
  * Applies the heartbeat-answer rule to one inbound heartbeat message:

@@ -1,8 +1,7 @@
 import { CLOSE_CODES, diagnostic } from './commands.js';
 import { checkDuration } from './errors.js';
-import { CONNECTION_DIAGNOSTICS } from './kernel.js';
 import type { Host, Layer } from './layer.js';
-import { SESSION_DIAGNOSTICS, wantsHeartbeat } from './session.js';
+import { wantsHeartbeat } from './session.js';
 
 /**
  * The idle read timeout (B5 while idle, B15): a layer. While no heartbeat runs (no work in flight, and
@@ -35,12 +34,12 @@ export function idleReadLayer(timeoutMs: number): Layer<IdleReadState> {
       if (k.phase !== 'open' || s.readAt === null || s.readAt > k.now) return;
       const late = k.now - s.readAt;
       if (late > k.session.config.lateTimerMs) {
-        host.out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'idle_read', late_ms: late, missed: 0 }));
+        host.out.push(diagnostic('warn', 'heartbeat_late', { timer: 'idle_read', late_ms: late, missed: 0 }));
         s.readAt = k.now + limit;
         return;
       }
       s.readAt = null;
-      host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.idleReadTimeout, { timeout_ms: limit }));
+      host.out.push(diagnostic('warn', 'idle_read_timeout', { timeout_ms: limit }));
       host.emit({ type: 'dead-peer', timeoutMs: limit });
       host.lose({ code: CLOSE_CODES.abnormal, reason: 'idle_read_timeout' });
     },

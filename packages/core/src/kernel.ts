@@ -493,7 +493,7 @@ export function connectionTransition(state: ConnectionState, event: ConnectionEv
 /** The allocation-light form of {@link connectionTransition}: appends the commands to `out` (a buffer the caller owns) and returns the next state. */
 export function connectionStep(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): ConnectionState {
   if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
-    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+    out.push(diagnostic('warn', 'invalid_event', NO_FIELDS));
     return state;
   }
   const now = eventTime(state, event, out);
@@ -540,10 +540,10 @@ function stepEvent(h: Step, event: ConnectionEvent): boolean {
       if (anyLayer(h, (layer, slice) => layer.event?.(h, slice, event))) return true;
       if (event.type === 'hello') {
         // A hello that no layer asked for (resume is off): the server spoke a protocol the client did not ask for.
-        h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'hello' }));
+        h.out.push(diagnostic('warn', 'protocol_error', { frame: 'hello' }));
         return true;
       }
-      h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'unknown' }));
+      h.out.push(diagnostic('warn', 'invalid_event', { event: 'unknown' }));
       return false;
     }
   }
@@ -641,7 +641,7 @@ class Step implements Host {
     const parkedMs = d.now - (d.parkedAt ?? /* c8 ignore next */ d.now);
     runBackoff(this, { type: 'connect', now: d.now });
     openSocket(this, 0);
-    this.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.unparked, { trigger, parked_ms: parkedMs }));
+    this.out.push(diagnostic('info', 'unparked', { trigger, parked_ms: parkedMs }));
   }
 
   requeue(messages: number, bytes: number): void {
@@ -685,7 +685,7 @@ function held(state: ConnectionState): boolean {
 function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
   const now: unknown = event.now;
   if (typeof now !== 'number' || !Number.isFinite(now)) {
-    out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidTime, { event: event.type }));
+    out.push(diagnostic('warn', 'invalid_time', { event: event.type }));
     return state.now;
   }
   return now < state.now ? state.now : now;
@@ -699,7 +699,7 @@ function closeInfo(code: unknown, reason: unknown): CloseInfo {
 }
 
 function stale(h: Step, event: string): false {
-  h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.staleEvent, { event }));
+  h.out.push(diagnostic('warn', 'stale_event', { event }));
   return false;
 }
 
@@ -770,7 +770,7 @@ function park(h: Step, info: CloseInfo): void {
   runBackoff(h, { type: 'stop', now: d.now });
   d.phase = 'parked';
   d.parkedAt = d.now;
-  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.parked, { code: info.code }));
+  h.out.push(diagnostic('info', 'parked', { code: info.code }));
   h.emit({ type: 'idle', code: info.code, reason: info.reason });
 }
 
@@ -832,17 +832,17 @@ function lost(h: Step, info: CloseInfo, opened: boolean): void {
   d.lastLoss = info;
   if (opened) {
     runSession(h, { type: 'detach', now: d.now });
-    h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.connectionLost, { code: info.code }));
+    h.out.push(diagnostic('info', 'connection_lost', { code: info.code }));
     eachLayer(h, (layer, slice) => layer.lost?.(h, slice));
   } else {
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectFailed, { attempt: d.attempt }));
+    h.out.push(diagnostic('warn', 'connect_failed', { attempt: d.attempt }));
   }
   const closeEvent = (willReconnect: boolean): void => {
     if (opened) h.emit({ type: 'close', code: info.code, reason: info.reason, willReconnect });
   };
   // B12: a terminal code is not retried as is.
   if (isTerminalClose(d.config, info.code, info.reason)) {
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.rejected, { code: info.code }));
+    h.out.push(diagnostic('warn', 'rejected', { code: info.code }));
     closeEvent(false);
     h.emit({ type: 'rejected', code: info.code, reason: info.reason });
     finish(h, 'rejected', info);
@@ -901,7 +901,7 @@ function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boole
       deliver(h);
       return true;
     case 'invalid':
-      h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'control' }));
+      h.out.push(diagnostic('warn', 'protocol_error', { frame: 'control' }));
       return true;
     default:
       return true;
@@ -920,14 +920,14 @@ function onTimeout(h: Step, sendKeepalives: boolean | undefined): void {
   if (d.phase === 'connecting' && connectAt !== null && connectAt <= now) {
     // B10: an attempt that has not opened in time is a failed attempt.
     d.timers[TIMER.connect] = null;
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.connectTimeout, { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
+    h.out.push(diagnostic('warn', 'connect_timeout', { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
     h.out.push(DESTROY);
     lost(h, { code: CLOSE_CODES.abnormal, reason: 'connect_timeout' }, false);
   }
   const closeAt = d.timers[TIMER.close] ?? null;
   if (d.phase === 'closing' && closeAt !== null && closeAt <= now) {
     d.timers[TIMER.close] = null;
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.closeTimeout, { timeout_ms: d.config.closeTimeoutMs }));
+    h.out.push(diagnostic('warn', 'close_timeout', { timeout_ms: d.config.closeTimeoutMs }));
     h.out.push(DESTROY);
     finish(h, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' });
   }
@@ -940,7 +940,7 @@ function onTimeout(h: Step, sendKeepalives: boolean | undefined): void {
 /** The peer's least reconnect delay (an SSE `retry:` field), kept for every later backoff; `null` forgets it. */
 function onRetryAfter(h: Step, delayMs: unknown): boolean {
   if (delayMs !== null && (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0)) {
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'retry_after' }));
+    h.out.push(diagnostic('warn', 'invalid_event', { event: 'retry_after' }));
     return true;
   }
   h.k.retryAfterMs = delayMs;
@@ -991,13 +991,13 @@ function onDequeued(h: Step, messages: number, bytes: number): void {
   const validMessages = Number.isInteger(messages) && messages >= 0 && messages <= d.queuedMessages;
   const validBytes = Number.isInteger(bytes) && bytes >= 0 && bytes <= d.queuedBytes;
   if (!validMessages || !validBytes) {
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.invalidEvent, { event: 'dequeued' }));
+    h.out.push(diagnostic('warn', 'invalid_event', { event: 'dequeued' }));
     return;
   }
   if (messages === 0) return;
   d.queuedMessages -= messages;
   d.queuedBytes -= bytes;
-  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.queueFlushed, { messages }));
+  h.out.push(diagnostic('info', 'queue_flushed', { messages }));
   written(h, messages, bytes);
 }
 
@@ -1066,7 +1066,7 @@ function finish(h: Step, cause: ConnectionCloseCause, info: CloseInfo): void {
   });
   if (d.queuedMessages > 0) {
     h.out.push(DRAIN);
-    h.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: d.queuedMessages }));
+    h.out.push(diagnostic('warn', 'undelivered', { messages: d.queuedMessages }));
     d.queuedMessages = 0;
     d.queuedBytes = 0;
   }
@@ -1078,6 +1078,6 @@ function finish(h: Step, cause: ConnectionCloseCause, info: CloseInfo): void {
     keepalivesSent: session.keepalivesSent,
   };
   runSession(h, { type: 'shutdown', now: d.now });
-  h.out.push(diagnostic('info', CONNECTION_DIAGNOSTICS.clientClosed, { cause, code: info.code }));
+  h.out.push(diagnostic('info', 'client_closed', { cause, code: info.code }));
   h.emit({ type: 'closed', cause, code: info.code, reason: info.reason, report, written });
 }

@@ -1,5 +1,5 @@
 import { diagnostic } from './commands.js';
-import { CONNECTION_DIAGNOSTICS, type ConnectionEvent } from './kernel.js';
+import type { ConnectionEvent } from './kernel.js';
 import type { Host, Layer } from './layer.js';
 
 /**
@@ -29,7 +29,7 @@ export const lifecycleLayer: Layer<LifecycleState> = /* @__PURE__ */ Object.free
     const { online } = event;
     if (online === s.online) return true;
     s.online = online;
-    host.out.push(diagnostic('info', online ? CONNECTION_DIAGNOSTICS.online : CONNECTION_DIAGNOSTICS.offline, { phase: host.k.phase }));
+    host.out.push(diagnostic('info', online ? 'online' : 'offline', { phase: host.k.phase }));
     // Back online with a reconnect waiting: the wait was for the network, not for the server. Go now.
     if (online && host.k.phase === 'backoff') host.reconnectNow();
     else check(host, online ? 'online' : 'offline');
@@ -40,6 +40,6 @@ export const lifecycleLayer: Layer<LifecycleState> = /* @__PURE__ */ Object.free
 /** Checks an open connection now (B5): one keep-alive, whose answer is due within `pongTimeoutMs`. */
 function check(host: Host, trigger: 'visible' | 'online' | 'offline'): void {
   if (host.k.phase !== 'open') return;
-  host.out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.livenessCheck, { trigger }));
+  host.out.push(diagnostic('debug', 'liveness_check', { trigger }));
   host.signal();
 }

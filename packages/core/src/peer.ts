@@ -85,7 +85,7 @@ export interface PeerConfig {
 /**
  * Defaults of the peer machine.
  */
-export const PEER_DEFAULTS: PeerConfig = Object.freeze({
+export const PEER_DEFAULTS: PeerConfig = /* @__PURE__ */ Object.freeze({
   pingIntervalMs: 30_000,
   idlePingIntervalMs: null,
   pongTimeoutMs: 10_000,
@@ -96,7 +96,7 @@ export const PEER_DEFAULTS: PeerConfig = Object.freeze({
   keepaliveFrame: 'ping',
 });
 
-const PEER_KEYS: readonly string[] = Object.freeze(Object.keys(PEER_DEFAULTS));
+const PEER_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(PEER_DEFAULTS));
 
 /**
  * Validates peer options once (spec B1); throws {@link KeepaliveOptionError}
@@ -210,13 +210,13 @@ export type PeerCommand = ArmTimer<PeerTimer> | CancelTimer<PeerTimer> | PingPee
  * Diagnostics of a peer: warn `peer_dead` `{timeout_ms}`, info
  * `peer_idle_closed` `{idle_ms}`, warn `ping_flood` `{strikes}`.
  */
-export const PEER_DIAGNOSTICS = Object.freeze({ dead: 'peer_dead', idleClosed: 'peer_idle_closed', pingFlood: 'ping_flood' } as const);
+export const PEER_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({ dead: 'peer_dead', idleClosed: 'peer_idle_closed', pingFlood: 'ping_flood' } as const);
 
-const PING: PingPeer = Object.freeze({ type: 'ping' });
-const REPLY: ReplyHeartbeat = Object.freeze({ type: 'reply' });
-const DEAD_CLOSE: CloseTransport = Object.freeze({ type: 'close', reason: 'dead_peer', code: CLOSE_CODES.abnormal, terminate: true });
-const IDLE_CLOSE: CloseTransport = Object.freeze({ type: 'close', reason: 'idle_timeout', code: CLOSE_CODES.idleTimeout, terminate: false });
-const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = Object.freeze({
+const PING: PingPeer = /* @__PURE__ */ Object.freeze({ type: 'ping' });
+const REPLY: ReplyHeartbeat = /* @__PURE__ */ Object.freeze({ type: 'reply' });
+const DEAD_CLOSE: CloseTransport = /* @__PURE__ */ Object.freeze({ type: 'close', reason: 'dead_peer', code: CLOSE_CODES.abnormal, terminate: true });
+const IDLE_CLOSE: CloseTransport = /* @__PURE__ */ Object.freeze({ type: 'close', reason: 'idle_timeout', code: CLOSE_CODES.idleTimeout, terminate: false });
+const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = /* @__PURE__ */ Object.freeze({
   ping: Object.freeze({ type: 'cancel', timer: 'ping' }),
   pong: Object.freeze({ type: 'cancel', timer: 'pong' }),
   idle: Object.freeze({ type: 'cancel', timer: 'idle' }),

@@ -208,7 +208,7 @@ export function reconnectStep(state: ReconnectState, event: ReconnectEvent, out:
       return { ...state, phase: 'connecting', attempt: 0, deadline: null };
     case 'connected':
       if (state.phase !== 'connecting') return state;
-      if (state.attempt > 0) out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnected, { attempts: state.attempt }));
+      if (state.attempt > 0) out.push(diagnostic('info', 'reconnected', { attempts: state.attempt }));
       // B11: an attempt that opened ends the count of failed attempts.
       return { ...state, phase: 'connected', attempt: 0, connectedAt: event.now };
     case 'disconnected':
@@ -242,7 +242,7 @@ function onDisconnected(
   const opened = state.phase === 'connected';
   const attempt = opened ? 1 : state.attempt + 1;
   if (!opened && config.maxAttempts !== null && attempt > config.maxAttempts) {
-    out.push(diagnostic('warn', RECONNECT_DIAGNOSTICS.exhausted, { attempts: attempt - 1 }));
+    out.push(diagnostic('warn', 'reconnect_exhausted', { attempts: attempt - 1 }));
     return { ...state, phase: 'exhausted', attempt: attempt - 1, connectedAt: null, deadline: null };
   }
   // The backoff level keeps growing across short-lived connections and starts
@@ -255,7 +255,7 @@ function onDisconnected(
   if (random !== undefined && isUnitInterval(random)) {
     draw = random;
   } else {
-    if (random !== undefined) out.push(diagnostic('warn', RECONNECT_DIAGNOSTICS.invalidRandom, {}));
+    if (random !== undefined) out.push(diagnostic('warn', 'invalid_random', {}));
     const next = nextRandom(seed);
     draw = next.value;
     seed = next.seed;
@@ -268,7 +268,7 @@ function onDisconnected(
   const spread = notNow && asked === 0 ? ceiling - floor : ceiling;
   const delay = Math.min(config.maxDelayMs, floor + Math.floor(draw * spread));
   const deadline = now + delay;
-  out.push(diagnostic('info', RECONNECT_DIAGNOSTICS.reconnecting, { attempt, delay_ms: delay }));
+  out.push(diagnostic('info', 'reconnecting', { attempt, delay_ms: delay }));
   out.push({ type: 'arm', timer: 'reconnect', deadline });
   return { config, phase: 'waiting', attempt, level, seed, connectedAt: null, deadline };
 }

@@ -1,6 +1,6 @@
 import { CLOSE_CODES, diagnostic } from './commands.js';
 import { nestedOptions } from './errors.js';
-import { CONNECTION_DIAGNOSTICS, type ConnectionCommand, type ConnectionEvent, type InboundFrame, type ResumeTicket } from './kernel.js';
+import { type ConnectionCommand, type ConnectionEvent, type InboundFrame, type ResumeTicket } from './kernel.js';
 import type { Host, Layer } from './layer.js';
 import {
   createResumeState,
@@ -156,7 +156,7 @@ function onHello(host: Host, s: ResumeSlice, event: ConnectionEvent): boolean {
     return true;
   }
   if (phase !== 'open' || s.resume === null) {
-    host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.protocolError, { frame: 'hello' }));
+    host.out.push(diagnostic('warn', 'protocol_error', { frame: 'hello' }));
     return true;
   }
   host.alive();
@@ -232,6 +232,6 @@ function finishResume(host: Host, s: ResumeSlice): number {
   const written = Math.max(0, Math.min(delivery.nextSeq - 1, delivery.transmittedThrough) - delivery.ackedThrough);
   // Closed for good with messages the server has not acknowledged: handed back with the closed event (B14).
   host.out.push({ type: 'hand_back', from: delivery.ackedThrough + 1, to: delivery.nextSeq - 1 });
-  host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.undelivered, { messages: delivery.unacked.length }));
+  host.out.push(diagnostic('warn', 'undelivered', { messages: delivery.unacked.length }));
   return written;
 }

@@ -24,7 +24,7 @@ export type SessionTimer = 'heartbeat' | 'idle' | 'liveness' | 'stuck';
  * Every session timer, in the order timers due at the same instant fire:
  * a dead peer is noticed before a tick would send into it.
  */
-export const SESSION_TIMERS: readonly SessionTimer[] = Object.freeze(['liveness', 'heartbeat', 'idle', 'stuck'] as const);
+export const SESSION_TIMERS: readonly SessionTimer[] = /* @__PURE__ */ Object.freeze(['liveness', 'heartbeat', 'idle', 'stuck'] as const);
 
 /**
  * One activity in flight.
@@ -146,7 +146,7 @@ export type SessionCommand =
  * | `invalid_time` / `invalid_event` | warn | `event` (the event type, when known) |
  * | `event_after_shutdown` | warn | `event` |
  */
-export const SESSION_DIAGNOSTICS = Object.freeze({
+export const SESSION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   heartbeat: 'heartbeat',
   heartbeatLate: 'heartbeat_late',
   idle: 'idle',
@@ -164,25 +164,25 @@ export const SESSION_DIAGNOSTICS = Object.freeze({
   eventAfterShutdown: 'event_after_shutdown',
 } as const);
 
-const SEND: SendKeepalive = Object.freeze({ type: 'send' });
-const DEAD_PEER_CLOSE: CloseTransport = Object.freeze({
+const SEND: SendKeepalive = /* @__PURE__ */ Object.freeze({ type: 'send' });
+const DEAD_PEER_CLOSE: CloseTransport = /* @__PURE__ */ Object.freeze({
   type: 'close',
   reason: 'dead_peer',
   code: CLOSE_CODES.abnormal,
   terminate: true,
 });
-const CANCEL: Readonly<Record<SessionTimer, CancelTimer<SessionTimer>>> = Object.freeze({
+const CANCEL: Readonly<Record<SessionTimer, CancelTimer<SessionTimer>>> = /* @__PURE__ */ Object.freeze({
   heartbeat: Object.freeze({ type: 'cancel', timer: 'heartbeat' }),
   idle: Object.freeze({ type: 'cancel', timer: 'idle' }),
   liveness: Object.freeze({ type: 'cancel', timer: 'liveness' }),
   stuck: Object.freeze({ type: 'cancel', timer: 'stuck' }),
 });
-const EMPTY_COUNTS: Readonly<Record<string, number>> = Object.freeze({});
-const NO_ACTIVITIES: readonly Activity[] = Object.freeze([]);
-const NO_FIELDS = Object.freeze({});
+const EMPTY_COUNTS: Readonly<Record<string, number>> = /* @__PURE__ */ Object.freeze({});
+const NO_ACTIVITIES: readonly Activity[] = /* @__PURE__ */ Object.freeze([]);
+const NO_FIELDS = /* @__PURE__ */ Object.freeze({});
 
 /** Field of the state that holds each timer's deadline. */
-const DEADLINE_FIELD = Object.freeze({
+const DEADLINE_FIELD = /* @__PURE__ */ Object.freeze({
   heartbeat: 'heartbeatAt',
   idle: 'idleAt',
   liveness: 'livenessAt',
@@ -326,7 +326,7 @@ export function stepInPlace(state: MutableSessionState, event: SessionEvent, out
   );
 }
 
-const NO_OPTIONS: StepOptions = Object.freeze({});
+const NO_OPTIONS: StepOptions = /* @__PURE__ */ Object.freeze({});
 
 // What the driver wants, as bits handed down every internal function (the core keeps no module state).
 /** Debug diagnostics are built. */
@@ -353,11 +353,11 @@ function modeOf(options: StepOptions): number {
 
 function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[], m: number): SessionState {
   if (typeof event !== 'object' || (event as unknown) === null || typeof (event as { type?: unknown }).type !== 'string') {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+    out.push(diagnostic('warn', 'invalid_event', NO_FIELDS));
     return state;
   }
   if (state.shutdown) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.eventAfterShutdown, { event: knownEventType(event.type) }));
+    out.push(diagnostic('warn', 'event_after_shutdown', { event: knownEventType(event.type) }));
     return state;
   }
   const now = effectiveNow(state, event, out);
@@ -383,7 +383,7 @@ function dispatch(state: SessionState, event: SessionEvent, out: SessionCommand[
     case 'shutdown':
       return onShutdown(state, now, out, m);
     default:
-      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, NO_FIELDS));
+      out.push(diagnostic('warn', 'invalid_event', NO_FIELDS));
       return state;
   }
 }
@@ -473,11 +473,11 @@ function gate(state: SessionState, override: boolean | undefined): boolean {
 function effectiveNow(state: SessionState, event: SessionEvent, out: SessionCommand[]): number {
   const now = event.now;
   if (typeof now !== 'number' || !Number.isFinite(now)) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidTime, { event: knownEventType(event.type) }));
+    out.push(diagnostic('warn', 'invalid_time', { event: knownEventType(event.type) }));
     return state.now;
   }
   if (now < state.now) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.timeWentBackwards, { by_ms: state.now - now }));
+    out.push(diagnostic('warn', 'time_went_backwards', { by_ms: state.now - now }));
     return state.now;
   }
   return now;
@@ -489,7 +489,7 @@ function isReason(reason: unknown): reason is string {
 
 function onStart(state: SessionState, reason: string, now: number, out: SessionCommand[], m: number): SessionState {
   if (!isReason(reason)) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'start' }));
+    out.push(diagnostic('warn', 'invalid_event', { event: 'start' }));
     return state;
   }
   const wasIdle = state.total === 0;
@@ -514,12 +514,12 @@ function onStart(state: SessionState, reason: string, now: number, out: SessionC
 
 function onStop(state: SessionState, reason: string, now: number, out: SessionCommand[], m: number): SessionState {
   if (!isReason(reason)) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.invalidEvent, { event: 'stop' }));
+    out.push(diagnostic('warn', 'invalid_event', { event: 'stop' }));
     return state;
   }
   if (countOf(state, reason) === 0) {
     // B2 / S2: an unmatched stop changes no count.
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unmatchedStop, { reason }));
+    out.push(diagnostic('warn', 'unmatched_stop', { reason }));
     return state;
   }
   // The oldest activity of that reason ends.
@@ -530,13 +530,13 @@ function onStop(state: SessionState, reason: string, now: number, out: SessionCo
 
 function onRelease(state: SessionState, token: number, now: number, out: SessionCommand[], m: number): SessionState {
   if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > state.lastToken) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownToken, NO_FIELDS));
+    out.push(diagnostic('warn', 'unknown_token', NO_FIELDS));
     return state;
   }
   let index = 0;
   while (index < state.activities.length && state.activities[index]?.token !== token) index++;
   if (index === state.activities.length) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.releasedTwice, { token }));
+    out.push(diagnostic('warn', 'released_twice', { token }));
     return state;
   }
   return removeActivity(state, index, now, out, m);
@@ -671,12 +671,12 @@ function onTimer(
   m: number,
 ): SessionState {
   if (!SESSION_TIMERS.includes(timer)) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.unknownTimer, NO_FIELDS));
+    out.push(diagnostic('warn', 'unknown_timer', NO_FIELDS));
     return state;
   }
   const armed = deadlineOf(state, timer);
   if (armed === null || (deadline !== undefined && deadline !== armed)) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.staleTimer, { timer }));
+    out.push(diagnostic('warn', 'stale_timer', { timer }));
     return state;
   }
   return fire(draft(state, now, m), timer, enabled, now, out, m);
@@ -730,14 +730,14 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
       return fireHeartbeat(d, enabled, now, out, m);
     case 'idle':
       d.idleAt = null;
-      out.push(diagnostic('info', SESSION_DIAGNOSTICS.idle, { idle_ms: d.config.idleDelayMs }));
+      out.push(diagnostic('info', 'idle', { idle_ms: d.config.idleDelayMs }));
       return d;
     case 'liveness': {
       const late = now - (d.livenessAt ?? now);
       if (late > d.config.lateTimerMs && d.config.pongTimeoutMs !== null) {
         // B15: this process was not running (a busy loop, a throttled tab, a suspended laptop), so the peer's
         // answer may be unread. Report the lateness and give the peer a fresh timeout from now, with a fresh ask.
-        out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'liveness', late_ms: late, missed: 0 }));
+        out.push(diagnostic('warn', 'heartbeat_late', { timer: 'liveness', late_ms: late, missed: 0 }));
         d.livenessAt = null;
         if (enabled) {
           // Sends and arms the fresh deadline (B5).
@@ -750,7 +750,7 @@ function fire(d: Draft, timer: SessionTimer, enabled: boolean, now: number, out:
       }
       // B5: no proof of life in time: the peer is dead. Terminate and stop sending into it.
       d.livenessAt = null;
-      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.deadPeer, { timeout_ms: d.config.pongTimeoutMs }));
+      out.push(diagnostic('warn', 'dead_peer', { timeout_ms: d.config.pongTimeoutMs }));
       out.push(DEAD_PEER_CLOSE);
       return detached(d, out, m);
     }
@@ -764,7 +764,7 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
   /* c8 ignore next -- fire is only called for armed timers */
   if (armed === null) return d;
   // S5: the tick always emits its diagnostic; it sends only when enabled.
-  if ((m & DEBUG) !== 0) out.push(diagnostic('debug', SESSION_DIAGNOSTICS.heartbeat, { total: d.total }));
+  if ((m & DEBUG) !== 0) out.push(diagnostic('debug', 'heartbeat', { total: d.total }));
   if (enabled) sendKeepalive(d, now, out, m);
   // B9: the next deadline follows from the previous deadline, not from now.
   // A tick handled more than an interval late skips the missed ticks rather
@@ -773,7 +773,7 @@ function fireHeartbeat(d: Draft, enabled: boolean, now: number, out: SessionComm
   const periods = Math.max(1, Math.floor((now - armed) / interval) + 1);
   // B15: lateness is measured and reported; missed ticks are skipped, never burst.
   if (periods > 1 || now - armed > d.config.lateTimerMs) {
-    out.push(diagnostic('warn', SESSION_DIAGNOSTICS.heartbeatLate, { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
+    out.push(diagnostic('warn', 'heartbeat_late', { timer: 'heartbeat', late_ms: now - armed, missed: periods - 1 }));
   }
   d.heartbeatAt = armed + periods * interval;
   arm(out, m, 'heartbeat', d.heartbeatAt);
@@ -790,7 +790,7 @@ function fireStuck(d: Draft, now: number, out: SessionCommand[], m: number): Dra
     const activity = activities[i];
     if (activity !== undefined && !activity.stuckReported && activity.since + threshold <= now) {
       activities[i] = { ...activity, stuckReported: true };
-      out.push(diagnostic('warn', SESSION_DIAGNOSTICS.stuckActivity, { reason: activity.reason, age_ms: now - activity.since }));
+      out.push(diagnostic('warn', 'stuck_activity', { reason: activity.reason, age_ms: now - activity.since }));
     }
   }
   d.activities = activities;
@@ -841,7 +841,7 @@ function reconcileStuck(d: Draft, out: SessionCommand[], m: number): void {
 function onShutdown(state: SessionState, now: number, out: SessionCommand[], m: number): SessionState {
   // S9: one report with counts, reason names and a duration only (S10).
   out.push(
-    diagnostic('info', SESSION_DIAGNOSTICS.activityAtShutdown, {
+    diagnostic('info', 'activity_at_shutdown', {
       total: state.total,
       active: state.counts,
       oldest_activity_ms: state.busySince === null ? null : now - state.busySince,

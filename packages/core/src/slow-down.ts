@@ -1,5 +1,5 @@
 import { CLOSE_CODES, diagnostic } from './commands.js';
-import { CONNECTION_DIAGNOSTICS, type CloseInfo } from './kernel.js';
+import type { CloseInfo } from './kernel.js';
 import type { Host, Layer } from './layer.js';
 import { readPingFloodReason } from './ping-policy.js';
 
@@ -24,14 +24,14 @@ export function slowDownLayer(maxHeartbeatIntervalMs: number): Layer<SlowDownSta
       if (flood === null) return;
       const previous = host.k.session.config.heartbeatIntervalMs;
       if (previous >= maxHeartbeatIntervalMs) {
-        host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.pingFloodAtBound, { interval_ms: previous }));
+        host.out.push(diagnostic('warn', 'ping_flood_at_bound', { interval_ms: previous }));
         return;
       }
       const { minIntervalMs } = flood;
       const wanted = minIntervalMs === null ? previous * 2 : Math.max(previous + 1, Math.ceil(minIntervalMs * 1.1));
       const next = Math.min(maxHeartbeatIntervalMs, wanted);
       host.setHeartbeatInterval(next);
-      host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.keepaliveSlowed, { from_ms: previous, to_ms: next }));
+      host.out.push(diagnostic('warn', 'keepalive_slowed', { from_ms: previous, to_ms: next }));
       host.emit({ type: 'slowed', heartbeatIntervalMs: next, previousIntervalMs: previous });
     },
   });

@@ -1,5 +1,4 @@
 import { diagnostic } from './commands.js';
-import { CONNECTION_DIAGNOSTICS } from './kernel.js';
 import type { Host, Layer } from './layer.js';
 
 /**
@@ -91,7 +90,7 @@ function confirmed(host: Host, s: UnconfirmedState, messages: number): void {
 function confirmIdle(host: Host, s: UnconfirmedState): void {
   const k = host.k;
   if (k.session.total > 0 || k.phase !== 'open' || s.unconfirmed === 0 || s.probeMark !== null) return;
-  host.out.push(diagnostic('debug', CONNECTION_DIAGNOSTICS.confirming, { messages: s.unconfirmed }));
+  host.out.push(diagnostic('debug', 'confirming', { messages: s.unconfirmed }));
   host.keepalive();
 }
 
@@ -104,6 +103,6 @@ function report(host: Host, s: UnconfirmedState): void {
   s.unconfirmed = 0;
   s.copies = NO_SIZES;
   s.copyBytes = 0;
-  host.out.push(diagnostic('warn', CONNECTION_DIAGNOSTICS.unconfirmed, { messages, copies }));
+  host.out.push(diagnostic('warn', 'unconfirmed', { messages, copies }));
   host.emit({ type: 'unconfirmed', messages, copies });
 }
