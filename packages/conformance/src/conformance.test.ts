@@ -377,3 +377,66 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
     expect(texts(second)).toEqual(['queued-1', 'queued-2', 'queued-3', 'queued-4', 'queued-5']);
   });
 });
+
+/**
+ * The kernel client (`createLiteClient` from `@keepalive/websocket-transport/lite`: the core's kernel alone, no
+ * layers), the client scenarios it has the rules for, on every runtime and in headless Chromium. It keeps no
+ * counters: the observer counts its keep-alives (always the heartbeat message: a WHATWG socket cannot ping).
+ */
+describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('the kernel client on %s', (_id: string, runtime: Runtime) => {
+  /** The platform's WebSocket everywhere but Node 20, which has none (the kit passes `ws`'s). */
+  const socket = runtime.id === 'node20' ? 'ws' : 'platform';
+
+  it('the kernel client: keep-alives while busy, none while idle (no confirming one: no unconfirmed layer); sends before the open are queued and flushed in order (S4, B14 queue)', async () => {
+    const before = observer.connections.length;
+    const result = await resultOf(runScenario(runtime, 'lite-busy-idle', [observer.url]));
+    const [connection] = connectionsSince(before);
+    expect(connection).toBeDefined();
+    expect(connection!.frames.filter((frame) => frame.kind === 'mark').map((frame) => frame.name)).toEqual(['q1', 'q2', 'busy', 'idle', 'end']);
+    // Heartbeat messages only, never a protocol ping.
+    expect(connection!.frames.filter((frame) => frame.kind === 'ping')).toHaveLength(0);
+    const busy = keepalivesBetween(connection!, 'busy', 'idle');
+    expect(busy.length).toBeGreaterThanOrEqual(3);
+    expect(busy.length).toBeLessThanOrEqual(7);
+    expect(keepalivesBetween(connection!, 'idle', 'end')).toHaveLength(0);
+    expect(result).toMatchObject({ socket, early: ['queued', 'queued'], state: 'open', cause: 'closed', undelivered: 0, flushed: [2], deadPeers: 0 });
+    expect(result.report).toMatchObject({ total: 0 });
+  });
+
+  it('the kernel client: a server that stops answering is dead within interval + timeout (+ 550 ms allowance), then it reconnects (B5, B6)', async () => {
+    const result = await resultOf(runScenario(runtime, 'lite-dead-server', [observer.url]));
+    const detected = result.detectedAfterMs as number;
+    console.log(`${runtime.id}: kernel client dead peer detected after ${detected.toFixed(0)} ms, reopened ${(result.reopenedAfterMs as number | null)?.toFixed(0) ?? 'never'} ms later`);
+    expect(result.socket).toBe(socket);
+    expect(result.deadPeerTimeoutMs).toBe(150);
+    expect(detected).toBeGreaterThanOrEqual(240);
+    expect(detected).toBeLessThan(800);
+    expect(result.reopenedAfterMs).not.toBeNull();
+    expect(result.reopenedAfterMs as number).toBeLessThan(1_000);
+    expect(result.connectTimeouts).toBe(0);
+    expect(result.cause).toBe('closed');
+  });
+
+  it('the kernel client: a listener that never answers the handshake: every attempt times out, then exhausted (B10, B11)', async () => {
+    const held: Socket[] = [];
+    const listener = createServer((connection) => {
+      held.push(connection);
+      connection.on('error', () => undefined);
+    });
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    try {
+      const { port } = listener.address() as AddressInfo;
+      const result = await resultOf(runScenario(runtime, 'lite-connect-timeout', [`ws://127.0.0.1:${port}`]));
+      expect(result.socket).toBe(socket);
+      expect(result.cause).toBe('exhausted');
+      expect(result.state).toBe('closed');
+      expect(result.timeouts).toEqual([0, 1, 2]);
+      // Three attempts of 200 ms and two short delays: never stuck in one attempt.
+      expect(result.elapsedMs as number).toBeLessThan(2_000);
+    } finally {
+      for (const connection of held) connection.destroy();
+      listener.close();
+    }
+  });
+});
