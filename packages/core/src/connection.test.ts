@@ -7,6 +7,7 @@ import {
   TERMINAL_CLOSE_CODES,
   backoffCeiling,
   connectionDeadline,
+  connectionStep,
   connectionTransition,
   createPingPolicyState,
   defineConnectionConfig,
@@ -30,6 +31,20 @@ function opened(options: ConstructorParameters<typeof ConnectionSim>[0] = fast, 
 }
 
 describe('B10: phases and the connect timeout', () => {
+  it('B10: one timeout event makes one phase transition: a connect timeout whose backoff delay is 0 opens the next socket on the next event', () => {
+    let [state] = openConnection({ connectTimeoutMs: 100 }, 0, 1);
+    const out: ConnectionCommand[] = [];
+    state = connectionStep(state, { type: 'timeout', now: 100, random: 0 }, out);
+    expect(state.phase).toBe('backoff');
+    expect(out.filter((command) => command.type === 'open_socket')).toEqual([]);
+    // The delay was 0: the deadline is now, and the next timeout starts attempt 1.
+    expect(connectionDeadline(state)).toBe(100);
+    out.length = 0;
+    state = connectionStep(state, { type: 'timeout', now: 100 }, out);
+    expect(state.phase).toBe('connecting');
+    expect(out.filter((command) => command.type === 'open_socket')).toEqual([{ type: 'open_socket', attempt: 1, serial: 2, resume: null }]);
+  });
+
   it('B10: opening starts in connecting with one open_socket for attempt 0 and a connect deadline', () => {
     const [state, commands] = openConnection({}, 1_000, 7);
     expect(state.phase).toBe('connecting');

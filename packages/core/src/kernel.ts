@@ -916,25 +916,37 @@ function deliver(h: Step): void {
 function onTimeout(h: Step, sendKeepalives: boolean | undefined): void {
   const d = h.k;
   const now = d.now;
-  const connectAt = d.timers[TIMER.connect] ?? null;
-  if (d.phase === 'connecting' && connectAt !== null && connectAt <= now) {
-    // B10: an attempt that has not opened in time is a failed attempt.
-    d.timers[TIMER.connect] = null;
-    h.out.push(diagnostic('warn', 'connect_timeout', { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
-    h.out.push(DESTROY);
-    lost(h, { code: CLOSE_CODES.abnormal, reason: 'connect_timeout' }, false);
+  const due = (timer: KernelTimer): boolean => {
+    const at = d.timers[timer] ?? null;
+    return at !== null && at <= now;
+  };
+  // At most one phase transition per event, from the phase the event found: a connect timeout whose backoff delay is
+  // 0 opens the next socket on the next event (its deadline is now), not in this one.
+  switch (d.phase) {
+    case 'connecting':
+      if (!due(TIMER.connect)) break;
+      // B10: an attempt that has not opened in time is a failed attempt.
+      d.timers[TIMER.connect] = null;
+      h.out.push(diagnostic('warn', 'connect_timeout', { attempt: d.attempt, timeout_ms: d.config.connectTimeoutMs }));
+      h.out.push(DESTROY);
+      lost(h, { code: CLOSE_CODES.abnormal, reason: 'connect_timeout' }, false);
+      return;
+    case 'closing':
+      if (!due(TIMER.close)) break;
+      d.timers[TIMER.close] = null;
+      h.out.push(diagnostic('warn', 'close_timeout', { timeout_ms: d.config.closeTimeoutMs }));
+      h.out.push(DESTROY);
+      finish(h, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' });
+      return;
+    case 'backoff':
+      if (!held(d) && d.backoff.deadline !== null && d.backoff.deadline <= now) retry(h);
+      return;
+    default:
+      break;
   }
-  const closeAt = d.timers[TIMER.close] ?? null;
-  if (d.phase === 'closing' && closeAt !== null && closeAt <= now) {
-    d.timers[TIMER.close] = null;
-    h.out.push(diagnostic('warn', 'close_timeout', { timeout_ms: d.config.closeTimeoutMs }));
-    h.out.push(DESTROY);
-    finish(h, closingCause(d), { code: CLOSE_CODES.abnormal, reason: 'close_timeout' });
-  }
-  if (d.phase === 'backoff' && !held(d) && d.backoff.deadline !== null && d.backoff.deadline <= now) retry(h);
   eachLayer(h, (layer, slice) => layer.timeout?.(h, slice));
-  const due = pollTimeout(d.session);
-  if (due !== null && due <= now) runSession(h, { type: 'timeout', now, sendKeepalives });
+  const session = pollTimeout(d.session);
+  if (session !== null && session <= now) runSession(h, { type: 'timeout', now, sendKeepalives });
 }
 
 /** The peer's least reconnect delay (an SSE `retry:` field), kept for every later backoff; `null` forgets it. */

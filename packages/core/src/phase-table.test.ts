@@ -56,8 +56,8 @@ const PHASE_TABLE: PhaseTable = {
     socket_opened: ['open'],
     // A failed attempt: backoff; lazy and idle: parked; a terminal code or maxAttempts exhausted: closed.
     socket_closed: ['backoff', 'parked', 'closed'],
-    // Not due: connecting. The connect timeout: as a failed attempt, and when its backoff delay is 0 the next attempt
-    // starts in the same step (connecting again, a new socket).
+    // Not due: connecting. The connect timeout: as a failed attempt; the next attempt starts on a later event, even when
+    // its backoff delay is 0 (one phase transition per event).
     timeout: ['connecting', 'backoff', 'parked', 'closed'],
     // A close request (immediate or not) destroys (or abandons) the socket: closed at once.
     close: ['closed'],
@@ -104,7 +104,6 @@ const PHASE_TABLE: PhaseTable = {
  * The exploration below shows each one happens, and the kernel's module doc (`kernel.ts`) now lists them.
  */
 const NOT_IN_MODULE_DOC: readonly (readonly [ConnectionPhase, EventType, ConnectionPhase, string])[] = [
-  ['connecting', 'timeout', 'connecting', 'connect timeout whose backoff delay is 0: the next attempt starts in the same step'],
   ['connecting', 'close', 'closed', 'a close request while connecting destroys (or abandons) the socket'],
   ['open', 'close', 'closed', 'an immediate close skips the closing phase'],
   ['backoff', 'network', 'connecting', 'back online: the reconnect starts at once, not when the delay is over'],
