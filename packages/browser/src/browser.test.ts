@@ -67,11 +67,11 @@ function observe(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function openPage(options: Record<string, unknown>): Promise<{ page: Page; first: number }> {
+async function openPage(options: Record<string, unknown>, client: 'default' | 'lite' = 'default'): Promise<{ page: Page; first: number }> {
   context = await browser.newContext();
   const page = await context.newPage();
   const first = harness.connections.length;
-  await page.goto(`${harness.url}?options=${encodeURIComponent(JSON.stringify(options))}`);
+  await page.goto(`${harness.url}?client=${client}&options=${encodeURIComponent(JSON.stringify(options))}`);
   await page.waitForFunction(() => 'harness' in window && window.harness.state() === 'open', undefined, { timeout: 10_000 });
   return { page, first };
 }
@@ -172,5 +172,32 @@ describe('the browser client in headless Chromium', () => {
     await serverSees(() => harness.connections[first]!.closeCode !== null, 5_000, 'the close');
     expect(harness.connections[first]!.closeCode).toBe(1001);
     expect(harness.connections.length).toBe(first + 1);
+  });
+
+  it('B10 (the kernel client with pageLifecycle): offline, no attempt while offline; online, open again within 1 s', async () => {
+    const { page, first } = await openPage({ heartbeatIntervalMs: 200, pongTimeoutMs: 400, reconnect: { initialDelayMs: 8_000, maxDelayMs: 8_000 } }, 'lite');
+    await context!.setOffline(true);
+    await page.waitForFunction(() => window.harness.diagnostics.some((d) => d.name === 'offline'), undefined, { timeout: 5_000 });
+    harness.connections[first]!.socket.terminate();
+    await page.waitForFunction(() => window.harness.state() === 'backoff', undefined, { timeout: 5_000 });
+    await observe(2_000);
+    expect(harness.connections.length).toBe(first + 1);
+    const back = performance.now();
+    await context!.setOffline(false);
+    const reopened = await serverSees(() => harness.connections.length === first + 2, 5_000, 'the reconnect after online');
+    await page.waitForFunction(() => window.harness.state() === 'open', undefined, { timeout: 5_000 });
+    console.log(`browser, kernel client: reconnect after online: ${(reopened - back).toFixed(0)} ms (bound 1000; the backoff delay was up to 8000)`);
+    expect(reopened - back).toBeLessThan(1_000);
+  });
+
+  it('B5 (the kernel client with pageLifecycle): a page made visible again checks liveness at once', async () => {
+    const { page, first } = await openPage({ heartbeatIntervalMs: 60_000, pongTimeoutMs: 1_000 }, 'lite');
+    const connection = harness.connections[first]!;
+    expect(connection.heartbeats).toHaveLength(0);
+    const shown = performance.now();
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    const seen = await serverSees(() => connection.heartbeats.length === 1, 2_000, 'the liveness check');
+    expect(seen - shown).toBeLessThan(1_000);
+    expect(await page.evaluate(() => window.harness.diagnostics.filter((d) => d.name === 'liveness_check').length)).toBe(1);
   });
 });

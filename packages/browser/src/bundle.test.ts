@@ -47,19 +47,24 @@ const OPTIONAL_PARTS = [
  * imported and passed.
  */
 const LAYERS = [
-  { name: 'lifecycleLayer', use: 'lifecycleLayer' },
-  { name: 'idleReadLayer', use: 'idleReadLayer(30_000)' },
-  { name: 'slowDownLayer', use: 'slowDownLayer(60_000)' },
-  { name: 'lazyParkLayer', use: 'lazyParkLayer' },
-  { name: 'unconfirmedLayer', use: 'unconfirmedLayer' },
-  { name: 'all five', use: 'lifecycleLayer, idleReadLayer(30_000), slowDownLayer(60_000), lazyParkLayer, unconfirmedLayer' },
+  { name: 'pageLifecycle (lifecycleLayer wired to the page)', core: '', lite: 'pageLifecycle', use: 'pageLifecycle' },
+  { name: 'idleReadLayer', core: 'idleReadLayer', lite: '', use: 'idleReadLayer(30_000)' },
+  { name: 'slowDownLayer', core: 'slowDownLayer', lite: '', use: 'slowDownLayer(60_000)' },
+  { name: 'lazyParkLayer', core: 'lazyParkLayer', lite: '', use: 'lazyParkLayer' },
+  { name: 'unconfirmedLayer', core: 'unconfirmedLayer', lite: '', use: 'unconfirmedLayer' },
+  {
+    name: 'all five',
+    core: 'idleReadLayer, slowDownLayer, lazyParkLayer, unconfirmedLayer',
+    lite: 'pageLifecycle',
+    use: 'pageLifecycle, idleReadLayer(30_000), slowDownLayer(60_000), lazyParkLayer, unconfirmedLayer',
+  },
 ] as const;
 
 /** The kernel client's minimal app with `layers` (a source for esbuild's stdin, resolved from the fixtures folder). */
-function liteApp(imports: string, layers: string): string {
+function liteApp(core: string, lite: string, layers: string): string {
   return [
-    "import { createLiteClient } from '@keepalive/websocket-transport/lite';",
-    imports === '' ? '' : `import { ${imports} } from '@keepalive/core';`,
+    `import { createLiteClient${lite === '' ? '' : `, ${lite}`} } from '@keepalive/websocket-transport/lite';`,
+    core === '' ? '' : `import { ${core} } from '@keepalive/core';`,
     `const client = createLiteClient(\`ws://\${location.host}/ws\`${layers === '' ? '' : `, { layers: [${layers}] }`});`,
     'client.on(\'message\', ({ data }) => console.log(data));',
     "await client.activity.run('api_call', async () => {",
@@ -183,9 +188,8 @@ describe('bundling the client for the browser', () => {
     }
     console.log(`marginal cost of the default client's optional parts (over its minimal app; the activity API: over the same app without it):\n  ${marginal.join('\n  ')}`);
     const layerRows: string[] = [];
-    for (const { name, use } of LAYERS) {
-      const imports = name === 'all five' ? 'lifecycleLayer, idleReadLayer, slowDownLayer, lazyParkLayer, unconfirmedLayer' : name;
-      const app = await measure(`lite+${name}`, liteApp(imports, use));
+    for (const { name, core, lite, use } of LAYERS) {
+      const app = await measure(`lite+${name}`, liteApp(core, lite, use));
       // The layer is really in the bundle (its file), and nothing of the default client's driver is.
       const inputs = Object.keys(app.metafile.inputs);
       expect(inputs.filter((file) => /node-timers|websocket-transport\/dist\/client\.js/.test(file)), name).toEqual([]);

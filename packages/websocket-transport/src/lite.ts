@@ -7,6 +7,7 @@ import {
   connectionDeadline,
   connectionStep,
   defineKernelConfig,
+  lifecycleLayer,
   utf8Length,
   type ConnectionCommand,
   type ConnectionEvent,
@@ -27,10 +28,11 @@ import { HEARTBEAT_MESSAGE, isHeartbeatText } from './heartbeat.js';
  * global `WebSocket`), and on Node 20 with a constructor passed in (`WebSocket` from `ws`). Keep-alives are always the
  * heartbeat message (a WHATWG socket cannot ping), which the servers of this package answer.
  *
- * Its API is a subset of `createKeepaliveClient`'s. Left out: function targets, protocol pings, the browser lifecycle,
- * the ping-flood slow-down, unconfirmed-message reports, the resumable session, loggers and the diagnostics channel,
- * the abort signal and process-exit hooks. The kernel's rules beyond its own are layers from `@keepalive/core`, given in
- * `layers` (`lazyParkLayer`, `idleReadLayer(ms)`, ...); a program that does not import one does not bundle it.
+ * Its API is a subset of `createKeepaliveClient`'s. The rules beyond the kernel's are layers given in `layers`: from
+ * `@keepalive/core` (`lazyParkLayer`, `idleReadLayer(ms)`, `slowDownLayer(maxMs)`, `unconfirmedLayer`) and from here
+ * ({@link pageLifecycle}); a program that does not import one does not bundle it. Left out: function targets,
+ * protocol pings, closing on `pagehide`, the resumable session, loggers and the diagnostics channel, the abort signal
+ * and process-exit hooks.
  *
  * @module @keepalive/websocket-transport/lite
  */
@@ -52,6 +54,43 @@ export interface LiteWebSocket {
   onclose: ((event: never) => void) | null;
   onerror: ((event: never) => void) | null;
 }
+
+/** The part of a browser's `window` or `document` {@link pageLifecycle} listens to (present only in a page). */
+interface LiteEventTarget {
+  addEventListener?(type: string, listener: () => void): void;
+  removeEventListener?(type: string, listener: () => void): void;
+}
+
+/**
+ * A layer made for a platform: the core's layer, and the driver-side subscription that reports the platform's facts
+ * to it (`watch`, called once when the client starts; the function it returns is called when the client closes).
+ */
+export interface PlatformLayer<S extends object = object> extends Layer<S> {
+  watch(report: (event: ConnectionEvent) => void, now: () => number): () => void;
+}
+
+/**
+ * The core's `lifecycleLayer` wired to a web page: the window's `online` / `offline` and the document's
+ * `visibilitychange` become its `network` and `visibility` events (while offline no attempt starts; back online or
+ * visible again, the connection is checked at once). Pass it in `layers`; where there is no page (Bun, Deno, Node)
+ * it listens to nothing.
+ */
+export const pageLifecycle: PlatformLayer = /* @__PURE__ */ Object.freeze(
+  /* @__PURE__ */ Object.assign({}, lifecycleLayer, {
+    watch(report: (event: ConnectionEvent) => void, now: () => number): () => void {
+      const page = globalThis as LiteEventTarget & { readonly document?: LiteEventTarget & { readonly visibilityState?: string } };
+      const listeners: [LiteEventTarget | undefined, string, () => void][] = [
+        [page, 'online', () => report({ type: 'network', now: now(), online: true })],
+        [page, 'offline', () => report({ type: 'network', now: now(), online: false })],
+        [page.document, 'visibilitychange', () => report({ type: 'visibility', now: now(), visible: page.document?.visibilityState != 'hidden' })],
+      ];
+      for (const [target, type, listener] of listeners) target?.addEventListener?.(type, listener);
+      return () => {
+        for (const [target, type, listener] of listeners) target?.removeEventListener?.(type, listener);
+      };
+    },
+  }),
+);
 
 /** A WHATWG WebSocket constructor: the global one, or `ws`'s on Node 20. */
 export type LiteWebSocketConstructor = new (url: string, protocols?: string | string[]) => LiteWebSocket;
@@ -126,6 +165,8 @@ export interface LiteClient {
   once<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): () => void;
 }
 
+const NO_LAYERS: readonly Layer[] = [];
+
 const LITE_KEYS = ['WebSocket', 'protocols', 'heartbeatMessage', 'layers', 'onDiagnostic'];
 
 /**
@@ -134,9 +175,10 @@ const LITE_KEYS = ['WebSocket', 'protocols', 'heartbeatMessage', 'layers', 'onDi
  */
 export function createLiteClient(url: string | URL, options: LiteClientOptions = {}): LiteClient {
   checkKnownKeys(options, [...KERNEL_OPTION_KEYS, ...LITE_KEYS], 'client');
-  const { WebSocket: Socket = (globalThis as { WebSocket?: LiteWebSocketConstructor }).WebSocket, protocols, heartbeatMessage = HEARTBEAT_MESSAGE, layers = [], onDiagnostic, ...kernel } = options;
+  const { WebSocket: Socket = (globalThis as { WebSocket?: LiteWebSocketConstructor }).WebSocket, protocols, heartbeatMessage = HEARTBEAT_MESSAGE, layers = NO_LAYERS, onDiagnostic, ...kernel } = options;
   if (typeof Socket != 'function') throw new KeepaliveOptionError('WebSocket', Socket, 'a WebSocket constructor (no global WebSocket here: pass one, e.g. from ws)');
   if (!(protocols === undefined || typeof protocols == 'string' || (Array.isArray(protocols) && protocols.every((p) => typeof p == 'string')))) throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');
+  const given: readonly Layer[] = layers;
   if (!Array.isArray(layers)) throw new KeepaliveOptionError('layers', layers, 'an array of layers');
   layers.forEach((layer: Partial<Layer> | null, i) => {
     if (typeof layer?.init != 'function' || layer.name == 'resume') throw new KeepaliveOptionError(`layers[${String(i)}]`, layer, 'a layer of @keepalive/core, not resumable() (no wire format here: use createKeepaliveClient)');
@@ -266,6 +308,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
         const event = command.event;
         if (event.type == 'closed') {
           const payload = { ...event, undelivered };
+          for (const stop of unwatch.splice(0)) stop?.();
           emit('closed', payload);
           resolveClosed(payload);
         } else emit(event.type, event);
@@ -302,6 +345,9 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       pump([]);
     }
   };
+
+  // Layers made for a platform (`pageLifecycle`) subscribe to its facts until the client closes.
+  const unwatch = given.map((layer) => (layer as Partial<PlatformLayer>).watch?.(report, now));
 
   const [initial, first] = connect(defineKernelConfig(kernel, layers), now(), globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number);
   state = initial;
