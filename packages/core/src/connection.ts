@@ -1,6 +1,8 @@
 import { KeepaliveOptionError, checkOptionalDuration, checkOptions, nestedOptions, type OptionSchema } from './errors.js';
 import { idleReadLayer } from './idle-read.js';
-import { KERNEL_DEFAULTS, KERNEL_SCHEMA, connect, kernelConfig, type ConnectionTransition, type KernelConfig, type KernelOptions, type KernelValues } from './kernel.js';
+import { connect } from './kernel.js';
+import { KERNEL_DEFAULTS, KERNEL_SCHEMA, kernelConfig, type KernelConfig, type KernelOptions, type KernelValues } from './kernel-options.js';
+import type { ConnectionTransition } from './kernel-types.js';
 import { RECONNECT_DEFAULTS, defineReconnectConfig, type ReconnectConfig } from './reconnect.js';
 import type { Layer } from './layer.js';
 import { lazyParkLayer } from './lazy-park.js';
@@ -163,15 +165,10 @@ function isKernelConfig(options: ConnectionOptions | KernelConfig): options is K
   return Object.isFrozen(options) && typeof (options as Partial<KernelConfig>).session === 'object' && Array.isArray((options as Partial<KernelConfig>).layers);
 }
 
+export { BACK_OFF_CLOSE_CODES, TERMINAL_CLOSE_CODES } from './kernel-options.js';
+export { connectionDeadline, connectionStep, connectionTransition, isTerminalClose, wantsSocket } from './kernel.js';
 export {
-  BACK_OFF_CLOSE_CODES,
   CONNECTION_DIAGNOSTICS,
-  TERMINAL_CLOSE_CODES,
-  connectionDeadline,
-  connectionStep,
-  connectionTransition,
-  isTerminalClose,
-  wantsSocket,
   type CloseInfo,
   type CodecMode,
   type ConnectionCloseCause,
@@ -185,4 +182,4 @@ export {
   type InboundFrame,
   type ResumeTicket,
   type ShutdownReport,
-} from './kernel.js';
+} from './kernel-types.js';

@@ -164,21 +164,18 @@ export {
   type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
+export { connect, heldMessages, layerState } from './kernel.js';
 export {
   KERNEL_DEFAULTS,
   KERNEL_OPTION_KEYS,
   KERNEL_SCHEMA,
-  TIMER,
-  connect,
   defineKernelConfig,
-  heldMessages,
   kernelConfig,
-  layerState,
   type KernelConfig,
   type KernelOptions,
-  type KernelTimer,
   type KernelValues,
-} from './kernel.js';
+} from './kernel-options.js';
+export { TIMER, type KernelTimer } from './kernel-types.js';
 export type { Host, Layer } from './layer.js';
 export { idleReadLayer, type IdleReadState } from './idle-read.js';
 export { lazyParkLayer, type LazyParkState } from './lazy-park.js';

@@ -1,4 +1,4 @@
-import type { CloseInfo, ConnectionCommand, ConnectionEvent, ConnectionState, ConnectionUserEvent, InboundFrame, ResumeTicket } from './kernel.js';
+import type { CloseInfo, ConnectionCommand, ConnectionEvent, ConnectionState, ConnectionUserEvent, InboundFrame, ResumeTicket } from './kernel-types.js';
 
 /**
  * A layer: one rule of the client connection beyond the kernel's (lazy park, the idle read timeout, the browser

@@ -1,5 +1,5 @@
 import { diagnostic } from './commands.js';
-import type { ConnectionEvent } from './kernel.js';
+import type { ConnectionEvent } from './kernel-types.js';
 import type { Host, Layer } from './layer.js';
 
 /**

@@ -1,6 +1,6 @@
 import { CLOSE_CODES, diagnostic } from './commands.js';
 import { nestedOptions } from './errors.js';
-import { type ConnectionCommand, type ConnectionEvent, type InboundFrame, type ResumeTicket } from './kernel.js';
+import type { ConnectionCommand, ConnectionEvent, InboundFrame, ResumeTicket } from './kernel-types.js';
 import type { Host, Layer } from './layer.js';
 import {
   createResumeState,

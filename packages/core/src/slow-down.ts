@@ -1,5 +1,5 @@
 import { CLOSE_CODES, diagnostic } from './commands.js';
-import type { CloseInfo } from './kernel.js';
+import type { CloseInfo } from './kernel-types.js';
 import type { Host, Layer } from './layer.js';
 import { readPingFloodReason } from './ping-policy.js';
 

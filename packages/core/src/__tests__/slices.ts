@@ -1,6 +1,6 @@
 import type { ConnectionConfig, ConnectionState } from '../connection.js';
 import type { IdleReadState } from '../idle-read.js';
-import { TIMER } from '../kernel.js';
+import { TIMER } from '../kernel-types.js';
 import type { LifecycleState } from '../lifecycle.js';
 import type { ResumeState } from '../resume.js';
 import type { UnconfirmedState } from '../unconfirmed.js';
