@@ -258,4 +258,4 @@ export {
   type ResumePhase,
   type ResumeState,
 } from './resume.js';
-export { resumable, type ResumeLayer, type ResumeWire } from './resume-layer.js';
+export { resumable, type ResumeLayer, type ResumeSlice, type ResumeWire } from './resume-layer.js';

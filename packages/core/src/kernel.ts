@@ -27,10 +27,10 @@ import { createSessionState, step as sessionStep, type SessionCommand, type Sess
  * the next state and an ordered list of commands out. It executes nothing (like XState's `transition`).
  *
  * Its vocabulary (phases, state, events, commands, user events, diagnostics) is `kernel-types.ts`; its options are
- * `kernel-options.ts`. The kernel holds what every client needs: the phases, the connect and close-handshake timeouts (its timer table,
- * {@link TIMER}), attempts and backoff with jitter (the reconnect machine), keep-alives while busy and the dead-peer
- * rule (the session machine), the heartbeat-answer rule, queue accounting (counts and bytes; payloads stay in the
- * driver) and the close-code policy. Every further rule is a {@link Layer} in its own file, given in the config and
+ * `kernel-options.ts`. The kernel holds what every client needs: the phases, the connect and close-handshake timeouts
+ * (its timer table, {@link TIMER}), attempts and backoff with jitter (the reconnect machine), keep-alives while busy
+ * and the dead-peer rule (the session machine), the heartbeat-answer rule, queue accounting (counts and bytes;
+ * payloads stay in the driver) and the close-code policy. Every further rule is a {@link Layer} in its own file, given in the config and
  * called at fixed points of a step: `lazy-park.ts`, `idle-read.ts`, `lifecycle.ts`, `slow-down.ts`,
  * `unconfirmed.ts`, `resume-layer.ts`. `connection.ts` composes the default client from all of them.
  *

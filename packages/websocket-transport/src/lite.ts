@@ -109,7 +109,8 @@ export interface LiteClientOptions extends KernelOptions {
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
 }
 
-type UserEvent<K extends ConnectionUserEvent['type']> = Extract<ConnectionUserEvent, { readonly type: K }>;
+/** The kernel's user event of type `K` (the payload of the lite client's event of that name). */
+export type LiteUserEvent<K extends ConnectionUserEvent['type']> = Extract<ConnectionUserEvent, { readonly type: K }>;
 
 /** An inbound message: text as a string, binary as a `Uint8Array`. Heartbeats are not delivered. */
 export interface LiteMessageEvent {
@@ -118,17 +119,17 @@ export interface LiteMessageEvent {
 }
 
 /** The `closed` event: the kernel's, with the queued messages that never left (`undelivered`, oldest first). */
-export type LiteClosedEvent = UserEvent<'closed'> & { readonly undelivered: readonly LiteData[] };
+export type LiteClosedEvent = LiteUserEvent<'closed'> & { readonly undelivered: readonly LiteData[] };
 
 /** Every event of a {@link LiteClient} and its payload (the kernel's user events, with their `type`). */
 export interface LiteClientEvents {
-  open: UserEvent<'open'>;
+  open: LiteUserEvent<'open'>;
   message: LiteMessageEvent;
-  close: UserEvent<'close'>;
-  reconnecting: UserEvent<'reconnecting'>;
-  idle: UserEvent<'idle'>;
-  'dead-peer': UserEvent<'dead-peer'>;
-  rejected: UserEvent<'rejected'>;
+  close: LiteUserEvent<'close'>;
+  reconnecting: LiteUserEvent<'reconnecting'>;
+  idle: LiteUserEvent<'idle'>;
+  'dead-peer': LiteUserEvent<'dead-peer'>;
+  rejected: LiteUserEvent<'rejected'>;
   closed: LiteClosedEvent;
   error: Error;
 }
