@@ -18,23 +18,35 @@ export interface UnconfirmedState {
   copies: readonly number[];
   /** Their total in bytes. */
   copyBytes: number;
-  /** `unconfirmed` when the oldest unanswered keep-alive went out (what its answer confirms), or `null`. */
-  probeMark: number | null;
+  /**
+   * For each keep-alive sent and not answered yet, oldest first: how many of the `unconfirmed` messages were written
+   * before it (what its answer confirms). Answers come back in order, so each answer takes the oldest.
+   */
+  probes: readonly number[];
 }
 
 const NO_SIZES: readonly number[] = /* @__PURE__ */ Object.freeze([]);
 
+/**
+ * The most keep-alives tracked while unanswered. Past it (only when the peer answers nothing and liveness is off) a
+ * keep-alive is not tracked: answers then take older marks, which confirm fewer messages, never more.
+ */
+const MAX_PROBES = 32;
+
 /** The unconfirmed-message layer (see the module's description); `connection.ts` runs it in every default client. */
 export const unconfirmedLayer: Layer<UnconfirmedState> = /* @__PURE__ */ Object.freeze({
   name: 'unconfirmed',
-  init: (): UnconfirmedState => ({ unconfirmed: 0, copies: NO_SIZES, copyBytes: 0, probeMark: null }),
+  init: (): UnconfirmedState => ({ unconfirmed: 0, copies: NO_SIZES, copyBytes: 0, probes: NO_SIZES }),
   written,
   keepalive(_host: Host, s: UnconfirmedState): void {
-    // The answer to this keep-alive proves the peer had what was written before it.
-    if (s.probeMark === null && s.unconfirmed > 0) s.probeMark = s.unconfirmed;
+    // The answer to this keep-alive proves the peer had what was written before it (and nothing written after).
+    if (s.probes.length < MAX_PROBES) s.probes = [...s.probes, s.unconfirmed];
   },
   answered(host: Host, s: UnconfirmedState): void {
-    if (s.probeMark !== null) confirmed(host, s, s.probeMark);
+    // The oldest keep-alive unanswered is the one answered.
+    const [mark = 0, ...rest] = s.probes;
+    s.probes = rest;
+    confirmed(host, s, mark);
   },
   cleanClose(host: Host, s: UnconfirmedState): void {
     confirmed(host, s, s.unconfirmed);
@@ -78,7 +90,8 @@ function confirmed(host: Host, s: UnconfirmedState, messages: number): void {
     s.copies = s.copies.length === drop ? NO_SIZES : s.copies.slice(drop);
     host.out.push({ type: 'forget_copies', copies: drop });
   }
-  if (s.probeMark !== null) s.probeMark = s.probeMark > count ? s.probeMark - count : null;
+  // What the later keep-alives confirm was counted with these.
+  s.probes = s.probes.map((mark) => Math.max(0, mark - count));
   // Written since the keep-alive that confirmed these, while idle: confirmed in turn.
   confirmIdle(host, s);
 }
@@ -89,14 +102,15 @@ function confirmed(host: Host, s: UnconfirmedState, messages: number): void {
  */
 function confirmIdle(host: Host, s: UnconfirmedState): void {
   const k = host.k;
-  if (k.session.total > 0 || k.phase !== 'open' || s.unconfirmed === 0 || s.probeMark !== null) return;
+  // One keep-alive at a time does it: none while one sent after a write is unanswered.
+  if (k.session.total > 0 || k.phase !== 'open' || s.unconfirmed === 0 || s.probes.some((mark) => mark > 0)) return;
   host.out.push(diagnostic('debug', 'confirming', { messages: s.unconfirmed }));
   host.keepalive();
 }
 
 /** A connection lost (or given up) with unconfirmed messages: reported, with the copies, never silent (B14). */
 function report(host: Host, s: UnconfirmedState): void {
-  s.probeMark = null;
+  s.probes = NO_SIZES;
   if (s.unconfirmed === 0) return;
   const messages = s.unconfirmed;
   const copies = s.copies.length;

@@ -20,7 +20,7 @@ export const online = (state: ConnectionState): boolean => (slice(state, 'lifecy
 /** The resumable session's client end, or `null`. */
 export const resumeOf = (state: ConnectionState): ResumeState | null => (slice(state, 'resume') as { resume: ResumeState | null } | undefined)?.resume ?? null;
 
-const NONE: UnconfirmedState = { unconfirmed: 0, copies: [], copyBytes: 0, probeMark: null };
+const NONE: UnconfirmedState = { unconfirmed: 0, copies: [], copyBytes: 0, probes: [] };
 
 /** The unconfirmed-message layer's slice. */
 export const unconfirmedOf = (state: ConnectionState): UnconfirmedState => (slice(state, 'unconfirmed') as UnconfirmedState | undefined) ?? NONE;
