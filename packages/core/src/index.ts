@@ -164,7 +164,7 @@ export {
   type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
-export { connect, heldMessages, layerState } from './kernel.js';
+export { connect } from './kernel.js';
 export {
   KERNEL_DEFAULTS,
   KERNEL_OPTION_KEYS,
@@ -176,7 +176,7 @@ export {
   type KernelValues,
 } from './kernel-options.js';
 export { TIMER, type KernelTimer } from './kernel-types.js';
-export type { Host, Layer } from './layer.js';
+export { heldMessages, layerState, type Host, type Layer } from './layer.js';
 export { idleReadLayer, type IdleReadState } from './idle-read.js';
 export { lazyParkLayer, type LazyParkState } from './lazy-park.js';
 export { lifecycleLayer, type LifecycleState } from './lifecycle.js';

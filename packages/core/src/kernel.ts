@@ -16,7 +16,7 @@ import {
   type KernelTimer,
   type ShutdownReport,
 } from './kernel-types.js';
-import type { Host, Layer } from './layer.js';
+import { heldMessages, type Host, type Layer } from './layer.js';
 import { readPingFloodReason } from './ping-policy.js';
 import { createReconnectState, reconnectStep, type ReconnectCommand, type ReconnectEvent } from './reconnect.js';
 import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent } from './session.js';
@@ -195,20 +195,6 @@ export function wantsSocket(state: ConnectionState, serial: number): boolean {
 export function isTerminalClose(config: KernelConfig, code: number, reason: string): boolean {
   if (code === CLOSE_CODES.policyViolation && readPingFloodReason(reason) !== null) return false;
   return config.terminalCloseCodes.includes(code);
-}
-
-/** The slice of `layer` in `state`, or `undefined` when the connection does not run that layer. */
-export function layerState<S extends object>(state: ConnectionState, layer: Layer<S> | null | undefined): S | undefined {
-  const index = layer == null ? -1 : state.config.layers.indexOf(layer);
-  return index < 0 ? undefined : (state.layers[index] as S);
-}
-
-/** Messages the connection holds for the peer: queued, and held by layers until acknowledged (a resumable session's). */
-export function heldMessages(state: ConnectionState): number {
-  let held = state.queuedMessages;
-  const { layers } = state.config;
-  for (let i = 0; i < layers.length; i++) held += layers[i]?.pending?.(state.layers[i] as object) ?? 0;
-  return held;
 }
 
 // ---------------------------------------------------------------------------

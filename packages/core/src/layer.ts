@@ -95,3 +95,17 @@ export interface Host {
   /** The heartbeat interval from now on (B13: only ever larger, within the bound checked at construction). */
   setHeartbeatInterval(ms: number): void;
 }
+
+/** The slice of `layer` in `state`, or `undefined` when the connection does not run that layer. */
+export function layerState<S extends object>(state: ConnectionState, layer: Layer<S> | null | undefined): S | undefined {
+  const index = layer == null ? -1 : state.config.layers.indexOf(layer);
+  return index < 0 ? undefined : (state.layers[index] as S);
+}
+
+/** Messages the connection holds for the peer: queued, and held by layers until acknowledged (a resumable session's). */
+export function heldMessages(state: ConnectionState): number {
+  let held = state.queuedMessages;
+  const { layers } = state.config;
+  for (let i = 0; i < layers.length; i++) held += layers[i]?.pending?.(state.layers[i] as object) ?? 0;
+  return held;
+}
