@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { ConnectionSim } from './__tests__/connection-sim.js';
 import { connectionDeadline, connectionTransition, isTerminalClose, type ConnectionOptions } from './index.js';
-import { action, run } from './__tests__/connection-actions.js';
+import { action, connectionOptions, run } from './__tests__/connection-actions.js';
 import { readAt, online, configOf } from './__tests__/slices.js';
 
 /**
@@ -12,24 +12,7 @@ import { readAt, online, configOf } from './__tests__/slices.js';
  * 1,000 runs each by default; `test:deep` runs 100,000.
  */
 
-const options: fc.Arbitrary<ConnectionOptions> = fc.record({
-  heartbeatIntervalMs: fc.integer({ min: 50, max: 1_000 }),
-  pongTimeoutMs: fc.option(fc.integer({ min: 10, max: 800 }), { nil: null }),
-  connectTimeoutMs: fc.integer({ min: 10, max: 2_000 }),
-  closeTimeoutMs: fc.integer({ min: 10, max: 1_000 }),
-  maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
-  maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
-  permitWithoutActivity: fc.boolean(),
-  idleReadTimeoutMs: fc.option(fc.integer({ min: 10, max: 3_000 }), { nil: null }),
-  lateTimerMs: fc.integer({ min: 1, max: 2_000 }),
-  reconnect: fc.record({
-    initialDelayMs: fc.integer({ min: 1, max: 200 }),
-    maxDelayMs: fc.integer({ min: 200, max: 2_000 }),
-    maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
-    resetAfterMs: fc.integer({ min: 1, max: 5_000 }),
-    whenIdle: fc.constantFrom('eager' as const, 'lazy' as const),
-  }),
-});
+
 
 /** Every invariant the machine promises, checked after each step. */
 function check(sim: ConnectionSim, opts: ConnectionOptions): void {
@@ -74,7 +57,7 @@ function check(sim: ConnectionSim, opts: ConnectionOptions): void {
 }
 
 describe('connection machine properties', () => {
-  test.prop([options, fc.array(action, { maxLength: 80 })])(
+  test.prop([connectionOptions, fc.array(action, { maxLength: 80 })])(
     'B10 B11 B14 B6 B5 B15: one socket at a time, the idle read deadline armed exactly while open and idle, nothing armed while parked or closed, nothing accepted lost, attempts and delays bounded, no dead peer from a late timer',
     (opts, actions) => {
       const sim = new ConnectionSim(opts);
@@ -86,7 +69,7 @@ describe('connection machine properties', () => {
     },
   );
 
-  test.prop([options, fc.array(action, { maxLength: 80 })])('B10 B12: no connect after a close request or a terminal code; closed is final', (opts, actions) => {
+  test.prop([connectionOptions, fc.array(action, { maxLength: 80 })])('B10 B12: no connect after a close request or a terminal code; closed is final', (opts, actions) => {
     const sim = new ConnectionSim(opts);
     let socketsAtEnd: number | null = null;
     for (const act of actions) {
@@ -111,7 +94,7 @@ describe('connection machine properties', () => {
     }
   });
 
-  test.prop([options, fc.array(action, { maxLength: 60 }), fc.integer()])('B3: replaying the same sequence gives identical states and commands', (opts, actions, seed) => {
+  test.prop([connectionOptions, fc.array(action, { maxLength: 60 }), fc.integer()])('B3: replaying the same sequence gives identical states and commands', (opts, actions, seed) => {
     const a = new ConnectionSim(opts, 0, seed);
     const b = new ConnectionSim(opts, 0, seed);
     for (const act of actions) {

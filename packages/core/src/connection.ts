@@ -164,22 +164,3 @@ export function openConnection(options: ConnectionOptions | KernelConfig, now: n
 function isKernelConfig(options: ConnectionOptions | KernelConfig): options is KernelConfig {
   return Object.isFrozen(options) && typeof (options as Partial<KernelConfig>).session === 'object' && Array.isArray((options as Partial<KernelConfig>).layers);
 }
-
-export { BACK_OFF_CLOSE_CODES, TERMINAL_CLOSE_CODES } from './kernel-options.js';
-export { connectionDeadline, connectionStep, connectionTransition, isTerminalClose, wantsSocket } from './kernel.js';
-export {
-  CONNECTION_DIAGNOSTICS,
-  type CloseInfo,
-  type CodecMode,
-  type ConnectionCloseCause,
-  type ConnectionCommand,
-  type ConnectionEvent,
-  type ConnectionPhase,
-  type ConnectionState,
-  type ConnectionTransition,
-  type ConnectionUserEvent,
-  type ConnectionWorkEvent,
-  type InboundFrame,
-  type ResumeTicket,
-  type ShutdownReport,
-} from './kernel-types.js';

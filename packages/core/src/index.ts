@@ -134,48 +134,46 @@ export {
 } from './peer.js';
 export {
   CONNECTION_DEFAULTS,
-  CONNECTION_DIAGNOSTICS,
   CONNECTION_OPTION_KEYS,
   PING_FLOOD_REASON,
-  BACK_OFF_CLOSE_CODES,
-  TERMINAL_CLOSE_CODES,
-  connectionDeadline,
-  connectionStep,
-  connectionTransition,
   defineConnectionConfig,
-  isTerminalClose,
   openConnection,
-  wantsSocket,
-  type CloseInfo,
-  type ConnectionCloseCause,
-  type CodecMode,
-  type ConnectionCommand,
   type ConnectionConfig,
-  type ConnectionEvent,
   type ConnectionOptions,
-  type ConnectionPhase,
   type ConnectionReconnectOptions,
-  type ConnectionState,
-  type ConnectionTransition,
-  type ConnectionUserEvent,
-  type ConnectionWorkEvent,
-  type InboundFrame,
-  type ResumeTicket,
-  type ShutdownReport,
   type WhenIdle,
 } from './connection.js';
-export { connect } from './kernel.js';
+export { connect, connectionDeadline, connectionStep, connectionTransition, isTerminalClose, wantsSocket } from './kernel.js';
 export {
+  BACK_OFF_CLOSE_CODES,
   KERNEL_DEFAULTS,
   KERNEL_OPTION_KEYS,
   KERNEL_SCHEMA,
+  TERMINAL_CLOSE_CODES,
   defineKernelConfig,
   kernelConfig,
   type KernelConfig,
   type KernelOptions,
   type KernelValues,
 } from './kernel-options.js';
-export { TIMER, type KernelTimer } from './kernel-types.js';
+export {
+  CONNECTION_DIAGNOSTICS,
+  TIMER,
+  type CloseInfo,
+  type CodecMode,
+  type ConnectionCloseCause,
+  type ConnectionCommand,
+  type ConnectionEvent,
+  type ConnectionPhase,
+  type ConnectionState,
+  type ConnectionTransition,
+  type ConnectionUserEvent,
+  type ConnectionWorkEvent,
+  type InboundFrame,
+  type KernelTimer,
+  type ResumeTicket,
+  type ShutdownReport,
+} from './kernel-types.js';
 export { heldMessages, layerState, type Host, type Layer } from './layer.js';
 export { idleReadLayer, type IdleReadState } from './idle-read.js';
 export { lazyParkLayer, type LazyParkState } from './lazy-park.js';

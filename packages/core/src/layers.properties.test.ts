@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { action, run } from './__tests__/connection-actions.js';
+import { action, kernelOptions, run } from './__tests__/connection-actions.js';
 import { ConnectionSim } from './__tests__/connection-sim.js';
 import {
   connectionDeadline,
@@ -11,7 +11,6 @@ import {
   slowDownLayer,
   unconfirmedLayer,
   type KernelConfig,
-  type KernelOptions,
   type Layer,
 } from './index.js';
 
@@ -22,23 +21,6 @@ import {
  * `maxAttempts`; B6: every reconnect delay within [0, maxDelayMs]). 1,000 runs each by default; `test:deep` runs
  * 100,000. The resumable session's layer has its own properties (`resume.test.ts`, `delivery.test.ts`).
  */
-
-const kernelOptions: fc.Arbitrary<KernelOptions> = fc.record({
-  heartbeatIntervalMs: fc.integer({ min: 50, max: 1_000 }),
-  pongTimeoutMs: fc.option(fc.integer({ min: 10, max: 800 }), { nil: null }),
-  connectTimeoutMs: fc.integer({ min: 10, max: 2_000 }),
-  closeTimeoutMs: fc.integer({ min: 10, max: 1_000 }),
-  maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
-  maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
-  permitWithoutActivity: fc.boolean(),
-  lateTimerMs: fc.integer({ min: 1, max: 2_000 }),
-  reconnect: fc.record({
-    initialDelayMs: fc.integer({ min: 1, max: 200 }),
-    maxDelayMs: fc.integer({ min: 200, max: 2_000 }),
-    maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
-    resetAfterMs: fc.integer({ min: 1, max: 5_000 }),
-  }),
-});
 
 /** Each composition: a name and the layers it runs on top of the kernel. */
 const COMPOSITIONS: readonly (readonly [string, () => readonly Layer[]])[] = [

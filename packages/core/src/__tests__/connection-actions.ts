@@ -1,5 +1,5 @@
 import { fc } from '@fast-check/vitest';
-import type { InboundFrame } from '../index.js';
+import type { ConnectionOptions, InboundFrame, KernelOptions } from '../index.js';
 import type { ConnectionSim } from './connection-sim.js';
 
 /**
@@ -98,3 +98,26 @@ export function run(sim: ConnectionSim, act: Action): void {
   }
 }
 
+
+/** The kernel's options over the ranges the connection properties explore (small bounds, so limits are reached). */
+export const kernelOptions: fc.Arbitrary<KernelOptions> = fc.record({
+  heartbeatIntervalMs: fc.integer({ min: 50, max: 1_000 }),
+  pongTimeoutMs: fc.option(fc.integer({ min: 10, max: 800 }), { nil: null }),
+  connectTimeoutMs: fc.integer({ min: 10, max: 2_000 }),
+  closeTimeoutMs: fc.integer({ min: 10, max: 1_000 }),
+  maxQueuedMessages: fc.integer({ min: 0, max: 6 }),
+  maxQueuedBytes: fc.integer({ min: 0, max: 100 }),
+  permitWithoutActivity: fc.boolean(),
+  lateTimerMs: fc.integer({ min: 1, max: 2_000 }),
+  reconnect: fc.record({
+    initialDelayMs: fc.integer({ min: 1, max: 200 }),
+    maxDelayMs: fc.integer({ min: 200, max: 2_000 }),
+    maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }),
+    resetAfterMs: fc.integer({ min: 1, max: 5_000 }),
+  }),
+});
+
+/** The default connection's options: the kernel's, the idle read timeout on or off, and eager or lazy reconnects. */
+export const connectionOptions: fc.Arbitrary<ConnectionOptions> = fc
+  .tuple(kernelOptions, fc.option(fc.integer({ min: 10, max: 3_000 }), { nil: null }), fc.constantFrom('eager' as const, 'lazy' as const))
+  .map(([kernel, idleReadTimeoutMs, whenIdle]) => ({ ...kernel, idleReadTimeoutMs, reconnect: { ...kernel.reconnect, whenIdle } }));

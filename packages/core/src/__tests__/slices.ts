@@ -1,4 +1,5 @@
-import type { ConnectionConfig, ConnectionState } from '../connection.js';
+import type { ConnectionConfig } from '../connection.js';
+import type { ConnectionState } from '../kernel-types.js';
 import type { IdleReadState } from '../idle-read.js';
 import { TIMER } from '../kernel-types.js';
 import type { LifecycleState } from '../lifecycle.js';
