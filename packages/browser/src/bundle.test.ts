@@ -87,12 +87,14 @@ const VERSIONS = (JSON.parse(readFileSync(new URL('../package.json', import.meta
  *   and the "did you mean" for unknown options added about 0.6 kB), then 19,500 B with the diagnostics named where
  *   they are emitted and the unused constants dropped. Its target is 12,000 B (below socket.io-client): its driver
  *   (the client shell, the lane scheduler, the logger, option checking: about 9 kB gzipped) is as heavy as the machine.
- * - The kernel client's minimal app (`keepalive-lite.js`: `createLiteClient` from `/lite`, the kernel alone): 10,196 B
- *   measured, rounded up to the next hundred. Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
+ * - The kernel client's minimal app (`keepalive-lite.js`: `createLiteClient` from `/lite`, the kernel alone): 10,530 B
+ *   measured, rounded up to the next hundred (10,196 B before it took the default client's checks of the target URL,
+ *   the WebSocket constructor, the subprotocols and `close`'s arguments, written once in `client-target.ts`, instead of
+ *   its own, weaker ones: +334 B). Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
  *   (the session machine, which carries every session rule of S1-S10, is 8.2 kB minified of it).
  */
 const BUDGET_GZIP_BYTES = 19_600;
-const KERNEL_BUDGET_GZIP_BYTES = 10_300;
+const KERNEL_BUDGET_GZIP_BYTES = 10_600;
 
 /** Issue 25's targets, gzipped; printed beside the measured figures (the budgets above are what is enforced). */
 const TARGET_GZIP_BYTES = 12_000;

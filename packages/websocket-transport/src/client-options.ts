@@ -5,11 +5,11 @@ import {
   checkHeartbeatMessage,
   checkKnownKeys,
   defineConnectionConfig,
-  utf8Length,
   type ConnectionConfig,
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
 import type { ConnectContext, KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
+import { checkProtocols, checkWebSocket, parseTarget } from './client-target.js';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
 
 /**
@@ -115,44 +115,14 @@ function socketFactory(target: unknown, options: KeepaliveClientOptions, default
     return { factory: target as (context: ConnectContext) => unknown, pingPayloads: false };
   }
   const url = parseTarget(target);
-  const Ctor: unknown = options.WebSocket ?? defaultWebSocket;
-  if (typeof Ctor !== 'function') {
-    const expected = options.WebSocket === undefined ? 'a WHATWG WebSocket constructor: this runtime has no global WebSocket (on Node 20, install ws)' : 'a WHATWG WebSocket constructor';
-    throw new KeepaliveOptionError('WebSocket', Ctor, expected);
-  }
-  const protocols: unknown = options.protocols;
-  if (protocols !== undefined && typeof protocols !== 'string' && !(Array.isArray(protocols) && protocols.every((item) => typeof item === 'string'))) {
-    throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');
-  }
+  const Ctor = checkWebSocket(options.WebSocket, defaultWebSocket);
   const WebSocketCtor = Ctor as WebSocketConstructorLike;
-  const list = typeof protocols === 'string' ? protocols : Array.isArray(protocols) ? [...(protocols)] : undefined;
+  const list = checkProtocols(options.protocols);
   const at = ({ query }: ConnectContext): string => (query === '' ? url : `${url}${new URL(url).search === '' ? '?' : '&'}${query}`);
   // `ws` reports ping payloads to `on('ping')` listeners; WHATWG sockets have no pings at all.
   const prototype: unknown = (Ctor as { prototype?: unknown }).prototype;
   const pingPayloads = typeof prototype === 'object' && prototype !== null && typeof (prototype as { ping?: unknown }).ping === 'function' && typeof (prototype as { on?: unknown }).on === 'function';
   return { factory: list === undefined ? (context) => new WebSocketCtor(at(context)) : (context) => new WebSocketCtor(at(context), list), pingPayloads };
-}
-
-function parseTarget(target: unknown): string {
-  const expected = 'a ws:, wss:, http: or https: URL, or a function returning a socket (or a promise of one)';
-  // The value is not echoed: URLs may carry credentials (spec S10).
-  let url: URL;
-  if (target instanceof URL) url = target;
-  else if (typeof target === 'string' && URL.canParse(target)) url = new URL(target);
-  else throw new KeepaliveOptionError('target', typeof target === 'string' ? '<unparsable URL>' : target, expected);
-  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) throw new KeepaliveOptionError('target', `<${url.protocol} URL>`, expected);
-  return url.href;
-}
-
-/** Validates the arguments of `close(code, reason)`: 1000 or 3000–4999, and a reason of at most 123 UTF-8 bytes. */
-export function checkCloseArguments(code: unknown, reason: unknown): { readonly code: number; readonly reason: string } {
-  const closeCode = code ?? 1000;
-  if (typeof closeCode !== 'number' || !Number.isInteger(closeCode) || (closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999))) {
-    throw new RangeError(`close(code): invalid code ${typeof closeCode === 'number' ? String(closeCode) : typeof closeCode} (expected 1000 or an integer in [3000, 4999])`);
-  }
-  const closeReason = reason ?? '';
-  if (typeof closeReason !== 'string' || utf8Length(closeReason) > 123) throw new RangeError('close(code, reason): reason must be a string of at most 123 UTF-8 bytes');
-  return { code: closeCode, reason: closeReason };
 }
 
 /**

@@ -10,7 +10,8 @@ import {
   type ResumeWire,
 } from '@keepalive/core';
 import { ClientShell, type TransportCommand, errorName, toError } from '@keepalive/node-timers';
-import { checkCloseArguments, gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { gateReader, resolveClientOptions, type ResolvedClientOptions } from './client-options.js';
+import { checkCloseArguments } from './client-target.js';
 import { PayloadQueue, QueueFullError, byteSize, copyPayload, isClientData, type ClientData, type QueuedMessage } from './client-queue.js';
 import { watchLifecycle, type LifecycleFact } from './client-lifecycle.js';
 import { canPing, createSocket, destroySocket, listen, normalizeData, type SocketFact } from './client-socket.js';

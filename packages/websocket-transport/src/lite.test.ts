@@ -386,6 +386,15 @@ describe('the lite client: options', () => {
     expect(error).toMatchObject({ option: 'layers[1]', message: expect.stringMatching(/no wire format/) as unknown });
   });
 
+  it('B1: a target that is not a ws:, wss:, http: or https: URL is refused at construction, without echoing it (S10)', () => {
+    for (const target of ['not a url', 'ftp://user:secret@example.com/', 42]) {
+      const error = thrown(() => createLiteClient(target as string, { WebSocket: WsWebSocket }));
+      expect(error).toBeInstanceOf(KeepaliveOptionError);
+      expect((error as KeepaliveOptionError).option).toBe('target');
+      expect((error as Error).message).not.toMatch(/secret|not a url/);
+    }
+  });
+
   it('refuses an unknown option, with did-you-mean', () => {
     expect(() => createLiteClient('ws://127.0.0.1:1', { WebSocket: WsWebSocket, heartbeatIntervalMS: 10 } as LiteClientOptions)).toThrow(/heartbeatIntervalMS.*did you mean "heartbeatIntervalMs"/);
     expect(() => createLiteClient('ws://127.0.0.1:1', { Websocket: WsWebSocket } as LiteClientOptions)).toThrow(/did you mean "WebSocket"/);

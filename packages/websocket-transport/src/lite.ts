@@ -18,6 +18,7 @@ import {
   type KernelOptions,
   type Layer,
 } from '@keepalive/core';
+import { checkCloseArguments, checkProtocols, checkWebSocket, parseTarget } from './client-target.js';
 import { HEARTBEAT_MESSAGE, isHeartbeatText } from './heartbeat.js';
 
 /**
@@ -177,8 +178,8 @@ const LITE_KEYS = ['WebSocket', 'protocols', 'heartbeatMessage', 'layers', 'onDi
 export function createLiteClient(url: string | URL, options: LiteClientOptions = {}): LiteClient {
   checkKnownKeys(options, [...KERNEL_OPTION_KEYS, ...LITE_KEYS], 'client');
   const { WebSocket: Socket = (globalThis as { WebSocket?: LiteWebSocketConstructor }).WebSocket, protocols, heartbeatMessage = HEARTBEAT_MESSAGE, layers = NO_LAYERS, onDiagnostic, ...kernel } = options;
-  if (typeof Socket != 'function') throw new KeepaliveOptionError('WebSocket', Socket, 'a WebSocket constructor (no global WebSocket here: pass one, e.g. from ws)');
-  if (!(protocols === undefined || typeof protocols == 'string' || (Array.isArray(protocols) && protocols.every((p) => typeof p == 'string')))) throw new KeepaliveOptionError('protocols', protocols, 'a string or an array of strings');
+  const Ctor = checkWebSocket(Socket, undefined) as LiteWebSocketConstructor;
+  const offered = checkProtocols(protocols);
   const given: readonly Layer[] = layers;
   if (!Array.isArray(layers)) throw new KeepaliveOptionError('layers', layers, 'an array of layers');
   layers.forEach((layer: Partial<Layer> | null, i) => {
@@ -186,7 +187,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
   });
   if (!(onDiagnostic === undefined || typeof onDiagnostic == 'function')) throw new KeepaliveOptionError('onDiagnostic', onDiagnostic, 'a function');
   const beat = checkHeartbeatMessage('heartbeatMessage', heartbeatMessage);
-  const href = String(url);
+  const href = parseTarget(url);
   const now = (): number => performance.now();
 
   const listeners: Record<string, Set<(payload: never) => void> | undefined> = {};
@@ -234,7 +235,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
   const execute = (command: ConnectionCommand): void => {
     switch (command.type) {
       case 'open_socket': {
-        const socket = (ws = new Socket(href, protocols));
+        const socket = (ws = new Ctor(href, offered));
         socket.binaryType = 'arraybuffer';
         // Listeners stay on a socket once it is gone (`ws` throws an error event nobody listens to): they ignore it.
         const gone = (code: number, reason: string): void => {
@@ -387,9 +388,14 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       if (outcome == 'sent' || outcome == 'queued') return outcome;
       throw new Error(outcome == 'closed' ? 'send(): the client is closed' : `send(): the queue is full (max${outcome == 'bytes' ? 'QueuedBytes' : 'QueuedMessages'})`);
     },
-    close(code = 1000, reason = '') {
-      if ((code != 1000 && !(code >= 3000 && code <= 4999)) || utf8Length(reason) > 123) return Promise.reject(new RangeError('close(): code 1000 or 3000-4999, reason up to 123 bytes'));
-      report({ type: 'close', now: now(), code, reason });
+    close(code, reason) {
+      let checked: { readonly code: number; readonly reason: string };
+      try {
+        checked = checkCloseArguments(code, reason);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new RangeError(String(error)));
+      }
+      report({ type: 'close', now: now(), ...checked });
       return closed;
     },
     on,
