@@ -1,5 +1,4 @@
-import { createClient } from 'redis';
-import { errorName } from '@keepalive/node-timers';
+import { createClient, ErrorReply, MultiErrorReply } from 'redis';
 
 /**
  * The Redis connection every part of this package uses, in one copy: a node-redis client that never queues
@@ -32,6 +31,41 @@ export interface LinkOptions {
   readonly commandTimeoutMs: number;
   readonly reconnectMaxMs: number;
   readonly onEvent: (event: ConnectionEvent) => void;
+}
+
+/**
+ * The class of a failed command's error, for a diagnostic: never its message (a Redis error message may quote a
+ * key or a value). An error reply from Redis is named by its prefix, the first word of the reply (`OOM`,
+ * `WRONGTYPE`, `READONLY`, `NOSCRIPT`, `ERR`, …); a transaction's by the first failed command's; a system error by
+ * its code (`ECONNREFUSED`); any other error by its name, or its constructor's name when the name is the generic
+ * `Error` (node-redis's `SocketClosedUnexpectedlyError`).
+ */
+export function errorClass(error: unknown): string {
+  if (error instanceof MultiErrorReply) {
+    const first = error.replies[error.errorIndexes[0] ?? -1];
+    return first === undefined ? 'MultiErrorReply' : errorClass(first);
+  }
+  if (error instanceof ErrorReply) {
+    const prefix = /^([A-Z][A-Z0-9_]{0,31})(?:\s|$)/.exec(error.message);
+    return prefix?.[1] ?? 'ErrorReply';
+  }
+  if (error instanceof Error) {
+    // A system error's code (`ECONNREFUSED`, `ECONNRESET`): a class, not data.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9_]{1,31}$/.test(code)) return code;
+    if (error.name !== 'Error' && error.name !== '') return error.name;
+    const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
+    return typeof constructorName === 'string' && constructorName !== '' ? constructorName : 'Error';
+  }
+  return typeof error;
+}
+
+/** Thrown when a command would be sent while the connection is not ready (nothing is queued). */
+export class RedisNotConnectedError extends Error {
+  constructor() {
+    super('Redis is not connected');
+    this.name = 'RedisNotConnectedError';
+  }
 }
 
 /** Thrown by {@link RedisLink.run} when Redis did not answer within `commandTimeoutMs`. */
@@ -106,7 +140,7 @@ export class RedisLink {
     client.on('error', (error: unknown) => {
       // Reported once per outage (the first failed connection counts); node-redis reconnects by itself.
       if (client !== this.current) return;
-      this.lost(errorName(error));
+      this.lost(errorClass(error));
     });
     client.connect().catch(() => {
       // Not connected yet: node-redis keeps retrying; `ready` stays false until it succeeds.

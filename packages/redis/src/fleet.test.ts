@@ -3,7 +3,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeChild } from 'keepalive-test-support/runtime-child';
 import { startProxy, startRedisServer, type CuttableProxy, type RedisServer } from 'keepalive-test-support/redis-server';
-import { createReclaimer, type Reclaimer, type StatusChange } from './index.js';
+import { createReclaimer, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
 import type { LeaseStatus } from './lease-state.js';
 
 // Three worker processes with many sessions each, one reclaimer (here, in the test process), a real redis-server.
@@ -29,7 +29,7 @@ let proxy: CuttableProxy;
 let reclaimer: Reclaimer;
 const workers: Worker[] = [];
 const history = new Map<string, LeaseStatus[]>();
-const changes: (StatusChange & { readonly at: number })[] = [];
+const changes: ((StatusChange | OrphanChange) & { readonly at: number })[] = [];
 const diagnostics: string[] = [];
 
 async function startWorker(owner: string, url: string): Promise<Worker> {
@@ -213,7 +213,7 @@ describe('a fleet of workers and one reclaimer (real redis-server, child process
     await until('every session of the killed worker expired', () => owned(worker.owner).length === 0, 20_000);
     const expired = changes.slice(from).filter((change) => change.session.startsWith(`${worker.owner}-`) && change.status === 'expired');
     expect(expired).toHaveLength(SESSIONS);
-    const detection = (busy: boolean): number[] => expired.filter((change) => change.lease.busy === busy).map((change) => change.at - killedAt);
+    const detection = (busy: boolean): number[] => expired.filter((change) => change.lease?.busy === busy).map((change) => change.at - killedAt);
     const busyMs = detection(true);
     const idleMs = detection(false);
     const busyBound = HEARTBEAT_MS * LEASE_INTERVALS + SWEEP_MS;

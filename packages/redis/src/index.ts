@@ -39,6 +39,7 @@ export { createLeaseWriter, LEASE_WRITER_DIAGNOSTICS, type LeaseWriter, type Lea
 export {
   createReclaimer,
   RECLAIMER_DIAGNOSTICS,
+  type OrphanChange,
   type Reclaimer,
   type ReclaimerEvents,
   type ReclaimerStats,
@@ -46,8 +47,19 @@ export {
   type StatusChange,
 } from './reclaimer.js';
 export { classifyLease, type LeaseLimits, type LeaseObservation, type LeaseStatus, type LeaseVerdict } from './lease-state.js';
-export { decodeLease, encodeLease, leaseKeys, type DecodedLease, type Lease, type LeaseKeys } from './lease-codec.js';
 export {
+  checkLeaseBounds,
+  decodeLease,
+  encodeLease,
+  leaseKeys,
+  MAX_LEASE_INTERVALS,
+  type DecodedLease,
+  type Lease,
+  type LeaseBoundsProblem,
+  type LeaseKeys,
+} from './lease-codec.js';
+export {
+  RETRY_FLOOR_MS,
   defineLeaseWriterConfig,
   defineReclaimerConfig,
   type LeaseWriterConfig,

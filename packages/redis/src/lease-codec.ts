@@ -118,3 +118,27 @@ export function decodeLease(text: string): DecodedLease {
     lease: { owner, busy: busy === 1, counts: Object.freeze(Object.fromEntries(entries)) as Record<string, number>, since, ageMs, renewal, renewMs, ttlMs },
   };
 }
+
+/**
+ * A lease's expiry (`t`) is at most this many of its renewal intervals (`r`): the writer's `leaseIntervals` is at
+ * most 100, and a busy lease's `r` is 1.5 heartbeat intervals, so every lease it writes has `t <= 100 r`.
+ */
+export const MAX_LEASE_INTERVALS = 100;
+
+/** Why a well-formed lease is still not trusted: see {@link checkLeaseBounds}. */
+export type LeaseBoundsProblem = 'out_of_bounds' | 'no_expiry';
+
+/**
+ * Bounds on a lease read back (pure): `null` when it is within what this package's writer writes, else why not.
+ * `remainingMs` is the key's `PTTL` (`-1`: no expiry). Not trusted:
+ *
+ * - `out_of_bounds`: a renewal interval `r` longer than `maxRenewalMs` (the reclaimer's option, default one hour),
+ *   an expiry `t` longer than {@link MAX_LEASE_INTERVALS} renewal intervals, or more time left on the key than the
+ *   `t` it was written with (the writer sets `PX t` with the value);
+ * - `no_expiry`: a key without an expiry (the writer always sets one; such a key would never expire).
+ */
+export function checkLeaseBounds(lease: Lease, remainingMs: number, maxRenewalMs: number): LeaseBoundsProblem | null {
+  if (remainingMs === -1) return 'no_expiry';
+  if (lease.renewMs > maxRenewalMs || lease.ttlMs > lease.renewMs * MAX_LEASE_INTERVALS || remainingMs > lease.ttlMs) return 'out_of_bounds';
+  return null;
+}

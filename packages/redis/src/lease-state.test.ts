@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeLease, encodeLease, type Lease } from './lease-codec.js';
+import { MAX_LEASE_INTERVALS, checkLeaseBounds, decodeLease, encodeLease, type Lease } from './lease-codec.js';
 import { classifyLease, type LeaseLimits, type LeaseObservation } from './lease-state.js';
 
 const limits: LeaseLimits = { idleLimitMs: 10_000, readStaleMs: 3_000, graceMs: 1_000 };
@@ -123,5 +123,32 @@ describe('lease codec', () => {
   it('a lease with one reason is about 120 bytes', () => {
     const text = encodeLease({ owner: 'web-1/4242', busy: true, counts: { api_call: 1 }, since: 1_790_000_000_000, ageMs: 1_234, renewal: 1_790_000_012_345, renewMs: 30_000, ttlMs: 90_000 });
     expect(text.length).toBeLessThan(140);
+  });
+
+  it('bounds: every lease the writer writes (expiry at most 100 renewal intervals, some of it left) is trusted; a longer renewal, expiry or time left is not', () => {
+    const maxRenewalMs = 3_600_000;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2_400_000 }),
+        fc.boolean(),
+        fc.double({ min: 2, max: 100, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (intervalMs, busy, leaseIntervals, left) => {
+          // What the writer computes (lease-writer.ts): busy leases renew at 1.5 heartbeat intervals.
+          const renewMs = Math.ceil(busy ? intervalMs * 1.5 : intervalMs);
+          const ttlMs = Math.ceil(intervalMs * leaseIntervals);
+          const lease: Lease = { owner: 'w', busy, counts: busy ? { a: 1 } : {}, since: 0, ageMs: 0, renewal: 1, renewMs, ttlMs };
+          expect(checkLeaseBounds(lease, Math.floor(ttlMs * left), maxRenewalMs)).toBeNull();
+          expect(checkLeaseBounds(lease, -1, maxRenewalMs)).toBe('no_expiry');
+          expect(checkLeaseBounds(lease, ttlMs + 1, maxRenewalMs)).toBe('out_of_bounds');
+          expect(checkLeaseBounds({ ...lease, ttlMs: renewMs * MAX_LEASE_INTERVALS + 1 }, 0, maxRenewalMs)).toBe('out_of_bounds');
+          expect(checkLeaseBounds({ ...lease, renewMs: maxRenewalMs + 1 }, 0, maxRenewalMs)).toBe('out_of_bounds');
+        },
+      ),
+    );
+    const decade = 10 * 365 * 86_400_000;
+    const absurd: Lease = { owner: 'x', busy: true, counts: { tool_exec: 1 }, since: 0, ageMs: 0, renewal: 1, renewMs: decade, ttlMs: decade };
+    expect(decodeLease(encodeLease(absurd)).ok).toBe(true);
+    expect(checkLeaseBounds(absurd, decade - 5, maxRenewalMs)).toBe('out_of_bounds');
   });
 });

@@ -1,24 +1,29 @@
 import { hostname } from 'node:os';
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel, SessionState } from '@keepalive/core';
-import { createDiagnosticSink, errorName, nextInstanceId, type WorkActivity } from '@keepalive/node-timers';
-import { RedisLink } from './connection.js';
+import { createDiagnosticSink, nextInstanceId, type WorkActivity } from '@keepalive/node-timers';
+import { RedisLink, errorClass } from './connection.js';
 import { encodeLease, leaseKeys, type LeaseKeys } from './lease-codec.js';
-import { defineLeaseWriterConfig, type LeaseWriterConfig, type LeaseWriterOptions } from './options.js';
+import { RETRY_FLOOR_MS, defineLeaseWriterConfig, type LeaseWriterConfig, type LeaseWriterOptions } from './options.js';
+import { nextRetry, type RetryPolicy } from './retry.js';
 
 /**
- * Diagnostics of a {@link LeaseWriter} (counts, names and durations only; never session ids or owners):
+ * Diagnostics of a {@link LeaseWriter} (counts, names and durations only; never session ids, owners or error
+ * messages). `error` is the error's class: the Redis error prefix (`OOM`, `WRONGTYPE`, `READONLY`, …), a system
+ * error's code, or the error's name (`RedisTimeoutError`).
  *
  * | name | level | fields |
  * | --- | --- | --- |
- * | `redis_ready` | info | `leases` (written again at once) |
- * | `redis_lost` | warn | `error` (its name) |
- * | `lease_batch_failed` | warn | `error`, `leases` (kept, written at the next try) |
- * | `lease_removal_failed` | warn | `error` (its name, or `backlog_full` past 100 000 waiting removals), `leases` (they expire by themselves) |
+ * | `redis_ready` | info | `leases` (written again at the next attempt) |
+ * | `redis_lost` | warn | `error` |
+ * | `lease_batch_failed` | warn | once when writes start failing (not per attempt): `error`, `leases` (kept, written at the next attempt), `removals` (given up: those leases expire by themselves), `retryMs` (the wait before the next attempt) |
+ * | `lease_writes_recovered` | info | once when a write succeeds after failures: `failures` (failed attempts), `failedMs` (how long writes failed), `error` (the last failure's class) |
+ * | `lease_removal_failed` | warn | `error` `backlog_full` (past 100 000 removals waiting for Redis, the oldest is given up: it expires by itself), `leases`; once until the backlog is sent |
  */
 export const LEASE_WRITER_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
   lost: 'redis_lost',
   batchFailed: 'lease_batch_failed',
+  recovered: 'lease_writes_recovered',
   removalFailed: 'lease_removal_failed',
 } as const);
 
@@ -36,7 +41,14 @@ export interface LeaseWriterStats {
   readonly writes: number;
   /** Batches sent (each one pipeline of script calls, one per 1 000 leases: their `SET … PX`s and one `SADD`). */
   readonly batches: number;
+  /** Attempts (batches of writes or removals) that failed, so far: a counter for a metric. */
   readonly failedBatches: number;
+  /** Consecutive failed attempts now: 0 while writes succeed (a gauge for a metric or an alert). */
+  readonly failures: number;
+  /** The class of the last failure while `failures > 0` (`OOM`, `WRONGTYPE`, `READONLY`, `RedisTimeoutError`, …), else `null`. */
+  readonly lastError: string | null;
+  /** Removals given up so far (their batch failed, or the backlog was full): those leases expire by themselves. */
+  readonly droppedRemovals: number;
   /** Redis commands sent. */
   readonly commands: number;
 }
@@ -57,7 +69,10 @@ export interface LeaseWriter {
   track(session: string, activity: WorkActivity): () => void;
   /** Stops mirroring `session` and removes its lease (at the next batch). */
   untrack(session: string): void;
-  /** Writes what is pending now; resolves when that batch settled (for tests and orderly shutdowns). */
+  /**
+   * Writes what is pending now, even while a failing writer waits to retry; resolves when that batch settled (for
+   * tests and orderly shutdowns).
+   */
   flush(): Promise<void>;
   /** Counters. */
   stats(): LeaseWriterStats;
@@ -87,10 +102,14 @@ const CHUNK = 1_000;
 /**
  * Writes a chunk of leases in one call: `SET key value PX ttl` for each (KEYS 1..n-1, ARGV value/ttl pairs), then
  * one `SADD` of their ids to the index (the last KEY). One command on the wire per thousand leases, instead of a
- * thousand: node-redis spends about 20 µs of the worker's CPU per command.
+ * thousand: node-redis spends about 20 µs of the worker's CPU per command. Each lease is written before its index
+ * entry, in one script (atomic): a reader never sees this writer's entry without its lease. An index of the wrong
+ * type fails the call before any lease is written (a script is not rolled back: its `SET`s would stay, unlisted).
  */
 const WRITE_SCRIPT = `
 local n = #KEYS - 1
+local kind = redis.call('TYPE', KEYS[n + 1])['ok']
+if kind ~= 'set' and kind ~= 'none' then return redis.error_reply('WRONGTYPE the lease index is not a set') end
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
 end
@@ -116,7 +135,14 @@ class Writer implements LeaseWriter {
   private inflight: Promise<void> | null = null;
   private closed = false;
   private renewal: number;
-  private readonly counters = { writes: 0, batches: 0, failedBatches: 0, commands: 0 };
+  private readonly counters = { writes: 0, batches: 0, failedBatches: 0, droppedRemovals: 0, commands: 0 };
+  private readonly policy: RetryPolicy;
+  /** Consecutive failed attempts, and when the next attempt may start (the writer's monotonic clock). */
+  private failures = 0;
+  private retryAt = -Infinity;
+  private failingSince = 0;
+  private lastError: string | null = null;
+  private backlogReported = false;
 
   constructor(options: LeaseWriterOptions) {
     this.config = defineLeaseWriterConfig(options);
@@ -124,13 +150,15 @@ class Writer implements LeaseWriter {
     this.keys = leaseKeys(this.config.prefix);
     this.emit = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.renewal = Date.now();
+    this.policy = { floorMs: RETRY_FLOOR_MS, maxMs: this.config.retryMaxMs };
     this.link = new RedisLink({
       url: this.config.url,
       commandTimeoutMs: this.config.commandTimeoutMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
       onEvent: (event) => {
         if (event.type === 'ready') {
-          // Redis may have restarted empty: every lease is written again at once.
+          // Redis may have restarted empty: every lease is written again at once (after the wait of a failing
+          // writer: a connection replaced after a timeout is no reason to retry sooner).
           for (const entry of this.entries.values()) entry.dirty = true;
           this.report('info', LEASE_WRITER_DIAGNOSTICS.ready, { leases: this.entries.size });
           this.arm(now());
@@ -185,7 +213,7 @@ class Writer implements LeaseWriter {
     let pending = 0;
     const at = now();
     for (const entry of this.entries.values()) if (entry.dirty || at >= entry.dueAt) pending++;
-    return { ...this.counters, sessions: this.entries.size, pending, connected: this.link.ready };
+    return { ...this.counters, sessions: this.entries.size, pending, connected: this.link.ready, failures: this.failures, lastError: this.lastError };
   }
 
   async close(): Promise<void> {
@@ -208,7 +236,11 @@ class Writer implements LeaseWriter {
         // A long outage with many sessions ending: the oldest removal is given up; that lease expires by itself.
         const oldest = this.removals.values().next().value;
         if (oldest !== undefined) this.removals.delete(oldest);
-        this.report('warn', LEASE_WRITER_DIAGNOSTICS.removalFailed, { error: 'backlog_full', leases: 1 });
+        this.counters.droppedRemovals++;
+        if (!this.backlogReported) {
+          this.backlogReported = true;
+          this.report('warn', LEASE_WRITER_DIAGNOSTICS.removalFailed, { error: 'backlog_full', leases: 1 });
+        }
       }
       this.removals.add(session);
       this.arm(now() + this.config.coalesceMs);
@@ -245,8 +277,9 @@ class Writer implements LeaseWriter {
     }
   }
 
-  /** Arms the one timer for `at`, unless it is armed sooner. */
+  /** Arms the one timer for `at` (never before the next attempt is allowed while failing), unless it is armed sooner. */
   private arm(at: number): void {
+    if (this.failures > 0 && at < this.retryAt) at = this.retryAt;
     if (this.closed || at >= this.timerAt) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
@@ -286,13 +319,20 @@ class Writer implements LeaseWriter {
       return;
     }
     const work: Promise<unknown>[] = [];
+    // The first failure of this attempt (a removal's or a write's), if any, and the leases kept for the next one.
+    const outcome: { failed: { readonly error: unknown } | null; kept: number; dropped: number } = { failed: null, kept: 0, dropped: 0 };
     if (removals.length > 0) {
       this.removals.clear();
+      this.backlogReported = false;
       // One transaction: a reader sees the session listed with its lease, or neither (never "expired").
       this.counters.commands += 4;
       work.push(
         this.link.run((client) => client.multi().sRem(this.keys.index, removals).del(removals.map((id) => this.keys.lease(id))).exec()).catch((error: unknown) => {
-          this.report('warn', LEASE_WRITER_DIAGNOSTICS.removalFailed, { error: errorName(error), leases: removals.length });
+          // Given up, not retried (a removal retried later could remove the lease of the same session written
+          // meanwhile by another process): those leases expire by themselves, and a reclaimer prunes their entries.
+          this.counters.droppedRemovals += removals.length;
+          outcome.dropped = removals.length;
+          outcome.failed ??= { error };
         }),
       );
     }
@@ -302,7 +342,8 @@ class Writer implements LeaseWriter {
       // Busy: renewed by the session's heartbeat (each one at least half an interval after the last write), at the
       // latest 1.5 intervals after it (a session with no sender attached has no heartbeat): the lease says so.
       const intervalMs = entry.busy ? entry.activity.state.config.heartbeatIntervalMs : this.config.idleRenewalMs;
-      const renewMs = entry.busy ? Math.ceil(intervalMs * BUSY_RENEWAL_SLACK) : intervalMs;
+      // Whole milliseconds (the lease's `r` is an integer): an idle renewal of 1 500.5 ms is written as 1 501.
+      const renewMs = Math.ceil(entry.busy ? intervalMs * BUSY_RENEWAL_SLACK : intervalMs);
       const ttlMs = Math.ceil(intervalMs * this.config.leaseIntervals);
       const ageMs = Math.max(0, at - entry.sinceMono);
       const value = encodeLease({
@@ -346,21 +387,19 @@ class Writer implements LeaseWriter {
             this.counters.writes += due.length;
           },
           (error: unknown) => {
-            this.counters.failedBatches++;
-            // Kept: each is written at the next try (its latest state; nothing accumulates per session).
-            let kept = 0;
+            // Kept: each is written at the next attempt (its latest state; nothing accumulates per session).
             for (const entry of due) {
               if (this.entries.get(entry.id) !== entry) continue;
               entry.dirty = true;
-              kept++;
+              outcome.kept++;
             }
-            this.report('warn', LEASE_WRITER_DIAGNOSTICS.batchFailed, { error: errorName(error), leases: kept });
-            next = Math.min(next, now() + Math.min(this.config.reconnectMaxMs, this.config.idleRenewalMs));
+            outcome.failed ??= { error };
           },
         ),
       );
     }
     await Promise.all(work);
+    if (work.length > 0) this.settle(outcome.failed, outcome.kept, outcome.dropped);
     if (!this.closed) {
       let dirty = false;
       for (const entry of this.entries.values()) {
@@ -371,6 +410,39 @@ class Writer implements LeaseWriter {
       }
       this.arm(dirty || this.removals.size > 0 ? now() + this.config.coalesceMs : next);
     }
+  }
+
+  /**
+   * Takes the outcome of one attempt into the retry state ({@link nextRetry}): after a failure the next attempt
+   * waits (jittered, doubling, at most `retryMaxMs`), whatever turns dirty meanwhile; one warning when writes start
+   * failing and one note when they recover, never one per attempt.
+   */
+  private settle(failed: { readonly error: unknown } | null, kept: number, removals: number): void {
+    const decision = nextRetry(this.failures, failed === null, this.policy, Math.random);
+    const at = now();
+    const previous = this.failures;
+    this.failures = decision.failures;
+    if (failed !== null) {
+      this.counters.failedBatches++;
+      this.lastError = errorClass(failed.error);
+      this.retryAt = at + decision.delayMs;
+      if (this.timer !== null && this.timerAt < this.retryAt) {
+        // Armed sooner meanwhile (a session changed while this attempt was in flight): not before the wait.
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.timerAt = Infinity;
+      }
+      if (decision.change === 'failing') {
+        this.failingSince = at;
+        this.report('warn', LEASE_WRITER_DIAGNOSTICS.batchFailed, { error: this.lastError, leases: kept, removals, retryMs: Math.round(decision.delayMs) });
+      }
+      return;
+    }
+    if (decision.change === 'recovered') {
+      this.report('info', LEASE_WRITER_DIAGNOSTICS.recovered, { failures: previous, failedMs: Math.round(at - this.failingSince), error: this.lastError ?? 'unknown' });
+    }
+    this.lastError = null;
+    this.retryAt = -Infinity;
   }
 
   private report(level: DiagnosticLevel, name: string, fields: DiagnosticFields): void {
@@ -391,7 +463,9 @@ function now(): number {
  * `heartbeatIntervalMs` of that session) and every `idleRenewalMs` (default 60 s) while idle, written at once
  * (within `coalesceMs`, default 20 ms) when the session turns busy or idle or its reasons change, and removed when
  * the session shuts down, is untracked, or the writer closes. Every write of a tick goes in one pipelined batch,
- * one batch at a time.
+ * one batch at a time. After a failed batch (Redis refused it: `OOM`, `WRONGTYPE`, `READONLY`; or did not answer)
+ * the next one waits at least 100 ms, doubling with jitter up to `retryMaxMs` (default 10 s), with one warning
+ * when writes start failing and one note when they recover.
  */
 export function createLeaseWriter(options: LeaseWriterOptions): LeaseWriter {
   return new Writer(options);

@@ -1,5 +1,6 @@
 import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, checkNumber, optionOr, type Diagnostic } from '@keepalive/core';
 import type { Logger } from '@keepalive/node-timers';
+import { MAX_LEASE_INTERVALS } from './lease-codec.js';
 
 /**
  * Option validation for every part of this package, in one copy: a bad option throws `KeepaliveOptionError` at
@@ -44,6 +45,12 @@ export interface LeaseWriterOptions extends RedisOptions {
   readonly leaseIntervals?: number | undefined;
   /** Changes within this window go in one batch. Default 20 ms. */
   readonly coalesceMs?: number | undefined;
+  /**
+   * The longest wait between two attempts while Redis refuses the writes (out of memory, a read-only replica, a
+   * key of the wrong type) or does not answer: after a failure the writer waits at least 100 ms
+   * ({@link RETRY_FLOOR_MS}), doubling with jitter up to this. In [100, 3 600 000]. Default 10 000 ms.
+   */
+  readonly retryMaxMs?: number | undefined;
 }
 
 /** The validated writer options. */
@@ -52,6 +59,7 @@ export interface LeaseWriterConfig extends RedisConfig {
   readonly idleRenewalMs: number;
   readonly leaseIntervals: number;
   readonly coalesceMs: number;
+  readonly retryMaxMs: number;
 }
 
 /**
@@ -68,6 +76,14 @@ export interface ReclaimerOptions extends RedisOptions {
   readonly graceMs?: number | undefined;
   /** Index entries read per `SSCAN` page (one atomic script per page). Default 1 000. */
   readonly pageSize?: number | undefined;
+  /**
+   * The longest renewal interval (a lease's `r`) trusted: a lease that claims a longer one, an expiry (`t`) longer
+   * than {@link MAX_LEASE_INTERVALS} of its renewal intervals, a key with no expiry or with more time left than its
+   * `t` is not one this package's writer writes: it is ignored (`lease_ignored`, problem `out_of_bounds` or
+   * `no_expiry`). Raise it if a writer's `idleRenewalMs` (or 1.5 heartbeat intervals of a busy session) is longer.
+   * Default 3 600 000 ms (one hour).
+   */
+  readonly maxRenewalMs?: number | undefined;
 }
 
 /** The validated reclaimer options. */
@@ -77,11 +93,15 @@ export interface ReclaimerConfig extends RedisConfig {
   readonly readStaleMs: number;
   readonly graceMs: number;
   readonly pageSize: number;
+  readonly maxRenewalMs: number;
 }
 
+/** After a failed write the lease writer waits at least this long before the next attempt. */
+export const RETRY_FLOOR_MS = 100;
+
 const SHARED_KEYS = ['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic'];
-const WRITER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'owner', 'idleRenewalMs', 'leaseIntervals', 'coalesceMs']);
-const RECLAIMER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'idleLimitMs', 'sweepIntervalMs', 'readStaleMs', 'graceMs', 'pageSize']);
+const WRITER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'owner', 'idleRenewalMs', 'leaseIntervals', 'coalesceMs', 'retryMaxMs']);
+const RECLAIMER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'idleLimitMs', 'sweepIntervalMs', 'readStaleMs', 'graceMs', 'pageSize', 'maxRenewalMs']);
 
 function checkText(option: string, value: unknown, pattern: RegExp, expectation: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) throw new KeepaliveOptionError(option, value, expectation);
@@ -109,8 +129,9 @@ export function defineLeaseWriterConfig(options: LeaseWriterOptions): LeaseWrite
     ...shared,
     owner,
     idleRenewalMs: checkDuration('idleRenewalMs', optionOr(options, 'idleRenewalMs', 60_000)),
-    leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 2, 100),
+    leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 2, MAX_LEASE_INTERVALS),
     coalesceMs: checkDuration('coalesceMs', optionOr(options, 'coalesceMs', 20)),
+    retryMaxMs: checkNumber('retryMaxMs', optionOr(options, 'retryMaxMs', 10_000), RETRY_FLOOR_MS, 3_600_000),
   });
 }
 
@@ -126,5 +147,6 @@ export function defineReclaimerConfig(options: ReclaimerOptions): ReclaimerConfi
     readStaleMs: checkDuration('readStaleMs', optionOr(options, 'readStaleMs', sweepIntervalMs * 3)),
     graceMs: checkDuration('graceMs', optionOr(options, 'graceMs', sweepIntervalMs + 1_000)),
     pageSize,
+    maxRenewalMs: checkDuration('maxRenewalMs', optionOr(options, 'maxRenewalMs', 3_600_000)),
   });
 }

@@ -1,8 +1,8 @@
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
 import { KeepaliveOptionError, checkDuration, checkKnownKeys, optionOr } from '@keepalive/core';
-import { createDiagnosticSink, errorName, nextInstanceId } from '@keepalive/node-timers';
+import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
 import type { SessionStore, StoredSession } from '@keepalive/websocket-transport';
-import { RedisLink } from './connection.js';
+import { RedisLink, errorClass } from './connection.js';
 import { defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
 import { decodeStoredSession, encodeStoredSession, isSecretDigest } from './resume-codec.js';
 
@@ -282,7 +282,7 @@ class Store implements RedisSessionStore {
         value = encodeStoredSession(stored);
         proof = stored.proof;
       } catch (error) {
-        this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'read', error: errorName(error), sessions: 1 });
+        this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'read', error: errorClass(error), sessions: 1 });
         continue;
       }
       writes.push([id, held.epoch, value, proof]);
@@ -320,7 +320,7 @@ class Store implements RedisSessionStore {
       // Kept: the latest state of each is written at the next try.
       for (const [id] of writes) if (this.held.has(id)) this.dirty.add(id);
       for (const [id, epoch] of removals) if (!this.held.has(id)) this.removals.set(id, epoch);
-      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorName(error), sessions: writes.length + removals.length });
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorClass(error), sessions: writes.length + removals.length });
       if (!this.closed) await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.reconnectMaxMs, 100)));
     }
   }

@@ -19,6 +19,8 @@ const writer = createLeaseWriter({
   leaseIntervals: Number(leaseIntervals),
   commandTimeoutMs: 500,
   reconnectMaxMs: 100,
+  // Compressed like the intervals: a writer that failed (a cut, a restart) retries within 400 ms of the fault's end.
+  retryMaxMs: 400,
   onDiagnostic: (d) => {
     diagnostics[d.name] = (diagnostics[d.name] ?? 0) + 1;
   },
