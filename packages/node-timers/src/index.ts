@@ -2,7 +2,9 @@
  * @keepalive/node-timers: run the @keepalive/core machines with a monotonic
  * clock and one shared timer for every session in the process. This entry is
  * runtime-neutral (Node, Bun, Deno, browsers: no `node:` module); on Node the
- * `node` export condition adds the `keepalive:diagnostics` channel.
+ * `node` export condition adds the `keepalive:diagnostics` channel, and a
+ * browser build's `browser` condition gives the clients a scan scheduler
+ * ({@link defaultClientScheduler}).
  *
  * @example
  * ```ts
@@ -53,7 +55,8 @@ export { Emitter } from './emitter.js';
 export { ConnectionDriver, clientPhase, type ClientPhase, type ConnectionDriverOptions, type ConnectionTransport } from './connection-driver.js';
 export { ClientShell, type ClientShellEvents, type ClientShellOptions, type TransportCommand } from './client-shell.js';
 export { onProcessExit } from './exit-hooks.js';
-export { ScheduledNode, createScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
+export { ScheduledNode, createScheduler, defaultClientScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
+export { createScanScheduler, type ScanSchedulerOptions } from './scan-scheduler.js';
 export { defaultPlatform, nodePlatform, type Platform, type TimerHandle } from './clock.js';
 export { installDiagnosticsPublisher, nextInstanceId, type DiagnosticMessage, type DiagnosticsPublisher } from './runtime.js';
 export {

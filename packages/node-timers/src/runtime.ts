@@ -28,6 +28,8 @@ export interface DiagnosticsPublisher {
 /** The process-wide shared state. */
 export interface KeepaliveRuntime {
   scheduler: Scheduler | null;
+  /** The page's client scheduler (the `browser` build's `defaultClientScheduler`), once created. */
+  pageScheduler?: Scheduler | undefined;
   publisher: DiagnosticsPublisher | null;
   /** Process instances handed out so far (diagnostics ids). */
   instances: number;

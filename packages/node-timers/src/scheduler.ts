@@ -435,3 +435,15 @@ export function defaultScheduler(): Scheduler {
   runtime.scheduler ??= createScheduler();
   return runtime.scheduler;
 }
+
+/**
+ * The scheduler a client (the WebSocket and SSE clients) uses unless given
+ * one. On Node, Bun and Deno it is {@link defaultScheduler}, the one timer a
+ * process's servers and clients share. A browser build (the `browser` export
+ * condition) swaps it for one {@link createScanScheduler | scan scheduler}
+ * per page: a page runs a few clients and no server, so the lane
+ * scheduler's code (about 4.5 kB minified) would buy it nothing.
+ */
+export function defaultClientScheduler(): Scheduler {
+  return defaultScheduler();
+}

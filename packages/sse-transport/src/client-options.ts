@@ -6,7 +6,7 @@ import {
   defineConnectionConfig,
   type ConnectionConfig,
 } from '@keepalive/core';
-import { createDiagnosticSink, defaultScheduler, type Scheduler } from '@keepalive/node-timers';
+import { createDiagnosticSink, defaultClientScheduler, type Scheduler } from '@keepalive/node-timers';
 import { SSE_CLIENT_DEFAULTS, type SseClientHeaders, type SseClientOptions, type SseClientTarget, type SseFetch } from './client-types.js';
 
 /**
@@ -89,7 +89,7 @@ export function resolveSseClientOptions(target: unknown, given: SseClientOptions
   if (hold !== false && hold !== 'while-busy') throw new KeepaliveOptionError('keepProcessAlive', hold, "false or 'while-busy'");
   const signal: unknown = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new KeepaliveOptionError('signal', signal, 'an AbortSignal');
-  const scheduler: unknown = options.scheduler ?? defaultScheduler();
+  const scheduler: unknown = options.scheduler ?? defaultClientScheduler();
   if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).entry !== 'function' || typeof (scheduler as Partial<Scheduler>).now !== 'function') {
     throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
   }

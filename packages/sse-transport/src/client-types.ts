@@ -108,7 +108,10 @@ export interface SseClientOptions extends Omit<SessionActivityOptions, 'sendKeep
   readonly maxEventBytes?: number | undefined;
   /** Aborting it closes the client for good (cause `aborted`). */
   readonly signal?: AbortSignal | undefined;
-  /** The scheduler the client runs on. Default: the process-wide one (one OS timer). */
+  /**
+   * The scheduler the client runs on. Default: node-timers' `defaultClientScheduler()`, the process-wide one (one OS
+   * timer) on Node, Bun and Deno, and one small scheduler for the page's clients in a browser build.
+   */
   readonly scheduler?: Scheduler | undefined;
 }
 

@@ -7,7 +7,7 @@ import {
   defineConnectionConfig,
   type ConnectionConfig,
 } from '@keepalive/core';
-import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
+import { defaultClientScheduler, type Scheduler } from '@keepalive/node-timers';
 import type { ConnectContext, KeepaliveClientOptions, WebSocketConstructorLike } from './client-types.js';
 import { checkProtocols, checkWebSocket, parseTarget } from './client-target.js';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
@@ -84,7 +84,7 @@ export function resolveClientOptions(target: unknown, optionsGiven: KeepaliveCli
   if (hold !== false && hold !== 'while-busy') throw new KeepaliveOptionError('keepProcessAlive', hold, "false or 'while-busy'");
   const signal: unknown = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new KeepaliveOptionError('signal', signal, 'an AbortSignal');
-  const scheduler: unknown = options.scheduler ?? defaultScheduler();
+  const scheduler: unknown = options.scheduler ?? defaultClientScheduler();
   if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).entry !== 'function' || typeof (scheduler as Partial<Scheduler>).now !== 'function') {
     throw new KeepaliveOptionError('scheduler', scheduler, 'a scheduler from createScheduler()');
   }

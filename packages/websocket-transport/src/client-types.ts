@@ -11,7 +11,7 @@ import {
   type ShutdownReport,
   type WhenIdle,
 } from '@keepalive/core';
-import type { SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
+import type { Scheduler, SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
 import type { ClientData, QueuedMessage } from './client-queue.js';
 
 /**
@@ -153,6 +153,12 @@ export type ClientReconnectOptions = ConnectionReconnectOptions;
  * client creates its activity) plus the client's own.
  */
 export interface KeepaliveClientOptions extends SessionActivityOptions {
+  /**
+   * The scheduler to run on. Default: node-timers' `defaultClientScheduler()`, the process-wide
+   * `defaultScheduler()` (one timer for every session, server and client) on Node, Bun and Deno, and
+   * one small scheduler for the page's clients in a browser build (the `browser` export condition).
+   */
+  readonly scheduler?: Scheduler | undefined;
   /**
    * Proof-of-life timeout after each keep-alive (spec B5); the socket is terminated and a
    * reconnect begins when none comes. `null` turns the kill rule off. Default 10 000 ms
