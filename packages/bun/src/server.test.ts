@@ -65,7 +65,13 @@ describe('withKeepalive', () => {
     expect(() => withKeepalive(null as unknown as BunWebSocketHandlerLike)).toThrow(TypeError);
     const heartbeat = () => withKeepalive({ message: () => undefined }, { heartbeatMessage: 1 as unknown as string });
     expect(heartbeat).toThrow(KeepaliveOptionError);
-    expect(heartbeat).toThrow('Invalid option heartbeatMessage: 1 (expected a string)');
+    expect(heartbeat).toThrow('Invalid option heartbeatMessage: 1 (expected a string of at most 125 UTF-8 bytes)');
+    // Over the core's limit, resume on or off: refused under the name the user wrote, as in every runtime.
+    for (const resume of [undefined, true]) {
+      expect(() => withKeepalive({ message: () => undefined }, { heartbeatMessage: 'h'.repeat(200), resume })).toThrow(
+        expect.objectContaining({ name: 'KeepaliveOptionError', option: 'heartbeatMessage', expectation: 'a string of at most 125 UTF-8 bytes' }),
+      );
+    }
     const interval = () => withKeepalive({ message: () => undefined }, { pingIntervalMs: -1 });
     expect(interval).toThrow(KeepaliveOptionError);
     expect(interval).toThrow(/^Invalid option pingIntervalMs: -1 \(expected/);
@@ -201,8 +207,8 @@ describe('withKeepalive', () => {
     websocket.open?.(socket);
     platform.advance(50);
     const opened = new ServerSocket();
-    const spy = vi.spyOn(websocket.keepalive.tracker, 'track').mockImplementation(() => {
-      throw new Error('tracker failure');
+    const spy = vi.spyOn(websocket.keepalive.tracker.scheduler, 'entry').mockImplementation(() => {
+      throw new Error('scheduler failure');
     });
     websocket.open?.(opened);
     spy.mockRestore();

@@ -1,16 +1,12 @@
-import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
-import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
 import {
-  HEARTBEAT_MESSAGE,
-  PeerTracker,
-  SessionHub,
-  classifyMessage,
+  createServerConnections,
+  requestQuery,
+  type PeerTracker,
   type PeerTrackerOptions,
-  type ResumeConnection,
-  type ResumeSocket,
+  type QueryGetter,
+  type ServerConnection,
+  type SessionHub,
   type SessionHubOptions,
-  type TrackedPeer,
-  type TrackedSocket,
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
 import { defaultScheduler } from './platform.js';
@@ -67,7 +63,10 @@ export interface BunWebSocketHandlerLike {
  * clients that cannot ping.
  */
 export interface BunKeepaliveOptions extends PeerTrackerOptions {
-  /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  /**
+   * The application-level heartbeat clients may send; answered in kind. A string of at most 125 UTF-8 bytes (a
+   * control frame's payload limit), as in every runtime. Default {@link HEARTBEAT_MESSAGE} (the empty text frame).
+   */
   readonly heartbeatMessage?: string | undefined;
   /**
    * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for them (`ka=2` in the URL): `true` for
@@ -145,43 +144,8 @@ export type KeepaliveWebSocketHandler<H extends BunWebSocketHandlerLike, K exten
   readonly keepalive: K;
 };
 
-/**
- * One tracked connection: the socket the tracker drives (methods on the prototype: no closures per connection) and,
- * for a resuming client, its session's handle.
- */
-class BunConnection implements TrackedSocket, ResumeSocket {
-  peer: TrackedPeer | null = null;
-  /** The resumable session's handle when the client asked for one (B14), else `null`. */
-  resume: ResumeConnection | null = null;
-  constructor(
-    readonly ws: BunServerWebSocketLike,
-    private readonly heartbeatMessage: string,
-  ) {}
-  ping(): void {
-    // A resuming client that reads ping payloads gets the owed acknowledgement on the ping.
-    const payload = this.resume?.pingPayload() ?? '';
-    if (payload === '') this.ws.ping();
-    else this.ws.ping(payload);
-  }
-  reply(): void {
-    // A resuming connection answers with the hub's heartbeat, which carries the acknowledgement (before its hello,
-    // while it proves its session, the hub answers with the plain heartbeat message).
-    this.ws.send(this.resume === null ? this.heartbeatMessage : this.resume.heartbeatReply());
-  }
-  send(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.ws.send(data);
-  }
-  close(code?: number, reason?: string): void {
-    this.ws.close(code, reason);
-  }
-  terminate(): void {
-    if (typeof this.ws.terminate === 'function') this.ws.terminate();
-    else this.ws.close();
-  }
-}
-
 /** The request URL an app put in `ws.data.url` (a string or a `URL`), as its query; `null` when missing or unreadable. */
-function queryOf(data: unknown): URLSearchParams | null {
+function queryOf(data: unknown): QueryGetter | null {
   if (typeof data !== 'object' || data === null) return null;
   let url: unknown;
   try {
@@ -189,13 +153,7 @@ function queryOf(data: unknown): URLSearchParams | null {
   } catch {
     return null;
   }
-  if (url instanceof URL) return url.searchParams;
-  if (typeof url !== 'string') return null;
-  try {
-    return new URL(url, 'http://localhost').searchParams;
-  } catch {
-    return null;
-  }
+  return url instanceof URL || typeof url === 'string' ? requestQuery(url) : null;
 }
 
 /**
@@ -271,89 +229,23 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
   if (typeof given !== 'object' || given === null || typeof (given as Partial<BunWebSocketHandlerLike>).message !== 'function') {
     throw new TypeError('withKeepalive(handler): expected a Bun websocket handler object with a message() function');
   }
-  const { heartbeatMessage = HEARTBEAT_MESSAGE, scheduler, resume, ...peerOptions } = options;
-  if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
-  const resumeGiven: unknown = resume;
-  if (resumeGiven !== undefined && typeof resumeGiven !== 'boolean' && (typeof resumeGiven !== 'object' || resumeGiven === null || Array.isArray(resumeGiven))) {
-    throw new KeepaliveOptionError('resume', resumeGiven, 'true, false or an object of resume options');
-  }
-  const tracker = new PeerTracker({ ...peerOptions, scheduler: scheduler ?? defaultScheduler() });
-  const hubOptions: SessionHubOptions<BunSessionContext> | null =
-    resume === undefined || resume === false
-      ? null
-      : { scheduler: tracker.scheduler, onDiagnostic: peerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) };
-  // The hub validates its options (named `resume.<option>`); it runs on the tracker's scheduler by default.
-  const hub = hubOptions === null ? null : new SessionHub<BunSessionContext>(hubOptions);
-  // The adapter's own warning goes where the hub's diagnostics go.
-  const diagnose: ((diagnostic: Diagnostic) => void) | null =
-    hubOptions === null ? null : createDiagnosticSink({ session: nextInstanceId(), logger: hubOptions.logger, onDiagnostic: hubOptions.onDiagnostic });
-  const connections = new Map<BunServerWebSocketLike, BunConnection>();
-  // Resuming sockets, until they close: their frames belong to the hub even after the keep-alive stopped.
-  const resumed = new WeakMap<BunServerWebSocketLike, ResumeConnection>();
+  // The options are checked, and the tracker and the hub made, as in every runtime; on this package's Bun scheduler.
+  const server = createServerConnections<BunSessionContext, BunServerWebSocketLike>({ ...options, scheduler: options.scheduler ?? defaultScheduler() });
+  // Until they close (even after the keep-alive stopped: a resuming socket's frames stay the hub's).
+  const connections = new WeakMap<BunServerWebSocketLike, ServerConnection<BunServerWebSocketLike>>();
   let urlMissingReported = false;
-  let closed = false;
 
-  const guarded = (fn: () => void): void => {
-    try {
-      fn();
-    } catch {
-      tracker.reportHandlerError();
+  const open = (ws: BunServerWebSocketLike): void => {
+    if (server.closed || connections.has(ws)) return;
+    // Bun's ServerWebSocket has no URL: the app passes it in `data.url` when it upgrades.
+    const query = server.sessions === null ? null : queryOf(ws.data);
+    if (server.sessions !== null && query === null && !urlMissingReported) {
+      urlMissingReported = true;
+      server.report('warn', BUN_SERVER_DIAGNOSTICS.resumeUrlMissing);
     }
-  };
-
-  const track = (ws: BunServerWebSocketLike): void => {
-    if (closed || connections.has(ws)) return;
-    const connection = new BunConnection(ws, heartbeatMessage);
-    connections.set(ws, connection);
-    connection.peer = tracker.track(connection);
-    if (hub === null) return;
-    const query = queryOf(ws.data);
-    if (query === null) {
-      if (!urlMissingReported) {
-        urlMissingReported = true;
-        diagnose?.({ type: 'diagnostic', level: 'warn', name: BUN_SERVER_DIAGNOSTICS.resumeUrlMissing, fields: {} });
-      }
-      return;
-    }
-    // The hub's first frame goes out now (a new session's hello, or the challenge to a client that names one: the
-    // session is attached later, once the proof and the admit hook let it); `null` is a plain client, left as it is.
     // Until the hello, the hub reads the client's frames (the proof) and answers its plain heartbeat plainly.
-    const handle = hub.connect(connection, (name) => query.get(name), { ws });
-    if (handle === null) return;
-    connection.resume = handle;
-    resumed.set(ws, handle);
-  };
-
-  const untrack = (ws: BunServerWebSocketLike, code: number): void => {
-    const handle = resumed.get(ws);
-    if (handle !== undefined) {
-      resumed.delete(ws);
-      handle.closed(code);
-    }
-    const connection = connections.get(ws);
-    if (connection === undefined) return;
-    connections.delete(ws);
-    connection.peer?.disconnected();
-  };
-
-  const keepalive: BunServerKeepalive = {
-    get size() {
-      return tracker.size;
-    },
-    stats: () => tracker.stats(),
-    close: () => {
-      if (closed) return;
-      closed = true;
-      // Sessions end first (their sockets are closed with 1001 and their handles detached).
-      hub?.close();
-      connections.clear();
-      tracker.close();
-    },
-    tracker,
-    sessions: hub,
-    [Symbol.dispose]: () => {
-      keepalive.close();
-    },
+    const connection = server.open(ws, query, query === null ? undefined : { ws });
+    if (connection !== null) connections.set(ws, connection);
   };
 
   const wrapped: BunWebSocketHandlerLike & { readonly keepalive: BunServerKeepalive } = {
@@ -361,50 +253,33 @@ export function withKeepalive<H extends BunWebSocketHandlerLike>(handler: H, opt
     idleTimeout: handler.idleTimeout ?? 0,
     sendPings: handler.sendPings ?? false,
     open(ws) {
-      guarded(() => {
-        track(ws);
-      });
+      try {
+        open(ws);
+      } catch {
+        server.tracker.reportHandlerError();
+      }
       return handler.open?.(ws);
     },
     message(ws, message) {
-      const handle = resumed.get(ws);
-      if (handle !== undefined) {
-        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
-        guarded(() => {
-          const kind = handle.message(message);
-          connections.get(ws)?.peer?.inbound(kind === 'heartbeat' ? 'heartbeat' : 'message');
-        });
-        return undefined;
-      }
-      guarded(() => {
-        const peer = connections.get(ws)?.peer;
-        if (peer === null || peer === undefined) return;
-        const kind = classifyMessage(message, undefined, heartbeatMessage);
-        if (kind === 'heartbeat') peer.inbound('heartbeat');
-        else if (kind === 'malformed') peer.malformedHeartbeat();
-        else peer.inbound('message');
-      });
+      // Heartbeats are passed on too (as always); a resuming client's frames are the hub's, never the handler's.
+      if (connections.get(ws)?.onMessage(message) === 'session') return undefined;
       return handler.message(ws, message);
     },
     ping(ws, data) {
-      guarded(() => {
-        // A resuming client's ping may carry its acknowledgement.
-        resumed.get(ws)?.ping(data);
-        connections.get(ws)?.peer?.inbound('ping');
-      });
+      connections.get(ws)?.onPing(data);
       return handler.ping?.(ws, data);
     },
     pong(ws, data) {
-      guarded(() => connections.get(ws)?.peer?.inbound('pong'));
+      connections.get(ws)?.onPong();
       return handler.pong?.(ws, data);
     },
     close(ws, code, reason) {
-      guarded(() => {
-        untrack(ws, code);
-      });
+      const connection = connections.get(ws);
+      connections.delete(ws);
+      connection?.onClose(code);
       return handler.close?.(ws, code, reason);
     },
-    keepalive,
+    keepalive: server.handle(),
   };
   return wrapped as KeepaliveWebSocketHandler<H>;
 }

@@ -62,10 +62,17 @@ describe('upgradeWithKeepalive', () => {
   });
 
   it('refuses a tracker together with peer options, a bad heartbeat message, and a missing Deno', () => {
-    const { tracker, deno } = { ...setup(), deno: fakeDeno().deno };
+    const { tracker, deno, upgrades } = { ...setup(), ...fakeDeno() };
     const request = new Request('http://127.0.0.1/');
     expect(() => upgradeWithKeepalive(request, { tracker, pingIntervalMs: 1_000, deno })).toThrow(/either a tracker or peer options \(pingIntervalMs\)/);
-    expect(() => upgradeWithKeepalive(request, { heartbeatMessage: 1 as unknown as string, deno })).toThrow(/heartbeatMessage/);
+    // Refused as in every runtime: a KeepaliveOptionError naming heartbeatMessage (a string of at most 125 UTF-8 bytes), before any upgrade.
+    for (const heartbeatMessage of [1 as unknown as string, 'h'.repeat(200)]) {
+      expect(() => upgradeWithKeepalive(request, { heartbeatMessage, deno })).toThrow(
+        expect.objectContaining({ name: 'KeepaliveOptionError', option: 'heartbeatMessage', expectation: 'a string of at most 125 UTF-8 bytes' }),
+      );
+      expect(() => upgradeWithKeepalive(request, { tracker, heartbeatMessage, deno })).toThrow(RangeError);
+    }
+    expect(upgrades).toHaveLength(0);
     expect(() => upgradeWithKeepalive(request)).toThrow(/not running on Deno/);
     vi.stubGlobal('Deno', deno);
     const own = upgradeWithKeepalive(request, { pingIntervalMs: 1_000 });
@@ -163,8 +170,8 @@ describe('upgradeWithKeepalive', () => {
     socket.emit('open');
     platform.advance(50);
     expect(tracker.stats().handlerErrors).toBe(1);
-    const spy = vi.spyOn(tracker, 'track').mockImplementation(() => {
-      throw new Error('tracker failure');
+    const spy = vi.spyOn(tracker.scheduler, 'entry').mockImplementation(() => {
+      throw new Error('scheduler failure');
     });
     upgrade().socket.emit('open');
     spy.mockRestore();

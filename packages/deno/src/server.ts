@@ -1,14 +1,12 @@
 import {
-  HEARTBEAT_MESSAGE,
   PeerTracker,
-  classifyMessage,
+  RESUME_CLOSE_CODES,
+  ServerConnections,
+  requestQuery,
   type MessagePayload,
   type PeerTrackerOptions,
-  type ResumeConnection,
-  type ResumeFrame,
-  type ResumeSocket,
+  type ServerConnection,
   type SessionHub,
-  type TrackedPeer,
 } from '@keepalive/websocket-transport/peer';
 import type { DenoLike, DenoSocketEventLike, DenoUpgradeOptions, DenoWebSocketLike } from './deno-like.ts';
 import { defaultScheduler, denoGlobal } from './platform.ts';
@@ -64,7 +62,11 @@ export interface UpgradeWithKeepaliveOptions extends PeerTrackerOptions {
    * the only keep-alive policy; Deno's own default would be 30.
    */
   readonly idleTimeout?: number | undefined;
-  /** The heartbeat message: sent as the keep-alive and answered in kind. Default {@link HEARTBEAT_MESSAGE} (the empty text frame). */
+  /**
+   * The heartbeat message: sent as the keep-alive and answered in kind. A string of at most 125 UTF-8 bytes, as in
+   * every runtime (else `KeepaliveOptionError` naming `heartbeatMessage`). Default {@link HEARTBEAT_MESSAGE} (the
+   * empty text frame).
+   */
   readonly heartbeatMessage?: string | undefined;
   /**
    * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for them (`ka=2` in the URL): the hub the
@@ -104,12 +106,6 @@ export interface KeepaliveUpgrade {
    */
   readonly resumable: boolean;
 }
-
-const OPEN = 1;
-/** The URL parameter with which a client asks for a resumable session (wire format v2, `docs/resume-protocol.md`). */
-const RESUME_PARAM = 'ka';
-const ABNORMAL_CLOSE = 1006;
-const GOING_AWAY = 1001;
 
 /**
  * What the hub's `admit` hook is asked with, and what its `session` and `refused` events carry, as their `context`
@@ -199,8 +195,7 @@ function checkHub(given: unknown): SessionHub<DenoSessionContext> | undefined {
  * ```
  */
 export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepaliveOptions = {}): KeepaliveUpgrade {
-  const { tracker: given, protocol, idleTimeout = 0, heartbeatMessage = HEARTBEAT_MESSAGE, sessions: hubOption, deno: denoOption, ...peerOptions } = options;
-  if (typeof heartbeatMessage !== 'string') throw new TypeError('Invalid option heartbeatMessage: expected a string');
+  const { tracker: given, protocol, idleTimeout = 0, heartbeatMessage, sessions: hubOption, deno: denoOption, ...peerOptions } = options;
   const hub = checkHub(hubOption);
   if (given !== undefined && Object.values(peerOptions).some((value) => value !== undefined)) {
     throw new TypeError(`upgradeWithKeepalive: give either a tracker or peer options (${Object.keys(peerOptions).join(', ')}), not both`);
@@ -208,9 +203,11 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   const deno = denoOption ?? denoGlobal();
   if (deno === undefined) throw new TypeError('upgradeWithKeepalive: Deno.upgradeWebSocket is not available (not running on Deno?)');
   const tracker = given === undefined ? createKeepaliveTracker(peerOptions) : requireHeartbeatMessages(given, 'tracker');
+  // The heartbeat message is checked as in every runtime (`KeepaliveOptionError` naming `heartbeatMessage`).
+  const server = new ServerConnections<DenoSessionContext, DenoWebSocketLike>({ tracker, sessions: hub ?? null, heartbeatMessage });
   // Read before the upgrade: the request is at hand now, the socket opens later.
-  const query = hub === undefined ? null : new URL(request.url).searchParams;
-  const resumable = query?.has(RESUME_PARAM) === true;
+  const query = hub === undefined ? null : requestQuery(request.url);
+  const resumable = server.asksForSession(query);
   // The hub's `admit` hook and events read the request after the upgrade, when Deno has closed it (its headers can no
   // longer be read): they get a copy of what identifies the client, taken now.
   const asked = resumable ? new Request(request.url, { headers: request.headers }) : request;
@@ -219,81 +216,28 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
   // The hub reads binary messages from ArrayBuffers (it cannot read a Blob synchronously).
   if (resumable) socket.binaryType = 'arraybuffer';
 
-  let peer: TrackedPeer | null = null;
-  let resume: ResumeConnection | null = null;
-  const guarded = (fn: () => void): void => {
+  // Deno's socket cannot ping: the keep-alive, and its answers, are the heartbeat message (the hub's on a resuming
+  // connection, which carries the acknowledgement).
+  let connection: ServerConnection<DenoWebSocketLike> | null = null;
+  const onOpen = (): void => {
+    if (connection !== null) return;
     try {
-      fn();
+      // The hub's first frame goes out now: a new session's hello, or the challenge to a client that names one.
+      connection = server.open(socket, resumable ? query : null, resumable ? { request: asked, socket } : undefined);
+      // A client that asked for a session the hub cannot give (it has closed) is refused rather than served plain.
+      if (resumable && connection?.resumable !== true) socket.close(RESUME_CLOSE_CODES.goingAway, 'going away');
     } catch {
       tracker.reportHandlerError();
     }
   };
-  // keepaliveFrame 'message': each keep-alive is a heartbeat, owed an answer in the core. A resuming connection's
-  // heartbeat is the hub's, which carries the acknowledgement (before its hello, while it proves its session, the
-  // hub's answer is the plain heartbeat message: the client reads nothing but a hello as a control frame yet).
-  const heartbeat = (): void => {
-    if (socket.readyState === OPEN) socket.send(resume === null ? heartbeatMessage : resume.heartbeatReply());
-  };
-  const resumeSocket: ResumeSocket = {
-    send: (data) => {
-      socket.send(data);
-    },
-    close: (code, reason) => {
-      socket.close(code, reason);
-    },
-  };
-  const attach = (): TrackedPeer => {
-    if (resumable && hub !== undefined) {
-      // The hub's first frame goes out now: a new session's hello, or the challenge to a client that names one (that
-      // session is attached later, once the proof and the admit hook let it). `null` means the hub has closed:
-      // refuse rather than serve a plain client.
-      resume = hub.connect(resumeSocket, (name) => query.get(name), { request: asked, socket });
-      if (resume === null) socket.close(GOING_AWAY, 'going away');
-    }
-    return tracker.track({
-      ping: heartbeat,
-      reply: heartbeat,
-      close: (code, reason) => {
-        socket.close(code, reason);
-      },
-      terminate: () => {
-        socket.close();
-      },
-    });
-  };
-  const onOpen = (): void => {
-    guarded(() => {
-      peer ??= attach();
-    });
-  };
   const onMessage = (event: DenoSocketEventLike): void => {
-    guarded(() => {
-      if (peer === null) return;
-      const data = event.data;
-      if (resumable) {
-        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
-        const kind = resume === null ? 'ignored' : resume.message(data as ResumeFrame);
-        peer.inbound(kind === 'heartbeat' ? 'heartbeat' : 'message');
-        return;
-      }
-      if (data === heartbeatMessage) {
-        // The core decides whether it answers ours or is the client's own (and then commands the reply).
-        peer.inbound('heartbeat');
-        return;
-      }
-      const kind = classifyMessage(data as MessagePayload, undefined, heartbeatMessage);
-      if (kind === 'malformed') peer.malformedHeartbeat();
-      else peer.inbound('message');
-    });
+    connection?.onMessage(event.data as MessagePayload);
   };
   const onClose = (event: DenoSocketEventLike): void => {
-    guarded(() => {
-      peer?.disconnected();
-      resume?.closed(event.code ?? ABNORMAL_CLOSE);
-      socket.removeEventListener('open', onOpen);
-      socket.removeEventListener('message', onMessage);
-      socket.removeEventListener('close', onClose);
-    });
+    connection?.onClose(event.code);
+    socket.removeEventListener('open', onOpen);
+    socket.removeEventListener('message', onMessage);
+    socket.removeEventListener('close', onClose);
   };
   socket.addEventListener('open', onOpen);
   socket.addEventListener('message', onMessage);

@@ -13,4 +13,5 @@ export * from './heartbeat.js';
 export * from './peer-tracker.js';
 export * from './socket-keepalive.js';
 export * from './resume-server.js';
+export * from './server-connection.js';
 export * from './resume-store.js';

@@ -1,3 +1,5 @@
+import { CLOSE_CODES } from '@keepalive/core';
+
 /**
  * What a session hub tells the world, in one place: the close codes it sends and the names of its diagnostics.
  */
@@ -14,7 +16,7 @@
  */
 export const RESUME_CLOSE_CODES = Object.freeze({
   normal: 1000,
-  goingAway: 1001,
+  goingAway: CLOSE_CODES.goingAway,
   protocolError: 1002,
   internalError: 1011,
   tryAgainLater: 1013,

@@ -1,4 +1,5 @@
 import {
+  CLOSE_CODES,
   constantTimeEqual,
   createDeliveryState,
   createServerSessionState,
@@ -41,9 +42,6 @@ import type { SessionStore, StoredSession } from './resume-store.js';
 
 /** A counter of the hub's stats (every one but the two read live), as a session counts it. */
 export type Counter = keyof Omit<SessionHubStats, 'sessions' | 'connected'>;
-
-/** A close code reported for a connection given up without a close handshake. */
-const CLOSE_CODES_ABNORMAL = 1006;
 
 /** The `accept` being stepped: its payload, and what the step decided about it. */
 export interface Accepting {
@@ -433,7 +431,7 @@ export class Session implements ResumableSession {
       this.failed = null;
       if (this.handle === failed) {
         this.host.shut(failed.socket, RESUME_CLOSE_CODES.internalError, 'send failed');
-        this.connectionClosed(failed, CLOSE_CODES_ABNORMAL);
+        this.connectionClosed(failed, CLOSE_CODES.abnormal);
         return;
       }
     }

@@ -251,7 +251,13 @@ describe('server keep-alive over real sockets', () => {
     expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(KeepaliveOptionError);
     expect(() => keepAlive(wss, { pingIntervalMs: -1 })).toThrow(/Invalid option pingIntervalMs: -1/);
     expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow(KeepaliveOptionError);
-    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow('Invalid option heartbeatMessage: 5 (expected a string)');
+    expect(() => keepAlive(wss, { heartbeatMessage: 5 as never })).toThrow('Invalid option heartbeatMessage: 5 (expected a string of at most 125 UTF-8 bytes)');
+    // Over the core's limit: refused by plain keepAlive too, and under the name the user wrote with resume on.
+    for (const resume of [undefined, true]) {
+      expect(() => keepAlive(wss, { heartbeatMessage: 'h'.repeat(200), resume })).toThrow(
+        expect.objectContaining({ name: 'KeepaliveOptionError', option: 'heartbeatMessage', expectation: 'a string of at most 125 UTF-8 bytes' }),
+      );
+    }
     expect(wss.listenerCount('connection')).toBe(0);
   });
 
@@ -274,7 +280,7 @@ describe('server keep-alive over real sockets', () => {
     expect(interval).toBeInstanceOf(RangeError);
     expect(interval).toMatchObject({ option: 'keepalive.pingIntervalMs', value: -1 });
     expect(interval.message).toMatch(/^Invalid option keepalive\.pingIntervalMs: -1 \(expected a finite number of milliseconds/);
-    expect(refused({ heartbeatMessage: 5 })).toMatchObject({ option: 'keepalive.heartbeatMessage', value: 5, expectation: 'a string' });
+    expect(refused({ heartbeatMessage: 5 })).toMatchObject({ option: 'keepalive.heartbeatMessage', value: 5, expectation: 'a string of at most 125 UTF-8 bytes' });
     expect(refused({ pingIntervalMS: 1_000 })).toMatchObject({ option: 'keepalive.pingIntervalMS', value: 1_000 });
     expect(refused(5)).toMatchObject({ option: 'keepalive', value: 5 });
     // Nothing is left listening: the refused servers were closed.

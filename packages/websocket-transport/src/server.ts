@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import { CLOSE_CODES, KeepaliveOptionError, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
-import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
-import { PeerTracker, type PeerTrackerOptions, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
-import { ADOPT, Peer } from './tracked-peer.js';
-import { SessionHub, type ResumeConnection, type ResumeFrame, type ResumeSocket, type SessionHubOptions } from './resume-server.js';
+import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
+import { CLOSE_CODES, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
+import type { PeerTracker, PeerTrackerOptions, TrackerStats } from './peer-tracker.js';
+import type { SessionHub, SessionHubOptions } from './resume-server.js';
+import { createServerConnections, requestQuery, type ServerConnection } from './server-connection.js';
+
+/** The largest frame {@link createKeepaliveServer} accepts by default (1 MiB): larger ones are refused with 1009. */
+const MAX_PAYLOAD_BYTES = 1 << 20;
 
 /**
  * Options of {@link keepAlive}: the peer options (interval, timeout, idle
@@ -12,7 +14,10 @@ import { SessionHub, type ResumeConnection, type ResumeFrame, type ResumeSocket,
  * heartbeat message answered for clients that cannot ping.
  */
 export interface ServerKeepaliveOptions extends PeerTrackerOptions {
-  /** The application-level heartbeat clients may send; answered in kind. Default {@link HEARTBEAT_MESSAGE}. */
+  /**
+   * The application-level heartbeat clients may send; answered in kind. A string of at most 125 UTF-8 bytes (a
+   * control frame's payload limit), as in every runtime. Default {@link HEARTBEAT_MESSAGE}.
+   */
   readonly heartbeatMessage?: string | undefined;
   /**
    * Resumable sessions (spec B14, B17) for clients that ask for them (`ka=2` in the URL): `true` for the defaults,
@@ -60,42 +65,6 @@ export interface WsSessionContext {
  */
 export interface ResumableServerKeepalive extends ServerKeepalive {
   readonly sessions: SessionHub<WsSessionContext>;
-}
-
-/**
- * One tracked `ws` connection in one object: the socket adapter the tracker
- * drives (its methods are on the prototype, so no closures per connection),
- * the tracker's peer (its state updated in place) and the scheduler's wake
- * target, all this object.
- */
-class WsConnection extends Peer implements TrackedSocket, ResumeSocket {
-  /** The resumable session's handle when the client asked for one (B14), else `null`. */
-  resume: ResumeConnection | null = null;
-  constructor(
-    readonly ws: WebSocket,
-    private readonly heartbeatMessage: string,
-  ) {
-    super();
-  }
-  ping(): void {
-    // A resuming client that reads ping payloads gets the owed acknowledgement on the ping.
-    const payload = this.resume?.pingPayload() ?? '';
-    if (payload === '') this.ws.ping();
-    else this.ws.ping(payload);
-  }
-  reply(): void {
-    // A resumed connection answers with its own heartbeat, which carries the acknowledgement.
-    this.ws.send(this.resume === null ? this.heartbeatMessage : this.resume.heartbeatReply());
-  }
-  send(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.ws.send(data);
-  }
-  close(code: number, reason: string): void {
-    this.ws.close(code, reason);
-  }
-  terminate(): void {
-    this.ws.terminate();
-  }
 }
 
 /**
@@ -178,75 +147,36 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
 /** {@inheritDoc keepAlive:0} */
 export function keepAlive(wss: WebSocketServer, options?: ServerKeepaliveOptions): ServerKeepalive;
 export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions = {}): ServerKeepalive {
-  const { heartbeatMessage = HEARTBEAT_MESSAGE, resume, ...trackerOptions } = options;
-  if (typeof heartbeatMessage !== 'string') throw new KeepaliveOptionError('heartbeatMessage', heartbeatMessage, 'a string');
-  const given: unknown = resume;
-  if (given !== undefined && typeof given !== 'boolean' && (typeof given !== 'object' || given === null || Array.isArray(given))) {
-    throw new KeepaliveOptionError('resume', given, 'true, false or an object of resume options');
-  }
-  const tracker = new PeerTracker(trackerOptions);
-  // The hub validates its options (named `resume.<option>`); it runs on the tracker's scheduler by default.
-  const hub =
-    resume === undefined || resume === false
-      ? null
-      : new SessionHub<WsSessionContext>({ scheduler: tracker.scheduler, onDiagnostic: trackerOptions.onDiagnostic, heartbeatMessage, ...(resume === true ? {} : resume) });
+  // The options are checked, and the tracker and the hub made, as in every runtime.
+  const server = createServerConnections<WsSessionContext, WebSocket>(options);
   // Each keepAlive() has its own key, so two of them on one socket never see each other's state.
   const key = Symbol('keepalive.connection');
-  type Tagged = WebSocket & { [key]?: WsConnection };
-  let closed = false;
+  type Tagged = WebSocket & { [key]?: ServerConnection<WebSocket> };
+  const connectionOf = (ws: WebSocket): ServerConnection<WebSocket> | undefined => (ws as Tagged)[key];
 
-  const connectionOf = (ws: WebSocket): WsConnection | undefined => (ws as Tagged)[key];
-
-  // Shared listeners: `this` is the socket that emitted the event.
+  // Shared listeners: `this` is the socket that emitted the event. The connection catches what its handlers throw.
   function onPong(this: WebSocket): void {
-    try {
-      connectionOf(this)?.inbound('pong');
-    } catch {
-      tracker.reportHandlerError();
-    }
+    connectionOf(this)?.onPong();
   }
   function onPing(this: WebSocket, data: Buffer): void {
-    try {
-      const connection = connectionOf(this);
-      // A resuming client's ping may carry its acknowledgement.
-      connection?.resume?.ping(data);
-      connection?.inbound('ping');
-    } catch {
-      tracker.reportHandlerError();
-    }
+    connectionOf(this)?.onPing(data);
   }
-  function onMessage(this: WebSocket, data: MessagePayload, isBinary: boolean): void {
-    try {
-      const connection = connectionOf(this);
-      if (connection === undefined) return;
-      const peer = connection;
-      const resumed = connection.resume;
-      if (resumed !== null) {
-        // The session reads the frame (control, data, retransmission); the tracker only needs to know its kind.
-        peer.inbound(resumed.message(data as ResumeFrame, isBinary) === 'heartbeat' ? 'heartbeat' : 'message');
-        return;
-      }
-      const kind = classifyMessage(data, isBinary, heartbeatMessage);
-      if (kind === 'heartbeat') peer.inbound('heartbeat');
-      else if (kind === 'malformed') peer.malformedHeartbeat();
-      else peer.inbound('message');
-    } catch {
-      tracker.reportHandlerError();
-    }
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    connectionOf(this)?.onMessage(data, isBinary);
   }
   function onClose(this: WebSocket, code: number): void {
     try {
       untrack(this, code);
     } catch {
-      tracker.reportHandlerError();
+      server.tracker.reportHandlerError();
     }
   }
   // Errors end in 'close'; without a listener ws would throw them.
   function onError(): void {
-    tracker.reportHandlerError();
+    server.tracker.reportHandlerError();
   }
 
-  const untrack = (ws: WebSocket, code: number = CLOSE_CODES.abnormal): void => {
+  const untrack = (ws: WebSocket, code?: number): void => {
     const connection = connectionOf(ws);
     if (connection === undefined) return;
     Reflect.deleteProperty(ws, key);
@@ -255,68 +185,43 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     ws.off('message', onMessage);
     ws.off('close', onClose);
     ws.off('error', onError);
-    connection.disconnected();
-    connection.resume?.closed(code);
+    connection.onClose(code);
   };
 
   const track = (ws: WebSocket, request?: IncomingMessage): void => {
-    if (closed || connectionOf(ws) !== undefined) return;
-    const connection = new WsConnection(ws, heartbeatMessage);
+    if (connectionOf(ws) !== undefined) return;
+    // Only a connection whose upgrade request is at hand can resume (the request URL is read from the `connection` event).
+    const query = server.sessions === null || request?.url === undefined ? null : requestQuery(request.url);
+    const connection = server.open(ws, query, query === null || request === undefined ? undefined : { ws, request });
+    if (connection === null) return;
     (ws as Tagged)[key] = connection;
     ws.on('pong', onPong);
     ws.on('ping', onPing);
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
-    tracker[ADOPT](connection);
-    if (hub !== null && request?.url !== undefined) {
-      const query = queryOf(request.url);
-      // The hello goes out now; `null` is a plain client, left as it is.
-      if (query !== null) connection.resume = hub.connect(connection, (name) => query.get(name), { ws, request });
-    }
   };
 
   const onConnection = (ws: WebSocket, request?: IncomingMessage): void => {
     try {
       track(ws, request);
     } catch {
-      tracker.reportHandlerError();
+      server.tracker.reportHandlerError();
     }
   };
   wss.on('connection', onConnection);
   for (const ws of wss.clients) track(ws);
 
   const close = (): void => {
-    if (closed) return;
-    closed = true;
+    if (server.closed) return;
     wss.off('connection', onConnection);
-    // Sessions end first (their sockets are closed with 1001 and their handles detached).
-    hub?.close();
-    // The tracker knows every connection (no Set of our own); ours are the WsConnections among them.
-    for (const peer of tracker.peers()) if (peer instanceof WsConnection) untrack(peer.ws);
-    tracker.close();
+    const open = server.connections();
+    // Sessions end first (their sockets are closed with 1001 and their handles detached), then tracking stops.
+    server.close();
+    for (const connection of open) untrack(connection.socket);
   };
   wss.once('close', close);
-
-  return {
-    get size() {
-      return tracker.size;
-    },
-    stats: () => tracker.stats(),
-    close,
-    tracker,
-    sessions: hub,
-    [Symbol.dispose]: close,
-  };
-}
-
-/** The query of a request URL (a path such as `/ws?ka=2`), or `null` when it cannot be parsed. */
-function queryOf(url: string): URLSearchParams | null {
-  try {
-    return new URL(url, 'http://localhost').searchParams;
-  } catch {
-    return null;
-  }
+  return server.handle(close);
 }
 
 /**
@@ -365,7 +270,7 @@ export function createKeepaliveServer(
   onListening?: () => void,
 ): { wss: WebSocketServer; heartbeat: ServerKeepalive } {
   const { keepalive, ...serverOptions } = options;
-  const wss = new WebSocketServer({ maxPayload: 1 << 20, ...serverOptions }, onListening);
+  const wss = new WebSocketServer({ maxPayload: MAX_PAYLOAD_BYTES, ...serverOptions }, onListening);
   try {
     return { wss, heartbeat: nestedOptions('keepalive', keepalive, (given) => keepAlive(wss, given)) };
   } catch (error) {
@@ -383,5 +288,5 @@ export const SERVER_DEFAULTS = Object.freeze({
   pongTimeoutMs: PEER_DEFAULTS.pongTimeoutMs,
   idleCloseCode: CLOSE_CODES.idleTimeout,
   floodCloseCode: CLOSE_CODES.policyViolation,
-  maxPayloadBytes: 1 << 20,
+  maxPayloadBytes: MAX_PAYLOAD_BYTES,
 });

@@ -17,9 +17,10 @@ import type { TrackedPeer, TrackedSocket, TrackerStats } from './peer-tracker.js
  * One tracked connection in one object, as the tracker drives it: the peer
  * state's fields are its own (updated in place by the core's
  * `peerStepInPlace`), it is its own scheduler entry (a `ScheduledNode`), and
- * it holds the links of the tracker's list of connections (no Set). The `ws`
- * integration subclasses it so that the socket adapter is the peer too. Not
- * exported from the package.
+ * it holds the links of the tracker's list of connections (no Set). The
+ * server connection (`server-connection.ts`) subclasses it so that the
+ * connection every adapter translates to is the peer too. Not exported from
+ * the package.
  */
 
 /** The tracker's method that starts a peer made by an integration (kept off the public surface). */
@@ -64,12 +65,13 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   /** Links in the tracker's list. */
   nextPeer: Peer | null = null;
   private previousPeer: Peer | null = null;
-  private readonly socket: TrackedSocket;
+  /** What the peer's commands are carried out on. */
+  private readonly driven: TrackedSocket;
 
   /** @param socket - the socket to drive; default: this object (a subclass that is its own socket adapter). */
   constructor(socket?: TrackedSocket) {
     super();
-    this.socket = socket ?? (this as unknown as TrackedSocket);
+    this.driven = socket ?? (this as unknown as TrackedSocket);
   }
 
   /** Called once by the tracker, with a fresh state from createPeerState whose fields this peer takes. */
@@ -119,6 +121,8 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   }
 
   malformedHeartbeat(): void {
+    // A peer the tracker forgot (its socket closed, or the tracker stopped) counts nothing.
+    if (this.forgotten) return;
     this.host?.count('malformedHeartbeats');
     this.inbound('message');
   }
@@ -136,7 +140,7 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     const out = host.scratch;
     const start = out.length;
     peerStepInPlace(this, event, out, DRIVER);
-    for (let i = start; i < out.length; i++) host.execute(this.socket, out[i] as PeerCommand);
+    for (let i = start; i < out.length; i++) host.execute(this.driven, out[i] as PeerCommand);
     clearCommands(out, start);
     if (this.closed) this.forget(host);
     else this.entry?.schedule(peerDeadline(this));
