@@ -1,0 +1,33 @@
+/**
+ * @keepalive/cloudflare: keepalive on Cloudflare Workers and Durable Objects (workerd). A Durable Object that holds
+ * its WebSockets with the hibernation API is evicted from memory while its sockets stay open; here its clients'
+ * keep-alives are answered by the runtime's auto-response without waking it, each socket's state lives in the
+ * socket's attachment, and the core's decisions (the idle close, the flood policy) are taken on the object's one
+ * alarm. Runtime-neutral code: workerd's types are small local interfaces, nothing imports `cloudflare:workers`.
+ *
+ * The reconnecting client runs on workerd as it is: `createKeepaliveClient` (and `createLiteClient`) from
+ * `@keepalive/websocket-transport`, on the global `WebSocket` (see the README for what happens to one in an evicted
+ * object).
+ *
+ * @packageDocumentation
+ */
+export {
+  HibernatingKeepalive,
+  createHibernatingKeepalive,
+  type AcceptOptions,
+  type HibernatingFrameRoute,
+  type HibernatingKeepaliveOptions,
+  type HibernatingKeepaliveStats,
+  type KeepaliveAttachment,
+  type PackedPeer,
+  type UpgradeRequestLike,
+} from './server.js';
+export type {
+  DurableObjectAlarmStorageLike,
+  DurableObjectStateLike,
+  HibernatableWebSocketLike,
+  WebSocketPairConstructor,
+  WebSocketRequestResponsePairConstructor,
+  WebSocketRequestResponsePairLike,
+} from './workerd-like.js';
+export { HEARTBEAT_MESSAGE } from '@keepalive/websocket-transport/peer';
