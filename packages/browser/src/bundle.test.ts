@@ -87,7 +87,8 @@ const VERSIONS = (JSON.parse(readFileSync(new URL('../package.json', import.meta
  *   and the "did you mean" for unknown options added about 0.6 kB), then 19,544 B with the diagnostics named where
  *   they are emitted and the unused constants dropped; 18,482 B once a browser build's clients run on node-timers'
  *   scan scheduler (its `browser` entry) instead of the lane scheduler, its one-timer base and the default platform's
- *   process hold and unref (-1,062 B). Its target is 12,000 B (below socket.io-client): its driver (the client shell, the logger, option
+ *   process hold and unref (-1,062 B); 18,423 B once the resume codec's reading rules moved into the core, where they
+ *   ship with `resumable()` only (-59 B). Its target is 12,000 B (below socket.io-client): its driver (the client shell, the logger, option
  *   checking, the scheduler: about 8.5 kB gzipped) is still about as heavy as the machine.
  * - The kernel client's minimal app (`keepalive-lite.js`: `createLiteClient` from `/lite`, the kernel alone): 10,530 B
  *   measured, rounded up to the next hundred (10,196 B before it took the default client's checks of the target URL,

@@ -238,6 +238,17 @@ export {
   type ResumeRequest,
   type ResumeText,
 } from './wire.js';
+export { heartbeatText, isWire, pingAck, readFrame, writeText, type FrameRead, type FrameReading } from './wire-codec.js';
+export {
+  readServerText,
+  serverGreeted,
+  serverHeartbeat,
+  serverPingAck,
+  serverReading,
+  serverText,
+  serverWireAfter,
+  type ServerWireState,
+} from './server-wire.js';
 export {
   RESUME_DEFAULTS,
   RESUME_DIAGNOSTICS,

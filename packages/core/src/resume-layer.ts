@@ -16,6 +16,7 @@ import {
   type ResumeState,
 } from './resume.js';
 import { encodeAck, encodeHeartbeat, encodePingAck, encodeProof, escapeText, readPingAck, readResumeText, resumeQuery } from './wire.js';
+import { heartbeatText, pingAck, readFrame, writeText } from './wire-codec.js';
 
 /**
  * The client's resumable session as a layer (spec B14, B17): what `resumable()` returns and a client passes as its
@@ -27,9 +28,14 @@ import { encodeAck, encodeHeartbeat, encodePingAck, encodeProof, escapeText, rea
 
 /**
  * The wire format codec a client uses on a resumable session (`wire.ts`): the resume parameters of its URL, the proof
- * and acknowledgements it writes, and the reading and escaping of text frames.
+ * and acknowledgements it writes, and the reading and escaping of text frames. `readFrame`, `writeText`,
+ * `heartbeatText` and `pingAck` apply the rules of both ends (`wire-codec.ts`) to the client's codec mode.
  */
 export interface ResumeWire {
+  readonly readFrame: typeof readFrame;
+  readonly writeText: typeof writeText;
+  readonly heartbeatText: typeof heartbeatText;
+  readonly pingAck: typeof pingAck;
   readonly resumeQuery: typeof resumeQuery;
   readonly encodeAck: typeof encodeAck;
   readonly encodeProof: typeof encodeProof;
@@ -69,7 +75,7 @@ export function resumable(options: ResumeOptions = {}): ResumeLayer {
   return Object.freeze({
     name: 'resume',
     config,
-    wire: Object.freeze({ resumeQuery, encodeAck, encodeProof, encodeHeartbeat, encodePingAck, readPingAck, escapeText, readResumeText }),
+    wire: Object.freeze({ readFrame, writeText, heartbeatText, pingAck, resumeQuery, encodeAck, encodeProof, encodeHeartbeat, encodePingAck, readPingAck, escapeText, readResumeText }),
     init: (now: number): ResumeSlice => ({ resume: createResumeState(config, now) }),
     deadline: (s: Readonly<ResumeSlice>, k: { readonly phase: string }): number | null => (s.resume !== null && k.phase === 'open' ? resumeDeadline(s.resume) : null),
     ticket(host: Host, s: ResumeSlice): ResumeTicket | null {

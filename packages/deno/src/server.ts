@@ -1,6 +1,7 @@
 import {
   PeerTracker,
   RESUME_CLOSE_CODES,
+  RESUME_CLOSE_REASONS,
   ServerConnections,
   requestQuery,
   type MessagePayload,
@@ -225,7 +226,7 @@ export function upgradeWithKeepalive(request: Request, options: UpgradeWithKeepa
       // The hub's first frame goes out now: a new session's hello, or the challenge to a client that names one.
       connection = server.open(socket, resumable ? query : null, resumable ? { request: asked, socket } : undefined);
       // A client that asked for a session the hub cannot give (it has closed) is refused rather than served plain.
-      if (resumable && connection?.resumable !== true) socket.close(RESUME_CLOSE_CODES.goingAway, 'going away');
+      if (resumable && connection?.resumable !== true) socket.close(RESUME_CLOSE_CODES.goingAway, RESUME_CLOSE_REASONS.goingAway);
     } catch {
       tracker.reportHandlerError();
     }

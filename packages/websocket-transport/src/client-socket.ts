@@ -1,5 +1,6 @@
 import { CLOSE_CODES } from '@keepalive/core';
 import type { ClientMessageEvent, PingableWebSocketLike, SocketEventLike, WebSocketLike } from './client-types.js';
+import { CLOSING, OPEN } from './ready-state.js';
 
 /**
  * The socket side of the client driver: creating a socket from the target
@@ -7,9 +8,6 @@ import type { ClientMessageEvent, PingableWebSocketLike, SocketEventLike, WebSoc
  * `ws`-style or Bun-style pong and ping events), and destroying it. Facts go
  * out through {@link SocketHandlers}; nothing here decides anything.
  */
-
-const OPEN = 1;
-const CLOSING = 2;
 
 /** What a socket reports, as plain data. */
 export type SocketFact =

@@ -28,6 +28,7 @@ import {
   type WebSocketLike,
 } from './client-types.js';
 import { isHeartbeatText } from './heartbeat.js';
+import { OPEN } from './ready-state.js';
 
 export * from './client-types.js';
 export { QueueFullError, type ClientData, type QueuedMessage } from './client-queue.js';
@@ -41,8 +42,6 @@ export { resumable, type ResumeLayer } from '@keepalive/core';
  * order, by the loop every client shares (`ConnectionDriver`). Its only
  * state is the socket and the payloads (queued, kept for replay, copied).
  */
-
-const OPEN = 1;
 
 /** What the connection machine made of a `send`. */
 type SendOutcome = 'write' | 'enqueue' | 'messages' | 'bytes' | 'closed';
@@ -226,11 +225,11 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
         if (socket?.readyState !== OPEN) return;
         this.write(socket, () => {
           const { ack } = command;
-          const wire = ack === null ? undefined : this.wire;
+          const wire = this.wire;
           if (command.type === 'keepalive' && command.frame === 'ping' && canPing(socket)) {
             if (ack === null || wire === undefined) socket.ping();
             else socket.ping(wire.encodePingAck(ack));
-          } else socket.send(ack === null || wire === undefined ? this.options.heartbeatMessage : wire.encodeHeartbeat(ack));
+          } else socket.send(wire === undefined ? this.options.heartbeatMessage : wire.heartbeatText(ack, this.options.heartbeatMessage));
         });
         return;
       case 'send_ack': {
@@ -326,7 +325,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
     const socket = this.socket;
     if (message === undefined || socket?.readyState !== OPEN) return;
     const wire = this.wire;
-    this.write(socket, () => socket.send(typeof message === 'string' && this.codec === 'wire' && wire !== undefined ? wire.escapeText(message) : message));
+    this.write(socket, () => socket.send(typeof message === 'string' && wire !== undefined ? wire.writeText(this.codec, message) : message));
   }
 
   /**
@@ -427,7 +426,7 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
         this.received(fact.data);
         return;
       case 'ping':
-        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.codec === 'wire' ? (this.wire?.readPingAck(fact.payload) ?? undefined) : undefined });
+        this.dispatch({ type: 'inbound', now, frame: 'ping', ack: this.wire?.pingAck(this.codec, fact.payload) ?? undefined });
         return;
       case 'close':
         this.dropSocket(false);
@@ -455,23 +454,20 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
       return;
     }
     const wire = this.wire;
-    if (typeof message.data === 'string' && this.codec !== 'plain' && wire !== undefined) {
-      // The wire format: control frames and escaped text (while awaiting the hello, only a hello is a control frame).
-      const text = wire.readResumeText(message.data);
-      if (text.kind === 'hello') {
-        this.dispatch({ type: 'hello', now, hello: text });
-        return;
-      }
-      if (this.codec === 'wire') {
-        if (text.kind === 'data') this.dispatch({ type: 'inbound', now, frame: 'data' }, { data: text.text, binary: false });
-        // A proof is the client's to send, never the server's: a protocol error like any unreadable control frame.
-        else this.dispatch(text.kind === 'invalid' || text.kind === 'proof' ? { type: 'inbound', now, frame: 'invalid' } : { type: 'inbound', now, frame: text.kind, ack: text.ack });
-        return;
-      }
+    if (typeof message.data === 'string' && wire !== undefined) {
+      // The codec mode is how the client reads (the core's rule for both ends): while awaiting the hello, only a
+      // hello is a control frame; then the wire format (control frames, escaped text).
+      const frame = wire.readFrame(this.codec, message.data, this.options.heartbeatMessage);
+      if (frame.kind === 'hello') this.dispatch({ type: 'hello', now, hello: frame });
+      else if (frame.kind === 'data') this.dispatch({ type: 'inbound', now, frame: 'data' }, { data: frame.text, binary: false });
+      else if (frame.kind === 'heartbeat' || frame.kind === 'ack') this.dispatch({ type: 'inbound', now, frame: frame.kind, ack: frame.ack ?? undefined });
+      // An unreadable control frame (or a proof: the client's to send, never the server's) is a protocol error.
+      else this.dispatch({ type: 'inbound', now, frame: 'invalid' });
+      return;
     }
     // Heartbeats are proof of life only, never application data (the core answers or settles them).
     // (Binary frames never are: the socket delivers text frames as strings.)
-    const heartbeat = this.codec !== 'wire' && typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
+    const heartbeat = typeof message.data === 'string' && isHeartbeatText(message.data, this.options.heartbeatMessage);
     this.dispatch({ type: 'inbound', now, frame: heartbeat ? 'heartbeat' : 'data' }, heartbeat ? null : message);
   }
 

@@ -20,6 +20,7 @@ import {
 } from '@keepalive/core';
 import { checkCloseArguments, checkProtocols, checkWebSocket, parseTarget } from './client-target.js';
 import { HEARTBEAT_MESSAGE, isHeartbeatText } from './heartbeat.js';
+import { OPEN } from './ready-state.js';
 
 /**
  * @keepalive/websocket-transport/lite: the kernel client. A small WebSocket client on the core's connection kernel
@@ -274,7 +275,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       }
       case 'keepalive':
       case 'reply_heartbeat':
-        if (ws?.readyState == 1) ws.send(beat);
+        if (ws?.readyState == OPEN) ws.send(beat);
         return;
       case 'write':
         outcome = 'sent';
@@ -291,7 +292,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       case 'flush': {
         let messages = 0;
         let bytes = 0;
-        for (; queued.length > 0 && ws?.readyState == 1; messages++) {
+        for (; queued.length > 0 && ws?.readyState == OPEN; messages++) {
           const data = queued.shift() as LiteData;
           ws.send(data);
           bytes += byteSize(data);
@@ -384,7 +385,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
     send(data) {
       outgoing = data;
       outcome = '';
-      report({ type: 'send', now: now(), bytes: byteSize(data), writable: ws?.readyState == 1 });
+      report({ type: 'send', now: now(), bytes: byteSize(data), writable: ws?.readyState == OPEN });
       if (outcome == 'sent' || outcome == 'queued') return outcome;
       throw new Error(outcome == 'closed' ? 'send(): the client is closed' : `send(): the queue is full (max${outcome == 'bytes' ? 'QueuedBytes' : 'QueuedMessages'})`);
     },

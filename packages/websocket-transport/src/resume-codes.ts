@@ -28,6 +28,26 @@ export const RESUME_CLOSE_CODES = Object.freeze({
 /** The close reason a wire format v1 client gets (with 1002): its session ids were bearer credentials in the URL. */
 export const LEGACY_REFUSAL_REASON = 'keepalive resume v1 refused: upgrade the client';
 
+/**
+ * The close reasons the hub sends with its {@link RESUME_CLOSE_CODES} (the table of `docs/resume-protocol.md`,
+ * section 3): `going away` (1001: the hub closed), `resume refused` (4403), `resumed elsewhere` (4001),
+ * `handshake timeout` (4408), `try again later` (1013), `send failed` (1011), `invalid resume request`,
+ * `proof expected`, `hello expected` and the legacy refusal (1002). Clients decide by the code; the reason is for
+ * people.
+ */
+export const RESUME_CLOSE_REASONS = Object.freeze({
+  goingAway: 'going away',
+  refused: 'resume refused',
+  resumedElsewhere: 'resumed elsewhere',
+  handshakeTimeout: 'handshake timeout',
+  tryAgainLater: 'try again later',
+  sendFailed: 'send failed',
+  invalidRequest: 'invalid resume request',
+  proofExpected: 'proof expected',
+  helloExpected: 'hello expected',
+  legacy: LEGACY_REFUSAL_REASON,
+} as const);
+
 
 /**
  * Diagnostics of a {@link SessionHub} (counts, codes, names and durations

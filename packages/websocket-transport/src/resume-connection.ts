@@ -1,8 +1,8 @@
-import { encodeHeartbeat, encodePingAck, readPingAck, readResumeText } from '@keepalive/core';
+import { encodePingAck, readServerText, serverGreeted, serverHeartbeat, serverPingAck, serverWireAfter, type FrameRead, type ServerWireState } from '@keepalive/core';
 import type { ScheduledEntry } from '@keepalive/node-timers';
-import { RESUME_CLOSE_CODES, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
 import { binaryOf, isFrame, pingText, textOf } from './resume-frames.js';
-import type { ResumeConnection, ResumeFrame, ResumeFrameKind, ResumeSocket } from './resume-server.js';
+import type { ResumeConnection, ResumeFrame, ResumeFrameKind, ResumeSocket } from './resume-types.js';
 import type { HubHost, Session } from './resume-session.js';
 
 /**
@@ -23,15 +23,12 @@ export class Connection implements ResumeConnection {
   stage: 'proving' | 'pending' | 'done' = 'pending';
   /** The socket closed before the handshake ended: nothing is taken up for it. */
   gone = false;
-  /** Whether a hello was written on this connection (before it, the plain heartbeat is answered plainly). */
-  private greeted = false;
   /**
-   * Whether the client has written a wire-format frame on this connection after the hello. Before that, a client's
-   * keep-alive is the plain heartbeat message (it cannot know yet that the server speaks the wire format) and it
-   * writes no application message; after it, every frame is wire format. Its frames are ordered, so plain
-   * heartbeats come first. The proof does not count: it comes before the hello.
+   * Where the connection's framing is (the core's `server-wire.ts`): `plain` before the hello (the plain heartbeat is
+   * answered plainly), `greeted` after it (the client's plain heartbeats, written before it read the hello, are still
+   * keep-alives), `speaking` from the client's first wire-format frame on (every frame is wire format).
    */
-  private speaking = false;
+  wire: ServerWireState = 'plain';
   /** The handshake's deadline (`handshakeTimeoutMs`), while it runs. */
   private timer: ScheduledEntry | null = null;
 
@@ -71,7 +68,7 @@ export class Connection implements ResumeConnection {
     this.session = session;
     if (session !== null) {
       this.settle();
-      this.greeted = true;
+      this.wire = serverGreeted(this.wire);
     }
   }
 
@@ -79,25 +76,29 @@ export class Connection implements ResumeConnection {
     const session = this.session;
     if (session === null) return this.handshake(data, isBinary);
     if (!isFrame(data)) return this.invalid();
-    if (typeof data !== 'string' && isBinary !== false) {
-      this.spoke(session);
-      session.receive(binaryOf(data));
+    let frame: FrameRead | null = null;
+    if (typeof data === 'string' || isBinary === false) {
+      const text = textOf(data);
+      if (text === null) return this.invalid();
+      frame = readServerText(this.wire, text, this.host.heartbeatMessage);
+    }
+    const before = this.wire;
+    this.wire = serverWireAfter(before, frame);
+    // The client's first wire-format frame after the hello confirms the session (B17).
+    if (this.wire !== before) session.confirm();
+    if (frame === null) {
+      session.receive(binaryOf(data as Exclude<ResumeFrame, string>));
       return 'data';
     }
-    const text = textOf(data);
-    if (text === null) return this.invalid();
-    if (!this.speaking && text === this.host.heartbeatMessage) return 'heartbeat';
-    this.spoke(session);
-    const read = readResumeText(text);
-    switch (read.kind) {
+    switch (frame.kind) {
       case 'data':
-        session.receive(read.text);
+        session.receive(frame.text);
         return 'data';
       case 'heartbeat':
-        session.acked(read.ack);
+        if (frame.ack !== null) session.acked(frame.ack);
         return 'heartbeat';
       case 'ack':
-        session.acked(read.ack);
+        session.acked(frame.ack);
         return 'ack';
       default:
         // An unreadable control frame, a hello (only servers send one) or a proof after the hello.
@@ -105,26 +106,19 @@ export class Connection implements ResumeConnection {
     }
   }
 
-  /** The client's first wire-format frame after the hello confirms the session (B17). */
-  private spoke(session: Session): void {
-    if (this.speaking) return;
-    this.speaking = true;
-    session.confirm();
-  }
-
   /** A frame before the hello: the plain heartbeat (a keep-alive), the proof when challenged, or a protocol error. */
   private handshake(data: ResumeFrame, isBinary: boolean | undefined): ResumeFrameKind {
     if (this.stage === 'done' || this.gone || !isFrame(data)) return 'ignored';
     const text = typeof data !== 'string' && isBinary !== false ? null : textOf(data);
-    if (text === this.host.heartbeatMessage) return 'heartbeat';
-    const read = text === null ? null : readResumeText(text);
-    if (this.stage === 'proving' && read?.kind === 'proof') {
+    const frame = text === null ? null : readServerText(this.wire, text, this.host.heartbeatMessage);
+    if (frame?.kind === 'heartbeat') return 'heartbeat';
+    if (this.stage === 'proving' && frame?.kind === 'proof') {
       this.stage = 'pending';
-      this.host.proved(this, read);
+      this.host.proved(this, frame);
       return 'proof';
     }
     // A client that speaks wire format v2 writes nothing but its proof and plain keep-alives before the hello.
-    this.host.refuse(this, 'invalid', RESUME_CLOSE_CODES.protocolError, this.stage === 'proving' ? 'proof expected' : 'hello expected');
+    this.host.refuse(this, 'invalid', RESUME_CLOSE_CODES.protocolError, this.stage === 'proving' ? RESUME_CLOSE_REASONS.proofExpected : RESUME_CLOSE_REASONS.helloExpected);
     return 'invalid';
   }
 
@@ -132,7 +126,7 @@ export class Connection implements ResumeConnection {
     const session = this.session;
     if (session === null || !isFrame(payload)) return;
     // A ping may carry anything; only a count is an acknowledgement.
-    const ack = readPingAck(pingText(payload));
+    const ack = serverPingAck(this.wire, pingText(payload));
     if (ack !== null) session.acked(ack);
   }
 
@@ -145,12 +139,9 @@ export class Connection implements ResumeConnection {
 
   heartbeatReply(): string {
     const session = this.session;
-    // Before the hello the client reads only a hello as a control frame: its plain keep-alive is answered plainly.
-    if (session === null && !this.greeted) return this.host.heartbeatMessage;
-    // A detached connection acknowledges nothing new (0 never lowers a cumulative acknowledgement).
-    if (session === null) return encodeHeartbeat(0);
-    session.carryAck();
-    return encodeHeartbeat(session.state.deliveredThrough);
+    // The heartbeat carries the acknowledgement: the owed one is settled by it.
+    session?.carryAck();
+    return serverHeartbeat(this.wire, session === null ? null : session.state.deliveredThrough, this.host.heartbeatMessage);
   }
 
   closed(code: number): void {

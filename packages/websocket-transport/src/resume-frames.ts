@@ -1,4 +1,4 @@
-import type { ResumeFrame, SessionMessage } from './resume-server.js';
+import type { ResumeFrame, SessionMessage } from './resume-types.js';
 
 /**
  * Reading inbound frames of resuming clients, as runtimes deliver them (a string, bytes, fragments), without `Buffer`:

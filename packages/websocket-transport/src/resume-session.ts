@@ -7,11 +7,11 @@ import {
   deliveryStep,
   encodeAck,
   encodeHello,
-  escapeText,
   isEvictable,
   restoreDeliveryState,
   serverSessionDeadline,
   serverSessionStep,
+  serverText,
   utf8Length,
   type AdmissionCandidate,
   type DeliveryCommand,
@@ -27,11 +27,12 @@ import {
   type ServerSessionState,
 } from '@keepalive/core';
 import type { ScheduledEntry, Scheduler } from '@keepalive/node-timers';
-import { RESUME_CLOSE_CODES, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
 import type { Connection } from './resume-connection.js';
 import { ReplayFullError, SessionEndedError } from './resume-errors.js';
 import { bytesOf } from './resume-frames.js';
-import type { RefusedEvent, ResumableSession, ResumableSessionEvents, ResumeSocket, ServerResumeConfig, SessionHubStats, SessionMessage, SessionSendResult } from './resume-server.js';
+import type { ServerResumeConfig } from './resume-options.js';
+import type { RefusedEvent, ResumableSession, ResumableSessionEvents, ResumeSocket, SessionHubStats, SessionMessage, SessionSendResult } from './resume-types.js';
 import type { SessionStore, StoredSession } from './resume-store.js';
 
 /**
@@ -206,7 +207,7 @@ export class Session implements ResumableSession {
         this.detach(now);
         this.host.count('replaced');
         this.host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionReplaced, NO_FIELDS);
-        if (old !== null) this.host.shut(old.socket, RESUME_CLOSE_CODES.resumedElsewhere, 'resumed elsewhere');
+        if (old !== null) this.host.shut(old.socket, RESUME_CLOSE_CODES.resumedElsewhere, RESUME_CLOSE_REASONS.resumedElsewhere);
       } else if (command.type === 'resumed') awayMs = command.awayMs;
     }
     this.handle = handle;
@@ -430,7 +431,7 @@ export class Session implements ResumableSession {
     if (failed !== null) {
       this.failed = null;
       if (this.handle === failed) {
-        this.host.shut(failed.socket, RESUME_CLOSE_CODES.internalError, 'send failed');
+        this.host.shut(failed.socket, RESUME_CLOSE_CODES.internalError, RESUME_CLOSE_REASONS.sendFailed);
         this.connectionClosed(failed, CLOSE_CODES.abnormal);
         return;
       }
@@ -499,7 +500,7 @@ export class Session implements ResumableSession {
     if (handle === null || this.failed === handle) return;
     const payload = this.ring?.[this.ringHead + seq - this.ringFirst];
     if (payload === undefined) return;
-    if (!this.host.write(handle.socket, typeof payload === 'string' ? escapeText(payload) : payload)) {
+    if (!this.host.write(handle.socket, typeof payload === 'string' ? serverText(handle.wire, payload) : payload)) {
       // A frame the machine numbered was not written: the frames after it would be misnumbered. The connection is
       // given up once this step is done (see reschedule); the client resumes, and both sides send again (B14).
       this.failed = handle;

@@ -1,4 +1,4 @@
-import type { SessionMessage } from './resume-server.js';
+import type { SessionMessage } from './resume-types.js';
 
 /**
  * Where a {@link SessionHub} keeps its sessions' delivery state beyond its own memory, so that a client that

@@ -11,6 +11,7 @@ import {
 import { createDiagnosticSink, nextInstanceId, type Logger } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
 import { PeerTracker, type PeerTrackerOptions, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
+import { OPEN } from './ready-state.js';
 import { SessionHub, type ResumeConnection, type ResumeFrame, type SessionHubOptions } from './resume-server.js';
 import { ADOPT, Peer } from './tracked-peer.js';
 
@@ -21,9 +22,6 @@ import { ADOPT, Peer } from './tracked-peer.js';
  * or the session hub) and writes the keep-alives and their answers. The `ws` integration (`keepAlive(wss)`), Bun's
  * `withKeepalive` and Deno's `upgradeWithKeepalive` only translate their runtime's socket events onto it.
  */
-
-/** `readyState` of an open WebSocket. */
-const OPEN = 1;
 
 /**
  * What a server connection needs from its socket: the `ws` library's, Bun's and Deno's server sockets fit as they

@@ -1,6 +1,7 @@
 import { KeepaliveOptionError, answerHeartbeat } from '@keepalive/core';
 import type { SessionActivity } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE } from './heartbeat.js';
+import { OPEN } from './ready-state.js';
 
 /**
  * The light client helper, runtime-neutral: wires one WHATWG-style socket
@@ -46,8 +47,6 @@ export type KeepaliveSocketConstructor<W extends KeepaliveSocketLike = Keepalive
   url: string | URL,
   protocols?: string | string[],
 ) => W;
-
-const OPEN = 1;
 
 /** The socket each activity's sender was attached for (so a late close never detaches a newer one). */
 const attachedSockets = new WeakMap<SessionActivity, KeepaliveSocketLike>();
