@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from 'keepalive-test-support/redis-server';
 
 /**
  * Every JSDoc `@example` in published source (`packages/<name>/src`, tests aside) is one of the files here, character
@@ -13,8 +13,9 @@ import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis
  * run by their runtimes, which have their own globals; the workspace carries no Bun or Deno types; `.mjs` files are
  * the JavaScript a README shows, run as they are), and this test runs every one on its runtime (Node 20, from the
  * build for TypeScript; Bun; Deno), against the loopback servers it starts itself (the `src/redis` ones get a real
- * `redis-server`, started here on a free port, as `REDIS_URL`); it must exit 0 by itself within the time limit
- * (nothing left open).
+ * `redis-server`, started here on a free port, as `REDIS_URL`; `src/redis/cluster*` ones a local Redis Cluster of
+ * three masters, as `REDIS_CLUSTER`, its nodes' URLs joined by commas); it must exit 0 by itself within the time
+ * limit (nothing left open).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -96,8 +97,10 @@ const files = walk(HERE, (path) => /\.(ts|js|mjs)$/.test(path) && !path.endsWith
 const content = new Map(files.map((path) => [path, readFileSync(path, 'utf8').trimEnd()]));
 
 let redis: Promise<RedisServer> | null = null;
+let cluster: Promise<RedisCluster> | null = null;
 afterAll(async () => {
   if (redis !== null) await (await redis).stop();
+  if (cluster !== null) await (await cluster).stop();
 });
 
 describe('examples', () => {
@@ -131,7 +134,10 @@ describe('examples', () => {
             ? [process.execPath, [path]]
             : [process.execPath, [join(DIST, name.replace(/\.ts$/, '.js'))]];
       const env: NodeJS.ProcessEnv = {};
-      if (name.startsWith('redis/')) {
+      if (name.startsWith('redis/cluster')) {
+        cluster ??= startRedisCluster();
+        env.REDIS_CLUSTER = (await cluster).urls.join(',');
+      } else if (name.startsWith('redis/')) {
         redis ??= startRedisServer();
         env.REDIS_URL = (await redis).url;
       }

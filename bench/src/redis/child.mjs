@@ -6,7 +6,7 @@
  * Sessions arrive over the first interval (in 50 batches), so their phases are spread. After one more interval of
  * warm-up, the worker's CPU (process.cpuUsage) and Redis's commands and CPU (INFO, from a second connection) are
  * measured over `measureIntervals` intervals. Then (redis): bytes per lease (MEMORY USAGE of 200 sampled lease keys
- * plus the index set's share), the renewal age of every lease at one read (now minus the write time the lease
+ * plus their share of the index sets, one per shard), the renewal age of every lease at one read (now minus the write time the lease
  * carries: how stale a reader finds it), and the change lag (1% of the sessions go idle; time until a reader sees
  * each lease say so). Prints one JSON line.
  *
@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSessionActivity } from '@keepalive/node-timers';
-import { createLeaseWriter, decodeLease } from '@keepalive/redis';
+import { createLeaseWriter, decodeLease, leaseKeys } from '@keepalive/redis';
 import { createClient } from 'redis';
 
 const [impl = 'redis', sessionsArg = '100000', intervalArg = '1000', measureArg = '3', url = ''] = process.argv.slice(2);
@@ -23,6 +23,7 @@ const intervalMs = Number(intervalArg);
 const measureIntervals = Number(measureArg);
 const BATCHES = 50;
 const PREFIX = 'bench';
+const keys = leaseKeys(PREFIX);
 
 let sent = 0;
 const sessions = [];
@@ -79,18 +80,19 @@ if (writer !== null && probe !== null) {
   // Bytes per lease: the key (its value, expiry and overhead) plus its share of the index set.
   let keyBytes = 0;
   const sample = Math.min(200, count);
-  for (let i = 0; i < sample; i++) keyBytes += (await probe.memoryUsage(`${PREFIX}:lease:s${Math.floor((i * count) / sample)}`)) ?? 0;
-  const indexBytes = (await probe.memoryUsage(`${PREFIX}:leases`)) ?? 0;
-  const value = (await probe.get(`${PREFIX}:lease:s0`)) ?? '';
+  for (let i = 0; i < sample; i++) keyBytes += (await probe.memoryUsage(keys.lease(`s${Math.floor((i * count) / sample)}`))) ?? 0;
+  let indexBytes = 0;
+  for (let shard = 0; shard < keys.shards; shard++) indexBytes += (await probe.memoryUsage(keys.index(shard))) ?? 0;
+  const value = (await probe.get(keys.lease('s0'))) ?? '';
   result.leaseValueBytes = value.length;
   result.bytesPerLease = keyBytes / sample + indexBytes / count;
   // Renewal age of every lease at one read.
   const ages = [];
   const wall = Date.now();
   for (let i = 0; i < count; i += 1_000) {
-    const keys = [];
-    for (let j = i; j < Math.min(count, i + 1_000); j++) keys.push(`${PREFIX}:lease:s${j}`);
-    for (const text of await probe.mGet(keys)) {
+    const names = [];
+    for (let j = i; j < Math.min(count, i + 1_000); j++) names.push(keys.lease(`s${j}`));
+    for (const text of await probe.mGet(names)) {
       const decoded = decodeLease(text ?? '');
       if (decoded.ok) ages.push(wall - (decoded.lease.since + decoded.lease.ageMs));
     }
@@ -107,7 +109,7 @@ if (writer !== null && probe !== null) {
   const waiting = new Set(changed);
   for (let round = 0; round < 10_000 && waiting.size > 0 && performance.now() - changedAt < intervalMs * 50; round++) {
     const ids = [...waiting];
-    const texts = await probe.mGet(ids.map((i) => `${PREFIX}:lease:s${i}`));
+    const texts = await probe.mGet(ids.map((i) => keys.lease(`s${i}`)));
     const seenAt = performance.now();
     texts.forEach((text, k) => {
       const decoded = decodeLease(text ?? '');

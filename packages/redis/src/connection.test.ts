@@ -1,4 +1,4 @@
-import { ErrorReply, MultiErrorReply, SocketClosedUnexpectedlyError } from 'redis';
+import { ErrorReply, MultiErrorReply, SocketClosedUnexpectedlyError } from '@redis/client';
 import { describe, expect, it } from 'vitest';
 import { RedisNotConnectedError, RedisTimeoutError, errorClass } from './connection.js';
 

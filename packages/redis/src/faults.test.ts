@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '@keepalive/core';
 import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeChild } from 'keepalive-test-support/runtime-child';
 import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
-import { createLeaseWriter, createReclaimer, encodeLease, type Lease, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
+import { createLeaseWriter, createReclaimer, decodeLease, encodeLease, leaseKeys, type Lease, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
+import { startBackend, type Backend } from './test-support/backends.js';
 
 // Faults of a Redis that answers but refuses (out of memory, a key of the wrong type, a read-only replica), orphans
 // nobody saw alive, and leases nobody should trust, on real redis-servers. Intervals compressed: the writer retries
@@ -101,6 +102,18 @@ async function calls(connection: Client, command: string): Promise<number> {
   return found === null ? 0 : Number(found[1]) + Number(found[2]);
 }
 
+/** Script calls so far: `EVALSHA`, and `EVAL` (once per script and server: the first `EVALSHA` answers `NOSCRIPT`). */
+async function scriptCalls(connection: Client): Promise<{ readonly evalsha: number; readonly eval: number }> {
+  return { evalsha: await calls(connection, 'evalsha'), eval: await calls(connection, 'eval') };
+}
+
+/** Entries of every shard of the index under `prefix`. */
+async function indexSize(connection: Client, prefix: string, shards?: number): Promise<number> {
+  const keys = leaseKeys(prefix, shards);
+  const sizes = await Promise.all(Array.from({ length: keys.shards }, (_, shard) => connection.sCard(keys.index(shard))));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
 interface Refusal {
   /** The class the writer should report. */
   readonly error: string;
@@ -115,27 +128,31 @@ interface Refusal {
 
 /**
  * A writer with SESSIONS sessions against a Redis that refuses its writes: its attempts are spaced by the backoff
- * (counted on the server), it warns once, and it writes every lease once the refusal clears.
+ * (counted on the server), it warns once, and it writes every lease once the refusal clears. One shard (one
+ * script call per attempt) so that the attempts are counted exactly; a failing shard among others is below.
  */
 async function refusedThenRecovered(name: string, prefix: string, refusal: Refusal): Promise<void> {
   const diagnostics = new Diagnostics();
   await refusal.refuse();
-  const writer = createLeaseWriter({ url: refusal.server.url, prefix, owner: 'w', coalesceMs: 20, retryMaxMs: RETRY_MAX_MS, onDiagnostic: diagnostics.sink });
+  const writer = createLeaseWriter({ url: refusal.server.url, prefix, shards: 1, owner: 'w', coalesceMs: 20, retryMaxMs: RETRY_MAX_MS, onDiagnostic: diagnostics.sink });
   await until('connected', () => writer.stats().connected, Boolean);
   const scheduler = createScheduler();
   const activities = Array.from({ length: SESSIONS }, () => createSessionActivity({ heartbeatIntervalMs: 30_000, scheduler }));
-  const evalsBefore = await calls(refusal.client, 'eval');
+  const scriptsBefore = await scriptCalls(refusal.client);
   const setsBefore = await calls(refusal.client, 'set');
   const failing = diagnostics.next('lease_batch_failed');
   const startedAt = performance.now();
   activities.forEach((activity, i) => writer.track(`s${String(i)}`, activity));
   await until(`${String(ATTEMPTS)} failed attempts`, () => writer.stats().failedBatches, (failed) => failed >= ATTEMPTS);
   const elapsedMs = performance.now() - startedAt;
-  const evals = (await calls(refusal.client, 'eval')) - evalsBefore;
+  const scripts = await scriptCalls(refusal.client);
+  // Attempts: one EVALSHA each; the first is answered NOSCRIPT, then sent whole (EVAL) once.
+  const evals = scripts.evalsha - scriptsBefore.evalsha;
+  expect(scripts.eval - scriptsBefore.eval).toBeLessThanOrEqual(1);
   const sets = (await calls(refusal.client, 'set')) - setsBefore;
   const warned = diagnostics.all.filter((d) => d.level === 'warn');
   const perSecond = (n: number): string => ((n * 1_000) / elapsedMs).toFixed(1);
-  console.log(`${name}: ${String(evals)} attempts (EVAL) in ${elapsedMs.toFixed(0)} ms: ${perSecond(evals)} EVAL/s, ${perSecond(sets)} SET/s, ${String(warned.length)} warning(s)`);
+  console.log(`${name}: ${String(evals)} attempts (EVALSHA) in ${elapsedMs.toFixed(0)} ms: ${perSecond(evals)} calls/s, ${perSecond(sets)} SET/s, ${String(warned.length)} warning(s)`);
 
   // One script call per attempt (SESSIONS < 1 000 leases per call), spaced by the backoff: today's rate bound.
   expect(evals).toBeLessThanOrEqual(ATTEMPTS + 1);
@@ -144,7 +161,7 @@ async function refusedThenRecovered(name: string, prefix: string, refusal: Refus
   // Each attempt stops at its first refused write: no lease is written unlisted.
   expect(sets).toBeLessThanOrEqual(evals * refusal.setsPerAttempt);
   // One warning for the whole failing period, naming the error class, not one per attempt.
-  expect((await failing).fields).toMatchObject({ error: refusal.error, leases: SESSIONS });
+  expect((await failing).fields).toMatchObject({ error: refusal.error, leases: SESSIONS, shards: 1 });
   expect(warned.map((d) => d.name)).toEqual(['lease_batch_failed']);
   expect(writer.stats()).toMatchObject({ lastError: refusal.error, writes: 0 });
   expect(writer.stats().failures).toBeGreaterThanOrEqual(ATTEMPTS);
@@ -157,11 +174,11 @@ async function refusedThenRecovered(name: string, prefix: string, refusal: Refus
   expect(note.level).toBe('info');
   expect(note.fields).toMatchObject({ error: refusal.error });
   expect(Number(note.fields.failures)).toBeGreaterThanOrEqual(ATTEMPTS);
-  expect(writer.stats()).toMatchObject({ failures: 0, lastError: null, pending: 0, writes: SESSIONS });
-  expect(await refusal.client.sCard(`${prefix}:leases`)).toBe(SESSIONS);
+  expect(writer.stats()).toMatchObject({ failures: 0, failingShards: 0, lastError: null, pending: 0, writes: SESSIONS });
+  expect(await indexSize(refusal.client, prefix, 1)).toBe(SESSIONS);
   expect(diagnostics.all.filter((d) => d.level === 'warn')).toHaveLength(1);
   await writer.close();
-  expect(await refusal.client.sCard(`${prefix}:leases`)).toBe(0);
+  expect(await indexSize(refusal.client, prefix, 1)).toBe(0);
   for (const activity of activities) activity.shutdown();
 }
 
@@ -188,12 +205,34 @@ describe('a Redis that answers but refuses the writes: backoff, one warning, rec
       server: redis,
       client,
       refuse: async () => {
-        await client.set('wrong:leases', 'not a set');
+        await client.set(leaseKeys('wrong', 1).index(0), 'not a set');
       },
       clear: async () => {
-        await client.del('wrong:leases');
+        await client.del(leaseKeys('wrong', 1).index(0));
       },
     });
+  });
+
+  it('a reclaimer still reads a Redis out of memory: its marker is refused, not the read', async () => {
+    const prefix = 'oomread';
+    const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'w' });
+    const activity = createSessionActivity();
+    writer.track('s1', activity);
+    await until('written', () => writer.stats().writes, (n) => n >= 1);
+    await client.configSet({ 'maxmemory-policy': 'noeviction', maxmemory: '1' });
+    try {
+      const reclaimer = createReclaimer({ url: redis.url, prefix, sweepIntervalMs: 60_000 });
+      await until('read', async () => {
+        await reclaimer.sweep();
+        return reclaimer.stats().sweeps;
+      }, (sweeps) => sweeps >= 2);
+      expect(reclaimer.sessions().get('s1')?.status).toBe('idle');
+      await reclaimer.close();
+    } finally {
+      await client.configSet('maxmemory', '0');
+    }
+    await writer.close();
+    activity.shutdown();
   });
 
   it('a read-only replica (a second redis-server replicating the first): READONLY', async () => {
@@ -218,20 +257,78 @@ describe('a Redis that answers but refuses the writes: backoff, one warning, rec
   });
 });
 
-describe('orphans: index entries whose lease is gone, of sessions this reclaimer never saw', () => {
+describe('one shard refusing among others (its index of the wrong type): only that shard waits', () => {
+  it('the other shards are written as usual, changes in them within coalesceMs; the failing shard retries alone, spaced by the backoff', async () => {
+    const prefix = 'oneshard';
+    const keys = leaseKeys(prefix);
+    const diagnostics = new Diagnostics();
+    const ids = Array.from({ length: SESSIONS }, (_, i) => `s${String(i)}`);
+    const bad = keys.shardOf('s0');
+    const inBad = ids.filter((id) => keys.shardOf(id) === bad);
+    const healthy = ids.find((id) => keys.shardOf(id) !== bad) ?? '';
+    await client.set(keys.index(bad), 'not a set');
+    const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'w', coalesceMs: 20, retryMaxMs: RETRY_MAX_MS, onDiagnostic: diagnostics.sink });
+    await until('connected', () => writer.stats().connected, Boolean);
+    const scheduler = createScheduler();
+    const activities = ids.map(() => createSessionActivity({ heartbeatIntervalMs: 30_000, scheduler }));
+    const before = await scriptCalls(client);
+    const failing = diagnostics.next('lease_batch_failed');
+    activities.forEach((activity, i) => writer.track(ids[i] ?? '', activity));
+    await until(`${String(ATTEMPTS)} failed attempts`, () => writer.stats().failedBatches, (failed) => failed >= ATTEMPTS);
+    expect((await failing).fields).toMatchObject({ error: 'WRONGTYPE', shards: 1, leases: inBad.length });
+    expect(writer.stats()).toMatchObject({ failingShards: 1, writes: SESSIONS - inBad.length, lastError: 'WRONGTYPE' });
+    const listed = await Promise.all(Array.from({ length: keys.shards }, (_, shard) => (shard === bad ? Promise.resolve(0) : client.sCard(keys.index(shard)))));
+    expect(listed.reduce((a, b) => a + b, 0)).toBe(SESSIONS - inBad.length);
+    // The first batch: one call per shard; then one per attempt of the failing shard alone.
+    const evals = (await scriptCalls(client)).evalsha - before.evalsha;
+    expect(evals).toBeLessThanOrEqual(keys.shards + writer.stats().failedBatches);
+    // A change in a healthy shard is written at once, whatever the failing shard waits for.
+    const index = ids.indexOf(healthy);
+    const changedAt = performance.now();
+    activities[index]?.start('tool_exec');
+    await until('the healthy change written', async () => decodeLease((await client.get(keys.lease(healthy))) ?? ''), (decoded) => decoded.ok && decoded.lease.busy);
+    const lagMs = performance.now() - changedAt;
+    console.log(`one shard of ${String(keys.shards)} refusing: ${String(evals)} script calls for ${String(writer.stats().failedBatches)} failed attempts; a change in a healthy shard written ${lagMs.toFixed(0)} ms later`);
+    expect(lagMs).toBeLessThan(RETRY_MAX_MS);
+    const recovered = diagnostics.next('lease_writes_recovered', RETRY_MAX_MS + 5_000);
+    await client.del(keys.index(bad));
+    expect((await recovered).fields).toMatchObject({ error: 'WRONGTYPE' });
+    expect(writer.stats()).toMatchObject({ failingShards: 0, failures: 0, pending: 0 });
+    expect(await indexSize(client, prefix)).toBe(SESSIONS);
+    expect(diagnostics.all.filter((d) => d.level === 'warn')).toHaveLength(1);
+    await writer.close();
+    expect(await indexSize(client, prefix)).toBe(0);
+    for (const activity of activities) activity.shutdown();
+  });
+});
+
+describe.each(['redis-server', 'cluster'] as const)('orphans on a %s: index entries whose lease is gone, of sessions this reclaimer never saw', (kind) => {
+  let backend: Backend;
+
+  beforeAll(async () => {
+    backend = await startBackend(kind);
+  });
+
+  afterAll(async () => {
+    await backend.stop();
+  });
+
   it('a reclaimer started after a worker was killed (SIGKILL) reports each of its sessions expired once, and prunes the index', async () => {
     const count = 100;
     // 100 idle sessions renewed every 200 ms, expiring 400 ms after each write.
-    const child = new RuntimeChild(process.execPath, [WORKER, redis.url, 'doomed', String(count), '100', '200', '2'], { cwd: CWD, timeoutMs: 60_000 });
+    const child = new RuntimeChild(process.execPath, [WORKER, backend.target, 'doomed', String(count), '100', '200', '2'], { cwd: CWD, timeoutMs: 60_000 });
     children.push(child);
     await child.line('ready', () => true, 20_000);
     child.kill('SIGKILL');
     await child.exited;
     const ids = Array.from({ length: count }, (_, i) => `doomed-${String(i)}`);
-    await until('every lease expired', () => client.exists(ids.map((id) => `keepalive:lease:${id}`)), (n) => n === 0);
-    expect(await client.sCard('keepalive:leases')).toBe(count);
+    const keys = leaseKeys('keepalive');
+    const probe = await backend.probe();
+    const leases = async (): Promise<number> => (await Promise.all(ids.map((id) => probe.exists(keys.lease(id))))).reduce((a, b) => a + b, 0);
+    await until('every lease expired', leases, (n) => n === 0);
+    expect(await backend.indexSize()).toBe(count);
 
-    const reclaimer = createReclaimer({ url: redis.url, sweepIntervalMs: 50, graceMs: 200 });
+    const reclaimer = createReclaimer({ ...backend.options(), sweepIntervalMs: 50, graceMs: 200 });
     const expired: (StatusChange | OrphanChange)[] = [];
     const all = new Promise<void>((resolve) => {
       reclaimer.on('expired', (change) => {
@@ -244,7 +341,7 @@ describe('orphans: index entries whose lease is gone, of sessions this reclaimer
     await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`${String(expired.length)} of ${String(count)} reported`)), 10_000))]);
     expect(new Set(expired.map((change) => change.session))).toEqual(new Set(ids));
     for (const change of expired) expect(change).toMatchObject({ status: 'expired', previous: null, lease: null, idleMs: null });
-    expect(await client.sCard('keepalive:leases')).toBe(0);
+    expect(await backend.indexSize()).toBe(0);
     // Never again: a few more sweeps report nothing.
     const sweeps = reclaimer.stats().sweeps;
     await until('three more sweeps', () => reclaimer.stats().sweeps, (n) => n >= sweeps + 3);
@@ -254,11 +351,14 @@ describe('orphans: index entries whose lease is gone, of sessions this reclaimer
     expect([...reclaimer.sessions().keys()]).toEqual([]);
     await reclaimer.close();
   });
+});
 
+describe('orphans: index entries whose lease is gone, of sessions this reclaimer never saw', () => {
   it('an entry without its lease is reported only when two reads at least graceMs apart found it so: a lease written in between keeps it', async () => {
     const prefix = 'ghosts';
+    const keys = leaseKeys(prefix);
     const ghosts = Array.from({ length: 50 }, (_, i) => `ghost-${String(i)}`);
-    await client.sAdd(`${prefix}:leases`, [...ghosts, 'late']);
+    for (const id of [...ghosts, 'late']) await client.sAdd(keys.index(keys.shardOf(id)), id);
     // Swept by hand only.
     const reclaimer: Reclaimer = createReclaimer({ url: redis.url, prefix, sweepIntervalMs: 60_000, graceMs: 200 });
     const expired: string[] = [];
@@ -267,17 +367,18 @@ describe('orphans: index entries whose lease is gone, of sessions this reclaimer
     await reclaimer.sweep();
     // Twice, but less than graceMs apart: a writer that lists before it writes may be between its two commands.
     expect(expired).toEqual([]);
-    expect(await client.sCard(`${prefix}:leases`)).toBe(51);
+    expect(await indexSize(client, prefix)).toBe(51);
     // That writer's lease arrives.
     const lease: Lease = { owner: 'slow', busy: false, counts: {}, since: Date.now(), ageMs: 0, renewal: 1, renewMs: 10_000, ttlMs: 30_000 };
-    await client.set(`${prefix}:lease:late`, encodeLease(lease), { expiration: { type: 'PX', value: 30_000 } });
+    await client.set(keys.lease('late'), encodeLease(lease), { expiration: { type: 'PX', value: 30_000 } });
     await until('the ghosts reported', async () => {
       await reclaimer.sweep();
       return expired.length;
     }, (n) => n >= ghosts.length);
     expect(new Set(expired)).toEqual(new Set(ghosts));
     expect(reclaimer.sessions().get('late')?.status).toBe('idle');
-    expect(await client.sMembers(`${prefix}:leases`)).toEqual(['late']);
+    expect(await indexSize(client, prefix)).toBe(1);
+    expect(await client.sMembers(keys.index(keys.shardOf('late')))).toEqual(['late']);
     await reclaimer.close();
   });
 });
@@ -285,14 +386,15 @@ describe('orphans: index entries whose lease is gone, of sessions this reclaimer
 describe('leases nobody should trust', () => {
   it('a 10-year lease, one with no expiry and one whose expiry is 1 000 renewals are reported foreign, not trusted, once each until they change', async () => {
     const prefix = 'absurd';
+    const keys = leaseKeys(prefix);
     const decade = 10 * 365 * 86_400_000;
     const base: Lease = { owner: 'elsewhere', busy: true, counts: { tool_exec: 1 }, since: Date.now(), ageMs: 0, renewal: 1, renewMs: 2_000, ttlMs: 6_000 };
     const px = (value: number) => ({ expiration: { type: 'PX', value } }) as const;
-    await client.set(`${prefix}:lease:decade`, encodeLease({ ...base, renewMs: decade, ttlMs: decade }), px(decade));
-    await client.set(`${prefix}:lease:forever`, encodeLease(base));
-    await client.set(`${prefix}:lease:stretched`, encodeLease({ ...base, ttlMs: 2_000_000 }), px(2_000_000));
-    await client.set(`${prefix}:lease:fine`, encodeLease(base), px(6_000));
-    await client.sAdd(`${prefix}:leases`, ['decade', 'forever', 'stretched', 'fine']);
+    await client.set(keys.lease('decade'), encodeLease({ ...base, renewMs: decade, ttlMs: decade }), px(decade));
+    await client.set(keys.lease('forever'), encodeLease(base));
+    await client.set(keys.lease('stretched'), encodeLease({ ...base, ttlMs: 2_000_000 }), px(2_000_000));
+    await client.set(keys.lease('fine'), encodeLease(base), px(6_000));
+    for (const id of ['decade', 'forever', 'stretched', 'fine']) await client.sAdd(keys.index(keys.shardOf(id)), id);
     const diagnostics = new Diagnostics();
     const reclaimer = createReclaimer({ url: redis.url, prefix, sweepIntervalMs: 60_000, onDiagnostic: diagnostics.sink });
     await diagnostics.next('redis_ready');
@@ -302,7 +404,7 @@ describe('leases nobody should trust', () => {
     expect([...reclaimer.sessions().keys()]).toEqual(['fine']);
     expect(reclaimer.stats()).toMatchObject({ sweeps: 10, ignored: 3 });
     // A new value for the same entry is reported again, once.
-    await client.set(`${prefix}:lease:decade`, encodeLease({ ...base, renewal: 2, renewMs: decade, ttlMs: decade }), px(decade));
+    await client.set(keys.lease('decade'), encodeLease({ ...base, renewal: 2, renewMs: decade, ttlMs: decade }), px(decade));
     for (let i = 0; i < 5; i++) await reclaimer.sweep();
     expect(ignored()).toHaveLength(4);
     // No ids, owners or values in the diagnostics.

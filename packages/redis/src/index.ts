@@ -1,8 +1,8 @@
 /**
- * @keepalive/redis: session leases on Redis (or Valkey, 7.0 commands only) for a fleet. A lease writer mirrors
- * each session's activity (busy or idle, reasons in flight with counts, since when, owner) as a lease that its
- * heartbeat renews; a reclaimer in another process lists and watches every session across the fleet, with events
- * for reclaimable, expired and busy again, and never decides on stale data.
+ * @keepalive/redis: session leases on Redis (or Valkey, 7.0 commands only), a single server or a Redis Cluster, for
+ * a fleet. A lease writer mirrors each session's activity (busy or idle, reasons in flight with counts, since when,
+ * owner) as a lease that its heartbeat renews; a reclaimer in another process lists and watches every session
+ * across the fleet, with events for reclaimable, expired and busy again, and never decides on stale data.
  *
  * @example
  * ```ts
@@ -50,9 +50,11 @@ export { classifyLease, type LeaseLimits, type LeaseObservation, type LeaseStatu
 export {
   checkLeaseBounds,
   decodeLease,
+  DEFAULT_SHARDS,
   encodeLease,
   leaseKeys,
   MAX_LEASE_INTERVALS,
+  MAX_SHARDS,
   type DecodedLease,
   type Lease,
   type LeaseBoundsProblem,
@@ -78,3 +80,5 @@ export {
   type RedisSessionStoreStats,
 } from './resume-store.js';
 export { decodeStoredSession, encodeStoredSession, type DecodedSession } from './resume-codec.js';
+export { CLUSTER_SLOTS, keySlot, shardTags } from './slots.js';
+export type { RedisClientLike, RedisCommands } from './connection.js';

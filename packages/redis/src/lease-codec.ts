@@ -3,6 +3,7 @@
  * and the reclaimer. Decoding never throws: a value that is not a lease of this version comes back as a problem
  * name (the reclaimer reports it and ignores the key).
  */
+import { crc16, shardTags } from './slots.js';
 
 /**
  * One session's lease: what the reclaimer reads. Times are milliseconds; `since` is the writer's wall clock (for
@@ -30,29 +31,67 @@ export interface Lease {
 }
 
 /**
- * Key names under a prefix: `<prefix>:lease:<session>` (one string key per session, with a `PX` expiry),
- * `<prefix>:leases` (a set of session ids: the index the reclaimer lists with `SSCAN` instead of scanning the
- * keyspace) and `<prefix>:reclaimer:<id>` (a marker each reclaimer keeps, to notice that Redis lost its data). Put a
- * hash tag in the prefix (`{keepalive}`) to keep every key in one slot of a cluster.
+ * The default number of shards of the lease index ({@link leaseKeys}): enough to spread the leases of a fleet over
+ * the masters of a cluster of up to 16 masters (each gets about `16 / masters` shards), few enough that a sweep of
+ * an empty or small fleet costs 16 small script calls.
+ */
+export const DEFAULT_SHARDS = 16;
+
+/** The most shards an index may have. */
+export const MAX_SHARDS = 1_024;
+
+/**
+ * Key names under a prefix, sharded: each session belongs to one of `shards` shards (a hash of its id), and each
+ * shard has a hash tag (`{3.0}`, see {@link shardTags}) that every key of the shard carries, so that each key a
+ * script touches is in one slot of a Redis Cluster, and the shards spread over its masters:
+ *
+ * - `<prefix>:lease:{<tag>}:<session>`: the session's lease (one string key, with a `PX` expiry);
+ * - `<prefix>:leases:{<tag>}`: the shard's index, a set of session ids, that the reclaimer lists with `SSCAN`
+ *   instead of scanning the keyspace;
+ * - `<prefix>:reclaimer:{<tag>}:<id>`: a marker each reclaimer keeps in each shard, to notice that the master holding
+ *   it lost its data.
+ *
+ * Every writer and reclaimer of a fleet must use the same prefix and the same number of shards.
  */
 export interface LeaseKeys {
   readonly prefix: string;
-  readonly index: string;
-  /** The prefix of every lease key (`<prefix>:lease:`). */
-  readonly leasePrefix: string;
+  /** The number of shards. */
+  readonly shards: number;
+  /** The shard of a session (pure: CRC16 of its id, scaled to `shards`). */
+  shardOf(session: string): number;
+  /** The hash tag of a shard, without its braces. */
+  tag(shard: number): string;
+  /** The index of a shard. */
+  index(shard: number): string;
+  /** The prefix of every lease key of a shard (`<prefix>:lease:{<tag>}:`). */
+  leasePrefix(shard: number): string;
+  /** The lease key of a session (in its shard). */
   lease(session: string): string;
-  marker(reclaimer: string): string;
+  /** The marker of reclaimer `id` in a shard. */
+  marker(shard: number, id: string): string;
 }
 
-/** The {@link LeaseKeys} under `prefix`. */
-export function leaseKeys(prefix: string): LeaseKeys {
-  const lease = `${prefix}:lease:`;
+/** The {@link LeaseKeys} under `prefix` with `shards` shards (default {@link DEFAULT_SHARDS}). */
+export function leaseKeys(prefix: string, shards: number = DEFAULT_SHARDS): LeaseKeys {
+  if (!Number.isSafeInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new RangeError(`leaseKeys: shards must be an integer in [1, ${String(MAX_SHARDS)}]`);
+  const tags = shardTags(shards);
+  const leasePrefixes = tags.map((tag) => `${prefix}:lease:{${tag}}:`);
+  const indexes = tags.map((tag) => `${prefix}:leases:{${tag}}`);
+  const shardOf = (session: string): number => Math.floor((crc16(session) * shards) / 65_536);
+  const at = <T>(list: readonly T[], shard: number): T => {
+    const value = list[shard];
+    if (value === undefined) throw new RangeError(`no shard ${String(shard)} of ${String(shards)}`);
+    return value;
+  };
   return Object.freeze({
     prefix,
-    index: `${prefix}:leases`,
-    leasePrefix: lease,
-    lease: (session: string) => lease + session,
-    marker: (reclaimer: string) => `${prefix}:reclaimer:${reclaimer}`,
+    shards,
+    shardOf,
+    tag: (shard: number) => at(tags, shard),
+    index: (shard: number) => at(indexes, shard),
+    leasePrefix: (shard: number) => at(leasePrefixes, shard),
+    lease: (session: string) => at(leasePrefixes, shardOf(session)) + session,
+    marker: (shard: number, id: string) => `${prefix}:reclaimer:{${at(tags, shard)}}:${id}`,
   });
 }
 

@@ -1,6 +1,7 @@
 import { KeepaliveOptionError, checkDuration, checkInteger, checkKnownKeys, checkNumber, optionOr, type Diagnostic } from '@keepalive/core';
 import type { Logger } from '@keepalive/node-timers';
-import { MAX_LEASE_INTERVALS } from './lease-codec.js';
+import { isRedisClientLike, type RedisClientLike } from './connection.js';
+import { DEFAULT_SHARDS, MAX_LEASE_INTERVALS, MAX_SHARDS } from './lease-codec.js';
 
 /**
  * Option validation for every part of this package, in one copy: a bad option throws `KeepaliveOptionError` at
@@ -8,12 +9,23 @@ import { MAX_LEASE_INTERVALS } from './lease-codec.js';
  */
 
 /**
- * Options every part shares: where Redis is, the key prefix, timeouts, and where diagnostics go.
+ * Options every part shares: where Redis is (a `url`, or a `client`: exactly one of them), the key prefix,
+ * timeouts, and where diagnostics go.
  */
 export interface RedisOptions {
-  /** The Redis (or Valkey) URL, `redis://` or `rediss://`. */
-  readonly url: string;
-  /** Prefix of every key. Default `keepalive`. */
+  /** The URL of a single Redis (or Valkey), `redis://` or `rediss://`: a connection of its own, closed by `close()`. */
+  readonly url?: string | undefined;
+  /**
+   * A node-redis client (`createClient`) or a Redis Cluster (`createCluster`) of `@redis/client` (or of the `redis`
+   * package) to use instead of a `url`: connected here if it is not open yet, never closed here (close it after
+   * the parts that use it). Several parts may share one. Create it with `disableOfflineQueue: true` (for a
+   * cluster, in `defaults`) so that a command to a server that is down fails at once instead of waiting in memory.
+   */
+  readonly client?: RedisClientLike | undefined;
+  /**
+   * Prefix of every key: 1 to 100 characters, no spaces and no braces (the package puts hash tags of its own in the
+   * keys). Default `keepalive`.
+   */
   readonly prefix?: string | undefined;
   /** Every command fails after this long without an answer (a stopped or unreachable server). Default 2 000 ms. */
   readonly commandTimeoutMs?: number | undefined;
@@ -27,7 +39,8 @@ export interface RedisOptions {
 
 /** The validated shared options. */
 export interface RedisConfig {
-  readonly url: string;
+  /** The URL given, or `null` when a `client` was given. */
+  readonly url: string | null;
   readonly prefix: string;
   readonly commandTimeoutMs: number;
   readonly reconnectMaxMs: number;
@@ -37,6 +50,11 @@ export interface RedisConfig {
  * Options of {@link createLeaseWriter}.
  */
 export interface LeaseWriterOptions extends RedisOptions {
+  /**
+   * The number of shards of the lease index: each session's lease and index entry are in one of them (one slot of a
+   * cluster). Every writer and reclaimer of a fleet must use the same number. In [1, 1 024]. Default 16.
+   */
+  readonly shards?: number | undefined;
   /** The owner written in each lease. Default `hostname/pid`. */
   readonly owner?: string | undefined;
   /** How often an idle session's lease is renewed (busy ones ride their heartbeat). Default 60 000 ms. */
@@ -55,6 +73,7 @@ export interface LeaseWriterOptions extends RedisOptions {
 
 /** The validated writer options. */
 export interface LeaseWriterConfig extends RedisConfig {
+  readonly shards: number;
   readonly owner: string | null;
   readonly idleRenewalMs: number;
   readonly leaseIntervals: number;
@@ -66,6 +85,11 @@ export interface LeaseWriterConfig extends RedisConfig {
  * Options of {@link createReclaimer}.
  */
 export interface ReclaimerOptions extends RedisOptions {
+  /**
+   * The number of shards of the lease index, as the writers have it (every shard is read at each sweep). In
+   * [1, 1 024]. Default 16.
+   */
+  readonly shards?: number | undefined;
   /** A session idle at least this long is reclaimable. Default 300 000 ms. */
   readonly idleLimitMs?: number | undefined;
   /** How often every lease is read. Default 1 000 ms. */
@@ -74,7 +98,7 @@ export interface ReclaimerOptions extends RedisOptions {
   readonly readStaleMs?: number | undefined;
   /** Slack past a lease's renewal interval before an unrenewed lease is `unknown`. Default one sweep plus 1 000 ms. */
   readonly graceMs?: number | undefined;
-  /** Index entries read per `SSCAN` page (one atomic script per page). Default 1 000. */
+  /** Index entries read per `SSCAN` page of a shard (one atomic script per page). Default 1 000. */
   readonly pageSize?: number | undefined;
   /**
    * The longest renewal interval (a lease's `r`) trusted: a lease that claims a longer one, an expiry (`t`) longer
@@ -88,6 +112,7 @@ export interface ReclaimerOptions extends RedisOptions {
 
 /** The validated reclaimer options. */
 export interface ReclaimerConfig extends RedisConfig {
+  readonly shards: number;
   readonly idleLimitMs: number;
   readonly sweepIntervalMs: number;
   readonly readStaleMs: number;
@@ -99,9 +124,10 @@ export interface ReclaimerConfig extends RedisConfig {
 /** After a failed write the lease writer waits at least this long before the next attempt. */
 export const RETRY_FLOOR_MS = 100;
 
-const SHARED_KEYS = ['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic'];
-const WRITER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'owner', 'idleRenewalMs', 'leaseIntervals', 'coalesceMs', 'retryMaxMs']);
-const RECLAIMER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'idleLimitMs', 'sweepIntervalMs', 'readStaleMs', 'graceMs', 'pageSize', 'maxRenewalMs']);
+/** The options every part shares. */
+export const SHARED_KEYS: readonly string[] = Object.freeze(['url', 'client', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic']);
+const WRITER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'shards', 'owner', 'idleRenewalMs', 'leaseIntervals', 'coalesceMs', 'retryMaxMs']);
+const RECLAIMER_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'shards', 'idleLimitMs', 'sweepIntervalMs', 'readStaleMs', 'graceMs', 'pageSize', 'maxRenewalMs']);
 
 function checkText(option: string, value: unknown, pattern: RegExp, expectation: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) throw new KeepaliveOptionError(option, value, expectation);
@@ -111,11 +137,16 @@ function checkText(option: string, value: unknown, pattern: RegExp, expectation:
 /** Validates the shared options. */
 export function defineRedisConfig(options: RedisOptions, known: readonly string[], what: string): RedisConfig {
   const given: unknown = options;
-  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, `an object of ${what} options with a url`);
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, `an object of ${what} options with a url or a client`);
   checkKnownKeys(options, known, what);
+  const client: unknown = options.client;
+  if (client !== undefined) {
+    if (!isRedisClientLike(client)) throw new KeepaliveOptionError('client', client, 'a node-redis client (createClient) or cluster (createCluster) of @redis/client');
+    if (options.url !== undefined) throw new KeepaliveOptionError('url', options.url, 'no url when a client is given (one or the other)');
+  }
   return {
-    url: checkText('url', options.url, /^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL'),
-    prefix: checkText('prefix', optionOr(options, 'prefix', 'keepalive'), /^[^\s]{1,100}$/, 'a key prefix of 1 to 100 characters without spaces'),
+    url: client === undefined ? checkText('url', options.url, /^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL (or a client)') : null,
+    prefix: checkText('prefix', optionOr(options, 'prefix', 'keepalive'), /^[^\s{}]{1,100}$/, 'a key prefix of 1 to 100 characters without spaces or braces (the keys carry hash tags of their own)'),
     commandTimeoutMs: checkDuration('commandTimeoutMs', optionOr(options, 'commandTimeoutMs', 2_000)),
     reconnectMaxMs: checkDuration('reconnectMaxMs', optionOr(options, 'reconnectMaxMs', 1_000)),
   };
@@ -127,6 +158,7 @@ export function defineLeaseWriterConfig(options: LeaseWriterOptions): LeaseWrite
   const owner = options.owner === undefined ? null : checkText('owner', options.owner, /^[^\s]{1,200}$/, 'an owner name of 1 to 200 characters without spaces');
   return Object.freeze({
     ...shared,
+    shards: checkInteger('shards', optionOr(options, 'shards', DEFAULT_SHARDS), 1, MAX_SHARDS),
     owner,
     idleRenewalMs: checkDuration('idleRenewalMs', optionOr(options, 'idleRenewalMs', 60_000)),
     leaseIntervals: checkNumber('leaseIntervals', optionOr(options, 'leaseIntervals', 3), 2, MAX_LEASE_INTERVALS),
@@ -142,6 +174,7 @@ export function defineReclaimerConfig(options: ReclaimerOptions): ReclaimerConfi
   const pageSize = checkInteger('pageSize', optionOr(options, 'pageSize', 1_000), 10, 100_000);
   return Object.freeze({
     ...shared,
+    shards: checkInteger('shards', optionOr(options, 'shards', DEFAULT_SHARDS), 1, MAX_SHARDS),
     idleLimitMs: checkDuration('idleLimitMs', optionOr(options, 'idleLimitMs', 300_000)),
     sweepIntervalMs,
     readStaleMs: checkDuration('readStaleMs', optionOr(options, 'readStaleMs', sweepIntervalMs * 3)),

@@ -1,6 +1,6 @@
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
 import { Emitter, createDiagnosticSink, errorName, nextInstanceId } from '@keepalive/node-timers';
-import { RedisLink, RedisNotConnectedError, errorClass } from './connection.js';
+import { LuaScript, RedisLink, RedisNotConnectedError, errorClass } from './connection.js';
 import { checkLeaseBounds, decodeLease, leaseKeys, type Lease, type LeaseKeys } from './lease-codec.js';
 import { classifyLease, type LeaseLimits, type LeaseStatus } from './lease-state.js';
 import { defineReclaimerConfig, type ReclaimerConfig, type ReclaimerOptions } from './options.js';
@@ -14,9 +14,9 @@ import { defineReclaimerConfig, type ReclaimerConfig, type ReclaimerOptions } fr
  * | --- | --- | --- |
  * | `redis_ready` | info | none |
  * | `redis_lost` | warn | `error` |
- * | `sweep_failed` | warn | `error`, `op` (`read`, or `prune`: the expired entries are pruned at a later sweep) (after `readStaleMs` without a read every session turns `unknown`) |
+ * | `sweep_failed` | warn | `error`, `op` (`read`, or `prune`: the expired entries are pruned at a later sweep), `shards` (how many could not be read or pruned; after `readStaleMs` without a read of its shard a session turns `unknown`) |
  * | `lease_ignored` | warn | `problem` (`not_json`, `not_an_object`, `unknown_version`, `bad_field`, `wrong_type`, `out_of_bounds`, `no_expiry`), `total` (entries ignored at this sweep); once per entry until its value changes |
- * | `data_lost` | warn | `sessions` (Redis came back empty: they are `unknown` until their owners write again) |
+ * | `data_lost` | warn | `sessions` (Redis, or a master of a cluster, came back empty: they are `unknown` until their owners write again), `shards` |
  */
 export const RECLAIMER_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
@@ -80,7 +80,9 @@ export interface ReclaimerEvents {
  */
 export interface ReclaimerStats {
   readonly sessions: number;
+  /** Sweeps that read every shard. */
   readonly sweeps: number;
+  /** Sweeps that could not read some shard (the others were read and reported as usual). */
   readonly failedSweeps: number;
   /** Index entries whose value is not a lease this reclaimer trusts (foreign, corrupt, out of bounds), at the last sweep. */
   readonly ignored: number;
@@ -88,7 +90,7 @@ export interface ReclaimerStats {
   readonly orphans: number;
   /** Index entries pruned (their key gone), so far. */
   readonly pruned: number;
-  /** Age of the last successful read, or `null` before any. */
+  /** Age of the last successful read of the shard read longest ago, or `null` before every shard was read once. */
   readonly lastReadAgeMs: number | null;
 }
 
@@ -110,6 +112,7 @@ export interface Reclaimer {
 
 interface Known {
   readonly session: string;
+  readonly shard: number;
   lease: Lease;
   current: Lease | null;
   listed: boolean;
@@ -120,16 +123,27 @@ interface Known {
 }
 
 /**
- * One page of the index, atomically: `SSCAN` the index from a cursor, then `GET` (and `PTTL`) each listed lease in
- * the same script, so a lease removed with its index entry (one `MULTI`) is never seen listed without its key.
- * Returns `[cursor, id1, value1, pttl1, id2, value2, pttl2, …]`; a missing key is `false` (nil), a key of another
- * type is `"\0wrongtype"`; the `PTTL` is `-1` for a key without an expiry.
+ * One page of a shard's index, atomically: `SSCAN` the index (KEYS[1]) from a cursor (ARGV[1], ARGV[2] entries),
+ * then `GET` (and `PTTL`) each listed lease (KEYS[2] is the shard's lease prefix: every key is in the shard's slot)
+ * in the same script, so a lease removed with its index entry (one script) is never seen listed without its key.
+ * On the first page (ARGV[3] not empty) it first sets the reclaimer's marker in the shard (KEYS[3], `PX` ARGV[3])
+ * and says whether it was there. Returns `[cursor, marker, id1, value1, pttl1, id2, value2, pttl2, …]`: `marker` 1
+ * (there), 0 (gone: the master lost its data), -1 (not set: not the first page, or refused, as by a full Redis); a
+ * missing key is `false` (nil), a key of another type is `"\0wrongtype"`; the `PTTL` is `-1` for a key without an
+ * expiry.
  */
-const PAGE_SCRIPT = `
+const PAGE_SCRIPT = /* @__PURE__ */ new LuaScript(`
+local marker = -1
+if ARGV[3] ~= '' then
+  local previous = redis.pcall('SET', KEYS[3], '1', 'PX', ARGV[3], 'GET')
+  if type(previous) == 'table' and previous.err then marker = -1
+  elseif previous then marker = 1
+  else marker = 0 end
+end
 local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local out = { page[1] }
+local out = { page[1], marker }
 for _, id in ipairs(page[2]) do
-  local key = ARGV[3] .. id
+  local key = KEYS[2] .. id
   local value = redis.pcall('GET', key)
   local ttl = -2
   if type(value) == 'table' and value.err then value = '\\0wrongtype'
@@ -138,20 +152,26 @@ for _, id in ipairs(page[2]) do
   out[#out + 1] = value
   out[#out + 1] = ttl
 end
-return out`;
+return out`);
 
 /**
- * Removes index entries whose lease key is gone, checked atomically (a lease written meanwhile stays listed);
- * returns the ids removed.
+ * Removes index entries (ARGV) of one shard whose lease key is gone, checked atomically (a lease written meanwhile
+ * stays listed): KEYS[1] the shard's index, KEYS[2] its lease prefix. Returns the ids removed.
  */
-const PRUNE_SCRIPT = `
+const PRUNE_SCRIPT = /* @__PURE__ */ new LuaScript(`
 local removed = {}
 for _, id in ipairs(ARGV) do
   if redis.call('EXISTS', KEYS[2] .. id) == 0 and redis.call('SREM', KEYS[1], id) == 1 then removed[#removed + 1] = id end
 end
-return removed`;
+return removed`);
+
+/** What one shard's read found: each listed id's value (`null`: no key) and `PTTL`, and whether its data was lost. */
+type ShardRead =
+  | { readonly ok: true; readonly shard: number; readonly found: Map<string, { readonly value: string | null; readonly ttl: number }>; readonly lost: boolean }
+  | { readonly ok: false; readonly shard: number; readonly error: unknown };
 
 const MARKER_TTL_MS = 3_600_000;
+/** Pages read per sweep at most, over every shard. */
 const MAX_PAGES = 1_000_000;
 
 class LeaseReclaimer implements Reclaimer {
@@ -162,11 +182,11 @@ class LeaseReclaimer implements Reclaimer {
   private readonly emitDiagnostic: (diagnostic: Diagnostic) => void;
   private readonly events: Emitter<ReclaimerEvents>;
   private readonly known = new Map<string, Known>();
-  private readonly marker: string;
   private inflight: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval> | null;
-  private lastReadAt: number | null = null;
-  private everRead = false;
+  /** Per shard: when its last successful read started (`null` before any). */
+  private readonly lastReadAt: (number | null)[];
+  private readonly markerId: string;
   private closed = false;
   private readonly counters = { sweeps: 0, failedSweeps: 0, ignored: 0, orphans: 0, pruned: 0 };
   /** Entries listed without a key that this reclaimer never saw with a lease: when first found so (start of that read). */
@@ -178,15 +198,17 @@ class LeaseReclaimer implements Reclaimer {
 
   constructor(options: ReclaimerOptions) {
     this.config = defineReclaimerConfig(options);
-    this.keys = leaseKeys(this.config.prefix);
+    this.keys = leaseKeys(this.config.prefix, this.config.shards);
+    this.lastReadAt = new Array<number | null>(this.config.shards).fill(null);
     this.limits = { idleLimitMs: this.config.idleLimitMs, readStaleMs: this.config.readStaleMs, graceMs: this.config.graceMs };
-    this.marker = this.keys.marker(`${String(Date.now())}-${String(Math.random()).slice(2, 10)}`);
+    this.markerId = `${String(Date.now())}-${String(Math.random()).slice(2, 10)}`;
     this.emitDiagnostic = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.events = new Emitter<ReclaimerEvents>(['change', 'busy', 'idle', 'reclaimable', 'unknown', 'expired', 'ended'], (event, error) => {
       this.report('warn', 'listener_failed', { event, error: errorName(error) });
     });
     this.link = new RedisLink({
       url: this.config.url,
+      client: options.client ?? null,
       commandTimeoutMs: this.config.commandTimeoutMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
       onEvent: (event) => {
@@ -223,7 +245,9 @@ class LeaseReclaimer implements Reclaimer {
   }
 
   stats(): ReclaimerStats {
-    return { ...this.counters, sessions: this.known.size, lastReadAgeMs: this.lastReadAt === null ? null : now() - this.lastReadAt };
+    let oldest: number | null = Infinity;
+    for (const at of this.lastReadAt) oldest = at === null || oldest === null ? null : Math.min(oldest, at);
+    return { ...this.counters, sessions: this.known.size, lastReadAgeMs: oldest === null ? null : now() - oldest };
   }
 
   async close(): Promise<void> {
@@ -232,48 +256,89 @@ class LeaseReclaimer implements Reclaimer {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.inflight?.catch(() => undefined);
-    if (this.link.ready) await this.link.run((client) => client.del(this.marker)).catch(() => undefined);
+    if (this.link.ready) {
+      const markers = Array.from({ length: this.keys.shards }, (_, shard) => this.keys.marker(shard, this.markerId));
+      await this.link.run((client) => Promise.all(markers.map((marker) => client.del(marker)))).catch(() => undefined);
+    }
     await this.link.close();
     this.events.clear();
   }
 
-  private async read(): Promise<void> {
-    const startedAt = now();
+  /** Reads one shard, page by page (at most `budget.pages` pages left for the whole sweep). */
+  private async readShard(shard: number, budget: { pages: number }): Promise<ShardRead> {
     const found = new Map<string, { readonly value: string | null; readonly ttl: number }>();
     let lost = false;
     try {
       if (!this.link.ready) throw new RedisNotConnectedError();
-      // A marker that vanished means Redis lost its data (a restart without persistence, a failover, a flush).
-      const previous = await this.link.run((client) => client.set(this.marker, '1', { expiration: { type: 'PX', value: MARKER_TTL_MS }, GET: true }));
-      lost = previous === null && this.everRead;
+      const keys = [this.keys.index(shard), this.keys.leasePrefix(shard), this.keys.marker(shard, this.markerId)];
+      const count = String(this.config.pageSize);
       let cursor = '0';
-      for (let page = 0; page < MAX_PAGES; page++) {
+      for (let page = 0; budget.pages > 0; page++) {
+        budget.pages--;
         const from = cursor;
-        const reply: unknown = await this.link.run((client) => client.eval(PAGE_SCRIPT, { keys: [this.keys.index], arguments: [from, String(this.config.pageSize), this.keys.leasePrefix] }));
-        if (!Array.isArray(reply) || reply.length % 3 !== 1) throw new TypeError('unexpected page reply');
+        // A marker that vanished means this shard's master lost its data (a restart without persistence, a failover
+        // to a replica that had not caught up, a flush).
+        const args = [from, count, page === 0 ? String(MARKER_TTL_MS) : ''];
+        const reply: unknown = await this.link.run((client) => PAGE_SCRIPT.run(client, keys, args));
+        if (!Array.isArray(reply) || reply.length % 3 !== 2) throw new TypeError('unexpected page reply');
         cursor = String(reply[0]);
-        for (let i = 1; i < reply.length; i += 3) {
+        if (page === 0) lost = Number(reply[1]) === 0 && this.lastReadAt[shard] !== null;
+        for (let i = 2; i < reply.length; i += 3) {
           const value: unknown = reply[i + 1];
           found.set(String(reply[i]), { value: typeof value === 'string' ? value : null, ttl: Number(reply[i + 2]) });
         }
         if (cursor === '0') break;
       }
     } catch (error) {
+      return { ok: false, shard, error };
+    }
+    return { ok: true, shard, found, lost };
+  }
+
+  private async read(): Promise<void> {
+    const startedAt = now();
+    const budget = { pages: MAX_PAGES };
+    // Every shard at once: on a cluster, each master reads its own shards.
+    const reads = await Promise.all(Array.from({ length: this.keys.shards }, (_, shard) => this.readShard(shard, budget)));
+    const read = new Set<number>();
+    const lostShards = new Set<number>();
+    const found = new Map<string, { readonly value: string | null; readonly ttl: number }>();
+    let failure: unknown = null;
+    let failed = 0;
+    for (const result of reads) {
+      if (!result.ok) {
+        failed++;
+        failure ??= result.error;
+        continue;
+      }
+      read.add(result.shard);
+      if (result.lost) lostShards.add(result.shard);
+      for (const [session, entry] of result.found) found.set(session, entry);
+    }
+    if (failed > 0) {
       this.counters.failedSweeps++;
-      this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(error), op: 'read' });
-      this.classifyAll(now());
-      return;
+      this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(failure), op: 'read', shards: failed });
+      if (read.size === 0) {
+        this.classifyAll(now());
+        return;
+      }
+    } else {
+      this.counters.sweeps++;
     }
     const readAt = now();
-    this.counters.sweeps++;
-    this.everRead = true;
-    this.lastReadAt = startedAt;
-    if (lost && this.known.size > 0) this.report('warn', RECLAIMER_DIAGNOSTICS.dataLost, { sessions: this.known.size });
-    const orphanSince = new Map<string, number>();
+    for (const shard of read) this.lastReadAt[shard] = startedAt;
+    if (lostShards.size > 0) {
+      let sessions = 0;
+      for (const known of this.known.values()) if (lostShards.has(known.shard)) sessions++;
+      if (sessions > 0) this.report('warn', RECLAIMER_DIAGNOSTICS.dataLost, { sessions, shards: lostShards.size });
+    }
+    // What is kept of the shards not read this time: as it was.
+    const unread = (session: string): boolean => !read.has(this.keys.shardOf(session));
+    const orphanSince = new Map([...this.orphanSince].filter(([session]) => unread(session)));
     const orphans: string[] = [];
     const silent: string[] = [];
     const reported = this.reported;
-    const ignored = new Map<string, string>();
+    const ignored = new Map([...this.ignoredEntries].filter(([session]) => unread(session)));
     const newlyIgnored: string[] = [];
     for (const [session, { value, ttl }] of found) {
       const known = this.known.get(session);
@@ -307,7 +372,7 @@ class LeaseReclaimer implements Reclaimer {
       }
       const lease = decoded.lease;
       if (known === undefined) {
-        this.known.set(session, { session, lease, current: lease, listed: true, seenAt: readAt, lostAt: null, status: null, idleMs: null });
+        this.known.set(session, { session, shard: this.keys.shardOf(session), lease, current: lease, listed: true, seenAt: readAt, lostAt: null, status: null, idleMs: null });
         continue;
       }
       if (known.current?.renewal !== lease.renewal) known.seenAt = readAt;
@@ -317,10 +382,10 @@ class LeaseReclaimer implements Reclaimer {
       known.lostAt = null;
     }
     for (const known of this.known.values()) {
-      if (found.has(known.session)) continue;
+      if (found.has(known.session) || !read.has(known.shard)) continue;
       known.current = null;
       known.listed = false;
-      if (lost && known.lostAt === null) known.lostAt = startedAt;
+      if (lostShards.has(known.shard) && known.lostAt === null) known.lostAt = startedAt;
     }
     this.ignoredEntries = ignored;
     this.counters.ignored = ignored.size;
@@ -328,20 +393,36 @@ class LeaseReclaimer implements Reclaimer {
     const expired = this.classifyAll(now());
     const prune = [...expired, ...silent, ...orphans];
     const removed = new Set<string>();
-    let pruneFailed = false;
-    for (let i = 0; i < prune.length && !pruneFailed; i += this.config.pageSize) {
-      const chunk = prune.slice(i, i + this.config.pageSize);
-      try {
-        const reply: unknown = await this.link.run((client) => client.eval(PRUNE_SCRIPT, { keys: [this.keys.index, this.keys.leasePrefix], arguments: chunk }));
-        if (Array.isArray(reply)) for (const id of reply) removed.add(String(id));
-      } catch (error) {
-        // Pruned at a later sweep: the expired are not reported again, the orphans are reported once pruned.
-        pruneFailed = true;
-        this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(error), op: 'prune' });
-      }
+    const failedPrunes = new Set<number>();
+    let pruneError: unknown = null;
+    const byShard = new Map<number, string[]>();
+    for (const session of prune) {
+      const shard = this.keys.shardOf(session);
+      const list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, [session]);
+      else list.push(session);
     }
+    await Promise.all(
+      [...byShard].map(async ([shard, sessions]) => {
+        const keys = [this.keys.index(shard), this.keys.leasePrefix(shard)];
+        for (let i = 0; i < sessions.length; i += this.config.pageSize) {
+          const chunk = sessions.slice(i, i + this.config.pageSize);
+          try {
+            const reply: unknown = await this.link.run((client) => PRUNE_SCRIPT.run(client, keys, chunk));
+            if (Array.isArray(reply)) for (const id of reply) removed.add(String(id));
+          } catch (error) {
+            // Pruned at a later sweep: the expired are not reported again, the orphans are reported once pruned.
+            failedPrunes.add(shard);
+            pruneError ??= error;
+            return;
+          }
+        }
+      }),
+    );
+    if (failedPrunes.size > 0) this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(pruneError), op: 'prune', shards: failedPrunes.size });
     this.counters.pruned += removed.size;
-    this.reported = new Set([...expired, ...silent].filter((id) => pruneFailed && !removed.has(id)));
+    this.reported = new Set([...expired, ...silent].filter((id) => !removed.has(id) && (failedPrunes.has(this.keys.shardOf(id)) || !read.has(this.keys.shardOf(id)))));
+    for (const id of reported) if (unread(id)) this.reported.add(id);
     const changes: OrphanChange[] = [];
     for (const session of orphans) {
       if (!removed.has(session)) continue;
@@ -364,7 +445,7 @@ class LeaseReclaimer implements Reclaimer {
     for (const known of this.known.values()) {
       const verdict = classifyLease(
         { lease: known.current, last: known.lease, listed: known.listed, seenAt: known.seenAt, lostAt: known.lostAt },
-        { now: at, lastReadAt: this.lastReadAt },
+        { now: at, lastReadAt: this.lastReadAt[known.shard] ?? null },
         this.limits,
       );
       known.idleMs = verdict.idleMs;
@@ -398,11 +479,12 @@ function fingerprint(text: string): string {
 }
 
 /**
- * Creates a {@link Reclaimer} connected to `url`: it reads every lease each `sweepIntervalMs` (one atomic script per
- * `pageSize` index entries, never a scan of the keyspace) and reports status changes. While it cannot read Redis,
- * every session turns `unknown` once the last good read is `readStaleMs` old: it never reports idle or reclaimable
- * on stale data. A killed owner's sessions are `expired` within their lease expiry plus one sweep. A bad option
- * throws `KeepaliveOptionError` naming it.
+ * Creates a {@link Reclaimer} on a single Redis (`url`, or a `client` from `createClient`) or a Redis Cluster (a
+ * `client` from `createCluster`): it reads every lease each `sweepIntervalMs` (every shard of the index at once, one
+ * atomic script per `pageSize` entries of a shard, never a scan of the keyspace) and reports status changes. While
+ * it cannot read a shard (Redis, or the master holding it, is down), that shard's sessions turn `unknown` once its
+ * last good read is `readStaleMs` old: it never reports idle or reclaimable on stale data. A killed owner's sessions
+ * are `expired` within their lease expiry plus one sweep. A bad option throws `KeepaliveOptionError` naming it.
  */
 export function createReclaimer(options: ReclaimerOptions): Reclaimer {
   return new LeaseReclaimer(options);

@@ -1,9 +1,9 @@
 import { KeepaliveOptionError, type Diagnostic } from '@keepalive/core';
 import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
-import { createLeaseWriter, createReclaimer, decodeLease, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
+import { createLeaseWriter, createReclaimer, decodeLease, leaseKeys, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
 
 let redis: RedisServer;
 let client: ReturnType<typeof createClient>;
@@ -19,6 +19,13 @@ afterAll(async () => {
   await client.close();
   await redis.stop();
 });
+
+/** Entries of every shard of the index under `prefix`. */
+async function indexSize(prefix: string): Promise<number> {
+  const keys = leaseKeys(prefix);
+  const sizes = await Promise.all(Array.from({ length: keys.shards }, (_, shard) => client.sCard(keys.index(shard))));
+  return sizes.reduce((a, b) => a + b, 0);
+}
 
 async function eventually<T>(what: string, read: () => Promise<T> | T, done: (value: T) => boolean, ms = 10_000): Promise<T> {
   const started = performance.now();
@@ -40,12 +47,21 @@ describe('options', () => {
     expect(() => createReclaimer({ url: redis.url, pageSize: 1.5 })).toThrow(/pageSize: 1.5/);
     expect(() => createReclaimer({ url: redis.url, sweepIntervalMs: 0 })).toThrow(/sweepIntervalMs: 0/);
     expect(() => createReclaimer({ url: redis.url, typo: 1 } as never)).toThrow(/typo/);
+    expect(() => createReclaimer({ url: redis.url, shards: 0 })).toThrow(/shards: 0/);
+    expect(() => createLeaseWriter({ url: redis.url, shards: 1_025 })).toThrow(/shards: 1025/);
+    // The keys carry hash tags of their own: a prefix with braces would override them.
+    expect(() => createLeaseWriter({ url: redis.url, prefix: '{keepalive}' })).toThrow(/prefix: "\{keepalive\}"/);
+    // A url or a client, exactly one.
+    expect(() => createLeaseWriter({})).toThrow(/url/);
+    expect(() => createReclaimer({ client: {} as never })).toThrow(/client/);
+    expect(() => createReclaimer({ url: redis.url, client })).toThrow(/url/);
   });
 });
 
 describe('lease writer', () => {
   it('S1: writes a lease per session (busy with its reasons and counts, idle), coalesced into one batch per tick, removed at close', async () => {
     const prefix = 'coalesce';
+    const keys = leaseKeys(prefix);
     const scheduler = createScheduler();
     const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'w1', idleRenewalMs: 60_000, coalesceMs: 20 });
     const activities = Array.from({ length: 1_000 }, () => createSessionActivity({ heartbeatIntervalMs: 30_000, scheduler }));
@@ -53,29 +69,29 @@ describe('lease writer', () => {
     await eventually('written', () => writer.stats(), (stats) => stats.writes >= 1_000);
     const first = writer.stats();
     expect(first.batches).toBe(1);
-    // One script call per 1 000 leases (their SETs and one SADD inside it).
-    expect(first.commands).toBe(1);
+    // One script call per shard with leases to write (their SETs and one SADD of the shard's index inside it).
+    expect(first.commands).toBe(keys.shards);
     // 1 000 sessions change in one tick: one more batch.
     const releases = activities.map((activity) => activity.start('api_call'));
     activities[0]?.start('tool_exec');
     await eventually('busy written', () => writer.stats(), (stats) => stats.writes >= 2_000);
     expect(writer.stats().batches).toBe(2);
-    const busy = decodeLease((await client.get(`${prefix}:lease:s0`)) ?? '');
+    const busy = decodeLease((await client.get(keys.lease('s0'))) ?? '');
     expect(busy.ok && busy.lease).toMatchObject({ owner: 'w1', busy: true, counts: { api_call: 1, tool_exec: 1 }, renewMs: 45_000, ttlMs: 90_000 });
-    const ttl = await client.pTTL(`${prefix}:lease:s0`);
+    const ttl = await client.pTTL(keys.lease('s0'));
     expect(ttl).toBeGreaterThan(80_000);
     expect(ttl).toBeLessThanOrEqual(90_000);
     for (const release of releases.slice(1)) release();
-    await eventually('idle written', () => client.get(`${prefix}:lease:s5`), (text) => decodeLease(text ?? '').ok && !(decodeLease(text ?? '') as { lease: { busy: boolean } }).lease.busy);
-    const idle = decodeLease((await client.get(`${prefix}:lease:s5`)) ?? '');
+    await eventually('idle written', () => client.get(keys.lease('s5')), (text) => decodeLease(text ?? '').ok && !(decodeLease(text ?? '') as { lease: { busy: boolean } }).lease.busy);
+    const idle = decodeLease((await client.get(keys.lease('s5'))) ?? '');
     expect(idle.ok && idle.lease).toMatchObject({ busy: false, counts: {}, renewMs: 60_000, ttlMs: 180_000 });
-    expect(await client.sCard(`${prefix}:leases`)).toBe(1_000);
+    expect(await indexSize(prefix)).toBe(1_000);
     // A session that shuts down removes its lease.
     activities[7]?.shutdown();
-    await eventually('removed', () => client.exists(`${prefix}:lease:s7`), (n) => n === 0);
-    expect(await client.sIsMember(`${prefix}:leases`, 's7')).toBe(0);
+    await eventually('removed', () => client.exists(keys.lease('s7')), (n) => n === 0);
+    expect(await client.sIsMember(keys.index(keys.shardOf('s7')), 's7')).toBe(0);
     await writer.close();
-    expect(await client.sCard(`${prefix}:leases`)).toBe(0);
+    expect(await indexSize(prefix)).toBe(0);
     expect(await client.keys(`${prefix}:*`)).toEqual([]);
     for (const activity of activities) activity.shutdown();
   });
@@ -99,6 +115,7 @@ describe('lease writer', () => {
 describe('reclaimer', () => {
   it('bad data in Redis (foreign keys, corrupt values, a key of another type) is ignored with a diagnostic, never a crash', async () => {
     const prefix = 'bad';
+    const keys = leaseKeys(prefix);
     const diagnostics: Diagnostic[] = [];
     const changes: (StatusChange | OrphanChange)[] = [];
     const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'good' });
@@ -106,11 +123,11 @@ describe('reclaimer', () => {
     writer.track('real', activity);
     await writer.flush();
     await eventually('written', () => writer.stats(), (stats) => stats.writes >= 1);
-    await client.sAdd(`${prefix}:leases`, ['junk', 'old', 'hash', 'half', 'ghost']);
-    await client.set(`${prefix}:lease:junk`, 'not json at all');
-    await client.set(`${prefix}:lease:old`, '{"v":0,"o":"x"}');
-    await client.hSet(`${prefix}:lease:hash`, 'o', 'x');
-    await client.set(`${prefix}:lease:half`, '{"v":1,"o":"x","b":1,"c":{},"s":0,"a":0,"n":1,"r":1,"t":3}');
+    for (const id of ['junk', 'old', 'hash', 'half', 'ghost']) await client.sAdd(keys.index(keys.shardOf(id)), id);
+    await client.set(keys.lease('junk'), 'not json at all');
+    await client.set(keys.lease('old'), '{"v":0,"o":"x"}');
+    await client.hSet(keys.lease('hash'), 'o', 'x');
+    await client.set(keys.lease('half'), '{"v":1,"o":"x","b":1,"c":{},"s":0,"a":0,"n":1,"r":1,"t":3}');
     await client.set(`${prefix}:unrelated`, 'anything');
     const reclaimer: Reclaimer = createReclaimer({ url: redis.url, prefix, sweepIntervalMs: 50, onDiagnostic: (d) => diagnostics.push(d) });
     reclaimer.on('change', (change) => changes.push(change));
@@ -124,15 +141,17 @@ describe('reclaimer', () => {
     for (const d of diagnostics) expect(JSON.stringify(d.fields)).not.toMatch(/junk|real|good|ghost/);
     expect([...reclaimer.sessions().keys()]).toEqual(['real']);
     expect(reclaimer.sessions().get('real')?.status).toBe('idle');
-    // A corrupt index (a key of another type) fails the sweep, reported; after readStaleMs the session is unknown.
-    await client.del(`${prefix}:leases`);
-    await client.set(`${prefix}:leases`, 'not a set');
+    // A corrupt index (a key of another type) fails the read of its shard, reported; after readStaleMs the session
+    // is unknown.
+    const index = keys.index(keys.shardOf('real'));
+    await client.del(index);
+    await client.set(index, 'not a set');
     await eventually('unknown', async () => {
       await reclaimer.sweep();
       return reclaimer.sessions().get('real')?.status;
     }, (status) => status === 'unknown');
     // Named by the Redis error's class, never by its message.
-    expect(diagnostics.filter((d) => d.name === 'sweep_failed').map((d) => d.fields)).toContainEqual({ error: 'WRONGTYPE', op: 'read' });
+    expect(diagnostics.filter((d) => d.name === 'sweep_failed').map((d) => d.fields)).toContainEqual({ error: 'WRONGTYPE', op: 'read', shards: 1 });
     await reclaimer.close();
     await writer.close();
     activity.shutdown();

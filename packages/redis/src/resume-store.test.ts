@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Diagnostic } from '@keepalive/core';
 import { createKeepaliveClient, keepAlive, resumable, type KeepaliveClient, type RefusedEvent, type SessionEvent } from '@keepalive/websocket-transport';
@@ -10,6 +10,7 @@ import { Queue, within } from 'keepalive-test-support';
 import { RuntimeChild } from 'keepalive-test-support/runtime-child';
 import { freePort, startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
 import { createRedisSessionStore, decodeStoredSession, encodeStoredSession, SESSION_STORE_DIAGNOSTICS, type RedisSessionStore } from './index.js';
+import { startBackend, type Backend } from './test-support/backends.js';
 
 const SERVER = fileURLToPath(new URL('./test-support/resume-server.mjs', import.meta.url));
 const CWD = fileURLToPath(new URL('..', import.meta.url));
@@ -26,8 +27,8 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function startServer(port: number): Promise<RuntimeChild> {
-  const child = new RuntimeChild(process.execPath, [SERVER, redis.url, String(port)], { cwd: CWD, timeoutMs: 60_000 });
+async function startServer(port: number, target: string = redis.url): Promise<RuntimeChild> {
+  const child = new RuntimeChild(process.execPath, [SERVER, target, String(port)], { cwd: CWD, timeoutMs: 60_000 });
   children.push(child);
   await child.line('listening', () => true, 10_000);
   return child;
@@ -210,10 +211,20 @@ async function storedState(key: string, done: (state: { d: number; t: number }) 
   }
 }
 
-describe('resume across processes (Redis session store)', () => {
+describe.each(['redis-server', 'cluster'] as const)('resume across processes on a %s (Redis session store)', (kind) => {
+  let backend: Backend;
+
+  beforeAll(async () => {
+    backend = await startBackend(kind);
+  });
+
+  afterAll(async () => {
+    await backend.stop();
+  });
+
   it('B14: a client resumed on a second process after the first is killed (SIGKILL) loses nothing and duplicates nothing', async () => {
     const port = await freePort();
-    const first = await startServer(port);
+    const first = await startServer(port, backend.target);
     const client: KeepaliveClient = createKeepaliveClient(`ws://127.0.0.1:${String(port)}`, { resume: resumable(), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
     const received: string[] = [];
     const statuses: string[] = [];
@@ -232,7 +243,7 @@ describe('resume across processes (Redis session store)', () => {
       await first.exited;
       // The client is away: what it sends now is queued and goes to whichever process it resumes on.
       for (let i = 51; i <= 60; i++) client.send(`m${String(i)}`);
-      const second = await startServer(port);
+      const second = await startServer(port, backend.target);
       await until('resumed on the second process', () => statuses.length === 2);
       for (let i = 61; i <= 100; i++) client.send(`m${String(i)}`);
       await until('100 echoes', () => received.length >= 100);
@@ -252,10 +263,14 @@ describe('resume across processes (Redis session store)', () => {
   });
 
   it('a session taken over by another process: the previous holder can no longer write it (epoch), and ends remove it', async () => {
-    const a = createRedisSessionStore({ url: redis.url, prefix: 'takeover' });
-    const b = createRedisSessionStore({ url: redis.url, prefix: 'takeover' });
+    const ready: string[] = [];
+    const onDiagnostic = (name: string) => (d: Diagnostic) => {
+      if (d.name === SESSION_STORE_DIAGNOSTICS.ready) ready.push(name);
+    };
+    const a = createRedisSessionStore({ ...backend.options(), prefix: 'takeover', onDiagnostic: onDiagnostic('a') });
+    const b = createRedisSessionStore({ ...backend.options(), prefix: 'takeover', onDiagnostic: onDiagnostic('b') });
     try {
-      await until('ready', () => a.stats().held === 0);
+      await until('both connected', () => ready.includes('a') && ready.includes('b'));
       let counter = 1;
       const read = () => ({ deliveredThrough: counter, ackedThrough: 0, transmittedThrough: 1, unacked: ['x', new Uint8Array([1, 2, 3])], proof: PROOF });
       for (let i = 0; i < 200 && (await a.flush().then(() => a.stats().writes)) === 0; i++) {
@@ -272,8 +287,7 @@ describe('resume across processes (Redis session store)', () => {
       // b holds it: a's stale write did not land.
       b.save('s1', () => ({ deliveredThrough: 2, ackedThrough: 0, transmittedThrough: 0, unacked: [], proof: PROOF }));
       await b.flush();
-      const probe = createClient({ url: redis.url });
-      await probe.connect();
+      const probe = await backend.probe();
       const stored = decodeStoredSession((await probe.hGet('takeover:resume:s1', 's')) ?? '');
       expect(stored.ok && stored.stored.deliveredThrough).toBe(2);
       b.remove('s1');
@@ -284,13 +298,14 @@ describe('resume across processes (Redis session store)', () => {
       expect(await b.load('bad')).toBeNull();
       await probe.set('takeover:resume:string', 'not a hash');
       await expect(b.load('string')).rejects.toThrow();
-      await probe.close();
     } finally {
       await a.close();
       await b.close();
     }
   });
+});
 
+describe('resume across processes (Redis session store)', () => {
   it('codec: round trip of text and binary; corrupt values named', () => {
     const stored = { deliveredThrough: 3, ackedThrough: 1, transmittedThrough: 2, unacked: ['\u0006x', new Uint8Array([0, 255])], proof: PROOF };
     expect(decodeStoredSession(encodeStoredSession(stored))).toEqual({ ok: true, stored });

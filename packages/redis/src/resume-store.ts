@@ -2,8 +2,8 @@ import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/c
 import { KeepaliveOptionError, checkDuration, checkKnownKeys, optionOr } from '@keepalive/core';
 import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
 import type { SessionStore, StoredSession } from '@keepalive/websocket-transport';
-import { RedisLink, errorClass } from './connection.js';
-import { defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
+import { LuaScript, RedisLink, errorClass } from './connection.js';
+import { SHARED_KEYS, defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
 import { decodeStoredSession, encodeStoredSession, isSecretDigest } from './resume-codec.js';
 
 /**
@@ -79,30 +79,30 @@ export interface RedisSessionStore extends SessionStore {
  * the digest in it), `p` (the digest of the session's secret, on its own so that `proof` reads 43 bytes, not the
  * state), written together, so a reader gets a whole state or none. The secret itself is never stored (B17).
  */
-const SAVE_SCRIPT = `
+const SAVE_SCRIPT = /* @__PURE__ */ new LuaScript(`
 local e = redis.call('HGET', KEYS[1], 'e')
 if e and e ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1], 's', ARGV[2], 'p', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`;
+return 1`);
 
 /** Takes a session over: a new epoch (later writes of the previous holder are refused) and the state, atomically. */
-const CLAIM_SCRIPT = `
+const CLAIM_SCRIPT = /* @__PURE__ */ new LuaScript(`
 local s = redis.call('HGET', KEYS[1], 's')
 if not s then return false end
 local e = redis.call('HINCRBY', KEYS[1], 'e', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return { tostring(e), s }`;
+return { tostring(e), s }`);
 
 /** Removes a session's state, if this holder still holds it. */
-const REMOVE_SCRIPT = `
+const REMOVE_SCRIPT = /* @__PURE__ */ new LuaScript(`
 if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+return 0`);
 
 /** Removals kept while Redis is unreachable, at most. */
 const MAX_REMOVALS = 100_000;
 
-const STORE_KEYS: readonly string[] = Object.freeze(['url', 'prefix', 'commandTimeoutMs', 'reconnectMaxMs', 'logger', 'onDiagnostic', 'ttlMs', 'coalesceMs']);
+const STORE_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'ttlMs', 'coalesceMs']);
 
 interface Held {
   epoch: string;
@@ -137,6 +137,7 @@ class Store implements RedisSessionStore {
     this.emit = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.link = new RedisLink({
       url: this.config.url,
+      client: options.client ?? null,
       commandTimeoutMs: this.config.commandTimeoutMs,
       reconnectMaxMs: this.config.reconnectMaxMs,
       onEvent: (event) => {
@@ -186,7 +187,7 @@ class Store implements RedisSessionStore {
 
   async load(id: string): Promise<StoredSession | null> {
     if (this.closed) return null;
-    const reply: unknown = await this.link.run((client) => client.eval(CLAIM_SCRIPT, { keys: [this.key(id)], arguments: [String(this.config.ttlMs)] }));
+    const reply: unknown = await this.link.run((client) => CLAIM_SCRIPT.run(client, [this.key(id)], [String(this.config.ttlMs)]));
     if (reply === null) return null;
     if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== 'string' || typeof reply[1] !== 'string') {
       this.report('warn', SESSION_STORE_DIAGNOSTICS.ignored, { problem: 'bad_reply' });
@@ -293,34 +294,54 @@ class Store implements RedisSessionStore {
     if (writes.length === 0 && removals.length === 0) return;
     const ttl = String(this.config.ttlMs);
     const startedAt = performance.now();
+    // One script call per session (one key each: on a cluster, each goes to the master of its key), issued in one
+    // tick; each settles on its own, so a master that is down keeps only its own sessions waiting.
+    let settled: PromiseSettledResult<unknown>[];
     try {
-      const replies = await this.link.run((client) =>
-        Promise.all([
-          ...writes.map(([id, epoch, value, proof]) => client.eval(SAVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch, value, ttl, proof] })),
-          ...removals.map(([id, epoch]) => client.eval(REMOVE_SCRIPT, { keys: [this.key(id)], arguments: [epoch] })),
+      settled = await this.link.run((client) =>
+        Promise.allSettled([
+          ...writes.map(([id, epoch, value, proof]) => SAVE_SCRIPT.run(client, [this.key(id)], [epoch, value, ttl, proof])),
+          ...removals.map(([id, epoch]) => REMOVE_SCRIPT.run(client, [this.key(id)], [epoch])),
         ]),
       );
-      let conflicts = 0;
-      writes.forEach(([id], i) => {
-        if (replies[i] === 1) {
-          this.counters.writes++;
-          const held = this.held.get(id);
-          if (held !== undefined) held.writtenAt = startedAt;
-          return;
-        }
-        // Another process took it over: this one no longer writes it.
-        conflicts++;
-        this.held.delete(id);
-      });
-      if (conflicts > 0) {
-        this.counters.conflicts += conflicts;
-        this.report('warn', SESSION_STORE_DIAGNOSTICS.takenOver, { sessions: conflicts });
-      }
     } catch (error) {
-      // Kept: the latest state of each is written at the next try.
-      for (const [id] of writes) if (this.held.has(id)) this.dirty.add(id);
-      for (const [id, epoch] of removals) if (!this.held.has(id)) this.removals.set(id, epoch);
-      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorClass(error), sessions: writes.length + removals.length });
+      settled = [...writes, ...removals].map(() => ({ status: 'rejected', reason: error }) as const);
+    }
+    let conflicts = 0;
+    let failed = 0;
+    let failure: unknown = null;
+    writes.forEach(([id], i) => {
+      const result = settled[i];
+      if (result?.status !== 'fulfilled') {
+        // Kept: the latest state is written at the next try.
+        failed++;
+        failure ??= result?.reason;
+        if (this.held.has(id)) this.dirty.add(id);
+        return;
+      }
+      if (result.value === 1) {
+        this.counters.writes++;
+        const held = this.held.get(id);
+        if (held !== undefined) held.writtenAt = startedAt;
+        return;
+      }
+      // Another process took it over: this one no longer writes it.
+      conflicts++;
+      this.held.delete(id);
+    });
+    removals.forEach(([id, epoch], i) => {
+      const result = settled[writes.length + i];
+      if (result?.status === 'fulfilled') return;
+      failed++;
+      failure ??= result?.reason;
+      if (!this.held.has(id)) this.removals.set(id, epoch);
+    });
+    if (conflicts > 0) {
+      this.counters.conflicts += conflicts;
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.takenOver, { sessions: conflicts });
+    }
+    if (failed > 0) {
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorClass(failure), sessions: failed });
       if (!this.closed) await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.reconnectMaxMs, 100)));
     }
   }
@@ -332,7 +353,8 @@ class Store implements RedisSessionStore {
 
 /**
  * Creates a {@link RedisSessionStore}: the state of every resumable session of this process's hub, kept in Redis
- * (one hash per session under `<prefix>:resume:`, expiring `ttlMs` after its last write), so that a client that
+ * (one hash per session under `<prefix>:resume:`, expiring `ttlMs` after its last write; every command touches one
+ * key, so it runs on a Redis Cluster as on a single Redis: pass a `client` from `createCluster`), so that a client that
  * reconnects to another process resumes there. Each change of a session (a message delivered, sent or
  * acknowledged) is written within `coalesceMs`, the whole state in one atomic write; a process that takes a
  * session over bumps its epoch, and from then on the previous holder's writes are refused. Of the session's secret
@@ -370,7 +392,7 @@ class Store implements RedisSessionStore {
  */
 export function createRedisSessionStore(options: RedisSessionStoreOptions): RedisSessionStore {
   const given: unknown = options;
-  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of session store options with a url');
+  if (typeof given !== 'object' || given === null) throw new KeepaliveOptionError('options', given, 'an object of session store options with a url or a client');
   checkKnownKeys(options, STORE_KEYS, 'session store');
   return new Store(options);
 }

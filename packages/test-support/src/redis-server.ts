@@ -1,5 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * A real `redis-server` (Debian's, 7.0) for tests: on 127.0.0.1, on a free port, with no persistence
@@ -70,8 +73,8 @@ export function ensureRedisServer(): void {
   checked = true;
 }
 
-function launch(port: number, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice'], {
+function launch(port: number, timeoutMs: number, extra: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'notice', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -114,7 +117,12 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer>
       if (attempt === 2) throw error;
     }
   }
-  let current = child as ChildProcess;
+  return control(port, child as ChildProcess, () => launch(port, timeoutMs));
+}
+
+/** The {@link RedisServer} handle of a running server, started again by `relaunch` after a kill. */
+function control(port: number, child: ChildProcess, relaunch: () => Promise<ChildProcess>): RedisServer {
+  let current = child;
   let alive = true;
   const kill = async (): Promise<void> => {
     if (!alive) return;
@@ -125,7 +133,7 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer>
   };
   const start = async (): Promise<void> => {
     if (alive) return;
-    current = await launch(port, timeoutMs);
+    current = await relaunch();
     alive = true;
   };
   return {
@@ -141,6 +149,107 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer>
     resume: () => current.kill('SIGCONT'),
     stop: kill,
   };
+}
+
+/**
+ * A local Redis Cluster of three masters (no replicas), for tests: three `redis-server`s with
+ * `--cluster-enabled yes` on 127.0.0.1, joined by `redis-cli --cluster create`, each on a port the launcher picked
+ * (its cluster bus on that port plus 10 000), with no persistence. A node killed and started again reads its
+ * `nodes-<port>.conf` and rejoins with the same slots, empty. Every wait is bounded; `stop()` kills every node and
+ * removes the temporary folder.
+ */
+export interface RedisCluster {
+  /** The masters, in the order of their slot ranges (0-5460, 5461-10922, 10923-16383). */
+  readonly nodes: readonly RedisServer[];
+  /** `redis://127.0.0.1:<port>` of each node: root nodes for `createCluster`. */
+  readonly urls: readonly string[];
+  /** Resolves once every node says `cluster_state:ok` with every slot served (bounded by `timeoutMs`, default 20 s). */
+  ready(timeoutMs?: number): Promise<void>;
+  /** Kills every node and removes the temporary folder (teardown). */
+  stop(): Promise<void>;
+}
+
+/** Runs `redis-cli` (bounded by `timeoutMs`); resolves with what it printed. */
+function redisCli(args: readonly string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', [...args], { timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error !== null) reject(new Error(`redis-cli ${args.join(' ')}: ${error.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Whether `port` can be listened on now, on 127.0.0.1. */
+function portFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port below 55 536 whose cluster bus port (plus 10 000) is free too (bounded: 200 tries). */
+async function clusterPort(taken: ReadonlySet<number>): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 35_000);
+    if (taken.has(port) || taken.has(port + 10_000) || taken.has(port - 10_000)) continue;
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+  throw new Error('no free pair of ports for a cluster node');
+}
+
+/** Starts a {@link RedisCluster} of three masters (three tries per node in case a port was taken meanwhile). */
+export async function startRedisCluster(timeoutMs = 20_000): Promise<RedisCluster> {
+  ensureRedisServer();
+  const dir = mkdtempSync(join(tmpdir(), 'keepalive-redis-cluster-'));
+  const nodes: RedisServer[] = [];
+  const taken = new Set<number>();
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      let started: RedisServer | null = null;
+      for (let attempt = 0; attempt < 3 && started === null; attempt++) {
+        const port = await clusterPort(taken);
+        // A master killed for longer than the node timeout (5 s) is marked failed, and the cluster with it (no
+        // replicas); one started again sooner rejoins with its slots, and the other masters serve theirs meanwhile.
+        const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${String(port)}.conf`), '--cluster-node-timeout', '5000', '--dir', dir];
+        try {
+          const child = await launch(port, timeoutMs, args);
+          started = control(port, child, () => launch(port, timeoutMs, args));
+          taken.add(port);
+        } catch (error) {
+          if (attempt === 2) throw error;
+        }
+      }
+      nodes.push(started as RedisServer);
+    }
+    await redisCli(['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${String(node.port)}`), '--cluster-replicas', '0', '--cluster-yes'], timeoutMs);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const ready = async (ms = timeoutMs): Promise<void> => {
+    const started = performance.now();
+    let last = '';
+    for (let round = 0; round < 2_000; round++) {
+      const states = await Promise.all(nodes.map((node) => redisCli(['-h', '127.0.0.1', '-p', String(node.port), 'cluster', 'info'], 5_000).catch((error: unknown) => String(error))));
+      last = states.map((info) => /cluster_state:(\w+)/.exec(info)?.[1] ?? info.slice(0, 200)).join(', ');
+      if (states.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'))) return;
+      if (performance.now() - started > ms) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`the cluster is not ok within ${String(ms)} ms: ${last}`);
+  };
+  try {
+    await ready();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { nodes, urls: nodes.map((node) => node.url), ready, stop };
 }
 
 /**

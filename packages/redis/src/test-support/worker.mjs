@@ -1,4 +1,5 @@
-// A worker process for the fleet tests: `node worker.mjs <url> <owner> <sessions> <heartbeatMs> <idleRenewalMs> <leaseIntervals>`.
+// A worker process for the fleet tests: `node worker.mjs <target> <owner> <sessions> <heartbeatMs> <idleRenewalMs> <leaseIntervals>`
+// (<target>: a redis:// URL or a cluster's JSON, see target.mjs).
 // It runs <sessions> session activities (each with a keep-alive sender that counts), mirrors them to Redis with a lease
 // writer, prints JSON lines on stdout and takes JSON commands on stdin:
 //   {"cmd":"busy","from":0,"to":10}  start a 'tool_exec' activity on sessions [from, to)
@@ -8,12 +9,14 @@
 import { createInterface } from 'node:readline';
 import { createSessionActivity } from '@keepalive/node-timers';
 import { createLeaseWriter } from '../../dist/index.js';
+import { connectTo } from './target.mjs';
 
-const [url, owner, count, heartbeatMs, idleRenewalMs, leaseIntervals] = process.argv.slice(2);
+const [target, owner, count, heartbeatMs, idleRenewalMs, leaseIntervals] = process.argv.slice(2);
+const connection = connectTo(target);
 const print = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
 const diagnostics = {};
 const writer = createLeaseWriter({
-  url,
+  ...connection.options,
   owner,
   idleRenewalMs: Number(idleRenewalMs),
   leaseIntervals: Number(leaseIntervals),
@@ -49,7 +52,8 @@ createInterface({ input: process.stdin }).on('line', (text) => {
   } else if (command.cmd === 'stats') {
     print({ type: 'stats', keepalives, writer: writer.stats(), diagnostics });
   } else if (command.cmd === 'exit') {
-    void writer.close().then(() => {
+    void writer.close().then(async () => {
+      await connection.close();
       for (const activity of sessions) activity.shutdown();
       print({ type: 'closed' });
       process.exit(0);
