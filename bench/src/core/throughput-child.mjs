@@ -3,6 +3,7 @@
  * Prints one JSON line.
  *
  *   throughput <impl> <events> <minCpuMs>   impl: core-step | core-in-place | core-transition | xstate-actor | xstate-transition
+ *   paired <events> <minCpuMs>              core-step, xstate-actor, core-step again in this one process (its own ratio)
  *   alloc <impl> <events>                   heap bytes per no-op event (Node with --expose-gc)
  *   equivalence <events>                    replays the stream through both machines and compares every effect
  */
@@ -114,6 +115,45 @@ async function throughput(impl, length, minCpuMs) {
   };
 }
 
+/** Times `replay` with mitata for at least `minCpuMs`; ns per replay (p50). */
+async function timeReplays(replay, minCpuMs) {
+  let sink = 0;
+  const warmEnd = performance.now() + Math.min(300, minCpuMs / 2);
+  while (performance.now() < warmEnd) sink ^= replay();
+  const stats = await measure(
+    () => {
+      sink ^= replay();
+    },
+    { min_cpu_time: minCpuMs * 1e6, min_samples: 8, max_samples: 100_000, warmup_samples: 2 },
+  );
+  return { p50: stats.p50, samples: stats.samples.length, sink };
+}
+
+/**
+ * Target 1a in one process: `step`, then XState's `actor.send`, then `step` again on the same stream, so that the
+ * process gives its own ratio (the faster of its two `step` figures: the second shows whether the first was still
+ * warming up or the process settled on slower code).
+ */
+async function paired(length, minCpuMs) {
+  const events = makeStream(length);
+  const first = await timeReplays(replayer('core-step', events), minCpuMs);
+  const actor = await timeReplays(replayer('xstate-actor', events), minCpuMs);
+  const second = await timeReplays(replayer('core-step', events), minCpuMs);
+  const stepNs = Math.min(first.p50, second.p50) / length;
+  const actorNs = actor.p50 / length;
+  return {
+    mode: 'paired',
+    runtime: runtime(),
+    events: length,
+    stepNs,
+    stepFirstNs: first.p50 / length,
+    stepSecondNs: second.p50 / length,
+    actorNs,
+    ratio: actorNs / stepNs,
+    sink: first.sink ^ actor.sink ^ second.sink,
+  };
+}
+
 /** Heap allocated per event that changes nothing (no gc in between; young generation made large enough). */
 function alloc(impl, count) {
   const gc = globalThis.gc;
@@ -211,6 +251,7 @@ function equivalence(length) {
 
 let result;
 if (mode === 'throughput') result = await throughput(rest[0], Number(rest[1] ?? 10_000), Number(rest[2] ?? 1_000));
+else if (mode === 'paired') result = await paired(Number(rest[0] ?? 10_000), Number(rest[1] ?? 1_000));
 else if (mode === 'alloc') result = alloc(rest[0], Number(rest[1] ?? 10_000));
 else if (mode === 'equivalence') result = equivalence(Number(rest[0] ?? 10_000));
 else throw new Error(`unknown mode ${mode}`);

@@ -13,7 +13,9 @@ import type { ScheduledEntry, Scheduler, WakeTarget } from './scheduler.js';
  * that asks for no new deadline loses the one it had. It is a fraction of the
  * lane scheduler's size, and its cost grows with the number of entries
  * (every re-arm scans them all): what the `browser` build of the clients uses
- * by default, not what a server with many connections should.
+ * by default, not what a server with many connections should. It takes no
+ * slack into account (`schedule(deadline, slackMs)` wakes at the deadline: a
+ * handful of entries has nothing to batch).
  */
 
 /** Options of {@link createScanScheduler}. */

@@ -7,12 +7,22 @@ import { sharedRuntime } from './runtime.js';
  * A shared scheduler: one OS timer serves every session registered on it.
  * Sessions tell it their earliest deadline (the core's `pollTimeout`); it
  * keeps them in lanes, one sorted FIFO per delay class (a re-arm one interval
- * ahead is an O(1) append), and arms a single unref'd timer for the earliest.
- * When that fires it wakes every session that is due, in deadline order, each
- * with the fire's time, then re-arms for the new earliest. Precision: an
- * entry is never woken before its deadline, and late only by as much as the
- * one OS timer is (no deadline is rounded). 100,000 sessions cost one armed
- * OS timer.
+ * ahead is an O(1) append), and arms a single unref'd timer. When that fires
+ * it wakes every session that is due, in deadline order, each with the fire's
+ * time, then re-arms. 100,000 sessions cost one armed OS timer.
+ *
+ * Precision: an entry is never woken before its deadline. An entry scheduled
+ * with a slack (`schedule(deadline, slackMs)`) may be woken up to that much
+ * after it (the slack rounded down to five leading bits, as lane widths are):
+ * it is woken at its deadline when the last wake was at least its slack
+ * before, else at the last wake + its slack, and each wake serves every entry
+ * already due then, in one pass. So a quiet scheduler keeps every deadline to
+ * the millisecond, and a busy one wakes at most once per slack: the wake rate
+ * follows the work, not the clock. An entry without slack is woken as soon as
+ * the OS timer allows (no deadline is rounded). A pass runs at most
+ * `passBudgetMs` (2 ms by default): past it, the rest of the due entries are
+ * served by the next wake, as soon as the event loop has handled what waited
+ * (a burst never stalls the loop for long).
  */
 
 /**
@@ -21,8 +31,13 @@ import { sharedRuntime } from './runtime.js';
 export interface ScheduledEntry {
   /** The deadline it is scheduled for, or `null`. */
   readonly deadline: number | null;
-  /** Moves (or removes, with `null`) its deadline. */
-  schedule(deadline: number | null): void;
+  /**
+   * Moves (or removes, with `null`) its deadline. `slackMs` (default 0) is how late after the deadline the entry may
+   * be woken (rounded down to five leading bits; never early): at its deadline if the scheduler's last wake was at
+   * least that long before, else with the wake that comes first by then, so that entries due close together share
+   * one wake.
+   */
+  schedule(deadline: number | null, slackMs?: number): void;
   /** Removes it from the scheduler for good. */
   dispose(): void;
 }
@@ -40,10 +55,26 @@ export interface SchedulerOptions {
    * once per `precisionMs`, each wake handling every entry due by then, so a
    * server with 100,000 connections wakes 1000 ÷ precisionMs times a second
    * instead of once per millisecond. Default 0: each wake as soon as the
-   * earliest deadline is due.
+   * earliest deadline is due (or, for entries scheduled with a slack, its
+   * latest moment). Entries' own slack (`schedule(deadline, slackMs)`) is the
+   * finer tool: the precision comes from what each entry is for.
    */
   readonly precisionMs?: number | undefined;
+  /**
+   * The longest one wake runs entries, in milliseconds: past it the wake
+   * stops and the entries still due are served by the next wake, armed at
+   * once, after the event loop handled its I/O. Checked every
+   * {@link PASS_CHECK_EVERY} entries. Default 2; `Infinity` for no bound.
+   */
+  readonly passBudgetMs?: number | undefined;
 }
+
+/** Default {@link SchedulerOptions.passBudgetMs}. */
+export const PASS_BUDGET_MS = 2;
+/** A pass reads the clock once per this many entries woken, to keep to its budget. */
+export const PASS_CHECK_EVERY = 8;
+/** The largest slack an entry may ask for (about 17 minutes); more is this. */
+export const MAX_SLACK_MS = 0xfffff;
 
 /**
  * What a scheduler entry wakes: a function, or an object with a `wake(now)` method.
@@ -98,8 +129,8 @@ export abstract class ScheduledNode implements ScheduledEntry {
     const due = this.due;
     return due === due ? due : null;
   }
-  schedule(deadline: number | null): void {
-    this.owner?.move(this, deadline);
+  schedule(deadline: number | null, slackMs = 0): void {
+    this.owner?.move(this, deadline, slackMs);
   }
   dispose(): void {
     this.owner?.release(this);
@@ -116,13 +147,20 @@ class LaneEntry extends ScheduledNode {
   }
 }
 
-/** The entries scheduled about one delay ahead, oldest deadline first (a FIFO that stays sorted). */
+/** The entries scheduled about one delay ahead with one slack, oldest deadline first (a FIFO that stays sorted). */
 class Lane {
   head: ScheduledNode | null = null;
   tail: ScheduledNode | null = null;
   /** Position in the scheduler's heap of lanes, -1 while empty. */
   at = -1;
-  constructor(readonly key: number) {}
+  /**
+   * @param key - the lanes' map key: the slack class above the delay class (ties of the heap are broken on it)
+   * @param slack - how late its entries may be woken (a slack class, see {@link slackClass})
+   */
+  constructor(
+    readonly key: number,
+    readonly slack: number,
+  ) {}
 }
 
 /**
@@ -139,7 +177,22 @@ export function laneKey(delay: number): number {
 }
 
 /**
- * Deadlines in lanes: one FIFO list per delay class. A session re-arming one
+ * The slack an entry gets for the `slackMs` it asked for: rounded down to five
+ * leading bits (as {@link laneKey} rounds delays), so entries asking for about
+ * the same slack share lanes; at most {@link MAX_SLACK_MS}; 0 for anything
+ * under 1 ms or not a number.
+ */
+export function slackClass(slackMs: number): number {
+  return slackMs >= 1 ? laneKey(slackMs >= MAX_SLACK_MS ? MAX_SLACK_MS : slackMs) : 0;
+}
+
+/** The lanes' map key of a delay class and a slack class (below 2^51: an exact double). */
+function laneMapKey(delayClass: number, slack: number): number {
+  return slack === 0 ? delayClass : slack * 0x80000000 + delayClass;
+}
+
+/**
+ * Deadlines in lanes: one FIFO list per delay class (and slack class). A session re-arming one
  * interval ahead appends to the tail of its lane (deadlines arrive in order,
  * as Node's own timer lists rely on), so a re-arm is O(1); only the lanes'
  * heads are kept in a small binary heap, one entry per distinct delay class.
@@ -155,6 +208,20 @@ class LaneScheduler extends OneTimer implements Scheduler {
   private count = 0;
   private firing = false;
   private firingNow = 0;
+  /** Lanes (empty or not) whose entries have a slack: while there are none, the timer's target is the heap's top. */
+  private slackLanes = 0;
+  /** The last pass stopped at its budget with entries still due: the next wake is armed for them at once. */
+  private behind = false;
+  /** When the last wake fired (its `now`): an entry with slack waits for this + its slack rather than wake alone. */
+  private lastWake = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    platform: Platform,
+    precisionMs: number,
+    private readonly passBudgetMs: number,
+  ) {
+    super(platform, precisionMs);
+  }
 
   entry(wake: WakeTarget): ScheduledEntry {
     // A node not yet adopted is its own entry: no object per entry.
@@ -179,43 +246,84 @@ class LaneScheduler extends OneTimer implements Scheduler {
     return this.waking !== node;
   }
 
-  move(entry: ScheduledNode, deadline: number | null): void {
-    if (entry === this.waking) this.waking = null;
-    if (deadline === null ? entry.lane === null : deadline === entry.due) return;
+  move(entry: ScheduledNode, deadline: number | null, slackMs: number): void {
+    // A wake re-arming its own entry: its lane is chosen by its period (new deadline − the one it fired at), the same
+    // at every fire whatever the fire's lateness, so that the re-arm stays a rotation within one lane.
+    const rearming = entry === this.waking;
+    if (rearming) this.waking = null;
     const from = entry.lane;
-    if (deadline !== null && from !== null && entry.prev === null && entry.next !== null && this.rotate(entry, from, deadline)) return;
-    if (from !== null) this.unlink(entry);
-    if (deadline === null) entry.due = Number.NaN;
-    else {
+    const slack = slackMs > 0 ? slackClass(slackMs) : 0;
+    if (deadline === null ? from === null : deadline === entry.due && (from as Lane).slack === slack) return;
+    if (deadline !== null) {
+      // While firing, the fire's time stands for the clock (no read per re-arm).
+      const delay = deadline - (rearming ? entry.due : this.firing ? this.firingNow : this.platform.now());
+      const to = this.laneFor(delay, slack);
+      if (to === from && entry.prev === null && entry.next !== null && this.rotate(entry, to, deadline)) return;
+      if (from !== null) this.unlink(entry);
       entry.due = deadline;
-      this.insert(entry, deadline);
+      this.insert(entry, deadline, to);
+    } else {
+      this.unlink(entry);
+      entry.due = Number.NaN;
     }
-    if (!this.firing) this.rearm(this.top());
+    if (!this.firing) this.rearm(this.wakeAt());
   }
 
   release(entry: ScheduledNode): void {
     entry.owner = null;
     if (entry.lane !== null) this.unlink(entry);
     entry.due = Number.NaN;
-    if (!this.firing) this.rearm(this.top());
+    if (!this.firing) this.rearm(this.wakeAt());
   }
 
+  /** The earliest deadline (`Infinity` for none). */
   private top(): number {
     const lane = this.order[0];
     return lane === undefined ? Infinity : headDeadline(lane);
   }
 
+  /**
+   * When the OS timer must fire. An entry without slack: at its deadline. An entry with slack: at its deadline, or,
+   * when the last wake was less than its slack before that, at the last wake + its slack (never later than its
+   * deadline + slack, since it was scheduled after the last wake). Each lane is sorted and has one slack, so its head
+   * stands for it. A scheduler that has been quiet for a slack wakes each entry at its very deadline; a busy one wakes
+   * at most once per slack, and each wake serves every entry due by then. While a pass is behind: the earliest
+   * deadline (at once).
+   */
+  private wakeAt(): number {
+    if (this.slackLanes === 0 || this.behind) return this.top();
+    const last = this.lastWake;
+    let at = Infinity;
+    for (const lane of this.order) {
+      const due = headDeadline(lane);
+      const earliest = last + lane.slack;
+      const when = due >= earliest || lane.slack === 0 ? due : earliest;
+      if (when < at) at = when;
+    }
+    return at;
+  }
+
   protected fire(now: number): void {
     this.firing = true;
     this.firingNow = now;
+    this.lastWake = now;
+    this.behind = false;
+    const platform = this.platform;
+    const budget = this.passBudgetMs;
+    const started = budget === Infinity ? 0 : platform.now();
     try {
       // Each wake moves its entry past `now` (or removes it); the guard
       // bounds the loop even if one does not.
-      for (let guard = this.count * 4 + 16; guard > 0; guard--) {
+      for (let guard = this.count * 4 + 16, woken = 0; guard > 0; guard--) {
         const lane = this.order[0];
         if (lane === undefined) break;
         const top = lane.head as ScheduledNode;
         if (top.due > now) break;
+        // The pass keeps to its budget: the entries still due wait for the next wake, armed at once.
+        if (++woken % PASS_CHECK_EVERY === 0 && budget !== Infinity && platform.now() - started >= budget) {
+          this.behind = true;
+          break;
+        }
         this.waking = top;
         try {
           top.wake(now);
@@ -234,29 +342,29 @@ class LaneScheduler extends OneTimer implements Scheduler {
       }
     } finally {
       this.firing = false;
-      this.rearm(this.top());
+      this.rearm(this.wakeAt());
     }
   }
 
   /** The lane last looked up (most re-arms go to the lane they came from): no map lookup for them. */
   private lastLane: Lane | null = null;
 
-  private laneFor(deadline: number): Lane {
-    // While firing, the fire's time stands for the clock (no read per re-arm).
-    const key = laneKey(deadline - (this.firing ? this.firingNow : this.platform.now()));
+  /** The lane of entries `delay` ms ahead with `slack` (created when there is none). */
+  private laneFor(delay: number, slack: number): Lane {
+    const key = laneMapKey(laneKey(delay), slack);
     const last = this.lastLane;
     if (last !== null && last.key === key) return last;
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = new Lane(key);
+      lane = new Lane(key, slack);
       this.lanes.set(key, lane);
+      if (slack !== 0) this.slackLanes++;
     }
     this.lastLane = lane;
     return lane;
   }
 
-  private insert(entry: ScheduledNode, deadline: number): void {
-    const lane = this.laneFor(deadline);
+  private insert(entry: ScheduledNode, deadline: number, lane: Lane): void {
     entry.lane = lane;
     this.count++;
     const tail = lane.tail;
@@ -298,7 +406,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
    */
   private rotate(entry: ScheduledNode, lane: Lane, deadline: number): boolean {
     const tail = lane.tail as ScheduledNode;
-    if (tail.due > deadline || this.laneFor(deadline) !== lane) return false;
+    if (tail.due > deadline) return false;
     const next = entry.next as ScheduledNode;
     next.prev = null;
     lane.head = next;
@@ -309,7 +417,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
     entry.due = deadline;
     // The head is later now: the lane moves down the heap.
     this.down(lane.at);
-    if (!this.firing) this.rearm(this.top());
+    if (!this.firing) this.rearm(this.wakeAt());
     return true;
   }
 
@@ -343,6 +451,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
     lane.at = -1;
     // An empty lane is dropped (delays are arbitrary: lanes must not pile up).
     this.lanes.delete(lane.key);
+    if (lane.slack !== 0) this.slackLanes--;
     if (this.lastLane === lane) this.lastLane = null;
     const last = order.pop() as Lane;
     if (last === lane) return;
@@ -393,8 +502,9 @@ function headDeadline(lane: Lane): number {
 
 /**
  * Whether lane `a`'s head fires before lane `b`'s: the earlier deadline; at
- * the same instant, the shorter delay class (what was scheduled nearer the
- * deadline, e.g. a keep-alive tick before a longer idle check due with it).
+ * the same instant, the smaller slack, then the shorter delay class (what was
+ * scheduled nearer the deadline, e.g. a keep-alive tick before a longer idle
+ * check due with it).
  */
 function earlier(a: Lane, b: Lane): boolean {
   const da = headDeadline(a);
@@ -417,7 +527,11 @@ export function createScheduler(options: SchedulerOptions = {}): Scheduler {
   if (typeof precision !== 'number' || !Number.isFinite(precision) || precision < 0 || precision > 1_000) {
     throw new KeepaliveOptionError('precisionMs', precision, 'a number of milliseconds from 0 to 1000');
   }
-  return new LaneScheduler(options.platform ?? nodePlatform, precision);
+  const budget: unknown = options.passBudgetMs ?? PASS_BUDGET_MS;
+  if (typeof budget !== 'number' || Number.isNaN(budget) || budget <= 0) {
+    throw new KeepaliveOptionError('passBudgetMs', budget, 'a positive number of milliseconds, or Infinity');
+  }
+  return new LaneScheduler(options.platform ?? nodePlatform, precision, budget);
 }
 
 

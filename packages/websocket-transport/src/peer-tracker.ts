@@ -1,4 +1,4 @@
-import { createPeerState, definePeerConfig, type Diagnostic, type InboundKind, type PeerConfig, type PeerOptions, type PeerState } from '@keepalive/core';
+import { KeepaliveOptionError, createPeerState, definePeerConfig, type Diagnostic, type InboundKind, type PeerConfig, type PeerOptions, type PeerState } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
 import { ADOPT, Peer, type PeerHost } from './tracked-peer.js';
 
@@ -22,11 +22,77 @@ export interface TrackedSocket {
 }
 
 /**
+ * How precisely a tracker keeps its connections' deadlines: each may be served up to `share` × its own duration late
+ * (a ping: `pingIntervalMs`; a pong deadline: `pongTimeoutMs`; an idle check: `idleCloseMs`), and at most `maxMs`
+ * late; never before it. The shared scheduler then serves every connection due by then in one wake, so its wake
+ * rate follows the number of connections and the interval (at most about one wake per slack while busy), not the
+ * clock; a quiet scheduler still serves each deadline at once. See {@link peerSlack}.
+ */
+export interface TrackerPrecision {
+  /** A share of the deadline's duration, from 0 (every deadline to the millisecond) to 1. Default 1/16. */
+  readonly share?: number | undefined;
+  /** The most a deadline may be served late, in milliseconds. Default 1,000. */
+  readonly maxMs?: number | undefined;
+}
+
+/**
+ * The default {@link TrackerPrecision}: 1/16 of each deadline's duration, at most 1 s. A 1 s heartbeat with a 1 s pong
+ * timeout is served within 62 ms of each deadline; the default 30 s heartbeat within 1 s, its 10 s pong timeout within
+ * 625 ms, so a dead peer is detected within interval + timeout + 625 ms.
+ */
+export const TRACKER_PRECISION: { readonly share: number; readonly maxMs: number } = Object.freeze({ share: 1 / 16, maxMs: 1_000 });
+
+/** How late a tracker may serve each kind of a connection's deadline, in milliseconds ({@link peerSlack}). */
+export interface PeerSlack {
+  /** The next ping: `share` × `pingIntervalMs`. */
+  readonly ping: number;
+  /** Proof of life due after a ping: `share` × `pongTimeoutMs`. */
+  readonly pong: number;
+  /** The idle check: `share` × `idleCloseMs` (0 when idle close is off). */
+  readonly idle: number;
+}
+
+/**
+ * The slack a tracker gives each kind of deadline of its connections, in milliseconds (see {@link TrackerPrecision}):
+ * `share` × the deadline's own duration, at most `maxMs`. When several deadlines fall at once, the smallest applies.
+ * The scheduler rounds each down to five leading bits.
+ */
+export function peerSlack(config: PeerConfig, precision: TrackerPrecision = TRACKER_PRECISION): PeerSlack {
+  const share = precision.share ?? TRACKER_PRECISION.share;
+  const maxMs = precision.maxMs ?? TRACKER_PRECISION.maxMs;
+  const of = (duration: number | null): number => (duration === null ? 0 : Math.min(maxMs, duration * share));
+  return Object.freeze({ ping: of(config.pingIntervalMs), pong: of(config.pongTimeoutMs), idle: of(config.idleCloseMs) });
+}
+
+function checkPrecision(value: unknown): TrackerPrecision {
+  if (value === undefined) return TRACKER_PRECISION;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new KeepaliveOptionError('precision', value, 'an object { share, maxMs }');
+  }
+  const { share, maxMs, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new KeepaliveOptionError(`precision.${unknown}`, rest[unknown], 'share or maxMs only');
+  if (share !== undefined && (typeof share !== 'number' || !(share >= 0 && share <= 1))) {
+    throw new KeepaliveOptionError('precision.share', share, 'a number from 0 to 1');
+  }
+  if (maxMs !== undefined && (typeof maxMs !== 'number' || !(maxMs >= 0 && Number.isFinite(maxMs)))) {
+    throw new KeepaliveOptionError('precision.maxMs', maxMs, 'a number of milliseconds, 0 or more');
+  }
+  return { share: share ?? TRACKER_PRECISION.share, maxMs: maxMs ?? TRACKER_PRECISION.maxMs };
+}
+
+/**
  * Options of a {@link PeerTracker}: the core's peer options plus the driver's.
  */
 export interface PeerTrackerOptions extends PeerOptions {
   /** The scheduler; default: the process-wide one from @keepalive/node-timers. */
   readonly scheduler?: Scheduler | undefined;
+  /**
+   * How precisely the connections' deadlines are kept (see {@link TrackerPrecision}); default
+   * {@link TRACKER_PRECISION}: 1/16 of each deadline's duration, at most 1 s. `{ share: 0 }` keeps every deadline to
+   * the millisecond (one wake per distinct deadline).
+   */
+  readonly precision?: TrackerPrecision | undefined;
   /** Called with every diagnostic (counts and durations only). */
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
   /** Source of ping phases in [0, 1); default `Math.random`. */
@@ -72,6 +138,8 @@ export class PeerTracker {
   readonly config: PeerConfig;
   /** The scheduler every connection runs on. */
   readonly scheduler: Scheduler;
+  /** How late after its deadlines a connection may be served, in milliseconds ({@link peerSlack} of the config). */
+  readonly slack: PeerSlack;
   private readonly host: PeerHost;
   private readonly random: () => number;
   private readonly counters: MutableStats = {
@@ -86,13 +154,15 @@ export class PeerTracker {
   };
 
   constructor(options: PeerTrackerOptions = {}) {
-    const { scheduler, onDiagnostic, random, ...peer } = options;
+    const { scheduler, onDiagnostic, random, precision, ...peer } = options;
     this.config = definePeerConfig(peer);
+    this.slack = peerSlack(this.config, checkPrecision(precision));
     this.scheduler = scheduler ?? defaultScheduler();
     this.random = random ?? Math.random;
     const counters = this.counters;
     this.host = {
       scheduler: this.scheduler,
+      slack: this.slack,
       scratch: [],
       timeoutEvent: { type: 'timeout', now: 0 },
       inboundEvent: { type: 'inbound', kind: 'pong', now: 0 },
@@ -146,7 +216,8 @@ export class PeerTracker {
     } catch {
       this.counters.handlerErrors++;
     }
-    peer.start(this.host, createPeerState(this.config, this.scheduler.now(), phase));
+    // Times in whole milliseconds (see Peer): small integers, which V8 stores without a heap number.
+    peer.start(this.host, createPeerState(this.config, Math.floor(this.scheduler.now()), phase));
     return peer;
   }
 

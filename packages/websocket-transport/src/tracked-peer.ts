@@ -11,7 +11,7 @@ import {
   type PingPolicyState,
 } from '@keepalive/core';
 import { ScheduledNode, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
-import type { TrackedPeer, TrackedSocket, TrackerStats } from './peer-tracker.js';
+import type { PeerSlack, TrackedPeer, TrackedSocket, TrackerStats } from './peer-tracker.js';
 
 /**
  * One tracked connection in one object, as the tracker drives it: the peer
@@ -31,6 +31,8 @@ type Counter = keyof Omit<TrackerStats, 'tracked'>;
 /** What a peer needs from its tracker. */
 export interface PeerHost {
   readonly scheduler: Scheduler;
+  /** How late after each kind of deadline a peer may be woken, in milliseconds (the tracker's precision). */
+  readonly slack: PeerSlack;
   readonly scratch: PeerCommand[];
   /** Reused event objects (the core reads an event and keeps nothing of it). */
   readonly timeoutEvent: { type: 'timeout'; now: number };
@@ -94,7 +96,20 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     host.size++;
     // The shared scheduler adopts this object as its entry: no entry object, no closure per connection.
     this.entry = host.scheduler.entry(this);
-    this.entry.schedule(peerDeadline(this));
+    this.reschedule(host);
+  }
+
+  /** Schedules the earliest deadline with its slack (the smallest of the deadlines due then). */
+  private reschedule(host: PeerHost): void {
+    const deadline = peerDeadline(this);
+    const slack = host.slack;
+    let ms = 0;
+    if (deadline !== null) {
+      ms = deadline === this.pingAt ? slack.ping : Number.POSITIVE_INFINITY;
+      if (deadline === this.pongAt && slack.pong < ms) ms = slack.pong;
+      if (deadline === this.idleAt && slack.idle < ms) ms = slack.idle;
+    }
+    this.entry?.schedule(deadline, ms);
   }
 
   /** The peer state: this object (its fields are the state's). */
@@ -102,12 +117,17 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     return this;
   }
 
-  /** Called by the scheduler when this peer's earliest deadline is due. */
+  /**
+   * Called by the scheduler when this peer's earliest deadline is due. The peer's times are whole milliseconds (the
+   * clock read rounded down; its deadlines, computed from such times and whole-millisecond durations, are whole too,
+   * so a rounded-down fire time is still at or past them): small integers, which V8 keeps in the fields as they are,
+   * where a fractional time would be a new heap number on every write of a nullable field (two or three per ping).
+   */
   wake(now: number): void {
     const host = this.host;
     if (host === null) return;
     const event = host.timeoutEvent;
-    event.now = now;
+    event.now = Math.floor(now);
     this.apply(host, event);
   }
 
@@ -116,7 +136,7 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     if (host === null) return;
     const event = host.inboundEvent;
     event.kind = kind;
-    event.now = host.scheduler.now();
+    event.now = Math.floor(host.scheduler.now());
     this.apply(host, event);
   }
 
@@ -132,7 +152,7 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     if (this.forgotten || host === null) return;
     this.forget(host);
     // A close can arrive while this peer's own commands run: use a private buffer.
-    peerStepInPlace(this, { type: 'closed', now: host.scheduler.now() }, [], DRIVER);
+    peerStepInPlace(this, { type: 'closed', now: Math.floor(host.scheduler.now()) }, [], DRIVER);
   }
 
   private apply(host: PeerHost, event: PeerHost['timeoutEvent'] | PeerHost['inboundEvent']): void {
@@ -143,7 +163,7 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     for (let i = start; i < out.length; i++) host.execute(this.driven, out[i] as PeerCommand);
     clearCommands(out, start);
     if (this.closed) this.forget(host);
-    else this.entry?.schedule(peerDeadline(this));
+    else this.reschedule(host);
   }
 
   private forget(host: PeerHost): void {
