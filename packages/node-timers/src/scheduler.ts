@@ -64,7 +64,7 @@ export interface SchedulerOptions {
    * The longest one wake runs entries, in milliseconds: past it the wake
    * stops and the entries still due are served by the next wake, armed at
    * once, after the event loop handled its I/O. Checked every
-   * {@link PASS_CHECK_EVERY} entries. Default 2; `Infinity` for no bound.
+   * 8 entries (`PASS_CHECK_EVERY`). Default 2; `Infinity` for no bound.
    */
   readonly passBudgetMs?: number | undefined;
 }
