@@ -3,6 +3,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRecord } from './workspace.mjs';
 
+/**
+ * The Node releases a package that runs on Node must name in `engines.node`. The packages are ES modules only; these
+ * are the releases that load them from `import` and from a CommonJS `require()` alike (require(esm) is on by default
+ * from Node 20.19 and 22.12). The smoke run checks `require()` of every entry point on Node 20 and Node 24.
+ */
+export const NODE_ENGINES = '^20.19.0 || >=22.12.0';
+
 /** Files that must never ship: tests, test support and smoke scripts. */
 const UNPUBLISHABLE = /(^|\/)(smoke|test-support|__tests__|test)\/|\.(test|spec)\.[cm]?[jt]sx?$/;
 
@@ -32,6 +39,10 @@ export function metadataProblems(pkg, packedFiles) {
   need(isRecord(repository) && repository['directory'] === pkg.relDir, `package.json: repository.directory is not "${pkg.relDir}"`);
   need(nonEmpty(manifest['keywords']), 'package.json: no keywords');
   need(nonEmpty(manifest['engines']), 'package.json: no engines');
+  const engines = manifest['engines'];
+  if (isRecord(engines) && engines['node'] !== undefined) {
+    need(engines['node'] === NODE_ENGINES, `package.json: engines.node is ${JSON.stringify(engines['node'])}, not "${NODE_ENGINES}" (ES modules only: see CONTRIBUTING.md)`);
+  }
   need(nonEmpty(manifest['files']), 'package.json: no files list');
   need(manifest['sideEffects'] === false, 'package.json: sideEffects is not false');
   const publishConfig = manifest['publishConfig'];

@@ -6,6 +6,8 @@
  * last smoke script finished (a timer or socket a package forgot to release).
  */
 
+import { createRequire } from 'node:module';
+
 /** @typedef {{ specifier: string, json: boolean }} PlannedEntry */
 /** @typedef {{ file: string, families: string[] }} PlannedSmoke */
 /** @typedef {{ name: string, folder: string, families: string[], entries: PlannedEntry[], smoke: PlannedSmoke[] }} PlannedPackage */
@@ -18,6 +20,13 @@ const runtimeGlobals = /** @type {{ Deno?: { version: { deno: string }, unrefTim
 );
 const family = runtimeGlobals.Deno ? 'deno' : runtimeGlobals.Bun ? 'bun' : 'node';
 const version = runtimeGlobals.Deno?.version.deno ?? runtimeGlobals.Bun?.version ?? process.versions.node;
+
+/**
+ * On Node, every entry point is also loaded with `require()`, as a CommonJS program would: the packages are ES modules
+ * only, and Node loads them from `require()` from 20.19 and 22.12 on (the range `engines.node` names). It must give the
+ * same exports as `import`.
+ */
+const requireEsm = family === 'node' ? createRequire(import.meta.url) : null;
 
 const planModule = /** @type {{ default: { packages: PlannedPackage[] } }} */ (
   await import(new URL('./plan.json', import.meta.url).href, { with: { type: 'json' } })
@@ -41,6 +50,14 @@ for (const pkg of planModule.default.packages) {
       if (names.length === 0) throw new Error('the module exports nothing');
       return `${names.length} exports`;
     });
+    if (requireEsm !== null && !entry.json) {
+      await step(`require ${entry.specifier}`, async () => {
+        const imported = Object.keys(/** @type {Record<string, unknown>} */ (await import(entry.specifier))).sort();
+        const required = Object.keys(/** @type {Record<string, unknown>} */ (requireEsm(entry.specifier))).filter((name) => name !== '__esModule' && name !== 'module.exports').sort();
+        if (required.join() !== imported.join()) throw new Error(`require() gives ${required.length} exports, import ${imported.length}`);
+        return `${required.length} exports, as import`;
+      });
+    }
   }
   for (const smoke of pkg.smoke) {
     if (!smoke.families.includes(family)) continue;
