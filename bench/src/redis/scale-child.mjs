@@ -144,6 +144,9 @@ try {
   result.sweepMs = quantiles(sweepMs);
   result.sweeps = stats.sweeps;
   result.failedSweeps = stats.failedSweeps;
+  // The readStaleMs in force (left at its default, three of the longest recent sweeps, at least three intervals).
+  result.lastSweepMs = stats.lastSweepMs;
+  result.readStaleMs = stats.readStaleMs;
   result.stalenessMs = { busy: quantiles(staleness.busy), idle: quantiles(staleness.idle) };
   await reclaimer.close();
   if (cluster !== null) await cluster.close();

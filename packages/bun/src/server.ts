@@ -6,6 +6,7 @@ import {
   type QueryGetter,
   type ServerConnection,
   type SessionHub,
+  type SessionHubCloseOptions,
   type SessionHubOptions,
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
@@ -103,8 +104,15 @@ export interface BunServerKeepalive extends Disposable {
   readonly size: number;
   /** Counters: pings sent, heartbeats answered, dead, idle and flood closes, malformed heartbeats, handler errors. */
   stats(): TrackerStats;
-  /** Stops tracking every connection (sockets stay open; the handlers then only pass events through). */
-  close(): void;
+  /**
+   * Stops tracking every connection (sockets stay open; the handlers then only pass events through) and closes the
+   * hub when `resume` is on: with a store, every session is handed over to it (its last state written, then its
+   * socket closed with 1012, and its client resumes on the next process); without a store, or with
+   * `{ endSessions: true }`, every session ends (1001).
+   */
+  close(options?: SessionHubCloseOptions): void;
+  /** Resolves once `close` was called and the hub's store wrote what the close left it (at once without a hub). Never rejects. */
+  readonly closed: Promise<void>;
   /** The tracker behind it. */
   readonly tracker: PeerTracker;
   /**
@@ -112,7 +120,7 @@ export interface BunServerKeepalive extends Disposable {
    * read by the hub and are **not** passed to your `message` handler: read them from its session
    * (`session.on('message')`), and send with `session.send()`, not `ws.send()` (what is written on the socket
    * directly is neither numbered nor kept for a reconnect). Plain clients' messages reach your handler as before.
-   * Closing the keep-alive ends every session (their sockets are closed with 1001). The hub's `refused` event reports
+   * Closing the keep-alive hands every session over to the hub's store (without one, ends it: 1001). The hub's `refused` event reports
    * the connections it turned away (a wrong secret, the `admit` hook, a handshake timeout, a v1 client), with the
    * socket as `context`; the session they named was not touched (B17).
    */

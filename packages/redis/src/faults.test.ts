@@ -3,14 +3,27 @@ import type { Diagnostic } from '@keepalive/core';
 import { createScheduler, createSessionActivity } from '@keepalive/node-timers';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { within } from 'keepalive-test-support';
 import { RuntimeChild } from 'keepalive-test-support/runtime-child';
-import { startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
-import { createLeaseWriter, createReclaimer, decodeLease, encodeLease, leaseKeys, type Lease, type OrphanChange, type Reclaimer, type StatusChange } from './index.js';
+import { startProxy, startRedisServer, type RedisServer } from 'keepalive-test-support/redis-server';
+import {
+  createLeaseWriter,
+  createReclaimer,
+  createRedisSessionStore,
+  decodeLease,
+  encodeLease,
+  encodeStoredSession,
+  leaseKeys,
+  type Lease,
+  type OrphanChange,
+  type Reclaimer,
+  type StatusChange,
+} from './index.js';
 import { startBackend, type Backend } from './test-support/backends.js';
 
 // Faults of a Redis that answers but refuses (out of memory, a key of the wrong type, a read-only replica), orphans
-// nobody saw alive, and leases nobody should trust, on real redis-servers. Intervals compressed: the writer retries
-// at most 400 ms apart (the default is 10 s).
+// nobody saw alive, leases nobody should trust, and a session store that is refused or not connected yet, on real
+// redis-servers. Intervals compressed: the writer and the store retry at most 400 ms apart (the default is 10 s).
 
 function newClient(url: string) {
   return createClient({ url });
@@ -410,5 +423,82 @@ describe('leases nobody should trust', () => {
     // No ids, owners or values in the diagnostics.
     for (const d of diagnostics.all) expect(JSON.stringify(d.fields)).not.toMatch(/decade|forever|stretched|elsewhere|tool_exec/);
     await reclaimer.close();
+  });
+});
+
+describe('the Redis session store against a Redis that refuses or is not there yet', () => {
+  const PROOF = 'a'.repeat(43);
+  const stored = (delivered: number) => () => ({ deliveredThrough: delivered, ackedThrough: 0, transmittedThrough: 0, unacked: [], proof: PROOF });
+
+  it('out of memory: batches spaced by the backoff, one session_store_failed for the whole period, flush rejects within commandTimeoutMs, then one session_store_recovered and every session written', async () => {
+    const diagnostics = new Diagnostics();
+    const store = createRedisSessionStore({ url: redis.url, prefix: 'store-oom', coalesceMs: 5, retryMaxMs: RETRY_MAX_MS, commandTimeoutMs: 500, onDiagnostic: diagnostics.sink });
+    try {
+      await until('connected', () => diagnostics.all.some((d) => d.name === 'redis_ready'), Boolean);
+      await client.configSet({ 'maxmemory-policy': 'noeviction', maxmemory: '1' });
+      const before = await scriptCalls(client);
+      const startedAt = performance.now();
+      for (let i = 0; i < 20; i++) store.save(`s${String(i)}`, stored(1));
+      await until(`${String(ATTEMPTS)} failed batches`, () => store.stats().failedBatches, (failed) => failed >= ATTEMPTS);
+      const elapsedMs = performance.now() - startedAt;
+      const after = await scriptCalls(client);
+      const calls = after.evalsha - before.evalsha + after.eval - before.eval;
+      console.log(`session store, OOM: ${String(store.stats().failedBatches)} batches of 20 writes in ${elapsedMs.toFixed(0)} ms (${String(calls)} script calls), ${String(diagnostics.all.filter((d) => d.level === 'warn').length)} warning(s)`);
+      // Before: a batch every 100 ms and a warning each. Now the waits double (at least 100, 100, 200, 200, 200 ms).
+      expect(elapsedMs).toBeGreaterThanOrEqual(LEAST_MS - 20 - 10);
+      expect(calls).toBeLessThanOrEqual((ATTEMPTS + 1) * 20 * 2);
+      expect(diagnostics.all.filter((d) => d.level === 'warn').map((d) => [d.name, d.fields.op, d.fields.error, d.fields.sessions])).toEqual([['session_store_failed', 'save', 'OOM', 20]]);
+      expect(store.stats()).toMatchObject({ pending: 20, writes: 0 });
+      expect(store.stats().failures).toBeGreaterThanOrEqual(ATTEMPTS);
+      // flush tries at once and again, and gives up after commandTimeoutMs, saying how many are not written.
+      const flushedAt = performance.now();
+      await expect(store.flush()).rejects.toThrow('20 sessions not written within 500 ms');
+      expect(performance.now() - flushedAt).toBeLessThan(500 + 500 + 200);
+
+      const recovered = diagnostics.next('session_store_recovered', RETRY_MAX_MS + 5_000);
+      await client.configSet('maxmemory', '0');
+      const note = await recovered;
+      expect(note.fields).toMatchObject({ error: 'OOM' });
+      expect(Number(note.fields.failures)).toBeGreaterThanOrEqual(ATTEMPTS);
+      await store.flush();
+      expect(store.stats()).toMatchObject({ pending: 0, failures: 0, writes: 20 });
+      expect(await client.exists(Array.from({ length: 20 }, (_, i) => `store-oom:resume:s${String(i)}`))).toBe(20);
+      expect(diagnostics.all.filter((d) => d.level === 'warn')).toHaveLength(1);
+    } finally {
+      await client.configSet('maxmemory', '0');
+      await store.close();
+    }
+  });
+
+  it('proof() and load() asked while the store is still connecting wait for the connection (bounded by commandTimeoutMs) instead of failing at once', async () => {
+    const proxy = await startProxy(redis.port);
+    try {
+      await client.hSet('late:resume:s1', { e: '1', s: encodeStoredSession({ deliveredThrough: 2, ackedThrough: 0, transmittedThrough: 0, unacked: [], proof: PROOF }), p: PROOF });
+      proxy.cut();
+      const store = createRedisSessionStore({ url: proxy.url, prefix: 'late', commandTimeoutMs: 2_000, reconnectMaxMs: 50 });
+      try {
+        const asked = store.proof('s1');
+        const loaded = store.load('s1');
+        // Redis reachable a moment later: both are answered, not refused.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        proxy.restore();
+        expect(await within(asked, 5_000, 'proof')).toBe(PROOF);
+        expect(await within(loaded, 5_000, 'load')).toMatchObject({ deliveredThrough: 2, proof: PROOF });
+      } finally {
+        await store.close();
+      }
+      // Never reachable: the wait ends after commandTimeoutMs, and the command fails then.
+      proxy.cut();
+      const unreachable = createRedisSessionStore({ url: proxy.url, prefix: 'late', commandTimeoutMs: 300, reconnectMaxMs: 50 });
+      try {
+        const startedAt = performance.now();
+        await expect(unreachable.proof('s1')).rejects.toThrow();
+        expect(performance.now() - startedAt).toBeGreaterThanOrEqual(290);
+      } finally {
+        await unreachable.close();
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -94,7 +94,13 @@ export interface ReclaimerOptions extends RedisOptions {
   readonly idleLimitMs?: number | undefined;
   /** How often every lease is read. Default 1 000 ms. */
   readonly sweepIntervalMs?: number | undefined;
-  /** With no successful read for this long, every session is `unknown`. Default three sweeps. */
+  /**
+   * With no successful read for this long, every session is `unknown`. Default three sweeps: `3 × sweepIntervalMs`,
+   * raised to three times the longest of the last 8 complete sweeps when they take longer than `sweepIntervalMs` (a
+   * large fleet: 1,000,000 leases take about 17 s to read), so that sessions do not turn `unknown` between two
+   * reads. Set explicitly, it is kept whatever the sweeps take, and a sweep too slow for it is reported once
+   * (`sweep_slow`, warn).
+   */
   readonly readStaleMs?: number | undefined;
   /** Slack past a lease's renewal interval before an unrenewed lease is `unknown`. Default one sweep plus 1 000 ms. */
   readonly graceMs?: number | undefined;

@@ -14,7 +14,9 @@ import { defineReclaimerConfig, type ReclaimerConfig, type ReclaimerOptions } fr
  * | --- | --- | --- |
  * | `redis_ready` | info | none |
  * | `redis_lost` | warn | `error` |
- * | `sweep_failed` | warn | `error`, `op` (`read`, or `prune`: the expired entries are pruned at a later sweep), `shards` (how many could not be read or pruned; after `readStaleMs` without a read of its shard a session turns `unknown`) |
+ * | `sweep_failed` | warn | once when sweeps start failing (not per sweep): `error`, `op` (`read`, or `prune`: the expired entries are pruned at a later sweep), `shards` (how many could not be read or pruned; after `readStaleMs` without a read of its shard a session turns `unknown`) |
+ * | `sweep_recovered` | info | once when sweeps succeed again: `op`, `failures` (sweeps that failed meanwhile; `stats().failedSweeps` counts every failed read), `failedMs` |
+ * | `sweep_slow` | warn, or info when `readStaleMs` is the default | once when a sweep that read every shard took so long that sessions would turn `unknown` between two reads (two sweeps more than `readStaleMs`): `sweepMs`, `readStaleMs` (the one in force). Left at its default, `readStaleMs` follows the sweeps: three times the longest of `sweepIntervalMs` and the last 8 complete sweeps' durations (info). Set explicitly, it is kept, and sessions flip to `unknown` (warn): raise it above three sweeps, or read fewer leases per reclaimer |
  * | `lease_ignored` | warn | `problem` (`not_json`, `not_an_object`, `unknown_version`, `bad_field`, `wrong_type`, `out_of_bounds`, `no_expiry`), `total` (entries ignored at this sweep); once per entry until its value changes |
  * | `data_lost` | warn | `sessions` (Redis, or a master of a cluster, came back empty: they are `unknown` until their owners write again), `shards` |
  */
@@ -22,6 +24,8 @@ export const RECLAIMER_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
   lost: 'redis_lost',
   sweepFailed: 'sweep_failed',
+  sweepRecovered: 'sweep_recovered',
+  sweepSlow: 'sweep_slow',
   leaseIgnored: 'lease_ignored',
   dataLost: 'data_lost',
 } as const);
@@ -92,6 +96,13 @@ export interface ReclaimerStats {
   readonly pruned: number;
   /** Age of the last successful read of the shard read longest ago, or `null` before every shard was read once. */
   readonly lastReadAgeMs: number | null;
+  /** How long the last sweep that read every shard took (ms), or `null` before one did. */
+  readonly lastSweepMs: number | null;
+  /**
+   * The `readStaleMs` in force: the option, or (left at its default) three times the longest of `sweepIntervalMs` and
+   * the last 8 complete sweeps' durations.
+   */
+  readonly readStaleMs: number;
 }
 
 /**
@@ -173,11 +184,21 @@ type ShardRead =
 const MARKER_TTL_MS = 3_600_000;
 /** Pages read per sweep at most, over every shard. */
 const MAX_PAGES = 1_000_000;
+/** Complete sweeps whose longest duration sets a default `readStaleMs` (one slower sweep does not flip everything). */
+const SWEEP_WINDOW = 8;
 
 class LeaseReclaimer implements Reclaimer {
   readonly config: ReclaimerConfig;
   private readonly keys: LeaseKeys;
-  private readonly limits: LeaseLimits;
+  private limits: LeaseLimits;
+  /** Whether `readStaleMs` was left at its default: it then follows the measured sweeps. */
+  private readonly staleFollowsSweeps: boolean;
+  private lastSweepMs: number | null = null;
+  /** The durations of the last complete sweeps (at most `SWEEP_WINDOW`), oldest first. */
+  private readonly sweepDurations: number[] = [];
+  private slow = false;
+  /** Per op (`read`, `prune`): when sweeps started failing and the failed sweeps then, while they fail. */
+  private readonly failing = new Map<'read' | 'prune', { readonly since: number; failures: number }>();
   private readonly link: RedisLink;
   private readonly emitDiagnostic: (diagnostic: Diagnostic) => void;
   private readonly events: Emitter<ReclaimerEvents>;
@@ -201,6 +222,7 @@ class LeaseReclaimer implements Reclaimer {
     this.keys = leaseKeys(this.config.prefix, this.config.shards);
     this.lastReadAt = new Array<number | null>(this.config.shards).fill(null);
     this.limits = { idleLimitMs: this.config.idleLimitMs, readStaleMs: this.config.readStaleMs, graceMs: this.config.graceMs };
+    this.staleFollowsSweeps = options.readStaleMs === undefined;
     this.markerId = `${String(Date.now())}-${String(Math.random()).slice(2, 10)}`;
     this.emitDiagnostic = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
     this.events = new Emitter<ReclaimerEvents>(['change', 'busy', 'idle', 'reclaimable', 'unknown', 'expired', 'ended'], (event, error) => {
@@ -247,7 +269,7 @@ class LeaseReclaimer implements Reclaimer {
   stats(): ReclaimerStats {
     let oldest: number | null = Infinity;
     for (const at of this.lastReadAt) oldest = at === null || oldest === null ? null : Math.min(oldest, at);
-    return { ...this.counters, sessions: this.known.size, lastReadAgeMs: oldest === null ? null : now() - oldest };
+    return { ...this.counters, sessions: this.known.size, lastReadAgeMs: oldest === null ? null : now() - oldest, lastSweepMs: this.lastSweepMs, readStaleMs: this.limits.readStaleMs };
   }
 
   async close(): Promise<void> {
@@ -317,15 +339,17 @@ class LeaseReclaimer implements Reclaimer {
     }
     if (failed > 0) {
       this.counters.failedSweeps++;
-      this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(failure), op: 'read', shards: failed });
+      this.failed('read', failure, failed);
       if (read.size === 0) {
         this.classifyAll(now());
         return;
       }
     } else {
       this.counters.sweeps++;
+      this.succeeded('read');
     }
     const readAt = now();
+    if (failed === 0) this.measured(readAt - startedAt);
     for (const shard of read) this.lastReadAt[shard] = startedAt;
     if (lostShards.size > 0) {
       let sessions = 0;
@@ -419,7 +443,8 @@ class LeaseReclaimer implements Reclaimer {
         }
       }),
     );
-    if (failedPrunes.size > 0) this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(pruneError), op: 'prune', shards: failedPrunes.size });
+    if (failedPrunes.size > 0) this.failed('prune', pruneError, failedPrunes.size);
+    else this.succeeded('prune');
     this.counters.pruned += removed.size;
     this.reported = new Set([...expired, ...silent].filter((id) => !removed.has(id) && (failedPrunes.has(this.keys.shardOf(id)) || !read.has(this.keys.shardOf(id)))));
     for (const id of reported) if (unread(id)) this.reported.add(id);
@@ -460,6 +485,47 @@ class LeaseReclaimer implements Reclaimer {
       this.events.emit(change.status, change);
     }
     return expired;
+  }
+
+  /** A sweep could not read (or prune) `shards` shards: reported when sweeps start failing, not at every sweep. */
+  private failed(op: 'read' | 'prune', error: unknown, shards: number): void {
+    const failing = this.failing.get(op);
+    if (failing !== undefined) {
+      failing.failures++;
+      return;
+    }
+    this.failing.set(op, { since: now(), failures: 1 });
+    this.report('warn', RECLAIMER_DIAGNOSTICS.sweepFailed, { error: errorClass(error), op, shards });
+  }
+
+  /** A sweep read (or pruned) every shard: reported once after a failing period. */
+  private succeeded(op: 'read' | 'prune'): void {
+    const failing = this.failing.get(op);
+    if (failing === undefined) return;
+    this.failing.delete(op);
+    this.report('info', RECLAIMER_DIAGNOSTICS.sweepRecovered, { op, failures: failing.failures, failedMs: Math.round(now() - failing.since) });
+  }
+
+  /**
+   * A sweep that read every shard took `ms`. Sessions are judged on data up to two sweeps old (the read in progress
+   * and the one before, each dated from its start): past `readStaleMs` they would turn `unknown` between two reads.
+   * Left at its default, `readStaleMs` follows (three sweeps); set, it is kept and the slowness reported.
+   */
+  private measured(ms: number): void {
+    this.lastSweepMs = ms;
+    const durations = this.sweepDurations;
+    durations.push(ms);
+    if (durations.length > SWEEP_WINDOW) durations.shift();
+    const longest = Math.max(this.config.sweepIntervalMs, ...durations);
+    if (this.staleFollowsSweeps) {
+      const readStaleMs = Math.max(this.config.readStaleMs, 3 * longest);
+      if (readStaleMs !== this.limits.readStaleMs) this.limits = { ...this.limits, readStaleMs };
+    }
+    const slow = 2 * longest > this.config.readStaleMs;
+    if (slow && !this.slow) {
+      this.report(this.staleFollowsSweeps ? 'info' : 'warn', RECLAIMER_DIAGNOSTICS.sweepSlow, { sweepMs: Math.round(ms), readStaleMs: Math.round(this.limits.readStaleMs) });
+    }
+    this.slow = slow;
   }
 
   private report(level: DiagnosticLevel, name: string, fields: DiagnosticFields): void {

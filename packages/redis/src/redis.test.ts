@@ -144,16 +144,76 @@ describe('reclaimer', () => {
     // A corrupt index (a key of another type) fails the read of its shard, reported; after readStaleMs the session
     // is unknown.
     const index = keys.index(keys.shardOf('real'));
-    await client.del(index);
-    await client.set(index, 'not a set');
+    const before = { diagnostics: diagnostics.length, failedSweeps: reclaimer.stats().failedSweeps };
+    const since = (name: string): Diagnostic[] => diagnostics.slice(before.diagnostics).filter((d) => d.name === name);
+    // In one transaction: a sweep between a DEL and a SET would find the session unlisted (ended), not unreadable.
+    await client.multi().del(index).set(index, 'not a set').exec();
     await eventually('unknown', async () => {
       await reclaimer.sweep();
       return reclaimer.sessions().get('real')?.status;
     }, (status) => status === 'unknown');
-    // Named by the Redis error's class, never by its message.
-    expect(diagnostics.filter((d) => d.name === 'sweep_failed').map((d) => d.fields)).toContainEqual({ error: 'WRONGTYPE', op: 'read', shards: 1 });
+    // Named by the Redis error's class, never by its message; once for the whole failing period, not per sweep.
+    await reclaimer.sweep();
+    const failedSweeps = reclaimer.stats().failedSweeps - before.failedSweeps;
+    expect(failedSweeps).toBeGreaterThan(1);
+    expect(since('sweep_failed').map((d) => d.fields)).toEqual([{ error: 'WRONGTYPE', op: 'read', shards: 1 }]);
+    // The index repaired: one note when sweeps read every shard again, with the count of failed sweeps meanwhile.
+    await client.del(index);
+    await writer.flush();
+    await eventually('recovered', async () => {
+      await reclaimer.sweep();
+      return since('sweep_recovered');
+    }, (notes) => notes.length > 0);
+    const recovered = since('sweep_recovered');
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0]?.fields).toMatchObject({ op: 'read', failures: reclaimer.stats().failedSweeps - before.failedSweeps });
+    expect(Number(recovered[0]?.fields.failures)).toBeGreaterThanOrEqual(failedSweeps);
     await reclaimer.close();
     await writer.close();
     activity.shutdown();
   });
 });
+
+describe('reclaimer: sweeps slower than readStaleMs allows', () => {
+  it('left at its default, readStaleMs follows the measured sweeps (three of the longest; sweep_slow info once) and sessions stay known after each read; set explicitly, it is kept and sweep_slow warns once, not per sweep', async () => {
+    const prefix = 'slow';
+    const scheduler = createScheduler();
+    const writer = createLeaseWriter({ url: redis.url, prefix, owner: 'w', shards: 1 });
+    const activities = Array.from({ length: 3_000 }, () => createSessionActivity({ heartbeatIntervalMs: 30_000, scheduler }));
+    activities.forEach((activity, i) => writer.track(`s${String(i)}`, activity));
+    await eventually('written', () => writer.stats(), (stats) => stats.writes >= 3_000);
+    // One shard read in pages of 10: 300 script calls one after another, longer than a 5 ms sweep interval allows
+    // (readStaleMs by default three intervals: 15 ms).
+    const sweepUntil = async (reclaimer: Reclaimer, sweeps: number): Promise<void> => {
+      await eventually(`${String(sweeps)} sweeps`, async () => {
+        await reclaimer.sweep();
+        return reclaimer.stats().sweeps;
+      }, (done) => done >= sweeps);
+    };
+    const followed: Diagnostic[] = [];
+    const auto = createReclaimer({ url: redis.url, prefix, shards: 1, pageSize: 10, sweepIntervalMs: 5, onDiagnostic: (d) => followed.push(d) });
+    const kept: Diagnostic[] = [];
+    const explicit = createReclaimer({ url: redis.url, prefix, shards: 1, pageSize: 10, sweepIntervalMs: 5, readStaleMs: 15, onDiagnostic: (d) => kept.push(d) });
+    try {
+      await sweepUntil(auto, 4);
+      const stats = auto.stats();
+      console.log(`reclaimer: 3 000 leases in pages of 10, last sweep ${String(Math.round(stats.lastSweepMs ?? 0))} ms, readStaleMs in force ${String(Math.round(stats.readStaleMs))} ms`);
+      expect(stats.lastSweepMs).toBeGreaterThan(7.5);
+      expect(stats.readStaleMs).toBeGreaterThanOrEqual(3 * (stats.lastSweepMs ?? 0));
+      expect(followed.filter((d) => d.name === 'sweep_slow').map((d) => d.level)).toEqual(['info']);
+      expect(auto.sessions().size).toBe(3_000);
+      expect([...auto.sessions().values()].filter((view) => view.status === 'unknown')).toEqual([]);
+
+      await sweepUntil(explicit, 4);
+      expect(explicit.stats().readStaleMs).toBe(15);
+      const slow = kept.filter((d) => d.name === 'sweep_slow');
+      expect(slow.map((d) => [d.level, d.fields.readStaleMs])).toEqual([['warn', 15]]);
+    } finally {
+      await auto.close();
+      await explicit.close();
+      await writer.close();
+      for (const activity of activities) activity.shutdown();
+    }
+  });
+});
+

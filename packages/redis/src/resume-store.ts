@@ -1,9 +1,10 @@
 import type { Diagnostic, DiagnosticFields, DiagnosticLevel } from '@keepalive/core';
-import { KeepaliveOptionError, checkDuration, checkKnownKeys, optionOr } from '@keepalive/core';
+import { KeepaliveOptionError, checkDuration, checkKnownKeys, checkNumber, optionOr } from '@keepalive/core';
 import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
 import type { SessionStore, StoredSession } from '@keepalive/websocket-transport';
 import { LuaScript, RedisLink, errorClass } from './connection.js';
-import { SHARED_KEYS, defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
+import { RETRY_FLOOR_MS, SHARED_KEYS, defineRedisConfig, type RedisConfig, type RedisOptions } from './options.js';
+import { nextRetry, type RetryPolicy } from './retry.js';
 import { decodeStoredSession, encodeStoredSession, isSecretDigest } from './resume-codec.js';
 
 /**
@@ -17,12 +18,19 @@ export interface RedisSessionStoreOptions extends RedisOptions {
   readonly ttlMs?: number | undefined;
   /** Changes within this window go in one batch. Default 5 ms. */
   readonly coalesceMs?: number | undefined;
+  /**
+   * The longest wait between two attempts while Redis refuses the writes (out of memory, a read-only replica) or does
+   * not answer: after a failed batch the store waits at least 100 ms ({@link RETRY_FLOOR_MS}), doubling with jitter up
+   * to this (`flush()` and `close()` try at once whatever the wait). In [100, 3 600 000]. Default 10 000 ms.
+   */
+  readonly retryMaxMs?: number | undefined;
 }
 
 /** The validated store options. */
 export interface RedisSessionStoreConfig extends RedisConfig {
   readonly ttlMs: number;
   readonly coalesceMs: number;
+  readonly retryMaxMs: number;
 }
 
 /**
@@ -41,6 +49,10 @@ export interface RedisSessionStoreStats {
   readonly loaded: number;
   /** Digests read by `proof` (answered by Redis, found or not; none of them takes a session over). */
   readonly proofReads: number;
+  /** Consecutive failed batches now: 0 while writes succeed (a gauge for a metric or an alert). */
+  readonly failures: number;
+  /** Failed batches since the store was created. */
+  readonly failedBatches: number;
 }
 
 /**
@@ -49,7 +61,8 @@ export interface RedisSessionStoreStats {
  * | name | level | fields |
  * | --- | --- | --- |
  * | `redis_ready` / `redis_lost` | info / warn | none / `error` |
- * | `session_store_failed` | warn | `op`, `error`, `sessions` (kept, written at the next try) |
+ * | `session_store_failed` | warn | once when writes start failing (not per attempt): `op` (`save`), `error` (its class: `OOM`, `READONLY`, `RedisTimeoutError`…), `sessions` (kept, written at the next attempt), `retryMs` (the wait before it); also `op` `read` (a session's snapshot could not be read, `sessions` 1) and `op` `remove` with `error` `backlog_full` (a removal given up during a long outage) |
+ * | `session_store_recovered` | info | once when a batch succeeds again: `failures` (failed batches meanwhile), `failedMs` (how long writes failed), `error` (the last failure's class) |
  * | `session_taken_over` | warn | `sessions` (another process took them over: this one no longer writes them) |
  * | `session_ignored` | warn | `problem` (a stored value that is not a session of this version: `unknown_version` (also a session written by a version before secrets, which has no digest), `bad_proof` (a digest that is not 43 characters of base64url), `not_json`, `not_an_object`, `bad_field`, `bad_reply`); the client gets a new session |
  */
@@ -57,6 +70,7 @@ export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
   ready: 'redis_ready',
   lost: 'redis_lost',
   failed: 'session_store_failed',
+  recovered: 'session_store_recovered',
   takenOver: 'session_taken_over',
   ignored: 'session_ignored',
 } as const);
@@ -66,7 +80,11 @@ export const SESSION_STORE_DIAGNOSTICS = Object.freeze({
  */
 export interface RedisSessionStore extends SessionStore {
   readonly config: RedisSessionStoreConfig;
-  /** Writes what is pending now; resolves when that batch settled. */
+  /**
+   * Writes everything handed to the store so far (at once, even while a failing store waits to retry; again after
+   * a failed attempt), and resolves once nothing is pending; rejects when something still is after
+   * `commandTimeoutMs` (Redis down or refusing). What a hub awaits when it closes and hands its sessions over.
+   */
   flush(): Promise<void>;
   stats(): RedisSessionStoreStats;
   /** Writes what is pending (bounded by `commandTimeoutMs`), then closes the connection. The sessions stay in Redis. */
@@ -102,7 +120,7 @@ return 0`);
 /** Removals kept while Redis is unreachable, at most. */
 const MAX_REMOVALS = 100_000;
 
-const STORE_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'ttlMs', 'coalesceMs']);
+const STORE_KEYS: readonly string[] = Object.freeze([...SHARED_KEYS, 'ttlMs', 'coalesceMs', 'retryMaxMs']);
 
 interface Held {
   epoch: string;
@@ -122,8 +140,17 @@ class Store implements RedisSessionStore {
   private readonly renewer: ReturnType<typeof setInterval>;
   private inflight: Promise<void> | null = null;
   private closed = false;
-  private readonly counters = { writes: 0, conflicts: 0, loaded: 0, proofReads: 0 };
+  private readonly counters = { writes: 0, conflicts: 0, loaded: 0, proofReads: 0, failedBatches: 0 };
   private readonly key: (id: string) => string;
+  private readonly policy: RetryPolicy;
+  /** Consecutive failed batches, and when the next attempt may go (monotonic ms; `-Infinity`: now). */
+  private failures = 0;
+  private retryAt = -Infinity;
+  private failingSince = 0;
+  private failedAtStart = 0;
+  private lastError: string | null = null;
+  /** `proof` and `load` calls waiting for the first connection (bounded by `commandTimeoutMs`). */
+  private readonly waiting = new Set<() => void>();
 
   constructor(options: RedisSessionStoreOptions) {
     const shared = defineRedisConfig(options, STORE_KEYS, 'session store');
@@ -131,7 +158,9 @@ class Store implements RedisSessionStore {
       ...shared,
       ttlMs: checkDuration('ttlMs', optionOr(options, 'ttlMs', 600_000)),
       coalesceMs: checkDuration('coalesceMs', optionOr(options, 'coalesceMs', 5)),
+      retryMaxMs: checkNumber('retryMaxMs', optionOr(options, 'retryMaxMs', 10_000), RETRY_FLOOR_MS, 3_600_000),
     });
+    this.policy = { floorMs: RETRY_FLOOR_MS, maxMs: this.config.retryMaxMs };
     const prefix = `${this.config.prefix}:resume:`;
     this.key = (id) => prefix + id;
     this.emit = createDiagnosticSink({ session: nextInstanceId(), logger: options.logger, onDiagnostic: options.onDiagnostic });
@@ -143,6 +172,7 @@ class Store implements RedisSessionStore {
       onEvent: (event) => {
         if (event.type === 'ready') {
           this.report('info', SESSION_STORE_DIAGNOSTICS.ready, {});
+          for (const resume of [...this.waiting]) resume();
           this.arm();
         } else {
           this.report('warn', SESSION_STORE_DIAGNOSTICS.lost, { error: event.error });
@@ -166,6 +196,7 @@ class Store implements RedisSessionStore {
    */
   async proof(id: string): Promise<string | null> {
     if (this.closed) return null;
+    await this.connected();
     const reply: unknown = await this.link.run((client) => client.hmGet(this.key(id), ['p', 'e']));
     this.counters.proofReads++;
     if (!Array.isArray(reply) || reply.length !== 2) {
@@ -187,6 +218,7 @@ class Store implements RedisSessionStore {
 
   async load(id: string): Promise<StoredSession | null> {
     if (this.closed) return null;
+    await this.connected();
     const reply: unknown = await this.link.run((client) => CLAIM_SCRIPT.run(client, [this.key(id)], [String(this.config.ttlMs)]));
     if (reply === null) return null;
     if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== 'string' || typeof reply[1] !== 'string') {
@@ -230,12 +262,21 @@ class Store implements RedisSessionStore {
     this.arm();
   }
 
-  flush(): Promise<void> {
-    return this.run(true);
+  async flush(): Promise<void> {
+    const deadline = performance.now() + this.config.commandTimeoutMs;
+    // Bounded: each turn is one batch (itself bounded by commandTimeoutMs) or a wait of RETRY_FLOOR_MS, until the deadline.
+    for (;;) {
+      await this.run(true);
+      const pending = this.dirty.size + this.removals.size;
+      if (pending === 0 || this.closed) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`session store: ${String(pending)} sessions not written within ${String(this.config.commandTimeoutMs)} ms (Redis down or refusing writes)`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_FLOOR_MS, left)));
+    }
   }
 
   stats(): RedisSessionStoreStats {
-    return { ...this.counters, held: this.held.size, pending: this.dirty.size + this.removals.size };
+    return { ...this.counters, held: this.held.size, pending: this.dirty.size + this.removals.size, failures: this.failures };
   }
 
   async close(): Promise<void> {
@@ -243,17 +284,38 @@ class Store implements RedisSessionStore {
     clearInterval(this.renewer);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.link.ready) await this.run(true).catch(() => undefined);
+    if (this.link.ready) await this.flush().catch(() => undefined);
     this.closed = true;
+    for (const resume of [...this.waiting]) resume();
     await this.link.close();
+  }
+
+  /**
+   * Resolves once Redis is connected, or after `commandTimeoutMs` (the command then fails as usual and the hub
+   * counts it as nothing stored): a client that resumes while the store is still connecting (a process just
+   * started) waits for it instead of being refused at once.
+   */
+  private connected(): Promise<void> {
+    if (this.link.ready || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.config.commandTimeoutMs);
+      this.waiting.add(done);
+    });
   }
 
   private arm(): void {
     if (this.closed || this.timer !== null || (this.dirty.size === 0 && this.removals.size === 0)) return;
+    // Never before a failing store may retry (a write that turns due meanwhile waits with the others).
+    const delay = Math.max(this.config.coalesceMs, this.retryAt - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.run(false);
-    }, this.config.coalesceMs);
+    }, delay);
     this.timer.unref();
   }
 
@@ -340,9 +402,37 @@ class Store implements RedisSessionStore {
       this.counters.conflicts += conflicts;
       this.report('warn', SESSION_STORE_DIAGNOSTICS.takenOver, { sessions: conflicts });
     }
-    if (failed > 0) {
-      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: errorClass(failure), sessions: failed });
-      if (!this.closed) await new Promise((resolve) => setTimeout(resolve, Math.min(this.config.reconnectMaxMs, 100)));
+    this.settle(failed, failure);
+  }
+
+  /**
+   * Takes one batch's outcome into the retry state (`nextRetry`): after a failure the next attempt waits
+   * (jittered, doubling, at most `retryMaxMs`); one warning when writes start failing and one note when they succeed
+   * again, never one per attempt.
+   */
+  private settle(failed: number, failure: unknown): void {
+    const at = performance.now();
+    const decision = nextRetry(this.failures, failed === 0, this.policy, Math.random);
+    this.failures = decision.failures;
+    if (failed === 0) {
+      this.retryAt = -Infinity;
+      if (decision.change === 'recovered') {
+        this.report('info', SESSION_STORE_DIAGNOSTICS.recovered, {
+          failures: this.counters.failedBatches - this.failedAtStart,
+          failedMs: Math.round(at - this.failingSince),
+          error: this.lastError ?? 'unknown',
+        });
+        this.lastError = null;
+      }
+      return;
+    }
+    this.counters.failedBatches++;
+    this.retryAt = at + decision.delayMs;
+    this.lastError = errorClass(failure);
+    if (decision.change === 'failing') {
+      this.failingSince = at;
+      this.failedAtStart = this.counters.failedBatches - 1;
+      this.report('warn', SESSION_STORE_DIAGNOSTICS.failed, { op: 'save', error: this.lastError, sessions: failed, retryMs: Math.round(decision.delayMs) });
     }
   }
 

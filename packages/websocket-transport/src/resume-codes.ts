@@ -6,7 +6,8 @@ import { CLOSE_CODES } from '@keepalive/core';
 
 /**
  * Close codes the hub sends: 1000 (a session ended by the application), 1001
- * (the hub closed), 1002 (a resume request this version cannot read, a wire
+ * (the hub closed and ended its sessions), 1012 (service restart: the hub closed and
+ * handed its sessions over to its store; the client resumes on the next process), 1002 (a resume request this version cannot read, a wire
  * format v1 client, or a frame other than the proof after a challenge), 1013
  * (`maxSessions` reached: try again later), 1011 (a frame could not be written:
  * the client resumes on a new connection), 4001 (the session was resumed on
@@ -19,6 +20,7 @@ export const RESUME_CLOSE_CODES = Object.freeze({
   goingAway: CLOSE_CODES.goingAway,
   protocolError: 1002,
   internalError: 1011,
+  serviceRestart: 1012,
   tryAgainLater: 1013,
   resumedElsewhere: 4001,
   refused: 4403,
@@ -30,13 +32,15 @@ export const LEGACY_REFUSAL_REASON = 'keepalive resume v1 refused: upgrade the c
 
 /**
  * The close reasons the hub sends with its {@link RESUME_CLOSE_CODES} (the table of `docs/resume-protocol.md`,
- * section 3): `going away` (1001: the hub closed), `resume refused` (4403), `resumed elsewhere` (4001),
+ * section 3): `going away` (1001: the hub closed and ended its sessions), `service restart` (1012: the hub closed
+ * and handed its sessions over to its store), `resume refused` (4403), `resumed elsewhere` (4001),
  * `handshake timeout` (4408), `try again later` (1013), `send failed` (1011), `invalid resume request`,
  * `proof expected`, `hello expected` and the legacy refusal (1002). Clients decide by the code; the reason is for
  * people.
  */
 export const RESUME_CLOSE_REASONS = Object.freeze({
   goingAway: 'going away',
+  serviceRestart: 'service restart',
   refused: 'resume refused',
   resumedElsewhere: 'resumed elsewhere',
   handshakeTimeout: 'handshake timeout',
@@ -73,7 +77,8 @@ export const RESUME_CLOSE_REASONS = Object.freeze({
  * | `listener_failed` | warn | `event`, `error` |
  * | `socket_failed` | warn | `op`, `error` |
  * | `session_restored` | info | `messages` (taken over from the store: another process held it) |
- * | `store_failed` | warn | `op`, `error` (a store that threw or rejected; the session is new, or kept here only) |
+ * | `store_failed` | warn | `op`, `error` (a store that threw or rejected; the session is new, or kept here only; `op` `flush` when the hub closed: the store's last writes may be missing) |
+ * | `sessions_handed_over` | info | `sessions` (left in the store when the hub closed), `ms` (from `close()` until the store wrote them) |
  */
 export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionStarted: 'session_started',
@@ -92,4 +97,5 @@ export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   socketFailed: 'socket_failed',
   sessionRestored: 'session_restored',
   storeFailed: 'store_failed',
+  sessionsHandedOver: 'sessions_handed_over',
 } as const);

@@ -36,7 +36,12 @@ export class Connection implements ResumeConnection {
     private readonly host: HubHost,
     readonly socket: ResumeSocket,
     private readonly pings: boolean,
-    readonly context: unknown,
+    /**
+     * What the adapter passed for this connection (for `keepAlive(wss)`, the socket and its upgrade request), for the
+     * `admit` hook and the handshake's last event (`session` or `refused`); dropped once that event has carried it,
+     * so a connection does not hold its upgrade request (about 1 kB on Node) for its whole life.
+     */
+    public context: unknown,
   ) {}
 
   get attached(): boolean {

@@ -426,7 +426,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     const gone = once(socket, 'close');
     client.ws.close(1000);
     await within(gone, 5_000, 'server-side close');
-    expect(await within(closed, 5_000, 'close event')).toEqual({ by: 'client', code: 1000, reason: '', unacked: ['crossing'] });
+    expect(await within(closed, 5_000, 'close event')).toEqual({ by: 'client', code: 1000, reason: '', unacked: ['crossing'], handedOver: false });
     expect(harness.heartbeat.sessions.size).toBe(0);
     expect(harness.named(SESSION_HUB_DIAGNOSTICS.sessionClosed)).toEqual([expect.objectContaining({ fields: { by: 'client', code: 1000, messages: 1 } })]);
     const again = await open(harness, ...resume(hello, 2));
@@ -442,13 +442,13 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     session.send('unread');
     session.close(4321, 'done');
     expect(await within(client.closed, 5_000, 'client close')).toEqual({ code: 4321, reason: 'done' });
-    expect(closes).toEqual([{ by: 'server', code: 4321, reason: 'done', unacked: ['unread'] }]);
+    expect(closes).toEqual([{ by: 'server', code: 4321, reason: 'done', unacked: ['unread'], handedOver: false }]);
     expect(() => session.close(1005)).toThrow(RangeError);
     expect(() => session.send('x')).toThrow(SessionEndedError);
     expect(harness.heartbeat.sessions.stats()).toMatchObject({ sessions: 0, ended: 1 });
   });
 
-  it('B14: closing the keep-alive ends every session (1001) and hands their messages back', async () => {
+  it('B14: closing the keep-alive of a hub without a store ends every session (1001: nothing outlives the process) and hands their messages back', async () => {
     const harness = await server();
     const { client, event } = await open(harness);
     const closes: unknown[] = [];
@@ -456,7 +456,7 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     event.session.send('pending');
     harness.heartbeat.close();
     expect((await within(client.closed, 5_000, 'client close')).code).toBe(1001);
-    expect(closes).toEqual([{ by: 'server', code: 1001, reason: 'going away', unacked: ['pending'] }]);
+    expect(closes).toEqual([{ by: 'server', code: 1001, reason: 'going away', unacked: ['pending'], handedOver: false }]);
     expect(harness.heartbeat.sessions.connect({ send: () => undefined, close: () => undefined }, () => '1')).toBeNull();
   });
 

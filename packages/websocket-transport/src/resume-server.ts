@@ -7,7 +7,7 @@ import { Admission, askStore } from './resume-admission.js';
 import { Connection } from './resume-connection.js';
 import { defineHubSettings, type ServerResumeConfig, type SessionHubOptions } from './resume-options.js';
 import { NO_FIELDS, Session, restoreSession, type Counter, type HubHost } from './resume-session.js';
-import type { RefusedEvent, ResumeConnection, ResumeSocket, SessionHubEvents, SessionHubStats } from './resume-types.js';
+import type { RefusedEvent, ResumeConnection, ResumeSocket, SessionHubCloseOptions, SessionHubEvents, SessionHubStats } from './resume-types.js';
 
 export { LEGACY_REFUSAL_REASON, RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
 export { ReplayFullError, SessionEndedError } from './resume-errors.js';
@@ -71,6 +71,7 @@ export class SessionHub<C = unknown> {
     replaced: 0,
     expired: 0,
     ended: 0,
+    handedOver: 0,
     refused: 0,
     evicted: 0,
     wrongProofs: 0,
@@ -83,8 +84,22 @@ export class SessionHub<C = unknown> {
     socketErrors: 0,
   };
   private connectedCount = 0;
-  private closed = false;
+  /** Whether `close` was called. */
+  private closing = false;
+  /** The close code a connection still in its handshake gets once the hub closed: 1012 when sessions are handed over. */
+  private closeCode: number = RESUME_CLOSE_CODES.goingAway;
+  private closeReason: string = RESUME_CLOSE_REASONS.goingAway;
   private readonly store: SessionStore | null;
+  private settle: () => void = noop;
+  /**
+   * Resolves once the hub closed and its store wrote what the close left it (the sessions handed over, or the
+   * removals of those ended), and the handed-over sessions' sockets are closed; never rejects (a store that failed
+   * is reported, `store_failed` with `op` `flush`). Pending until {@link SessionHub.close} is called. Await it
+   * before closing the store and exiting the process.
+   */
+  readonly closed = new Promise<void>((resolve) => {
+    this.settle = resolve;
+  });
 
   /** Validates the options (a bad one throws `KeepaliveOptionError` naming it as `resume.<option>`). */
   constructor(options: SessionHubOptions<C> = {}) {
@@ -199,7 +214,7 @@ export class SessionHub<C = unknown> {
     } catch {
       request = 'invalid';
     }
-    if (request === null || this.closed) return null;
+    if (request === null || this.closing) return null;
     const handle = new Connection(this.host, socket, typeof request === 'object' && request.pings, context);
     if (request === 'legacy') {
       this.refuse(handle, 'legacy', RESUME_CLOSE_CODES.protocolError, RESUME_CLOSE_REASONS.legacy);
@@ -226,11 +241,11 @@ export class SessionHub<C = unknown> {
 
   /** Whether a connection is still in its handshake (its socket open, the hub open). */
   private waiting(handle: Connection): boolean {
-    if (this.closed && !handle.gone && handle.stage !== 'done') {
+    if (this.closing && !handle.gone && handle.stage !== 'done') {
       handle.settle();
-      this.host.shut(handle.socket, RESUME_CLOSE_CODES.goingAway, RESUME_CLOSE_REASONS.goingAway);
+      this.host.shut(handle.socket, this.closeCode, this.closeReason);
     }
-    return !this.closed && !handle.gone && handle.stage !== 'done';
+    return !this.closing && !handle.gone && handle.stage !== 'done';
   }
 
   /**
@@ -249,6 +264,7 @@ export class SessionHub<C = unknown> {
     }
     this.host.shut(handle.socket, code, text);
     this.events.emit('refused', { reason, code, context: handle.context as C });
+    handle.context = undefined;
   }
 
   /** Takes the stored session over (the store's `load`), then joins the connection to it, unless the client left meanwhile. */
@@ -297,6 +313,7 @@ export class SessionHub<C = unknown> {
         this.counters.resumed++;
         held.attach(handle, null, delivered, now);
         this.events.emit('session', { session: held, resumed: true, forgotten: false, restored: false, context });
+        handle.context = undefined;
         return;
       case 'restore': {
         /* c8 ignore next -- admission restores only a named session that was restored */
@@ -309,6 +326,7 @@ export class SessionHub<C = unknown> {
         this.counters.resumed++;
         session.attach(handle, null, delivered, now);
         this.events.emit('session', { session, resumed: true, forgotten: false, restored: true, context });
+        handle.context = undefined;
         return;
       }
       case 'refuse':
@@ -344,6 +362,7 @@ export class SessionHub<C = unknown> {
         host.report('debug', SESSION_HUB_DIAGNOSTICS.sessionStarted, { sessions: this.sessions.size });
         session.attach(handle, secret, 0, now);
         this.events.emit('session', { session, resumed: false, forgotten: admission.forgotten, restored: false, context });
+        handle.context = undefined;
         return;
       }
     }
@@ -383,17 +402,68 @@ export class SessionHub<C = unknown> {
   }
 
   /**
-   * Ends every session (their attached sockets are closed with 1001; each session's `close` event hands back what
-   * its client never acknowledged) and takes no more connections (`connect` returns `null`).
+   * Closes the hub: it takes no more connections (`connect` returns `null`), and connections still in their
+   * handshake are closed (nothing about any session changed for them). Then, by default, every session is **handed
+   * over** when the hub has a store: its connection is let go (later frames are not read: the client sends them
+   * again where it resumes), its last state goes to the store, its `close` event says `handedOver` (nothing handed
+   * back), and once the store wrote it (its `flush`, bounded by the store) its socket is closed with 1012 (service
+   * restart): the client reconnects, and the process it reaches resumes the session from the store, losing and
+   * repeating nothing. Await {@link SessionHub.closed} before closing the store or exiting.
+   *
+   * With `{ endSessions: true }`, or without a store (an in-memory hub: nothing outlives the process, so there is
+   * nothing to hand over), every session **ends** instead: its socket is closed with 1001, its `close` event hands
+   * back what its client never acknowledged, and the store forgets it (a client that comes back gets a new session).
+   * Throws `TypeError` for options that are not `{ endSessions?: boolean }`. A second call does nothing.
    */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
+  close(options: SessionHubCloseOptions = {}): void {
+    const given: unknown = options;
+    const endSessions: unknown = typeof given === 'object' && given !== null ? (given as SessionHubCloseOptions).endSessions : null;
+    if (endSessions !== undefined && typeof endSessions !== 'boolean') {
+      throw new TypeError(`close(options): endSessions must be a boolean, got ${endSessions === null ? String(given) : typeof endSessions}`);
+    }
+    if (this.closing) return;
+    this.closing = true;
+    const startedAt = this.scheduler.now();
+    const store = this.store;
+    const handOver = store !== null && endSessions !== true;
+    if (handOver) {
+      this.closeCode = RESUME_CLOSE_CODES.serviceRestart;
+      this.closeReason = RESUME_CLOSE_REASONS.serviceRestart;
+    }
     for (const handle of this.handshakes) this.waiting(handle);
     this.handshakes.clear();
-    for (const session of [...this.sessions.values()]) session.closeByServer(RESUME_CLOSE_CODES.goingAway, RESUME_CLOSE_REASONS.goingAway);
+    const sockets: ResumeSocket[] = [];
+    for (const session of [...this.sessions.values()]) {
+      if (!handOver) {
+        session.closeByServer(RESUME_CLOSE_CODES.goingAway, RESUME_CLOSE_REASONS.goingAway);
+        continue;
+      }
+      const socket = session.handOver();
+      if (socket !== null) sockets.push(socket);
+    }
+    const handedOver = this.counters.handedOver;
     this.events.clear();
+    if (store?.flush === undefined) {
+      for (const socket of sockets) this.host.shut(socket, RESUME_CLOSE_CODES.serviceRestart, RESUME_CLOSE_REASONS.serviceRestart);
+      if (handOver) this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionsHandedOver, { sessions: handedOver, ms: 0 });
+      this.settle();
+      return;
+    }
+    const flush = askStore(this.host, 'flush', async () => {
+      await store.flush?.();
+      return true;
+    });
+    void flush.then((written) => {
+      // Written (or given up, reported): the clients may resume elsewhere now.
+      for (const socket of sockets) this.host.shut(socket, RESUME_CLOSE_CODES.serviceRestart, RESUME_CLOSE_REASONS.serviceRestart);
+      if (handOver && written === true) this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionsHandedOver, { sessions: handedOver, ms: Math.round(this.scheduler.now() - startedAt) });
+      this.settle();
+    });
   }
+}
+
+function noop(): void {
+  // Replaced by the promise's resolver.
 }
 
 /**

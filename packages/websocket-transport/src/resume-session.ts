@@ -349,6 +349,27 @@ export class Session implements ResumableSession {
     this.end('server', code, reason);
   }
 
+  /**
+   * The hub closes and hands the session over to its store (it does not end: the client resumes it on another
+   * process). Its connection is let go now (frames that arrive later are not read: the client sends them again where
+   * it resumes), its last state is handed to the store, and `close` is emitted with `handedOver` and nothing handed
+   * back (the store keeps the unacknowledged messages). Returns the socket to close once the store wrote the state
+   * (closing it earlier would let the client resume elsewhere on an older state), or `null`.
+   */
+  handOver(): ResumeSocket | null {
+    const handle = this.handle;
+    const now = this.host.scheduler.now();
+    if (!this.live({ type: 'end', now }).some((command) => command.type === 'ended')) return null;
+    this.detach(now);
+    // The last change goes to the store (its snapshot reads this session's ring, kept until the store wrote it).
+    this.save();
+    this.entry.dispose();
+    this.host.remove(this);
+    this.host.count('handedOver');
+    this.emitFinal('close', { by: 'server', code: RESUME_CLOSE_CODES.serviceRestart, reason: RESUME_CLOSE_REASONS.serviceRestart, unacked: NOTHING, handedOver: true });
+    return handle?.socket ?? null;
+  }
+
   private detach(now: number): void {
     const handle = this.handle;
     if (handle === null) return;
@@ -362,7 +383,7 @@ export class Session implements ResumableSession {
     const unacked = this.finish();
     this.host.count('ended');
     this.host.report('info', SESSION_HUB_DIAGNOSTICS.sessionClosed, { by, code, messages: unacked.length });
-    this.emitFinal('close', { by, code, reason, unacked });
+    this.emitFinal('close', { by, code, reason, unacked, handedOver: false });
   }
 
   private expire(awayMs: number): void {
@@ -412,21 +433,23 @@ export class Session implements ResumableSession {
     return heard;
   }
 
+  /** Hands the session to the store when the delivery's counters changed; the store reads the snapshot when it writes. */
+  private save(): void {
+    const store = this.host.store;
+    if (store === null) return;
+    const counters = this.counters();
+    if (counters === this.savedCounters) return;
+    this.savedCounters = counters;
+    try {
+      store.save(this.id, () => this.snapshot());
+    } catch (error) {
+      this.host.storeFailed('save', error);
+    }
+  }
+
   private reschedule(): void {
     if (this.ended) return;
-    const store = this.host.store;
-    if (store !== null) {
-      // Each change of the delivery's counters is handed to the store, which reads the snapshot when it writes.
-      const counters = this.counters();
-      if (counters !== this.savedCounters) {
-        this.savedCounters = counters;
-        try {
-          store.save(this.id, () => this.snapshot());
-        } catch (error) {
-          this.host.storeFailed('save', error);
-        }
-      }
-    }
+    this.save();
     const failed = this.failed;
     if (failed !== null) {
       this.failed = null;

@@ -30,6 +30,13 @@ export interface SessionStore {
   save(id: string, read: () => StoredSession): void;
   /** The session ended (closed or expired here): forget it. */
   remove(id: string): void;
+  /**
+   * Optional: writes everything handed to the store so far (`save`s and `remove`s); resolves once it is written,
+   * rejects when it could not be within the store's own bound. A hub that closes awaits it before it closes its
+   * sockets, so that a client resuming on the next process finds its session's last state (hand-over). Without it,
+   * a hub's `closed` resolves at once and the store's background writes race the clients' reconnects.
+   */
+  flush?(): Promise<void>;
 }
 
 /**

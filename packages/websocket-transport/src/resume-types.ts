@@ -48,7 +48,8 @@ export type SessionSendResult = 'sent' | 'queued';
 
 /**
  * The `close` event of a session: it ended, by the client (a close with 1000: it ended its session deliberately)
- * or by the server (`session.close()`, or the hub closed). `unacked` holds the server's messages the client never
+ * or by the server (`session.close()`, or the hub closed), or it left this process (`handedOver`: the hub closed and
+ * handed it over to its store; nothing is handed back then). `unacked` holds the server's messages the client never
  * acknowledged, oldest first, handed back (never dropped silently, B14): a client delivers what it received before
  * it closed, but messages written while its close frame was on its way cross it, and a WHATWG client drops messages
  * that arrive after it called `close()`; so the server cannot count them delivered. A client that acknowledges
@@ -60,6 +61,13 @@ export interface SessionCloseEvent {
   readonly code: number;
   readonly reason: string;
   readonly unacked: readonly SessionMessage[];
+  /**
+   * True when the session did not end but left this process: the hub closed (`close()`, the default) and handed it
+   * over to its store, where the client resumes it on another process. Nothing is handed back (`unacked` is empty):
+   * the unacknowledged messages are in the store and go out from the process the client resumes on. The session
+   * object is done here (`ended` is true, `send` throws); release what this process held for it.
+   */
+  readonly handedOver: boolean;
 }
 
 /**
@@ -155,6 +163,20 @@ export interface RefusedEvent<C = unknown> {
 }
 
 /**
+ * Options of {@link SessionHub.close}.
+ */
+export interface SessionHubCloseOptions {
+  /**
+   * End every session for good instead of handing it over: their sockets are closed with 1001, each session's
+   * `close` event hands back what its client never acknowledged, and the store forgets them (a client that comes
+   * back to another process gets a new session: `new`). For a service that is going away, not being restarted.
+   * Default `false`: with a store, the sessions are handed over; without one they end anyway (nothing outlives the
+   * process).
+   */
+  readonly endSessions?: boolean | undefined;
+}
+
+/**
  * The events of a {@link SessionHub}: `session` (a connection attached to a session) and `refused`.
  */
 export interface SessionHubEvents<C = unknown> {
@@ -203,6 +225,8 @@ export interface SessionHubStats {
   readonly expired: number;
   /** Sessions ended by the client (1000) or the server. */
   readonly ended: number;
+  /** Sessions left in the store for another process when the hub closed (hand-over, not ended). */
+  readonly handedOver: number;
   /** New sessions refused with 1013 (`maxSessions`). */
   readonly refused: number;
   /** Unconfirmed sessions evicted to make room for a new one. */

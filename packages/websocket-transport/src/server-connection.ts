@@ -12,7 +12,7 @@ import { createDiagnosticSink, nextInstanceId, type Logger } from '@keepalive/no
 import { HEARTBEAT_MESSAGE, classifyMessage, type MessagePayload } from './heartbeat.js';
 import { PeerTracker, type PeerTrackerOptions, type TrackedSocket, type TrackerStats } from './peer-tracker.js';
 import { OPEN } from './ready-state.js';
-import { SessionHub, type ResumeConnection, type ResumeFrame, type SessionHubOptions } from './resume-server.js';
+import { SessionHub, type ResumeConnection, type ResumeFrame, type SessionHubCloseOptions, type SessionHubOptions } from './resume-server.js';
 import { ADOPT, Peer } from './tracked-peer.js';
 
 /**
@@ -128,8 +128,14 @@ export interface ServerKeepaliveHandle<C = unknown> extends Disposable {
   readonly size: number;
   /** Counters: pings sent, heartbeats answered, dead, idle and flood closes, malformed heartbeats, handler errors. */
   stats(): TrackerStats;
-  /** Stops tracking (sockets stay open); ends every session. */
-  close(): void;
+  /**
+   * Stops tracking (plain sockets stay open) and closes the hub: with a store its sessions are handed over to it
+   * (their sockets closed with 1012 once written; clients resume on the next process), else, or with
+   * `{ endSessions: true }`, they end (1001). See {@link SessionHub.close}.
+   */
+  close(options?: SessionHubCloseOptions): void;
+  /** Resolves once `close` was called and the hub's {@link SessionHub.closed} resolved (at once without a hub). Never rejects. */
+  readonly closed: Promise<void>;
   readonly tracker: PeerTracker;
   readonly sessions: SessionHub<C> | null;
 }
@@ -285,6 +291,11 @@ export class ServerConnections<C = unknown, S extends ServerSocket = ServerSocke
   private readonly onDiagnostic: ((diagnostic: Diagnostic) => void) | undefined;
   private sink: ((diagnostic: Diagnostic) => void) | null = null;
   private stopped = false;
+  private finished: (value?: Promise<void>) => void = () => undefined;
+  /** Resolves once {@link ServerConnections.close} was called and the hub's `closed` resolved (at once without a hub). */
+  readonly whenClosed = new Promise<void>((resolve) => {
+    this.finished = resolve;
+  });
 
   /**
    * From a tracker and a hub the application already has (Deno's, shared by every request). A bad heartbeat message
@@ -354,18 +365,20 @@ export class ServerConnections<C = unknown, S extends ServerSocket = ServerSocke
   }
 
   /**
-   * Stops: every session ends first (their sockets are closed with 1001), then the tracker forgets every connection
-   * (sockets stay open). Given parts are closed too. A connection's events after this change nothing but its session's.
+   * Stops: the hub closes first (see {@link SessionHub.close}: its sessions handed over to its store, or ended with
+   * 1001 without one or with `{ endSessions: true }`), then the tracker forgets every connection (sockets stay open).
+   * Given parts are closed too. A connection's events after this change nothing but its session's.
    */
-  close(): void {
+  close(options?: SessionHubCloseOptions): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.sessions?.close();
+    this.sessions?.close(options);
     this.tracker.close();
+    this.finished(this.sessions?.closed);
   }
 
   /** What an adapter hands the application; `close` defaults to {@link ServerConnections.close} (an adapter with listeners of its own passes its own). */
-  handle(close: () => void = () => this.close()): ServerKeepaliveHandle<C> {
+  handle(close: (options?: SessionHubCloseOptions) => void = (options) => this.close(options)): ServerKeepaliveHandle<C> {
     const tracker = this.tracker;
     return {
       get size() {
@@ -373,9 +386,12 @@ export class ServerConnections<C = unknown, S extends ServerSocket = ServerSocke
       },
       stats: () => tracker.stats(),
       close,
+      closed: this.whenClosed,
       tracker,
       sessions: this.sessions,
-      [Symbol.dispose]: close,
+      [Symbol.dispose]: () => {
+        close();
+      },
     };
   }
 }

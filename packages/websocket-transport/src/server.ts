@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { CLOSE_CODES, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
 import type { PeerTracker, PeerTrackerOptions, TrackerStats } from './peer-tracker.js';
-import type { SessionHub, SessionHubOptions } from './resume-server.js';
+import type { SessionHub, SessionHubCloseOptions, SessionHubOptions } from './resume-server.js';
 import { createServerConnections, requestQuery, type ServerConnection } from './server-connection.js';
 
 /** The largest frame {@link createKeepaliveServer} accepts by default (1 MiB): larger ones are refused with 1009. */
@@ -37,8 +37,19 @@ export interface ServerKeepalive extends Disposable {
   readonly size: number;
   /** Counters: pings sent, heartbeats answered, dead, idle and flood closes, malformed heartbeats, handler errors. */
   stats(): TrackerStats;
-  /** Stops tracking: removes every listener it added (sockets stay open). */
-  close(): void;
+  /**
+   * Stops tracking: removes every listener it added (plain sockets stay open), and closes the hub when `resume` is
+   * on: with a store, every session is handed over to it (the default: its last state written, then its socket
+   * closed with 1012, and its client resumes on the next process); without a store, or with
+   * `{ endSessions: true }`, every session ends (1001). Await {@link ServerKeepalive.closed} before closing the store.
+   * Called by itself when the `ws` server emits `close` (once `wss.close()` was called and every socket closed).
+   */
+  close(options?: SessionHubCloseOptions): void;
+  /**
+   * Resolves once `close` was called and, with resume on, the hub's store wrote what the close left it and the
+   * sockets of the sessions handed over are closed. Never rejects (a store that failed is reported).
+   */
+  readonly closed: Promise<void>;
   /** The tracker behind it (for custom transports). */
   readonly tracker: PeerTracker;
   /**
@@ -46,7 +57,8 @@ export interface ServerKeepalive extends Disposable {
    * client's messages from its session (`session.on('message')`), and send with `session.send()`, not from or to
    * the socket: its raw frames include the hello, acknowledgements, heartbeats and retransmissions, and what is
    * written on the socket directly is neither numbered nor kept for a reconnect. Plain clients' sockets work as
-   * before. Closing the keep-alive ends every session (their sockets are closed with 1001).
+   * before. Closing the keep-alive closes the hub: with a store its sessions are handed over (their clients resume
+   * on the next process), else they end (their sockets are closed with 1001). See {@link ServerKeepalive.close}.
    */
   readonly sessions: SessionHub<WsSessionContext> | null;
 }
@@ -212,15 +224,19 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   wss.on('connection', onConnection);
   for (const ws of wss.clients) track(ws);
 
-  const close = (): void => {
+  const close = (options?: SessionHubCloseOptions): void => {
     if (server.closed) return;
     wss.off('connection', onConnection);
     const open = server.connections();
-    // Sessions end first (their sockets are closed with 1001 and their handles detached), then tracking stops.
-    server.close();
+    // The hub closes first (its sessions handed over or ended, their handles detached), then tracking stops.
+    server.close(options);
     for (const connection of open) untrack(connection.socket);
   };
-  wss.once('close', close);
+  // Once `wss.close()` was called and every socket closed: the sessions left waiting for their clients are handed
+  // over (or end, without a store).
+  wss.once('close', () => {
+    close();
+  });
   return server.handle(close);
 }
 
