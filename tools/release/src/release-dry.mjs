@@ -3,6 +3,7 @@
  * `pnpm run release:dry`: everything a release does except publishing, for every publishable package
  * (packages/* without `private: true`). Run after a build (the root script builds first).
  *
+ *   0. check the pending changesets, the CHANGELOG entries to be (changesets-lint.mjs);
  *   1. `pnpm pack` each package into a temporary folder (pnpm rewrites `workspace:` ranges, as publishing would),
  *      and check its metadata, LICENSE, README and file list (metadata.mjs);
  *   2. `publint --strict` on each tarball;
@@ -18,6 +19,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { lintChangesets } from './changesets-lint.mjs';
 import { run } from './exec.mjs';
 import { metadataProblems } from './metadata.mjs';
 import { runtimes } from './runtimes.mjs';
@@ -52,6 +54,13 @@ try {
 
 async function releaseDry() {
   heading(`release:dry: ${packages.map((pkg) => `${pkg.name}@${pkg.version}`).join(', ')}`);
+
+  heading('pending changesets');
+  const changesets = lintChangesets();
+  if (changesets.problems.length > 0) {
+    throw new Error(`changesets that would make a poor CHANGELOG (see CONTRIBUTING.md, "Recording a change"):\n  ${changesets.problems.join('\n  ')}`);
+  }
+  console.log(`${changesets.files.length} pending changeset(s): names and summaries fit for a CHANGELOG`);
   /** @type {Map<string, string>} package name → tarball path */
   const tarballs = new Map();
   /** @type {string[]} */
