@@ -1,67 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { MAX_DURATION_MS } from '@keepalive/core';
-import type { Platform, TimerHandle } from './clock.js';
+import type { Platform } from './clock.js';
+import { ManualPlatform } from './test-support/manual-platform.js';
 import { ScanScheduler, createScanScheduler } from './scan-scheduler.js';
 import { ScheduledNode, defaultClientScheduler as sharedClientScheduler, defaultScheduler, type ScheduledEntry, type Scheduler } from './index.js';
 import { defaultClientScheduler as pageClientScheduler } from './index.browser.js';
 import { sharedRuntime } from './runtime.js';
 import { createHeapScheduler } from './test-support/heap-scheduler.js';
-
-/** A clock the test moves and one-shot timers that fire only as it moves; counts what is armed and held. */
-class ManualPlatform implements Platform {
-  time = 0;
-  holds = 0;
-  hold?: () => () => void;
-  readonly timers = new Map<number, { at: number; fn: () => void; delay: number }>();
-  private nextId = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, delay: number): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + delay, fn, delay });
-    return id;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number);
-  }
-  unref(): void {
-    // Nothing holds this process.
-  }
-  /** Moves the clock to `to`, firing every timer due on the way, in order. */
-  advance(to: number): void {
-    for (let guard = 0; guard < 10_000; guard++) {
-      let first: [number, { at: number; fn: () => void }] | null = null;
-      for (const item of this.timers) if (item[1].at <= to && (first === null || item[1].at < first[1].at)) first = item;
-      if (first === null) break;
-      this.timers.delete(first[0]);
-      this.time = Math.max(this.time, first[1].at);
-      first[1].fn();
-    }
-    this.time = Math.max(this.time, to);
-  }
-}
-
-/** Takes the one armed timer out of the platform (the test fires it when it wants, at the time it sets). */
-function takeTimer(platform: ManualPlatform): () => void {
-  const [item, ...more] = [...platform.timers];
-  if (item === undefined || more.length > 0) throw new Error(`expected one armed timer, found ${platform.timers.size}`);
-  platform.timers.delete(item[0]);
-  return item[1].fn;
-}
-
-/** A platform that can hold the process: counts the holds taken and not released. */
-function holdingPlatform(): ManualPlatform {
-  const platform = new ManualPlatform();
-  platform.hold = () => {
-    platform.holds++;
-    return () => {
-      platform.holds--;
-    };
-  };
-  return platform;
-}
 
 /** An entry that records each wake (`name@now`) and asks for no new deadline (it is then done with it). */
 function once(scheduler: Scheduler, name: string, log: string[]): ScheduledEntry {
@@ -105,7 +51,7 @@ describe('scan scheduler', () => {
     once(scheduler, 'late', log).schedule(40);
     once(scheduler, 'early', log).schedule(10);
     // The timer fires late (the page was busy): both are due by then.
-    const fire = takeTimer(platform);
+    const fire = platform.take();
     platform.time = 50;
     fire();
     expect(log).toEqual(['early@50', 'late@50']);
@@ -181,7 +127,7 @@ describe('scan scheduler', () => {
     expect(arms).toHaveBeenCalledTimes(1);
     expect(clears).not.toHaveBeenCalled();
     // Both due in one fire, both re-arming in their wakes: one new timer, for the earliest of their next deadlines.
-    const fire = takeTimer(platform);
+    const fire = platform.take();
     platform.time = 150;
     fire();
     expect(arms).toHaveBeenCalledTimes(2);
@@ -285,7 +231,7 @@ describe('scan scheduler', () => {
       loop.schedule(now);
     });
     loop.schedule(10);
-    const fire = takeTimer(platform);
+    const fire = platform.take();
     platform.time = 10;
     fire();
     expect(wakes).toBe(1 * 4 + 16);
@@ -331,7 +277,7 @@ describe('scan scheduler', () => {
   });
 
   it('unrefs its timer; each hold is the platform hold, released once; no hold where the platform has none', () => {
-    const platform = holdingPlatform();
+    const platform = new ManualPlatform({ holds: true });
     const unref = vi.spyOn(platform, 'unref');
     const scheduler = createScanScheduler({ platform });
     scheduler.entry(() => undefined).schedule(10);

@@ -1,59 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import type { Platform, TimerHandle } from './clock.js';
+import { ManualPlatform } from './test-support/manual-platform.js';
 import { PASS_CHECK_EVERY, ScheduledNode, createScheduler, slackClass, type ScheduledEntry, type Scheduler } from './scheduler.js';
 
-/**
- * Simulated time: the clock moves only when the test says (or, with `workPerWake`, by that much for each entry a
- * pass wakes, as real work would). Counts the OS timer's fires (the process's wakes) and how long each pass ran.
- */
-class SimPlatform implements Platform {
-  time = 0;
-  wakes = 0;
-  passes: { start: number; end: number }[] = [];
-  delays: number[] = [];
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, delayMs: number): TimerHandle {
-    const id = this.nextId++;
-    this.delays.push(delayMs);
-    this.timers.set(id, { at: this.time + delayMs, fn });
-    return id;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number);
-  }
-  unref(): void {
-    // Nothing holds this process.
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-  /**
-   * Moves the clock to `to`, firing every timer due on the way, in order (at most 50,000: entries that keep
-   * scheduling each other in the past, as the property tests may make them, would wake the scheduler forever).
-   */
-  advance(to: number): void {
-    for (let guard = 0; guard < 50_000; guard++) {
-      let first: [number, { at: number; fn: () => void }] | null = null;
-      for (const item of this.timers) if (item[1].at <= to && (first === null || item[1].at < first[1].at)) first = item;
-      if (first === null) break;
-      this.timers.delete(first[0]);
-      this.time = Math.max(this.time, first[1].at);
-      this.wakes++;
-      const start = this.time;
-      first[1].fn();
-      this.passes.push({ start, end: this.time });
-    }
-    this.time = Math.max(this.time, to);
-  }
-}
-
 /** `count` entries re-arming one `interval` ahead (drift-free), phases spread over the interval with fractional offsets. */
-function periodic(scheduler: Scheduler, platform: SimPlatform, count: number, interval: number, slackMs: number) {
+function periodic(scheduler: Scheduler, platform: ManualPlatform, count: number, interval: number, slackMs: number) {
   const late: number[] = [];
   let early = 0;
   let fires = 0;
@@ -83,7 +34,7 @@ function periodic(scheduler: Scheduler, platform: SimPlatform, count: number, in
 
 describe('slack: the wake rate follows the work', () => {
   it('5,000 entries at a 1 s interval with 31 ms of slack: at most one wake per 31 ms, each fire on time within it (exact: a wake per millisecond)', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const run = periodic(scheduler, platform, 5_000, 1_000, 31.25);
     platform.advance(10_000);
@@ -102,7 +53,7 @@ describe('slack: the wake rate follows the work', () => {
   });
 
   it('the same entries without slack wake once per millisecond that has a deadline (what the slack saves)', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const run = periodic(scheduler, platform, 5_000, 1_000, 0);
     platform.advance(10_000);
@@ -113,7 +64,7 @@ describe('slack: the wake rate follows the work', () => {
 
   it('at 30 s with 313 ms of slack: at most one wake per 312 ms whatever the number of entries', () => {
     for (const count of [1_000, 20_000]) {
-      const platform = new SimPlatform();
+      const platform = new ManualPlatform({ maxFires: 50_000 });
       const scheduler = createScheduler({ platform });
       const run = periodic(scheduler, platform, count, 30_000, 312.5);
       platform.advance(61_000);
@@ -129,7 +80,7 @@ describe('slack: the wake rate follows the work', () => {
   });
 
   it('a few entries far apart still get one wake each (the rate follows the work, not a tick)', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const run = periodic(scheduler, platform, 3, 30_000, 312.5);
     platform.advance(90_000);
@@ -138,7 +89,7 @@ describe('slack: the wake rate follows the work', () => {
   });
 
   it('an entry with slack is woken at its deadline when the scheduler was quiet; within its slack of the last wake, it waits and rides along', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const woke: string[] = [];
     const lax = scheduler.entry((now) => woke.push(`lax@${now}`));
@@ -176,7 +127,7 @@ describe('slack: the wake rate follows the work', () => {
         this.woke.push(now);
       }
     }
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const node = new Node();
     expect(scheduler.entry(node)).toBe(node);
@@ -196,7 +147,7 @@ describe('slack: the wake rate follows the work', () => {
 
 describe('a pass is bounded', () => {
   it('10,000 entries due at once, 10 µs of work each: passes of at most 2 ms, the rest at once in the next wakes, in deadline order, none early', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform });
     const order: number[] = [];
     let early = 0;
@@ -224,7 +175,7 @@ describe('a pass is bounded', () => {
   });
 
   it('passBudgetMs: Infinity serves every due entry in one pass; a bad budget throws naming the option', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform, passBudgetMs: Number.POSITIVE_INFINITY });
     let fired = 0;
     for (let i = 0; i < 1_000; i++) {
@@ -242,7 +193,7 @@ describe('a pass is bounded', () => {
   });
 
   it('a sliced pass is resumed at once even when an entry with slack moves before the next wake', () => {
-    const platform = new SimPlatform();
+    const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform, passBudgetMs: 1 });
     let fired = 0;
     for (let i = 0; i < 100; i++) {
@@ -312,7 +263,7 @@ describe('slack, for any schedule/cancel/re-arm/dispose sequence', () => {
   test.prop([fc.array(behaviour, { minLength: SLOTS, maxLength: SLOTS }), fc.array(op, { maxLength: 120 }), fc.constantFrom(0.05, 0)], { numRuns: 300 })(
     'never early; never later than the slack (+1 ms of timer rounding); every deadline in force fires once; one OS timer while any entry waits, armed no later than any entry may wait',
     (behaviours, ops, workPerWake) => {
-      const platform = new SimPlatform();
+      const platform = new ManualPlatform({ maxFires: 50_000 });
       const scheduler = createScheduler({ platform, passBudgetMs: 1 });
       const disposed = new Set<number>();
       /**

@@ -1,42 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import type { Platform, TimerHandle } from './clock.js';
+import type { Platform } from './clock.js';
+import { ManualPlatform } from './test-support/manual-platform.js';
 import { createHeapScheduler } from './test-support/heap-scheduler.js';
 import { ScheduledNode, createScheduler, laneKey, type ScheduledEntry, type Scheduler } from './scheduler.js';
-
-/** A manual clock with one-shot timers: time moves only when the test says so. */
-class ManualPlatform implements Platform {
-  time = 0;
-  armed = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  now(): number {
-    return this.time;
-  }
-  setTimeout(fn: () => void, delayMs: number): TimerHandle {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + delayMs, fn });
-    return id;
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number);
-  }
-  unref(): void {
-    // Nothing holds this process.
-  }
-  /** Moves the clock to `to`, firing every timer due on the way, in order. */
-  advance(to: number): void {
-    for (let guard = 0; guard < 10_000; guard++) {
-      let first: [number, { at: number; fn: () => void }] | null = null;
-      for (const item of this.timers) if (item[1].at <= to && (first === null || item[1].at < first[1].at)) first = item;
-      if (first === null) break;
-      this.timers.delete(first[0]);
-      this.time = Math.max(this.time, first[1].at);
-      first[1].fn();
-    }
-    this.time = Math.max(this.time, to);
-  }
-}
 
 /** What an entry does when woken. */
 type Behaviour =
