@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { HTTP_LIMITS, type HttpLimits } from './server.js';
+import { storyTimes } from './story.js';
 
 /** Everything the demo can be told, from flags or the environment. */
 export interface DemoConfig {
@@ -16,7 +17,7 @@ export interface DemoConfig {
   readonly pongTimeoutMs: number;
   readonly maxPayload: number;
   readonly headless: boolean;
-  /** Stop after this long (0: run until SIGINT/SIGTERM). */
+  /** Stop after this long (0: run until SIGINT/SIGTERM). Headless without one: long enough for the whole story. */
   readonly durationMs: number;
   /** Seed of the simulated work (reproducible runs). */
   readonly seed: number;
@@ -41,6 +42,7 @@ Options (environment variable in brackets):
   --pong-timeout <ms>      proof-of-life timeout                   [KEEPALIVE_DEMO_PONG_TIMEOUT_MS] 2000
   --max-payload <bytes>    largest frame accepted                  [KEEPALIVE_DEMO_MAX_PAYLOAD] 65536
   --duration <ms>          stop after this long, 0 = until Ctrl-C  [KEEPALIVE_DEMO_DURATION_MS] 0
+                           (--headless: the whole story, 52 s at the default idle limit)
   --seed <n>               seed of the simulated work              [KEEPALIVE_DEMO_SEED]   random
   --redis <url>            fleet view: leases on Redis, read by a   [KEEPALIVE_DEMO_REDIS_URL] off
                            reclaimer in its own process
@@ -115,7 +117,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     pongTimeoutMs: int('--pong-timeout', values['pong-timeout'] ?? env.KEEPALIVE_DEMO_PONG_TIMEOUT_MS, 2_000, 50, 600_000),
     maxPayload: int('--max-payload', values['max-payload'] ?? env.KEEPALIVE_DEMO_MAX_PAYLOAD, 65_536, 1_024, 16 << 20),
     headless: values.headless,
-    durationMs: int('--duration', values.duration ?? env.KEEPALIVE_DEMO_DURATION_MS, 0, 0, 86_400_000),
+    durationMs: int('--duration', values.duration ?? env.KEEPALIVE_DEMO_DURATION_MS, values.headless ? storyTimes(idleLimitMs).full : 0, 0, 86_400_000),
     seed: int('--seed', values.seed ?? env.KEEPALIVE_DEMO_SEED, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
     http: httpLimits(values, env),
   };

@@ -1,5 +1,5 @@
 import type { DemoConfig } from './config.js';
-import { startDemoServer, type DemoServer, type HttpLimits } from './server.js';
+import { startDemoServer, type DemoServer, type HttpLimits, type ServerWorkerView } from './server.js';
 import { startWorkers, type MarkKind, type WorkerState, type Workers } from './workers.js';
 import { startFleet, type Fleet } from './fleet.js';
 import type { ShutdownReport } from '@keepalive/node-timers';
@@ -13,10 +13,15 @@ export interface Demo {
 }
 
 const SAMPLE_MS = 500;
-const HISTORY = 240;
+/** How much of the timeline is kept (seconds); the dashboard shows the last minute. */
+const HISTORY_S = 120;
 
-/** A worker's state on the timeline: 0 no connection, 1 idle (connected, quiet), 2 busy, 3 frozen. */
-const LANE: Readonly<Record<WorkerState, number>> = { dead: 0, reconnecting: 0, idle: 1, busy: 2, frozen: 3 };
+/** One stretch of a worker's lane: its state from `from` to `to` (seconds since the epoch; `null`: still on). */
+export interface TimelineSegment {
+  readonly state: WorkerState;
+  readonly from: number;
+  readonly to: number | null;
+}
 
 /** A marked moment on the timeline (seconds since the epoch, like the samples). */
 export interface TimelineMark {
@@ -35,6 +40,17 @@ export async function startDemo(
   onLine?: (line: string) => void,
 ): Promise<Demo> {
   const server = await startDemoServer(config);
+  // The timeline: each worker's lane as the stretches of its states, and the marked moments.
+  const segments = new Map<number, TimelineSegment[]>();
+  const changeState = (worker: number, state: WorkerState): void => {
+    const now = Date.now() / 1000;
+    const lane = segments.get(worker) ?? [];
+    segments.set(worker, lane);
+    const last = lane.at(-1);
+    if (last !== undefined) lane[lane.length - 1] = { ...last, to: now };
+    lane.push({ state, from: now, to: null });
+    while (lane.length > 1 && (lane[0]?.to ?? now) < now - HISTORY_S) lane.shift();
+  };
   const marks: TimelineMark[] = [];
   const mark = (worker: number, kind: MarkKind): void => {
     marks.push({ t: Date.now() / 1000, worker, kind });
@@ -58,7 +74,9 @@ export async function startDemo(
     redisUrl: config.redisUrl ?? null,
     onEvent: log,
     onMark: mark,
+    onState: changeState,
   });
+  for (const worker of workers.list) changeState(worker.id, worker.view().state);
   server.onWorkerClose((worker, verdict) => {
     if (verdict !== 'dead_peer') return;
     workers.get(worker)?.countDeadPeer();
@@ -85,29 +103,21 @@ export async function startDemo(
     else target.resume();
   });
 
-  // One lane per worker: its state at each sample, and the marked moments (reclaims, dead peers, reconnects...).
-  const history = {
-    t: [] as number[],
-    lanes: workers.list.map(() => [] as number[]),
-    marks,
-  };
   const sampler = setInterval(() => {
-    const views = workers.views();
-    history.t.push(Date.now() / 1000);
-    views.forEach((view, i) => history.lanes[i]?.push(LANE[view.state]));
-    if (history.t.length > HISTORY) {
-      history.t.shift();
-      for (const lane of history.lanes) lane.shift();
-      const oldest = history.t[0] ?? 0;
-      while (marks.length > 0 && (marks[0]?.t ?? 0) < oldest) marks.shift();
-    }
+    const now = Date.now() / 1000;
+    while (marks.length > 0 && (marks[0]?.t ?? now) < now - HISTORY_S) marks.shift();
+    const views = workers.views().map((view) => ({ ...view, server: server.workerView(view.id) satisfies ServerWorkerView }));
     server.broadcast({
+      now,
       idleLimitMs: config.idleLimitMs,
       pongTimeoutMs: config.pongTimeoutMs,
       workers: views,
       server: server.reclaimer.stats(),
       events: pending.splice(0),
-      history,
+      timeline: {
+        lanes: workers.list.map((worker) => ({ worker: worker.id, keepalive: worker.keepalive, segments: segments.get(worker.id) ?? [] })),
+        marks,
+      },
       ...(fleet === null ? {} : { fleet: fleet.view() }),
     });
   }, SAMPLE_MS);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { HELP, parseConfig, type DemoConfig } from './config.js';
 import { startDemo } from './demo.js';
+import { storyNotice } from './story.js';
 
 /**
  * The demo: one Node process with a ws server that reclaims idle connections,
@@ -11,7 +12,9 @@ async function main(config: DemoConfig): Promise<void> {
   const demo = await startDemo(config, config.headless ? (line) => process.stdout.write(`${line}\n`) : undefined);
   process.stdout.write(
     config.headless
-      ? `keepalive demo (headless): ${config.workers} workers, idle limit ${config.idleLimitMs} ms, heartbeat ${config.heartbeatIntervalMs} ms, seed ${config.seed}\n`
+      ? `keepalive demo (headless): ${config.workers} workers, idle limit ${config.idleLimitMs} ms, heartbeat ${config.heartbeatIntervalMs} ms, seed ${config.seed}, ${config.durationMs === 0 ? 'until Ctrl-C' : `for ${config.durationMs} ms`}\n${storyNotice(config.durationMs, config.idleLimitMs)
+          .map((line) => `note: ${line}\n`)
+          .join('')}`
       : `keepalive demo: open ${demo.server.dashboardUrl}\n  (${config.workers} workers, idle limit ${config.idleLimitMs} ms, heartbeat ${config.heartbeatIntervalMs} ms; Ctrl-C to stop)\n`,
   );
 

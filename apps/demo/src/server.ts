@@ -57,6 +57,18 @@ export interface DemoServerOptions {
   readonly http?: Partial<HttpLimits> | undefined;
 }
 
+/** The server's view of one worker (measured in the server's process, whatever state the worker's process is in). */
+export interface ServerWorkerView {
+  /** Whether the server holds a connection from this worker. */
+  readonly connected: boolean;
+  /** How long ago the server last heard from the worker (any frame: a message, a ping, a pong); `null`: never. */
+  readonly lastHeardMsAgo: number | null;
+  /** How the server's side of the worker's last connection ended; `null` while none has. */
+  readonly lastClose: WorkerCloseVerdict | null;
+  /** How long ago that was. */
+  readonly lastCloseMsAgo: number | null;
+}
+
 /** A command from the dashboard. */
 export interface DashboardCommand {
   readonly action: 'long-tool' | 'cut' | 'freeze' | 'resume';
@@ -78,6 +90,8 @@ export interface DemoServer {
   connections(): { open: number; pending: number; shed: number; evicted: number };
   /** Worker ids of the worker connections currently open, server side. */
   connectedWorkers(): number[];
+  /** The server's view of worker `id`: its connection, when it was last heard from, how its last connection ended. */
+  workerView(id: number): ServerWorkerView;
   /** Closes every socket with 1001 (going away) and stops listening. */
   close(): Promise<void>;
 }
@@ -117,6 +131,16 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   const workers = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
   const dashboards = new WebSocketServer({ noServer: true, maxPayload: 4_096 });
   const workerIds = new Map<WebSocket, number>();
+  // What the server has heard from each worker (by id), for the dashboard's "server's view".
+  const heard = new Map<number, { heardAt: number | null; closedAt: number | null; verdict: WorkerCloseVerdict | null }>();
+  const heardOf = (id: number): { heardAt: number | null; closedAt: number | null; verdict: WorkerCloseVerdict | null } => {
+    let entry = heard.get(id);
+    if (entry === undefined) {
+      entry = { heardAt: null, closedAt: null, verdict: null };
+      heard.set(id, entry);
+    }
+    return entry;
+  };
   let deadSeen = 0;
   let commandHandler: (command: DashboardCommand) => void = () => undefined;
   let workerCloseHandler: (worker: number, verdict: WorkerCloseVerdict) => void = () => undefined;
@@ -230,6 +254,9 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
           const { deadPeers } = reclaimer.stats();
           const verdict: WorkerCloseVerdict = deadPeers > deadSeen ? 'dead_peer' : code === CLOSE_CODES.idleTimeout ? 'idle_timeout' : 'other';
           deadSeen = deadPeers;
+          const entry = heardOf(worker);
+          entry.closedAt = performance.now();
+          entry.verdict = verdict;
           workerCloseHandler(worker, verdict);
         });
         workers.emit('connection', ws, request);
@@ -261,6 +288,14 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
   });
   workers.on('connection', (ws: WebSocket) => {
     ws.on('error', () => undefined);
+    const entry = heardOf(workerIds.get(ws) ?? -1);
+    const alive = (): void => {
+      entry.heardAt = performance.now();
+    };
+    alive();
+    ws.on('ping', alive);
+    ws.on('pong', alive);
+    ws.on('message', alive);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       // Workers report results; the demo echoes an acknowledgement (application data).
       if (!isBinary && data.length > 1 && ws.readyState === ws.OPEN) ws.send(`ack:${data.length}`);
@@ -285,6 +320,16 @@ export async function startDemoServer(options: DemoServerOptions): Promise<DemoS
     connections: () => ({ open: open.size, pending: pending.size, shed, evicted }),
     connectedWorkers(): number[] {
       return [...workerIds.values()].sort((a, b) => a - b);
+    },
+    workerView(id: number): ServerWorkerView {
+      const entry = heard.get(id);
+      const now = performance.now();
+      return {
+        connected: [...workerIds.values()].includes(id),
+        lastHeardMsAgo: entry?.heardAt == null ? null : now - entry.heardAt,
+        lastClose: entry?.verdict ?? null,
+        lastCloseMsAgo: entry?.closedAt == null ? null : now - entry.closedAt,
+      };
     },
     async close(): Promise<void> {
       reclaimer.close();

@@ -101,6 +101,38 @@ describe('the documented start commands, from the repository root', () => {
     expect(shutdown).not.toMatch(/reconnect/);
     // Backoff delays are whole milliseconds.
     expect(output).not.toMatch(/in \d+\.\d+ ms/);
+    // 6 s at an idle limit of 1.5 s is shorter than the whole story (11.15 s): it says what it will not show.
+    expect(output).toMatch(/note: --duration 6000 ms < 7350 ms: no parked worker will reconnect when work comes back/);
+  });
+
+  it('`pnpm start -- --headless` (apps/demo/README.md) runs as long as the whole story: lost work, a reclaim, parking and the lazy reconnect', async () => {
+    // The README's command, with a shorter idle limit: the run lasts the whole story (9.15 s, and 2 s for the processes to start).
+    const run = start(['--', '--headless', '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
+    expect(await run.exited(120_000)).toBe(0);
+    const output = run.output();
+    expect(output).toMatch(/keepalive demo \(headless\): 4 workers, idle limit 1500 ms, heartbeat 300 ms, seed 3, for 11150 ms/);
+    expect(output).not.toMatch(/note:/);
+    const story = output.slice(0, output.indexOf('shutting down'));
+    expect(story).toMatch(/worker 5: reclaimed by the server in the middle of .* the work is lost/);
+    for (let worker = 1; worker <= 4; worker++) {
+      const reclaimed = story.search(new RegExp(`worker ${String(worker)}: reclaimed by the server as idle \\(4000`));
+      const parked = story.search(new RegExp(`worker ${String(worker)}: parked: stays disconnected until work comes back`));
+      const back = story.search(new RegExp(`worker ${String(worker)}: work came back: reconnected at once`));
+      expect(reclaimed, `worker ${String(worker)} reclaimed`).toBeGreaterThan(0);
+      expect(parked, `worker ${String(worker)} parked`).toBeGreaterThan(reclaimed);
+      expect(back, `worker ${String(worker)} back`).toBeGreaterThan(parked);
+    }
+    expect(output).toMatch(/after 11150 ms: shutting down/);
+  });
+
+  it('`pnpm start -- --headless --duration 8000` says at the start that no reclaim will be shown (the idle limit is 8000 ms)', async () => {
+    const run = start(['--', '--headless', '--duration', '8000', '--seed', '3']);
+    const [line] = await run.waitFor(/note: .*\n/, 60_000);
+    expect(line).toMatch(/^note: --duration 8000 ms ≤ idle limit 8000 ms: no reclaim will be shown/);
+    // Said before the story starts.
+    const firstEvent = run.output().search(/worker \d+: /);
+    expect(firstEvent === -1 || run.output().indexOf('note:') < firstEvent).toBe(true);
+    expect(await run.exited(120_000)).toBe(0);
   });
 
   it('`pnpm start -- --redis URL` (apps/demo/README.md, with --headless and a duration): the reclaimer process reads the leases from a real Redis', async () => {

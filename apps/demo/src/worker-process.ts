@@ -4,6 +4,7 @@ import type { ShutdownReport } from '@keepalive/node-timers';
 import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocket-transport';
 import { createLeaseWriter } from '@keepalive/redis';
 import { FLEET_PREFIX } from './fleet.js';
+import { SCHEDULE } from './story.js';
 import type { ChildMessage, MarkKind, ParentMessage, WorkReason, WorkerSpec, WorkerState } from './worker-protocol.js';
 
 /**
@@ -41,7 +42,8 @@ let reclaimed = 0;
 let lostWork = 0;
 let open = false;
 let seed = (spec.seed + (spec.keepalive ? spec.id : 1) * 7919) >>> 0;
-let firstBurst = true;
+/** Bursts started so far: the first is long, and the quiet after it longer than the idle limit (story.ts). */
+let bursts = 0;
 
 function later(ms: number, fn: () => void): NodeJS.Timeout {
   const timer = setTimeout(() => {
@@ -116,9 +118,11 @@ function keepaliveRunner(): Runner {
       say(`connection closed (${code}${reason ? ` ${reason}` : ''})${then}`);
     }
   });
-  client.on('idle', () => {
+  client.on('parked', () => {
     parked = true;
-    if (!stopped) say('idle: stays disconnected until work comes back');
+    if (stopped) return;
+    say('parked: stays disconnected until work comes back');
+    report();
   });
   client.on('reconnecting', ({ attempt, delayMs }) => {
     if (!stopped) say(`reconnecting: attempt ${attempt} in ${Math.round(delayMs)} ms`);
@@ -135,8 +139,8 @@ function keepaliveRunner(): Runner {
       const snapshot = client.activity.snapshot();
       let state: WorkerState;
       if (client.state === 'closed') state = 'dead';
-      // Parked by the client: quiet on purpose, not trying to reconnect.
-      else if (client.state === 'idle') state = 'idle';
+      // Parked by the client (lazy reconnect): no connection, quiet on purpose until work comes back.
+      else if (client.state === 'parked') state = 'parked';
       else if (!open) state = 'reconnecting';
       else state = snapshot.total > 0 ? 'busy' : 'idle';
       return { state, reasons: { ...snapshot.counts }, keepalivesSent: snapshot.keepalivesSent };
@@ -240,16 +244,31 @@ function work(reason: WorkReason, ms: number): void {
   });
 }
 
-/** Random bursts: gaps sometimes longer than the idle limit, work sometimes much longer (the first burst always). */
+/**
+ * Bursts of work (story.ts): the first one long, the quiet after it longer than the idle limit (so the worker is
+ * reclaimed and parks), then random: gaps sometimes longer than the idle limit, work sometimes much longer.
+ */
 function scheduleWork(): void {
   const idle = spec.idleLimitMs;
-  const gap = firstBurst ? idle * 0.3 : random() < 0.4 ? idle * (1.2 + random()) : idle * 0.5 * random();
+  const { FIRST_GAP, FIRST_MIN, FIRST_MAX, LONG_MIN, LONG_MAX, PARK_GAP_MIN, PARK_GAP_MAX } = SCHEDULE;
+  const gap =
+    bursts === 0
+      ? idle * FIRST_GAP
+      : bursts === 1
+        ? idle * (PARK_GAP_MIN + (PARK_GAP_MAX - PARK_GAP_MIN) * random())
+        : random() < 0.4
+          ? idle * (1.2 + random())
+          : idle * 0.5 * random();
   later(gap, () => {
-    const long = firstBurst || random() < 0.3;
-    firstBurst = false;
-    const ms = long ? idle * (1.5 + 2 * random()) : idle * (0.2 + 0.6 * random());
+    const first = bursts === 0;
+    const long = first || random() < 0.3;
+    bursts++;
+    const [min, max] = first ? [FIRST_MIN, FIRST_MAX] : [LONG_MIN, LONG_MAX];
+    const ms = long ? idle * (min + (max - min) * random()) : idle * (0.2 + 0.6 * random());
     work(random() < 0.6 ? 'api_call' : 'tool_exec', ms);
-    if (random() < 0.3) work('tool_exec', ms * 0.5);
+    // A second, shorter piece of work alongside, sometimes; never in the first burst (its end would send a result
+    // midway, and the worker without keep-alives would not be quiet long enough to lose its work).
+    if (!first && random() < 0.3) work('tool_exec', ms * 0.5);
     later(ms, scheduleWork);
   });
 }

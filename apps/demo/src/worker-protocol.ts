@@ -7,11 +7,12 @@ import type { ShutdownReport } from '@keepalive/node-timers';
  */
 
 /**
- * What the dashboard shows: `busy` (work in flight), `idle` (no work: connected and silent, or reclaimed and parked
- * until work comes back), `reconnecting` (lost while busy, or connecting because work came back), `dead` (closed for
- * good), `frozen` (the freeze control: the process is stopped).
+ * What the dashboard shows: `busy` (work in flight), `idle` (no work: connected and quiet), `parked` (no work and no
+ * connection: reclaimed or cut while idle, stays disconnected until work comes back: the lazy reconnect),
+ * `reconnecting` (lost while busy, or connecting because work came back), `dead` (closed for good), `frozen` (the
+ * freeze control: the process is stopped).
  */
-export type WorkerState = 'busy' | 'idle' | 'reconnecting' | 'dead' | 'frozen';
+export type WorkerState = 'busy' | 'idle' | 'parked' | 'reconnecting' | 'dead' | 'frozen';
 
 /** The work a worker does, as the library counts it. */
 export type WorkReason = 'api_call' | 'tool_exec';
@@ -24,6 +25,10 @@ export interface WorkerView {
   readonly state: WorkerState;
   readonly reasons: Readonly<Record<string, number>>;
   readonly keepalivesSent: number;
+  /**
+   * The worker's own view of the server: how long ago the worker last heard from it (a pong or a message), as of
+   * the worker's last report, aged by the time since (see `reportedMsAgo`).
+   */
   readonly lastProofOfLifeMsAgo: number | null;
   readonly reconnects: number;
   readonly reclaimed: number;
@@ -31,8 +36,10 @@ export interface WorkerView {
   readonly lostWork: number;
   /** Times the server gave up on this worker for want of proof of life (set by the parent from the server). */
   readonly deadPeers: number;
-  /** Whether the worker holds a connection (an `idle` worker may be parked without one). */
+  /** Whether the worker holds a connection, as the worker sees it. */
   readonly connected: boolean;
+  /** How long ago the worker's process last reported (it grows while the process is frozen). Set by the parent. */
+  readonly reportedMsAgo: number;
 }
 
 /** How the parent starts a worker process (JSON in its first argument). */
@@ -57,7 +64,7 @@ export type ParentMessage = { readonly type: 'long-tool'; readonly ms: number } 
 
 /** Worker → parent. */
 export type ChildMessage =
-  | { readonly type: 'view'; readonly view: Omit<WorkerView, 'deadPeers'> }
+  | { readonly type: 'view'; readonly view: Omit<WorkerView, 'deadPeers' | 'reportedMsAgo'> }
   | { readonly type: 'event'; readonly line: string }
   | { readonly type: 'mark'; readonly kind: MarkKind }
   | { readonly type: 'opened' }

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ShutdownReport } from '@keepalive/node-timers';
-import type { ChildMessage, MarkKind, ParentMessage, WorkerSpec, WorkerView } from './worker-protocol.js';
+import type { ChildMessage, MarkKind, ParentMessage, WorkerSpec, WorkerState, WorkerView } from './worker-protocol.js';
 
 export type { MarkKind, WorkerState, WorkerView } from './worker-protocol.js';
 
@@ -30,6 +30,8 @@ export interface WorkerOptions {
   readonly onEvent?: ((line: string) => void) | undefined;
   /** A moment to mark on the timeline. */
   readonly onMark?: ((worker: number, kind: MarkKind) => void) | undefined;
+  /** A worker's state changed (as its view shows it): the timeline's lanes are drawn from these. */
+  readonly onState?: ((worker: number, state: WorkerState) => void) | undefined;
 }
 
 export interface DemoWorker {
@@ -67,7 +69,10 @@ const STOP_TIMEOUT_MS = 5_000;
 
 class WorkerProcess implements DemoWorker {
   private readonly child: ChildProcess;
-  private last: Omit<WorkerView, 'deadPeers'>;
+  private last: Omit<WorkerView, 'deadPeers' | 'reportedMsAgo'>;
+  /** When the last view arrived (performance.now()). */
+  private lastAt = performance.now();
+  private shownState: WorkerState = 'reconnecting';
   private deadPeers = 0;
   private frozen = false;
   private open = false;
@@ -108,7 +113,28 @@ class WorkerProcess implements DemoWorker {
   }
 
   view(): WorkerView {
-    return { ...this.last, state: this.frozen ? 'frozen' : this.last.state, deadPeers: this.deadPeers };
+    // The worker's view is as old as its last report: a frozen process reports nothing, so its view ages here.
+    const reportedMsAgo = performance.now() - this.lastAt;
+    const proof = this.last.lastProofOfLifeMsAgo;
+    return {
+      ...this.last,
+      state: this.state(),
+      lastProofOfLifeMsAgo: proof === null ? null : proof + reportedMsAgo,
+      deadPeers: this.deadPeers,
+      reportedMsAgo,
+    };
+  }
+
+  private state(): WorkerState {
+    return this.frozen ? 'frozen' : this.last.state;
+  }
+
+  /** Tells `onState` when the state shown changes. */
+  private stateChanged(): void {
+    const state = this.state();
+    if (state === this.shownState) return;
+    this.shownState = state;
+    this.options.onState?.(this.id, state);
   }
 
   startLongTool(ms: number): void {
@@ -125,6 +151,7 @@ class WorkerProcess implements DemoWorker {
     this.child.kill('SIGSTOP');
     this.options.onEvent?.(`worker ${this.id}: frozen (process stopped: no answers, no sends)`);
     this.options.onMark?.(this.id, 'frozen');
+    this.stateChanged();
   }
 
   resume(): void {
@@ -133,6 +160,7 @@ class WorkerProcess implements DemoWorker {
     if (!this.exited) this.child.kill('SIGCONT');
     this.options.onEvent?.(`worker ${this.id}: resumed (process continued)`);
     this.options.onMark?.(this.id, 'resumed');
+    this.stateChanged();
   }
 
   countDeadPeer(): void {
@@ -180,7 +208,9 @@ class WorkerProcess implements DemoWorker {
     switch (message.type) {
       case 'view':
         this.last = message.view;
+        this.lastAt = performance.now();
         this.open = message.view.connected;
+        this.stateChanged();
         return;
       case 'event':
         this.options.onEvent?.(message.line);
