@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HibernatingKeepaliveStats, KeepaliveAttachment, PackedPeer } from './index.js';
 import { PACKAGE_DIR, bundleWorker, connectRaw, startWorkerd, within, type RawClient } from './test-support/workerd.js';
 
+/** The README's program and its wrangler.jsonc, kept with the other examples (apps/examples runs it on workerd too). */
+const EXAMPLE_DIR = join(PACKAGE_DIR, '../../apps/examples/src/cloudflare');
+
 /**
  * The hibernating server on the real runtime: workerd (through Miniflare) runs the README's program
- * (example/worker.mjs, bundled as a Worker's bundler would, on this package's build) inside a harness that counts
+ * (apps/examples/src/cloudflare/worker.mjs, bundled as a Worker's bundler would, on this package's build) inside a harness that counts
  * every invocation of the object's handlers (a wake) and evicts an object as the runtime does when it is idle
  * (`workerd:unsafe`). Clients are real `ws` sockets from Node. Times are wall-clock milliseconds, the clock workerd's
  * alarms and auto-response times use.
@@ -70,7 +73,7 @@ function wakesSince(all: Counts, before: Counts): Wake[] {
 
 /** The keep-alive's counters summed over every instance of the objects (each eviction starts a new one). */
 function summed(all: Counts): Record<keyof HibernatingKeepaliveStats, number> {
-  const total = { accepted: 0, alarms: 0, autoResponsesSeen: 0, heartbeatsAnswered: 0, idleClosed: 0, floodClosed: 0, malformedHeartbeats: 0, closed: 0, handlerErrors: 0 };
+  const total = { accepted: 0, alarms: 0, autoResponsesSeen: 0, heartbeatsAnswered: 0, idleClosed: 0, floodClosed: 0, malformedHeartbeats: 0, closed: 0, handlerErrors: 0, sessionFrames: 0, reattachCloses: 0 };
   for (const { stats } of all.stats) if (stats !== null) for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += stats[key];
   return total;
 }
@@ -256,9 +259,11 @@ describe('the per-socket state in the attachment', () => {
 });
 
 describe('the README', () => {
-  it('shows the program these tests run, verbatim (example/worker.mjs)', () => {
+  it('shows the program these tests run and its wrangler.jsonc, verbatim (apps/examples/src/cloudflare, run there on workerd too)', () => {
     const readme = readFileSync(join(PACKAGE_DIR, 'README.md'), 'utf8');
-    const program = readFileSync(join(PACKAGE_DIR, 'example/worker.mjs'), 'utf8').trimEnd();
-    expect(readme).toContain(`\`\`\`js title="example/worker.mjs"\n${program}\n\`\`\`\n`);
+    const program = readFileSync(join(EXAMPLE_DIR, 'worker.mjs'), 'utf8').trimEnd();
+    const config = readFileSync(join(EXAMPLE_DIR, 'wrangler.jsonc'), 'utf8').trimEnd();
+    expect(readme).toContain(`\`\`\`js\n${program}\n\`\`\`\n`);
+    expect(readme).toContain(`\`\`\`jsonc\n${config}\n\`\`\`\n`);
   });
 });

@@ -2,8 +2,10 @@ import {
   CLOSE_CODES,
   KeepaliveOptionError,
   MAX_DURATION_MS,
+  RESUME_PARAMS,
   checkHeartbeatMessage,
   clearCommands,
+  INITIAL_RTT,
   createPeerState,
   definePeerConfig,
   peerDeadline,
@@ -16,9 +18,19 @@ import {
   type PeerOptions,
   type PeerStepOptions,
 } from '@keepalive/core';
-import { createDiagnosticSink, nextInstanceId, type Logger } from '@keepalive/node-timers';
-import { HEARTBEAT_MESSAGE, classifyMessage } from '@keepalive/websocket-transport/peer';
-import type { DurableObjectStateLike, HibernatableWebSocketLike, WebSocketPairConstructor, WebSocketRequestResponsePairConstructor } from './workerd-like.js';
+import { createDiagnosticSink, createScheduler, nextInstanceId, type Logger } from '@keepalive/node-timers';
+import {
+  HEARTBEAT_MESSAGE,
+  RESUME_CLOSE_CODES,
+  RESUME_CLOSE_REASONS,
+  SessionHub,
+  classifyMessage,
+  type ResumeConnection,
+  type ServerResumeOptions,
+  type SessionHubOptions,
+} from '@keepalive/websocket-transport/peer';
+import { DurableObjectSessionStore } from './session-store.js';
+import type { DurableObjectKeyValueStorageLike, DurableObjectStateLike, HibernatableWebSocketLike, WebSocketPairConstructor, WebSocketRequestResponsePairConstructor } from './workerd-like.js';
 
 /**
  * The server side in a Durable Object that holds its WebSockets with the hibernation API. The object is evicted from
@@ -44,8 +56,11 @@ import type { DurableObjectStateLike, HibernatableWebSocketLike, WebSocketPairCo
  * to: its connection is a live object on an in-process scheduler (a timer per process, the peer state in the
  * object's fields), which hibernation throws away between two events; here the state is data in the attachment, the
  * one timer is the object's alarm, the heartbeat's answer is the runtime's, and the keep-alive it would write must
- * never be written. What is shared is shared: the core's peer machine and option checks, and the heartbeat
- * classification (`classifyMessage`) every server uses.
+ * never be written. What is shared is shared: the core's peer machine and option checks, the heartbeat
+ * classification (`classifyMessage`) every server uses, and (with `resume`) the `SessionHub` of resumable sessions
+ * itself, the one `ServerConnections` drives, here on a scheduler of this instance and with its store on the object's
+ * storage ({@link DurableObjectSessionStore}): its timers (a handshake's, an owed acknowledgement, a detached
+ * session's expiry) live only while the instance does, and what must outlive it is in the storage.
  */
 
 /** `readyState` of a closed WebSocket. */
@@ -93,12 +108,37 @@ export type PackedPeer = readonly [
 export interface KeepaliveAttachment {
   readonly keepalive: PackedPeer;
   readonly app?: unknown;
+  /**
+   * Present on a socket whose client asked for a resumable session (`ka=2`): the id of the session it carries once
+   * it proved the session's secret (or was given a new one), `null` before. Only the id (public, in the client's
+   * URL) and, by its presence, the fact that this socket proved it: never the secret. After an eviction it tells the
+   * new instance which session the socket held (see {@link HibernatingKeepalive.webSocketMessage}).
+   */
+  readonly session?: string | null;
+}
+
+/**
+ * Resumable sessions on a Durable Object ({@link HibernatingKeepaliveOptions.resume}): the hub's options (the
+ * delivery bounds, `sessionTtlMs`, `maxSessions`, `unconfirmedTtlMs`, `handshakeTimeoutMs`, the `admit` hook, whose
+ * `context` is the server-side socket), and the storage's.
+ */
+export interface HibernatingResumeOptions<W extends HibernatableWebSocketLike = HibernatableWebSocketLike> extends ServerResumeOptions {
+  /** The application's admission hook (B17), asked before a session changes hands; its `context` is the socket. */
+  readonly admit?: SessionHubOptions<W>['admit'];
+  /**
+   * How long a session's state stays in the object's storage after its last write when no open socket holds it (a
+   * client that never came back after an eviction or a restart). Default 600 000 ms; make it longer than
+   * `sessionTtlMs`.
+   */
+  readonly storeTtlMs?: number | undefined;
+  /** Prefix of the storage keys the sessions are kept under. Default `keepalive:`. */
+  readonly storePrefix?: string | undefined;
 }
 
 /**
  * Options of {@link createHibernatingKeepalive}.
  */
-export interface HibernatingKeepaliveOptions {
+export interface HibernatingKeepaliveOptions<W extends HibernatableWebSocketLike = HibernatableWebSocketLike> {
   /**
    * Close a socket with 4000 (`idle_timeout`) after this long without a frame from its client (keep-alives
    * included), decided on the object's alarm: the core's idle policy. It is also how the object learns about a
@@ -125,6 +165,14 @@ export interface HibernatingKeepaliveOptions {
   readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
   /** Where diagnostics are logged (a function, or a console-style or pino-style logger). */
   readonly logger?: Logger | undefined;
+  /**
+   * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for one (`ka=2` in the URL), kept in the
+   * object's transactional storage so that they survive its eviction and its restart: `true` for the defaults, or
+   * {@link HibernatingResumeOptions}. The sessions are the runtime-neutral `SessionHub`'s (`sessions`); a resuming
+   * client's keep-alive carries its acknowledgement, so it reaches the object (one wake per keep-alive while busy,
+   * none while idle). Default off: such a client is served as a plain one.
+   */
+  readonly resume?: boolean | HibernatingResumeOptions<W> | undefined;
   /** The clock, in milliseconds since the epoch (the alarm's and the auto-response's). Default `Date.now`. */
   readonly now?: (() => number) | undefined;
   /** The `WebSocketRequestResponsePair` class; default workerd's global one. */
@@ -152,13 +200,20 @@ export interface HibernatingKeepaliveStats {
   readonly closed: number;
   /** Exceptions thrown by a socket or a hook, caught and counted. */
   readonly handlerErrors: number;
+  /** Frames of resumable sessions read by the session hub (each one a wake). */
+  readonly sessionFrames: number;
+  /**
+   * Sockets of resumable sessions closed with 1012 (service restart) at their first frame after an eviction: the
+   * instance that held their session is gone, so the client resumes it on a new connection, proving its secret.
+   */
+  readonly reattachCloses: number;
 }
 
 /**
  * Where an inbound frame went ({@link HibernatingKeepalive.webSocketMessage}): `data` is the application's; a
  * `heartbeat` (the heartbeat message, or a malformed one) is the keep-alive's business, not application data.
  */
-export type HibernatingFrameRoute = 'data' | 'heartbeat';
+export type HibernatingFrameRoute = 'data' | 'heartbeat' | 'session';
 
 /** Options of {@link HibernatingKeepalive.accept}. */
 export interface AcceptOptions {
@@ -166,11 +221,18 @@ export interface AcceptOptions {
   readonly tags?: string[] | undefined;
   /** The application's value to keep in the socket's attachment (see {@link HibernatingKeepalive.attachment}). */
   readonly attachment?: unknown;
+  /**
+   * The request URL (absolute, or a path with its query): where a client asks for a resumable session (`ka=2`).
+   * Without it the socket is a plain one. {@link HibernatingKeepalive.upgrade} passes the request's.
+   */
+  readonly url?: string | URL | undefined;
 }
 
 /** What {@link HibernatingKeepalive.upgrade} reads of the request: its headers. */
 export interface UpgradeRequestLike {
   readonly headers: { get(name: string): string | null };
+  /** The request URL: its query says whether the client asks for a resumable session. */
+  readonly url?: string | undefined;
 }
 
 type MutableStats = { -readonly [K in keyof HibernatingKeepaliveStats]: HibernatingKeepaliveStats[K] };
@@ -185,6 +247,8 @@ interface LoadedPeer extends MutablePeerState {
   autoResponseSeenAt: number | null;
   acceptedAt: number;
   app: unknown;
+  /** See {@link KeepaliveAttachment.session}; `undefined` on a plain socket. */
+  session: string | null | undefined;
 }
 
 /**
@@ -216,13 +280,26 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     malformedHeartbeats: 0,
     closed: 0,
     handlerErrors: 0,
+    sessionFrames: 0,
+    reattachCloses: 0,
   };
+  /**
+   * The resumable sessions (`resume`), or `null`: the runtime-neutral hub every server of this project uses, on this
+   * instance's scheduler, with its sessions in the object's storage. A new instance (after an eviction) starts
+   * empty and takes sessions up from the storage as their clients come back: listen to its `session` event in the
+   * object's constructor.
+   */
+  readonly sessions: SessionHub<W> | null;
+  /** The sessions' storage (`resume`), or `null`. */
+  readonly store: DurableObjectSessionStore | null;
+  /** This instance's connections of resumable sessions (their sockets are the hub's until they close). */
+  private readonly resumes = new Map<W, ResumeConnection>();
   /** The object's alarm as this instance knows it: `undefined` until read (after a wake), `null` when none is set. */
   private alarmAt: number | null | undefined = undefined;
   private autoResponseSet = false;
 
-  constructor(ctx: DurableObjectStateLike<W>, options: HibernatingKeepaliveOptions = {}) {
-    const { idleCloseMs = null, minPingIntervalMs, maxPingStrikes, heartbeatMessage = HEARTBEAT_MESSAGE, onDiagnostic, logger, now, WebSocketRequestResponsePair } = options;
+  constructor(ctx: DurableObjectStateLike<W>, options: HibernatingKeepaliveOptions<W> = {}) {
+    const { idleCloseMs = null, minPingIntervalMs, maxPingStrikes, heartbeatMessage = HEARTBEAT_MESSAGE, onDiagnostic, logger, now, WebSocketRequestResponsePair, resume = false } = options;
     this.ctx = ctx;
     this.heartbeatMessage = checkHeartbeatMessage('heartbeatMessage', heartbeatMessage);
     // The object sends no keep-alive (see the module comment): the core's ping timer is set as far as it goes (24.8
@@ -238,6 +315,33 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     if (Pair !== undefined && typeof Pair !== 'function') throw new KeepaliveOptionError('WebSocketRequestResponsePair', Pair, 'a class');
     this.Pair = Pair;
     this.sink = createDiagnosticSink({ session: nextInstanceId(), logger, onDiagnostic });
+    const asked: unknown = resume;
+    if (typeof asked !== 'boolean' && (typeof asked !== 'object' || asked === null || Array.isArray(asked))) {
+      throw new KeepaliveOptionError('resume', asked, 'true, false or an object of resume options');
+    }
+    if (resume === false) {
+      this.sessions = null;
+      this.store = null;
+      return;
+    }
+    const { storeTtlMs, storePrefix, ...hubOptions } = resume === true ? {} : resume;
+    const storage = ctx.storage;
+    if (!(['get', 'put', 'delete', 'list'] as const).every((method) => typeof storage[method] === 'function')) {
+      throw new KeepaliveOptionError('resume', resume, "a Durable Object whose ctx.storage has get, put, delete and list (workerd's)");
+    }
+    this.store = new DurableObjectSessionStore(storage as DurableObjectKeyValueStorageLike, { ttlMs: storeTtlMs, prefix: storePrefix, onDiagnostic: this.sink, now: this.now });
+    this.store.onExpiry = (until) => {
+      void this.schedule(until).catch(() => {
+        this.counters.handlerErrors++;
+      });
+    };
+    // One scheduler per instance: its timers (the handshake's, an owed acknowledgement, a detached session's expiry)
+    // run in this object's context and are gone with it; what must outlive it is in the storage.
+    const hub = new SessionHub<W>({ ...hubOptions, store: this.store, scheduler: createScheduler(), heartbeatMessage: this.heartbeatMessage, onDiagnostic, logger });
+    hub.on('session', ({ session, context }) => {
+      this.carries(context, session.id);
+    });
+    this.sessions = hub;
   }
 
   /**
@@ -247,15 +351,26 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
    */
   async accept(ws: W, options: AcceptOptions = {}): Promise<void> {
     this.ensureAutoResponse();
-    const { tags, attachment } = options;
+    const { tags, attachment, url } = options;
     if (tags === undefined) this.ctx.acceptWebSocket(ws);
     else this.ctx.acceptWebSocket(ws, tags);
     const now = this.now();
     // Phase 1 - ε: the machine's first ping as far away as its interval; it is never written anyway.
     const state = createPeerState(this.config, now, 1 - Number.EPSILON);
-    const peer: LoadedPeer = { ...state, autoResponseSeenAt: null, acceptedAt: now, app: attachment };
+    const query = this.sessions === null || url === undefined ? null : queryOf(url);
+    const resumable = query !== null && query.get(RESUME_PARAMS.version) !== null;
+    const peer: LoadedPeer = { ...state, autoResponseSeenAt: null, acceptedAt: now, app: attachment, session: resumable ? null : undefined };
     this.save(ws, peer);
     this.counters.accepted++;
+    if (resumable && this.sessions !== null) {
+      // The hub writes its first frame now (a new session's hello, or the challenge to a client that names one).
+      try {
+        const connection = this.sessions.connect(ws, (name) => query.get(name), ws);
+        if (connection !== null) this.resumes.set(ws, connection);
+      } catch {
+        this.counters.handlerErrors++;
+      }
+    }
     await this.schedule(peerDeadline(peer));
   }
 
@@ -269,7 +384,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     const Pair = (globalThis as { WebSocketPair?: WebSocketPairConstructor<W> }).WebSocketPair;
     if (Pair === undefined) throw new TypeError('HibernatingKeepalive.upgrade: WebSocketPair is not available (not running on workerd?)');
     const pair = new Pair();
-    await this.accept(pair[1], options);
+    await this.accept(pair[1], options.url === undefined && request.url !== undefined ? { ...options, url: request.url } : options);
     // workerd's ResponseInit takes the client end as `webSocket`.
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
   }
@@ -285,6 +400,10 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     if (peer === null) return 'data';
     const now = this.now();
     let route: HibernatingFrameRoute = 'data';
+    if (peer.session !== undefined) {
+      await this.sessionFrame(ws, peer, message, now);
+      return 'session';
+    }
     try {
       this.observe(ws, peer);
       const kind = classifyMessage(message, undefined, this.heartbeatMessage);
@@ -315,6 +434,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
   webSocketClose(ws: W, code: number, reason = ''): void {
     const peer = this.load(ws);
     if (peer === null) return;
+    this.sessionClosed(ws, peer, code);
     try {
       if (!peer.closed) {
         this.counters.closed++;
@@ -357,7 +477,20 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
       const deadline = peerDeadline(peer);
       if (deadline !== null && (earliest === null || deadline < earliest)) earliest = deadline;
     }
-    // The loop ran to completion without yielding: no other event set an alarm in between.
+    const store = this.store;
+    if (store !== null) {
+      // Sessions whose client never came back (after an eviction or a restart) leave the storage here.
+      try {
+        const expiry = await store.sweep(this.heldSessions());
+        if (expiry !== null && (earliest === null || expiry < earliest)) earliest = expiry;
+      } catch {
+        this.counters.handlerErrors++;
+      }
+      // Another event may have moved the alarm while the storage answered: the earlier of the two stands.
+      const moved = this.knownAlarm();
+      if (moved !== null && moved !== undefined && (earliest === null || moved < earliest)) earliest = moved;
+    }
+    // No other event set an alarm in between (without a store the loop ran without yielding).
     this.alarmAt = earliest;
     if (earliest === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(earliest);
@@ -427,11 +560,14 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
   private execute(ws: W, command: PeerCommand, written: boolean): void {
     try {
       switch (command.type) {
-        case 'reply':
+        case 'reply': {
           if (!written) return;
           this.counters.heartbeatsAnswered++;
-          if (ws.readyState === undefined || ws.readyState === 1) ws.send(this.heartbeatMessage);
+          // A resuming connection's answer carries its acknowledgement (the hub writes it).
+          const resume = this.resumes.get(ws);
+          if (ws.readyState === undefined || ws.readyState === 1) ws.send(resume === undefined ? this.heartbeatMessage : resume.heartbeatReply());
           return;
+        }
         case 'close':
           if (command.reason === 'idle_timeout') this.counters.idleClosed++;
           else if (command.reason === 'ping_flood') this.counters.floodClosed++;
@@ -459,7 +595,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     if (p[0] !== PACKED_VERSION) {
       // Another layout (a deploy in between): start again from a fresh state, as if just accepted.
       const now = this.now();
-      return { ...createPeerState(this.config, now, 1 - Number.EPSILON), autoResponseSeenAt: null, acceptedAt: now, app: stored.app };
+      return { ...createPeerState(this.config, now, 1 - Number.EPSILON), autoResponseSeenAt: null, acceptedAt: now, app: stored.app, session: sessionOf(stored) };
     }
     return {
       config: this.config,
@@ -472,14 +608,98 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
       quietPings: p[9],
       heartbeatsOwed: p[10],
       closed: p[11] === 1,
+      // Not kept across hibernation (the attachment stays bounded): a fresh estimate, heard last at the last traffic.
+      ...INITIAL_RTT,
+      heardAt: p[4],
       autoResponseSeenAt: p[12],
       acceptedAt: p[13],
       app: stored.app,
+      session: sessionOf(stored),
     };
   }
 
   private save(ws: W, peer: LoadedPeer): void {
-    ws.serializeAttachment({ keepalive: packPeer(peer), app: peer.app } satisfies KeepaliveAttachment);
+    const attachment: KeepaliveAttachment = peer.session === undefined ? { keepalive: packPeer(peer), app: peer.app } : { keepalive: packPeer(peer), app: peer.app, session: peer.session };
+    ws.serializeAttachment(attachment);
+  }
+
+  /**
+   * A frame of a socket whose client asked for a resumable session: the hub's (hello, proof, acknowledgements,
+   * heartbeats, data, retransmissions), and proof of life for the keep-alive. A resuming client's keep-alive carries
+   * its acknowledgement, so it reaches the object (no auto-response can answer it) and is answered here with the
+   * session's heartbeat. After an eviction this instance's hub does not hold the socket's connection: the socket is
+   * closed with 1012 (service restart) and the client resumes on a new connection, proving its secret again, with
+   * nothing lost or repeated (the session's state is in the storage). Re-attaching the open socket without a new
+   * proof would need the hub to adopt a connection mid-session; the new connection costs one round trip instead.
+   */
+  private async sessionFrame(ws: W, peer: LoadedPeer, message: string | ArrayBuffer, now: number): Promise<void> {
+    this.counters.sessionFrames++;
+    const connection = this.resumes.get(ws);
+    try {
+      this.observe(ws, peer);
+      if (connection === undefined) {
+        this.step(ws, peer, 'message', now, true);
+        this.save(ws, peer);
+        // Once per socket: frames that were already on their way get nothing more (the client sends them again).
+        if (ws.readyState === undefined || ws.readyState === 1) {
+          this.counters.reattachCloses++;
+          ws.close(RESUME_CLOSE_CODES.serviceRestart, RESUME_CLOSE_REASONS.serviceRestart);
+        }
+        return;
+      }
+      const kind = connection.message(message);
+      this.step(ws, peer, kind === 'heartbeat' ? 'heartbeat' : 'message', now, true);
+      // The hub may have written the session's id into the attachment meanwhile: keep it.
+      peer.session = sessionOf(ws.deserializeAttachment()) ?? null;
+      this.save(ws, peer);
+    } catch {
+      this.counters.handlerErrors++;
+    }
+    // A proof reads the storage (the digest, then the session): the hello goes out before this event ends.
+    await this.store?.idle();
+    await this.schedule(peerDeadline(peer));
+  }
+
+  /**
+   * A resumable socket closed: its connection tells the hub (1000 ends the session, anything else keeps it for the
+   * client's return). After an eviction the hub does not hold it; the session stays in the storage for the client
+   * (until `storeTtlMs` with no socket holding it), or, when the client ended it (1000), is removed from there:
+   * its unacknowledged messages cannot be handed back to the application then (no instance holds them), reported
+   * as `session_ended_evicted` with their count.
+   */
+  private sessionClosed(ws: W, peer: LoadedPeer, code: number): void {
+    if (peer.session === undefined) return;
+    const connection = this.resumes.get(ws);
+    this.resumes.delete(ws);
+    try {
+      if (connection !== undefined) {
+        connection.closed(code);
+        return;
+      }
+      const id = peer.session;
+      if (id === null || code !== RESUME_CLOSE_CODES.normal || this.store === null || this.sessions === null) return;
+      this.store.remove(id);
+      this.sink({ type: 'diagnostic', level: 'warn', name: 'session_ended_evicted', fields: { code } });
+    } catch {
+      this.counters.handlerErrors++;
+    }
+  }
+
+  /** The hub attached `ws` to session `id` (it proved the secret, or was given a new one): the attachment says so. */
+  private carries(ws: W, id: string): void {
+    const stored = ws.deserializeAttachment();
+    if (!isKeepaliveAttachment(stored)) return;
+    ws.serializeAttachment({ ...stored, session: id } satisfies KeepaliveAttachment);
+  }
+
+  /** The sessions the open sockets carry (from their attachments): the storage keeps them. */
+  private heldSessions(): Set<string> {
+    const held = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const id = sessionOf(ws.deserializeAttachment());
+      if (typeof id === 'string') held.add(id);
+    }
+    return held;
   }
 
   /**
@@ -525,6 +745,22 @@ function packPeer(peer: LoadedPeer): PackedPeer {
   ];
 }
 
+/** The session field of an attachment (see {@link KeepaliveAttachment.session}). */
+function sessionOf(value: unknown): string | null | undefined {
+  if (!isKeepaliveAttachment(value) || !('session' in value)) return undefined;
+  const session = value.session;
+  return typeof session === 'string' ? session : null;
+}
+
+/** The query of a request URL, or `null` when it cannot be parsed. */
+function queryOf(url: string | URL): URLSearchParams | null {
+  try {
+    return (url instanceof URL ? url : new URL(url, 'http://localhost')).searchParams;
+  } catch {
+    return null;
+  }
+}
+
 function isKeepaliveAttachment(value: unknown): value is KeepaliveAttachment {
   return typeof value === 'object' && value !== null && Array.isArray((value as { keepalive?: unknown }).keepalive);
 }
@@ -535,7 +771,7 @@ function isKeepaliveAttachment(value: unknown): value is KeepaliveAttachment {
  */
 export function createHibernatingKeepalive<W extends HibernatableWebSocketLike = HibernatableWebSocketLike>(
   ctx: DurableObjectStateLike<W>,
-  options: HibernatingKeepaliveOptions = {},
+  options: HibernatingKeepaliveOptions<W> = {},
 ): HibernatingKeepalive<W> {
   return new HibernatingKeepalive<W>(ctx, options);
 }

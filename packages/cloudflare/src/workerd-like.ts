@@ -50,6 +50,24 @@ export interface DurableObjectAlarmStorageLike {
 }
 
 /**
+ * What a session store (`DurableObjectSessionStore`) needs of a Durable Object's storage: its key-value
+ * API (workerd's `DurableObjectStorage`, in-memory-cached and transactional; `put` and `delete` of one event are
+ * written together).
+ */
+export interface DurableObjectKeyValueStorageLike {
+  /** The value of `key`, or `undefined`. */
+  get(key: string): Promise<unknown>;
+  /** The values of `keys` that exist (at most 128 keys). */
+  get(keys: string[]): Promise<Map<string, unknown>>;
+  /** Writes the entries (at most 128). */
+  put(entries: Record<string, unknown>): Promise<void>;
+  /** Deletes the keys (at most 128); resolves with how many existed. */
+  delete(keys: string[]): Promise<number>;
+  /** The entries whose key starts with `prefix`, in key order. */
+  list(options: { prefix: string }): Promise<Map<string, unknown>>;
+}
+
+/**
  * What the keep-alive needs of a Durable Object's state (`this.ctx` in a class that extends `DurableObject`): the
  * hibernation API and the alarm. workerd's `DurableObjectState` is assignable to it.
  */
@@ -62,5 +80,6 @@ export interface DurableObjectStateLike<W extends HibernatableWebSocketLike = Hi
   setWebSocketAutoResponse(pair?: WebSocketRequestResponsePairLike): void;
   /** When the runtime last answered this socket with the auto-response, or `null`. */
   getWebSocketAutoResponseTimestamp(ws: W): Date | null;
-  readonly storage: DurableObjectAlarmStorageLike;
+  /** The object's storage: its alarm, and (for resumable sessions) its key-value API. */
+  readonly storage: DurableObjectAlarmStorageLike & Partial<DurableObjectKeyValueStorageLike>;
 }

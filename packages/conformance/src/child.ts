@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { runInPage } from './browser.js';
+import { runInWorkerd } from './workerd.js';
 import { PACKAGE_DIR, type Runtime } from './runtimes.js';
 
 /** A JSON line a scenario printed, with the time (the test's clock) it arrived. */
@@ -105,10 +106,11 @@ export function lineCollector(
 
 /**
  * Runs `fixtures/scenario.mjs <scenario> [...args]` on `runtime`, bounded by `timeoutMs`: in a child process, or in a
- * headless Chromium page for the browser.
+ * headless Chromium page for the browser, or inside a request of a fresh workerd isolate.
  */
 export function runScenario(runtime: Runtime, scenario: string, args: readonly string[] = [], timeoutMs = 15_000): ScenarioChild {
   if (runtime.family === 'browser') return runInPage(runtime, scenario, args, timeoutMs);
+  if (runtime.family === 'workerd') return runInWorkerd(runtime, scenario, args, timeoutMs);
   const script = join(PACKAGE_DIR, 'fixtures/scenario.mjs');
   const child = spawn(runtime.command, [...runtime.args, script, scenario, ...args], {
     cwd: PACKAGE_DIR,

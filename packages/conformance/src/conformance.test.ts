@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, resultOf, runScenario } from './child.js';
 import { connectPeer, keepalivesBetween, startObserver, within, type ObservedConnection, type Observer } from './observer.js';
 import { closeBrowser } from './browser.js';
+import { closeWorkerd } from './workerd.js';
 import { clientRuntimes, runtimes, versionOf, type Runtime } from './runtimes.js';
 
 /**
@@ -22,8 +23,9 @@ beforeAll(() => {
   console.log(`conformance runtimes:\n${table}`);
 });
 
-afterEach(() => {
+afterEach(async () => {
   killAll();
+  await closeWorkerd();
 });
 
 let observer: Observer;
@@ -33,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   killAll();
   await closeBrowser();
+  await closeWorkerd();
   await observer.close();
 });
 
@@ -41,13 +44,28 @@ function connectionsSince(before: number): ObservedConnection[] {
   return observer.connections.slice(before);
 }
 
+/** What the event-API scenario must show on every runtime (right after `reconnect()`, attempt 0 is `connecting`). */
+function expectEventApi(runtime: Runtime, result: Record<string, unknown>): void {
+  expect(result).toMatchObject({ rejected: 4401, firstCause: 'rejected', rejectedState: 'closed', restartState: 'connecting', openAttempt: 0, threw: false });
+  // Each once-listener heard the first open only; the signal's listener was removed by the abort; the removed one never ran.
+  expect(result.calls).toEqual({ once: 1, listenerOnce: 1, signalled: 1, removed: 0 });
+  // node:events' once() works on the client wherever the runtime has node:events.
+  expect(result.nodeEventsOnce).toBe(runtime.family === 'node' || runtime.family === 'bun' || runtime.family === 'deno');
+  expect(result.got).toEqual(['echo:1', 'echo:2', 'echo:3']);
+  expect(result.iteratorDone).toBe(true);
+  expect(result.tailSeen).toEqual(['echo:4']);
+  expect(result.secondCause).toBe('closed');
+  expect(result.afterClose).toBe('closed');
+}
+
 describe('the runtimes', () => {
-  it('are the ones the contract is proven on: Node 20, Node 24, Bun and Deno', () => {
+  it('are the ones the contract is proven on: Node 20, Node 24, Bun and Deno (and, for the client, Chromium and workerd)', () => {
     expect(versions.get(RUNTIMES[0]?.id ?? '')).toMatch(/^v\d+\./);
     expect(versions.get('node24')).toMatch(/^v24\./);
     expect(versions.get('bun')).toMatch(/^1\./);
     expect(versions.get('deno')).toMatch(/^deno 2\./);
     expect(versions.get('chromium')).toMatch(/^Chromium \d+\./);
+    expect(versions.get('workerd')).toMatch(/^workerd \d{4}-\d{2}-\d{2}/);
   });
 });
 
@@ -126,7 +144,7 @@ describe.each(RUNTIMES.map((runtime) => [runtime.id, runtime] as const))('%s', (
   it('the whole client, parked while idle, lets the program exit by itself', async () => {
     const child = runScenario(runtime, 'client-exit-when-idle', [observer.url], 10_000);
     const parked = await child.line('parked');
-    expect(parked.state).toBe('idle');
+    expect(parked.state).toBe('parked');
     const exit = await child.exited;
     expect(exit.timedOut).toBe(false);
     expect(exit.code).toBe(0);
@@ -318,10 +336,15 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
     expect(result.busyState).toBe('open');
     expect(result.opensWhileBusy).toBe(1);
     expect(result.parked).toBe(true);
-    expect(result.parkedState).toBe('idle');
+    expect(result.parkedState).toBe('parked');
     expect(result.idles).toEqual([expect.objectContaining({ code: 4000 })]);
     expect(result.back).toBe(true);
     expect((result.opens as { attempt: number }[]).map((open) => open.attempt)).toEqual([0, 0]);
+  });
+
+  it('the whole client: once, addEventListener ({ once }, { signal }), removeEventListener, node:events once, messages() and reconnect() after a rejection (B12)', async () => {
+    const result = await resultOf(runScenario(runtime, 'client-events', [observer.url]));
+    expectEventApi(runtime, result);
   });
 
   it('the whole client against a server frozen by SIGSTOP: dead within interval + timeout (+ 550 ms allowance), back once thawed (B5, B10)', async () => {
@@ -415,6 +438,11 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
     expect(result.reopenedAfterMs as number).toBeLessThan(1_000);
     expect(result.connectTimeouts).toBe(0);
     expect(result.cause).toBe('closed');
+  });
+
+  it('the kernel client: once, addEventListener ({ once }, { signal }), removeEventListener, node:events once, messages() and reconnect() after a rejection (B12)', async () => {
+    const result = await resultOf(runScenario(runtime, 'lite-events', [observer.url]));
+    expectEventApi(runtime, result);
   });
 
   it('the kernel client: a listener that never answers the handshake: every attempt times out, then exhausted (B10, B11)', async () => {

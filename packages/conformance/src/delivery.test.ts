@@ -3,6 +3,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killAll, resultOf, runScenario, type ScenarioChild } from './child.js';
 import { closeBrowser } from './browser.js';
+import { closeWorkerd } from './workerd.js';
 import { clientRuntimes, runtimes, type Runtime } from './runtimes.js';
 
 /**
@@ -17,8 +18,9 @@ import { clientRuntimes, runtimes, type Runtime } from './runtimes.js';
 const NODE = runtimes()[0] as Runtime;
 const CLIENT_RUNTIMES = clientRuntimes();
 
-afterEach(() => {
+afterEach(async () => {
   killAll();
+  await closeWorkerd();
 });
 afterAll(async () => {
   killAll();

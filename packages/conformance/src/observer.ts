@@ -32,14 +32,24 @@ export interface Observer {
 
 /**
  * A server that records every keep-alive frame and answers it, except on paths starting with `/silent`, where it
- * answers nothing (a server that stopped responding).
+ * answers nothing (a server that stopped responding). On `/events?key=<key>` the first connection of each key is
+ * refused at once with 4401 (a terminal code: the client is rejected), and every later one echoes each `echo:` text
+ * message back.
  */
 export async function startObserver(): Promise<Observer> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
   const connections: ObservedConnection[] = [];
   const waiters = new Set<() => void>();
+  const eventKeys = new Set<string>();
   wss.on('connection', (socket, request) => {
     const path = request.url ?? '/';
+    const eventKey = path.startsWith('/events') ? (new URL(path, 'http://observer').searchParams.get('key') ?? '') : null;
+    if (eventKey !== null && !eventKeys.has(eventKey)) {
+      eventKeys.add(eventKey);
+      socket.on('error', () => undefined);
+      socket.close(4401, 'unauthorized');
+      return;
+    }
     const answering = !path.startsWith('/silent');
     // `/reclaim?after=<ms>`: closed with 4000 once silent (no frame at all) that long, like a container host or a load balancer.
     const reclaimAfter = path.startsWith('/reclaim') ? Number(new URL(path, 'http://observer').searchParams.get('after') ?? '2000') : null;
@@ -68,6 +78,8 @@ export async function startObserver(): Promise<Observer> {
         if (answering) socket.send('');
       } else if (text?.startsWith('mark:') === true) {
         connection.frames.push({ kind: 'mark', name: text.slice(5), at: performance.now() });
+      } else if (eventKey !== null && text?.startsWith('echo:') === true) {
+        socket.send(text);
       }
       for (const wake of waiters) wake();
     });

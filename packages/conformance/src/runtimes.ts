@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { workerdBinary } from './workerd.js';
 
 /** The repository root (this file is packages/conformance/src/runtimes.ts). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -14,7 +15,7 @@ export interface Runtime {
   /** `node20`, `node24`, `bun` or `deno`. */
   readonly id: string;
   /** Which kit the scenarios load on it. */
-  readonly family: 'node' | 'bun' | 'deno' | 'browser';
+  readonly family: 'node' | 'bun' | 'deno' | 'browser' | 'workerd';
   readonly command: string;
   /** Arguments before the script path. */
   readonly args: readonly string[];
@@ -53,11 +54,16 @@ export function runtimes(): Runtime[] {
 }
 
 /**
- * The runtimes the client scenarios also run on: the four above and headless Chromium (Debian's `chromium`, or
- * CHROMIUM_PATH), where the scenario runs in a page.
+ * The runtimes the client scenarios also run on: the four above, headless Chromium (Debian's `chromium`, or
+ * CHROMIUM_PATH), where the scenario runs in a page, and workerd (Cloudflare Workers' runtime, the binary of the
+ * `workerd` package that `miniflare` runs), where it runs inside a request of a Worker.
  */
 export function clientRuntimes(): Runtime[] {
-  return [...runtimes(), { id: 'chromium', family: 'browser', command: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [], env: {} }];
+  return [
+    ...runtimes(),
+    { id: 'chromium', family: 'browser', command: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: [], env: {} },
+    { id: 'workerd', family: 'workerd', command: workerdBinary(), args: [], env: {} },
+  ];
 }
 
 /** The runtime's version line, or an error explaining how to get it. */

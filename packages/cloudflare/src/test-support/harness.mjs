@@ -1,9 +1,10 @@
 /* global Response */
-// The test harness around the README's program (example/worker.mjs, run as it is): the same Durable Object, with every
+// The test harness around the README's program (apps/examples/src/cloudflare/worker.mjs, run as it is, as the examples
+// test runs it too): the same Durable Object, with every
 // handler invocation counted (a wake), and a Worker route to evict an object (workerd:unsafe) and read the counts.
 // The counts live in the isolate's module scope, which outlives an object's eviction; reading them runs in the
 // Worker, never in the object, so it wakes nothing.
-import worker, { Agent } from '../../example/worker.mjs';
+import worker, { Agent } from '../../../../apps/examples/src/cloudflare/worker.mjs';
 import { createHibernatingKeepalive } from '@keepalive/cloudflare';
 import unsafe from 'workerd:unsafe';
 

@@ -1,5 +1,6 @@
 // worker.mjs: a Worker in front of a Durable Object whose WebSockets hibernate. Clients' keep-alives are answered by
-// the runtime without waking the object; a client silent for IDLE_CLOSE_MS is closed on the object's alarm.
+// the runtime without waking the object; a client silent for IDLE_CLOSE_MS is closed on the object's alarm; a client
+// that asks for a resumable session gets one kept in the object's storage, so it survives eviction and restarts.
 import { DurableObject } from 'cloudflare:workers';
 import { createHibernatingKeepalive } from '@keepalive/cloudflare';
 
@@ -11,6 +12,12 @@ export class Agent extends DurableObject {
       idleCloseMs: Number(env.IDLE_CLOSE_MS ?? 300_000),
       // The clients' heartbeat interval may not be shorter than this (B8, B13).
       minPingIntervalMs: Number(env.MIN_PING_INTERVAL_MS ?? 5_000),
+      // Clients that ask for it (resume: resumable()) get a session that replays what the other end missed.
+      resume: { sessionTtlMs: 120_000 },
+    });
+    // A new instance starts empty and takes sessions up from the storage as their clients come back.
+    this.keepalive.sessions.on('session', ({ session }) => {
+      session.on('message', (message) => session.send(`echo: ${typeof message === 'string' ? message : `${message.byteLength} bytes`}`));
     });
   }
 
@@ -21,7 +28,7 @@ export class Agent extends DurableObject {
   }
 
   async webSocketMessage(ws, message) {
-    // Heartbeats (and malformed ones) are the keep-alive's; everything else is yours.
+    // Heartbeats (and malformed ones) and resumable sessions' frames are the keep-alive's; everything else is yours.
     if ((await this.keepalive.webSocketMessage(ws, message)) !== 'data') return;
     const { user } = this.keepalive.attachment(ws);
     ws.send(`${user}: ${typeof message === 'string' ? message : `${message.byteLength} bytes`}`);
