@@ -666,6 +666,7 @@ export function renderMarkdown(results, targets) {
   }
 
   if (s11) renderIdle(p, s11, machine, targetLine);
+  if (scenarios.s12) renderInstrumentation(p, scenarios.s12);
 
   const before = results.before;
   if (before) {
@@ -803,4 +804,22 @@ function renderIdle(p, s11, machine, targetLine) {
   );
   p();
   for (const id of ['11a', '11b', '11c', '11d', '11e']) targetLine(id);
+}
+
+/** Scenario 12: the OpenTelemetry instrumentation's cost on a server's tick, off and on (and before, when measured). */
+function renderInstrumentation(p, s12) {
+  p('## 12. Instrumentation cost');
+  p();
+  p(
+    `A PeerTracker with ${fmt(s12.connections)} connections pinged every ${fmt(s12.intervalMs / 1_000)} s, each ping answered by a pong on the next microtask: CPU per ping round (the ping served by the scheduler, the peer machine's two steps, the round-trip sample) over ${s12.measureIntervals} intervals, each sample a fresh process, alternating. \`off\`: nothing instrumented (what a program that does not ask pays); \`on\`: \`instrumentServer\` on a real OpenTelemetry SDK whose reader collects every second (every answer counted and its round trip recorded in a histogram; each collection reads the counters and walks the connections).${s12.baselineRef ? ` \`before\`: the same tick on the packages of ${s12.baselineRef}, before the round-trip time was measured.` : ''}`,
+  );
+  p();
+  const names = { before: `before (${s12.baselineRef ?? ''})`, off: 'off (not instrumented)', on: 'on (instrumentServer)' };
+  p(
+    table(
+      ['variant', 'CPU µs per ping round, median', 'p99', 'vs off'],
+      Object.entries(s12.cpuUsPerPing).map(([variant, summary]) => [names[variant] ?? variant, fmt(summary.median), fmt(summary.p99), `${fmt(s12.vsOff[variant])}×`]),
+    ),
+  );
+  p();
 }

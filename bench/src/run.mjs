@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, idleServers, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, idleServers, instrumentationCost, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -45,6 +45,7 @@ const SCENARIOS = [
   ['s9', 'sessions at scale', scale],
   ['s10', 'scheduling on every runtime', schedulingRuntimes],
   ['s11', 'idle servers', idleServers],
+  ['s12', 'instrumentation cost', instrumentationCost],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -158,6 +159,10 @@ function sanity(id, r) {
         }
         for (const impl of ['ours', 'ours-resume', 'readme']) check(`11 ${impl} sent keep-alives`, positive(config.keepalivesPerSecond[impl].median), config.keepalivesPerSecond[impl].median);
       }
+      break;
+    case 's12':
+      for (const [variant, v] of Object.entries(r.cpuUsPerPing)) check(`12 ${variant} CPU per ping round is positive`, positive(v.median), v.median);
+      for (const [variant, list] of Object.entries(r.raw)) check(`12 ${variant} pinged and lost no peer`, list.every((v) => v.pings > 0 && v.deadPeers === 0), list.map((v) => v.pings));
       break;
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);

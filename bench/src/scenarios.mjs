@@ -27,6 +27,7 @@ export const SIZES = Object.freeze({
     s9: { samples: 3, idleSessions: 1_000_000, busySessions: 100_000, intervalMs: 30_000, windowMs: 6_000 },
     s10: { samples: 3, sessions: 100_000, intervalMs: 1_000, measureIntervals: 2 },
     s11: { samples: 3, intervals: [1_000, 30_000], counts: [5_000, 'max'], clientProcesses: 4, addresses: 16, settleMs: 2_000, cpuWindowMs: 10_000, delayWindowMs: 5_000 },
+    s12: { samples: 5, connections: 20_000, intervalMs: 1_000, measureIntervals: 3 },
   },
   smoke: {
     samples: 1,
@@ -41,6 +42,7 @@ export const SIZES = Object.freeze({
     s9: { samples: 1, idleSessions: 5_000, busySessions: 2_000, intervalMs: 30_000, windowMs: 400 },
     s10: { samples: 1, sessions: 500, intervalMs: 200, measureIntervals: 1 },
     s11: { samples: 1, intervals: [200], counts: [40], clientProcesses: 2, addresses: 2, settleMs: 100, cpuWindowMs: 400, delayWindowMs: 300 },
+    s12: { samples: 1, connections: 500, intervalMs: 200, measureIntervals: 2 },
   },
 });
 
@@ -490,7 +492,8 @@ async function idleRun(impl, intervalMs, count, size, log) {
 /** Scenario 11. `onConfig` is called with each configuration's summary as soon as it is measured. */
 export async function idleServers(size, samples, log, onConfig = () => {}) {
   const counts = size.counts.map((count) => (count === 'max' ? idleMaxConnections() : count));
-  const impls = Object.keys(IDLE_IMPLS);
+  // `impls` (a partial run's size override) measures only some of them, e.g. `--size.s11='{"impls":["ours","ours-resume"]}'`.
+  const impls = size.impls ?? Object.keys(IDLE_IMPLS);
   const configs = [];
   for (const intervalMs of size.intervals) for (const count of counts) configs.push({ intervalMs, count });
   const out = [];
@@ -544,3 +547,42 @@ export async function idleServers(size, samples, log, onConfig = () => {}) {
 }
 
 const fmtCount = (n) => n.toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------
+// 12. Instrumentation cost
+/**
+ * The OpenTelemetry instrumentation's cost on a server's tick (src/otel/child.mjs): CPU per ping round (the ping
+ * served, its pong answered) with nothing instrumented (`off`) and with `instrumentServer` on a real SDK (`on`), each
+ * sample a fresh process, alternating. With KEEPALIVE_BASELINE_REF (a git ref, e.g. the commit before the round-trip
+ * time was measured) the same tick also runs on that commit's packages (`before`), built into a temporary folder.
+ */
+export async function instrumentationCost(size, _samples, log) {
+  const { samples, connections, intervalMs, measureIntervals } = size;
+  const ref = process.env.KEEPALIVE_BASELINE_REF;
+  let baseline = null;
+  if (ref !== undefined && ref !== '') {
+    const { buildBaseline } = await import('./otel/baseline.mjs');
+    baseline = buildBaseline(ref);
+    log(`  baseline ${ref} built in ${baseline}`);
+  }
+  try {
+    const variants = baseline === null ? ['off', 'on'] : ['before', 'off', 'on'];
+    const env = baseline === null ? process.env : { ...process.env, KEEPALIVE_BASELINE: baseline };
+    const raw = await alternate(variants, samples, (variant) =>
+      runJson(node, ['src/otel/child.mjs', variant, String(connections), String(intervalMs), String(measureIntervals)], { timeoutMs: 120_000, env }),
+    log);
+    const cpuUsPerPing = Object.fromEntries(Object.entries(raw).map(([variant, list]) => [variant, summarize(pick(list, 'cpuUsPerPing'))]));
+    const off = cpuUsPerPing.off.median;
+    return {
+      connections,
+      intervalMs,
+      measureIntervals,
+      baselineRef: baseline === null ? null : execFileSync('git', ['rev-parse', '--short', ref], { cwd: new URL('../..', import.meta.url), encoding: 'utf8' }).trim(),
+      cpuUsPerPing,
+      vsOff: Object.fromEntries(Object.entries(cpuUsPerPing).map(([variant, summary]) => [variant, summary.median / off])),
+      raw,
+    };
+  } finally {
+    if (baseline !== null) (await import('node:fs')).rmSync(baseline, { recursive: true, force: true });
+  }
+}

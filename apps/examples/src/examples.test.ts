@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createKeepaliveClient, resumable } from '@keepalive/websocket-transport';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from 'keepalive-test-support/redis-server';
 
 /**
@@ -15,7 +19,9 @@ import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServe
  * build for TypeScript; Bun; Deno), against the loopback servers it starts itself (the `src/redis` ones get a real
  * `redis-server`, started here on a free port, as `REDIS_URL`; `src/redis/cluster*` ones a local Redis Cluster of
  * three masters, as `REDIS_CLUSTER`, its nodes' URLs joined by commas); it must exit 0 by itself within the time
- * limit (nothing left open).
+ * limit (nothing left open). A Worker (`src/cloudflare/*.mjs`) is not a program that exits: it is bundled as a
+ * Worker's bundler would and run on workerd (Miniflare) with the bindings of its `wrangler.jsonc`, and clients from
+ * here talk to it (a keep-alive answered, a plain message and a resumable session's message answered).
  */
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -125,6 +131,13 @@ describe('examples', () => {
 
   for (const path of files) {
     const name = relative(HERE, path);
+    if (name.startsWith('cloudflare/')) {
+      it(`${name} runs on workerd: a keep-alive answered, a message answered, a resumable session's message answered`, async () => {
+        const result = await runWorker(path);
+        expect(result.code, result.output).toBe(0);
+      });
+      continue;
+    }
     it(`${name} runs to completion and exits 0 by itself`, async () => {
       const command: [string, string[]] = name.startsWith('bun/')
         ? [join(BIN, 'bun'), [path]]
@@ -163,4 +176,77 @@ function run(file: string, args: string[], extra: NodeJS.ProcessEnv): Promise<{ 
       resolve({ code, output });
     });
   });
+}
+
+/** The parts of a `wrangler.jsonc` the examples use. */
+interface WranglerConfig {
+  readonly compatibility_date: string;
+  readonly durable_objects?: { readonly bindings: readonly { readonly name: string; readonly class_name: string }[] };
+}
+
+/**
+ * Runs a Worker example on workerd (Miniflare): bundled as a Worker's bundler would (the `workerd` export condition
+ * first, `cloudflare:` modules left to the runtime), with the Durable Object bindings and compatibility date of the
+ * `wrangler.jsonc` beside it. Clients from here: a raw socket whose keep-alive (the empty message) and message are
+ * answered, and a resumable client (`resume: resumable()`) whose message is answered on its session. Resolves with
+ * code 0 when all three were, else 1 and what went wrong.
+ */
+async function runWorker(path: string): Promise<{ code: number | null; output: string }> {
+  const config = JSON.parse(readFileSync(join(dirname(path), 'wrangler.jsonc'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as WranglerConfig;
+  const bundled = await build({
+    entryPoints: [path],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['cloudflare:*'],
+    write: false,
+    logLevel: 'silent',
+  });
+  const durableObjects = Object.fromEntries((config.durable_objects?.bindings ?? []).map((binding) => [binding.name, binding.class_name]));
+  const mf = new Miniflare({ modules: true, script: bundled.outputFiles[0]?.text ?? '', compatibilityDate: config.compatibility_date, durableObjects });
+  const steps: string[] = [];
+  try {
+    const origin = (await mf.ready).href.replace(/^http/, 'ws').replace(/\/$/, '');
+    const socket = new WebSocket(`${origin}/room-1?user=ada`);
+    const frames: string[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
+    await within(new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject)), 'the socket to open');
+    socket.send('');
+    await within(waitUntil(() => frames.length >= 1), 'the keep-alive to be answered');
+    steps.push(`keep-alive answered with ${JSON.stringify(frames[0])}`);
+    socket.send('hello');
+    await within(waitUntil(() => frames.length >= 2), 'the message to be answered');
+    steps.push(`message answered with ${JSON.stringify(frames[1])}`);
+    socket.close(1000);
+    const client = createKeepaliveClient(`${origin}/room-1?user=grace`, { keepaliveFrame: 'message', resume: resumable() });
+    const replies: string[] = [];
+    client.on('message', ({ data }) => replies.push(typeof data === 'string' ? data : `${String(data.byteLength)} bytes`));
+    const session = await within(new Promise<string>((resolve) => client.on('session', ({ status }) => resolve(status))), 'the resumable session');
+    client.send('hello');
+    await within(waitUntil(() => replies.length >= 1), 'the session message to be answered');
+    steps.push(`resumable session ${session}, message answered with ${JSON.stringify(replies[0])}`);
+    await client.close(1000);
+    const ok = frames[0] === '' && frames[1] !== undefined && frames[1] !== '' && session === 'new' && replies.length === 1;
+    return { code: ok ? 0 : 1, output: steps.join('\n') };
+  } catch (error) {
+    return { code: 1, output: `${steps.join('\n')}\n${String(error)}` };
+  } finally {
+    await mf.dispose();
+  }
+}
+
+/** Resolves once `check()` holds (polled every 10 ms, for at most 10 s: `within` gives up then). */
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Resolves with `promise`, or rejects naming `what` after 10 s. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }

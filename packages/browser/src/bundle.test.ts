@@ -88,16 +88,20 @@ const VERSIONS = (JSON.parse(readFileSync(new URL('../package.json', import.meta
  *   they are emitted and the unused constants dropped; 18,482 B once a browser build's clients run on node-timers'
  *   scan scheduler (its `browser` entry) instead of the lane scheduler, its one-timer base and the default platform's
  *   process hold and unref (-1,062 B); 18,423 B once the resume codec's reading rules moved into the core, where they
- *   ship with `resumable()` only (-59 B). Its target is 12,000 B (below socket.io-client): its driver (the client shell, the logger, option
+ *   ship with `resumable()` only (-59 B); 20,200 B with the event API people expect and the round-trip time, added
+ *   together (+1,777 B: `once`, `addEventListener` with `{ once, signal }`, the bounded async iterator of messages
+ *   and `reconnect()` in the shared emitter and client shell, the kernel's `restart` and idle-churn count, and the
+ *   round-trip-time estimator, 531 B minified of it). Its target is 12,000 B (below socket.io-client): its driver (the client shell, the logger, option
  *   checking, the scheduler: about 8.5 kB gzipped) is still about as heavy as the machine.
  * - The kernel client's minimal app (`keepalive-lite.js`: `createLiteClient` from `/lite`, the kernel alone): 10,530 B
  *   measured, rounded up to the next hundred (10,196 B before it took the default client's checks of the target URL,
  *   the WebSocket constructor, the subprotocols and `close`'s arguments, written once in `client-target.ts`, instead of
- *   its own, weaker ones: +334 B). Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
+ *   its own, weaker ones: +334 B); 11,567 B with `addEventListener`, `messages()` and `reconnect()` on the lite
+ *   client, the kernel's `restart` and idle-churn count, and the round-trip-time estimator (+1,037 B). Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
  *   (the session machine, which carries every session rule of S1-S10, is 8.2 kB minified of it).
  */
-const BUDGET_GZIP_BYTES = 18_500;
-const KERNEL_BUDGET_GZIP_BYTES = 10_600;
+const BUDGET_GZIP_BYTES = 20_300;
+const KERNEL_BUDGET_GZIP_BYTES = 11_600;
 
 /** Issue 25's targets, gzipped; printed beside the measured figures (the budgets above are what is enforced). */
 const TARGET_GZIP_BYTES = 12_000;

@@ -116,6 +116,7 @@ export {
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
 export {
+  BufferOverflowError,
   CLIENT_DEFAULTS,
   CLIENT_DIAGNOSTICS,
   ClientClosedError,
@@ -126,7 +127,9 @@ export {
   type ClientCloseEvent,
   type ClientClosedEvent,
   type ClientMessageEvent,
+  type ClientMessagesOptions,
   type ClientOpenEvent,
+  type ClientParkedEvent,
   type ClientReconnectingEvent,
   type ClientRejectedEvent,
   type ClientSlowedEvent,

@@ -457,8 +457,10 @@ describe('lazy reconnect: parked while idle', () => {
     const sim = opened(lazy);
     sim.closeSocket(4000, 'idle');
     expect(sim.state.phase).toBe('parked');
-    expect(sim.events.slice(-2)).toEqual([
+    expect(sim.events.slice(-3)).toEqual([
       { type: 'close', code: 4000, reason: 'idle', willReconnect: false },
+      { type: 'parked', code: 4000, reason: 'idle' },
+      // The deprecated alias, right after it.
       { type: 'idle', code: 4000, reason: 'idle' },
     ]);
     expect(connectionDeadline(sim.state)).toBeNull();

@@ -82,6 +82,17 @@ export {
   type LivenessVerdict,
 } from './liveness.js';
 export {
+  INITIAL_RTT,
+  roundTripTime,
+  rttAnswered,
+  rttLost,
+  rttSample,
+  rttSent,
+  type MutableRttFields,
+  type RoundTripTime,
+  type RttFields,
+} from './rtt.js';
+export {
   RECONNECT_DEFAULTS,
   RECONNECT_DIAGNOSTICS,
   backoffCeiling,
@@ -143,7 +154,7 @@ export {
   type ConnectionReconnectOptions,
   type WhenIdle,
 } from './connection.js';
-export { connect, connectionDeadline, connectionStep, connectionTransition, isTerminalClose, wantsSocket } from './kernel.js';
+export { canRestart, connect, connectionDeadline, connectionStep, connectionTransition, isTerminalClose, wantsSocket } from './kernel.js';
 export {
   BACK_OFF_CLOSE_CODES,
   KERNEL_DEFAULTS,
@@ -158,6 +169,8 @@ export {
 } from './kernel-options.js';
 export {
   CONNECTION_DIAGNOSTICS,
+  IDLE_CHURN_CYCLES,
+  IDLE_CHURN_OPTIONS,
   TIMER,
   type CloseInfo,
   type CodecMode,

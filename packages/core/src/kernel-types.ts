@@ -1,6 +1,7 @@
 import type { Diagnostic } from './commands.js';
 import type { KernelConfig } from './kernel-options.js';
 import type { ReconnectState } from './reconnect.js';
+import type { RttFields } from './rtt.js';
 import type { NegotiatedStatus } from './resume.js';
 import type { SessionEvent, SessionState } from './session.js';
 import type { Hello } from './wire.js';
@@ -48,9 +49,11 @@ export type KernelTimer = (typeof TIMER)[keyof typeof TIMER];
 
 /**
  * The state of a client connection: plain data (but for `config.layers`, one object shared by every state of the
- * connection). Never mutate it; every step returns a new object when anything changed.
+ * connection). Never mutate it; every step returns a new object when anything changed. Its round-trip fields
+ * ({@link RttFields}: the round-trip time measured by answered keep-alives, kept across reconnects) read as
+ * milliseconds with `roundTripTime(state)`.
  */
-export interface ConnectionState {
+export interface ConnectionState extends RttFields {
   readonly config: KernelConfig;
   /** Monotonic time of the last event. */
   readonly now: number;
@@ -63,6 +66,17 @@ export interface ConnectionState {
   readonly session: SessionState;
   /** The composed reconnect machine: attempts, backoff level, jitter seed, the reconnect deadline. */
   readonly backoff: ReconnectState;
+  /**
+   * Consecutive reclaim-then-reconnect cycles while no work was in flight (B16): connections lost while idle after
+   * they opened, each followed by a reconnect (not a park). Work starting, a loss while busy, a park and a restart
+   * reset it; at {@link IDLE_CHURN_CYCLES} the kernel warns `idle_churn` once for the streak. A gauge for a metric.
+   */
+  readonly idleChurn: number;
+  /**
+   * Connections lost while idle after they opened (reclaims: a cut while no work was in flight, whether a reconnect or
+   * a park followed), since the connection was created: a counter for a metric.
+   */
+  readonly idleReclaims: number;
   /** The kernel's timer table, indexed by {@link TIMER}: each a deadline or `null`. */
   readonly timers: readonly (number | null)[];
   /** The least delay before a reconnect that the peer asked for (a `retry_after` event), or `null`. */
@@ -71,6 +85,8 @@ export interface ConnectionState {
   readonly canPing: boolean;
   /** Heartbeat messages sent on the open socket and not answered yet. */
   readonly heartbeatsOwed: number;
+  /** When the peer was last heard from (any frame on an open socket, or the socket opening), or `null` before. */
+  readonly heardAt: number | null;
   /** Messages waiting in the driver's queue. */
   readonly queuedMessages: number;
   /** Bytes waiting in the driver's queue. */
@@ -123,6 +139,9 @@ export type ConnectionWorkEvent = Extract<SessionEvent, { readonly type: 'start'
  * - `start` / `stop` / `release` / `signal`: work on the activity (session events).
  * - `close`: close for good with `code` and `reason` (`cause` `aborted` for an abort signal; `immediate`
  *   skips the close handshake, for a process that is exiting).
+ * - `restart`: start a connection closed for good by `rejected` or `exhausted` again (see `canRestart`), with a
+ *   fresh attempt count and backoff; in any other phase (or after a close that was asked for) it changes nothing and
+ *   warns `restart_ignored`.
  */
 export type ConnectionEvent =
   | { readonly type: 'socket_opened'; readonly now: number; readonly canPing: boolean }
@@ -136,6 +155,7 @@ export type ConnectionEvent =
   | { readonly type: 'network'; readonly now: number; readonly online: boolean }
   | { readonly type: 'visibility'; readonly now: number; readonly visible: boolean }
   | ConnectionWorkEvent
+  | { readonly type: 'restart'; readonly now: number }
   | {
       readonly type: 'close';
       readonly now: number;
@@ -158,7 +178,10 @@ export type ConnectionEvent =
  * - `open` `{attempt}`: a socket opened (attempt 0: on demand);
  * - `close` `{code, reason, willReconnect}`: an open socket closed; `willReconnect` says whether a backoff follows;
  * - `reconnecting` `{attempt, delayMs}`: attempt `attempt` starts in `delayMs`;
- * - `idle` `{code, reason}`: lazy and idle: parked until work comes back (lazy-park layer);
+ * - `parked` `{code, reason}`: lazy and idle: parked (no connection, on purpose) until work comes back (lazy-park
+ *   layer);
+ * - `idle` `{code, reason}`: deprecated alias of `parked`, emitted right after it with the same fields (removed in the
+ *   next minor version: "idle" means only "no work in flight");
  * - `dead-peer` `{timeoutMs}`: no proof of life in time; the socket is destroyed (B5);
  * - `slowed` `{heartbeatIntervalMs, previousIntervalMs}`: closed for a ping flood, the interval grew (B13);
  * - `rejected` `{code, reason}`: closed with a terminal code (B12);
@@ -174,6 +197,8 @@ export type ConnectionUserEvent =
   | { readonly type: 'open'; readonly attempt: number }
   | { readonly type: 'close'; readonly code: number; readonly reason: string; readonly willReconnect: boolean }
   | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
+  | { readonly type: 'parked'; readonly code: number; readonly reason: string }
+  // Deprecated: the alias of `parked`, emitted right after it; removed in the next minor version.
   | { readonly type: 'idle'; readonly code: number; readonly reason: string }
   | { readonly type: 'dead-peer'; readonly timeoutMs: number }
   | { readonly type: 'slowed'; readonly heartbeatIntervalMs: number; readonly previousIntervalMs: number }
@@ -258,6 +283,9 @@ export type ConnectionCommand =
  * | `client_closed` | info | `cause`, `code` | kernel |
  * | `stale_event` / `invalid_event` / `invalid_time` | warn | `event` | kernel |
  * | `parked` / `unparked` | info | `code` / `trigger`, `parked_ms` | kernel, when the lazy-park layer parks |
+ * | `idle_churn` | warn | `cycles`, `options` (the two options that stop it: `reconnect.whenIdle,permitWithoutActivity`) | kernel, once per streak of {@link IDLE_CHURN_CYCLES} reclaim-then-reconnect cycles while idle |
+ * | `restarted` | info | `cause` (`rejected` or `exhausted`) | kernel |
+ * | `restart_ignored` | warn | `phase`, `cause` (`null` unless closed) | kernel: a `restart` outside a restartable close |
  * | `idle_read_timeout` | warn | `timeout_ms` | idle-read |
  * | `offline` / `online` | info | `phase` | lifecycle |
  * | `liveness_check` | debug | `trigger` (`visible`, `online`, `offline`) | lifecycle |
@@ -274,6 +302,9 @@ export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   closeTimeout: 'close_timeout',
   parked: 'parked',
   unparked: 'unparked',
+  idleChurn: 'idle_churn',
+  restarted: 'restarted',
+  restartIgnored: 'restart_ignored',
   rejected: 'rejected',
   keepaliveSlowed: 'keepalive_slowed',
   pingFloodAtBound: 'ping_flood_at_bound',
@@ -290,6 +321,16 @@ export const CONNECTION_DIAGNOSTICS = /* @__PURE__ */ Object.freeze({
   invalidEvent: 'invalid_event',
   invalidTime: 'invalid_time',
 } as const);
+
+/**
+ * How many consecutive reclaim-then-reconnect cycles while idle make the kernel warn `idle_churn` (once per streak):
+ * an eager client behind a reclaimer (a proxy's or a load balancer's idle timeout) is cut and reconnects every idle
+ * timeout, for nothing.
+ */
+export const IDLE_CHURN_CYCLES = 3;
+
+/** The options that stop idle churn, as the `idle_churn` diagnostic names them (its `options` field). */
+export const IDLE_CHURN_OPTIONS = 'reconnect.whenIdle,permitWithoutActivity';
 
 /** The result of a step: the next state and the commands to carry out, in order. */
 export type ConnectionTransition = readonly [state: ConnectionState, commands: readonly ConnectionCommand[]];

@@ -3,6 +3,8 @@ import { pollTimeout } from './deadlines.js';
 import { answerHeartbeat } from './heartbeat.js';
 import { BACK_OFF_CLOSE_CODES, type KernelConfig } from './kernel-options.js';
 import {
+  IDLE_CHURN_CYCLES,
+  IDLE_CHURN_OPTIONS,
   TIMER,
   type CloseInfo,
   type ConnectionCloseCause,
@@ -19,6 +21,7 @@ import {
 import { heldMessages, type Host, type Layer } from './layer.js';
 import { readPingFloodReason } from './ping-policy.js';
 import { createReconnectState, reconnectStep, type ReconnectCommand, type ReconnectEvent } from './reconnect.js';
+import { INITIAL_RTT, rttAnswered, rttLost, rttSent } from './rtt.js';
 import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent } from './session.js';
 
 /**
@@ -43,7 +46,7 @@ import { createSessionState, step as sessionStep, type SessionCommand, type Sess
  * | `backoff` | none | reconnect delay (unless a layer holds it: offline) | delay over or back online → `connecting` (or `parked`); `close` → `closed` |
  * | `parked` | none | nothing | work starts or a send → `connecting`; `close` → `closed` |
  * | `closing` | one, closing | close-handshake timeout | `socket_closed` or the timeout → `closed` |
- * | `closed` | none | nothing | never |
+ * | `closed` | none | nothing | `restart` after `rejected` or `exhausted` (see {@link canRestart}) → `connecting`; else never |
  *
  * A driver runs it with one timer at {@link connectionDeadline} and delivers `{ type: 'timeout', now }` when it
  * passes.
@@ -82,10 +85,14 @@ export function connect(config: KernelConfig, now: number, seed: number): Connec
     sockets: 0,
     session: createSessionState(config.session, now),
     backoff,
+    idleChurn: 0,
+    idleReclaims: 0,
     timers: [...NO_TIMERS],
     retryAfterMs: null,
     canPing: false,
     heartbeatsOwed: 0,
+    ...INITIAL_RTT,
+    heardAt: null,
     queuedMessages: 0,
     queuedBytes: 0,
     lastLoss: NO_LOSS,
@@ -153,6 +160,8 @@ function stepEvent(h: Step, event: ConnectionEvent): boolean {
     case 'close':
       onClose(h, event.cause === 'aborted' ? 'aborted' : 'closed', closeInfo(event.code, event.reason), event.immediate === true, event.abandon === true);
       return true;
+    case 'restart':
+      return onRestart(h);
     default: {
       // Events a layer handles (`network`, `visibility`, `hello`).
       if (anyLayer(h, (layer, slice) => layer.event?.(h, slice, event))) return true;
@@ -189,6 +198,15 @@ export function connectionDeadline(state: ConnectionState): number | null {
  */
 export function wantsSocket(state: ConnectionState, serial: number): boolean {
   return state.phase === 'connecting' && state.sockets === serial;
+}
+
+/**
+ * Whether a `restart` event would start the connection again: it closed for good because the peer rejected it
+ * (`rejected`, B12) or `reconnect.maxAttempts` attempts failed (`exhausted`, B11). A close that was asked for
+ * (`closed`, `aborted`) is final. A driver keeps its listeners across such a close, so a restart finds them.
+ */
+export function canRestart(state: ConnectionState): boolean {
+  return state.phase === 'closed' && (state.cause === 'rejected' || state.cause === 'exhausted');
 }
 
 /** Whether the close code (and reason) means "do not retry as is" under `config` (B12, B13). */
@@ -355,6 +373,7 @@ function sendKeepalive(h: Step): void {
   eachLayer(h, (layer, slice) => layer.keepalive?.(h, slice));
   const d = h.k;
   if (!d.canPing) d.heartbeatsOwed += 1;
+  rttSent(d, d.now);
   const ack = firstOf(h, (layer, slice) => layer.ack?.(h, slice, !d.canPing));
   if (ack === null) h.out.push(d.canPing ? PING : HEARTBEAT);
   else h.out.push({ type: 'keepalive', frame: d.canPing ? 'ping' : 'heartbeat', ack });
@@ -374,7 +393,11 @@ function park(h: Step, info: CloseInfo): void {
   runBackoff(h, { type: 'stop', now: d.now });
   d.phase = 'parked';
   d.parkedAt = d.now;
+  // A parked client does not churn: the streak of idle reconnects ends here.
+  d.idleChurn = 0;
   h.out.push(diagnostic('info', 'parked', { code: info.code }));
+  h.emit({ type: 'parked', code: info.code, reason: info.reason });
+  // The deprecated alias, for one minor version: "idle" now means only "no work in flight".
   h.emit({ type: 'idle', code: info.code, reason: info.reason });
 }
 
@@ -395,6 +418,8 @@ function onOpened(h: Step, canPing: boolean): boolean {
   d.timers[TIMER.connect] = null;
   d.canPing = canPing;
   d.heartbeatsOwed = 0;
+  d.heardAt = d.now;
+  rttLost(d);
   runBackoff(h, { type: 'connected', now: d.now });
   // S3, S4: attach on open; when work is in flight the heartbeat resumes at once (B6).
   runSession(h, { type: 'attach', now: d.now });
@@ -433,6 +458,7 @@ function lost(h: Step, info: CloseInfo, opened: boolean): void {
   const idle = isIdle(h);
   d.canPing = false;
   d.heartbeatsOwed = 0;
+  rttLost(d);
   d.lastLoss = info;
   if (opened) {
     runSession(h, { type: 'detach', now: d.now });
@@ -453,15 +479,20 @@ function lost(h: Step, info: CloseInfo, opened: boolean): void {
     return;
   }
   eachLayer(h, (layer, slice) => layer.closedWith?.(h, slice, info, opened));
+  const notNow = BACK_OFF_CLOSE_CODES.includes(info.code);
+  // B16: a connection lost while idle, after it opened (a reclaimer's cut, a server restart), is not a failure: the
+  // reconnect does not grow the backoff, whatever the connection's lifetime.
+  const reclaimed = opened && !notNow && idle;
+  // Counted for a metric whatever follows (a park or a reconnect); a ping-flood close (1008, B13) is the server's
+  // answer to keep-alives, not a reclaimer's cut.
+  const cut = reclaimed && info.code !== CLOSE_CODES.policyViolation;
+  if (cut) d.idleReclaims += 1;
   if (parks(h)) {
     closeEvent(false);
     park(h, info);
     return;
   }
-  const notNow = BACK_OFF_CLOSE_CODES.includes(info.code);
-  // B16: a connection lost while idle, after it opened (a reclaimer's cut, a server restart), is not a failure: the
-  // reconnect does not grow the backoff, whatever the connection's lifetime.
-  const reclaimed = opened && !notNow && idle;
+  if (opened) churn(h, cut);
   runBackoff(h, { type: 'disconnected', now: d.now, random: h.random, minDelayMs: d.retryAfterMs ?? undefined, notNow, reclaimed });
   if (d.backoff.phase === 'exhausted') {
     closeEvent(false);
@@ -471,6 +502,20 @@ function lost(h: Step, info: CloseInfo, opened: boolean): void {
   d.phase = 'backoff';
   closeEvent(true);
   h.emit({ type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
+}
+
+/**
+ * Counts a reclaim-then-reconnect cycle while idle (`reclaimed`), or ends the streak (a loss while busy). At
+ * {@link IDLE_CHURN_CYCLES} in a row, one warning for the streak, naming the two options that stop it.
+ */
+function churn(h: Step, reclaimed: boolean): void {
+  const d = h.k;
+  if (!reclaimed) {
+    d.idleChurn = 0;
+    return;
+  }
+  d.idleChurn += 1;
+  if (d.idleChurn === IDLE_CHURN_CYCLES) h.out.push(diagnostic('warn', 'idle_churn', { cycles: d.idleChurn, options: IDLE_CHURN_OPTIONS }));
 }
 
 function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boolean {
@@ -483,6 +528,7 @@ function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boole
   if (d.phase !== 'open') return false;
   eachLayer(h, (layer, slice) => layer.inbound?.(h, slice, frame));
   // B5: any inbound frame is proof of life.
+  d.heardAt = d.now;
   runSession(h, { type: 'alive', now: d.now });
   if (typeof ack === 'number') eachLayer(h, (layer, slice) => layer.acked?.(h, slice, ack));
   switch (frame) {
@@ -494,11 +540,13 @@ function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boole
         const owed = firstOf(h, (layer, slice) => layer.ack?.(h, slice, true));
         h.out.push(owed === null ? REPLY : { type: 'reply_heartbeat', ack: owed });
       } else {
+        rttAnswered(d, d.now);
         eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
       }
       return true;
     }
     case 'pong':
+      rttAnswered(d, d.now);
       eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
       return true;
     case 'data':
@@ -621,6 +669,8 @@ function onWork(h: Step, event: ConnectionWorkEvent): void {
   const d = h.k;
   const busy = d.session.total > 0;
   runSession(h, event);
+  // Work starting ends a streak of idle reconnects: the connection was kept for something after all.
+  if (!busy && d.session.total > 0) d.idleChurn = 0;
   // S1: work starting (total 0 → 1) ends a park.
   if (d.phase === 'parked' && d.session.total > 0) h.unpark('activity');
   if (busy && d.session.total === 0) eachLayer(h, (layer, slice) => layer.workEnded?.(h, slice));
@@ -659,6 +709,32 @@ function onClose(h: Step, cause: 'closed' | 'aborted', info: CloseInfo, immediat
   }
 }
 
+/**
+ * `restart` (see {@link canRestart}): a connection closed for good by `rejected` or `exhausted` starts again, as new:
+ * a fresh attempt count and backoff level (the jitter seed goes on), fresh layer slices, a new session (no work in
+ * flight: start work again), and a socket for attempt 0. Anywhere else: a warning, no change.
+ */
+function onRestart(h: Step): boolean {
+  const d = h.k;
+  if (!canRestart(d)) {
+    h.out.push(diagnostic('warn', 'restart_ignored', { phase: d.phase, cause: d.phase === 'closed' ? d.cause : null }));
+    return false;
+  }
+  const cause = d.cause;
+  d.backoff = reconnectStep(createReconnectState(d.config.reconnect, d.backoff.seed), { type: 'connect', now: d.now }, []);
+  // A new session: the work in flight at the close was reported (S9) and may have ended since, unheard. Tokens go on,
+  // so a release of work from before the close is unknown to it, never mistaken for new work.
+  d.session = { ...createSessionState(d.session.config, d.now), lastToken: d.session.lastToken };
+  d.cause = null;
+  d.closeRequest = null;
+  d.lastLoss = NO_LOSS;
+  d.idleChurn = 0;
+  d.layers = d.config.layers.map((layer) => layer.init(d.now));
+  h.out.push(diagnostic('info', 'restarted', { cause }));
+  openSocket(h, 0);
+  return true;
+}
+
 /** Why a closing connection is closing (set by the close request that started it). */
 function closingCause(d: Draft): ConnectionCloseCause {
   /* c8 ignore next -- only the close request enters closing, and it sets the cause */
@@ -675,6 +751,7 @@ function finish(h: Step, cause: ConnectionCloseCause, info: CloseInfo): void {
   d.parkedAt = null;
   d.canPing = false;
   d.heartbeatsOwed = 0;
+  rttLost(d);
   // Of what is handed back, oldest first: how many were written (they may have arrived); the rest never left.
   let written = 0;
   eachLayer(h, (layer, slice) => {

@@ -35,7 +35,7 @@ describe('the lazy-park layer: parking (B10)', () => {
       diag('info', 'connection_lost', { code: 1006 }),
       ev({ type: 'close', code: 1006, reason: '', willReconnect: false }),
       diag('info', 'parked', { code: 1006 }),
-      ev({ type: 'idle', code: 1006, reason: '' }),
+      ev({ type: 'parked', code: 1006, reason: '' }), ev({ type: 'idle', code: 1006, reason: '' }),
     ]);
     expect([k.state.phase, k.state.parkedAt, k.state.backoff.phase, k.state.timers]).toEqual(['parked', 1_000, 'stopped', [null, null]]);
     expect(connectionDeadline(k.state)).toBeNull();
@@ -64,7 +64,7 @@ describe('the lazy-park layer: parking (B10)', () => {
     k.step({ type: 'start', now: 500, reason: 'api_call' });
     k.step({ type: 'socket_closed', now: 1_000, code: 4000, reason: 'idle', random: 0.5 });
     expect(k.step({ type: 'stop', now: 1_020, reason: 'api_call' })).toEqual([]);
-    expect(k.step({ type: 'timeout', now: 1_050 })).toEqual([diag('info', 'parked', { code: 4000 }), ev({ type: 'idle', code: 4000, reason: 'idle' })]);
+    expect(k.step({ type: 'timeout', now: 1_050 })).toEqual([diag('info', 'parked', { code: 4000 }), ev({ type: 'parked', code: 4000, reason: 'idle' }), ev({ type: 'idle', code: 4000, reason: 'idle' })]);
     expect([k.state.phase, k.state.parkedAt, connectionDeadline(k.state)]).toEqual(['parked', 1_050, null]);
 
     const busy = lazy();
@@ -80,7 +80,7 @@ describe('the lazy-park layer: parking (B10)', () => {
     expect(k.step({ type: 'socket_closed', now: 1_700, code: 1006, reason: '', random: 0.5 })).toEqual([
       diag('warn', 'connect_failed', { attempt: 0 }),
       diag('info', 'parked', { code: 1006 }),
-      ev({ type: 'idle', code: 1006, reason: '' }),
+      ev({ type: 'parked', code: 1006, reason: '' }), ev({ type: 'idle', code: 1006, reason: '' }),
     ]);
     expect([k.state.phase, k.state.parkedAt, k.state.timers]).toEqual(['parked', 1_700, [null, null]]);
   });

@@ -169,7 +169,7 @@ describe('peer machine (server side)', () => {
     const peer = createPeerState(config, 0, 0.5);
     const [afterPong, commands] = peerTransition(peer, { type: 'inbound', kind: 'pong', now: 1 });
     expect(commands).toEqual([]);
-    expect(afterPong).toEqual({ ...peer, lastTrafficAt: 1 });
+    expect(afterPong).toEqual({ ...peer, lastTrafficAt: 1, heardAt: 1 });
     expect(peerTransition(peer, { type: 'timeout', now: 1 })[0]).toBe(peer);
     expect(createPeerState(config, 0, 7).pingAt).toBe(1);
   });

@@ -4,6 +4,7 @@ import { answerHeartbeat } from './heartbeat.js';
 import { pongDeadlineAfterSend } from './liveness.js';
 import { createPingPolicyState, definePingPolicy, pingPolicyStep, type PingPolicyState } from './ping-policy.js';
 import { isUnitInterval } from './random.js';
+import { INITIAL_RTT, rttAnswered, rttSent, type RttFields } from './rtt.js';
 
 /**
  * The server side of a connection (spec B5, B8, B16, and an idle policy): the
@@ -153,9 +154,10 @@ export type PeerTimer = 'ping' | 'pong' | 'idle';
 export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
 
 /**
- * The state of one peer: plain, serialisable data.
+ * The state of one peer: plain, serialisable data. Its round-trip fields ({@link RttFields}: the round-trip time
+ * measured by the server's answered keep-alives) read as milliseconds with `roundTripTime(state)`.
  */
-export interface PeerState {
+export interface PeerState extends RttFields {
   readonly config: PeerConfig;
   /** Next ping, or `null` once closed (or while the peer is quiet and quiet peers are not pinged, B16). */
   readonly pingAt: number | null;
@@ -175,6 +177,8 @@ export interface PeerState {
   readonly heartbeatsOwed: number;
   /** Whether the peer is closed (by us or by the transport). */
   readonly closed: boolean;
+  /** When the peer was last heard from: any frame of its own, pongs included (the connection's start before). */
+  readonly heardAt: number;
 }
 
 /**
@@ -244,6 +248,15 @@ export function createPeerState(config: PeerConfig, now: number, phase: number):
     quietPings: 0,
     heartbeatsOwed: 0,
     closed: false,
+    rttLatestUs: INITIAL_RTT.rttLatestUs,
+    rttSmoothedUs8: INITIAL_RTT.rttSmoothedUs8,
+    rttVariationUs4: INITIAL_RTT.rttVariationUs4,
+    rttMinUs: INITIAL_RTT.rttMinUs,
+    rttSamples: INITIAL_RTT.rttSamples,
+    keepalivesAnswered: INITIAL_RTT.keepalivesAnswered,
+    keepaliveSentAt: INITIAL_RTT.keepaliveSentAt,
+    keepalivesOutstanding: INITIAL_RTT.keepalivesOutstanding,
+    heardAt: now,
   };
 }
 
@@ -318,7 +331,7 @@ export type MutablePeerState = { -readonly [K in keyof PeerState]: PeerState[K] 
  * whether anything changed.
  */
 export function peerStepInPlace(state: MutablePeerState, event: PeerEvent, out: PeerCommand[], options?: PeerStepOptions): boolean {
-  const { pingAt, pongAt, idleAt, lastTrafficAt, flood, pingsSent, quietPings, heartbeatsOwed, closed } = state;
+  const { pingAt, pongAt, idleAt, lastTrafficAt, flood, pingsSent, quietPings, heartbeatsOwed, closed, keepalivesAnswered, keepalivesOutstanding, heardAt } = state;
   peerDispatch(state, event, out, (options?.timerCommands === false ? 0 : PEER_TIMERS) | PEER_IN_PLACE);
   return (
     state.pingAt !== pingAt ||
@@ -329,7 +342,11 @@ export function peerStepInPlace(state: MutablePeerState, event: PeerEvent, out: 
     state.pingsSent !== pingsSent ||
     state.quietPings !== quietPings ||
     state.heartbeatsOwed !== heartbeatsOwed ||
-    state.closed !== closed
+    state.closed !== closed ||
+    // A keep-alive sent or answered changes its count (the round-trip sample comes with an answer).
+    state.keepalivesAnswered !== keepalivesAnswered ||
+    state.keepalivesOutstanding !== keepalivesOutstanding ||
+    state.heardAt !== heardAt
   );
 }
 
@@ -359,6 +376,15 @@ function peerDraft(state: PeerState, m: number): PeerDraft {
     quietPings: state.quietPings,
     heartbeatsOwed: state.heartbeatsOwed,
     closed: state.closed,
+    rttLatestUs: state.rttLatestUs,
+    rttSmoothedUs8: state.rttSmoothedUs8,
+    rttVariationUs4: state.rttVariationUs4,
+    rttMinUs: state.rttMinUs,
+    rttSamples: state.rttSamples,
+    keepalivesAnswered: state.keepalivesAnswered,
+    keepaliveSentAt: state.keepaliveSentAt,
+    keepalivesOutstanding: state.keepalivesOutstanding,
+    heardAt: state.heardAt,
   };
 }
 
@@ -391,6 +417,7 @@ function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCo
   const heard = Math.max(state.lastTrafficAt, now);
   const d = peerDraft(state, m);
   d.lastTrafficAt = heard;
+  if (now > d.heardAt) d.heardAt = now;
   // B16: the peer spoke, so it is active: pinged every interval again (from now, when quiet had stopped the pings).
   d.quietPings = 0;
   const active = heard + d.config.pingIntervalMs;
@@ -419,6 +446,9 @@ function onPong(d: PeerDraft, now: number, out: PeerCommand[], m: number): PeerS
     d.pongAt = null;
   }
   d.lastTrafficAt = Math.max(d.lastTrafficAt, now);
+  if (now > d.heardAt) d.heardAt = now;
+  // The round-trip sample (Karn's rule: timed only when it was the one keep-alive outstanding).
+  rttAnswered(d, now);
   return d;
 }
 
@@ -459,6 +489,7 @@ function onPeerTimeout(state: PeerState, now: number, out: PeerCommand[], m: num
     d ??= peerDraft(state, m);
     out.push(PING);
     d.pingsSent += 1;
+    rttSent(d, now);
     d.quietPings += 1;
     d.lastTrafficAt = Math.max(d.lastTrafficAt, now);
     if (config.keepaliveFrame === 'message') d.heartbeatsOwed += 1;

@@ -46,6 +46,7 @@ function staying(phase: ConnectionPhase): Record<EventType, readonly ConnectionP
     release: same,
     signal: same,
     close: same,
+    restart: same,
   };
 }
 
@@ -96,7 +97,11 @@ const PHASE_TABLE: PhaseTable = {
     // A second close request: ignored, unless immediate.
     close: ['closing', 'closed'],
   },
-  closed: staying('closed'),
+  closed: {
+    ...staying('closed'),
+    // Rejected or exhausted: a restart connects again; after a close that was asked for it changes nothing.
+    restart: ['closed', 'connecting'],
+  },
 };
 
 /**
@@ -217,6 +222,7 @@ const eventInput: fc.Arbitrary<EventInput> = fc.oneof(
       })
       .map((close) => ({ type: 'close' as const, ...close })),
   },
+  { weight: 1, arbitrary: fc.constant({ type: 'restart' as const }) },
 );
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -312,6 +318,7 @@ const PREFIXES: readonly (readonly EventInput[])[] = [
   [{ type: 'socket_opened', canPing: true }, { type: 'socket_closed', code: 1006, reason: '', random: 0.5 }],
   [{ type: 'socket_opened', canPing: true }, { type: 'close', code: 1000, reason: '' }],
   [{ type: 'close', code: 1000, reason: '' }],
+  [{ type: 'socket_opened', canPing: true }, { type: 'socket_closed', code: 4401, reason: 'unauthorized', random: 0.5 }],
 ];
 
 /** Sample events of every type, some computed from the state (its deadline). */
@@ -339,6 +346,7 @@ const SAMPLES: readonly ((state: ConnectionState) => EventInput)[] = [
   () => ({ type: 'signal' }),
   () => ({ type: 'close', code: 1000, reason: '' }),
   () => ({ type: 'close', code: 1001, reason: 'exit', immediate: true }),
+  () => ({ type: 'restart' }),
 ];
 
 /** Every transition the exploration sees (each checked against the table as it happens). */
@@ -370,7 +378,7 @@ describe('B10: the phase table as data', () => {
   it('covers every phase and every event type', () => {
     expect([...PHASES].sort()).toEqual(['backoff', 'closed', 'closing', 'connecting', 'open', 'parked']);
     for (const phase of PHASES) expect(Object.keys(PHASE_TABLE[phase]).sort(), phase).toEqual([...EVENT_TYPES].sort());
-    expect(EVENT_TYPES).toHaveLength(15);
+    expect(EVENT_TYPES).toHaveLength(16);
   });
 
   it('B10: a transition missing from the table fails with a message naming it', () => {

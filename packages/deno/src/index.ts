@@ -95,6 +95,7 @@ export {
   type TrackerStats,
 } from '@keepalive/websocket-transport/peer';
 export {
+  BufferOverflowError,
   CLIENT_DEFAULTS,
   CLIENT_DIAGNOSTICS,
   ClientClosedError,
@@ -105,7 +106,9 @@ export {
   type ClientCloseEvent,
   type ClientClosedEvent,
   type ClientMessageEvent,
+  type ClientMessagesOptions,
   type ClientOpenEvent,
+  type ClientParkedEvent,
   type ClientReconnectingEvent,
   type ClientRejectedEvent,
   type ClientSlowedEvent,

@@ -7,6 +7,7 @@ interface ProbeEvents {
   readonly open: { readonly attempt: number };
   readonly error: Error;
   readonly closed: { readonly cause: string; readonly report: ShutdownReport };
+  readonly message: string;
 }
 
 /** The smallest transport over the shell: it records the commands and never gets a socket. */
@@ -30,7 +31,7 @@ class Probe extends ClientShell<ProbeEvents, string> {
         signal,
         onDiagnostic: (diagnostic) => diagnostics.push(diagnostic),
       },
-      ['open', 'error', 'closed'],
+      ['open', 'error', 'closed', 'message'],
     );
     this.begin();
   }
@@ -41,9 +42,15 @@ class Probe extends ClientShell<ProbeEvents, string> {
 
   private last: ShutdownReport | null = null;
 
-  step(type: 'socket_opened' | 'close'): void {
+  step(type: 'socket_opened' | 'close' | 'rejected'): void {
     if (type === 'socket_opened') this.dispatch({ type, now: this.now(), canPing: true });
+    else if (type === 'rejected') this.dispatch({ type: 'socket_closed', now: this.now(), code: 4401, reason: 'unauthorized' });
     else this.dispatch({ type, now: this.now(), code: 1000, reason: '' });
+  }
+
+  /** An inbound message on the open socket. */
+  receive(message: string): void {
+    this.dispatch({ type: 'inbound', now: this.now(), frame: 'data' }, message);
   }
 
   deliverStale(message: string): void {
@@ -61,6 +68,10 @@ class Probe extends ClientShell<ProbeEvents, string> {
 
   protected execute(command: TransportCommand): void {
     this.commands.push(command.type);
+    if (command.type === 'deliver') {
+      const message = this.driver.take();
+      if (message !== null) this.driver.later(() => this.events.emit('message', message));
+    }
     if (command.type === 'close_socket') this.driver.enqueue({ type: 'socket_closed', now: this.now(), code: 1000, reason: '' });
   }
 
@@ -80,6 +91,12 @@ class Probe extends ClientShell<ProbeEvents, string> {
   protected override finish(): void {
     this.finished++;
     super.finish();
+  }
+
+  restarts = 0;
+
+  protected override restarted(): void {
+    this.restarts++;
   }
 }
 
@@ -160,5 +177,88 @@ describe('ClientShell: the half of a client every transport shares', () => {
     // Not open yet: the data frame is stale.
     probe.deliverStale('late');
     expect(probe.stale).toEqual(['late']);
+  });
+});
+
+describe('ClientShell: reconnect() after rejected or exhausted (B11, B12)', () => {
+  it('B12: rejected, then reconnect(): attempt 0 again, listeners kept, a new close() promise; the transport was told first', async () => {
+    const diagnostics: Diagnostic[] = [];
+    const probe = new Probe(manualScheduler(), diagnostics);
+    probe.step('socket_opened');
+    const opens: number[] = [];
+    probe.on('open', ({ attempt }) => opens.push(attempt));
+    const first = probe.whenDone();
+    probe.step('rejected');
+    expect((await first).cause).toBe('rejected');
+    expect(probe.state).toBe('closed');
+    expect(probe.clock.armedAt).toBeNull();
+    // Still listening: a restartable close keeps the listeners (a client closed on purpose keeps none).
+    probe.on('open', () => opens.push(-1));
+    probe.commands.length = 0;
+    probe.reconnect();
+    expect(probe.restarts).toBe(1);
+    expect(probe.state).toBe('connecting');
+    expect(probe.commands).toEqual(['open_socket']);
+    expect(diagnostics.map((diagnostic) => diagnostic.name)).toContain('restarted');
+    // The connect timeout is armed again on a new scheduler entry.
+    expect(probe.clock.armedAt).not.toBeNull();
+    expect(probe.whenDone()).not.toBe(first);
+    probe.step('socket_opened');
+    expect(opens).toEqual([0, -1]);
+    probe.step('close');
+    expect((await probe.whenDone()).cause).toBe('closed');
+    // Closed on purpose: final; reconnect() is refused with a warning and never throws.
+    probe.reconnect();
+    expect(probe.state).toBe('closed');
+    expect(diagnostics.filter((diagnostic) => diagnostic.name === 'restart_ignored').map((diagnostic) => diagnostic.fields)).toEqual([{ phase: 'closed', cause: 'closed' }]);
+    expect(probe.restarts).toBe(1);
+  });
+
+  it('B10: reconnect() while open changes nothing and warns restart_ignored', () => {
+    const diagnostics: Diagnostic[] = [];
+    const probe = new Probe(manualScheduler(), diagnostics);
+    probe.step('socket_opened');
+    probe.reconnect();
+    expect(probe.state).toBe('open');
+    expect(probe.restarts).toBe(0);
+    expect(diagnostics.filter((diagnostic) => diagnostic.name === 'restart_ignored').map((diagnostic) => diagnostic.fields)).toEqual([{ phase: 'open', cause: null }]);
+  });
+});
+
+describe('ClientShell: the event API people expect', () => {
+  it('once, addEventListener with { once } and { signal }, removeEventListener', () => {
+    const probe = new Probe(manualScheduler(), []);
+    const heard: string[] = [];
+    probe.once('message', (message) => heard.push(`once:${message}`));
+    probe.addEventListener('message', (message) => heard.push(`ael-once:${message}`), { once: true });
+    const controller = new AbortController();
+    probe.addEventListener('message', { handleEvent: (message: string) => heard.push(`signal:${message}`) }, { signal: controller.signal });
+    const removed = (message: string): void => {
+      heard.push(`removed:${message}`);
+    };
+    probe.addEventListener('message', removed);
+    probe.removeEventListener('message', removed);
+    probe.step('socket_opened');
+    probe.receive('a');
+    controller.abort();
+    probe.receive('b');
+    expect(heard).toEqual(['once:a', 'ael-once:a', 'signal:a']);
+  });
+
+  it('messages(): in order, buffered while the loop is busy, ended by the close', async () => {
+    const probe = new Probe(manualScheduler(), []);
+    probe.step('socket_opened');
+    const iterator = probe.messages({ maxBuffered: 5 });
+    probe.receive('1');
+    probe.receive('2');
+    const got: string[] = [];
+    const reading = (async () => {
+      for await (const message of iterator) got.push(message);
+    })();
+    probe.receive('3');
+    probe.step('close');
+    await reading;
+    expect(got).toEqual(['1', '2', '3']);
+    expect(() => probe.messages({ maxBuffered: 0 })).toThrow(/maxBuffered/);
   });
 });

@@ -9,6 +9,8 @@ import {
   startSessionActivity,
   stopSessionActivity,
   unregisterSessionActivityCallback,
+  SENDING_OFF_REPEAT_MS,
+  sendingOffFix,
   type SessionActivityLog,
 } from './compat.js';
 
@@ -131,8 +133,8 @@ describe('compat drop-in', () => {
   });
 });
 
-describe('compat drop-in: sending off is said once', () => {
-  it('S5: the first heartbeat with sending off (the default) emits one warn keepalive_sending_off {gate: env}, before its heartbeat', () => {
+describe('compat drop-in: sending off is said, with the fix, at a low rate', () => {
+  it('S5: the first heartbeat with sending off (the default) emits one warn keepalive_sending_off {gate: env, fix}, before its heartbeat', () => {
     let sent = 0;
     registerSessionActivityCallback(() => sent++);
     startSessionActivity('api_call');
@@ -144,7 +146,20 @@ describe('compat drop-in: sending off is said once', () => {
       'debug session_keepalive_heartbeat',
       'debug session_keepalive_heartbeat',
     ]);
-    expect(log[0]?.data).toEqual({ gate: 'env' });
+    expect(log[0]?.data).toEqual({ gate: 'env', fix: sendingOffFix('env'), heartbeats: 1 });
+    expect(log[0]?.data.fix).toMatch(/KEEPALIVE_SEND_KEEPALIVES=1.*configureSessionActivity\(\{ sendKeepalives: true \}\)/);
+  });
+
+  it('S5: while heartbeats go on ticking with sending off, the warning comes again every SENDING_OFF_REPEAT_MS of them (not once per process, never per tick)', () => {
+    registerSessionActivityCallback(() => undefined);
+    startSessionActivity('api_call');
+    // 25 minutes of 30 s heartbeats: 50 heartbeats, warned at the 1st, the 21st and the 41st.
+    vi.advanceTimersByTime(25 * 60_000);
+    const warnings = log.filter((e) => e.event === 'keepalive_sending_off');
+    expect(log.filter((e) => e.event === 'session_keepalive_heartbeat')).toHaveLength(50);
+    expect(SENDING_OFF_REPEAT_MS).toBe(600_000);
+    expect(warnings.map((e) => e.data.heartbeats)).toEqual([1, 21, 41]);
+    for (const warning of warnings) expect([warning.level, warning.data.gate, warning.data.fix]).toEqual(['warn', 'env', sendingOffFix('env')]);
   });
 
   it('S5: no warning while sending is on, one when the option turns it off, and a signal alone warns nobody', () => {
@@ -161,10 +176,11 @@ describe('compat drop-in: sending off is said once', () => {
     expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([]);
     vi.advanceTimersByTime(90_000);
     expect(sent).toBe(3);
-    expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([{ level: 'warn', event: 'keepalive_sending_off', data: { gate: 'option' } }]);
+    expect(log.filter((e) => e.event === 'keepalive_sending_off')).toEqual([{ level: 'warn', event: 'keepalive_sending_off', data: { gate: 'option', fix: sendingOffFix('option'), heartbeats: 1 } }]);
+    expect(sendingOffFix('option')).toMatch(/sendKeepalives: true/);
   });
 
-  it('S5: without a log, the warning is a process warning with code KEEPALIVE_SENDING_OFF, once', () => {
+  it('S5: without a log, the warning is a process warning with code KEEPALIVE_SENDING_OFF, saying the fix, at the same low rate', () => {
     configureSessionActivity({});
     const warnings: unknown[] = [];
     const spy = vi.spyOn(process, 'emitWarning').mockImplementation((warning: string | Error, options?: unknown) => {
@@ -174,10 +190,12 @@ describe('compat drop-in: sending off is said once', () => {
       registerSessionActivityCallback(() => undefined);
       startSessionActivity('api_call');
       vi.advanceTimersByTime(90_000);
+      expect(warnings).toHaveLength(1);
+      vi.advanceTimersByTime(10 * 60_000);
     } finally {
       spy.mockRestore();
     }
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toEqual([expect.stringContaining('KEEPALIVE_SEND_KEEPALIVES=1'), { code: 'KEEPALIVE_SENDING_OFF' }]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toEqual([expect.stringContaining('To send keep-alives, set KEEPALIVE_SEND_KEEPALIVES=1 in the environment, or call configureSessionActivity({ sendKeepalives: true })'), { code: 'KEEPALIVE_SENDING_OFF' }]);
   });
 });

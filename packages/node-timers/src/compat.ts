@@ -5,8 +5,10 @@
  * Sending is off by default, as in the reference: the callback is called only
  * when the `KEEPALIVE_SEND_KEEPALIVES` environment variable is truthy (1, true,
  * yes, on) or `configureSessionActivity({ sendKeepalives: true })` says so. The
- * first heartbeat that ticks with sending off emits one `warn`
- * `keepalive_sending_off` (see {@link COMPAT_DIAGNOSTICS}).
+ * first heartbeat that ticks with sending off emits a `warn`
+ * `keepalive_sending_off` that says how to turn sending on, repeated every
+ * {@link SENDING_OFF_REPEAT_MS} of heartbeats while sending stays off (see
+ * {@link COMPAT_DIAGNOSTICS}).
  *
  * @example
  * ```ts
@@ -97,13 +99,28 @@ export function sendKeepalivesFromEnv(): boolean {
 }
 
 /**
- * The drop-in's own diagnostic (not in the reference): `warn` `keepalive_sending_off` `{gate}`, once per
- * configuration, the first time a heartbeat ticks while the gate says no: the session is busy and attached, the
- * heartbeat diagnostics go on, but nothing is sent. `gate` names what turned it off: `env` (the
- * `KEEPALIVE_SEND_KEEPALIVES` variable, the default) or `option` (`sendKeepalives`). Without a `log`, it is a
- * process warning (`process.emitWarning`, code `KEEPALIVE_SENDING_OFF`).
+ * The drop-in's own diagnostic (not in the reference): `warn` `keepalive_sending_off` `{gate, fix, heartbeats}`, the
+ * first time a heartbeat ticks while the gate says no, then again after every {@link SENDING_OFF_REPEAT_MS} of
+ * heartbeats while it still says no: the session is busy and attached, the heartbeat diagnostics go on, but nothing
+ * is sent. `gate` names what turned it off: `env` (the `KEEPALIVE_SEND_KEEPALIVES` variable, the default) or
+ * `option` (`sendKeepalives`); `fix` says how to turn sending on (see {@link sendingOffFix}); `heartbeats` counts the
+ * heartbeats that sent nothing so far. Without a `log`, it is a process warning (`process.emitWarning`, code
+ * `KEEPALIVE_SENDING_OFF`) with the same text, at the same rate.
  */
 export const COMPAT_DIAGNOSTICS = Object.freeze({ sendingOff: 'keepalive_sending_off' });
+
+/**
+ * How often `keepalive_sending_off` is said again while heartbeats tick with sending off: every 10 minutes of
+ * heartbeats (every 20 at the default 30 s interval), so it is never said once and then forgotten, and never floods.
+ */
+export const SENDING_OFF_REPEAT_MS = 600_000;
+
+/** How to turn sending on, by what turned it off: the `fix` of `keepalive_sending_off`, and its process warning's text. */
+export function sendingOffFix(gate: 'env' | 'option'): string {
+  return gate === 'env'
+    ? 'set KEEPALIVE_SEND_KEEPALIVES=1 in the environment, or call configureSessionActivity({ sendKeepalives: true })'
+    : 'configureSessionActivity({ sendKeepalives }) says no: pass sendKeepalives: true (or a function that returns true)';
+}
 
 let config: SessionActivityConfig = {};
 let instance: SessionActivity | null = null;
@@ -136,7 +153,10 @@ function current(): SessionActivity {
   const gate = given ?? sendKeepalivesFromEnv;
   // What the gate said last: the activity reads it for a tick just before the core reports the heartbeat.
   let lastGate = typeof gate === 'boolean' ? gate : true;
-  let warned = false;
+  const interval = config.heartbeatIntervalMs ?? 30_000;
+  /** Heartbeats that sent nothing, and how many of them since the last warning (a clock-free measure of its rate). */
+  let silentBeats = 0;
+  let sinceWarning = 0;
   const created = createSessionActivity({
     heartbeatIntervalMs: config.heartbeatIntervalMs ?? 30_000,
     idleDelayMs: config.idleAfterMs ?? 30_000,
@@ -150,17 +170,15 @@ function current(): SessionActivity {
     reportOnExit: true,
     logger: (level, event, fields) => {
       if (mine !== generation) return;
-      if (event === SESSION_DIAGNOSTICS.heartbeat && !lastGate && !warned) {
-        warned = true;
-        const why = given === undefined ? 'env' : 'option';
-        if (log !== undefined) log('warn', COMPAT_DIAGNOSTICS.sendingOff, { gate: why });
-        else {
-          process.emitWarning(
-            why === 'env'
-              ? 'keepalive: a heartbeat ticked but sending is off; set KEEPALIVE_SEND_KEEPALIVES=1 or configureSessionActivity({ sendKeepalives: true })'
-              : 'keepalive: a heartbeat ticked but sending is off (configureSessionActivity({ sendKeepalives }) says no)',
-            { code: 'KEEPALIVE_SENDING_OFF' },
-          );
+      if (event === SESSION_DIAGNOSTICS.heartbeat && !lastGate) {
+        silentBeats++;
+        // The first silent heartbeat warns, then one per SENDING_OFF_REPEAT_MS of them.
+        if (silentBeats === 1 || ++sinceWarning * interval >= SENDING_OFF_REPEAT_MS) {
+          sinceWarning = 0;
+          const why = given === undefined ? 'env' : 'option';
+          const fix = sendingOffFix(why);
+          if (log !== undefined) log('warn', COMPAT_DIAGNOSTICS.sendingOff, { gate: why, fix, heartbeats: silentBeats });
+          else process.emitWarning(`keepalive: ${String(silentBeats)} heartbeat(s) ticked but sent nothing: sending is off. To send keep-alives, ${fix}`, { code: 'KEEPALIVE_SENDING_OFF' });
         }
       }
       if (log === undefined) return;

@@ -146,7 +146,7 @@ describe('ConnectionDriver: the one loop every client runs around the connection
     expect(clientPhase({ ...machine, phase: 'connecting', attempt: 0 })).toBe('connecting');
     expect(clientPhase({ ...machine, phase: 'connecting', attempt: 2 })).toBe('reconnecting');
     expect(clientPhase({ ...machine, phase: 'backoff' })).toBe('reconnecting');
-    expect(clientPhase({ ...machine, phase: 'parked' })).toBe('idle');
+    expect(clientPhase({ ...machine, phase: 'parked' })).toBe('parked');
     expect(clientPhase({ ...machine, phase: 'open' })).toBe('open');
     expect(clientPhase({ ...machine, phase: 'closing' })).toBe('closing');
     expect(clientPhase({ ...machine, phase: 'closed' })).toBe('closed');

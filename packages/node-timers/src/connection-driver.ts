@@ -38,22 +38,27 @@ export interface ConnectionDriverOptions<M> {
   readonly transport: ConnectionTransport<M>;
 }
 
-/** The public phase of a client over the machine's phases: `idle` is `parked`, a reconnect is `reconnecting`. */
-export type ClientPhase = 'connecting' | 'reconnecting' | 'open' | 'idle' | 'closing' | 'closed';
+/**
+ * The public phase of a client over the machine's phases: a reconnect (a backoff delay, or an attempt after a
+ * failure) is `reconnecting`; `parked` is the client with no connection on purpose (lazy and idle). It is never
+ * `'idle'` any more: "idle" means only "no work in flight".
+ */
+export type ClientPhase = 'connecting' | 'reconnecting' | 'open' | 'parked' | 'closing' | 'closed';
 
 /** A client's {@link ClientPhase} from its connection state. */
 export function clientPhase(machine: ConnectionState): ClientPhase {
   const { phase, attempt } = machine;
   if (phase === 'connecting') return attempt === 0 ? 'connecting' : 'reconnecting';
   if (phase === 'backoff') return 'reconnecting';
-  return phase === 'parked' ? 'idle' : phase;
+  return phase;
 }
 
 /** See the module comment: the event loop of one client connection. */
 export class ConnectionDriver<M> {
   private current: ConnectionState;
   private readonly options: ConnectionDriverOptions<M>;
-  private readonly entry: ScheduledEntry;
+  /** The one scheduler entry; `null` once disposed (closed), made again if the machine leaves `closed` (a restart). */
+  private entry: ScheduledEntry | null;
   private readonly pending: ConnectionEvent[] = [];
   /** The inbound message of each pending event (`null` for the others). */
   private readonly pendingMessages: (M | null)[] = [];
@@ -70,10 +75,8 @@ export class ConnectionDriver<M> {
   /** The machine, opened; nothing is carried out until {@link open}. */
   constructor(options: ConnectionDriverOptions<M>) {
     this.options = options;
-    const { scheduler, transport } = options;
-    this.entry = scheduler.entry((now) => {
-      this.dispatch(transport.timeout(Math.max(now, this.current.now)));
-    });
+    const { scheduler } = options;
+    this.entry = this.makeEntry();
     // B3: the jitter is seeded from the platform's CSPRNG; the core draws from the seed.
     const seed = globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
     const [machine, commands] = openConnection(options.config, scheduler.now(), seed);
@@ -134,7 +137,7 @@ export class ConnectionDriver<M> {
     } finally {
       this.running = false;
     }
-    if (this.current.phase !== 'closed') this.entry.schedule(connectionDeadline(this.current));
+    if (this.current.phase !== 'closed') (this.entry ??= this.makeEntry()).schedule(connectionDeadline(this.current));
     this.syncHold();
     this.deliver();
   }
@@ -157,11 +160,19 @@ export class ConnectionDriver<M> {
     this.deferred.push(work);
   }
 
-  /** Closed for good: the timer entry and any hold released. */
+  /** Closed: the timer entry and any hold released (a restart makes a new entry). */
   dispose(): void {
-    this.entry.dispose();
+    this.entry?.dispose();
+    this.entry = null;
     this.releaseHold?.();
     this.releaseHold = null;
+  }
+
+  private makeEntry(): ScheduledEntry {
+    const { scheduler, transport } = this.options;
+    return scheduler.entry((now) => {
+      this.dispatch(transport.timeout(Math.max(now, this.current.now)));
+    });
   }
 
   /** Delivers what the steps left for the application, in order; callbacks that step again append to the same queue. */

@@ -51,9 +51,9 @@ export {
   type WorkActivity,
 } from './activity.js';
 export { StateSubscribers, createWorkActivity, runActivity, type WorkEvent, type WorkHost } from './work.js';
-export { Emitter } from './emitter.js';
+export { BufferOverflowError, Emitter, type EmitterIterateOptions, type EmitterListener, type EmitterListenerOptions } from './emitter.js';
 export { ConnectionDriver, clientPhase, type ClientPhase, type ConnectionDriverOptions, type ConnectionTransport } from './connection-driver.js';
-export { ClientShell, type ClientShellEvents, type ClientShellOptions, type TransportCommand } from './client-shell.js';
+export { ClientShell, MESSAGES_BUFFER_DEFAULT, type ClientMessagesOptions, type ClientShellEvents, type ClientShellOptions, type TransportCommand } from './client-shell.js';
 export { onProcessExit } from './exit-hooks.js';
 export { ScheduledNode, createScheduler, defaultClientScheduler, defaultScheduler, type ScheduledEntry, type Scheduler, type SchedulerOptions, type WakeTarget } from './scheduler.js';
 export { createScanScheduler, type ScanSchedulerOptions } from './scan-scheduler.js';

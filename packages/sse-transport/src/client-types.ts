@@ -1,5 +1,5 @@
 import type { ConnectionCloseCause, ConnectionReconnectOptions, ShutdownReport } from '@keepalive/core';
-import type { Scheduler, SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
+import type { ClientMessagesOptions, EmitterListener, EmitterListenerOptions, Scheduler, SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
 import type { SseInputLimit } from './input-guard.js';
 
 /**
@@ -147,7 +147,8 @@ export interface SseClientClosedEvent {
  * - `close` `{status, reason, willReconnect}`: an open stream ended (`reason`: `end`, `network_error`,
  *   `line_too_long`, `event_too_large`, `dead_peer`, `idle_read_timeout`, ...);
  * - `reconnecting` `{attempt, delayMs}`: attempt `attempt` starts in `delayMs`;
- * - `idle` `{reason}`: lazy and idle: parked until work starts;
+ * - `parked` `{reason}`: lazy and idle: parked (no stream, on purpose) until work starts;
+ * - `idle` `{reason}`: deprecated alias of `parked`, emitted right after it (for one minor version);
  * - `dead-peer` `{timeoutMs}`: the stream stalled; it is aborted and a reconnect follows;
  * - `rejected` `{status, reason}`: a status or response that is not retried (204, 401, 403, ...; or not
  *   `text/event-stream`: status `null`, reason `content_type`);
@@ -161,6 +162,8 @@ export interface SseClientEvents {
   comment: { readonly text: string };
   close: { readonly status: number | null; readonly reason: string; readonly willReconnect: boolean };
   reconnecting: { readonly attempt: number; readonly delayMs: number };
+  parked: { readonly reason: string };
+  /** @deprecated The old name of `parked`, emitted right after it for one minor version: listen to `parked`. */
   idle: { readonly reason: string };
   'dead-peer': { readonly timeoutMs: number };
   rejected: { readonly status: number | null; readonly reason: string };
@@ -169,10 +172,11 @@ export interface SseClientEvents {
 }
 
 /**
- * Where the client is: connecting (the first attempt), open, reconnecting
- * (a backoff or a later attempt), idle (lazy and parked), closing, closed.
+ * Where the client is: connecting (the first attempt, or after `reconnect()`), open, reconnecting (a backoff or a
+ * later attempt), parked (lazy and idle: no stream on purpose), closing, closed. `'idle'` is the deprecated name of
+ * `parked`, kept in the type for one minor version so a `case 'idle':` compiles; it is never reported any more.
  */
-export type SseClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closing' | 'closed';
+export type SseClientState = 'connecting' | 'open' | 'reconnecting' | 'parked' | 'idle' | 'closing' | 'closed';
 
 /**
  * A reconnecting, stall-detecting SSE client.
@@ -188,9 +192,30 @@ export interface SseClient extends AsyncDisposable {
   readonly lastEventId: string;
   /** Closes for good: aborts the stream, resolves with the closed event. Safe to call more than once. */
   close(): Promise<SseClientClosedEvent>;
+  /** Streams lost while idle after they opened (a reclaimer's cut), since the client was created: a counter for a metric. */
+  readonly idleReclaims: number;
+  /**
+   * Starts the client again after it closed because the server refused it (`rejected`) or its attempts ran out
+   * (`exhausted`): a fresh attempt count and backoff, attempt 0 at once, its listeners kept; `close()` then returns a
+   * new promise. Anywhere else it changes nothing and warns `restart_ignored`; it never throws.
+   */
+  reconnect(): void;
   /** Adds a listener; returns the function that removes it. A listener that throws is reported, never rethrown. */
   on<K extends keyof SseClientEvents>(event: K, listener: (payload: SseClientEvents[K]) => void): () => void;
+  /** Adds a listener called at most once; returns the function that removes it (`events.once(client, 'open')` works too). */
+  once<K extends keyof SseClientEvents>(event: K, listener: (payload: SseClientEvents[K]) => void): () => void;
+  /** Removes a listener added with `on` or `once`. */
   off<K extends keyof SseClientEvents>(event: K, listener: (payload: SseClientEvents[K]) => void): void;
+  /** Adds a listener as an `EventTarget` does (called with the payload): `{ once }`, `{ signal }`. */
+  addEventListener<K extends keyof SseClientEvents>(event: K, listener: EmitterListener<SseClientEvents[K]> | null, options?: EmitterListenerOptions | boolean): void;
+  /** Removes a listener added with `addEventListener`. */
+  removeEventListener<K extends keyof SseClientEvents>(event: K, listener: EmitterListener<SseClientEvents[K]> | null): void;
+  /**
+   * The events as an async iterator, from now on, in order; it ends when the client closes (after what it buffered).
+   * At most `maxBuffered` (default 1 000) wait while the loop body runs: one more ends it with a
+   * `BufferOverflowError` after the ones kept, never a silent drop. Leaving the loop removes its listener.
+   */
+  messages(options?: ClientMessagesOptions): AsyncIterableIterator<SseMessage>;
 }
 
 /**

@@ -345,8 +345,8 @@ describe('the client itself', () => {
       res.end();
     });
     const sseClient = client(server.url, { reconnect: { whenIdle: 'lazy', initialDelayMs: 20 } });
-    await next(sseClient, 'idle');
-    expect(sseClient.state).toBe('idle');
+    await next(sseClient, 'parked');
+    expect(sseClient.state).toBe('parked');
     expect(server.requests()).toBe(1);
     sseClient.activity.start('api_call');
     await next(sseClient, 'open');
@@ -420,5 +420,45 @@ describe('the client itself', () => {
     // The platform's fetch is an SseFetch as it is (checked by the compiler).
     const platform: SseFetch = fetch;
     expect(typeof platform).toBe('function');
+  });
+});
+
+describe('the event API and reconnect()', () => {
+  it('B12: rejected (401), then reconnect(): attempt 0 again with its listeners; messages() reads the events in order and ends with the close', async () => {
+    const server = await serve((req, res, request) => {
+      if (request === 1) {
+        res.writeHead(401);
+        res.end();
+        return;
+      }
+      sse(res, `${formatSseEvent({ id: '1', data: 'one' })}${formatSseEvent({ id: '2', data: 'two' })}`);
+    });
+    const sseClient = client(server.url);
+    const opens: number[] = [];
+    sseClient.on('open', ({ attempt }) => opens.push(attempt));
+    let rejections = 0;
+    sseClient.addEventListener('rejected', () => rejections++, { once: true });
+    expect((await next(sseClient, 'closed')).cause).toBe('rejected');
+    expect(sseClient.state).toBe('closed');
+    // Closed by a rejection: close() answers with that close (nothing else happens).
+    expect((await sseClient.close()).cause).toBe('rejected');
+    const iterator = sseClient.messages({ maxBuffered: 5 });
+    sseClient.reconnect();
+    expect(sseClient.state).toBe('connecting');
+    const read: string[] = [];
+    for await (const message of iterator) {
+      read.push(message.data);
+      if (read.length === 2) break;
+    }
+    expect(read).toEqual(['one', 'two']);
+    expect(opens).toEqual([0]);
+    expect(rejections).toBe(1);
+    expect(server.requests()).toBe(2);
+    const tail = sseClient.messages();
+    expect((await sseClient.close()).cause).toBe('closed');
+    expect(await tail.next()).toEqual({ value: undefined, done: true });
+    // Closed on purpose: reconnect() is refused, quietly for the caller.
+    sseClient.reconnect();
+    expect(sseClient.state).toBe('closed');
   });
 });

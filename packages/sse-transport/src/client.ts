@@ -50,7 +50,7 @@ interface Attempt {
   readonly controller: AbortController;
 }
 
-const EVENT_NAMES: readonly (keyof SseClientEvents)[] = Object.freeze(['open', 'message', 'comment', 'close', 'reconnecting', 'idle', 'dead-peer', 'rejected', 'closed', 'error']);
+const EVENT_NAMES: readonly (keyof SseClientEvents)[] = Object.freeze(['open', 'message', 'comment', 'close', 'reconnecting', 'parked', 'idle', 'dead-peer', 'rejected', 'closed', 'error']);
 
 const EVENT_STREAM = /^text\/event-stream\s*(;|$)/i;
 
@@ -139,8 +139,9 @@ class Client extends ClientShell<SseClientEvents, SseMessage> implements SseClie
       case 'reconnecting':
         this.events.emit('reconnecting', { attempt: event.attempt, delayMs: event.delayMs });
         return;
+      case 'parked':
       case 'idle':
-        this.events.emit('idle', { reason: event.reason });
+        this.events.emit(event.type, { reason: event.reason });
         return;
       case 'dead-peer':
         this.events.emit('dead-peer', { timeoutMs: event.timeoutMs });

@@ -10,6 +10,7 @@
  * @module @keepalive/sse-transport
  */
 export { createSseClient } from './client.js';
+export { BufferOverflowError, type ClientMessagesOptions, type EmitterListener, type EmitterListenerOptions } from '@keepalive/node-timers';
 export {
   SSE_CLIENT_DEFAULTS,
   SSE_CLIENT_DIAGNOSTICS,

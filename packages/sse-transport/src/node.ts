@@ -42,15 +42,9 @@
  * client.on('reconnecting', ({ attempt, delayMs }) => console.warn(`attempt ${attempt} in ${Math.round(delayMs)} ms`));
  * client.on('rejected', ({ status }) => console.error(`the server said ${String(status)}: not retrying`));
  *
- * await client.activity.run(
- *   'await_answer',
- *   () =>
- *     new Promise<void>((resolve) => {
- *       client.on('message', ({ lastEventId }) => {
- *         if (lastEventId === '5') resolve();
- *       });
- *     }),
- * );
+ * await client.activity.run('await_answer', async () => {
+ *   for await (const { lastEventId } of client.messages()) if (lastEventId === '5') break;
+ * });
  * await client.close();
  * server.close();
  * ```
@@ -112,15 +106,9 @@ export type { SseEvent } from './format.js';
  * client.on('reconnecting', ({ attempt, delayMs }) => console.warn(`attempt ${attempt} in ${Math.round(delayMs)} ms`));
  * client.on('rejected', ({ status }) => console.error(`the server said ${String(status)}: not retrying`));
  *
- * await client.activity.run(
- *   'await_answer',
- *   () =>
- *     new Promise<void>((resolve) => {
- *       client.on('message', ({ lastEventId }) => {
- *         if (lastEventId === '5') resolve();
- *       });
- *     }),
- * );
+ * await client.activity.run('await_answer', async () => {
+ *   for await (const { lastEventId } of client.messages()) if (lastEventId === '5') break;
+ * });
  * await client.close();
  * server.close();
  * ```

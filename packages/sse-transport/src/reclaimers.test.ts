@@ -112,7 +112,7 @@ function watch(url: string, options: SseClientOptions): Watched {
   const client = createSseClient(url, { connectTimeoutMs: 3_000, ...options });
   track(() => client.close());
   const log: { type: keyof SseClientEvents; at: number }[] = [];
-  for (const type of ['open', 'message', 'comment', 'close', 'reconnecting', 'idle', 'dead-peer', 'rejected', 'closed', 'error'] as const) {
+  for (const type of ['open', 'message', 'comment', 'close', 'reconnecting', 'parked', 'dead-peer', 'rejected', 'closed', 'error'] as const) {
     client.on(type, () => log.push({ type, at: performance.now() }));
   }
   const queue = <K extends keyof SseClientEvents, T = SseClientEvents[K]>(type: K, map?: (payload: SseClientEvents[K]) => T): Queue<T> => {

@@ -72,7 +72,7 @@ describe.concurrent('long streams (run side by side)', () => {
     const busyComments = log.filter((e) => e.type === 'comment').length;
     const busyCuts = reclaimer.cuts;
     // Idle: no keep-alive, so the reclaimer cuts the stream 2 s after its last byte; the lazy client parks.
-    const parked = next(sseClient, 'idle', () => true, 5_000);
+    const parked = next(sseClient, 'parked', () => true, 5_000);
     const closed = await next(sseClient, 'close', () => true, 5_000);
     const cutAfter = performance.now() - idleFrom;
     await parked;
@@ -88,7 +88,7 @@ describe.concurrent('long streams (run side by side)', () => {
     expect(closed.willReconnect).toBe(false);
     expect(log.filter((e) => e.type === 'dead-peer')).toEqual([]);
     expect(cutAfter).toBeGreaterThanOrEqual(1_400);
-    expect(sseClient.state).toBe('idle');
+    expect(sseClient.state).toBe('parked');
   });
 
   it('(c) undici fetch with Agent({ bodyTimeout: 2_000 }) reads a busy 6 s stream to its end on keep-alives alone', async ({ onTestFinished }) => {
@@ -230,7 +230,7 @@ describe('(d) bad input', () => {
     const diagnostics: Diagnostic[] = [];
     const sseClient = client(track, server.url, { onDiagnostic: (d) => diagnostics.push(d), reconnect: { whenIdle: 'lazy' } });
     const log = record(sseClient);
-    await next(sseClient, 'idle');
+    await next(sseClient, 'parked');
     expect(log.filter((e) => e.type === 'message').map((e) => e.payload)).toEqual([
       { data: '', event: 'message', lastEventId: '' },
       { data: 'cr\nonly', event: 'message', lastEventId: '' },
@@ -262,7 +262,7 @@ describe('(d) bad input', () => {
     track(server.close);
     const counting = countingFetch();
     const sseClient = client(track, server.url, { fetch: counting.fetch, maxLineBytes: 262_144, reconnect: { whenIdle: 'lazy' } });
-    const parked = next(sseClient, 'idle');
+    const parked = next(sseClient, 'parked');
     const error = await next(sseClient, 'error');
     expect(error).toBeInstanceOf(SseInputError);
     expect(error).toMatchObject({ limit: 'line' });

@@ -8,10 +8,11 @@ import {
   type ResumeLayer,
   type ResumeOptions,
   type ConnectionReconnectOptions,
+  type RoundTripTime,
   type ShutdownReport,
   type WhenIdle,
 } from '@keepalive/core';
-import type { Scheduler, SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
+import type { ClientMessagesOptions, EmitterListener, EmitterListenerOptions, Scheduler, SessionActivityOptions, WorkActivity } from '@keepalive/node-timers';
 import type { ClientData, QueuedMessage } from './client-queue.js';
 
 /**
@@ -117,24 +118,29 @@ export type ClientResumeOptions = ResumeOptions;
 
 /**
  * Where the client is (the core connection phase, B10, by its client name):
- * - `connecting`: a connection is being opened on demand: the first one, or
- *   (with `reconnect.whenIdle: 'lazy'`) the one that ends an `idle` park;
+ * - `connecting`: a connection is being opened on demand: the first one, the
+ *   one that ends a park (with `reconnect.whenIdle: 'lazy'`), or the one
+ *   `reconnect()` starts;
  * - `open`: connected; `send` goes straight to the socket;
  * - `reconnecting`: the connection was lost (or an attempt failed or timed
  *   out); waiting for the backoff delay or opening a new socket;
- * - `idle`: only with `reconnect.whenIdle: 'lazy'`: lost while no work was in
- *   flight and nothing was queued, so the client stays disconnected on
+ * - `parked`: only with `reconnect.whenIdle: 'lazy'`: lost while no work was
+ *   in flight and nothing was queued, so the client stays disconnected on
  *   purpose (no socket, no timer) until work starts or `send()` is called;
  * - `closing`: `close()` was called; waiting for the close handshake;
- * - `closed`: for good: closed, aborted, rejected (B12) or exhausted (B11).
+ * - `closed`: closed, aborted, rejected (B12) or exhausted (B11); after
+ *   rejected or exhausted, `reconnect()` starts it again.
+ *
+ * `'idle'` is the deprecated name of `parked`, kept in the type for one minor version so that a `case 'idle':`
+ * still compiles; the client never reports it any more (match `'parked'`). "Idle" means only "no work in flight".
  */
-export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'idle' | 'closing' | 'closed';
+export type KeepaliveClientState = 'connecting' | 'open' | 'reconnecting' | 'parked' | 'idle' | 'closing' | 'closed';
 
 /**
  * What the client does when its connection is lost while no work is in
  * flight (activity total 0) and nothing is queued:
  * - `'eager'` (default): reconnect with backoff, as for any loss;
- * - `'lazy'`: do not reconnect: go to state `idle` (event `idle`) and
+ * - `'lazy'`: do not reconnect: park (state `parked`, event `parked`) and
  *   connect again at once when work starts on the activity (total 0 → 1) or
  *   `send()` is called. A loss while work is in flight (or with messages
  *   queued) reconnects with backoff either way; a backoff delay that ends
@@ -181,6 +187,8 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
    * Reconnect policy (spec B6, B11). Default: 500 ms initial, ×2, capped at 30 s, backoff level reset after 60 s up,
    * never gives up (`maxAttempts` counts consecutive attempts that failed to open),
    * `whenIdle: 'eager'` (reconnect even when no work is in flight; `'lazy'` waits for work: see {@link ReconnectWhenIdle}).
+   * Eager behind a reclaimer (a proxy's idle timeout) is cut and reconnects every idle timeout: after three such
+   * cycles in a row a warn diagnostic `idle_churn` names the two options that stop it.
    */
   readonly reconnect?: ClientReconnectOptions | undefined;
   /** How many messages `send` may queue while disconnected. Default 1 000. */
@@ -256,7 +264,7 @@ export interface KeepaliveClientOptions extends SessionActivityOptions {
 
 /**
  * Payload of `open`: a connection opened. `attempt` is 0 for a connection
- * opened on demand (the first one, or the one that ends an `idle` park) and
+ * opened on demand (the first one, the one that ends a park, or after `reconnect()`) and
  * counts reconnect attempts since the last healthy connection otherwise.
  */
 export interface ClientOpenEvent {
@@ -278,7 +286,7 @@ export interface ClientMessageEvent {
  * whether a backoff reconnect follows (a `reconnecting` event comes next).
  * When it is `false`, either the client is closing for good (closing, or
  * attempts exhausted: `closed` comes next) or, with `reconnect.whenIdle:
- * 'lazy'`, it parks (`idle` comes next; `client.state` is already `'idle'`)
+ * 'lazy'`, it parks (`parked` comes next; `client.state` is already `'parked'`)
  * and connects again when work comes back.
  */
 export interface ClientCloseEvent {
@@ -297,17 +305,20 @@ export interface ClientReconnectingEvent {
 }
 
 /**
- * Payload of `idle` (`reconnect.whenIdle: 'lazy'` only): the connection was
+ * Payload of `parked` (`reconnect.whenIdle: 'lazy'` only): the connection was
  * lost while no work was in flight and nothing was queued; the client stays
- * disconnected (state `idle`, nothing armed) until work starts on its
+ * disconnected (state `parked`, nothing armed) until work starts on its
  * activity or `send()` is called, then connects at once (state `connecting`,
  * then `open` with `attempt` 0). `code` and `reason` are those of the loss
  * (1006 and `''` when a connection attempt failed).
  */
-export interface ClientIdleEvent {
+export interface ClientParkedEvent {
   readonly code: number;
   readonly reason: string;
 }
+
+/** @deprecated The payload of the deprecated `idle` event: use {@link ClientParkedEvent} (event `parked`). */
+export type ClientIdleEvent = ClientParkedEvent;
 
 /**
  * Payload of `dead-peer`: no proof of life came within `timeoutMs` of a
@@ -374,7 +385,12 @@ export interface KeepaliveClientEvents {
   message: ClientMessageEvent;
   close: ClientCloseEvent;
   reconnecting: ClientReconnectingEvent;
-  idle: ClientIdleEvent;
+  parked: ClientParkedEvent;
+  /**
+   * @deprecated The old name of `parked`, emitted right after it with the same payload for one minor version:
+   * listen to `parked`. ("Idle" means only "no work in flight".)
+   */
+  idle: ClientParkedEvent;
   'dead-peer': ClientDeadPeerEvent;
   slowed: ClientSlowedEvent;
   rejected: ClientRejectedEvent;
@@ -444,8 +460,20 @@ export interface KeepaliveClient extends AsyncDisposable {
   /** The keep-alive interval in use: `heartbeatIntervalMs`, doubled after each ping-flood close (B13). */
   readonly heartbeatIntervalMs: number;
   /**
+   * The round-trip time to the server, measured by the answered keep-alives (pings and their pongs, or heartbeat
+   * messages answered in kind; no extra frames): the latest sample, the smoothed time and its variation (RFC 6298),
+   * the smallest, and how many samples. Kept across reconnects; times in milliseconds, `null` before the first
+   * answer. Keep-alives go out only while work is in flight (S4), so an idle client takes no samples.
+   */
+  readonly rtt: RoundTripTime;
+  /**
+   * Milliseconds since the server was last heard from on the current (or last) socket: any frame, or the socket
+   * opening; `null` before any socket opened.
+   */
+  readonly silentMs: number | null;
+  /**
    * Sends `data` now when open (the message then counts as sent: it is never sent twice),
-   * or queues a copy to send in order after the next connect (in state `idle`, that connect
+   * or queues a copy to send in order after the next connect (in state `parked`, that connect
    * starts at once). Throws {@link QueueFullError}
    * past the queue bounds, {@link ClientClosedError} once closed, `TypeError` for other data.
    */
@@ -456,10 +484,38 @@ export interface KeepaliveClient extends AsyncDisposable {
    * `code` is 1000 (default) or 3000–4999; `reason` at most 123 bytes.
    */
   close(code?: number, reason?: string): Promise<ClientClosedEvent>;
+  /**
+   * Connections lost while idle after they opened (a reclaimer's cut): a counter for a metric. With the default
+   * `reconnect.whenIdle: 'eager'` each is followed by a reconnect; three in a row warn `idle_churn`.
+   */
+  readonly idleReclaims: number;
+  /**
+   * Starts the client again after it closed because the server rejected it (`rejected`, B12) or its attempts ran out
+   * (`exhausted`, B11): a fresh attempt count and backoff, attempt 0 at once, its listeners kept (a client closed by
+   * `close()` or its `signal` keeps none, and stays closed). `close()` then returns a new promise; work in flight at
+   * the close is not carried over. Anywhere else it changes nothing and warns `restart_ignored`; it never throws.
+   */
+  reconnect(): void;
   /** Adds a listener; returns a function that removes it. Listener errors never escape (they go to `error`). */
   on<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): () => void;
-  /** Removes a listener added with `on`. */
+  /** Adds a listener called at most once; returns a function that removes it (`await events.once(client, 'open')` works too). */
+  once<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): () => void;
+  /** Removes a listener added with `on` or `once`. */
   off<K extends keyof KeepaliveClientEvents>(event: K, listener: (payload: KeepaliveClientEvents[K]) => void): void;
+  /**
+   * Adds a listener as an `EventTarget` does (called with the payload, not an `Event`): `{ once: true }` removes it
+   * before its first call, `{ signal }` when the signal aborts. Listener errors never escape, as with `on`.
+   */
+  addEventListener<K extends keyof KeepaliveClientEvents>(event: K, listener: EmitterListener<KeepaliveClientEvents[K]> | null, options?: EmitterListenerOptions | boolean): void;
+  /** Removes a listener added with `addEventListener`. */
+  removeEventListener<K extends keyof KeepaliveClientEvents>(event: K, listener: EmitterListener<KeepaliveClientEvents[K]> | null): void;
+  /**
+   * The inbound messages as an async iterator, from now on, in order: `for await (const { data } of client.messages())`.
+   * It ends when the client closes (after what it buffered); leaving the loop removes its listener. At most
+   * `maxBuffered` (default 1 000) messages wait while the loop body runs: one more ends it with a
+   * `BufferOverflowError` after the ones kept, never a silent drop.
+   */
+  messages(options?: ClientMessagesOptions): AsyncIterableIterator<ClientMessageEvent>;
 }
 
 /**
@@ -493,7 +549,7 @@ export const CLIENT_DEFAULTS = /* @__PURE__ */ (() =>
  *
  * The connection machine's (`CONNECTION_DIAGNOSTICS` of `@keepalive/core`: `connect_failed`,
  * `connect_timeout`, `connection_lost`, `close_timeout`, `parked`,
- * `unparked`, `rejected`, `keepalive_slowed`, `ping_flood_at_bound`,
+ * `unparked`, `idle_churn`, `restarted`, `restart_ignored`, `rejected`, `keepalive_slowed`, `ping_flood_at_bound`,
  * `queue_flushed`, `undelivered`, `client_closed`), the reconnect machine's
  * (`reconnecting`, `reconnected`, `reconnect_exhausted`), the session's, and
  * the driver's own:
@@ -513,3 +569,5 @@ export const CLIENT_DIAGNOSTICS = /* @__PURE__ */ (() =>
     socketError: 'socket_error',
     listenerFailed: 'listener_failed',
   } as const))();
+
+export type { RoundTripTime } from '@keepalive/core';

@@ -16,7 +16,7 @@ import {
   resumable,
   type ClientCloseEvent,
   type ClientClosedEvent,
-  type ClientIdleEvent,
+  type ClientParkedEvent,
   type ClientReconnectOptions,
   type ClientMessageEvent,
   type ClientReconnectingEvent,
@@ -224,7 +224,9 @@ interface Recorded {
   opens: number;
   openAt: number[];
   readonly openAttempts: number[];
-  readonly idles: ClientIdleEvent[];
+  /** `parked` events (the deprecated `idle` alias is checked to follow each one). */
+  readonly idles: ClientParkedEvent[];
+  readonly idleAliases: ClientParkedEvent[];
   readonly closes: ClientCloseEvent[];
   readonly reconnecting: ClientReconnectingEvent[];
   readonly deadPeerAt: number[];
@@ -235,7 +237,7 @@ interface Recorded {
 }
 
 function connect(target: Parameters<typeof createKeepaliveClient>[0], options: KeepaliveClientOptions = {}): { client: KeepaliveClient; seen: Recorded } {
-  const seen: Recorded = { opens: 0, openAt: [], openAttempts: [], idles: [], closes: [], reconnecting: [], deadPeerAt: [], messages: [], errors: [], closed: null, diagnostics: [] };
+  const seen: Recorded = { opens: 0, openAt: [], openAttempts: [], idles: [], idleAliases: [], closes: [], reconnecting: [], deadPeerAt: [], messages: [], errors: [], closed: null, diagnostics: [] };
   const client = createKeepaliveClient(target, {
     ...options,
     onDiagnostic: (diagnostic) => {
@@ -250,9 +252,12 @@ function connect(target: Parameters<typeof createKeepaliveClient>[0], options: K
     seen.openAttempts.push(attempt);
     changed();
   });
-  client.on('idle', (event) => {
+  client.on('parked', (event) => {
     seen.idles.push(event);
     changed();
+  });
+  client.on('idle', (event) => {
+    seen.idleAliases.push(event);
   });
   client.on('close', (event) => {
     seen.closes.push(event);
@@ -605,12 +610,14 @@ describe("reconnect.whenIdle: 'lazy': quiet while idle, back with the work (S4, 
     await until(() => seen.idles.length === 1, 5_000, 'the idle event');
     expect(seen.closes).toEqual([{ code: 4000, reason: 'idle_timeout', willReconnect: false }]);
     expect(seen.idles).toEqual([{ code: 4000, reason: 'idle_timeout' }]);
-    expect(client.state).toBe('idle');
+    // The deprecated `idle` event still fires, with the same payload, for one minor version.
+    expect(seen.idleAliases).toEqual(seen.idles);
+    expect(client.state).toBe('parked');
     // Parked: no socket, no timer, no hold.
     expect(scheduler.size).toBe(0);
     expect(holds()).toBe(0);
     await stays(() => server.peers.length > 1 || seen.reconnecting.length > 0, WINDOW, 'a reconnect while idle');
-    expect(client.state).toBe('idle');
+    expect(client.state).toBe('parked');
     expect(count(seen, CLIENT_DIAGNOSTICS.parked)).toBe(1);
 
     // Work comes back: connect at once (no backoff delay, no reconnecting event).
@@ -682,7 +689,7 @@ describe("reconnect.whenIdle: 'lazy': quiet while idle, back with the work (S4, 
     release();
     await until(() => seen.idles.length === 1, 5_000, 'the park once the work is done');
     expect(seen.idles[0]).toEqual({ code: 1006, reason: '' });
-    expect(client.state).toBe('idle');
+    expect(client.state).toBe('parked');
     const parkedAfter = attempts;
     await stays(() => attempts > parkedAfter, WINDOW, 'a connection attempt while parked');
     // Work comes back while the server is up again: connected at once.

@@ -33,6 +33,7 @@ import { OPEN } from './ready-state.js';
 export * from './client-types.js';
 export { QueueFullError, type ClientData, type QueuedMessage } from './client-queue.js';
 export { resumable, type ResumeLayer } from '@keepalive/core';
+export { BufferOverflowError, type ClientMessagesOptions, type EmitterListener, type EmitterListenerOptions } from '@keepalive/node-timers';
 
 /**
  * The client driver: it translates, the core decides. Socket facts become
@@ -51,6 +52,7 @@ const EVENT_NAMES: readonly (keyof KeepaliveClientEvents)[] = /* @__PURE__ */ Ob
   'message',
   'close',
   'reconnecting',
+  'parked',
   'idle',
   'dead-peer',
   'slowed',
@@ -108,6 +110,15 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
 
   protected override sendGate(): boolean | undefined {
     return this.readGate();
+  }
+
+  /** A restart (`reconnect()`): what the closed connection left is gone; the first socket reads as at the start. */
+  protected override restarted(): void {
+    this.codec = 'plain';
+    this.kept.clear();
+    this.handedBack = [];
+    this.copies = [];
+    this.undelivered = [];
   }
 
   /** The machine took the frame as stale (its socket is gone): said, not dropped silently. */

@@ -113,12 +113,13 @@ async function refusedUrl(): Promise<string> {
 // ---------------------------------------------------------------------------
 // The client under test, with every event recorded.
 
-const EVENTS = ['open', 'message', 'close', 'reconnecting', 'idle', 'dead-peer', 'rejected', 'closed', 'error'] as const satisfies readonly (keyof LiteClientEvents)[];
+const EVENTS = ['open', 'message', 'close', 'reconnecting', 'parked', 'idle', 'dead-peer', 'rejected', 'closed', 'error'] as const satisfies readonly (keyof LiteClientEvents)[];
 
 type Seen = { [K in keyof LiteClientEvents]: LiteClientEvents[K][] } & { diagnostics: Diagnostic[] };
 
 function lite(url: string, options: LiteClientOptions = {}): { client: LiteClient; seen: Seen } {
-  const seen: Seen = { open: [], message: [], close: [], reconnecting: [], idle: [], 'dead-peer': [], rejected: [], closed: [], error: [], diagnostics: [] };
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the deprecated alias is recorded too
+  const seen: Seen = { open: [], message: [], close: [], reconnecting: [], parked: [], idle: [], 'dead-peer': [], rejected: [], closed: [], error: [], diagnostics: [] };
   const client = createLiteClient(url, {
     WebSocket: WsWebSocket,
     onDiagnostic: (diagnostic) => seen.diagnostics.push(diagnostic),
@@ -227,6 +228,46 @@ describe('the lite client: messages', () => {
     await expect(client.close()).resolves.toBe(closed);
     await expect(small.close(999)).rejects.toThrow(RangeError);
     await expect(small.close(4000, 'x'.repeat(124))).rejects.toThrow(RangeError);
+  });
+});
+
+describe('the lite client: messages() and reconnect()', () => {
+  it('messages(): a loop that falls more than maxBuffered behind gets the kept ones, then a RangeError, never a silent drop', async () => {
+    const server = await startServer({ onConnection: (socket) => ['1', '2', '3', '4'].forEach((text) => socket.send(text)) });
+    const { client, seen } = lite(server.url);
+    const iterator = client.messages({ maxBuffered: 2 });
+    await until(() => seen.message.length === 4, 'the four messages');
+    const read: string[] = [];
+    let failure: unknown = null;
+    try {
+      for await (const { data } of iterator) read.push(String(data));
+    } catch (error) {
+      failure = error;
+    }
+    expect(read).toEqual(['1', '2']);
+    expect(failure).toBeInstanceOf(RangeError);
+    expect((failure as Error).message).toMatch(/more than 2 messages waited \(maxBuffered\)/);
+  });
+
+  it('B11: exhausted, then reconnect(): attempt 0 with a fresh count, a new close() promise; while open it is refused with restart_ignored', async () => {
+    const refused = await refusedUrl();
+    const { client, seen } = lite(refused, { reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 1 } });
+    await until(() => seen.closed.length === 1, 'exhausted');
+    const first = await client.close();
+    expect(first.cause).toBe('exhausted');
+    client.reconnect();
+    expect(client.state).toBe('connecting');
+    expect(named(seen.diagnostics, 'restarted')).toBe(0); // diagnostics arrive after the step, in a microtask
+    await until(() => seen.closed.length === 2, 'exhausted again, after a fresh count');
+    expect(named(seen.diagnostics, 'restarted')).toBe(1);
+    expect(named(seen.diagnostics, 'reconnect_exhausted')).toBe(2);
+    expect(await client.close()).not.toBe(first);
+    const server = await startServer();
+    const open = lite(server.url);
+    await until(() => open.seen.open.length === 1, 'open');
+    open.client.reconnect();
+    await until(() => named(open.seen.diagnostics, 'restart_ignored') === 1, 'restart_ignored');
+    expect(open.client.state).toBe('open');
   });
 });
 
@@ -358,7 +399,10 @@ describe('the lite client: phases, backoff and terminal closes', () => {
     const { client, seen } = lite(server.url, { layers: [lazyParkLayer] });
     await until(() => seen.open.length === 1, 'open');
     server.peers[0]!.socket.close(1001, 'going away');
-    await until(() => seen.idle.length === 1, 'the idle event');
+    await until(() => seen.parked.length === 1, 'the parked event');
+    // The deprecated alias follows it, with the same payload.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- checking the alias
+    await until(() => seen.idle.length === 1, 'the idle alias');
     expect(client.state).toBe('parked');
     expect(seen.close[0]).toMatchObject({ code: 1001, willReconnect: false });
     expect(seen.reconnecting).toEqual([]);

@@ -1,6 +1,7 @@
 import {
   KERNEL_OPTION_KEYS,
   KeepaliveOptionError,
+  canRestart,
   checkHeartbeatMessage,
   checkKnownKeys,
   connect,
@@ -32,7 +33,9 @@ import { OPEN } from './ready-state.js';
  *
  * Its API is a subset of `createKeepaliveClient`'s. The rules beyond the kernel's are layers given in `layers`: from
  * `@keepalive/core` (`lazyParkLayer`, `idleReadLayer(ms)`, `slowDownLayer(maxMs)`, `unconfirmedLayer`) and from here
- * ({@link pageLifecycle}); a program that does not import one does not bundle it. Left out: function targets,
+ * ({@link pageLifecycle}); a program that does not import one does not bundle it. Events: `on`/`off`/`once`,
+ * `addEventListener` with `{ once, signal }` (so `events.once(client, 'open')` of `node:events` works), and
+ * `messages()`, an async iterator of messages; `reconnect()` starts a rejected or exhausted client again. Left out: function targets,
  * protocol pings, closing on `pagehide`, the resumable session, loggers and the diagnostics channel, the abort signal
  * and process-exit hooks.
  *
@@ -129,6 +132,8 @@ export interface LiteClientEvents {
   message: LiteMessageEvent;
   close: LiteUserEvent<'close'>;
   reconnecting: LiteUserEvent<'reconnecting'>;
+  parked: LiteUserEvent<'parked'>;
+  /** @deprecated The old name of `parked` (with the `lazyParkLayer`), emitted right after it for one minor version. */
   idle: LiteUserEvent<'idle'>;
   'dead-peer': LiteUserEvent<'dead-peer'>;
   rejected: LiteUserEvent<'rejected'>;
@@ -138,6 +143,23 @@ export interface LiteClientEvents {
 
 /** A listener of event `K`. */
 export type LiteListener<K extends keyof LiteClientEvents> = (payload: LiteClientEvents[K]) => void;
+
+/** A listener as `addEventListener` takes it: a function, or an object whose `handleEvent` is called with the payload. */
+export type LiteEventListener<K extends keyof LiteClientEvents> = LiteListener<K> | { handleEvent(payload: LiteClientEvents[K]): void };
+
+/** Options of `addEventListener`: `once` removes the listener before its first call, `signal` when it aborts. */
+export interface LiteListenerOptions {
+  readonly once?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of `messages()`. */
+export interface LiteMessagesOptions {
+  /** How many messages may wait while the loop body runs (default 1 000); one more ends the iterator with a `RangeError`. */
+  readonly maxBuffered?: number | undefined;
+  /** Ends the iterator (its next read throws the signal's reason) when it aborts. */
+  readonly signal?: AbortSignal | undefined;
+}
 
 /** The client's activity: work on it keeps the connection alive (keep-alives while any is in flight, S4). */
 export interface LiteActivity {
@@ -166,6 +188,21 @@ export interface LiteClient {
   off<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): void;
   /** Adds a listener called at most once; returns the function that removes it. */
   once<K extends keyof LiteClientEvents>(type: K, listener: LiteListener<K>): () => void;
+  /** Adds a listener as an `EventTarget` does (called with the payload): `{ once }`, `{ signal }`. */
+  addEventListener<K extends keyof LiteClientEvents>(type: K, listener: LiteEventListener<K> | null, options?: LiteListenerOptions | boolean): void;
+  /** Removes a listener added with `addEventListener`. */
+  removeEventListener<K extends keyof LiteClientEvents>(type: K, listener: LiteEventListener<K> | null): void;
+  /**
+   * The inbound messages as an async iterator, from the call on, in order; it ends when the client closes, after
+   * what it buffered. At most `maxBuffered` wait while the loop body runs: one more ends it with a `RangeError` after
+   * the ones kept (never a silent drop). Leaving the loop removes its listeners.
+   */
+  messages(options?: LiteMessagesOptions): AsyncIterableIterator<LiteMessageEvent>;
+  /**
+   * Starts the client again after it closed `rejected` or `exhausted`: attempt 0 at once, a fresh attempt count,
+   * listeners kept, and `close()` a new promise. Anywhere else it changes nothing (a `restart_ignored` diagnostic).
+   */
+  reconnect(): void;
 }
 
 const NO_LAYERS: readonly Layer[] = [];
@@ -191,10 +228,11 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
   const href = parseTarget(url);
   const now = (): number => performance.now();
 
-  const listeners: Record<string, Set<(payload: never) => void> | undefined> = {};
+  /** Each event's listeners: what was given (the key `off` removes by) and what is called. */
+  const listeners: Record<string, Map<unknown, (payload: never) => void> | undefined> = {};
   const emit = (type: string, payload: unknown): void => {
     queueMicrotask(() => {
-      for (const listener of [...(listeners[type] ?? [])]) {
+      for (const listener of [...(listeners[type]?.values() ?? [])]) {
         try {
           listener(payload as never);
         } catch (error) {
@@ -206,15 +244,23 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       }
     });
   };
-  const off = (type: string, listener: (payload: never) => void): void => {
+  const off = (type: string, listener: unknown): void => {
     listeners[type]?.delete(listener);
   };
-  const on = (type: string, listener: (payload: never) => void): (() => void) => {
-    (listeners[type] ??= new Set()).add(listener);
-    return () => {
-      off(type, listener);
+  /** Adds `call` under `key` (once per key and event); `once` removes it before its first call. */
+  const add = (type: string, key: unknown, call: (payload: never) => void, once?: boolean): (() => void) => {
+    const remove = (): void => {
+      off(type, key);
     };
+    const map = (listeners[type] ??= new Map());
+    const first = (payload: never): void => {
+      remove();
+      call(payload);
+    };
+    if (!map.has(key)) map.set(key, once ? first : call);
+    return remove;
   };
+  const on = (type: string, listener: (payload: never) => void): (() => void) => add(type, listener, listener);
 
   let ws: LiteWebSocket | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -228,7 +274,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
   let busy = true;
   let state: ConnectionState;
   let resolveClosed: (event: LiteClosedEvent) => void;
-  const closed = new Promise<LiteClosedEvent>((resolve) => (resolveClosed = resolve));
+  let closed = new Promise<LiteClosedEvent>((resolve) => (resolveClosed = resolve));
   /** Events reported while a step runs wait here, in order, with the message they carry. */
   const events: [ConnectionEvent, LiteMessageEvent | undefined][] = [];
 
@@ -311,7 +357,8 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
         const event = command.event;
         if (event.type == 'closed') {
           const payload = { ...event, undelivered };
-          for (const stop of unwatch.splice(0)) stop?.();
+          // Final unless rejected or exhausted (then `reconnect()` may start it again, still watching the page).
+          if (!canRestart(state)) for (const stop of unwatch.splice(0)) stop?.();
           emit('closed', payload);
           resolveClosed(payload);
         } else emit(event.type, event);
@@ -401,12 +448,57 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
     },
     on,
     off,
-    once(type, listener) {
-      const remove = on(type, (payload) => {
-        remove();
-        listener(payload);
-      });
-      return remove;
+    once: (type, listener) => add(type, listener, listener, true),
+    addEventListener(type, listener, options) {
+      const { once, signal } = typeof options == 'object' ? options : ({} as LiteListenerOptions);
+      if (!listener || signal?.aborted) return;
+      const remove = add(type, listener, typeof listener == 'function' ? listener : (payload) => listener.handleEvent(payload), once);
+      signal?.addEventListener('abort', remove, { once: true });
+    },
+    removeEventListener: off,
+    messages({ maxBuffered = 1_000, signal } = {}) {
+      const buffer: LiteMessageEvent[] = [];
+      let wake = (): void => undefined;
+      /** 1: closed, 2: overflowed, 3: aborted. */
+      let end = 0;
+      const stop = (why: number): void => {
+        end ||= why;
+        wake();
+      };
+      const abort = (): void => {
+        stop(3);
+      };
+      const offs = [
+        on('message', (message: LiteMessageEvent) => {
+          if (end) return;
+          if (buffer.length < maxBuffered) buffer.push(message);
+          else stop(2);
+          wake();
+        }),
+        on('closed', () => {
+          stop(1);
+        }),
+      ];
+      signal?.addEventListener('abort', abort);
+      if (signal?.aborted) abort();
+      return (async function* read() {
+        try {
+          for (;;) {
+            if (buffer.length) yield buffer.shift() as LiteMessageEvent;
+            else if (end == 2) throw new RangeError(`messages(): more than ${String(maxBuffered)} messages waited (maxBuffered): the iterator ended; the later ones were not kept`);
+            else if (end == 3) throw signal?.reason;
+            else if (end) return;
+            else await new Promise<void>((resolve) => (wake = resolve));
+          }
+        } finally {
+          for (const remove of offs) remove();
+          signal?.removeEventListener('abort', abort);
+        }
+      })();
+    },
+    reconnect() {
+      if (canRestart(state)) closed = new Promise((resolve) => (resolveClosed = resolve));
+      report({ type: 'restart', now: now() });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definePeerConfig } from '@keepalive/core';
+import { definePeerConfig, roundTripTime } from '@keepalive/core';
 import { createScheduler, type Platform, type TimerHandle } from '@keepalive/node-timers';
 import { PeerTracker, TRACKER_PRECISION, peerSlack, type TrackedSocket } from './peer-tracker.js';
 
@@ -186,5 +186,63 @@ describe('PeerTracker precision', () => {
     expect(peer.state.lastTrafficAt).toBe(1_400);
     expect(peer.state.pongAt).toBeNull();
     tracker.close();
+  });
+});
+
+describe('the round-trip time of each connection, and the tracker observer (B5)', () => {
+  it('B5: each answered ping is a sample on the peer (whole milliseconds); observers see every answer and every close the tracker decides, with the silence', () => {
+    const platform = new CountingPlatform();
+    const tracker = new PeerTracker({ scheduler: createScheduler({ platform }), pingIntervalMs: 1_000, idlePingIntervalMs: 1_000, pongTimeoutMs: 500, precision: { share: 0 }, random: () => 0.5 });
+    const answers: { answered: number; sampled: boolean; latestMs: number | null }[] = [];
+    const closes: { reason: string; silentMs: number }[] = [];
+    tracker.observe({
+      answered: (state, sampled) => answers.push({ answered: state.keepalivesAnswered, sampled, latestMs: roundTripTime(state).latestMs }),
+      closed: (reason, silentMs) => closes.push({ reason, silentMs }),
+    });
+    // A throwing observer never stops the tracker: it is counted as a handler error.
+    const offThrowing = tracker.observe({
+      answered: () => {
+        throw new Error('observer failed');
+      },
+    });
+    let dead = false;
+    let peer: { inbound(kind: 'pong' | 'message'): void } | null = null;
+    peer = tracker.track({
+      ping: () => {
+        // The client answers 7 ms later, until it dies.
+        if (!dead) setTimeout(() => peer?.inbound('pong'), 7);
+      },
+      reply: () => undefined,
+      close: () => undefined,
+      terminate: () => undefined,
+    });
+    const pending: { at: number; fn: () => void }[] = [];
+    function setTimeout(fn: () => void, ms: number): void {
+      pending.push({ at: platform.time + ms, fn });
+    }
+    const run = (to: number): void => {
+      for (let t = platform.time; t <= to; t++) {
+        platform.advance(t);
+        for (const item of pending.splice(0)) {
+          if (item.at <= t) item.fn();
+          else pending.push(item);
+        }
+      }
+    };
+    peer.inbound('message');
+    run(2_000);
+    expect(answers.map(({ sampled, latestMs }) => [sampled, latestMs])).toEqual([
+      [true, 7],
+      [true, 7],
+    ]);
+    const [tracked] = tracker.peers();
+    expect(tracked === undefined ? null : roundTripTime(tracked.state)).toEqual({ latestMs: 7, smoothedMs: 7, variationMs: 2.625, minMs: 7, samples: 2, answered: 2 });
+    expect(tracker.stats().handlerErrors).toBe(2);
+    offThrowing();
+    // The client dies just after its last answer (at 1507): the ping at 2500 goes unanswered, the verdict comes at 3000.
+    dead = true;
+    run(3_100);
+    expect(closes).toEqual([{ reason: 'dead_peer', silentMs: 3_000 - 1_507 }]);
+    expect(tracker.stats()).toMatchObject({ deadPeers: 1, handlerErrors: 2 });
   });
 });

@@ -1,4 +1,13 @@
-import { KeepaliveOptionError, createPeerState, definePeerConfig, type Diagnostic, type InboundKind, type PeerConfig, type PeerOptions, type PeerState } from '@keepalive/core';
+import {
+  KeepaliveOptionError,
+  createPeerState,
+  definePeerConfig,
+  type Diagnostic,
+  type InboundKind,
+  type PeerConfig,
+  type PeerOptions,
+  type PeerState,
+} from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
 import { ADOPT, Peer, type PeerHost } from './tracked-peer.js';
 
@@ -116,6 +125,28 @@ export interface TrackerStats {
 }
 
 /**
+ * Why a tracker closed a connection: no proof of life in time (B5), silent past `idleCloseMs`, or a ping flood (B8).
+ */
+export type TrackerCloseReason = 'dead_peer' | 'idle_timeout' | 'ping_flood';
+
+/**
+ * Watches what a tracker's connections do, for metrics (see {@link PeerTracker.observe}). Called synchronously after
+ * the step that did it; what it throws is caught and counted as a handler error. Counts and durations only: nothing
+ * that names a connection.
+ */
+export interface TrackerObserver {
+  /**
+   * A connection answered a keep-alive; `state` is its peer state after the answer (read it, do not keep it: it is
+   * updated in place), and `sampled` whether the answer was timed: `state.rttLatestUs` is then the new sample, in
+   * microseconds (`roundTripTime(state)` of `@keepalive/core` reads the whole estimate in milliseconds). An answer
+   * while two keep-alives were outstanding is counted, not timed.
+   */
+  answered?(state: PeerState, sampled: boolean): void;
+  /** The tracker closed a connection for `reason`; `silentMs` is how long the peer had not been heard from then. */
+  closed?(reason: TrackerCloseReason, silentMs: number): void;
+}
+
+/**
  * One tracked connection: report what the peer sent and when it closed.
  */
 export interface TrackedPeer {
@@ -124,7 +155,12 @@ export interface TrackedPeer {
   malformedHeartbeat(): void;
   /** The connection closed: the tracker forgets it (its state ends `closed`). */
   disconnected(): void;
-  /** The peer's state: one object per connection, updated in place by the tracker (read it, do not keep it as a snapshot). */
+  /**
+   * The peer's state: one object per connection, updated in place by the tracker (read it, do not keep it as a
+   * snapshot). Its round-trip fields read with `roundTripTime(peer.state)` (from `@keepalive/core`) as the
+   * connection's round-trip time, measured by the server's answered keep-alives (whole milliseconds, as the tracker
+   * keeps time).
+   */
   readonly state: PeerState;
 }
 
@@ -168,6 +204,7 @@ export class PeerTracker {
       inboundEvent: { type: 'inbound', kind: 'pong', now: 0 },
       first: null,
       size: 0,
+      observers: [],
       count: (counter) => {
         counters[counter]++;
       },
@@ -231,6 +268,19 @@ export class PeerTracker {
     return { ...this.counters, tracked: this.host.size };
   }
 
+  /**
+   * Adds an observer of keep-alive answers and of the closes the tracker decides (for metrics); returns the function
+   * that removes it. Without observers a step pays one array-length read.
+   */
+  observe(observer: TrackerObserver): () => void {
+    const observers = this.host.observers;
+    observers.push(observer);
+    return () => {
+      const index = observers.indexOf(observer);
+      if (index !== -1) observers.splice(index, 1);
+    };
+  }
+
   /** Counts an exception a transport integration caught in one of its handlers. */
   reportHandlerError(): void {
     this.counters.handlerErrors++;
@@ -248,3 +298,4 @@ export class PeerTracker {
     for (const peer of this.peers()) peer.disconnected();
   }
 }
+

@@ -12,7 +12,7 @@ import {
   keepAlive,
   resumable,
   type ClientCloseEvent,
-  type ClientIdleEvent,
+  type ClientParkedEvent,
   type ClientOpenEvent,
   type ClientReconnectingEvent,
   type ClientSessionEvent,
@@ -150,7 +150,7 @@ interface Watched {
   readonly client: KeepaliveClient;
   readonly open: Queue<ClientOpenEvent>;
   readonly close: Queue<ClientCloseEvent & { readonly at: number }>;
-  readonly idle: Queue<ClientIdleEvent>;
+  readonly idle: Queue<ClientParkedEvent>;
   readonly reconnecting: Queue<ClientReconnectingEvent>;
   readonly unconfirmed: Queue<ClientUnconfirmedEvent>;
   readonly message: Queue<string>;
@@ -184,7 +184,7 @@ function watch(url: string, options: KeepaliveClientOptions): Watched {
     client,
     open: queue('open'),
     close: queue('close', (payload) => ({ ...payload, at: performance.now() })),
-    idle: queue('idle'),
+    idle: queue('parked'),
     reconnecting: queue('reconnecting'),
     unconfirmed: queue('unconfirmed'),
     message: queue('message', ({ data }) => text(data)),
@@ -263,7 +263,7 @@ describe.each(['nginx', 'haproxy'] as const)('behind %s (idle timeout 1 s)', (ki
     );
     expect(quiet.result).not.toBeNull();
     expect(quiet.result?.event.code).toBe(1006);
-    expect(quiet.w.client.state).toBe('idle');
+    expect(quiet.w.client.state).toBe('parked');
     expect(reclaimsWithB16).toBe(1);
     expect(quiet.w.count('reconnecting')).toBe(0);
     expect(quiet.backend.heartbeat.stats().pingsSent).toBeLessThanOrEqual(3);
@@ -287,7 +287,7 @@ describe.each(['nginx', 'haproxy'] as const)('behind %s (idle timeout 1 s)', (ki
 
     // Reclaimed while idle: parked, nothing connected.
     expect((await w.idle.next('parked by the reclaimer')).code).toBe(1006);
-    expect(w.client.state).toBe('idle');
+    expect(w.client.state).toBe('parked');
 
     // send() while parked: queued, connects at once (attempt 0, no backoff), delivered.
     expect(w.client.send('m')).toBe('queued');
@@ -326,8 +326,11 @@ describe.each(['nginx', 'haproxy'] as const)('behind %s (idle timeout 1 s)', (ki
     const delays: number[] = [];
     const lifetimes: number[] = [];
     let openedAt = performance.now();
+    const churn = (): Diagnostic[] => w.diagnostics.filter((diagnostic) => diagnostic.name === 'idle_churn');
     for (let cycle = 0; cycle < 10; cycle++) {
       const close = await w.close.next(`reclaim ${cycle + 1}`);
+      // The churn is said in the step of the third reclaim (before its close event), and only then.
+      expect(churn(), `idle_churn after reclaim ${cycle + 1}`).toHaveLength(cycle < 2 ? 0 : 1);
       lifetimes.push(close.at - openedAt);
       expect(close.code).toBe(1006);
       expect(close.willReconnect).toBe(true);
@@ -342,9 +345,40 @@ describe.each(['nginx', 'haproxy'] as const)('behind %s (idle timeout 1 s)', (ki
     expect(delays).toHaveLength(10);
     for (const delay of delays) expect(delay).toBeLessThan(initialDelayMs);
     for (const lifetime of lifetimes) expect(lifetime).toBeLessThanOrEqual(RECLAIM_BOUND_MS);
-    expect(w.count('idle')).toBe(0);
+    expect(w.count('parked')).toBe(0);
     expect(w.count('unconfirmed')).toBe(0);
+    // Visible churn: one warning for the streak, naming the two options that stop it; the counter for a metric.
+    expect(churn()).toEqual([{ type: 'diagnostic', level: 'warn', name: 'idle_churn', fields: { cycles: 3, options: 'reconnect.whenIdle,permitWithoutActivity' } }]);
+    expect(w.client.idleReclaims).toBe(10);
   }, 45_000);
+
+  it('B16 B7: no idle_churn with lazy (reclaimed once, parked) nor with keep-alive without activity (never reclaimed), over four idle timeouts', async () => {
+    const backend = await startBackend({ pingIntervalMs: SERVER_PING_MS });
+    const reclaimer = await proxy(kind, backend.port);
+    const lazy = watch(reclaimer.wsUrl, { reconnect: { whenIdle: 'lazy' } });
+    const kept = watch(reclaimer.wsUrl, { permitWithoutActivity: true });
+    await Promise.all([lazy.open.next('the lazy client open'), kept.open.next('the keep-alive client open')]);
+    const [parked, cut] = await Promise.all([
+      lazy.idle.next('the lazy client parked', RECLAIM_BOUND_MS),
+      kept.close.next('a close of the keep-alive client', WINDOW_MS).then(
+        (close) => close,
+        () => null,
+      ),
+    ]);
+    expect(parked.code).toBe(1006);
+    expect(cut).toBeNull();
+    // Parked: nothing more happens to the lazy client in the window either.
+    await lazy.open.next('a reopen of the lazy client', WINDOW_MS - RECLAIM_BOUND_MS).then(
+      () => expect.fail('the lazy client reconnected while idle'),
+      () => undefined,
+    );
+    console.log(`[${kind}] idle_churn: lazy reclaimed ${lazy.client.idleReclaims}× and parked; keep-alive without activity reclaimed ${kept.client.idleReclaims}×`);
+    for (const w of [lazy, kept]) expect(w.diagnostics.filter((diagnostic) => diagnostic.name === 'idle_churn')).toEqual([]);
+    expect(lazy.client.state).toBe('parked');
+    expect(lazy.client.idleReclaims).toBe(1);
+    expect(kept.client.state).toBe('open');
+    expect(kept.client.idleReclaims).toBe(0);
+  }, 30_000);
 
   it('B16 B14: 10 normal work cycles behind the reclaimer report no unconfirmed; a real loss (the proxy killed mid-work) reports exactly one', async () => {
     const backend = await startBackend({ pingIntervalMs: SERVER_PING_MS, echo: true });

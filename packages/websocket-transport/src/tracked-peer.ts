@@ -11,7 +11,7 @@ import {
   type PingPolicyState,
 } from '@keepalive/core';
 import { ScheduledNode, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
-import type { PeerSlack, TrackedPeer, TrackedSocket, TrackerStats } from './peer-tracker.js';
+import type { PeerSlack, TrackedPeer, TrackedSocket, TrackerObserver, TrackerStats } from './peer-tracker.js';
 
 /**
  * One tracked connection in one object, as the tracker drives it: the peer
@@ -42,6 +42,8 @@ export interface PeerHost {
   size: number;
   count(counter: Counter): void;
   execute(socket: TrackedSocket, command: PeerCommand): void;
+  /** The tracker's observers (usually none: then a step reads this array's length and nothing else). */
+  readonly observers: TrackerObserver[];
 }
 
 /** The tracker re-schedules at peerDeadline after every event: no arm or cancel commands. */
@@ -59,6 +61,15 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   quietPings = 0;
   heartbeatsOwed = 0;
   closed = false;
+  rttLatestUs = 0;
+  rttSmoothedUs8 = 0;
+  rttVariationUs4 = 0;
+  rttMinUs = 0;
+  rttSamples = 0;
+  keepalivesAnswered = 0;
+  keepaliveSentAt: number | null = null;
+  keepalivesOutstanding = 0;
+  heardAt = 0;
 
   private host: PeerHost | null = null;
   /** This object on the shared scheduler; a separate entry on a scheduler that does not adopt nodes. */
@@ -89,6 +100,15 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     this.quietPings = state.quietPings;
     this.heartbeatsOwed = state.heartbeatsOwed;
     this.closed = state.closed;
+    this.rttLatestUs = state.rttLatestUs;
+    this.rttSmoothedUs8 = state.rttSmoothedUs8;
+    this.rttVariationUs4 = state.rttVariationUs4;
+    this.rttMinUs = state.rttMinUs;
+    this.rttSamples = state.rttSamples;
+    this.keepalivesAnswered = state.keepalivesAnswered;
+    this.keepaliveSentAt = state.keepaliveSentAt;
+    this.keepalivesOutstanding = state.keepalivesOutstanding;
+    this.heardAt = state.heardAt;
     const first = host.first;
     this.nextPeer = first;
     if (first !== null) first.previousPeer = this;
@@ -159,11 +179,37 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     if (this.forgotten) return;
     const out = host.scratch;
     const start = out.length;
+    // Read for the observers only (none: one length check): answers and samples before the step, the last word heard.
+    const observed = host.observers.length !== 0;
+    const answered = this.keepalivesAnswered;
+    const samples = this.rttSamples;
+    const heardAt = this.heardAt;
     peerStepInPlace(this, event, out, DRIVER);
     for (let i = start; i < out.length; i++) host.execute(this.driven, out[i] as PeerCommand);
+    if (observed) this.observe(host, answered, samples, heardAt, event.now, out, start);
     clearCommands(out, start);
     if (this.closed) this.forget(host);
     else this.reschedule(host);
+  }
+
+  /** Tells the observers what the step did: a keep-alive answered, the tracker closing the peer. */
+  private observe(host: PeerHost, answered: number, samples: number, heardAt: number, now: number, out: readonly PeerCommand[], start: number): void {
+    const wasAnswered = this.keepalivesAnswered !== answered;
+    const observers = host.observers;
+    // Walked backwards: an observer that removes itself does not make the walk skip another.
+    for (let o = observers.length - 1; o >= 0; o--) {
+      const observer = observers[o];
+      if (observer === undefined) continue;
+      try {
+        if (wasAnswered) observer.answered?.(this, this.rttSamples !== samples);
+        for (let i = start; i < out.length; i++) {
+          const command = out[i] as PeerCommand;
+          if (command.type === 'close') observer.closed?.(closeReason(command.reason), Math.max(0, now - heardAt));
+        }
+      } catch {
+        host.count('handlerErrors');
+      }
+    }
   }
 
   private forget(host: PeerHost): void {
@@ -179,4 +225,9 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     this.nextPeer = null;
     host.size--;
   }
+}
+
+/** The reason of a close the peer machine asked for, as an observer sees it. */
+function closeReason(reason: string): 'dead_peer' | 'idle_timeout' | 'ping_flood' {
+  return reason === 'dead_peer' || reason === 'idle_timeout' ? reason : 'ping_flood';
 }

@@ -31,7 +31,7 @@ const server = Bun.serve({
 
 // A client that asks for a resumable session: what it sends is kept until the server acknowledges it.
 const client = createKeepaliveClient(`ws://127.0.0.1:${server.port}`, { resume: resumable() });
-const reply = new Promise((resolve) => client.on('message', ({ data }) => resolve(data)));
+const reply = new Promise((resolve) => client.once('message', ({ data }) => resolve(data)));
 client.send('hello');
 console.log(await reply); // echo: hello
 await client.close();

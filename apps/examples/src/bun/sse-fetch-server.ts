@@ -22,15 +22,11 @@ const server = Bun.serve({
 
 // Read it back with the client (any runtime): every event, in order.
 const client = createSseClient(`http://127.0.0.1:${server.port}/`, { heartbeatIntervalMs: 300, pongTimeoutMs: 500 });
-await client.activity.run(
-  'await_answer',
-  () =>
-    new Promise<void>((resolve) =>
-      client.on('message', ({ data, lastEventId }) => {
-        console.log(lastEventId, data);
-        if (lastEventId === '5') resolve();
-      }),
-    ),
-);
+await client.activity.run('await_answer', async () => {
+  for await (const { data, lastEventId } of client.messages()) {
+    console.log(lastEventId, data);
+    if (lastEventId === '5') break;
+  }
+});
 await client.close();
 server.stop();

@@ -9,7 +9,7 @@ const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => unde
 
 // A URL target opens the global WebSocket (the page's, Bun's, Deno's); nothing here is Node-only.
 const client = createKeepaliveClient(`ws://127.0.0.1:${server.addr.port}/ws`, { reconnect: { whenIdle: 'lazy' } });
-const reply = new Promise((resolve) => client.on('message', ({ data }) => resolve(data)));
+const reply = new Promise((resolve) => client.once('message', ({ data }) => resolve(data)));
 client.send('hello');
 console.log(await reply); // echo: hello
 await client.close();

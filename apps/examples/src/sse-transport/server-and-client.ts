@@ -34,14 +34,8 @@ client.on('dead-peer', ({ timeoutMs }) => console.warn(`stream stalled (${timeou
 client.on('reconnecting', ({ attempt, delayMs }) => console.warn(`attempt ${attempt} in ${Math.round(delayMs)} ms`));
 client.on('rejected', ({ status }) => console.error(`the server said ${String(status)}: not retrying`));
 
-await client.activity.run(
-  'await_answer',
-  () =>
-    new Promise<void>((resolve) => {
-      client.on('message', ({ lastEventId }) => {
-        if (lastEventId === '5') resolve();
-      });
-    }),
-);
+await client.activity.run('await_answer', async () => {
+  for await (const { lastEventId } of client.messages()) if (lastEventId === '5') break;
+});
 await client.close();
 server.close();

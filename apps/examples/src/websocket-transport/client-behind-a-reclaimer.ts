@@ -14,18 +14,13 @@ const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
 // the reclaimer close the connection and stays disconnected until work comes back.
 const client = createKeepaliveClient(url, { heartbeatIntervalMs: 250, pongTimeoutMs: 1_000, reconnect: { whenIdle: 'lazy' } });
 client.on('message', ({ data }) => console.log(String(data)));
-client.on('idle', ({ code }) => console.log(`closed (${code}) while idle: reconnects when work comes back`));
+client.on('parked', ({ code }) => console.log(`closed (${code}) while idle: reconnects when work comes back`));
 
 await client.activity.run('api_call', async () => {
   client.send('hello'); // sent now, or queued while disconnected
   await sleep(2_000); // twice the idle limit: the keep-alives hold the connection open
 });
-await new Promise<void>((resolve) => {
-  const off = client.on('idle', () => {
-    off();
-    resolve();
-  });
-});
+await new Promise((resolve) => client.once('parked', resolve)); // reclaimed while idle, parked
 await client.activity.run('tool_exec', async () => {
   client.send('back'); // reconnects at once (no backoff), then sends
   await sleep(300);

@@ -14,7 +14,7 @@ const freshToken = async (): Promise<string> => `token-${++issued}`; // your tok
 
 // Called anew for every attempt: each connection gets a fresh token.
 const client = createKeepaliveClient(async () => new WebSocket(url, { headers: { authorization: `Bearer ${await freshToken()}` } }));
-const first = await new Promise((resolve) => client.on('message', ({ data }) => resolve(String(data))));
+const first = await new Promise((resolve) => client.once('message', ({ data }) => resolve(String(data))));
 console.log(first, issued); // welcome 1
 await client.close();
 wss.close();

@@ -22,7 +22,7 @@ heartbeat.sessions.on('session', ({ session, resumed, context }) => {
 heartbeat.sessions.on('refused', ({ reason, code }) => console.log(`refused: ${reason} (${String(code)})`));
 
 const client = createKeepaliveClient(`ws://127.0.0.1:${String((wss.address() as AddressInfo).port)}/?user=alice`, { resume: resumable() });
-const session = await new Promise((resolve) => client.on('session', resolve));
+const session = await new Promise((resolve) => client.once('session', resolve));
 console.log(session); // { status: 'new', retransmitted: 0 }
 await client.close();
 heartbeat.close();

@@ -2,6 +2,8 @@
 // deno export conditions give) connects to `--url`, keeps its activity busy (so the stream must keep talking, B5) and
 // prints what it sees as JSON lines: ready {runtime}, open {attempt}, message {id, event, data}, comment,
 // dead-peer {timeoutMs}, reconnecting, error {name}, complete {events} (the `--events`th event came), closed {cause}.
+// It reads the events with `client.messages()` (async iteration) and listens with `addEventListener` and `once`, so
+// the event API runs on each runtime too.
 import { createSseClient } from '../../dist/index.js';
 
 const write = (line) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -19,19 +21,20 @@ const client = createSseClient(options.url, {
   connectTimeoutMs: options.connectTimeout,
   reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
 });
-client.on('open', ({ attempt }) => write({ type: 'open', attempt }));
+client.addEventListener('open', ({ attempt }) => write({ type: 'open', attempt }));
 client.on('comment', () => write({ type: 'comment' }));
 client.on('dead-peer', ({ timeoutMs }) => write({ type: 'dead-peer', timeoutMs }));
 client.on('reconnecting', () => write({ type: 'reconnecting' }));
 client.on('error', (error) => write({ type: 'error', name: error?.name ?? String(error) }));
-client.on('message', ({ lastEventId, event, data }) => {
+client.once('closed', ({ cause }) => {
+  write({ type: 'closed', cause });
+  process.exit(0);
+});
+client.activity.start('await_answer');
+for await (const { lastEventId, event, data } of client.messages()) {
   write({ type: 'message', id: lastEventId, event, data });
   if (Number(lastEventId) === options.events) {
     write({ type: 'complete', events: options.events });
-    void client.close().then(({ cause }) => {
-      write({ type: 'closed', cause });
-      process.exit(0);
-    });
+    void client.close();
   }
-});
-client.activity.start('await_answer');
+}
