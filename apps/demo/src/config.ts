@@ -25,6 +25,10 @@ export interface DemoConfig {
   readonly redisUrl?: string | null | undefined;
   /** The HTTP server's timeouts and connection caps. */
   readonly http: HttpLimits;
+  /** `--metrics`: OpenTelemetry metrics, served for Prometheus on 127.0.0.1 (off by default). */
+  readonly metrics: boolean;
+  /** The scrape endpoint's port (0: a free one). */
+  readonly metricsPort: number;
 }
 
 export const HELP = `keepalive-demo: a ws server that reclaims idle connections, simulated agent workers
@@ -52,12 +56,26 @@ Options (environment variable in brackets):
   --max-connections <n>    open connections; beyond: 503 and close [KEEPALIVE_DEMO_MAX_CONNECTIONS] ${HTTP_LIMITS.maxConnections}
   --max-pending <n>        connections still sending headers; a new
                            one beyond this evicts the oldest       [KEEPALIVE_DEMO_MAX_PENDING] ${HTTP_LIMITS.maxPending}
+  --metrics                OpenTelemetry metrics for Prometheus     [KEEPALIVE_DEMO_METRICS] off
+                           at http://127.0.0.1:<port>/metrics: the
+                           server's, the workers' and the reclaimer's
+                           (URL printed at start; --headless prints
+                           every instrument's values at the end)
+  --metrics-port <n>       the scrape endpoint's port, 0 = free    [KEEPALIVE_DEMO_METRICS_PORT] 0
   --headless               tell the story as log lines, no dashboard
   -h, --help               this text
 
 Besides the --workers keepalive workers, one more worker does the same work as worker 1
 on a plain socket without keep-alives, and is reclaimed in the middle of its long work.
 `;
+
+/** An on/off environment variable: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`, empty (off when unset). */
+function flag(name: string, raw: string | undefined): boolean {
+  const value = (raw ?? '').trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new RangeError(`Invalid ${name}: ${JSON.stringify(raw)} (expected 1, true, yes, on, or 0, false, no, off)`);
+}
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -91,6 +109,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
       'keep-alive-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'max-pending': { type: 'string' },
+      metrics: { type: 'boolean' },
+      'metrics-port': { type: 'string' },
       headless: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -106,8 +126,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   const redisUrl = values.redis ?? env.KEEPALIVE_DEMO_REDIS_URL ?? null;
   if (redisUrl !== null && !/^rediss?:\/\/\S+$/.test(redisUrl)) throw new RangeError(`Invalid --redis: ${JSON.stringify(redisUrl)} (expected a redis:// URL)`);
+  const metrics = values.metrics ?? flag('KEEPALIVE_DEMO_METRICS', env.KEEPALIVE_DEMO_METRICS);
+  const metricsPortRaw = values['metrics-port'] ?? env.KEEPALIVE_DEMO_METRICS_PORT;
+  if (!metrics && metricsPortRaw !== undefined && metricsPortRaw !== '') {
+    throw new RangeError(`Invalid --metrics-port: ${JSON.stringify(metricsPortRaw)} (given without --metrics, which is off)`);
+  }
   return {
     redisUrl,
+    metrics,
+    metricsPort: int('--metrics-port', metricsPortRaw, 0, 0, 65_535),
     host: values.host ?? env.KEEPALIVE_DEMO_HOST ?? '127.0.0.1',
     port: int('--port', values.port ?? env.KEEPALIVE_DEMO_PORT, 0, 0, 65_535),
     token,

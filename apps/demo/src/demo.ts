@@ -1,13 +1,21 @@
 import type { DemoConfig } from './config.js';
-import { startDemoServer, type DemoServer, type HttpLimits, type ServerWorkerView } from './server.js';
+import { instrumentServer } from '@keepalive/opentelemetry';
+import { HTTP_LIMITS, startDemoServer, type DemoServer, type HttpLimits, type ServerWorkerView } from './server.js';
 import { startWorkers, type MarkKind, type WorkerState, type Workers } from './workers.js';
 import { startFleet, type Fleet } from './fleet.js';
 import type { ShutdownReport } from '@keepalive/node-timers';
+import type { DemoMetrics } from './metrics.js';
+import type { WireMetric } from './metrics-wire.js';
 
 /** The whole demo in one process: the reclaiming server, the workers, and the dashboard feed. */
 export interface Demo {
   readonly server: DemoServer;
   readonly workers: Workers;
+  /**
+   * `--metrics`: the scrape endpoint and the instruments (the server's, the workers', the fleet reclaimer's);
+   * `null` when off. After `stop()`, `collect()` gives what they read once every process had stopped.
+   */
+  readonly metrics: DemoMetrics | null;
   /** Closes every socket (1001 from the server), stops the workers, returns their shutdown reports. */
   stop(): Promise<{ id: number; report: ShutdownReport }[]>;
 }
@@ -36,10 +44,24 @@ function stamp(): string {
 
 /** Starts the demo; `onLine` receives the story as log lines. */
 export async function startDemo(
-  config: Omit<DemoConfig, 'headless' | 'durationMs' | 'http'> & { readonly http?: Partial<HttpLimits> | undefined },
+  config: Omit<DemoConfig, 'headless' | 'durationMs' | 'http' | 'metrics' | 'metricsPort'> & {
+    readonly http?: Partial<HttpLimits> | undefined;
+    readonly metrics?: boolean | undefined;
+    readonly metricsPort?: number | undefined;
+  },
   onLine?: (line: string) => void,
 ): Promise<Demo> {
-  const server = await startDemoServer(config);
+  // --metrics: loaded only when asked for (without it, no SDK is loaded and nothing is instrumented).
+  const metrics: DemoMetrics | null =
+    config.metrics === true ? await (await import('./metrics.js')).startMetrics({ port: config.metricsPort ?? 0, http: { ...HTTP_LIMITS, ...config.http } }) : null;
+  let server: DemoServer;
+  try {
+    server = await startDemoServer(config);
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+  if (metrics !== null) instrumentServer(server.reclaimer, { meterProvider: metrics.meterProvider });
   // The timeline: each worker's lane as the stretches of its states, and the marked moments.
   const segments = new Map<number, TimelineSegment[]>();
   const changeState = (worker: number, state: WorkerState): void => {
@@ -75,6 +97,7 @@ export async function startDemo(
     onEvent: log,
     onMark: mark,
     onState: changeState,
+    ...(metrics === null ? {} : { onMetrics: (worker: number, readings: readonly WireMetric[]) => metrics.report(`worker ${String(worker)}`, readings) }),
   });
   for (const worker of workers.list) changeState(worker.id, worker.view().state);
   server.onWorkerClose((worker, verdict) => {
@@ -92,6 +115,7 @@ export async function startDemo(
           redisUrl,
           idleLimitMs: config.idleLimitMs,
           onEvent: log,
+          ...(metrics === null ? {} : { onMetrics: (readings: readonly WireMetric[]) => metrics.report('reclaimer', readings) }),
         });
   server.onCommand(({ action, worker }) => {
     const target = workers.get(worker);
@@ -126,6 +150,7 @@ export async function startDemo(
   return {
     server,
     workers,
+    metrics,
     stop: () => {
       stopped ??= (async () => {
         clearInterval(sampler);
@@ -134,6 +159,8 @@ export async function startDemo(
         const reports = await workers.shutdown();
         await server.close();
         await fleet?.stop();
+        // Every process has sent its last readings: read them a last time and stop the endpoint.
+        await metrics?.close();
         return reports;
       })();
       return stopped;

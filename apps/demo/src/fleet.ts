@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LeaseStatus } from '@keepalive/redis';
+import { parseWire, type WireMetric } from './metrics-wire.js';
 
 /**
  * The demo's fleet view (`--redis`): each worker process mirrors its activity to Redis as a lease (a lease writer
@@ -43,6 +44,8 @@ export interface FleetOptions {
   readonly sweepMs?: number;
   /** Each status change, as a log line. */
   readonly onEvent?: (line: string) => void;
+  /** `--metrics`: the reclaimer process instruments its reclaimer and its readings arrive here (cumulative). */
+  readonly onMetrics?: (metrics: readonly WireMetric[]) => void;
 }
 
 // The built script (from src/ under the tests, and from dist/ when the demo runs).
@@ -50,7 +53,7 @@ const CHILD = fileURLToPath(new URL('../dist/reclaimer-process.js', import.meta.
 
 /** Starts the reclaimer in its own process. */
 export function startFleet(options: FleetOptions): Fleet {
-  const child: ChildProcess = spawn(process.execPath, [CHILD, options.redisUrl, FLEET_PREFIX, String(options.idleLimitMs), String(options.sweepMs ?? 500)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [CHILD, options.redisUrl, FLEET_PREFIX, String(options.idleLimitMs), String(options.sweepMs ?? 500), ...(options.onMetrics === undefined ? [] : ['metrics'])], { stdio: ['pipe', 'pipe', 'inherit'] });
   let latest: FleetView | null = null;
   let buffered = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -58,13 +61,16 @@ export function startFleet(options: FleetOptions): Fleet {
     for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
       const text = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
-      let line: { type?: unknown; session?: unknown; previous?: unknown; status?: unknown } & Partial<FleetView>;
+      let line: { type?: unknown; session?: unknown; previous?: unknown; status?: unknown; metrics?: unknown } & Partial<FleetView>;
       try {
         line = JSON.parse(text) as typeof line;
       } catch {
         continue;
       }
-      if (line.type === 'view') latest = { sessions: line.sessions ?? [], sweeps: line.sweeps ?? 0, failedSweeps: line.failedSweeps ?? 0, lastReadAgeMs: line.lastReadAgeMs ?? null };
+      if (line.type === 'metrics') {
+        const metrics = parseWire(line.metrics);
+        if (metrics !== null) options.onMetrics?.(metrics);
+      } else if (line.type === 'view') latest = { sessions: line.sessions ?? [], sweeps: line.sweeps ?? 0, failedSweeps: line.failedSweeps ?? 0, lastReadAgeMs: line.lastReadAgeMs ?? null };
       else if (line.type === 'change' && typeof line.session === 'string' && typeof line.status === 'string') {
         options.onEvent?.(`reclaimer process: ${line.session} ${typeof line.previous === 'string' ? line.previous : 'new'} -> ${line.status}`);
       }

@@ -10,6 +10,7 @@ import { storyNotice } from './story.js';
  */
 async function main(config: DemoConfig): Promise<void> {
   const demo = await startDemo(config, config.headless ? (line) => process.stdout.write(`${line}\n`) : undefined);
+  if (demo.metrics !== null) process.stdout.write(`keepalive demo: metrics (Prometheus) at ${demo.metrics.url}\n`);
   process.stdout.write(
     config.headless
       ? `keepalive demo (headless): ${config.workers} workers, idle limit ${config.idleLimitMs} ms, heartbeat ${config.heartbeatIntervalMs} ms, seed ${config.seed}, ${config.durationMs === 0 ? 'until Ctrl-C' : `for ${config.durationMs} ms`}\n${storyNotice(config.durationMs, config.idleLimitMs)
@@ -29,6 +30,11 @@ async function main(config: DemoConfig): Promise<void> {
     }
     const stats = demo.server.reclaimer.stats();
     process.stdout.write(`server: reclaimed ${stats.idleClosed} idle connections, terminated ${stats.deadPeers} dead peers, sent ${stats.pingsSent} pings\n`);
+    if (config.headless && demo.metrics !== null) {
+      const { formatSample } = await import('./metrics.js');
+      process.stdout.write(`metrics at the end (every instrument with a value; the server's, the ${config.workers} keepalive workers' summed${config.redisUrl == null ? '' : ", the reclaimer process's"}):\n`);
+      for (const line of formatSample(await demo.metrics.collect())) process.stdout.write(`${line}\n`);
+    }
   };
   const stopAndReport = (why: string): void => {
     stop(why).catch((error: unknown) => {

@@ -79,12 +79,53 @@ function start(args: readonly string[], env: Record<string, string> = {}): Run {
   };
 }
 
+/** One Prometheus series: its name, labels and value. */
+interface Series {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** The series of a Prometheus text exposition (comments skipped). */
+function parseExposition(body: string): Series[] {
+  const series: Series[] = [];
+  for (const line of body.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null) throw new Error(`not a Prometheus series: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!;
+    series.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return series;
+}
+
+/** The sum of the series named `name` whose labels include `labels`. */
+function total(series: readonly Series[], name: string, labels: Readonly<Record<string, string>> = {}): number {
+  return series.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}
+
+/** Scrapes `url` until `done` holds (the readings of the worker processes arrive every second), or throws after `ms`. */
+async function scrapeUntil(url: string, done: (series: readonly Series[]) => boolean, ms: number): Promise<{ body: string; series: Series[] }> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    const series = parseExposition(body);
+    if (done(series)) return { body, series };
+    if (Date.now() > deadline) throw new Error(`the scrape did not reach the expected values within ${ms} ms:\n${body}`);
+    // Paces the scrapes; what is waited for is the condition above, bounded by the deadline.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('the documented start commands, from the repository root', () => {
   it('`pnpm start -- --help` prints every option, with the HTTP limits, and exits 0', async () => {
     const run = start(['--', '--help']);
     expect(await run.exited(120_000)).toBe(0);
     expect(run.output()).toContain('Usage: keepalive-demo [options]');
-    for (const flag of ['--headless', '--duration', '--headers-timeout', '--request-timeout', '--keep-alive-timeout', '--max-connections', '--max-pending']) {
+    for (const flag of ['--headless', '--duration', '--headers-timeout', '--request-timeout', '--keep-alive-timeout', '--max-connections', '--max-pending', '--metrics', '--metrics-port', 'KEEPALIVE_DEMO_METRICS']) {
       expect(run.output()).toContain(flag);
     }
   });
@@ -146,6 +187,69 @@ describe('the documented start commands, from the repository root', () => {
       for (let worker = 1; worker <= 4; worker++) expect(output).toMatch(new RegExp(`reclaimer process: worker-${String(worker)} new -> (busy|idle)`));
       // And a change after the first sight: the simulated work moves the workers between idle and busy.
       expect(output).toMatch(/reclaimer process: worker-\d+ (idle|busy|reclaimable) -> (idle|busy|reclaimable)/);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('`pnpm start -- --headless --metrics`: the scrape shows keep-alives while busy (S4) and the idle closes (B16) at the server and the workers (summed), attributes from closed sets only (S10); the run ends with a sample of every instrument', async () => {
+    const token = 'metrics-test-token-7f3a9c';
+    const run = start(['--', '--headless', '--metrics', '--token', token, '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
+    const [, url] = await run.waitFor(/metrics \(Prometheus\) at (http:\/\/127\.0\.0\.1:\d+\/metrics)\n/, 120_000);
+    // Busy workers send keep-alives (S4) and each answer is a round-trip sample at both ends; an idle worker goes
+    // quiet (B16) and is reclaimed after the idle limit (the server's idle close, the client's idle reclaim), and parks.
+    const { body, series } = await scrapeUntil(
+      url!,
+      (s) =>
+        total(s, 'keepalive_server_keepalive_sent_total') > 0 &&
+        total(s, 'keepalive_server_rtt_count') > 0 &&
+        total(s, 'keepalive_client_keepalive_sent_total') > 0 &&
+        total(s, 'keepalive_client_rtt_count') > 0 &&
+        total(s, 'keepalive_server_close_count_total', { keepalive_close_reason: 'idle_timeout' }) >= 1 &&
+        total(s, 'keepalive_client_idle_reclaim_count_total') >= 1 &&
+        total(s, 'keepalive_client_park_count_total') >= 1,
+      30_000,
+    );
+    // Each histogram's +Inf bucket holds every sample.
+    expect(total(series, 'keepalive_client_rtt_bucket', { le: '+Inf' })).toBe(total(series, 'keepalive_client_rtt_count'));
+    expect(total(series, 'keepalive_client_rtt_sum')).toBeGreaterThan(0);
+    // The workers' clients are summed into one series per attribute set: no duplicate series.
+    const keys = series.map((s) => `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // No personal data: the token appears nowhere; every attribute value is a closed-set word, never a URL or an id.
+    expect(body).not.toContain(token);
+    expect(body).not.toMatch(/:\/\/|worker-\d|127\.0\.0\.1/);
+    for (const { name, labels } of series) {
+      expect(name).toMatch(/^(keepalive_(client|server)_[a-z_]+|target_info)$/);
+      for (const [key, value] of Object.entries(labels)) {
+        if (key === 'le') expect(value).toMatch(/^(\d+(\.\d+)?|\+Inf)$/);
+        else if (key === 'otel_scope_name') expect(value).toBe('@keepalive/opentelemetry');
+        else if (name === 'target_info') expect(key).toMatch(/^(service_name|telemetry_sdk_[a-z]+)$/);
+        else expect(value, `${name} ${key}`).toMatch(/^([a-z]+(_[a-z]+)*)$/);
+      }
+    }
+    expect(await run.exited(120_000)).toBe(0);
+    // The sample at the end names each instrument with its unit and points.
+    const sample = run.output().slice(run.output().indexOf('metrics at the end'));
+    expect(sample).toMatch(/keepalive\.client\.rtt \[s\] count=[1-9]\d* sum=/);
+    expect(sample).toMatch(/keepalive\.server\.close\.count \[\{connection\}\] \{keepalive\.close\.reason=idle_timeout\} [1-9]/);
+    expect(sample).toMatch(/keepalive\.client\.keepalive\.sent \[\{keepalive\}\] [1-9]/);
+    expect(sample).not.toContain(token);
+  });
+
+  it('`pnpm start -- --redis URL --metrics`: the reclaimer process\'s instruments reach the scrape (sweeps, the sessions it sees)', async () => {
+    const redis = await startRedisServer();
+    try {
+      const run = start(['--', '--redis', redis.url, '--metrics', '--headless', '--duration', '8000', '--idle-limit', '1500', '--heartbeat', '300', '--seed', '3']);
+      const [, url] = await run.waitFor(/metrics \(Prometheus\) at (http:\/\/127\.0\.0\.1:\d+\/metrics)\n/, 120_000);
+      const { series } = await scrapeUntil(
+        url!,
+        (s) => total(s, 'keepalive_reclaimer_sweep_count_total', { keepalive_sweep_outcome: 'complete' }) > 0 && total(s, 'keepalive_reclaimer_session_count') === 4,
+        30_000,
+      );
+      expect(total(series, 'keepalive_reclaimer_transition_count_total')).toBeGreaterThanOrEqual(4);
+      expect(await run.exited(120_000)).toBe(0);
+      expect(run.output().slice(run.output().indexOf('metrics at the end'))).toMatch(/keepalive\.reclaimer\.sweep\.count \[\{sweep\}\] \{keepalive\.sweep\.outcome=complete\} [1-9]/);
     } finally {
       await redis.stop();
     }

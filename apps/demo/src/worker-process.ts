@@ -3,6 +3,8 @@ import { nextRandom } from '@keepalive/core';
 import type { ShutdownReport } from '@keepalive/node-timers';
 import { createKeepaliveClient, type KeepaliveClient } from '@keepalive/websocket-transport';
 import { createLeaseWriter } from '@keepalive/redis';
+import { instrumentClient } from '@keepalive/opentelemetry';
+import { METRICS_PUSH_MS } from './metrics-wire.js';
 import { FLEET_PREFIX } from './fleet.js';
 import { SCHEDULE } from './story.js';
 import type { ChildMessage, MarkKind, ParentMessage, WorkReason, WorkerSpec, WorkerState } from './worker-protocol.js';
@@ -19,6 +21,8 @@ import type { ChildMessage, MarkKind, ParentMessage, WorkReason, WorkerSpec, Wor
  */
 
 const spec = JSON.parse(process.argv[2] ?? '') as WorkerSpec;
+/** `--metrics`: this process's meter provider (the keepalive worker's client is instrumented on it). */
+const metrics = spec.metrics === true && spec.keepalive ? (await import('./metrics-process.js')).processMetrics() : null;
 
 function tell(message: ChildMessage): void {
   // What the parent waits on comes after a fresh view, so the view it reads then is up to date.
@@ -92,6 +96,7 @@ function keepaliveRunner(): Runner {
   const redisUrl = spec.redisUrl ?? null;
   const leases = redisUrl === null ? null : createLeaseWriter({ url: redisUrl, prefix: FLEET_PREFIX, owner: `worker-${String(spec.id)}/${String(process.pid)}`, idleRenewalMs: spec.heartbeatIntervalMs * 2 });
   leases?.track(`worker-${String(spec.id)}`, client.activity);
+  if (metrics !== null) instrumentClient(client, { meterProvider: metrics.meterProvider });
   client.on('open', ({ attempt }) => {
     open = true;
     lastProof = performance.now();
@@ -291,6 +296,17 @@ function report(): void {
 
 const reporter = setInterval(report, 200);
 
+/** Sends this process's instrument readings to the parent (metrics-wire.ts). */
+async function sendMetrics(): Promise<void> {
+  if (metrics === null) return;
+  try {
+    tell({ type: 'metrics', metrics: await metrics.read() });
+  } catch {
+    // A failed read is skipped: the next one replaces it (the readings are cumulative).
+  }
+}
+const metricsPusher = metrics === null ? null : setInterval(() => void sendMetrics(), METRICS_PUSH_MS);
+
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'long-tool') {
     work('tool_exec', message.ms);
@@ -301,9 +317,13 @@ process.on('message', (message: ParentMessage) => {
   } else {
     stopped = true;
     clearInterval(reporter);
+    if (metricsPusher !== null) clearInterval(metricsPusher);
     for (const timer of timers) clearTimeout(timer);
     timers.clear();
-    void runner.stop().then((shutdown) => {
+    void runner.stop().then(async (shutdown) => {
+      // The last readings, after the close (the counters keep what they counted).
+      await sendMetrics();
+      await metrics?.close();
       tell({ type: 'report', report: shutdown });
       process.disconnect();
     });

@@ -1,4 +1,5 @@
 import type { ShutdownReport } from '@keepalive/node-timers';
+import type { WireMetric } from './metrics-wire.js';
 
 /**
  * What the demo's parent process and a worker process (worker-process.ts) say to each other over the IPC channel.
@@ -54,6 +55,8 @@ export interface WorkerSpec {
   readonly autoWork: boolean;
   /** `--redis`: this worker's activity mirrored there as a lease (the fleet view), else `null`. */
   readonly redisUrl?: string | null | undefined;
+  /** `--metrics`: instrument the client and send its readings (`metrics` messages) every second and at the stop. */
+  readonly metrics?: boolean | undefined;
 }
 
 /** A moment the timeline marks. */
@@ -69,4 +72,5 @@ export type ChildMessage =
   | { readonly type: 'mark'; readonly kind: MarkKind }
   | { readonly type: 'opened' }
   | { readonly type: 'reclaimed' }
+  | { readonly type: 'metrics'; readonly metrics: readonly WireMetric[] }
   | { readonly type: 'report'; readonly report: ShutdownReport };

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ShutdownReport } from '@keepalive/node-timers';
+import { parseWire, type WireMetric } from './metrics-wire.js';
 import type { ChildMessage, MarkKind, ParentMessage, WorkerSpec, WorkerState, WorkerView } from './worker-protocol.js';
 
 export type { MarkKind, WorkerState, WorkerView } from './worker-protocol.js';
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   readonly onMark?: ((worker: number, kind: MarkKind) => void) | undefined;
   /** A worker's state changed (as its view shows it): the timeline's lanes are drawn from these. */
   readonly onState?: ((worker: number, state: WorkerState) => void) | undefined;
+  /** `--metrics`: each keepalive worker instruments its client and sends its readings here (cumulative). */
+  readonly onMetrics?: ((worker: number, metrics: readonly WireMetric[]) => void) | undefined;
 }
 
 export interface DemoWorker {
@@ -226,6 +229,11 @@ class WorkerProcess implements DemoWorker {
         this.open = false;
         for (const resolve of this.waiters.reclaimed.splice(0)) resolve();
         return;
+      case 'metrics': {
+        const metrics = parseWire(message.metrics);
+        if (metrics !== null) this.options.onMetrics?.(this.id, metrics);
+        return;
+      }
       case 'report':
         this.report = message.report;
         return;
@@ -246,6 +254,7 @@ export function startWorkers(options: WorkerOptions): Workers {
     seed: options.seed,
     autoWork: options.autoWork,
     redisUrl: options.redisUrl ?? null,
+    metrics: options.onMetrics !== undefined,
   });
   const list: WorkerProcess[] = Array.from({ length: options.count }, (_, i) => new WorkerProcess(spec(i + 1, true), options));
   if (options.withBareWorker ?? true) list.push(new WorkerProcess(spec(options.count + 1, false), options));
