@@ -667,6 +667,7 @@ export function renderMarkdown(results, targets) {
 
   if (s11) renderIdle(p, s11, machine, targetLine);
   if (scenarios.s12) renderInstrumentation(p, scenarios.s12);
+  if (scenarios.s13) renderRedisScale(p, scenarios.s13);
 
   const before = results.before;
   if (before) {
@@ -819,6 +820,31 @@ function renderInstrumentation(p, s12) {
     table(
       ['variant', 'CPU µs per ping round, median', 'p99', 'vs off'],
       Object.entries(s12.cpuUsPerPing).map(([variant, summary]) => [names[variant] ?? variant, fmt(summary.median), fmt(summary.p99), `${fmt(s12.vsOff[variant])}×`]),
+    ),
+  );
+  p();
+}
+
+/** Scenario 13: session leases at scale, one Redis beside a Redis Cluster of three masters (the intervals compressed). */
+function renderRedisScale(p, s13) {
+  p('## 13. Session leases at scale: one Redis and a Redis Cluster');
+  p();
+  p(
+    `${fmt(s13.sessions)} sessions across ${s13.workers} worker processes (every ${s13.busyEvery}th busy), each lease written by \`@keepalive/redis\`'s lease writer and read back by one reclaimer, the intervals compressed ${fmt(s13.compression)}× (heartbeat ${fmt(s13.heartbeatMs / 1_000)} s, idle renewal ${fmt(s13.idleRenewalMs / 1_000)} s); each sample on fresh servers, one Redis and then a cluster of three masters (16 index shards). Commands per session per second are also given at the real intervals (divided by the compression).${s13.source ? ` These figures were ${s13.source}.` : ''}`,
+  );
+  p();
+  const row = (name, pick) => [name, pick(s13.single), pick(s13.cluster)];
+  p(
+    table(
+      ['figure', 'one Redis', 'cluster of 3'],
+      [
+        row('server commands per session per second, real intervals', (v) => fmt(v.serverCommandsPerSessionPerSecondReal.median)),
+        row('script calls per session per second (compressed)', (v) => fmt(v.scriptCallsPerSessionPerSecond.median)),
+        row('memory per lease', (v) => `${fmt(v.memoryBytesPerLease.median)} B`),
+        row('sweep of the whole fleet, p50', (v) => `${fmt(v.sweepMsP50.median / 1_000)} s`),
+        row('lease staleness p99, busy / idle', (v) => `${fmt(v.stalenessP99Ms.busy.median / 1_000)} s / ${fmt(v.stalenessP99Ms.idle.median / 1_000)} s`),
+        row('leases read back', (v) => v.leasesRead.map(fmt).join(', ')),
+      ],
     ),
   );
   p();

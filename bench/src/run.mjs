@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { describeMachine } from './machine.mjs';
 import { BENCH_ROOT, REPO_ROOT, runtimeAvailable } from './lib/proc.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg } from './report.mjs';
-import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, idleServers, instrumentationCost, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
+import { scaleChecks } from './redis/scale.mjs';
+import { SIZES, coreMemory, coreThroughput, crossRuntime, deadPeer, idleServers, instrumentationCost, redisAtScale, redisLeases, scale, scheduling, schedulingRuntimes, transportMemory, wireBytes } from './scenarios.mjs';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -46,6 +47,7 @@ const SCENARIOS = [
   ['s10', 'scheduling on every runtime', schedulingRuntimes],
   ['s11', 'idle servers', idleServers],
   ['s12', 'instrumentation cost', instrumentationCost],
+  ['s13', 'session leases at scale, one Redis and a cluster', redisAtScale],
 ];
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -163,6 +165,9 @@ function sanity(id, r) {
     case 's12':
       for (const [variant, v] of Object.entries(r.cpuUsPerPing)) check(`12 ${variant} CPU per ping round is positive`, positive(v.median), v.median);
       for (const [variant, list] of Object.entries(r.raw)) check(`12 ${variant} pinged and lost no peer`, list.every((v) => v.pings > 0 && v.deadPeers === 0), list.map((v) => v.pings));
+      break;
+    case 's13':
+      for (const { name, ok, detail } of scaleChecks(r)) check(`13 ${name}`, ok, detail);
       break;
     case 's7':
       for (const [name, s] of Object.entries(r.nsPerEvent)) check(`7 ${name} ns/event is positive`, positive(s.median), s.median);

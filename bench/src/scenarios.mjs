@@ -3,6 +3,7 @@
  * fresh child process, ours and the peers alternate (A B, then B A, ...), and each
  * scenario returns its samples with their medians and p99.
  */
+import { SCALE_SIZES, redisScale } from './redis/scale.mjs';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { RUNTIMES, runJson, runtimeAvailable, sleep, startChild, withFdLimit } from './lib/proc.mjs';
@@ -28,6 +29,7 @@ export const SIZES = Object.freeze({
     s10: { samples: 3, sessions: 100_000, intervalMs: 1_000, measureIntervals: 2 },
     s11: { samples: 3, intervals: [1_000, 30_000], counts: [5_000, 'max'], clientProcesses: 4, addresses: 16, settleMs: 2_000, cpuWindowMs: 10_000, delayWindowMs: 5_000 },
     s12: { samples: 5, connections: 20_000, intervalMs: 1_000, measureIntervals: 3 },
+    s13: SCALE_SIZES.full,
   },
   smoke: {
     samples: 1,
@@ -43,6 +45,7 @@ export const SIZES = Object.freeze({
     s10: { samples: 1, sessions: 500, intervalMs: 200, measureIntervals: 1 },
     s11: { samples: 1, intervals: [200], counts: [40], clientProcesses: 2, addresses: 2, settleMs: 100, cpuWindowMs: 400, delayWindowMs: 300 },
     s12: { samples: 1, connections: 500, intervalMs: 200, measureIntervals: 2 },
+    s13: SCALE_SIZES.smoke,
   },
 });
 
@@ -585,4 +588,9 @@ export async function instrumentationCost(size, _samples, log) {
   } finally {
     if (baseline !== null) (await import('node:fs')).rmSync(baseline, { recursive: true, force: true });
   }
+}
+
+/** Scenario 13: session leases at scale (bench/src/redis/scale.mjs), one Redis beside a Redis Cluster of three masters. */
+export async function redisAtScale(size, _samples, log) {
+  return redisScale(size, log);
 }

@@ -2,7 +2,7 @@
  * Session leases at scale (@keepalive/redis), one Redis beside a Redis Cluster of three masters: `sessions` sessions
  * across `workers` worker processes (scale-worker.mjs; every `busyEvery`th busy), intervals compressed (the idle
  * renewal from 60 s to `idleRenewalMs`, the heartbeat from 30 s to `heartbeatMs`: the same factor), each sample on
- * fresh servers, measured by scale-child.mjs. Not part of `pnpm bench` yet (a scenario of run.mjs once wired in).
+ * fresh servers, measured by scale-child.mjs. Scenario 13 of `pnpm bench` (run.mjs); this file also runs it alone.
  *
  *   node src/redis/scale.mjs            1,000,000 sessions, 4 workers: writes bench/results/redis-scale.json
  *   node src/redis/scale.mjs --smoke    4,000 sessions, 2 workers: checks the numbers are sane, writes nothing
