@@ -475,7 +475,9 @@ export interface KeepaliveClient extends AsyncDisposable {
    * Sends `data` now when open (the message then counts as sent: it is never sent twice),
    * or queues a copy to send in order after the next connect (in state `parked`, that connect
    * starts at once). Throws {@link QueueFullError}
-   * past the queue bounds, {@link ClientClosedError} once closed, `TypeError` for other data.
+   * past the queue bounds, {@link ClientClosedError} once closed, `TypeError` for other data and for the heartbeat
+   * message itself (the empty string by default): that text is the keep-alive on the wire, which a server reads as
+   * one (and Cloudflare's auto-response answers without passing it on), so it is refused rather than lost.
    */
   send(data: ClientData): 'sent' | 'queued';
   /**

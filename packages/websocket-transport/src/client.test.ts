@@ -875,6 +875,12 @@ describe('robustness: nothing escapes into the event loop', () => {
     const server = await startServer();
     const { client } = connect(server.url);
     expect(() => client.send(42 as unknown as string)).toThrow(TypeError);
+    // The heartbeat message is the keep-alive on the wire: refused as data, not sent to be swallowed.
+    expect(() => client.send('')).toThrow(/heartbeat message is the keep-alive/);
+    const custom = connect(server.url, { heartbeatMessage: 'beat' }).client;
+    expect(() => custom.send('beat')).toThrow(TypeError);
+    expect(custom.send('')).toMatch(/sent|queued/);
+    await custom.close();
     expect(() => client.on('nope' as 'open', () => undefined)).toThrow(/unknown event nope/);
     await expect(client.close(1001)).rejects.toThrow(/invalid code 1001/);
     await expect(client.close(1000, 'x'.repeat(124))).rejects.toThrow(/123 UTF-8 bytes/);

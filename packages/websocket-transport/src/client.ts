@@ -30,6 +30,9 @@ import {
 import { isHeartbeatText } from './heartbeat.js';
 import { OPEN } from './ready-state.js';
 
+/** Why `send` refuses the heartbeat message. */
+const HEARTBEAT_AS_DATA = 'send(data): the heartbeat message is the keep-alive on the wire (a server reads it as one), not a message';
+
 export * from './client-types.js';
 export { QueueFullError, type ClientData, type QueuedMessage } from './client-queue.js';
 export { resumable, type ResumeLayer } from '@keepalive/core';
@@ -152,6 +155,9 @@ class Client extends ClientShell<KeepaliveClientEvents, ClientMessageEvent> impl
 
   send(data: ClientData): 'sent' | 'queued' {
     if (!isClientData(data)) throw new TypeError('send(data): expected a string, an ArrayBuffer or an ArrayBufferView');
+    // The heartbeat message is the keep-alive on the wire: a server reads it as one, and a runtime that answers
+    // keep-alives itself (Cloudflare's auto-response) swallows it. Sent as data it would be lost without a word.
+    if (typeof data === 'string' && isHeartbeatText(data, this.options.heartbeatMessage)) throw new TypeError(HEARTBEAT_AS_DATA);
     // Only a socket that calls back synchronously from inside one of its own methods could get here mid-step; its
     // message would have no answer to return, so it is refused loudly rather than queued blind.
     if (this.driver.stepping) throw new Error('send(): called synchronously from inside a socket method while the client is handling an event');

@@ -216,6 +216,8 @@ describe('the lite client: messages', () => {
     expect(client.send('a')).toBe('queued');
     expect(client.send(new ArrayBuffer(2))).toBe('queued');
     expect(() => client.send('c')).toThrow(/queue is full \(maxQueuedMessages\)/);
+    // The heartbeat message is the keep-alive on the wire: refused as data, never queued to be read as a keep-alive.
+    expect(() => client.send('')).toThrow(TypeError);
     const { client: small } = lite(url, { maxQueuedBytes: 4 });
     expect(() => small.send('hello')).toThrow(/queue is full \(maxQueuedBytes\)/);
     expect(small.send('hé')).toBe('queued');

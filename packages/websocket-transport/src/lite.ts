@@ -177,7 +177,7 @@ export interface LiteClient {
   /**
    * Writes `data` now when open (`'sent'`), else queues it to go in order after the next open (`'queued'`). Throws
    * an `Error` saying why when it is refused: the client is closed, or the queue is at `maxQueuedMessages` or
-   * `maxQueuedBytes`.
+   * `maxQueuedBytes`; a `TypeError` for the heartbeat message itself (the keep-alive on the wire, not a message).
    */
   send(data: LiteData): 'sent' | 'queued';
   /** Closes for good; resolves with the `closed` event. `code` 1000 or 3000–4999, `reason` at most 123 bytes. */
@@ -430,6 +430,8 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
       return state.phase;
     },
     send(data) {
+      // The heartbeat message is the keep-alive on the wire: sent as data, the server would read it as one.
+      if (data === beat) throw new TypeError('send(data): the heartbeat message is the keep-alive on the wire, not a message');
       outgoing = data;
       outcome = '';
       report({ type: 'send', now: now(), bytes: byteSize(data), writable: ws?.readyState == OPEN });
