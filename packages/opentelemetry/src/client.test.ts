@@ -182,6 +182,26 @@ describe('instrumentClient on real sockets', () => {
     expect(histogramOf(read, METRICS.clientConnectDuration, { [ATTRIBUTES.connectKind]: 'on_demand' }).count).toBe(2);
   });
 
+  it('B13: a ping-flood close (1008 ping_flood) counts one slow-down, and the client keeps keep-alives going slower', async () => {
+    const m = metrics();
+    const { wss, url } = await wsServer();
+    let connections = 0;
+    wss.on('connection', (socket) => {
+      // The first connection is closed as a ping flood, as a server whose minimum interval the client undercut would.
+      if (++connections === 1) socket.close(1008, 'ping_flood min_interval_ms=100');
+    });
+    const c = client(url, { maxHeartbeatIntervalMs: 1_000 });
+    instrumentClient(c, { meter: m.meter });
+    const slowed = next(c, 'slowed');
+    c.activity.start('job');
+    await slowed;
+    await next(c, 'open');
+    const read = await m.read();
+    expect(valueOf(read, METRICS.clientSlowdowns)).toBe(1);
+    expect(valueOf(read, METRICS.clientRejections)).toBe(0);
+    expect(c.heartbeatIntervalMs).toBeGreaterThanOrEqual(100);
+  });
+
   it('B14: a resumable session: outcome new on the first connection, resumed after a loss', async () => {
     const m = metrics();
     const { wss, url } = await wsServer();

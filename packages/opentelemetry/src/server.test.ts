@@ -158,6 +158,20 @@ describe('instrumentServer on real sockets', () => {
     expect(valueOf(read, METRICS.serverCloses, { [ATTRIBUTES.closeReason]: 'ping_flood' })).toBe(1);
   });
 
+  it("B13: a client's own heartbeat messages, each answered in kind, are counted as heartbeats answered", async () => {
+    const m = metrics();
+    const { heartbeat, url } = await server({ pingIntervalMs: 10_000, minPingIntervalMs: 10 });
+    instrumentServer(heartbeat, { meter: m.meter });
+    const ws = await socket(url);
+    for (let i = 0; i < 3; i++) {
+      const answer = within(once(ws, 'message') as Promise<[Buffer]>, 2_000, 'the heartbeat answer');
+      ws.send('');
+      expect(String((await answer)[0])).toBe('');
+    }
+    const read = await m.read();
+    expect(valueOf(read, METRICS.serverHeartbeatsAnswered)).toBe(3);
+  });
+
   it('B14 S10: a resume on both ends: outcomes new and resumed, sessions connected; no attribute anywhere is an id, URL, token or payload', async () => {
     const m = metrics();
     const { wss, heartbeat, url } = await server({ pingIntervalMs: 30, pongTimeoutMs: 500, minPingIntervalMs: 10, resume: true });
