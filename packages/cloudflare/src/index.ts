@@ -15,18 +15,16 @@
  *
  * @packageDocumentation
  */
-export {
-  HibernatingKeepalive,
-  createHibernatingKeepalive,
-  type AcceptOptions,
-  type HibernatingFrameRoute,
-  type HibernatingKeepaliveOptions,
-  type HibernatingKeepaliveStats,
-  type HibernatingResumeOptions,
-  type KeepaliveAttachment,
-  type PackedPeer,
-  type UpgradeRequestLike,
-} from './server.js';
+export { HibernatingKeepalive, createHibernatingKeepalive } from './server.js';
+export type {
+  AcceptOptions,
+  HibernatingFrameRoute,
+  HibernatingKeepaliveOptions,
+  HibernatingKeepaliveStats,
+  HibernatingResumeOptions,
+  UpgradeRequestLike,
+} from './options.js';
+export type { KeepaliveAttachment, PackedPeer } from './attachment.js';
 export { createDurableActivity, type DurableActivity, type DurableActivityOptions, type PreviousActivity } from './activity.js';
 export {
   DurableObjectSessionStore,

@@ -1,36 +1,11 @@
-import {
-  CLOSE_CODES,
-  KeepaliveOptionError,
-  MAX_DURATION_MS,
-  RESUME_PARAMS,
-  checkHeartbeatMessage,
-  clearCommands,
-  INITIAL_RTT,
-  createPeerState,
-  definePeerConfig,
-  peerDeadline,
-  peerStepInPlace,
-  type Diagnostic,
-  type InboundKind,
-  type MutablePeerState,
-  type PeerCommand,
-  type PeerConfig,
-  type PeerOptions,
-  type PeerStepOptions,
-} from '@keepalive/core';
-import { createDiagnosticSink, createScheduler, nextInstanceId, type Logger } from '@keepalive/node-timers';
-import {
-  HEARTBEAT_MESSAGE,
-  RESUME_CLOSE_CODES,
-  RESUME_CLOSE_REASONS,
-  SessionHub,
-  classifyMessage,
-  type ResumeConnection,
-  type ServerResumeOptions,
-  type SessionHubOptions,
-} from '@keepalive/websocket-transport/peer';
-import { DurableObjectSessionStore } from './session-store.js';
-import type { DurableObjectKeyValueStorageLike, DurableObjectStateLike, HibernatableWebSocketLike, WebSocketPairConstructor, WebSocketRequestResponsePairConstructor } from './workerd-like.js';
+import { CLOSE_CODES, clearCommands, peerDeadline, peerStepInPlace, type Diagnostic, type InboundKind, type PeerCommand, type PeerConfig, type PeerStepOptions } from '@keepalive/core';
+import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, classifyMessage, type SessionHub } from '@keepalive/websocket-transport/peer';
+import { freshPeer, isKeepaliveAttachment, loadPeer, savePeer, sessionOf, type KeepaliveAttachment, type LoadedPeer } from './attachment.js';
+import { checkOptions, type AcceptOptions, type HibernatingFrameRoute, type HibernatingKeepaliveOptions, type HibernatingKeepaliveStats, type MutableStats, type UpgradeRequestLike } from './options.js';
+import { createResumeWiring, type ResumeWiring } from './resume.js';
+import type { DurableObjectSessionStore } from './session-store.js';
+import type { DurableObjectStateLike, HibernatableWebSocketLike, WebSocketPairConstructor, WebSocketRequestResponsePairConstructor } from './workerd-like.js';
 
 /**
  * The server side in a Durable Object that holds its WebSockets with the hibernation API. The object is evicted from
@@ -69,187 +44,8 @@ const CLOSED = 3;
 /** The close code of a normal close (the answer to a close whose code cannot be sent back). */
 const NORMAL_CLOSE = 1000;
 
-/**
- * The version of {@link PackedPeer}: a socket whose attachment holds another version (a deploy that changed the
- * layout) starts again from a fresh peer state at its next event.
- */
-const PACKED_VERSION = 1;
-
-/**
- * The per-socket state that survives hibernation, in the socket's attachment: the fields of the core's
- * `PeerState` (its `config` is rebuilt from the options at each wake), and the time of the last auto-response
- * already told to the machine. Numbers only (`null` where the core has `null`): 14 slots, at most 153 bytes as workerd
- * serializes it (V8's structured clone, measured in the tests), whatever the traffic: bounded.
- */
-export type PackedPeer = readonly [
-  version: number,
-  pingAt: number | null,
-  pongAt: number | null,
-  idleAt: number | null,
-  lastTrafficAt: number,
-  floodLastPingAt: number | null,
-  floodStrikes: number,
-  floodViolated: number,
-  pingsSent: number,
-  quietPings: number,
-  heartbeatsOwed: number,
-  closed: number,
-  /** The last auto-response time the machine was told about (ms since the epoch), or `null`. */
-  autoResponseSeenAt: number | null,
-  /** When the socket was accepted (ms since the epoch). */
-  acceptedAt: number,
-];
-
-/**
- * What a socket's attachment holds: the keep-alive's state (`keepalive`) and the application's own value (`app`),
- * set with {@link HibernatingKeepalive.setAttachment}. Do not call `ws.serializeAttachment` yourself on a socket the
- * keep-alive accepted: it would replace the keep-alive's state, and the socket would no longer be decided for.
- */
-export interface KeepaliveAttachment {
-  readonly keepalive: PackedPeer;
-  readonly app?: unknown;
-  /**
-   * Present on a socket whose client asked for a resumable session (`ka=2`): the id of the session it carries once
-   * it proved the session's secret (or was given a new one), `null` before. Only the id (public, in the client's
-   * URL) and, by its presence, the fact that this socket proved it: never the secret. After an eviction it tells the
-   * new instance which session the socket held (see {@link HibernatingKeepalive.webSocketMessage}).
-   */
-  readonly session?: string | null;
-}
-
-/**
- * Resumable sessions on a Durable Object ({@link HibernatingKeepaliveOptions.resume}): the hub's options (the
- * delivery bounds, `sessionTtlMs`, `maxSessions`, `unconfirmedTtlMs`, `handshakeTimeoutMs`, the `admit` hook, whose
- * `context` is the server-side socket), and the storage's.
- */
-export interface HibernatingResumeOptions<W extends HibernatableWebSocketLike = HibernatableWebSocketLike> extends ServerResumeOptions {
-  /** The application's admission hook (B17), asked before a session changes hands; its `context` is the socket. */
-  readonly admit?: SessionHubOptions<W>['admit'];
-  /**
-   * How long a session's state stays in the object's storage after its last write when no open socket holds it (a
-   * client that never came back after an eviction or a restart). Default 600 000 ms; make it longer than
-   * `sessionTtlMs`.
-   */
-  readonly storeTtlMs?: number | undefined;
-  /** Prefix of the storage keys the sessions are kept under. Default `keepalive:`. */
-  readonly storePrefix?: string | undefined;
-}
-
-/**
- * Options of {@link createHibernatingKeepalive}.
- */
-export interface HibernatingKeepaliveOptions<W extends HibernatableWebSocketLike = HibernatableWebSocketLike> {
-  /**
-   * Close a socket with 4000 (`idle_timeout`) after this long without a frame from its client (keep-alives
-   * included), decided on the object's alarm: the core's idle policy. It is also how the object learns about a
-   * frozen or vanished client (it cannot probe one): set it above the clients' heartbeat interval, with room for a
-   * late one. `null` (default) is off: an idle socket is kept, and the object sleeps, for as long as the client keeps
-   * it open.
-   */
-  readonly idleCloseMs?: number | null | undefined;
-  /**
-   * The shortest allowed time between two of the client's keep-alives as the object sees them (B8). Default 5 000 ms.
-   * The runtime answers keep-alives without the object, so the object sees at most the latest one at each event: a
-   * flood is caught only where it shows (two decisions closer than this, each with a newer keep-alive).
-   */
-  readonly minPingIntervalMs?: number | undefined;
-  /** Too-soon keep-alives tolerated before closing with 1008 (B8). Default 2. */
-  readonly maxPingStrikes?: number | undefined;
-  /**
-   * The heartbeat message: the clients' keep-alive, answered in kind by the runtime's auto-response. A string of at
-   * most 125 UTF-8 bytes, as in every runtime (else `KeepaliveOptionError` naming `heartbeatMessage`). Default
-   * `HEARTBEAT_MESSAGE` (the empty text frame), the one `createKeepaliveClient` and browsers send.
-   */
-  readonly heartbeatMessage?: string | undefined;
-  /** Called with every diagnostic (`peer_idle_closed`, `ping_flood`): counts and durations only. */
-  readonly onDiagnostic?: ((diagnostic: Diagnostic) => void) | undefined;
-  /** Where diagnostics are logged (a function, or a console-style or pino-style logger). */
-  readonly logger?: Logger | undefined;
-  /**
-   * Resumable sessions (spec B14, B17, wire format v2) for clients that ask for one (`ka=2` in the URL), kept in the
-   * object's transactional storage so that they survive its eviction and its restart: `true` for the defaults, or
-   * {@link HibernatingResumeOptions}. The sessions are the runtime-neutral `SessionHub`'s (`sessions`); a resuming
-   * client's keep-alive carries its acknowledgement, so it reaches the object (one wake per keep-alive while busy,
-   * none while idle). Default off: such a client is served as a plain one.
-   */
-  readonly resume?: boolean | HibernatingResumeOptions<W> | undefined;
-  /** The clock, in milliseconds since the epoch (the alarm's and the auto-response's). Default `Date.now`. */
-  readonly now?: (() => number) | undefined;
-  /** The `WebSocketRequestResponsePair` class; default workerd's global one. */
-  readonly WebSocketRequestResponsePair?: WebSocketRequestResponsePairConstructor | undefined;
-}
-
-/**
- * Counters of one {@link HibernatingKeepalive} since the object woke (an evicted object starts again from zero; what
- * must outlive eviction is in the sockets' attachments).
- */
-export interface HibernatingKeepaliveStats {
-  /** Sockets accepted by this instance. */
-  readonly accepted: number;
-  /** Alarms handled (decisions over every socket). */
-  readonly alarms: number;
-  /** Keep-alives the runtime answered that a decision read from a socket's auto-response time (at most one per socket per event). */
-  readonly autoResponsesSeen: number;
-  /** Heartbeat messages that reached the object and were answered by it (none while the auto-response is set). */
-  readonly heartbeatsAnswered: number;
-  readonly idleClosed: number;
-  readonly floodClosed: number;
-  /** Frames that looked like a heartbeat but were not one (an empty binary frame, a few spaces): proof of life, not answered, not data. */
-  readonly malformedHeartbeats: number;
-  /** Sockets whose close or error reached the object. */
-  readonly closed: number;
-  /** Exceptions thrown by a socket or a hook, caught and counted. */
-  readonly handlerErrors: number;
-  /** Frames of resumable sessions read by the session hub (each one a wake). */
-  readonly sessionFrames: number;
-  /**
-   * Sockets of resumable sessions closed with 1012 (service restart) at their first frame after an eviction: the
-   * instance that held their session is gone, so the client resumes it on a new connection, proving its secret.
-   */
-  readonly reattachCloses: number;
-}
-
-/**
- * Where an inbound frame went ({@link HibernatingKeepalive.webSocketMessage}): `data` is the application's; a
- * `heartbeat` (the heartbeat message, or a malformed one) is the keep-alive's business, not application data.
- */
-export type HibernatingFrameRoute = 'data' | 'heartbeat' | 'session';
-
-/** Options of {@link HibernatingKeepalive.accept}. */
-export interface AcceptOptions {
-  /** The socket's tags (`ctx.acceptWebSocket(ws, tags)`), to find it again with `ctx.getWebSockets(tag)`. */
-  readonly tags?: string[] | undefined;
-  /** The application's value to keep in the socket's attachment (see {@link HibernatingKeepalive.attachment}). */
-  readonly attachment?: unknown;
-  /**
-   * The request URL (absolute, or a path with its query): where a client asks for a resumable session (`ka=2`).
-   * Without it the socket is a plain one. {@link HibernatingKeepalive.upgrade} passes the request's.
-   */
-  readonly url?: string | URL | undefined;
-}
-
-/** What {@link HibernatingKeepalive.upgrade} reads of the request: its headers. */
-export interface UpgradeRequestLike {
-  readonly headers: { get(name: string): string | null };
-  /** The request URL: its query says whether the client asks for a resumable session. */
-  readonly url?: string | undefined;
-}
-
-type MutableStats = { -readonly [K in keyof HibernatingKeepaliveStats]: HibernatingKeepaliveStats[K] };
-
 /** The core commands' timers are not used: the object re-arms its one alarm from `peerDeadline` after each event. */
 const DRIVER: PeerStepOptions = Object.freeze({ timerCommands: false });
-
-/**
- * A peer state read from an attachment: the core's mutable state plus what the adapter keeps beside it.
- */
-interface LoadedPeer extends MutablePeerState {
-  autoResponseSeenAt: number | null;
-  acceptedAt: number;
-  app: unknown;
-  /** See {@link KeepaliveAttachment.session}; `undefined` on a plain socket. */
-  session: string | null | undefined;
-}
 
 /**
  * The keep-alive of one Durable Object's hibernatable WebSockets: the object's handlers delegate to it. Create it
@@ -292,56 +88,29 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
   readonly sessions: SessionHub<W> | null;
   /** The sessions' storage (`resume`), or `null`. */
   readonly store: DurableObjectSessionStore | null;
-  /** This instance's connections of resumable sessions (their sockets are the hub's until they close). */
-  private readonly resumes = new Map<W, ResumeConnection>();
+  /** The resumable-session wiring (`resume`), or `null`. */
+  private readonly resume: ResumeWiring<W> | null;
   /** The object's alarm as this instance knows it: `undefined` until read (after a wake), `null` when none is set. */
   private alarmAt: number | null | undefined = undefined;
   private autoResponseSet = false;
 
   constructor(ctx: DurableObjectStateLike<W>, options: HibernatingKeepaliveOptions<W> = {}) {
-    const { idleCloseMs = null, minPingIntervalMs, maxPingStrikes, heartbeatMessage = HEARTBEAT_MESSAGE, onDiagnostic, logger, now, WebSocketRequestResponsePair, resume = false } = options;
+    const { onDiagnostic, logger, resume = false } = options;
     this.ctx = ctx;
-    this.heartbeatMessage = checkHeartbeatMessage('heartbeatMessage', heartbeatMessage);
-    // The object sends no keep-alive (see the module comment): the core's ping timer is set as far as it goes (24.8
-    // days), with no pong deadline; the rare ping it still commands is not written. What the machine decides here is
-    // the idle close and the flood policy.
-    const peer: { -readonly [K in keyof PeerOptions]: PeerOptions[K] } = { pingIntervalMs: MAX_DURATION_MS, terminateDeadPeers: false, keepaliveFrame: 'message', idleCloseMs };
-    if (minPingIntervalMs !== undefined) peer.minPingIntervalMs = minPingIntervalMs;
-    if (maxPingStrikes !== undefined) peer.maxPingStrikes = maxPingStrikes;
-    this.config = definePeerConfig(peer);
-    if (now !== undefined && typeof now !== 'function') throw new KeepaliveOptionError('now', now, 'a function');
-    this.now = now ?? Date.now;
-    const Pair = WebSocketRequestResponsePair ?? (globalThis as { WebSocketRequestResponsePair?: WebSocketRequestResponsePairConstructor }).WebSocketRequestResponsePair;
-    if (Pair !== undefined && typeof Pair !== 'function') throw new KeepaliveOptionError('WebSocketRequestResponsePair', Pair, 'a class');
-    this.Pair = Pair;
+    const checked = checkOptions(options);
+    this.config = checked.config;
+    this.heartbeatMessage = checked.heartbeatMessage;
+    this.now = checked.now;
+    this.Pair = checked.Pair;
     this.sink = createDiagnosticSink({ session: nextInstanceId(), logger, onDiagnostic });
-    const asked: unknown = resume;
-    if (typeof asked !== 'boolean' && (typeof asked !== 'object' || asked === null || Array.isArray(asked))) {
-      throw new KeepaliveOptionError('resume', asked, 'true, false or an object of resume options');
-    }
-    if (resume === false) {
-      this.sessions = null;
-      this.store = null;
-      return;
-    }
-    const { storeTtlMs, storePrefix, ...hubOptions } = resume === true ? {} : resume;
-    const storage = ctx.storage;
-    if (!(['get', 'put', 'delete', 'list'] as const).every((method) => typeof storage[method] === 'function')) {
-      throw new KeepaliveOptionError('resume', resume, "a Durable Object whose ctx.storage has get, put, delete and list (workerd's)");
-    }
-    this.store = new DurableObjectSessionStore(storage as DurableObjectKeyValueStorageLike, { ttlMs: storeTtlMs, prefix: storePrefix, onDiagnostic: this.sink, now: this.now });
-    this.store.onExpiry = (until) => {
+    const onExpiry = (until: number): void => {
       void this.schedule(until).catch(() => {
         this.counters.handlerErrors++;
       });
     };
-    // One scheduler per instance: its timers (the handshake's, an owed acknowledgement, a detached session's expiry)
-    // run in this object's context and are gone with it; what must outlive it is in the storage.
-    const hub = new SessionHub<W>({ ...hubOptions, store: this.store, scheduler: createScheduler(), heartbeatMessage: this.heartbeatMessage, onDiagnostic, logger });
-    hub.on('session', ({ session, context }) => {
-      this.carries(context, session.id);
-    });
-    this.sessions = hub;
+    this.resume = createResumeWiring<W>(resume, ctx, { sink: this.sink, now: this.now, heartbeatMessage: this.heartbeatMessage, onDiagnostic, logger, onExpiry });
+    this.sessions = this.resume?.hub ?? null;
+    this.store = this.resume?.store ?? null;
   }
 
   /**
@@ -355,18 +124,15 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     if (tags === undefined) this.ctx.acceptWebSocket(ws);
     else this.ctx.acceptWebSocket(ws, tags);
     const now = this.now();
-    // Phase 1 - ε: the machine's first ping as far away as its interval; it is never written anyway.
-    const state = createPeerState(this.config, now, 1 - Number.EPSILON);
-    const query = this.sessions === null || url === undefined ? null : queryOf(url);
-    const resumable = query !== null && query.get(RESUME_PARAMS.version) !== null;
-    const peer: LoadedPeer = { ...state, autoResponseSeenAt: null, acceptedAt: now, app: attachment, session: resumable ? null : undefined };
+    const resume = this.resume;
+    const query = resume === null ? null : resume.askedBy(url);
+    const peer = freshPeer(this.config, now, attachment, query === null ? undefined : null);
     this.save(ws, peer);
     this.counters.accepted++;
-    if (resumable && this.sessions !== null) {
+    if (resume !== null && query !== null) {
       // The hub writes its first frame now (a new session's hello, or the challenge to a client that names one).
       try {
-        const connection = this.sessions.connect(ws, (name) => query.get(name), ws);
-        if (connection !== null) this.resumes.set(ws, connection);
+        resume.connect(ws, query);
       } catch {
         this.counters.handlerErrors++;
       }
@@ -477,11 +243,11 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
       const deadline = peerDeadline(peer);
       if (deadline !== null && (earliest === null || deadline < earliest)) earliest = deadline;
     }
-    const store = this.store;
-    if (store !== null) {
+    const resume = this.resume;
+    if (resume !== null) {
       // Sessions whose client never came back (after an eviction or a restart) leave the storage here.
       try {
-        const expiry = await store.sweep(this.heldSessions());
+        const expiry = await resume.store.sweep(resume.held(this.ctx.getWebSockets()));
         if (expiry !== null && (earliest === null || expiry < earliest)) earliest = expiry;
       } catch {
         this.counters.handlerErrors++;
@@ -564,7 +330,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
           if (!written) return;
           this.counters.heartbeatsAnswered++;
           // A resuming connection's answer carries its acknowledgement (the hub writes it).
-          const resume = this.resumes.get(ws);
+          const resume = this.resume?.connection(ws);
           if (ws.readyState === undefined || ws.readyState === 1) ws.send(resume === undefined ? this.heartbeatMessage : resume.heartbeatReply());
           return;
         }
@@ -589,38 +355,11 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
 
   /** The socket's peer state from its attachment, or `null` when the keep-alive did not accept it. */
   private load(ws: W): LoadedPeer | null {
-    const stored = ws.deserializeAttachment();
-    if (!isKeepaliveAttachment(stored)) return null;
-    const p = stored.keepalive;
-    if (p[0] !== PACKED_VERSION) {
-      // Another layout (a deploy in between): start again from a fresh state, as if just accepted.
-      const now = this.now();
-      return { ...createPeerState(this.config, now, 1 - Number.EPSILON), autoResponseSeenAt: null, acceptedAt: now, app: stored.app, session: sessionOf(stored) };
-    }
-    return {
-      config: this.config,
-      pingAt: p[1],
-      pongAt: p[2],
-      idleAt: p[3],
-      lastTrafficAt: p[4],
-      flood: { lastPingAt: p[5], strikes: p[6], violated: p[7] === 1 },
-      pingsSent: p[8],
-      quietPings: p[9],
-      heartbeatsOwed: p[10],
-      closed: p[11] === 1,
-      // Not kept across hibernation (the attachment stays bounded): a fresh estimate, heard last at the last traffic.
-      ...INITIAL_RTT,
-      heardAt: p[4],
-      autoResponseSeenAt: p[12],
-      acceptedAt: p[13],
-      app: stored.app,
-      session: sessionOf(stored),
-    };
+    return loadPeer(ws, this.config, this.now);
   }
 
   private save(ws: W, peer: LoadedPeer): void {
-    const attachment: KeepaliveAttachment = peer.session === undefined ? { keepalive: packPeer(peer), app: peer.app } : { keepalive: packPeer(peer), app: peer.app, session: peer.session };
-    ws.serializeAttachment(attachment);
+    savePeer(ws, peer);
   }
 
   /**
@@ -634,7 +373,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
    */
   private async sessionFrame(ws: W, peer: LoadedPeer, message: string | ArrayBuffer, now: number): Promise<void> {
     this.counters.sessionFrames++;
-    const connection = this.resumes.get(ws);
+    const connection = this.resume?.connection(ws);
     try {
       this.observe(ws, peer);
       if (connection === undefined) {
@@ -656,50 +395,18 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
       this.counters.handlerErrors++;
     }
     // A proof reads the storage (the digest, then the session): the hello goes out before this event ends.
-    await this.store?.idle();
+    await this.resume?.store.idle();
     await this.schedule(peerDeadline(peer));
   }
 
-  /**
-   * A resumable socket closed: its connection tells the hub (1000 ends the session, anything else keeps it for the
-   * client's return). After an eviction the hub does not hold it; the session stays in the storage for the client
-   * (until `storeTtlMs` with no socket holding it), or, when the client ended it (1000), is removed from there:
-   * its unacknowledged messages cannot be handed back to the application then (no instance holds them), reported
-   * as `session_ended_evicted` with their count.
-   */
+  /** A resumable socket closed: the hub's business (see `ResumeWiring.closed`). */
   private sessionClosed(ws: W, peer: LoadedPeer, code: number): void {
-    if (peer.session === undefined) return;
-    const connection = this.resumes.get(ws);
-    this.resumes.delete(ws);
+    if (peer.session === undefined || this.resume === null) return;
     try {
-      if (connection !== undefined) {
-        connection.closed(code);
-        return;
-      }
-      const id = peer.session;
-      if (id === null || code !== RESUME_CLOSE_CODES.normal || this.store === null || this.sessions === null) return;
-      this.store.remove(id);
-      this.sink({ type: 'diagnostic', level: 'warn', name: 'session_ended_evicted', fields: { code } });
+      this.resume.closed(ws, peer.session, code);
     } catch {
       this.counters.handlerErrors++;
     }
-  }
-
-  /** The hub attached `ws` to session `id` (it proved the secret, or was given a new one): the attachment says so. */
-  private carries(ws: W, id: string): void {
-    const stored = ws.deserializeAttachment();
-    if (!isKeepaliveAttachment(stored)) return;
-    ws.serializeAttachment({ ...stored, session: id } satisfies KeepaliveAttachment);
-  }
-
-  /** The sessions the open sockets carry (from their attachments): the storage keeps them. */
-  private heldSessions(): Set<string> {
-    const held = new Set<string>();
-    for (const ws of this.ctx.getWebSockets()) {
-      const id = sessionOf(ws.deserializeAttachment());
-      if (typeof id === 'string') held.add(id);
-    }
-    return held;
   }
 
   /**
@@ -723,46 +430,6 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
   private knownAlarm(): number | null | undefined {
     return this.alarmAt;
   }
-}
-
-/** The attachment's packed state of a peer (see {@link PackedPeer}). */
-function packPeer(peer: LoadedPeer): PackedPeer {
-  return [
-    PACKED_VERSION,
-    peer.pingAt,
-    peer.pongAt,
-    peer.idleAt,
-    peer.lastTrafficAt,
-    peer.flood.lastPingAt,
-    peer.flood.strikes,
-    peer.flood.violated ? 1 : 0,
-    peer.pingsSent,
-    peer.quietPings,
-    peer.heartbeatsOwed,
-    peer.closed ? 1 : 0,
-    peer.autoResponseSeenAt,
-    peer.acceptedAt,
-  ];
-}
-
-/** The session field of an attachment (see {@link KeepaliveAttachment.session}). */
-function sessionOf(value: unknown): string | null | undefined {
-  if (!isKeepaliveAttachment(value) || !('session' in value)) return undefined;
-  const session = value.session;
-  return typeof session === 'string' ? session : null;
-}
-
-/** The query of a request URL, or `null` when it cannot be parsed. */
-function queryOf(url: string | URL): URLSearchParams | null {
-  try {
-    return (url instanceof URL ? url : new URL(url, 'http://localhost')).searchParams;
-  } catch {
-    return null;
-  }
-}
-
-function isKeepaliveAttachment(value: unknown): value is KeepaliveAttachment {
-  return typeof value === 'object' && value !== null && Array.isArray((value as { keepalive?: unknown }).keepalive);
 }
 
 /**

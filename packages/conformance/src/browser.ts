@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { lineCollector, type Exit, type ScenarioChild } from './child.js';
+import type { ScenarioChild } from './child.js';
+import { hostedRun } from './hosted-run.js';
 import { PACKAGE_DIR, type Runtime } from './runtimes.js';
 
 /**
@@ -49,19 +50,9 @@ async function startHost(executablePath: string): Promise<Host> {
 
 /** Runs one scenario in a fresh page (its own browser context). */
 export function runInPage(runtime: Runtime, scenario: string, args: readonly string[], timeoutMs: number): ScenarioChild {
-  host ??= startHost(runtime.command);
-  let finish: (exit: Exit) => void = () => undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    finish = resolve;
-  });
-  const collector = lineCollector(exited, timeoutMs, (what, lines) => new Error(`${runtime.id} ${scenario}: ${what}\nlines: ${JSON.stringify(lines)}`));
+  const started = (host ??= startHost(runtime.command));
   let page: Page | null = null;
-  let ended = false;
-  const end = (code: number, timedOut: boolean): void => {
-    if (ended) return;
-    ended = true;
-    clearTimeout(limit);
-    finish({ code, signal: null, at: performance.now(), timedOut });
+  const release = (): void => {
     const done = page;
     if (done !== null) {
       pages.delete(done);
@@ -74,37 +65,20 @@ export function runInPage(runtime: Runtime, scenario: string, args: readonly str
       closing.add(closed);
     }
   };
-  const limit = setTimeout(() => {
-    end(1, true);
-  }, timeoutMs);
-  void (async () => {
-    const { browser, url } = await host;
+  return hostedRun(runtime, scenario, timeoutMs, { host: 'a browser page', errorType: 'page-error', release }, async (run) => {
+    const { browser, url } = await started;
     const context = await browser.newContext();
-    page = await context.newPage();
-    pages.add(page);
-    page.on('console', (message) => {
+    const opened = await context.newPage();
+    page = opened;
+    pages.add(opened);
+    opened.on('console', (message) => {
       const text = message.text();
-      collector.feed(`${text}\n`);
-      if (text.includes('"type":"page-exit"')) end(0, false);
-      else if (text.includes('"type":"page-error"')) end(1, false);
+      run.feed(`${text}\n`);
+      if (text.includes('"type":"page-exit"')) run.end(0, false);
+      else if (text.includes('"type":"page-error"')) run.end(1, false);
     });
-    await page.goto(`${url}?args=${encodeURIComponent(JSON.stringify([scenario, ...args]))}`);
-  })().catch((error: unknown) => {
-    collector.feed(`${JSON.stringify({ type: 'page-error', message: String(error) })}\n`);
-    end(1, false);
+    await opened.goto(`${url}?args=${encodeURIComponent(JSON.stringify([scenario, ...args]))}`);
   });
-  return {
-    lines: collector.lines,
-    stderr: collector.noise,
-    exited,
-    kill: () => {
-      end(137, false);
-    },
-    signal: () => {
-      throw new Error('a browser page takes no signals');
-    },
-    line: collector.line,
-  };
 }
 
 /** Closes every page, the browser and the page server. */

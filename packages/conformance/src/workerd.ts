@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
-import { lineCollector, type Exit, type ScenarioChild } from './child.js';
+import type { ScenarioChild } from './child.js';
+import { hostedRun } from './hosted-run.js';
 import { PACKAGE_DIR, type Runtime } from './runtimes.js';
 
 /**
@@ -46,32 +47,17 @@ async function bundleScenario(): Promise<string> {
 /** Runs one scenario in a fresh workerd isolate, inside one request. */
 export function runInWorkerd(runtime: Runtime, scenario: string, args: readonly string[], timeoutMs: number): ScenarioChild {
   bundle ??= bundleScenario();
-  let finish: (exit: Exit) => void = () => undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    finish = resolve;
-  });
-  const collector = lineCollector(exited, timeoutMs, (what, lines) => new Error(`${runtime.id} ${scenario}: ${what}\nlines: ${JSON.stringify(lines)}`));
   let mf: Miniflare | null = null;
-  let ended = false;
-  /** Whether the run ended (read afresh: the time limit may end it while the bundle or workerd starts). */
-  const over = (): boolean => ended;
-  const end = (code: number, timedOut: boolean): void => {
-    if (ended) return;
-    ended = true;
-    clearTimeout(limit);
-    finish({ code, signal: null, at: performance.now(), timedOut });
+  const release = (): void => {
     const done = mf;
     if (done !== null) {
       running.delete(done);
       void done.dispose().catch(() => undefined);
     }
   };
-  const limit = setTimeout(() => {
-    end(1, true);
-  }, timeoutMs);
-  void (async () => {
+  return hostedRun(runtime, scenario, timeoutMs, { host: 'a Worker', errorType: 'worker-error', release }, async (run) => {
     const script = await bundle;
-    if (over()) return;
+    if (run.over()) return;
     // The modules given as they are: the scenario's `import(kitPath)` for the other runtimes (never taken here, the
     // kit is given) is a dynamic specifier Miniflare's own module scan would refuse.
     mf = new Miniflare({ modules: [{ type: 'ESModule', path: 'worker.mjs', contents: script }], compatibilityDate: COMPATIBILITY_DATE });
@@ -85,25 +71,10 @@ export function runInWorkerd(runtime: Runtime, scenario: string, args: readonly 
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       const text = decoder.decode(chunk, { stream: true });
       if (text.includes('"type":"worker-exit"')) clean = true;
-      collector.feed(text);
+      run.feed(text);
     }
-    end(clean ? 0 : 1, false);
-  })().catch((error: unknown) => {
-    collector.feed(`${JSON.stringify({ type: 'worker-error', message: String(error) })}\n`);
-    end(1, false);
+    run.end(clean ? 0 : 1, false);
   });
-  return {
-    lines: collector.lines,
-    stderr: collector.noise,
-    exited,
-    kill: () => {
-      end(137, false);
-    },
-    signal: () => {
-      throw new Error('a Worker takes no signals');
-    },
-    line: collector.line,
-  };
 }
 
 /** Disposes every workerd still running a scenario (test teardown). */
