@@ -1,3 +1,5 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Stepper, diag, ev, idleReport } from './__tests__/kernel-driver.js';
 import {
@@ -311,5 +313,48 @@ describe('close codes (B12)', () => {
       ev({ type: 'reconnecting', attempt: 1, delayMs: 50 }),
     ]);
     expect(k.state.session.config.heartbeatIntervalMs).toBe(1_000);
+  });
+});
+
+describe("the kernel's files (one rule each, read top to bottom)", () => {
+  const sources = readdirSync(fileURLToPath(new URL('.', import.meta.url))).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'));
+  const read = (file: string): string => readFileSync(new URL(`./${file}`, import.meta.url), 'utf8');
+
+  /** The core modules `file` imports at runtime: type-only imports (`import type`, or every name `type`) left out. */
+  function runtimeImports(file: string): string[] {
+    const found: string[] = [];
+    for (const match of read(file).matchAll(/^(?:import|export)\s+(type\s+)?(\{[^}]*\}|[^'"]*?)\s*from\s+'\.\/([\w-]+)\.js';/gm)) {
+      const names = (match[2] ?? '').replace(/[{}]/g, '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+      if (match[1] === undefined && !names.every((name) => name.startsWith('type '))) found.push(`${match[3] ?? ''}.ts`);
+    }
+    return found;
+  }
+
+  it('no core module imports itself back at runtime (type-only imports aside), and the kernel rule files depend only on kernel-step.ts among them', () => {
+    const graph = new Map(sources.map((file) => [file, runtimeImports(file)]));
+    expect(graph.get('kernel.ts')).toEqual(expect.arrayContaining(['kernel-step.ts', 'kernel-close.ts', 'kernel-inbound.ts', 'kernel-queue.ts']));
+    for (const rule of ['kernel-close.ts', 'kernel-inbound.ts', 'kernel-queue.ts']) {
+      expect(graph.get(rule)?.filter((file) => file.startsWith('kernel') && file !== 'kernel-options.ts' && file !== 'kernel-types.ts'), rule).toEqual(['kernel-step.ts']);
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (file: string, path: string[]): void => {
+      state.set(file, 'open');
+      for (const next of graph.get(file) ?? []) {
+        if (state.get(next) === 'open') cycles.push([...path, file, next].join(' -> '));
+        else if (!state.has(next)) visit(next, [...path, file]);
+      }
+      state.set(file, 'done');
+    };
+    for (const file of sources) if (!state.has(file)) visit(file, []);
+    // The scan reads real imports: the default client's composition imports the kernel.
+    expect(graph.get('connection.ts')).toContain('kernel.ts');
+    expect(cycles).toEqual([]);
+  });
+
+  it('each of the kernel files stays under 400 lines', () => {
+    const kernelFiles = sources.filter((file) => /^kernel(-step|-close|-queue|-inbound)?\.ts$/.test(file));
+    expect(kernelFiles.sort()).toEqual(['kernel-close.ts', 'kernel-inbound.ts', 'kernel-queue.ts', 'kernel-step.ts', 'kernel.ts']);
+    for (const file of kernelFiles) expect(read(file).split('\n').length, file).toBeLessThanOrEqual(400);
   });
 });

@@ -1,28 +1,42 @@
 import { CLOSE_CODES, NO_COMMANDS, diagnostic } from './commands.js';
 import { pollTimeout } from './deadlines.js';
-import { answerHeartbeat } from './heartbeat.js';
-import { BACK_OFF_CLOSE_CODES, type KernelConfig } from './kernel-options.js';
+import { closingCause, finish, lost, onClose, onRestart, onSocketClosed, retry } from './kernel-close.js';
+import { onInbound } from './kernel-inbound.js';
+import type { KernelConfig } from './kernel-options.js';
+import { onDequeued, onSend } from './kernel-queue.js';
 import {
-  IDLE_CHURN_CYCLES,
-  IDLE_CHURN_OPTIONS,
+  DESTROY,
+  FLUSH,
+  NO_FIELDS,
+  NO_LOSS,
+  NO_TIMERS,
+  anyLayer,
+  eachLayer,
+  held,
+  isIdle,
+  openSocket,
+  runBackoff,
+  runSession,
+  sendKeepalive,
+  type Draft,
+  type Step,
+} from './kernel-step.js';
+import {
   TIMER,
   type CloseInfo,
-  type ConnectionCloseCause,
   type ConnectionCommand,
   type ConnectionEvent,
   type ConnectionState,
   type ConnectionTransition,
   type ConnectionUserEvent,
   type ConnectionWorkEvent,
-  type InboundFrame,
   type KernelTimer,
-  type ShutdownReport,
 } from './kernel-types.js';
-import { heldMessages, type Host, type Layer } from './layer.js';
-import { readPingFloodReason } from './ping-policy.js';
-import { createReconnectState, reconnectStep, type ReconnectCommand, type ReconnectEvent } from './reconnect.js';
-import { INITIAL_RTT, rttAnswered, rttLost, rttSent } from './rtt.js';
-import { createSessionState, step as sessionStep, type SessionCommand, type SessionEvent } from './session.js';
+import { createReconnectState, reconnectStep } from './reconnect.js';
+import { INITIAL_RTT, rttLost } from './rtt.js';
+import { createSessionState } from './session.js';
+
+export { canRestart, isTerminalClose } from './kernel-close.js';
 
 /**
  * The client connection's kernel (B5, B6, B10–B12, B15): one pure machine per connection, in the shape of
@@ -36,6 +50,13 @@ import { createSessionState, step as sessionStep, type SessionCommand, type Sess
  * payloads stay in the driver) and the close-code policy. Every further rule is a {@link Layer} in its own file, given in the config and
  * called at fixed points of a step: `lazy-park.ts`, `idle-read.ts`, `lifecycle.ts`, `slow-down.ts`,
  * `unconfirmed.ts`, `resume-layer.ts`. `connection.ts` composes the default client from all of them.
+ *
+ * The kernel's own rules are in files named for them, read in this order: this file (opening the connection, the
+ * event dispatch, the socket opening, the timeouts, work starting and stopping, and the {@link Host} the layers are
+ * given), `kernel-step.ts` (one step: the draft, the layer visitors, the composed session and reconnect machines, a
+ * socket asked for, a keep-alive), `kernel-inbound.ts` (inbound frames and the heartbeat answer), `kernel-queue.ts`
+ * (sends, the queue's accounting and its refusals), `kernel-close.ts` (closes and losses: park, reconnect or close for
+ * good, the idle-churn streak, `restart`, `finish`).
  *
  * Phases (B10), exactly one at a time (`phase-table.test.ts` checks this table against the machine):
  *
@@ -51,20 +72,6 @@ import { createSessionState, step as sessionStep, type SessionCommand, type Sess
  * A driver runs it with one timer at {@link connectionDeadline} and delivers `{ type: 'timeout', now }` when it
  * passes.
  */
-
-const WRITE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'write' });
-const ENQUEUE: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'enqueue' });
-const FLUSH: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'flush' });
-const DRAIN: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'drain' });
-const DESTROY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'destroy_socket' });
-const ABANDON: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'abandon_socket' });
-const REPLY: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'reply_heartbeat', ack: null });
-const PING: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'ping', ack: null });
-const HEARTBEAT: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'keepalive', frame: 'heartbeat', ack: null });
-const DELIVER: ConnectionCommand = /* @__PURE__ */ Object.freeze({ type: 'deliver' });
-const NO_FIELDS = /* @__PURE__ */ Object.freeze({});
-const NO_LOSS: CloseInfo = /* @__PURE__ */ Object.freeze({ code: CLOSE_CODES.abnormal, reason: '' });
-const NO_TIMERS: readonly (number | null)[] = /* @__PURE__ */ Object.freeze([null, null]);
 
 /**
  * Opens a client connection (quinn's `connect`) from a config of {@link defineKernelConfig} (or of a composition
@@ -101,7 +108,7 @@ export function connect(config: KernelConfig, now: number, seed: number): Connec
     closeRequest: null,
     layers: config.layers.map((layer) => layer.init(now)),
   };
-  openSocket(new Step(d, out, undefined), 0);
+  openSocket(new KernelStep(d, out, undefined), 0);
   return [d, out];
 }
 
@@ -123,7 +130,7 @@ export function connectionStep(state: ConnectionState, event: ConnectionEvent, o
   }
   const now = eventTime(state, event, out);
   const d: Draft = { ...state, now, timers: [...state.timers], layers: state.layers.map((slice) => ({ ...slice })) };
-  const h = new Step(d, out, 'random' in event ? event.random : undefined);
+  const h = new KernelStep(d, out, 'random' in event ? event.random : undefined);
   if (!stepEvent(h, event)) return state;
   const heard = event.type === 'inbound' || event.type === 'hello';
   eachLayer(h, (layer, slice) => layer.settle?.(h, slice, heard));
@@ -201,28 +208,10 @@ export function wantsSocket(state: ConnectionState, serial: number): boolean {
 }
 
 /**
- * Whether a `restart` event would start the connection again: it closed for good because the peer rejected it
- * (`rejected`, B12) or `reconnect.maxAttempts` attempts failed (`exhausted`, B11). A close that was asked for
- * (`closed`, `aborted`) is final. A driver keeps its listeners across such a close, so a restart finds them.
+ * One step's {@link Host}: the draft, its commands, the event's jitter draw, and each decision a layer may ask for,
+ * wired to the rule that makes it.
  */
-export function canRestart(state: ConnectionState): boolean {
-  return state.phase === 'closed' && (state.cause === 'rejected' || state.cause === 'exhausted');
-}
-
-/** Whether the close code (and reason) means "do not retry as is" under `config` (B12, B13). */
-export function isTerminalClose(config: KernelConfig, code: number, reason: string): boolean {
-  if (code === CLOSE_CODES.policyViolation && readPingFloodReason(reason) !== null) return false;
-  return config.terminalCloseCodes.includes(code);
-}
-
-// ---------------------------------------------------------------------------
-// Internals. A step copies the state once into a draft (each layer's slice too) and edits it in place.
-
-/** A connection state being edited in place during one step. */
-type Draft = { -readonly [K in keyof ConnectionState]: K extends 'timers' ? (number | null)[] : K extends 'layers' ? object[] : ConnectionState[K] };
-
-/** One step: the draft, its commands, the event's jitter draw, and the decisions layers may ask for ({@link Host}). */
-class Step implements Host {
+class KernelStep implements Step {
   constructor(
     readonly k: Draft,
     readonly out: ConnectionCommand[],
@@ -278,139 +267,7 @@ class Step implements Host {
   }
 }
 
-function eachLayer(h: Step, visit: (layer: Layer, slice: object) => void): void {
-  const { layers } = h.k.config;
-  for (let i = 0; i < layers.length; i++) visit(layers[i] as Layer, h.k.layers[i] as object);
-}
-
-/** Whether a layer answers `ask` with `true` (the first that does ends the search). */
-function anyLayer(h: Step, ask: (layer: Layer, slice: object) => boolean | undefined): boolean {
-  return firstOf(h, (layer, slice) => (ask(layer, slice) === true ? true : null)) === true;
-}
-
-/** The first non-null answer of the layers to `ask`. */
-function firstOf<T>(h: Step, ask: (layer: Layer, slice: object) => T | null | undefined): T | null {
-  const { layers } = h.k.config;
-  for (let i = 0; i < layers.length; i++) {
-    const answer = ask(layers[i] as Layer, h.k.layers[i] as object);
-    if (answer != null) return answer;
-  }
-  return null;
-}
-
-function held(state: ConnectionState): boolean {
-  const { layers } = state.config;
-  for (let i = 0; i < layers.length; i++) if (layers[i]?.holds?.(state.layers[i] as object) === true) return true;
-  return false;
-}
-
-function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
-  const now: unknown = event.now;
-  if (typeof now !== 'number' || !Number.isFinite(now)) {
-    out.push(diagnostic('warn', 'invalid_time', { event: event.type }));
-    return state.now;
-  }
-  return now < state.now ? state.now : now;
-}
-
-function closeInfo(code: unknown, reason: unknown): CloseInfo {
-  return {
-    code: typeof code === 'number' && Number.isInteger(code) ? code : CLOSE_CODES.abnormal,
-    reason: typeof reason === 'string' ? reason : '',
-  };
-}
-
-function stale(h: Step, event: string): false {
-  h.out.push(diagnostic('warn', 'stale_event', { event }));
-  return false;
-}
-
-/** Runs one event through the composed session machine and translates its commands. */
-function runSession(h: Step, event: SessionEvent): void {
-  const inner: SessionCommand[] = [];
-  h.k.session = sessionStep(h.k.session, event, inner);
-  for (const command of inner) {
-    switch (command.type) {
-      case 'send':
-        // The session sends only while attached, and it is attached exactly while open.
-        sendKeepalive(h);
-        break;
-      case 'close':
-        // B5: the session declared the peer dead (it has detached itself).
-        h.emit({ type: 'dead-peer', timeoutMs: h.k.session.config.pongTimeoutMs ?? /* c8 ignore next */ 0 });
-        h.lose({ code: command.code, reason: command.reason });
-        break;
-      case 'diagnostic':
-        h.out.push(command);
-        break;
-      default:
-        // `arm` / `cancel`: the driver arms one timer at connectionDeadline(), and session timers are in it.
-        break;
-    }
-  }
-}
-
-/** Runs one event through the composed reconnect machine; its diagnostics pass through. */
-function runBackoff(h: Step, event: ReconnectEvent): void {
-  const inner: ReconnectCommand[] = [];
-  h.k.backoff = reconnectStep(h.k.backoff, event, inner);
-  for (const command of inner) if (command.type === 'diagnostic') h.out.push(command);
-}
-
-function openSocket(h: Step, attempt: number): void {
-  const d = h.k;
-  d.phase = 'connecting';
-  d.attempt = attempt;
-  d.sockets += 1;
-  d.parkedAt = null;
-  d.timers[TIMER.connect] = d.now + d.config.connectTimeoutMs;
-  const resume = firstOf(h, (layer, slice) => layer.ticket?.(h, slice));
-  h.out.push({ type: 'open_socket', attempt, serial: d.sockets, resume });
-}
-
-/** One keep-alive: a ping or a heartbeat message, carrying an acknowledgement where a layer owes one (B14). */
-function sendKeepalive(h: Step): void {
-  eachLayer(h, (layer, slice) => layer.keepalive?.(h, slice));
-  const d = h.k;
-  if (!d.canPing) d.heartbeatsOwed += 1;
-  rttSent(d, d.now);
-  const ack = firstOf(h, (layer, slice) => layer.ack?.(h, slice, !d.canPing));
-  if (ack === null) h.out.push(d.canPing ? PING : HEARTBEAT);
-  else h.out.push({ type: 'keepalive', frame: d.canPing ? 'ping' : 'heartbeat', ack });
-}
-
-/** No work in flight, nothing queued, and nothing a layer holds unacknowledged: the connection has nothing to do. */
-function isIdle(h: Step): boolean {
-  return h.k.session.total === 0 && heldMessages(h.k) === 0;
-}
-
-function parks(h: Step): boolean {
-  return anyLayer(h, (layer, slice) => layer.parks?.(h, slice));
-}
-
-function park(h: Step, info: CloseInfo): void {
-  const d = h.k;
-  runBackoff(h, { type: 'stop', now: d.now });
-  d.phase = 'parked';
-  d.parkedAt = d.now;
-  // A parked client does not churn: the streak of idle reconnects ends here.
-  d.idleChurn = 0;
-  h.out.push(diagnostic('info', 'parked', { code: info.code }));
-  h.emit({ type: 'parked', code: info.code, reason: info.reason });
-  // The deprecated alias, for one minor version: "idle" now means only "no work in flight".
-  h.emit({ type: 'idle', code: info.code, reason: info.reason });
-}
-
-/** A reconnect's delay is over (or the network is back): connect now, unless a layer parks the connection. */
-function retry(h: Step): void {
-  if (parks(h)) {
-    park(h, h.k.lastLoss);
-    return;
-  }
-  runBackoff(h, { type: 'timer', now: h.k.now });
-  openSocket(h, h.k.backoff.attempt);
-}
-
+/** The socket opened (`socket_opened`, B10): the session attaches, the queue flushes, `open`; `false` when no attempt waited for it. */
 function onOpened(h: Step, canPing: boolean): boolean {
   const d = h.k;
   if (d.phase !== 'connecting') return false;
@@ -429,142 +286,10 @@ function onOpened(h: Step, canPing: boolean): boolean {
   return true;
 }
 
-function onSocketClosed(h: Step, info: CloseInfo): boolean {
-  const d = h.k;
-  switch (d.phase) {
-    case 'connecting':
-      d.timers[TIMER.connect] = null;
-      lost(h, info, false);
-      return true;
-    case 'open':
-      lost(h, info, true);
-      return true;
-    case 'closing':
-      d.timers[TIMER.close] = null;
-      // The server echoed the client's close code: it read the client's close frame, and everything before it. A
-      // different code is its own close crossing the client's: it may not have read what was in flight.
-      if (info.code !== CLOSE_CODES.abnormal && info.code === d.closeRequest?.code) eachLayer(h, (layer, slice) => layer.cleanClose?.(h, slice));
-      finish(h, closingCause(d), info);
-      return true;
-    default:
-      return false;
-  }
-}
-
-/** The socket is gone: it was open (`opened`) or an attempt failed. Decide what comes next. */
-function lost(h: Step, info: CloseInfo, opened: boolean): void {
-  const d = h.k;
-  // Read before the session detaches: no work in flight and nothing waiting to be written or confirmed.
-  const idle = isIdle(h);
-  d.canPing = false;
-  d.heartbeatsOwed = 0;
-  rttLost(d);
-  d.lastLoss = info;
-  if (opened) {
-    runSession(h, { type: 'detach', now: d.now });
-    h.out.push(diagnostic('info', 'connection_lost', { code: info.code }));
-    eachLayer(h, (layer, slice) => layer.lost?.(h, slice));
-  } else {
-    h.out.push(diagnostic('warn', 'connect_failed', { attempt: d.attempt }));
-  }
-  const closeEvent = (willReconnect: boolean): void => {
-    if (opened) h.emit({ type: 'close', code: info.code, reason: info.reason, willReconnect });
-  };
-  // B12: a terminal code is not retried as is.
-  if (isTerminalClose(d.config, info.code, info.reason)) {
-    h.out.push(diagnostic('warn', 'rejected', { code: info.code }));
-    closeEvent(false);
-    h.emit({ type: 'rejected', code: info.code, reason: info.reason });
-    finish(h, 'rejected', info);
-    return;
-  }
-  eachLayer(h, (layer, slice) => layer.closedWith?.(h, slice, info, opened));
-  const notNow = BACK_OFF_CLOSE_CODES.includes(info.code);
-  // B16: a connection lost while idle, after it opened (a reclaimer's cut, a server restart), is not a failure: the
-  // reconnect does not grow the backoff, whatever the connection's lifetime.
-  const reclaimed = opened && !notNow && idle;
-  // Counted for a metric whatever follows (a park or a reconnect); a ping-flood close (1008, B13) is the server's
-  // answer to keep-alives, not a reclaimer's cut.
-  const cut = reclaimed && info.code !== CLOSE_CODES.policyViolation;
-  if (cut) d.idleReclaims += 1;
-  if (parks(h)) {
-    closeEvent(false);
-    park(h, info);
-    return;
-  }
-  if (opened) churn(h, cut);
-  runBackoff(h, { type: 'disconnected', now: d.now, random: h.random, minDelayMs: d.retryAfterMs ?? undefined, notNow, reclaimed });
-  if (d.backoff.phase === 'exhausted') {
-    closeEvent(false);
-    finish(h, 'exhausted', info);
-    return;
-  }
-  d.phase = 'backoff';
-  closeEvent(true);
-  h.emit({ type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
-}
-
 /**
- * Counts a reclaim-then-reconnect cycle while idle (`reclaimed`), or ends the streak (a loss while busy). At
- * {@link IDLE_CHURN_CYCLES} in a row, one warning for the streak, naming the two options that stop it.
+ * The one timer passed (`timeout`): the phase's own timer (the connect timeout, the close-handshake timeout, the
+ * reconnect delay), else the layers' timers and the session's.
  */
-function churn(h: Step, reclaimed: boolean): void {
-  const d = h.k;
-  if (!reclaimed) {
-    d.idleChurn = 0;
-    return;
-  }
-  d.idleChurn += 1;
-  if (d.idleChurn === IDLE_CHURN_CYCLES) h.out.push(diagnostic('warn', 'idle_churn', { cycles: d.idleChurn, options: IDLE_CHURN_OPTIONS }));
-}
-
-function onInbound(h: Step, frame: InboundFrame, ack: number | undefined): boolean {
-  const d = h.k;
-  // Data still arrives while the client's close handshake runs; nothing else matters then.
-  if (d.phase === 'closing' && frame === 'data') {
-    deliver(h);
-    return true;
-  }
-  if (d.phase !== 'open') return false;
-  eachLayer(h, (layer, slice) => layer.inbound?.(h, slice, frame));
-  // B5: any inbound frame is proof of life.
-  d.heardAt = d.now;
-  runSession(h, { type: 'alive', now: d.now });
-  if (typeof ack === 'number') eachLayer(h, (layer, slice) => layer.acked?.(h, slice, ack));
-  switch (frame) {
-    case 'heartbeat': {
-      // The heartbeat-answer rule, one copy for both ends.
-      const verdict = answerHeartbeat(d.heartbeatsOwed);
-      d.heartbeatsOwed = verdict.unanswered;
-      if (verdict.reply) {
-        const owed = firstOf(h, (layer, slice) => layer.ack?.(h, slice, true));
-        h.out.push(owed === null ? REPLY : { type: 'reply_heartbeat', ack: owed });
-      } else {
-        rttAnswered(d, d.now);
-        eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
-      }
-      return true;
-    }
-    case 'pong':
-      rttAnswered(d, d.now);
-      eachLayer(h, (layer, slice) => layer.answered?.(h, slice));
-      return true;
-    case 'data':
-      deliver(h);
-      return true;
-    case 'invalid':
-      h.out.push(diagnostic('warn', 'protocol_error', { frame: 'control' }));
-      return true;
-    default:
-      return true;
-  }
-}
-
-/** An inbound data frame: a layer may take it (a resumed connection numbers it); else it is delivered. */
-function deliver(h: Step): void {
-  if (!anyLayer(h, (layer, slice) => layer.data?.(h, slice))) h.out.push(DELIVER);
-}
-
 function onTimeout(h: Step, sendKeepalives: boolean | undefined): void {
   const d = h.k;
   const now = d.now;
@@ -611,60 +336,7 @@ function onRetryAfter(h: Step, delayMs: unknown): boolean {
   return true;
 }
 
-function onSend(h: Step, bytes: number, writable: boolean): void {
-  const d = h.k;
-  if (d.phase === 'closing' || d.phase === 'closed') {
-    h.out.push(REFUSED.closed);
-    return;
-  }
-  const size = typeof bytes === 'number' && Number.isInteger(bytes) && bytes >= 0 ? bytes : 0;
-  if (anyLayer(h, (layer, slice) => layer.send?.(h, slice, size))) return;
-  if (d.phase === 'open' && writable && d.queuedMessages === 0) {
-    h.out.push(WRITE);
-    written(h, 1, size);
-    return;
-  }
-  if (d.queuedMessages >= d.config.maxQueuedMessages) {
-    h.out.push(REFUSED.messages);
-    return;
-  }
-  if (d.queuedBytes + size > d.config.maxQueuedBytes) {
-    h.out.push(REFUSED.bytes);
-    return;
-  }
-  d.queuedMessages += 1;
-  d.queuedBytes += size;
-  h.out.push(ENQUEUE);
-  // Behind a queue that a flush left (the socket stopped taking them): keep the order, try again.
-  if (d.phase === 'open' && writable) h.out.push(FLUSH);
-  if (d.phase === 'parked') h.unpark('send');
-}
-
-const REFUSED: Readonly<Record<'closed' | 'messages' | 'bytes', ConnectionCommand>> = /* @__PURE__ */ Object.freeze({
-  closed: Object.freeze({ type: 'refuse', reason: 'closed' }),
-  messages: Object.freeze({ type: 'refuse', reason: 'messages' }),
-  bytes: Object.freeze({ type: 'refuse', reason: 'bytes' }),
-});
-
-function written(h: Step, messages: number, bytes: number): void {
-  eachLayer(h, (layer, slice) => layer.written?.(h, slice, messages, bytes));
-}
-
-function onDequeued(h: Step, messages: number, bytes: number): void {
-  const d = h.k;
-  const validMessages = Number.isInteger(messages) && messages >= 0 && messages <= d.queuedMessages;
-  const validBytes = Number.isInteger(bytes) && bytes >= 0 && bytes <= d.queuedBytes;
-  if (!validMessages || !validBytes) {
-    h.out.push(diagnostic('warn', 'invalid_event', { event: 'dequeued' }));
-    return;
-  }
-  if (messages === 0) return;
-  d.queuedMessages -= messages;
-  d.queuedBytes -= bytes;
-  h.out.push(diagnostic('info', 'queue_flushed', { messages }));
-  written(h, messages, bytes);
-}
-
+/** Work on the activity (`start`, `stop`, `release`, `signal`), through the session: work starting ends a park and a streak of idle reconnects. */
 function onWork(h: Step, event: ConnectionWorkEvent): void {
   const d = h.k;
   const busy = d.session.total > 0;
@@ -676,101 +348,26 @@ function onWork(h: Step, event: ConnectionWorkEvent): void {
   if (busy && d.session.total === 0) eachLayer(h, (layer, slice) => layer.workEnded?.(h, slice));
 }
 
-function onClose(h: Step, cause: 'closed' | 'aborted', info: CloseInfo, immediate: boolean, abandon: boolean): void {
-  const d = h.k;
-  if (d.phase === 'closed') return;
-  if (immediate && (d.phase === 'open' || d.phase === 'closing' || d.phase === 'connecting')) {
-    // No time for a handshake: destroy the socket (or leave it to the platform) and close for good now.
-    if (d.phase === 'open') runSession(h, { type: 'detach', now: d.now });
-    h.out.push(abandon ? ABANDON : DESTROY);
-    finish(h, d.cause ?? cause, info);
-    return;
+/** The event's time: the state's own when the event's is not a finite number (a warning), and never earlier than it. */
+function eventTime(state: ConnectionState, event: ConnectionEvent, out: ConnectionCommand[]): number {
+  const now: unknown = event.now;
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    out.push(diagnostic('warn', 'invalid_time', { event: event.type }));
+    return state.now;
   }
-  if (d.phase === 'closing') return;
-  // B6, B10: no attempt starts after a deliberate close.
-  runBackoff(h, { type: 'stop', now: d.now });
-  d.cause = cause;
-  d.closeRequest = info;
-  switch (d.phase) {
-    case 'open':
-      // No keep-alives (and no dead-peer kill) during the close handshake.
-      runSession(h, { type: 'detach', now: d.now });
-      d.phase = 'closing';
-      d.timers[TIMER.close] = d.now + d.config.closeTimeoutMs;
-      h.out.push({ type: 'close_socket', code: info.code, reason: info.reason });
-      return;
-    case 'connecting':
-      d.timers[TIMER.connect] = null;
-      h.out.push(DESTROY);
-      finish(h, cause, info);
-      return;
-    default:
-      finish(h, cause, info);
-  }
+  return now < state.now ? state.now : now;
 }
 
-/**
- * `restart` (see {@link canRestart}): a connection closed for good by `rejected` or `exhausted` starts again, as new:
- * a fresh attempt count and backoff level (the jitter seed goes on), fresh layer slices, a new session (no work in
- * flight: start work again), and a socket for attempt 0. Anywhere else: a warning, no change.
- */
-function onRestart(h: Step): boolean {
-  const d = h.k;
-  if (!canRestart(d)) {
-    h.out.push(diagnostic('warn', 'restart_ignored', { phase: d.phase, cause: d.phase === 'closed' ? d.cause : null }));
-    return false;
-  }
-  const cause = d.cause;
-  d.backoff = reconnectStep(createReconnectState(d.config.reconnect, d.backoff.seed), { type: 'connect', now: d.now }, []);
-  // A new session: the work in flight at the close was reported (S9) and may have ended since, unheard. Tokens go on,
-  // so a release of work from before the close is unknown to it, never mistaken for new work.
-  d.session = { ...createSessionState(d.session.config, d.now), lastToken: d.session.lastToken };
-  d.cause = null;
-  d.closeRequest = null;
-  d.lastLoss = NO_LOSS;
-  d.idleChurn = 0;
-  d.layers = d.config.layers.map((layer) => layer.init(d.now));
-  h.out.push(diagnostic('info', 'restarted', { cause }));
-  openSocket(h, 0);
-  return true;
-}
-
-/** Why a closing connection is closing (set by the close request that started it). */
-function closingCause(d: Draft): ConnectionCloseCause {
-  /* c8 ignore next -- only the close request enters closing, and it sets the cause */
-  return d.cause ?? 'closed';
-}
-
-/** Closed for good (B10): nothing armed, queued messages handed back, the session shut down (S9). */
-function finish(h: Step, cause: ConnectionCloseCause, info: CloseInfo): void {
-  const d = h.k;
-  if (d.backoff.phase !== 'stopped' && d.backoff.phase !== 'exhausted') runBackoff(h, { type: 'stop', now: d.now });
-  d.phase = 'closed';
-  d.cause = cause;
-  d.timers = [...NO_TIMERS];
-  d.parkedAt = null;
-  d.canPing = false;
-  d.heartbeatsOwed = 0;
-  rttLost(d);
-  // Of what is handed back, oldest first: how many were written (they may have arrived); the rest never left.
-  let written = 0;
-  eachLayer(h, (layer, slice) => {
-    written += layer.finish?.(h, slice) ?? 0;
-  });
-  if (d.queuedMessages > 0) {
-    h.out.push(DRAIN);
-    h.out.push(diagnostic('warn', 'undelivered', { messages: d.queuedMessages }));
-    d.queuedMessages = 0;
-    d.queuedBytes = 0;
-  }
-  const session = d.session;
-  const report: ShutdownReport = {
-    total: session.total,
-    active: session.counts,
-    oldestActivityMs: session.busySince === null ? null : d.now - session.busySince,
-    keepalivesSent: session.keepalivesSent,
+/** A close's code and reason as an event gave them: an integer code (else `abnormal`) and a string reason (else none). */
+function closeInfo(code: unknown, reason: unknown): CloseInfo {
+  return {
+    code: typeof code === 'number' && Number.isInteger(code) ? code : CLOSE_CODES.abnormal,
+    reason: typeof reason === 'string' ? reason : '',
   };
-  runSession(h, { type: 'shutdown', now: d.now });
-  h.out.push(diagnostic('info', 'client_closed', { cause, code: info.code }));
-  h.emit({ type: 'closed', cause, code: info.code, reason: info.reason, report, written });
+}
+
+/** An event about a socket the connection no longer has: a warning, no change. */
+function stale(h: Step, event: string): false {
+  h.out.push(diagnostic('warn', 'stale_event', { event }));
+  return false;
 }

@@ -431,7 +431,7 @@ export function createLiteClient(url: string | URL, options: LiteClientOptions =
     },
     send(data) {
       // The heartbeat message is the keep-alive on the wire: sent as data, the server would read it as one.
-      if (data === beat) throw new TypeError('send(data): the heartbeat message is the keep-alive on the wire, not a message');
+      if (data === beat) throw new TypeError('send(): the heartbeat message is not data');
       outgoing = data;
       outcome = '';
       report({ type: 'send', now: now(), bytes: byteSize(data), writable: ws?.readyState == OPEN });
