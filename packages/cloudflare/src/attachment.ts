@@ -70,8 +70,8 @@ export interface LoadedPeer extends MutablePeerState {
  * session field (`null` for a socket that asked for a resumable session, `undefined` for a plain one).
  */
 export function freshPeer(config: PeerConfig, now: number, app: unknown, session: string | null | undefined): LoadedPeer {
-  // Phase 1 - ε: the machine's first ping as far away as its interval; it is never written anyway.
-  return { ...createPeerState(config, now, 1 - Number.EPSILON), autoResponseSeenAt: null, acceptedAt: now, app, session };
+  // The peer never probes (`sendKeepalives: false`): no ping is due, so the phase plays no part.
+  return { ...createPeerState(config, now, 0), autoResponseSeenAt: null, acceptedAt: now, app, session };
 }
 
 /**

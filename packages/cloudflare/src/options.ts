@@ -1,4 +1,4 @@
-import { KeepaliveOptionError, MAX_DURATION_MS, checkHeartbeatMessage, definePeerConfig, type Diagnostic, type PeerConfig, type PeerOptions } from '@keepalive/core';
+import { KeepaliveOptionError, checkHeartbeatMessage, definePeerConfig, type Diagnostic, type PeerConfig, type PeerOptions } from '@keepalive/core';
 import type { Logger } from '@keepalive/node-timers';
 import { HEARTBEAT_MESSAGE, type ServerResumeOptions, type SessionHubOptions } from '@keepalive/websocket-transport/peer';
 import type { HibernatableWebSocketLike, WebSocketRequestResponsePairConstructor } from './workerd-like.js';
@@ -146,10 +146,9 @@ export interface CheckedOptions {
 export function checkOptions<W extends HibernatableWebSocketLike>(options: HibernatingKeepaliveOptions<W>): CheckedOptions {
   const { idleCloseMs = null, minPingIntervalMs, maxPingStrikes, heartbeatMessage = HEARTBEAT_MESSAGE, now, WebSocketRequestResponsePair } = options;
   const checkedHeartbeat = checkHeartbeatMessage('heartbeatMessage', heartbeatMessage);
-  // The object sends no keep-alive (see the module comment of server.ts): the core's ping timer is set as far as it
-  // goes (24.8 days), with no pong deadline; the rare ping it still commands is not written. What the machine decides
-  // here is the idle close and the flood policy.
-  const peer: { -readonly [K in keyof PeerOptions]: PeerOptions[K] } = { pingIntervalMs: MAX_DURATION_MS, terminateDeadPeers: false, keepaliveFrame: 'message', idleCloseMs };
+  // The object sends no keep-alive (see the module comment of server.ts), so neither does the core's peer
+  // (`sendKeepalives: false`): what the machine decides here is the idle close and the flood policy.
+  const peer: { -readonly [K in keyof PeerOptions]: PeerOptions[K] } = { sendKeepalives: false, keepaliveFrame: 'message', idleCloseMs };
   if (minPingIntervalMs !== undefined) peer.minPingIntervalMs = minPingIntervalMs;
   if (maxPingStrikes !== undefined) peer.maxPingStrikes = maxPingStrikes;
   const config = definePeerConfig(peer);

@@ -33,6 +33,7 @@ interface Log {
   readonly diagnostics: string[];
   readonly sessions: { instance: number; resumed: boolean; restored: boolean; forgotten: boolean; unacked: number }[];
   readonly restoredMessages: number[];
+  readonly endedUnheld: number[];
 }
 
 let mf: Miniflare;
@@ -315,6 +316,35 @@ describe('B17: ownership, and the storage keeps only a digest', () => {
 });
 
 describe('the storage is bounded: a session no socket holds leaves it', () => {
+  it('B14: a client that ends its session (1000) while the object is evicted: the session leaves the storage, every key of it, its unacknowledged messages counted', async () => {
+    const client = await connectRaw(`${origin}/ended?ka=2`);
+    raws.push(client);
+    const [, status, id = ''] = (await client.next()).data.split(' ');
+    expect(status).toBe('new');
+    // Two server messages the raw client never acknowledges.
+    for (const n of [1, 2]) {
+      client.socket.send(`c:ended:${String(n)}`);
+      // The object's acknowledgements (U+0006 A<n>) may come in between.
+      let data = (await client.next()).data;
+      for (let i = 0; i < 5 && data.startsWith('\u0006'); i++) data = (await client.next()).data;
+      expect(data).toBe(`s:ended:${String(n)}`);
+    }
+    const keys = async (): Promise<string[]> => (JSON.parse(await route('/__storage/ended')) as [string, unknown][]).map(([key]) => key).filter((key) => key.includes(id));
+    expect((await keys()).length).toBe(4);
+    expect(await route('/__evict/ended')).toBe('evicted');
+    const before = (await readLog()).endedUnheld.length;
+    // No frame first (that would be answered with 1012): the close reaches an instance whose hub never held the socket.
+    client.socket.close(1000);
+    expect((await within(client.closed, 5_000, 'the close answered')).code).toBe(1000);
+    let left = await keys();
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      left = await keys();
+    }
+    expect(left).toEqual([]);
+    expect((await readLog()).endedUnheld.slice(before)).toEqual([2]);
+  });
+
   it('a session whose client vanished while the object was evicted is swept from the storage storeTtlMs after its last write; one whose socket is open is kept', async () => {
     const gone = await connectRaw(`${origin}/sweep-1?ka=2`);
     const kept = await connectRaw(`${origin}/sweep-1?ka=2`);

@@ -1,6 +1,6 @@
 import { KeepaliveOptionError, RESUME_PARAMS, type Diagnostic } from '@keepalive/core';
 import { createScheduler, type Logger } from '@keepalive/node-timers';
-import { RESUME_CLOSE_CODES, SessionHub, type ResumeConnection } from '@keepalive/websocket-transport/peer';
+import { SessionHub, type ResumeConnection, type UnheldCloseVerdict } from '@keepalive/websocket-transport/peer';
 import { saveSession, sessionOf } from './attachment.js';
 import type { HibernatingKeepaliveOptions } from './options.js';
 import { DurableObjectSessionStore } from './session-store.js';
@@ -14,7 +14,7 @@ import type { DurableObjectKeyValueStorageLike, DurableObjectStateLike, Hibernat
 
 /** What {@link createResumeWiring} needs of its keep-alive besides the `resume` option. */
 export interface ResumeWiringOptions {
-  /** The keep-alive's diagnostic sink (the store's diagnostics, and `session_ended_evicted`). */
+  /** The keep-alive's diagnostic sink (the store's diagnostics). */
   readonly sink: (diagnostic: Diagnostic) => void;
   /** The keep-alive's clock. */
   readonly now: () => number;
@@ -56,7 +56,7 @@ export function createResumeWiring<W extends HibernatableWebSocketLike>(
     // The hub attached the socket to the session (it proved the secret, or was given a new one): the attachment says so.
     saveSession(context, session.id);
   });
-  return new ResumeWiring(hub, store, sink);
+  return new ResumeWiring(hub, store);
 }
 
 /** A keep-alive's resumable sessions: the hub, its store, and the connections of this instance's sockets. */
@@ -67,7 +67,6 @@ export class ResumeWiring<W extends HibernatableWebSocketLike> {
   constructor(
     readonly hub: SessionHub<W>,
     readonly store: DurableObjectSessionStore,
-    private readonly sink: (diagnostic: Diagnostic) => void,
   ) {}
 
   /** The query of a request URL that asks for a resumable session (`ka=2`), or `null` (none asked, or no URL). */
@@ -89,21 +88,24 @@ export class ResumeWiring<W extends HibernatableWebSocketLike> {
 
   /**
    * A resumable socket closed, carrying `session` (`null` before its proof): its connection tells the hub (1000 ends
-   * the session, anything else keeps it for the client's return). After an eviction the hub does not hold it; the
-   * session stays in the storage for the client (until `storeTtlMs` with no socket holding it), or, when the client
-   * ended it (1000), is removed from there: its unacknowledged messages cannot be handed back to the application
-   * then (no instance holds them), reported as `session_ended_evicted` with their count.
+   * the session, anything else keeps it for the client's return). After an eviction this instance's hub holds no
+   * connection for it, and decides what the close means for the stored session (`SessionHub.unheldClosed`); the
+   * promise settles once the storage answered.
    */
-  closed(ws: W, session: string | null, code: number): void {
+  closed(ws: W, session: string | null, code: number): Promise<UnheldCloseVerdict> | undefined {
     const connection = this.connections.get(ws);
     this.connections.delete(ws);
-    if (connection !== undefined) {
-      connection.closed(code);
-      return;
-    }
-    if (session === null || code !== RESUME_CLOSE_CODES.normal) return;
-    this.store.remove(session);
-    this.sink({ type: 'diagnostic', level: 'warn', name: 'session_ended_evicted', fields: { code } });
+    if (connection === undefined) return this.hub.unheldClosed(session, code);
+    connection.closed(code);
+    return undefined;
+  }
+
+  /**
+   * A frame of a resumable socket this instance's hub holds no connection for (after an eviction): the hub's
+   * decision (`SessionHub.unheldFrame`: closed with 1012, the client resumes on a new connection).
+   */
+  unheldFrame(ws: W): void {
+    this.hub.unheldFrame(ws);
   }
 
   /** The sessions the open sockets carry (from their attachments): the storage keeps them. */

@@ -1,6 +1,6 @@
 import { CLOSE_CODES, clearCommands, peerDeadline, peerStepInPlace, type Diagnostic, type InboundKind, type PeerCommand, type PeerConfig, type PeerStepOptions } from '@keepalive/core';
 import { createDiagnosticSink, nextInstanceId } from '@keepalive/node-timers';
-import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, classifyMessage, type SessionHub } from '@keepalive/websocket-transport/peer';
+import { classifyMessage, isApplicationCloseCode, type SessionHub } from '@keepalive/websocket-transport/peer';
 import { freshPeer, isKeepaliveAttachment, loadPeer, savePeer, sessionOf, type KeepaliveAttachment, type LoadedPeer } from './attachment.js';
 import { checkOptions, type AcceptOptions, type HibernatingFrameRoute, type HibernatingKeepaliveOptions, type HibernatingKeepaliveStats, type MutableStats, type UpgradeRequestLike } from './options.js';
 import { createResumeWiring, type ResumeWiring } from './resume.js';
@@ -43,6 +43,16 @@ const CLOSED = 3;
 
 /** The close code of a normal close (the answer to a close whose code cannot be sent back). */
 const NORMAL_CLOSE = 1000;
+
+/** The code a close is answered with: the client's own when an application may send it, else 1000. */
+function echoedCloseCode(code: number): number {
+  return isApplicationCloseCode(code) ? code : NORMAL_CLOSE;
+}
+
+/** Nothing to do: a settled decision's value is not needed. */
+function noop(): void {
+  // Intentionally empty.
+}
 
 /** The core commands' timers are not used: the object re-arms its one alarm from `peerDeadline` after each event. */
 const DRIVER: PeerStepOptions = Object.freeze({ timerCommands: false });
@@ -195,27 +205,29 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
   /**
    * The object's `webSocketClose(ws, code, reason, wasClean)`: the socket is forgotten. Where the compatibility date
    * is before 2026-04-07 (workerd's `web_socket_auto_reply_to_close`), the close is answered here, as workerd then
-   * leaves it to the object.
+   * leaves it to the object. Return (or await) it from the object's handler: a resumable socket's close after an
+   * eviction may read the storage (the session hub's decision), and the event lasts until that is done.
    */
-  webSocketClose(ws: W, code: number, reason = ''): void {
+  async webSocketClose(ws: W, code: number, reason = ''): Promise<void> {
     const peer = this.load(ws);
     if (peer === null) return;
-    this.sessionClosed(ws, peer, code);
+    const session = this.sessionClosed(ws, peer, code);
     try {
       if (!peer.closed) {
         this.counters.closed++;
         peerStepInPlace(peer, { type: 'closed', now: this.now() }, [], DRIVER);
         this.save(ws, peer);
       }
-      if (ws.readyState !== undefined && ws.readyState !== CLOSED) ws.close(code >= 3000 && code <= 4999 ? code : NORMAL_CLOSE, reason);
+      if (ws.readyState !== undefined && ws.readyState !== CLOSED) ws.close(echoedCloseCode(code), reason);
     } catch {
       this.counters.handlerErrors++;
     }
+    if (session !== undefined) await session;
   }
 
   /** The object's `webSocketError(ws, error)`: the socket is gone, as after a close without a close frame. */
-  webSocketError(ws: W): void {
-    this.webSocketClose(ws, CLOSE_CODES.abnormal);
+  webSocketError(ws: W): Promise<void> {
+    return this.webSocketClose(ws, CLOSE_CODES.abnormal);
   }
 
   /**
@@ -345,7 +357,7 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
           this.sink(command);
           return;
         default:
-          // 'ping': the object writes no keep-alive (see the module comment); 'arm'/'cancel' are not asked for.
+          // 'arm'/'cancel' are not asked for; 'ping' never comes (`sendKeepalives: false`).
           return;
       }
     } catch {
@@ -366,10 +378,11 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
    * A frame of a socket whose client asked for a resumable session: the hub's (hello, proof, acknowledgements,
    * heartbeats, data, retransmissions), and proof of life for the keep-alive. A resuming client's keep-alive carries
    * its acknowledgement, so it reaches the object (no auto-response can answer it) and is answered here with the
-   * session's heartbeat. After an eviction this instance's hub does not hold the socket's connection: the socket is
-   * closed with 1012 (service restart) and the client resumes on a new connection, proving its secret again, with
-   * nothing lost or repeated (the session's state is in the storage). Re-attaching the open socket without a new
-   * proof would need the hub to adopt a connection mid-session; the new connection costs one round trip instead.
+   * session's heartbeat. After an eviction this instance's hub does not hold the socket's connection: the hub closes
+   * it with 1012 (service restart, `SessionHub.unheldFrame`) and the client resumes on a new connection, proving its
+   * secret again, with nothing lost or repeated (the session's state is in the storage). Re-attaching the open socket
+   * without a new proof would need the hub to adopt a connection mid-session; the new connection costs one round trip
+   * instead.
    */
   private async sessionFrame(ws: W, peer: LoadedPeer, message: string | ArrayBuffer, now: number): Promise<void> {
     this.counters.sessionFrames++;
@@ -379,10 +392,10 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
       if (connection === undefined) {
         this.step(ws, peer, 'message', now, true);
         this.save(ws, peer);
-        // Once per socket: frames that were already on their way get nothing more (the client sends them again).
+        // Once per socket (the hub's decision for it is a close): frames already on their way find it closing.
         if (ws.readyState === undefined || ws.readyState === 1) {
           this.counters.reattachCloses++;
-          ws.close(RESUME_CLOSE_CODES.serviceRestart, RESUME_CLOSE_REASONS.serviceRestart);
+          this.resume?.unheldFrame(ws);
         }
         return;
       }
@@ -399,13 +412,20 @@ export class HibernatingKeepalive<W extends HibernatableWebSocketLike = Hibernat
     await this.schedule(peerDeadline(peer));
   }
 
-  /** A resumable socket closed: the hub's business (see `ResumeWiring.closed`). */
-  private sessionClosed(ws: W, peer: LoadedPeer, code: number): void {
-    if (peer.session === undefined || this.resume === null) return;
+  /**
+   * A resumable socket closed: the hub's business (see `ResumeWiring.closed`). Returns what settles once the hub's
+   * decision is carried out, if it waits for the storage; never rejects.
+   */
+  private sessionClosed(ws: W, peer: LoadedPeer, code: number): Promise<void> | undefined {
+    if (peer.session === undefined || this.resume === null) return undefined;
     try {
-      this.resume.closed(ws, peer.session, code);
+      const decided = this.resume.closed(ws, peer.session, code);
+      return decided?.then(noop, () => {
+        this.counters.handlerErrors++;
+      });
     } catch {
       this.counters.handlerErrors++;
+      return undefined;
     }
   }
 

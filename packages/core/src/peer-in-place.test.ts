@@ -26,6 +26,7 @@ const config = fc.integer({ min: 1, max: 1_000 }).chain((pingIntervalMs) =>
     maxPingStrikes: fc.integer({ min: 1, max: 4 }),
     terminateDeadPeers: fc.boolean(),
     keepaliveFrame: fc.constantFrom('ping' as const, 'message' as const),
+    sendKeepalives: fc.boolean(),
   }),
 );
 type Raw = { k: 'inbound'; kind: 'pong' | 'ping' | 'heartbeat' | 'message' } | { k: 'timeout'; atDeadline: boolean } | { k: 'closed' };
@@ -46,9 +47,10 @@ function fieldsDiffer(a: PeerState, b: PeerState): boolean {
 
 describe('peer driver paths against peerTransition', () => {
   test.prop([config, fc.double({ min: 0, max: 0.999, noNaN: true }), fc.array(fc.tuple(raw, fc.integer({ min: 0, max: 900 }), options), { maxLength: 80 })], { numRuns: 400 })(
-    'B5 B8 B9: peerStep with options and peerStepInPlace give peerTransition’s state and its commands minus what the options leave out',
+    'B5 B8 B9 B16: peerStep with options and peerStepInPlace give peerTransition’s state and its commands minus what the options leave out',
     (peerOptions, phase, events) => {
-      let reference: PeerState = createPeerState(definePeerConfig(peerOptions), 0, phase);
+      // A peer that is never probed takes no quiet interval (refused with one).
+      let reference: PeerState = createPeerState(definePeerConfig(peerOptions.sendKeepalives ? peerOptions : { ...peerOptions, idlePingIntervalMs: null }), 0, phase);
       let stepped = reference;
       const placed: MutablePeerState = { ...reference };
       const snapshots: [PeerState, string][] = [];

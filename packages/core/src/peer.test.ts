@@ -446,3 +446,104 @@ describe('B16: idle is quiet at both ends (the server leaves a quiet peer alone)
     },
   );
 });
+
+describe('sendKeepalives: false (a server that never sends a keep-alive of its own)', () => {
+  const config = definePeerConfig({ sendKeepalives: false, pongTimeoutMs: 300, idleCloseMs: 5_000, minPingIntervalMs: 500, keepaliveFrame: 'message' });
+
+  it('B16: a peer that is never probed has no ping deadline; only the idle check is armed', () => {
+    const state = createPeerState(config, 0, 0.5);
+    expect(state.pingAt).toBeNull();
+    expect(state.pongAt).toBeNull();
+    expect(peerDeadline(state)).toBe(5_000);
+    expect(PEER_DEFAULTS.sendKeepalives).toBe(true);
+    expect(definePeerConfig({}).sendKeepalives).toBe(true);
+  });
+
+  it('B16 idle policy: a silent peer is closed with 4000 after idleCloseMs, never pinged first', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    sim.advance(20_000, () => 0);
+    expect(sim.pings).toEqual([]);
+    expect(sim.closes).toEqual([expect.objectContaining({ reason: 'idle_timeout', code: 4000 })]);
+    expect(sim.closedAt).toBe(5_000);
+  });
+
+  it('B8: the peer’s heartbeats are answered, keep it open, and a flood still closes it with 1008; no ping is armed by them', () => {
+    const sim = new PeerSim(config, 0, 0.5);
+    for (let t = 1_000; t <= 30_000; t += 1_000) {
+      const commands = sim.apply({ type: 'inbound', kind: 'heartbeat', now: t });
+      expect(commands.some((command) => command.type === 'arm' && command.timer === 'ping')).toBe(false);
+      sim.advance(t + 999);
+    }
+    expect(sim.pings).toEqual([]);
+    expect(sim.replies).toBe(30);
+    expect(sim.closes).toEqual([]);
+    sim.apply({ type: 'inbound', kind: 'heartbeat', now: 30_100 });
+    sim.apply({ type: 'inbound', kind: 'heartbeat', now: 30_200 });
+    sim.apply({ type: 'inbound', kind: 'heartbeat', now: 30_300 });
+    expect(sim.closes).toEqual([expect.objectContaining({ reason: 'ping_flood', code: 1008 })]);
+  });
+
+  it('B1: sendKeepalives is validated, naming it; an idlePingIntervalMs with sendKeepalives: false is refused, naming it; no idleCloseMs is accepted', () => {
+    for (const bad of ['no', 0, null]) {
+      const error = catchError(() => definePeerConfig({ sendKeepalives: bad as never }));
+      expect(error).toBeInstanceOf(KeepaliveOptionError);
+      expect(error).toMatchObject({ option: 'sendKeepalives', value: bad });
+    }
+    const error = catchError(() => definePeerConfig({ sendKeepalives: false, idlePingIntervalMs: 60_000 }));
+    expect(error).toMatchObject({ option: 'idlePingIntervalMs', value: 60_000 });
+    expect((error as Error).message).toMatch(/sendKeepalives is false/);
+    // Without an idle policy nothing is ever due: dead peers are the transport's to report.
+    const quiet = createPeerState(definePeerConfig({ sendKeepalives: false }), 0, 0.5);
+    expect(peerDeadline(quiet)).toBeNull();
+  });
+
+  test.prop(
+    [
+      fc.record({
+        pingIntervalMs: fc.integer({ min: 1, max: 2_000 }),
+        pongTimeoutMs: fc.integer({ min: 1, max: 2_000 }),
+        idleCloseMs: fc.option(fc.integer({ min: 600, max: 5_000 }), { nil: null }),
+        minPingIntervalMs: fc.integer({ min: 1, max: 500 }),
+        maxPingStrikes: fc.integer({ min: 1, max: 4 }),
+        terminateDeadPeers: fc.boolean(),
+        keepaliveFrame: fc.constantFrom<'ping' | 'message'>('ping', 'message'),
+      }),
+      fc.double({ min: -1, max: 2, noNaN: true }),
+      fc.array(
+        fc.record({
+          gap: fc.integer({ min: 0, max: 3_000 }),
+          kind: fc.constantFrom<'pong' | 'heartbeat' | 'message' | 'ping' | 'wait' | 'closed'>('pong', 'heartbeat', 'message', 'ping', 'wait', 'closed'),
+        }),
+        { maxLength: 60 },
+      ),
+    ],
+    { numRuns: 300 },
+  )('B16: never probes ⇒ no ping command and no ping or pong deadline, for any options and any event sequence', (options, phase, steps) => {
+    let state = createPeerState(definePeerConfig({ ...options, sendKeepalives: false }), 0, phase);
+    let now = 0;
+    const check = (commands: readonly PeerCommand[]): void => {
+      for (const command of commands) {
+        expect(command.type).not.toBe('ping');
+        if (command.type === 'arm') expect(command.timer).toBe('idle');
+      }
+      expect(state.pingAt).toBeNull();
+      expect(state.pongAt).toBeNull();
+      expect(state.pingsSent).toBe(0);
+    };
+    for (const { gap, kind } of steps) {
+      // Every deadline on the way fires (the idle check is the only one there can be).
+      for (let guard = 0; guard < 100; guard++) {
+        const due = peerDeadline(state);
+        if (due === null || due > now + gap) break;
+        const [next, commands] = peerTransition(state, { type: 'timeout', now: due });
+        state = next;
+        check(commands);
+      }
+      now += gap;
+      const event: PeerEvent = kind === 'wait' ? { type: 'timeout', now } : kind === 'closed' ? { type: 'closed', now } : { type: 'inbound', kind, now };
+      const [next, commands] = peerTransition(state, event);
+      state = next;
+      check(commands);
+    }
+  });
+});

@@ -61,6 +61,16 @@ export interface PeerOptions {
    * and classifies every inbound `heartbeat` with {@link answerHeartbeat}.
    */
   readonly keepaliveFrame?: KeepaliveFrame | undefined;
+  /**
+   * Whether the server sends keep-alives to the peer at all. `true` (default): it pings an active peer every
+   * `pingIntervalMs` and probes a quiet one once (B16). `false`: it never does (no `ping` command, no ping or pong
+   * deadline), for a server that must never write a keep-alive of its own (a Cloudflare Durable Object, whose
+   * heartbeat would be answered by the runtime forever); the idle close (`idleCloseMs`), the flood policy (B8) and
+   * the answers to the peer's heartbeats work as with `true`. Such a server cannot tell a quiet peer from a dead one:
+   * it learns about dead peers from `idleCloseMs` only (or from the transport's close), so set `idleCloseMs` unless
+   * the transport reports every lost connection. `idlePingIntervalMs` must stay `null` with `false`.
+   */
+  readonly sendKeepalives?: boolean | undefined;
 }
 
 /**
@@ -81,6 +91,8 @@ export interface PeerConfig {
   readonly maxPingStrikes: number;
   readonly terminateDeadPeers: boolean;
   readonly keepaliveFrame: KeepaliveFrame;
+  /** Whether the server sends keep-alives at all ({@link PeerOptions.sendKeepalives}). */
+  readonly sendKeepalives: boolean;
 }
 
 /**
@@ -95,6 +107,7 @@ export const PEER_DEFAULTS: PeerConfig = /* @__PURE__ */ Object.freeze({
   maxPingStrikes: 2,
   terminateDeadPeers: true,
   keepaliveFrame: 'ping',
+  sendKeepalives: true,
 });
 
 const PEER_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ */ Object.keys(PEER_DEFAULTS));
@@ -104,7 +117,10 @@ const PEER_KEYS: readonly string[] = /* @__PURE__ */ Object.freeze(/* @__PURE__ 
  * naming the option and the value. Share the result between peers. Options
  * that contradict each other are refused too (B13): an `idleCloseMs` not
  * above `minPingIntervalMs` would close, as idle, a client that keeps alive
- * as slowly as the flood policy allows.
+ * as slowly as the flood policy allows; an `idlePingIntervalMs` with
+ * `sendKeepalives: false` asks to ping a peer that is never pinged. `sendKeepalives: false`
+ * without `idleCloseMs` is accepted: dead peers are then the transport's to
+ * report (see {@link PeerOptions.sendKeepalives}).
  */
 export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerConfig {
   checkKnownKeys(options, PEER_KEYS, 'peer');
@@ -121,6 +137,7 @@ export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerCo
     maxPingStrikes: policy.maxPingStrikes,
     terminateDeadPeers: checkBoolean('terminateDeadPeers', optionOr(options, 'terminateDeadPeers', PEER_DEFAULTS.terminateDeadPeers)),
     keepaliveFrame: checkKeepaliveFrame(optionOr(options, 'keepaliveFrame', PEER_DEFAULTS.keepaliveFrame)),
+    sendKeepalives: checkBoolean('sendKeepalives', optionOr(options, 'sendKeepalives', PEER_DEFAULTS.sendKeepalives)),
   };
   // B13: the ends agree on the ping rate. A client may keep alive every minPingIntervalMs; the idle policy must let it.
   if (config.idleCloseMs !== null && config.idleCloseMs <= config.minPingIntervalMs) {
@@ -128,6 +145,10 @@ export function definePeerConfig(options: PeerOptions | PeerConfig = {}): PeerCo
   }
   if (config.idlePingIntervalMs !== null && config.idlePingIntervalMs < config.pingIntervalMs) {
     throw new KeepaliveOptionError('idlePingIntervalMs', config.idlePingIntervalMs, `null, or a duration of at least pingIntervalMs (${config.pingIntervalMs})`);
+  }
+  // A peer that is never probed has no quiet interval to probe it at: asking for one is a contradiction.
+  if (!config.sendKeepalives && config.idlePingIntervalMs !== null) {
+    throw new KeepaliveOptionError('idlePingIntervalMs', config.idlePingIntervalMs, 'null when sendKeepalives is false (the peer is never pinged)');
   }
   if (Object.isFrozen(options) && PEER_KEYS.every((key) => Object.hasOwn(options, key))) return options as PeerConfig;
   return Object.freeze(config);
@@ -159,7 +180,7 @@ export type InboundKind = 'pong' | 'ping' | 'heartbeat' | 'message';
  */
 export interface PeerState extends RttFields {
   readonly config: PeerConfig;
-  /** Next ping, or `null` once closed (or while the peer is quiet and quiet peers are not pinged, B16). */
+  /** Next ping, or `null` once closed (or while the peer is quiet and quiet peers are not pinged, B16; or always with `sendKeepalives: false`). */
   readonly pingAt: number | null;
   /** Proof of life due by, or `null` while nothing is owed. */
   readonly pongAt: number | null;
@@ -233,13 +254,16 @@ const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = /* @__PURE__
  * later ping follows one interval after the previous deadline (B9), which
  * keeps detection within interval + timeout.
  *
+ * With `sendKeepalives: false` there is no ping at all (`pingAt` stays `null`).
+ *
  * @param phase - a value in [0, 1) (randomness as an input, spec B3); out of range means 0.
  */
 export function createPeerState(config: PeerConfig, now: number, phase: number): PeerState {
   const offset = isUnitInterval(phase) ? phase : 0;
   return {
     config,
-    pingAt: now + Math.max(1, Math.floor(offset * config.pingIntervalMs)),
+    // A peer that is never probed has no ping deadline, ever.
+    pingAt: config.sendKeepalives ? now + Math.max(1, Math.floor(offset * config.pingIntervalMs)) : null,
     pongAt: null,
     idleAt: config.idleCloseMs === null ? null : now + config.idleCloseMs,
     lastTrafficAt: now,
@@ -421,7 +445,7 @@ function onInbound(state: PeerState, kind: InboundKind, now: number, out: PeerCo
   // B16: the peer spoke, so it is active: pinged every interval again (from now, when quiet had stopped the pings).
   d.quietPings = 0;
   const active = heard + d.config.pingIntervalMs;
-  if (d.pingAt === null || d.pingAt > active) {
+  if (d.config.sendKeepalives && (d.pingAt === null || d.pingAt > active)) {
     d.pingAt = active;
     if ((m & PEER_TIMERS) !== 0) out.push({ type: 'arm', timer: 'ping', deadline: active });
   }

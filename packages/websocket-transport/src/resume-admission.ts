@@ -1,5 +1,5 @@
 import { constantTimeEqual, utf8Length, type Proof } from '@keepalive/core';
-import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, isApplicationCloseCode } from './resume-codes.js';
 import type { Connection } from './resume-connection.js';
 import type { AdmitHook } from './resume-options.js';
 import { secretDigest } from './resume-secret.js';
@@ -52,8 +52,7 @@ interface StoredProof {
 export function refusalOf(verdict: unknown, invalid: (error: Error) => void): { readonly code: number; readonly reason: string } {
   if (typeof verdict === 'object' && verdict !== null) {
     const { code, reason = '' } = verdict as { code?: unknown; reason?: unknown };
-    const codeOk = code === RESUME_CLOSE_CODES.normal || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
-    if (codeOk && typeof reason === 'string' && utf8Length(reason) <= 123) return { code, reason };
+    if (isApplicationCloseCode(code) && typeof reason === 'string' && utf8Length(reason) <= 123) return { code, reason };
   }
   if (verdict !== false) invalid(new TypeError('admit(): expected true, false or { code: 1000 or 3000-4999, reason: at most 123 bytes }'));
   return { code: RESUME_CLOSE_CODES.refused, reason: RESUME_CLOSE_REASONS.refused };

@@ -27,6 +27,15 @@ export const RESUME_CLOSE_CODES = Object.freeze({
   handshakeTimeout: 4408,
 } as const);
 
+/**
+ * Whether `code` is a close code an application may send: 1000, or an integer from 3000 to 4999 (RFC 6455 section
+ * 7.4.2; the rest are the protocol's or reserved). What `session.close(code)` and an `admit` refusal accept, and
+ * what a server may echo back when it answers a client's close.
+ */
+export function isApplicationCloseCode(code: unknown): code is number {
+  return code === RESUME_CLOSE_CODES.normal || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
+}
+
 /** The close reason a wire format v1 client gets (with 1002): its session ids were bearer credentials in the URL. */
 export const LEGACY_REFUSAL_REASON = 'keepalive resume v1 refused: upgrade the client';
 
@@ -79,6 +88,7 @@ export const RESUME_CLOSE_REASONS = Object.freeze({
  * | `session_restored` | info | `messages` (taken over from the store: another process held it) |
  * | `store_failed` | warn | `op`, `error` (a store that threw or rejected; the session is new, or kept here only; `op` `flush` when the hub closed: the store's last writes may be missing) |
  * | `sessions_handed_over` | info | `sessions` (left in the store when the hub closed), `ms` (from `close()` until the store wrote them) |
+ * | `session_ended_unheld` | warn | `code` (1000), `messages` (unacknowledged, lost: a client ended a session this hub held no connection for, and the store's copy was removed) |
  */
 export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionStarted: 'session_started',
@@ -98,4 +108,5 @@ export const SESSION_HUB_DIAGNOSTICS = Object.freeze({
   sessionRestored: 'session_restored',
   storeFailed: 'store_failed',
   sessionsHandedOver: 'sessions_handed_over',
+  sessionEndedUnheld: 'session_ended_unheld',
 } as const);

@@ -1,4 +1,4 @@
-import { constantTimeEqual, encodeHello, readResumeQuery, admitConnection, type DiagnosticFields, type DiagnosticLevel } from '@keepalive/core';
+import { constantTimeEqual, createServerSessionState, encodeHello, readResumeQuery, admitConnection, serverSessionStep, type DiagnosticFields, type DiagnosticLevel, type ServerSessionCommand } from '@keepalive/core';
 import { Emitter, errorName, type Scheduler } from '@keepalive/node-timers';
 import type { SessionStore, StoredSession } from './resume-store.js';
 import { randomToken, secretDigest } from './resume-secret.js';
@@ -7,9 +7,9 @@ import { Admission, askStore } from './resume-admission.js';
 import { Connection } from './resume-connection.js';
 import { defineHubSettings, type ServerResumeConfig, type SessionHubOptions } from './resume-options.js';
 import { NO_FIELDS, Session, restoreSession, type Counter, type HubHost } from './resume-session.js';
-import type { RefusedEvent, ResumeConnection, ResumeSocket, SessionHubCloseOptions, SessionHubEvents, SessionHubStats } from './resume-types.js';
+import type { RefusedEvent, ResumeConnection, ResumeSocket, SessionHubCloseOptions, SessionHubEvents, SessionHubStats, UnheldCloseVerdict } from './resume-types.js';
 
-export { LEGACY_REFUSAL_REASON, RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
+export { LEGACY_REFUSAL_REASON, RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, isApplicationCloseCode } from './resume-codes.js';
 export { ReplayFullError, SessionEndedError } from './resume-errors.js';
 export { SESSION_HUB_DEFAULTS, defineServerResumeConfig, type ServerResumeConfig, type ServerResumeOptions, type SessionHubOptions } from './resume-options.js';
 export type { AdmissionQuery, AdmissionVerdict } from './resume-admission.js';
@@ -60,6 +60,8 @@ export class SessionHub<C = unknown> {
   private readonly evictable = new Set<Session>();
   /** Connections in their handshake (their clocks stop when the hub closes). */
   private readonly handshakes = new Set<Connection>();
+  /** Sessions being taken up from the store now, by id: how many connections are reading them. */
+  private readonly restoring = new Map<string, number>();
   /** Who may join a session: the proofs and the `admit` hook (B17). */
   private readonly admission: Admission<C>;
   private readonly events: Emitter<SessionHubEvents<C>>;
@@ -272,7 +274,12 @@ export class SessionHub<C = unknown> {
     const store = this.store as SessionStore;
     const id = handle.named as string;
     handle.stage = 'pending';
+    const restoring = this.restoring;
+    restoring.set(id, (restoring.get(id) ?? 0) + 1);
     void askStore(this.host, 'load', () => store.load(id)).then((stored) => {
+      const left = (restoring.get(id) ?? 1) - 1;
+      if (left === 0) restoring.delete(id);
+      else restoring.set(id, left);
       // The client left (or the hub closed) while the store answered: nothing is taken up here; the store still
       // has the session for the client's next attempt.
       if (!this.waiting(handle)) return;
@@ -384,6 +391,51 @@ export class SessionHub<C = unknown> {
     } catch (error) {
       this.host.storeFailed('remove', error);
     }
+  }
+
+  /**
+   * A frame reached the server on a socket this hub holds no connection for, though its client asked for a resumable
+   * session (and may have proved one) on an earlier process or instance of this server: after a Durable Object's
+   * eviction, its sockets stay open while the hub that held them is gone. The hub cannot adopt such a socket
+   * mid-session (its handshake is not replayed), so it hands it over: the socket is closed with 1012 (service
+   * restart), and the client resumes on a new connection, proving its secret again; the store has the session's
+   * state, so nothing is lost or repeated. Call it once per socket (its later frames were already on their way: the
+   * client sends them again); the frame itself is not read.
+   */
+  unheldFrame(socket: ResumeSocket): void {
+    this.host.shut(socket, RESUME_CLOSE_CODES.serviceRestart, RESUME_CLOSE_REASONS.serviceRestart);
+  }
+
+  /**
+   * Such a socket (see {@link SessionHub.unheldFrame}) closed with `code`, carrying `session`: the id it proved
+   * before this hub started, or `null` when it never proved one. The rule is the core's (`serverSessionStep`): a
+   * close with 1000 ends the session for good (the store's copy is removed, with the payloads it kept, reported as
+   * `session_ended_unheld` with the count of its unacknowledged messages, which no process holds to hand back); any
+   * other code leaves it in the store for the client's return. A session held here, or being taken up from the store
+   * by a newer connection that proved it, is not this socket's any more: it is kept. Resolves with what was decided
+   * once the store answered; never rejects (a store that fails is reported, `store_failed`).
+   */
+  async unheldClosed(session: string | null, code: number): Promise<UnheldCloseVerdict> {
+    const store = this.store;
+    if (session === null || store === null || this.closing) return 'none';
+    if (this.sessions.has(session) || this.restoring.has(session)) return 'kept';
+    // The socket had proved the session: it was attached. Its close is a detach, decided by the core.
+    const now = this.scheduler.now();
+    const ttlMs = this.config.sessionTtlMs;
+    const out: ServerSessionCommand[] = [];
+    const attached = serverSessionStep(createServerSessionState(ttlMs, now, ttlMs, true), { type: 'attach', now, status: 'resumed' }, out);
+    out.length = 0;
+    serverSessionStep(attached, { type: 'detach', now, code }, out);
+    if (!out.some((command) => command.type === 'ended')) return 'kept';
+    // What the store kept of it: the count the client never acknowledged (and, for the store, which payloads go).
+    const stored = await askStore(this.host, 'load', () => store.load(session));
+    // A newer connection took it up, or is taking it up, while the store answered: it is that connection's now.
+    if (this.sessions.has(session) || this.restoring.has(session)) return 'kept';
+    this.removeStored(session);
+    if (stored === null) return 'unknown';
+    this.counters.ended++;
+    this.host.report('warn', SESSION_HUB_DIAGNOSTICS.sessionEndedUnheld, { code, messages: Array.isArray(stored.unacked) ? stored.unacked.length : 0 });
+    return 'ended';
   }
 
   /** Adds a listener for `session` (every connection attached to a session, new or resumed); returns its remover. */

@@ -27,7 +27,7 @@ import {
   type ServerSessionState,
 } from '@keepalive/core';
 import type { ScheduledEntry, Scheduler } from '@keepalive/node-timers';
-import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } from './resume-codes.js';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, isApplicationCloseCode } from './resume-codes.js';
 import type { Connection } from './resume-connection.js';
 import { ReplayFullError, SessionEndedError } from './resume-errors.js';
 import { bytesOf } from './resume-frames.js';
@@ -330,7 +330,7 @@ export class Session implements ResumableSession {
   }
 
   close(code: number = RESUME_CLOSE_CODES.normal, reason = ''): void {
-    if (code !== RESUME_CLOSE_CODES.normal && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) {
+    if (!isApplicationCloseCode(code)) {
       throw new RangeError(`close(code): ${String(code)} is not a code an application may send (1000, or 3000 to 4999)`);
     }
     if (typeof reason !== 'string' || utf8Length(reason) > 123) throw new RangeError('close(code, reason): reason must be a string of at most 123 UTF-8 bytes');

@@ -246,3 +246,17 @@ export interface SessionHubStats {
   /** Exceptions thrown by a socket's `send` or `close`, caught. */
   readonly socketErrors: number;
 }
+
+/**
+ * What a {@link SessionHub} decided for a socket of a session it holds no connection for (a socket that proved the
+ * session before this process or instance started: after a Durable Object's eviction, say), at its close
+ * (`SessionHub.unheldClosed`):
+ *
+ * - `ended`: the client ended the session (1000) and the store had it: removed from the store for good, reported as
+ *   `session_ended_unheld` with the count of its unacknowledged messages (lost: no process holds them to hand back);
+ * - `kept`: any other code, or the session is held here (by a newer connection): nothing changes, the store keeps
+ *   the session for the client's return;
+ * - `unknown`: the client ended a session the store does not have (expired, ended, never saved): nothing to end;
+ * - `none`: the socket never proved a session (no id), or the hub is closed or has no store.
+ */
+export type UnheldCloseVerdict = 'ended' | 'kept' | 'unknown' | 'none';

@@ -35,11 +35,12 @@ export class Agent extends DurableObject {
   }
 
   async webSocketClose(ws, code, reason) {
-    this.keepalive.webSocketClose(ws, code, reason);
+    // Awaited: after an eviction, a resumable session's close may read the storage before the event ends.
+    await this.keepalive.webSocketClose(ws, code, reason);
   }
 
   async webSocketError(ws) {
-    this.keepalive.webSocketError(ws);
+    await this.keepalive.webSocketError(ws);
   }
 
   async alarm() {

@@ -7,7 +7,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { createHibernatingKeepalive } from '@keepalive/cloudflare';
 import unsafe from 'workerd:unsafe';
 
-const log = { constructed: 0, wakes: [], received: {}, stats: [], diagnostics: [], sessions: [], restoredMessages: [] };
+const log = { constructed: 0, wakes: [], received: {}, stats: [], diagnostics: [], sessions: [], restoredMessages: [], endedUnheld: [] };
 
 function wake(handler, object, frame) {
   log.wakes.push({ handler, at: Date.now(), instance: object.instance, frame: typeof frame === 'string' ? frame.slice(0, 12) : undefined });
@@ -28,6 +28,8 @@ export class Resumable extends DurableObject {
         log.diagnostics.push(diagnostic.name);
         // How many unacknowledged server messages a session was taken up with from the storage.
         if (diagnostic.name === 'session_restored') log.restoredMessages.push(diagnostic.fields.messages);
+        // How many unacknowledged server messages a session ended while no instance held it still had.
+        if (diagnostic.name === 'session_ended_unheld') log.endedUnheld.push(diagnostic.fields.messages);
       },
     });
     this.keepalive.sessions.on('session', ({ session, resumed, restored, forgotten }) => {
@@ -91,13 +93,13 @@ export class Resumable extends DurableObject {
 
   async webSocketClose(ws, code, reason) {
     wake('webSocketClose', this);
-    this.keepalive.webSocketClose(ws, code, reason);
+    await this.keepalive.webSocketClose(ws, code, reason);
     this.record();
   }
 
   async webSocketError(ws) {
     wake('webSocketError', this);
-    this.keepalive.webSocketError(ws);
+    await this.keepalive.webSocketError(ws);
     this.record();
   }
 
