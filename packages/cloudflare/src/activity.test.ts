@@ -52,9 +52,10 @@ async function logged(): Promise<Logged[]> {
 
 describe('createDurableActivity: what an instance was doing outlives it', () => {
   it('S9: an object restarted with work in flight: the next instance gives the shutdown report it never gave, once, with its counts and age', async () => {
+    // Taken before the first start: the object's own start time is later, so the age it reports is at most `age`.
+    const startedAt = Date.now();
     const first = await act('busy', 'start', '&reason=tool_exec');
     await act('busy', 'start', '&reason=model_call');
-    const startedAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 200));
     await restart('busy');
     const second = await act('busy', 'state');

@@ -427,8 +427,11 @@ describe('wakes, detection and state of a resumable client', () => {
     const instance = before.sessions.at(-1)?.instance;
     const busyMs = 1_500;
     const sentBefore = client.activity.snapshot().keepalivesSent;
+    const answeredBefore = client.rtt.answered;
     await client.activity.run('model_call', () => new Promise((resolve) => setTimeout(resolve, busyMs)));
     const busySent = client.activity.snapshot().keepalivesSent - sentBefore;
+    // Every keep-alive answered (each one woke the object) before the busy window's wakes are read.
+    await until(() => client.rtt.answered - answeredBefore >= busySent, 5_000, 'every keep-alive answered');
     const busy = await readLog();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const idle = await readLog();
@@ -437,7 +440,8 @@ describe('wakes, detection and state of a resumable client', () => {
     console.log(
       `workerd, resumable client, heartbeat 100 ms: busy ${String(busyMs)} ms: ${String(busySent)} keep-alives, ${String(busyWakes.length)} wakes (${String(Math.round((busyWakes.length * 60_000) / busyMs))}/min); idle 1000 ms: ${String(idleWakes.length)} wakes`,
     );
-    expect(busySent).toBeGreaterThanOrEqual(10);
+    // 14 at a 100 ms heartbeat over 1.5 s; fewer when the machine is loaded and late ticks are skipped (B9).
+    expect(busySent).toBeGreaterThanOrEqual(5);
     // Each keep-alive reaches the object (it is answered with the acknowledgement), nothing more.
     expect(busyWakes.length).toBeGreaterThanOrEqual(busySent - 1);
     expect(busyWakes.length).toBeLessThanOrEqual(busySent + 2);
