@@ -55,6 +55,15 @@ interface Outcome {
   readonly left: number;
 }
 
+/**
+ * Waits (bounded) until `server` has printed every message the client did not get back or see refused: the client's
+ * clean close proves they arrived, but the server's output comes on its own pipe and may still be on the way.
+ */
+async function arrivals(server: ScenarioChild, result: Outcome): Promise<void> {
+  const owed = result.sent - result.refused.length - result.handedBack.length - result.unconfirmed.length;
+  await messagesAt(server, owed, 5_000).catch(() => undefined);
+}
+
 /** The figures of one run: what was sent, delivered (per server lifetime), duplicated, lost and reported. */
 function account(result: Outcome, lifetimes: readonly string[][]): { expected: string[]; delivered: string[]; duplicated: number; lost: string[]; reported: Set<string> } {
   const refused = new Set(result.refused);
@@ -137,6 +146,7 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
     await client.line('dead');
     server.signal('SIGCONT');
     const result = (await resultOf(client)) as unknown as Outcome;
+    await arrivals(server, result);
     const figures = account(result, [texts(server)]);
     log(`${runtime.id} frozen server, resume on`, result, figures);
     expect(result.deadPeers).toBeGreaterThanOrEqual(1);
@@ -160,7 +170,8 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
       // handshake is black-holed holds Deno's event loop until TCP gives up (see the closing note of issue 13).
       const result = (await client.line('result', 20_000)) as unknown as Outcome;
       client.kill();
-      const figures = account(result, [texts(server)]);
+      await arrivals(server, result);
+    const figures = account(result, [texts(server)]);
       log(`${runtime.id} partition, resume on`, result, figures);
       expect(figures.delivered).toEqual(figures.expected);
       expect(result.handedBack).toEqual([]);
@@ -174,6 +185,7 @@ describe.each(CLIENT_RUNTIMES.map((runtime) => [runtime.id, runtime] as const))(
     const server = runScenario(NODE, 'peer-server', [], 30_000);
     const { port } = await server.line('listening');
     const result = (await resultOf(runScenario(runtime, 'client-resume', [`ws://127.0.0.1:${String(port)}`, 'on', '400'], 20_000))) as unknown as Outcome;
+    await arrivals(server, result);
     const figures = account(result, [texts(server)]);
     expect(result.sessions).toEqual([{ status: 'unsupported', retransmitted: 0 }]);
     expect(figures.delivered).toEqual(figures.expected);
@@ -190,6 +202,7 @@ describe('delivery across reconnects: resume off, and server deaths (B14)', () =
     await client.line('dead');
     server.signal('SIGCONT');
     const result = (await resultOf(client)) as unknown as Outcome;
+    await arrivals(server, result);
     const figures = account(result, [texts(server)]);
     log('node20 frozen server, resume off', result, figures);
     expect(figures.duplicated).toBe(0);
@@ -208,7 +221,8 @@ describe('delivery across reconnects: resume off, and server deaths (B14)', () =
       await client.line('dead');
       proxy.heal();
       const result = (await resultOf(client)) as unknown as Outcome;
-      const figures = account(result, [texts(server)]);
+      await arrivals(server, result);
+    const figures = account(result, [texts(server)]);
       log('node20 partition, resume off', result, figures);
       expect(figures.lost.length).toBeGreaterThan(0);
       expect(figures.lost.filter((text) => !figures.reported.has(text))).toEqual([]);
