@@ -7,10 +7,10 @@ import {
   SessionEndedError,
   createSessionHub,
   type ResumableSession,
-  type ResumeSocket,
   type SessionCloseEvent,
 } from './resume-server.js';
 import type { SessionStore, StoredSession } from './resume-store.js';
+import { Wire, query } from './test-support/hub-socket.js';
 
 /**
  * How a hub closes (spec B14): by default it hands its sessions over to its store (a graceful restart: the next
@@ -18,23 +18,6 @@ import type { SessionStore, StoredSession } from './resume-store.js';
  * a store double that records what the hub hands it (the Redis store runs the same path in `@keepalive/redis`'s tests,
  * across real processes).
  */
-
-class Wire implements ResumeSocket {
-  readonly sent: (string | Uint8Array)[] = [];
-  closedWith: readonly [number, string] | null = null;
-  send(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (this.closedWith !== null) return;
-    this.sent.push(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
-  }
-  close(code: number, reason: string): void {
-    this.closedWith ??= [code, reason];
-  }
-}
-
-const query =
-  (params: Record<string, string>) =>
-  (name: string): string | null =>
-    params[name] ?? null;
 
 /** A store that keeps the latest `read` of each session and lets the test settle its `flush`. */
 class RecordingStore implements SessionStore {

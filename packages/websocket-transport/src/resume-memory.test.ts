@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createScheduler } from '@keepalive/node-timers';
 import { manualPlatform } from 'keepalive-test-support';
 import { createSessionHub, type ResumeSocket } from './resume-server.js';
+import { query } from './test-support/hub-socket.js';
 
 // A full collection on demand, without restarting the worker with --expose-gc.
 setFlagsFromString('--expose-gc');
@@ -11,11 +12,6 @@ const gc = runInNewContext('gc') as () => void;
 
 /** A socket that takes every frame and forgets it. */
 const quiet: ResumeSocket = { send: () => undefined, close: () => undefined };
-
-const query =
-  (params: Record<string, string>) =>
-  (name: string): string | null =>
-    params[name] ?? null;
 
 /** Whether `ref`'s target survives a full collection (after the microtasks that might still hold it ran). */
 async function survives(ref: WeakRef<object>): Promise<boolean> {

@@ -21,6 +21,7 @@ import {
 } from './resume-server.js';
 import { secretDigest } from './resume-secret.js';
 import { createKeepaliveServer, keepAlive, type ResumableServerKeepalive, type ServerKeepaliveOptions, type WsSessionContext } from './server.js';
+import { Wire, query } from './test-support/hub-socket.js';
 
 /**
  * The server end of resumable sessions (spec B14, B17, wire format v2) over real `ws` sockets on 127.0.0.1, with a raw
@@ -557,24 +558,6 @@ describe('resumable sessions over real ws sockets (B14)', () => {
     expect(keepAlive(wss).sessions).toBeNull();
   });
 });
-
-/** A socket double for the hub alone: records frames; closing stops it from taking more. */
-class Wire implements ResumeSocket {
-  readonly sent: Frame[] = [];
-  closedWith: readonly [number, string] | null = null;
-  send(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (this.closedWith !== null) return;
-    this.sent.push(typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer));
-  }
-  close(code: number, reason: string): void {
-    this.closedWith ??= [code, reason];
-  }
-}
-
-const query =
-  (params: Record<string, string>) =>
-  (name: string): string | null =>
-    params[name] ?? null;
 
 describe('the session hub alone, on a manual clock (B14 properties)', () => {
   it('B14: send and listener misuse is refused clearly; an unheard message is reported, not silently lost', () => {

@@ -2,28 +2,16 @@ import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '@keepalive/core';
 import { createScheduler } from '@keepalive/node-timers';
 import { manualPlatform } from 'keepalive-test-support';
-import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, createSessionHub, isApplicationCloseCode, type ResumeSocket, type SessionEvent } from './resume-server.js';
+import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, createSessionHub, isApplicationCloseCode, type SessionEvent } from './resume-server.js';
 import type { SessionStore, StoredSession } from './resume-store.js';
 import { secretDigest } from './resume-secret.js';
+import { Wire } from './test-support/hub-socket.js';
 
 /**
  * A socket of a session the hub holds no connection for (it proved the session before this process or instance
  * started: a Durable Object's socket after an eviction): the hub decides what its frame and its close mean (B14). On a
  * manual clock, with an in-memory store; every wait is a bounded run of microtasks.
  */
-
-class Wire implements ResumeSocket {
-  readonly sent: string[] = [];
-  closedWith: readonly [number, string] | null = null;
-  failClose = false;
-  send(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (typeof data === 'string') this.sent.push(data);
-  }
-  close(code: number, reason: string): void {
-    if (this.failClose) throw new Error('gone');
-    this.closedWith ??= [code, reason];
-  }
-}
 
 const ID = 'u'.repeat(22);
 const SECRET = 'the-secret-of-the-owner';
