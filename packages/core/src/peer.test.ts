@@ -174,6 +174,17 @@ describe('peer machine (server side)', () => {
     expect(createPeerState(config, 0, 7).pingAt).toBe(1);
   });
 
+  it('B3: the phase places the first ping; phase 1 is one whole interval after opening, so pings follow the order peers opened in', () => {
+    const every = definePeerConfig({ pingIntervalMs: 1_000 });
+    expect(createPeerState(every, 100, 0.25).pingAt).toBe(350);
+    expect(createPeerState(every, 100, 1).pingAt).toBe(1_100);
+    expect(createPeerState(every, 100, 1.5).pingAt).toBe(101);
+    // Peers opened one after another with phase 1 are pinged in that order, every interval.
+    const opened = [0, 3, 7, 12].map((at) => new PeerSim(every, at, 1));
+    const firstPings = opened.map((sim) => sim.state.pingAt);
+    expect(firstPings).toEqual([1_000, 1_003, 1_007, 1_012]);
+  });
+
   it('B1: options are validated, naming the option and value; a frozen complete config is shared', () => {
     expect(() => definePeerConfig({ pingIntervalMs: 0 })).toThrow(KeepaliveOptionError);
     expect(() => definePeerConfig({ pongTimeoutMs: -1 })).toThrow(/pongTimeoutMs: -1/);

@@ -249,17 +249,19 @@ const CANCEL: Readonly<Record<PeerTimer, CancelTimer<PeerTimer>>> = /* @__PURE__
 
 /**
  * A newly opened peer. The first ping goes out `phase × pingIntervalMs`
- * after `now`, so peers that connect together (after a restart, say) spread
- * their pings across the interval instead of bursting on one tick; every
- * later ping follows one interval after the previous deadline (B9), which
- * keeps detection within interval + timeout.
+ * after `now` (at least 1 ms after it); every later ping follows one
+ * interval after the previous deadline (B9), which keeps detection within
+ * interval + timeout. A random phase spreads peers that connect together
+ * (after a restart, say) across the interval; phase 1 pings each peer one
+ * whole interval after it opened, so a driver's sweep reaches peers in the
+ * order they connected.
  *
  * With `sendKeepalives: false` there is no ping at all (`pingAt` stays `null`).
  *
- * @param phase - a value in [0, 1) (randomness as an input, spec B3); out of range means 0.
+ * @param phase - a value in [0, 1] (randomness as an input, spec B3, or 1 for one whole interval); out of range means 0.
  */
 export function createPeerState(config: PeerConfig, now: number, phase: number): PeerState {
-  const offset = isUnitInterval(phase) ? phase : 0;
+  const offset = phase === 1 || isUnitInterval(phase) ? phase : 0;
   return {
     config,
     // A peer that is never probed has no ping deadline, ever.

@@ -170,6 +170,57 @@ describe('PeerTracker precision', () => {
     tracker.close();
   });
 
+  it("B3: by default each connection is pinged one whole interval after it opened, so a sweep reaches them in the order they opened", () => {
+    const platform = new CountingPlatform();
+    const scheduler = createScheduler({ platform });
+    const tracker = new PeerTracker({ scheduler, pingIntervalMs: 1_000, pongTimeoutMs: 1_000, idlePingIntervalMs: 1_000 });
+    const order: number[] = [];
+    const opened: number[] = [];
+    const logs = [0, 3, 7, 12, 12, 40].map((at, index) => {
+      platform.advance(at);
+      opened.push(platform.time);
+      const log = { pings: [] as number[], terminated: 0 };
+      const holder = socketOf(log, () => platform.time, (pong) => pong());
+      const ping = holder.socket.ping;
+      holder.socket.ping = () => {
+        order.push(index);
+        ping();
+      };
+      holder.peer = tracker.track(holder.socket);
+      return log;
+    });
+    platform.advance(3_100);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]);
+    logs.forEach((log, i) => {
+      log.pings.forEach((at, k) => {
+        const deadline = opened[i]! + (k + 1) * 1_000;
+        expect(at).toBeGreaterThanOrEqual(deadline);
+        expect(at).toBeLessThanOrEqual(deadline + tracker.slack.ping);
+      });
+    });
+    tracker.close();
+  });
+
+  it("B3: pingPhase 'random' spreads connections opened together; bad phase options are refused by name", () => {
+    const platform = new CountingPlatform();
+    let seed = 7;
+    const tracker = new PeerTracker({
+      scheduler: createScheduler({ platform }),
+      pingIntervalMs: 1_000,
+      pingPhase: 'random',
+      random: () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647,
+    });
+    const firstPings = Array.from({ length: 50 }, () => tracker.track(socketOf({ pings: [], terminated: 0 }, () => 0, () => undefined).socket).state.pingAt!);
+    expect(Math.max(...firstPings) - Math.min(...firstPings)).toBeGreaterThan(500);
+    tracker.close();
+    const arrival = new PeerTracker({ scheduler: createScheduler({ platform }), pingIntervalMs: 1_000 });
+    expect(arrival.track(socketOf({ pings: [], terminated: 0 }, () => 0, () => undefined).socket).state.pingAt).toBe(platform.time + 1_000);
+    arrival.close();
+    expect(() => new PeerTracker({ pingPhase: 'spread' as never })).toThrow(/pingPhase: "spread"/);
+    expect(() => new PeerTracker({ pingPhase: 'arrival', random: Math.random })).toThrow(/Invalid option random/);
+    expect(() => new PeerTracker({ random: 0.5 as never })).toThrow(/random: 0.5/);
+  });
+
   it("a peer's times are whole milliseconds whatever the clock reads (no heap number per write)", () => {
     const platform = new CountingPlatform();
     platform.time = 1_000.375;

@@ -96,8 +96,8 @@ describe('server keep-alive over real sockets', () => {
     expect(heartbeat.stats()).toMatchObject({ tracked: 1, deadPeers: 0 });
   });
 
-  it('pings of connections opened together are spread across the interval, not one burst', async () => {
-    const { url } = await server({ pingIntervalMs: 400, pongTimeoutMs: 400 });
+  it("B3: with pingPhase 'random', pings of connections opened together are spread across the interval, not one burst", async () => {
+    const { url } = await server({ pingIntervalMs: 400, pongTimeoutMs: 400, pingPhase: 'random' });
     const sockets = await Promise.all(Array.from({ length: 20 }, () => client(url)));
     const firstPing = await within(
       Promise.all(sockets.map((s) => new Promise<number>((resolve) => s.once('ping', () => resolve(performance.now()))))),
