@@ -240,7 +240,9 @@ const behaviour: fc.Arbitrary<Behaviour> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('interval' as const), ms: fc.constantFrom(100, 250, 1_000, 30_000), slack: slackArb }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'once' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'stay' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('other' as const), slot: fc.nat(SLOTS - 1), delay: fc.integer({ min: -50, max: 2_000 }), slack: slackArb }) },
+  // A wake schedules at least 1 ms ahead: entries that keep moving each other to a deadline already past would
+  // wake each other forever on a clock that only moves between wakes (past deadlines come from the ops).
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('other' as const), slot: fc.nat(SLOTS - 1), delay: fc.integer({ min: 1, max: 2_000 }), slack: slackArb }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'dispose' as const }) },
 );
 const op: fc.Arbitrary<Op> = fc.oneof(

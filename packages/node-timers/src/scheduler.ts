@@ -111,8 +111,11 @@ export interface Scheduler {
  * through `wake(now)` like any target. Its fields belong to the scheduler.
  */
 export abstract class ScheduledNode implements ScheduledEntry {
-  /** @internal The deadline, NaN for none: always a number, so V8 keeps it as a double updated in place (no heap number per re-arm). */
-  due = Number.NaN;
+  /**
+   * @internal The deadline while the entry is in a lane (else stale). Always a number: V8 keeps whole milliseconds as
+   * small integers in the field itself, and fractional ones as a double updated in place (no heap number per re-arm).
+   */
+  due = 0;
   /** @internal Links in the lane's list. */
   prev: ScheduledNode | null = null;
   /** @internal */
@@ -126,8 +129,7 @@ export abstract class ScheduledNode implements ScheduledEntry {
   abstract wake(now: number): void;
 
   get deadline(): number | null {
-    const due = this.due;
-    return due === due ? due : null;
+    return this.lane === null ? null : this.due;
   }
   schedule(deadline: number | null, slackMs = 0): void {
     this.owner?.move(this, deadline, slackMs);
@@ -253,7 +255,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
     if (rearming) this.waking = null;
     const from = entry.lane;
     const slack = slackMs > 0 ? slackClass(slackMs) : 0;
-    if (deadline === null ? from === null : deadline === entry.due && (from as Lane).slack === slack) return;
+    if (deadline === null ? from === null : from !== null && deadline === entry.due && from.slack === slack) return;
     if (deadline !== null) {
       // While firing, the fire's time stands for the clock (no read per re-arm).
       const delay = deadline - (rearming ? entry.due : this.firing ? this.firingNow : this.platform.now());
@@ -264,7 +266,6 @@ class LaneScheduler extends OneTimer implements Scheduler {
       this.insert(entry, deadline, to);
     } else {
       this.unlink(entry);
-      entry.due = Number.NaN;
     }
     if (!this.firing) this.rearm(this.wakeAt());
   }
@@ -272,7 +273,6 @@ class LaneScheduler extends OneTimer implements Scheduler {
   release(entry: ScheduledNode): void {
     entry.owner = null;
     if (entry.lane !== null) this.unlink(entry);
-    entry.due = Number.NaN;
     if (!this.firing) this.rearm(this.wakeAt());
   }
 
@@ -335,10 +335,7 @@ class LaneScheduler extends OneTimer implements Scheduler {
         // a phase due at once) is woken again in this loop.
         const scheduled = this.isScheduling(top);
         this.waking = null;
-        if (!scheduled && top.lane !== null) {
-          this.unlink(top);
-          top.due = Number.NaN;
-        }
+        if (!scheduled && top.lane !== null) this.unlink(top);
       }
     } finally {
       this.firing = false;

@@ -181,10 +181,13 @@ describe('PeerTracker precision', () => {
       opened.push(platform.time);
       const log = { pings: [] as number[], terminated: 0 };
       const holder = socketOf(log, () => platform.time, (pong) => pong());
-      const ping = holder.socket.ping;
-      holder.socket.ping = () => {
-        order.push(index);
-        ping();
+      const inner = holder.socket;
+      holder.socket = {
+        ...inner,
+        ping: () => {
+          order.push(index);
+          inner.ping();
+        },
       };
       holder.peer = tracker.track(holder.socket);
       return log;

@@ -9,7 +9,8 @@ import {
   type PeerState,
 } from '@keepalive/core';
 import { defaultScheduler, type Scheduler } from '@keepalive/node-timers';
-import { ADOPT, Peer, type PeerHost } from './tracked-peer.js';
+import type { Peer} from './tracked-peer.js';
+import { ADOPT, SocketPeer, type PeerHost } from './tracked-peer.js';
 
 /**
  * The runtime-neutral server side: tracks any number of connections on one
@@ -209,7 +210,7 @@ export class PeerTracker {
     this.slack = peerSlack(this.config, checkPrecision(precision));
     this.scheduler = scheduler ?? defaultScheduler();
     if (random !== undefined && typeof random !== 'function') throw new KeepaliveOptionError('random', random, 'a function returning a number in [0, 1)');
-    const phases = pingPhase ?? (random === undefined ? 'arrival' : 'random');
+    const phases: unknown = pingPhase ?? (random === undefined ? 'arrival' : 'random');
     if (phases === 'arrival') {
       if (random !== undefined) throw new KeepaliveOptionError('random', random, "nothing with pingPhase: 'arrival' (the phases follow the connections' order)");
       this.random = null;
@@ -265,7 +266,7 @@ export class PeerTracker {
 
   /** Starts tracking a connection. */
   track(socket: TrackedSocket): TrackedPeer {
-    return this[ADOPT](new Peer(socket));
+    return this[ADOPT](new SocketPeer(socket));
   }
 
   /** @internal Starts tracking a peer object made by this package's integrations (a connection that is its own peer). */

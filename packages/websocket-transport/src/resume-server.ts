@@ -227,7 +227,7 @@ export class SessionHub<C = unknown> {
       return handle;
     }
     this.handshakes.add(handle);
-    handle.arm(this.scheduler.now() + this.config.handshakeTimeoutMs);
+    handle.arm(Math.floor(this.scheduler.now()) + this.config.handshakeTimeoutMs);
     if (request.session === null) {
       this.admission.admitThen(handle, 'new', null, () => {
         this.join(handle, 0, null, null);
@@ -294,7 +294,7 @@ export class SessionHub<C = unknown> {
    */
   private join(handle: Connection, delivered: number, digest: string | null, stored: StoredSession | null): void {
     const host = this.host;
-    const now = this.scheduler.now();
+    const now = Math.floor(this.scheduler.now());
     const named = handle.named;
     const held = named === null ? undefined : this.sessions.get(named);
     const restored = held === undefined && named !== null && stored !== null ? restoreSession(this.config.delivery, stored, now) : null;
@@ -420,7 +420,7 @@ export class SessionHub<C = unknown> {
     if (session === null || store === null || this.closing) return 'none';
     if (this.sessions.has(session) || this.restoring.has(session)) return 'kept';
     // The socket had proved the session: it was attached. Its close is a detach, decided by the core.
-    const now = this.scheduler.now();
+    const now = Math.floor(this.scheduler.now());
     const ttlMs = this.config.sessionTtlMs;
     const out: ServerSessionCommand[] = [];
     const attached = serverSessionStep(createServerSessionState(ttlMs, now, ttlMs, true), { type: 'attach', now, status: 'resumed' }, out);

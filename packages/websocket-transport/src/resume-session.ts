@@ -147,7 +147,7 @@ export class Session implements ResumableSession {
     readonly proof: string,
     restored: RestoredSession | null = null,
   ) {
-    const now = host.scheduler.now();
+    const now = Math.floor(host.scheduler.now());
     const { sessionTtlMs, unconfirmedTtlMs } = host.config;
     this.state = restored?.state ?? createDeliveryState(host.config.delivery, now);
     this.life = createServerSessionState(sessionTtlMs, now, unconfirmedTtlMs, restored !== null);
@@ -159,6 +159,15 @@ export class Session implements ResumableSession {
     }
     // The session is its own wake target: no closure per session.
     this.entry = host.scheduler.entry(this);
+  }
+
+  /**
+   * The clock in whole milliseconds (rounded down; the deadlines made from it, whole too, are still at or past their
+   * time when a rounded-down wake comes): small integers, which V8 keeps in the state's fields as they are, where a
+   * fractional time would be a heap number per field written.
+   */
+  private now(): number {
+    return Math.floor(this.host.scheduler.now());
   }
 
   get connected(): boolean {
@@ -234,12 +243,12 @@ export class Session implements ResumableSession {
 
   /** The client wrote its first frame after the hello: the session is its own now, kept `sessionTtlMs` (B17). */
   confirm(): void {
-    this.live({ type: 'confirm', now: this.host.scheduler.now() });
+    this.live({ type: 'confirm', now: this.now() });
   }
 
   /** The hub is full and this session is evictable (unconfirmed, without a connection): it goes now, as an expiry. */
   evict(): void {
-    const evicted = this.live({ type: 'evict', now: this.host.scheduler.now() }).find((command) => command.type === 'expired');
+    const evicted = this.live({ type: 'evict', now: this.now() }).find((command) => command.type === 'expired');
     if (evicted === undefined) return;
     this.host.count('evicted');
     this.expire(evicted.awayMs);
@@ -247,19 +256,19 @@ export class Session implements ResumableSession {
 
   /** An inbound data frame: number `deliveredThrough + 1` on this connection (implicit numbering). */
   receive(payload: SessionMessage): void {
-    this.run({ type: 'frame', now: this.host.scheduler.now(), seq: this.state.deliveredThrough + 1 }, payload, false);
+    this.run({ type: 'frame', now: this.now(), seq: this.state.deliveredThrough + 1 }, payload, false);
     this.reschedule();
   }
 
   /** The client acknowledged everything through `through`. */
   acked(through: number): void {
-    this.run({ type: 'ack', now: this.host.scheduler.now(), through }, null, false);
+    this.run({ type: 'ack', now: this.now(), through }, null, false);
     this.reschedule();
   }
 
   /** An outgoing keep-alive carries the owed acknowledgement: returns it, or `null` when none is owed. */
   carryAck(): number | null {
-    const ack = this.run({ type: 'outgoing', now: this.host.scheduler.now() }, null, true);
+    const ack = this.run({ type: 'outgoing', now: this.now() }, null, true);
     this.reschedule();
     return ack;
   }
@@ -267,7 +276,7 @@ export class Session implements ResumableSession {
   /** The connection `handle` closed with `code`: with 1000 the client ended the session, else it is kept for the client's return. */
   connectionClosed(handle: Connection, code: number): void {
     if (this.handle !== handle) return;
-    const now = this.host.scheduler.now();
+    const now = this.now();
     this.detach(now);
     const ended = this.live({ type: 'detach', now, code }).some((command) => command.type === 'ended');
     if (ended) this.end('client', code, '');
@@ -275,8 +284,9 @@ export class Session implements ResumableSession {
   }
 
   /** Called by the scheduler: an owed acknowledgement is due, or the session expired. */
-  wake(now: number): void {
+  wake(time: number): void {
     if (this.ended) return;
+    const now = Math.floor(time);
     if (this.handle === null) {
       const expired = this.live({ type: 'timeout', now }).find((command) => command.type === 'expired');
       if (expired !== undefined) this.expire(expired.awayMs);
@@ -340,7 +350,7 @@ export class Session implements ResumableSession {
   /** Ends the session from the server side (the application, or the hub closing): its connection is closed with `code`. */
   closeByServer(code: number, reason: string): void {
     const handle = this.handle;
-    const now = this.host.scheduler.now();
+    const now = this.now();
     if (!this.live({ type: 'end', now }).some((command) => command.type === 'ended')) return;
     if (handle !== null) {
       this.detach(now);
@@ -358,7 +368,7 @@ export class Session implements ResumableSession {
    */
   handOver(): ResumeSocket | null {
     const handle = this.handle;
-    const now = this.host.scheduler.now();
+    const now = this.now();
     if (!this.live({ type: 'end', now }).some((command) => command.type === 'ended')) return null;
     this.detach(now);
     // The last change goes to the store (its snapshot reads this session's ring, kept until the store wrote it).

@@ -145,14 +145,20 @@ export interface ServerKeepaliveHandle<C = unknown> extends Disposable {
  * `ping`, `reply`, `close` and `terminate` carry out the core's commands) and the scheduler's wake target.
  */
 class Connection<C, S extends ServerSocket> extends Peer implements ServerConnection<S>, TrackedSocket {
-  /** The resumable session's handle when the client asked for one (B14), until the socket closed; else `null`. */
-  resume: ResumeConnection | null = null;
+  /** The server: a property of the prototype of the server's own subclass ({@link connectionClass}), not one per connection. */
+  declare readonly server: ServerConnections<C, S>;
 
-  constructor(
-    readonly socket: S,
-    readonly server: ServerConnections<C, S>,
-  ) {
+  constructor(readonly socket: S) {
     super();
+  }
+
+  /** The resumable session's handle when the client asked for one (B14), until the socket closed; a plain connection has none. */
+  get resume(): ResumeConnection | null {
+    return null;
+  }
+
+  set resume(_handle: ResumeConnection | null) {
+    // A plain connection (the hub is off, or the request did not ask) holds no handle: see ResumableConnection.
   }
 
   get resumable(): boolean {
@@ -245,6 +251,29 @@ class Connection<C, S extends ServerSocket> extends Peer implements ServerConnec
   }
 }
 
+/** A connection that may hold a resumable session's handle: the one field a plain connection does without. */
+class ResumableConnection<C, S extends ServerSocket> extends Connection<C, S> {
+  #resume: ResumeConnection | null = null;
+
+  override get resume(): ResumeConnection | null {
+    return this.#resume;
+  }
+
+  override set resume(handle: ResumeConnection | null) {
+    this.#resume = handle;
+  }
+}
+
+/** A connection class of one server (typed loosely: a server's socket type is its own). */
+type ConnectionClass = new (socket: never) => Peer & { resume: ResumeConnection | null };
+
+/** A server's own subclass of a connection class, whose prototype holds the server (no field per connection). */
+function connectionClass<C, S extends ServerSocket>(Base: typeof Connection<C, S>, server: ServerConnections<C, S>): ConnectionClass {
+  class KeepaliveConnection extends Base {}
+  Object.defineProperty(KeepaliveConnection.prototype, 'server', { value: server });
+  return KeepaliveConnection;
+}
+
 /**
  * The keep-alive of one server's connections, in every runtime: the options checked once, the {@link PeerTracker}
  * that drives every connection on one shared scheduler, the {@link SessionHub} of resumable sessions (or none), and
@@ -308,7 +337,13 @@ export class ServerConnections<C = unknown, S extends ServerSocket = ServerSocke
     this.sessions = parts.sessions ?? null;
     this.logger = parts.logger;
     this.onDiagnostic = parts.onDiagnostic;
+    this.Plain = connectionClass<C, S>(Connection, this);
+    this.Resumable = this.sessions === null ? this.Plain : connectionClass<C, S>(ResumableConnection, this);
   }
+
+  /** This server's connection classes: a plain one, and one that can hold a session's handle (the same without a hub). */
+  private readonly Plain: ConnectionClass;
+  private readonly Resumable: ConnectionClass;
 
   /** Whether {@link ServerConnections.close} was called. */
   get closed(): boolean {
@@ -327,17 +362,19 @@ export class ServerConnections<C = unknown, S extends ServerSocket = ServerSocke
     if (typeof socket.ping !== 'function' && this.tracker.config.keepaliveFrame !== 'message') {
       throw new TypeError("ServerConnections.open: a socket that cannot ping needs a tracker with keepaliveFrame 'message'");
     }
-    const connection = new Connection<C, S>(socket, this);
-    this.tracker[ADOPT](connection);
     const hub = this.sessions;
-    if (hub === null || query === null) return connection;
+    const connection = new (hub === null || query === null ? this.Plain : this.Resumable)(socket as never);
+    this.tracker[ADOPT](connection);
+    // The connection is this server's: its class was made for a socket of type S.
+    const opened = connection as unknown as ServerConnection<S>;
+    if (hub === null || query === null) return opened;
     try {
       // `null`: a plain client (no `ka` in the URL), left as it is.
       connection.resume = hub.connect(socket, query, context);
     } catch {
       this.tracker.reportHandlerError();
     }
-    return connection;
+    return opened;
   }
 
   /**

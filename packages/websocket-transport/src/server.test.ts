@@ -231,6 +231,51 @@ describe('server keep-alive over real sockets', () => {
     expect(wss.listenerCount('connection')).toBe(0);
   });
 
+  it('a socket made after keepAlive() carries its connection: no listener of the keep-alive on it, the application sees every event after it, an error with no listener is counted and not thrown, and close() puts the socket class back', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise((resolve) => wss.close(resolve)));
+    const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    const options = (wss as unknown as { options: { WebSocket: unknown } }).options;
+    const heartbeat = keepAlive(wss, { scheduler: createScheduler(), pingIntervalMs: 40, pongTimeoutMs: 400 });
+    expect(options.WebSocket).not.toBe(WebSocket);
+    const seen: string[] = [];
+    const serverSide = new Promise<WebSocket>((resolve) =>
+      wss.once('connection', (ws: WebSocket) => {
+        // What the keep-alive read of each event is already in its state when the application's listener runs.
+        ws.on('pong', () => seen.push(`pong ${String(heartbeat.tracker.peers()[0]?.state.keepalivesAnswered)}`));
+        ws.on('message', (data: Buffer) => seen.push(`message ${data.toString()}`));
+        resolve(ws);
+      }),
+    );
+    const socket = await client(url);
+    const ws = await within(serverSide, 1_000, 'server socket');
+    expect(ws).toBeInstanceOf(WebSocket);
+    for (const event of ['ping', 'error']) expect(ws.listenerCount(event)).toBe(0);
+    expect(ws.listenerCount('pong')).toBe(1);
+    socket.send('hello');
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => (seen.includes('message hello') && seen.some((line) => line.startsWith('pong')) ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+      2_000,
+      'a message and a pong',
+    );
+    const firstPong = seen.find((line) => line.startsWith('pong'));
+    expect(firstPong).toBe('pong 1');
+    expect(heartbeat.size).toBe(1);
+    expect(ws.emit('error', new Error('read ECONNRESET'))).toBe(false);
+    expect(heartbeat.stats().handlerErrors).toBe(1);
+    // The close event reaches the keep-alive: the connection is forgotten.
+    const closed = once(ws, 'close');
+    socket.close();
+    await within(closed, 1_000, 'close');
+    expect(heartbeat.size).toBe(0);
+    heartbeat.close();
+    expect(options.WebSocket).toBe(WebSocket);
+  });
+
   it('tracks clients that were connected before keepAlive() was applied; bad options throw', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(wss, 'listening');

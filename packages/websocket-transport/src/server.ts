@@ -188,7 +188,19 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     server.tracker.reportHandlerError();
   }
 
+  // The sockets this server makes from now on are of a subclass that reads their events as they are emitted (no
+  // listener and no added property per socket: the connection is a field of the socket). Sockets made before, or by a
+  // `ws` without the `WebSocket` option, get the shared listeners.
+  const wsOptions = (wss as { options?: { WebSocket?: unknown } }).options;
+  const Base = wsOptions?.WebSocket;
+  const Tracked = typeof Base === 'function' ? trackedSocketClass(Base as typeof WebSocket, server.tracker) : null;
+  if (Tracked !== null && wsOptions !== undefined) wsOptions.WebSocket = Tracked;
+
   const untrack = (ws: WebSocket, code?: number): void => {
+    if (Tracked !== null && ws instanceof Tracked) {
+      Tracked.detach(ws)?.onClose(code);
+      return;
+    }
     const connection = connectionOf(ws);
     if (connection === undefined) return;
     Reflect.deleteProperty(ws, key);
@@ -201,11 +213,16 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   };
 
   const track = (ws: WebSocket, request?: IncomingMessage): void => {
-    if (connectionOf(ws) !== undefined) return;
+    const tracked = Tracked !== null && ws instanceof Tracked ? ws : null;
+    if (tracked !== null ? Tracked?.connectionOf(tracked) !== null : connectionOf(ws) !== undefined) return;
     // Only a connection whose upgrade request is at hand can resume (the request URL is read from the `connection` event).
     const query = server.sessions === null || request?.url === undefined ? null : requestQuery(request.url);
     const connection = server.open(ws, query, query === null || request === undefined ? undefined : { ws, request });
     if (connection === null) return;
+    if (tracked !== null) {
+      Tracked?.attach(tracked, connection);
+      return;
+    }
     (ws as Tagged)[key] = connection;
     ws.on('pong', onPong);
     ws.on('ping', onPing);
@@ -224,12 +241,14 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   wss.on('connection', onConnection);
   for (const ws of wss.clients) track(ws);
 
-  const close = (options?: SessionHubCloseOptions): void => {
+  const close = (closeOptions?: SessionHubCloseOptions): void => {
     if (server.closed) return;
     wss.off('connection', onConnection);
+    // Sockets made from now on are plain again.
+    if (Tracked !== null && wsOptions?.WebSocket === Tracked) wsOptions.WebSocket = Base;
     const open = server.connections();
     // The hub closes first (its sessions handed over or ended, their handles detached), then tracking stops.
-    server.close(options);
+    server.close(closeOptions);
     for (const connection of open) untrack(connection.socket);
   };
   // Once `wss.close()` was called and every socket closed: the sessions left waiting for their clients are handed
@@ -238,6 +257,77 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     close();
   });
   return server.handle(close);
+}
+
+/** A `ws` socket class whose sockets carry their connection in a field and read their own events. */
+interface TrackedSocketClass {
+  new (...args: ConstructorParameters<typeof WebSocket>): WebSocket;
+  /** The socket's connection, or `null`. */
+  connectionOf(ws: WebSocket): ServerConnection<WebSocket> | null;
+  attach(ws: WebSocket, connection: ServerConnection<WebSocket>): void;
+  /** Stops reading the socket's events; returns the connection it had. */
+  detach(ws: WebSocket): ServerConnection<WebSocket> | null;
+}
+
+/**
+ * The subclass of the server's socket class that {@link keepAlive} has the server make: each socket holds its
+ * connection in a private field and hands its own events (pong, ping, message, close, error) to it as it emits them,
+ * before any listener of the application sees them. No listener and no added property per socket: a connection costs
+ * `ws`'s event table nothing. Errors end in `close`; one with no listener of the application's is counted, not thrown.
+ */
+function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker): TrackedSocketClass {
+  return class KeepaliveWebSocket extends Base {
+    #connection: ServerConnection<WebSocket> | null = null;
+
+    static connectionOf(ws: WebSocket): ServerConnection<WebSocket> | null {
+      return #connection in ws ? (ws).#connection : null;
+    }
+
+    static attach(ws: WebSocket, connection: ServerConnection<WebSocket>): void {
+      if (#connection in ws) (ws).#connection = connection;
+    }
+
+    static detach(ws: WebSocket): ServerConnection<WebSocket> | null {
+      if (!(#connection in ws)) return null;
+      const socket = ws;
+      const connection = socket.#connection;
+      socket.#connection = null;
+      return connection;
+    }
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const connection = this.#connection;
+      if (connection !== null) {
+        switch (event) {
+          case 'pong':
+            connection.onPong();
+            break;
+          case 'ping':
+            connection.onPing(args[0] as Buffer);
+            break;
+          case 'message':
+            connection.onMessage(args[0] as RawData, args[1] as boolean);
+            break;
+          case 'close':
+            this.#connection = null;
+            try {
+              connection.onClose(args[0] as number);
+            } catch {
+              tracker.reportHandlerError();
+            }
+            break;
+          case 'error':
+            tracker.reportHandlerError();
+            // Without a listener of the application's, an error would be thrown: it ends in 'close' anyway.
+            if (this.listenerCount('error') === 0) return false;
+            break;
+          default:
+            break;
+        }
+      }
+      return super.emit(event, ...args);
+    }
+  };
 }
 
 /**

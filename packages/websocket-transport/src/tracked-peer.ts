@@ -71,20 +71,20 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   keepalivesOutstanding = 0;
   heardAt = 0;
 
+  /** The tracker's, until the tracker forgets this peer (`null` before it started and once forgotten). */
   private host: PeerHost | null = null;
-  /** This object on the shared scheduler; a separate entry on a scheduler that does not adopt nodes. */
-  private entry: ScheduledEntry | null = null;
-  private forgotten = false;
   /** Links in the tracker's list. */
   nextPeer: Peer | null = null;
   private previousPeer: Peer | null = null;
-  /** What the peer's commands are carried out on. */
-  private readonly driven: TrackedSocket;
 
-  /** @param socket - the socket to drive; default: this object (a subclass that is its own socket adapter). */
-  constructor(socket?: TrackedSocket) {
-    super();
-    this.driven = socket ?? (this as unknown as TrackedSocket);
+  /** What the peer's commands are carried out on: this object (a subclass that is its own socket adapter), or {@link SocketPeer}'s socket. */
+  protected driven(): TrackedSocket {
+    return this as unknown as TrackedSocket;
+  }
+
+  /** This peer's scheduler entry: itself on the shared scheduler, which adopts it; a separate entry on another. */
+  private entry(): ScheduledEntry | undefined {
+    return this.owner !== null ? this : FOREIGN_ENTRIES.get(this);
   }
 
   /** Called once by the tracker, with a fresh state from createPeerState whose fields this peer takes. */
@@ -115,7 +115,8 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     host.first = this;
     host.size++;
     // The shared scheduler adopts this object as its entry: no entry object, no closure per connection.
-    this.entry = host.scheduler.entry(this);
+    const entry = host.scheduler.entry(this);
+    if (entry !== this) FOREIGN_ENTRIES.set(this, entry);
     this.reschedule(host);
   }
 
@@ -129,7 +130,7 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
       if (deadline === this.pongAt && slack.pong < ms) ms = slack.pong;
       if (deadline === this.idleAt && slack.idle < ms) ms = slack.idle;
     }
-    this.entry?.schedule(deadline, ms);
+    this.entry()?.schedule(deadline, ms);
   }
 
   /** The peer state: this object (its fields are the state's). */
@@ -162,21 +163,20 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
 
   malformedHeartbeat(): void {
     // A peer the tracker forgot (its socket closed, or the tracker stopped) counts nothing.
-    if (this.forgotten) return;
-    this.host?.count('malformedHeartbeats');
+    if (this.host === null) return;
+    this.host.count('malformedHeartbeats');
     this.inbound('message');
   }
 
   disconnected(): void {
     const host = this.host;
-    if (this.forgotten || host === null) return;
+    if (host === null) return;
     this.forget(host);
     // A close can arrive while this peer's own commands run: use a private buffer.
     peerStepInPlace(this, { type: 'closed', now: Math.floor(host.scheduler.now()) }, [], DRIVER);
   }
 
   private apply(host: PeerHost, event: PeerHost['timeoutEvent'] | PeerHost['inboundEvent']): void {
-    if (this.forgotten) return;
     const out = host.scratch;
     const start = out.length;
     // Read for the observers only (none: one length check): answers and samples before the step, the last word heard.
@@ -185,7 +185,8 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     const samples = this.rttSamples;
     const heardAt = this.heardAt;
     peerStepInPlace(this, event, out, DRIVER);
-    for (let i = start; i < out.length; i++) host.execute(this.driven, out[i] as PeerCommand);
+    const socket = this.driven();
+    for (let i = start; i < out.length; i++) host.execute(socket, out[i] as PeerCommand);
     if (observed) this.observe(host, answered, samples, heardAt, event.now, out, start);
     clearCommands(out, start);
     if (this.closed) this.forget(host);
@@ -213,9 +214,10 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
   }
 
   private forget(host: PeerHost): void {
-    if (this.forgotten) return;
-    this.forgotten = true;
-    this.entry?.dispose();
+    if (this.host === null) return;
+    this.entry()?.dispose();
+    FOREIGN_ENTRIES.delete(this);
+    this.host = null;
     const previous = this.previousPeer;
     const next = this.nextPeer;
     if (previous === null) host.first = next;
@@ -226,6 +228,20 @@ export class Peer extends ScheduledNode implements TrackedPeer, MutablePeerState
     host.size--;
   }
 }
+
+/** A peer of {@link PeerTracker.track}: its commands are carried out on the socket it was given. */
+export class SocketPeer extends Peer {
+  constructor(private readonly socket: TrackedSocket) {
+    super();
+  }
+
+  protected override driven(): TrackedSocket {
+    return this.socket;
+  }
+}
+
+/** The entries of peers on a scheduler that does not adopt them as its entries (not the shared one): rare. */
+const FOREIGN_ENTRIES = new WeakMap<Peer, ScheduledEntry>();
 
 /** The reason of a close the peer machine asked for, as an observer sees it. */
 function closeReason(reason: string): 'dead_peer' | 'idle_timeout' | 'ping_flood' {
