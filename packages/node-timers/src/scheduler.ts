@@ -20,7 +20,7 @@ import { sharedRuntime } from './runtime.js';
  * the millisecond, and a busy one wakes at most once per slack: the wake rate
  * follows the work, not the clock. An entry without slack is woken as soon as
  * the OS timer allows (no deadline is rounded). A pass runs at most
- * `passBudgetMs` (2 ms by default): past it, the rest of the due entries are
+ * `passBudgetMs` (1 ms by default): past it, the rest of the due entries are
  * served by the next wake, as soon as the event loop has handled what waited
  * (a burst never stalls the loop for long).
  */
@@ -64,13 +64,13 @@ export interface SchedulerOptions {
    * The longest one wake runs entries, in milliseconds: past it the wake
    * stops and the entries still due are served by the next wake, armed at
    * once, after the event loop handled its I/O. Checked every
-   * 8 entries (`PASS_CHECK_EVERY`). Default 2; `Infinity` for no bound.
+   * 8 entries (`PASS_CHECK_EVERY`). Default 1; `Infinity` for no bound.
    */
   readonly passBudgetMs?: number | undefined;
 }
 
 /** Default {@link SchedulerOptions.passBudgetMs}. */
-export const PASS_BUDGET_MS = 2;
+export const PASS_BUDGET_MS = 1;
 /** A pass reads the clock once per this many entries woken, to keep to its budget. */
 export const PASS_CHECK_EVERY = 8;
 /** The largest slack an entry may ask for (about 17 minutes); more is this. */

@@ -111,7 +111,7 @@ export interface PeerTrackerOptions extends PeerOptions {
    *   pings then reaches the connections in the order they opened, the order their sockets' and objects' memory was
    *   allocated in: at 5,000 idle `ws` connections and a 1 s heartbeat this cost about a fifth less server CPU than
    *   random phases (bench scenario 11). Connections that open in one burst are pinged in one burst, which the
-   *   scheduler serves in passes of at most `passBudgetMs` (2 ms by default), never one long stall.
+   *   scheduler serves in passes of at most `passBudgetMs` (1 ms by default), never one long stall.
    * - `'random'`: a random phase within the first interval (from `random`), so connections that open together are
    *   pinged apart.
    *

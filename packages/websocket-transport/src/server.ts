@@ -295,7 +295,8 @@ function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker): Track
       return connection;
     }
 
-    override emit(event: string | symbol, ...args: unknown[]): boolean {
+    /** `ws` emits its events with at most two arguments: they are passed on as given, with no array per event. */
+    override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
       const connection = this.#connection;
       if (connection !== null) {
         switch (event) {
@@ -303,15 +304,15 @@ function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker): Track
             connection.onPong();
             break;
           case 'ping':
-            connection.onPing(args[0] as Buffer);
+            connection.onPing(a as Buffer);
             break;
           case 'message':
-            connection.onMessage(args[0] as RawData, args[1] as boolean);
+            connection.onMessage(a as RawData, b as boolean);
             break;
           case 'close':
             this.#connection = null;
             try {
-              connection.onClose(args[0] as number);
+              connection.onClose(a as number);
             } catch {
               tracker.reportHandlerError();
             }
@@ -325,7 +326,13 @@ function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker): Track
             break;
         }
       }
-      return super.emit(event, ...args);
+      const count = arguments.length;
+      if (count === 1) return super.emit(event);
+      if (count === 2) return super.emit(event, a);
+      if (count === 3) return super.emit(event, a, b);
+      // More than `ws` ever passes: forwarded as they are.
+      // eslint-disable-next-line prefer-rest-params, @typescript-eslint/unbound-method -- no array per event; `this` is given
+      return Reflect.apply(Base.prototype.emit, this, arguments) as boolean;
     }
   };
 }
