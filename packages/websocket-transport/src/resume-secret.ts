@@ -9,14 +9,24 @@ import { sha256 } from '@noble/hashes/sha2.js';
 
 const encoder = new TextEncoder();
 
+/** The base64url alphabet (RFC 4648 §5). */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
 /**
- * `bytes` as unpadded base64url, one flat string (built with `btoa`, not by concatenation: a concatenated string stays
- * a rope of small pieces in V8, several hundred bytes for what a session keeps for its lifetime).
+ * `bytes` as unpadded base64url, one flat string of its own: written from character codes in one call, neither
+ * concatenated (a rope of small pieces in V8) nor cut from a padded encoding (a slice keeps its whole parent alive),
+ * since a session keeps its id and the digest of its secret for its lifetime.
  */
 export function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const codes: number[] = [];
+  for (let i = 0; i < bytes.length; i += 3) {
+    const left = bytes.length - i;
+    const n = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    codes.push(ALPHABET.charCodeAt(n >>> 18), ALPHABET.charCodeAt((n >>> 12) & 63));
+    if (left > 1) codes.push(ALPHABET.charCodeAt((n >>> 6) & 63));
+    if (left > 2) codes.push(ALPHABET.charCodeAt(n & 63));
+  }
+  return String.fromCharCode(...codes);
 }
 
 /** 128 random bits as base64url (22 characters): a session id, or a session secret. */
