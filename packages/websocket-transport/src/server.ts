@@ -4,6 +4,7 @@ import { CLOSE_CODES, PEER_DEFAULTS, nestedOptions } from '@keepalive/core';
 import type { PeerTracker, PeerTrackerOptions, TrackerStats } from './peer-tracker.js';
 import type { SessionHub, SessionHubCloseOptions, SessionHubOptions } from './resume-server.js';
 import { createServerConnections, requestQuery, type ServerConnection } from './server-connection.js';
+import { trackedSocketClass } from './tracked-socket.js';
 
 /** The largest frame {@link createKeepaliveServer} accepts by default (1 MiB): larger ones are refused with 1009. */
 const MAX_PAYLOAD_BYTES = 1 << 20;
@@ -257,84 +258,6 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
     close();
   });
   return server.handle(close);
-}
-
-/** A `ws` socket class whose sockets carry their connection in a field and read their own events. */
-interface TrackedSocketClass {
-  new (...args: ConstructorParameters<typeof WebSocket>): WebSocket;
-  /** The socket's connection, or `null`. */
-  connectionOf(ws: WebSocket): ServerConnection<WebSocket> | null;
-  attach(ws: WebSocket, connection: ServerConnection<WebSocket>): void;
-  /** Stops reading the socket's events; returns the connection it had. */
-  detach(ws: WebSocket): ServerConnection<WebSocket> | null;
-}
-
-/**
- * The subclass of the server's socket class that {@link keepAlive} has the server make: each socket holds its
- * connection in a private field and hands its own events (pong, ping, message, close, error) to it as it emits them,
- * before any listener of the application sees them. No listener and no added property per socket: a connection costs
- * `ws`'s event table nothing. Errors end in `close`; one with no listener of the application's is counted, not thrown.
- */
-function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker): TrackedSocketClass {
-  return class KeepaliveWebSocket extends Base {
-    #connection: ServerConnection<WebSocket> | null = null;
-
-    static connectionOf(ws: WebSocket): ServerConnection<WebSocket> | null {
-      return #connection in ws ? (ws).#connection : null;
-    }
-
-    static attach(ws: WebSocket, connection: ServerConnection<WebSocket>): void {
-      if (#connection in ws) (ws).#connection = connection;
-    }
-
-    static detach(ws: WebSocket): ServerConnection<WebSocket> | null {
-      if (!(#connection in ws)) return null;
-      const socket = ws;
-      const connection = socket.#connection;
-      socket.#connection = null;
-      return connection;
-    }
-
-    /** `ws` emits its events with at most two arguments: they are passed on as given, with no array per event. */
-    override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
-      const connection = this.#connection;
-      if (connection !== null) {
-        switch (event) {
-          case 'pong':
-            connection.onPong();
-            break;
-          case 'ping':
-            connection.onPing(a as Buffer);
-            break;
-          case 'message':
-            connection.onMessage(a as RawData, b as boolean);
-            break;
-          case 'close':
-            this.#connection = null;
-            try {
-              connection.onClose(a as number);
-            } catch {
-              tracker.reportHandlerError();
-            }
-            break;
-          case 'error':
-            tracker.reportHandlerError();
-            // Without a listener of the application's, an error would be thrown: it ends in 'close' anyway.
-            if (this.listenerCount('error') === 0) return false;
-            break;
-          default:
-            break;
-        }
-      }
-      const count = arguments.length;
-      if (count === 1) return super.emit(event);
-      if (count === 2) return super.emit(event, a);
-      if (count === 3) return super.emit(event, a, b);
-      // More than `ws` ever passes: forwarded as they are.
-      // eslint-disable-next-line prefer-rest-params, @typescript-eslint/unbound-method -- no array per event; `this` is given
-      return Reflect.apply(Base.prototype.emit, this, arguments) as boolean;
-    }
-  };
 }
 
 /**
