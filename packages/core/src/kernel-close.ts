@@ -128,7 +128,10 @@ export function lost(h: Step, info: CloseInfo, opened: boolean): void {
   }
   d.phase = 'backoff';
   closeEvent(true);
-  h.emit({ type: 'reconnecting', attempt: d.backoff.attempt, delayMs: (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now });
+  // The deadline is now + the delay: read back to the microsecond, so a fractional clock leaves no float noise (a
+  // delay of 150 ms read as 149.9999999999999 would seem to break a server's retry floor).
+  const waitMs = (d.backoff.deadline ?? /* c8 ignore next */ d.now) - d.now;
+  h.emit({ type: 'reconnecting', attempt: d.backoff.attempt, delayMs: Math.round(waitMs * 1_000) / 1_000 });
 }
 
 /**

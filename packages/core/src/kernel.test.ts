@@ -60,6 +60,13 @@ describe('the kernel alone: phases, never parked (B10, B6)', () => {
     for (const now of [Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new Stepper(config, now)).toThrow(RangeError);
   });
 
+  it('B6: the reconnecting event carries the delay the backoff chose, with no float noise from a fractional clock', () => {
+    const k = openKernel(0);
+    // A fractional clock: 1,000.1 + 50 − 1,000.1 is 49.99999999999999 in floating point.
+    const out = k.step({ type: 'socket_closed', now: 1_000.1, code: 1006, reason: '', random: 0.5 });
+    expect(out).toContainEqual(ev({ type: 'reconnecting', attempt: 1, delayMs: 50 }));
+  });
+
   it('B10 B6: the kernel alone never parks: a loss while idle reconnects with backoff, and the delay ending idle opens a socket', () => {
     const k = openKernel(0);
     expect(k.step({ type: 'socket_closed', now: 1_000, code: 1006, reason: '', random: 0.5 })).toEqual([

@@ -26,7 +26,7 @@ import {
   type ServerSessionEvent,
   type ServerSessionState,
 } from '@keepalive/core';
-import type { ScheduledEntry, Scheduler } from '@keepalive/node-timers';
+import { ScheduledNode, type ScheduledEntry, type Scheduler } from '@keepalive/node-timers';
 import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, isApplicationCloseCode } from './resume-codes.js';
 import type { Connection } from './resume-connection.js';
 import { ReplayFullError, SessionEndedError } from './resume-errors.js';
@@ -113,12 +113,12 @@ export function restoreSession(config: DeliveryConfig, stored: StoredSession, no
 }
 
 /**
- * One session. Per session: this object, its delivery state and its lifetime
- * state (small objects, replaced on each step), its scheduler entry, and the payloads the
+ * One session. Per session: this object (its own scheduler entry), its delivery state and its lifetime
+ * state (small objects, replaced on each step), and the payloads the
  * client has not acknowledged (a ring, allocated only while any wait).
  * Listeners are one small array, allocated on the first `on`.
  */
-export class Session implements ResumableSession {
+export class Session extends ScheduledNode implements ResumableSession {
   state: DeliveryState;
   /** The session's lifetime (the core's server-session machine): attached, away and expiring, or ended. */
   life: ServerSessionState;
@@ -147,6 +147,7 @@ export class Session implements ResumableSession {
     readonly proof: string,
     restored: RestoredSession | null = null,
   ) {
+    super();
     const now = Math.floor(host.scheduler.now());
     const { sessionTtlMs, unconfirmedTtlMs } = host.config;
     this.state = restored?.state ?? createDeliveryState(host.config.delivery, now);
@@ -157,7 +158,8 @@ export class Session implements ResumableSession {
       this.ringFirst = restored.state.ackedThrough + 1;
       this.savedCounters = this.counters();
     }
-    // The session is its own wake target: no closure per session.
+    // The session is its own scheduler entry on the shared scheduler (no entry object, no closure per session); another
+    // scheduler wakes it through an entry of its own.
     this.entry = host.scheduler.entry(this);
   }
 
