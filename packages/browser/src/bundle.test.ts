@@ -97,11 +97,12 @@ const VERSIONS = (JSON.parse(readFileSync(new URL('../package.json', import.meta
  *   measured, rounded up to the next hundred (10,196 B before it took the default client's checks of the target URL,
  *   the WebSocket constructor, the subprotocols and `close`'s arguments, written once in `client-target.ts`, instead of
  *   its own, weaker ones: +334 B); 11,567 B with `addEventListener`, `messages()` and `reconnect()` on the lite
- *   client, the kernel's `restart` and idle-churn count, and the round-trip-time estimator (+1,037 B). Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
+ *   client, the kernel's `restart` and idle-churn count, and the round-trip-time estimator (+1,037 B); 11,613 B with the
+ *   `reconnecting` event's delay read back to the microsecond (a fractional clock showed 149.9999999999999 for 150: +17 B). Its target is 6,000 B; the kernel's own machine is about 8.4 kB of it
  *   (the session machine, which carries every session rule of S1-S10, is 8.2 kB minified of it).
  */
 const BUDGET_GZIP_BYTES = 20_300;
-const KERNEL_BUDGET_GZIP_BYTES = 11_600;
+const KERNEL_BUDGET_GZIP_BYTES = 11_620;
 
 /** Issue 25's targets, gzipped; printed beside the measured figures (the budgets above are what is enforced). */
 const TARGET_GZIP_BYTES = 12_000;
