@@ -6,7 +6,8 @@ import { RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS } fro
 import { Admission, askStore } from './resume-admission.js';
 import { Connection } from './resume-connection.js';
 import { defineHubSettings, type ServerResumeConfig, type SessionHubOptions } from './resume-options.js';
-import { NO_FIELDS, Session, restoreSession, type Counter, type HubHost } from './resume-session.js';
+import { restoreSession } from './resume-restore.js';
+import { NO_FIELDS, Session, type Counter, type HubHost } from './resume-session.js';
 import type { RefusedEvent, ResumeConnection, ResumeSocket, SessionHubCloseOptions, SessionHubEvents, SessionHubStats, UnheldCloseVerdict } from './resume-types.js';
 
 export { LEGACY_REFUSAL_REASON, RESUME_CLOSE_CODES, RESUME_CLOSE_REASONS, SESSION_HUB_DIAGNOSTICS, isApplicationCloseCode } from './resume-codes.js';

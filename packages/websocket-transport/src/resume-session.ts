@@ -8,14 +8,12 @@ import {
   encodeAck,
   encodeHello,
   isEvictable,
-  restoreDeliveryState,
   serverSessionDeadline,
   serverSessionStep,
   serverText,
   utf8Length,
   type AdmissionCandidate,
   type DeliveryCommand,
-  type DeliveryConfig,
   type DeliveryEvent,
   type DeliveryState,
   type Diagnostic,
@@ -33,6 +31,7 @@ import { ReplayFullError, SessionEndedError } from './resume-errors.js';
 import { bytesOf } from './resume-frames.js';
 import type { ServerResumeConfig } from './resume-options.js';
 import type { RefusedEvent, ResumableSession, ResumableSessionEvents, ResumeSocket, SessionHubStats, SessionMessage, SessionSendResult } from './resume-types.js';
+import type { RestoredSession } from './resume-restore.js';
 import type { SessionStore, StoredSession } from './resume-store.js';
 
 /**
@@ -85,33 +84,6 @@ type Listener = (payload: never) => void;
 /** Diagnostic fields of a diagnostic that has none (shared, frozen). */
 export const NO_FIELDS: DiagnosticFields = Object.freeze({});
 const NOTHING: readonly SessionMessage[] = Object.freeze([]);
-/** A digest as `secretDigest` writes it: SHA-256 as unpadded base64url. */
-const DIGEST = /^[A-Za-z0-9_-]{43}$/;
-
-/** A session another process held, read back from the hub's store: its delivery state, unacknowledged payloads and digest. */
-export interface RestoredSession {
-  readonly state: DeliveryState;
-  readonly unacked: readonly SessionMessage[];
-  readonly proof: string;
-}
-
-/** Reads a stored session back; `null` when what was stored cannot be a session (a delivery's state and a digest). */
-export function restoreSession(config: DeliveryConfig, stored: StoredSession, now: number): RestoredSession | null {
-  const given: unknown = stored.unacked;
-  const proof: unknown = stored.proof;
-  if (!Array.isArray(given) || typeof proof !== 'string' || !DIGEST.test(proof)) return null;
-  const unacked: SessionMessage[] = [];
-  const sizes: number[] = [];
-  for (const payload of given as readonly unknown[]) {
-    if (typeof payload === 'string') sizes.push(utf8Length(payload));
-    else if (payload instanceof Uint8Array) sizes.push(payload.byteLength);
-    else return null;
-    unacked.push(payload);
-  }
-  const state = restoreDeliveryState(config, { ...stored, unacked: sizes }, now);
-  return state === null ? null : { state, unacked, proof };
-}
-
 /**
  * One session. Per session: this object (its own scheduler entry), its delivery state and its lifetime
  * state (small objects, replaced on each step), and the payloads the

@@ -198,10 +198,7 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   if (Tracked !== null && wsOptions !== undefined) wsOptions.WebSocket = Tracked;
 
   const untrack = (ws: WebSocket, code?: number): void => {
-    if (Tracked !== null && ws instanceof Tracked) {
-      Tracked.detach(ws)?.onClose(code);
-      return;
-    }
+    if (Tracked?.release(ws, code) === true) return;
     const connection = connectionOf(ws);
     if (connection === undefined) return;
     Reflect.deleteProperty(ws, key);
@@ -214,14 +211,14 @@ export function keepAlive(wss: WebSocketServer, options: ServerKeepaliveOptions 
   };
 
   const track = (ws: WebSocket, request?: IncomingMessage): void => {
-    const tracked = Tracked !== null && ws instanceof Tracked ? ws : null;
-    if (tracked !== null ? Tracked?.connectionOf(tracked) !== null : connectionOf(ws) !== undefined) return;
+    const tracked = Tracked !== null && ws instanceof Tracked ? Tracked : null;
+    if (tracked !== null ? tracked.connectionOf(ws) !== null : connectionOf(ws) !== undefined) return;
     // Only a connection whose upgrade request is at hand can resume (the request URL is read from the `connection` event).
     const query = server.sessions === null || request?.url === undefined ? null : requestQuery(request.url);
     const connection = server.open(ws, query, query === null || request === undefined ? undefined : { ws, request });
     if (connection === null) return;
     if (tracked !== null) {
-      Tracked?.attach(tracked, connection);
+      tracked.attach(ws, connection);
       return;
     }
     (ws as Tagged)[key] = connection;

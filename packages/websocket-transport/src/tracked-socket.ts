@@ -14,8 +14,11 @@ export interface TrackedSocketClass {
   /** The socket's connection, or `null`. */
   connectionOf(ws: WebSocket): ServerConnection<WebSocket> | null;
   attach(ws: WebSocket, connection: ServerConnection<WebSocket>): void;
-  /** Stops reading the socket's events; returns the connection it had. */
-  detach(ws: WebSocket): ServerConnection<WebSocket> | null;
+  /**
+   * Lets the socket's connection go (its `onClose`, with `code`), once: the socket's own `close` and the keep-alive's
+   * `close()` both end here. `false` for a socket not of this class.
+   */
+  release(ws: WebSocket, code?: number): boolean;
 }
 
 /**
@@ -36,12 +39,13 @@ export function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker)
       if (#connection in ws) (ws).#connection = connection;
     }
 
-    static detach(ws: WebSocket): ServerConnection<WebSocket> | null {
-      if (!(#connection in ws)) return null;
+    static release(ws: WebSocket, code?: number): boolean {
+      if (!(#connection in ws)) return false;
       const socket = ws;
       const connection = socket.#connection;
       socket.#connection = null;
-      return connection;
+      connection?.onClose(code);
+      return true;
     }
 
     /** `ws` emits its events with at most two arguments: they are passed on as given, with no array per event. */
@@ -59,9 +63,8 @@ export function trackedSocketClass(Base: typeof WebSocket, tracker: PeerTracker)
             connection.onMessage(a as RawData, b as boolean);
             break;
           case 'close':
-            this.#connection = null;
             try {
-              connection.onClose(a as number);
+              KeepaliveWebSocket.release(this, a as number);
             } catch {
               tracker.reportHandlerError();
             }
