@@ -31,8 +31,23 @@ export interface Platform {
   clearTimeout(handle: TimerHandle): void;
   /** Lets the process exit while only this timer is pending. */
   unref(handle: TimerHandle): void;
+  /**
+   * Runs `callback` once the event loop has handled the I/O already waiting, without sleeping first (`setImmediate`).
+   * The scheduler uses it for a deadline already due, such as the rest of a pass cut at its budget; without it, such
+   * a deadline gets `setTimeout(callback, 0)`, which sleeps at least a millisecond before it runs. Give it together
+   * with {@link Platform.clearImmediate}.
+   */
+  setImmediate?(callback: () => void): TimerHandle;
+  /** Clears what this platform's `setImmediate` returned. */
+  clearImmediate?(handle: TimerHandle): void;
   /** Holds the process open until the returned release function is called. */
   hold?(): () => void;
+}
+
+/** `setImmediate` and `clearImmediate`, where the runtime has them. */
+interface ImmediateGlobals {
+  setImmediate?: (callback: () => void) => TimerHandle;
+  clearImmediate?: (handle: TimerHandle) => void;
 }
 
 interface Unrefable {
@@ -56,6 +71,16 @@ export const defaultPlatform: Platform = Object.freeze({
   unref: (handle: TimerHandle): void => {
     if (typeof handle === 'object') (handle as Unrefable).unref?.();
     else denoUnref()?.(handle);
+  },
+  // Node's and Bun's `setImmediate` (Deno's too, where it has one); `setTimeout(callback, 0)` where there is none.
+  setImmediate: (callback: () => void): TimerHandle => {
+    const immediate = (globalThis as ImmediateGlobals).setImmediate;
+    return typeof immediate === 'function' ? immediate(callback) : globalThis.setTimeout(callback, 0);
+  },
+  clearImmediate: (handle: TimerHandle): void => {
+    const clear = (globalThis as ImmediateGlobals).clearImmediate;
+    if (typeof clear === 'function') clear(handle);
+    else globalThis.clearTimeout(handle as Parameters<typeof clearTimeout>[0]);
   },
   hold: (): (() => void) => {
     // One long, ref'd interval keeps the event loop alive; cleared on release.

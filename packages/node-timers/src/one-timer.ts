@@ -83,9 +83,16 @@ export abstract class OneTimer {
     const precision = this.precisionMs;
     // (Bounded by the precision, in case the clock was swapped, e.g. for fake timers, since the last fire.)
     if (precision > 0) delay = Math.max(delay, Math.ceil(Math.min(precision, this.lastFire + precision - now)));
-    // Capture the clear function that matches this setTimeout (fake timers may be installed later).
-    this.clear = platform.clearTimeout.bind(platform);
-    this.handle = platform.setTimeout(this.onTimer, delay);
+    if (delay === 0 && platform.setImmediate !== undefined && platform.clearImmediate !== undefined) {
+      // Already due (the rest of a pass cut at its budget, a deadline in the past): once the I/O waiting now is
+      // handled, without the millisecond's sleep of a zero timeout. A burst's slices run back to back, I/O between.
+      this.clear = platform.clearImmediate.bind(platform);
+      this.handle = platform.setImmediate(this.onTimer);
+    } else {
+      // Capture the clear function that matches this setTimeout (fake timers may be installed later).
+      this.clear = platform.clearTimeout.bind(platform);
+      this.handle = platform.setTimeout(this.onTimer, delay);
+    }
     platform.unref(this.handle);
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
+import { defaultPlatform, type TimerHandle } from './clock.js';
 import { ManualPlatform } from './test-support/manual-platform.js';
 import { PASS_CHECK_EVERY, ScheduledNode, createScheduler, slackClass, type ScheduledEntry, type Scheduler } from './scheduler.js';
 
@@ -169,7 +170,8 @@ describe('a pass is bounded', () => {
     const longest = Math.max(...platform.passes.map((pass) => pass.end - pass.start));
     expect(longest).toBeLessThanOrEqual(2 + PASS_CHECK_EVERY * 0.01 + 1e-9);
     expect(platform.passes.length).toBeGreaterThanOrEqual(45);
-    // Each continuation was armed at once (a 0 ms timer: the event loop handles its I/O, then the rest is served).
+    // Each continuation was armed at once (a 0 ms timer, on a platform without setImmediate: the event loop handles its
+    // I/O, then the rest is served).
     expect(platform.delays.slice(1).every((delay) => delay === 0)).toBe(true);
     expect(scheduler.size).toBe(0);
   });
@@ -217,6 +219,93 @@ describe('a pass is bounded', () => {
     // Each pass stopped at its budget: the check before every PASS_CHECK_EVERY-th entry saw more than 1 ms spent.
     expect(platform.passes.every((pass) => pass.end - pass.start <= 1 + PASS_CHECK_EVERY * 0.5)).toBe(true);
     other.dispose();
+  });
+});
+
+/** A {@link ManualPlatform} with `setImmediate`: an immediate is a timer due now, recorded apart from zero timeouts. */
+class ImmediatePlatform extends ManualPlatform {
+  /** The clock's time at each `setImmediate`. */
+  readonly immediates: number[] = [];
+  /** `setTimeout(fn, 0)` calls (what a platform without `setImmediate` gets for a due deadline). */
+  zeroTimeouts = 0;
+  private immediate = false;
+
+  override setTimeout(fn: () => void, delay: number): TimerHandle {
+    if (delay === 0 && !this.immediate) this.zeroTimeouts++;
+    return super.setTimeout(fn, delay);
+  }
+
+  setImmediate(fn: () => void): TimerHandle {
+    this.immediates.push(this.time);
+    this.immediate = true;
+    try {
+      return this.setTimeout(fn, 0);
+    } finally {
+      this.immediate = false;
+    }
+  }
+
+  clearImmediate(handle: TimerHandle): void {
+    this.clearTimeout(handle);
+  }
+}
+
+describe('due deadlines run on setImmediate where the platform has it', () => {
+  it('a pass cut at its budget resumes on setImmediate (no zero timeout, so no sleep between slices); a future deadline still gets setTimeout', () => {
+    const platform = new ImmediatePlatform({ maxFires: 50_000 });
+    const scheduler = createScheduler({ platform, passBudgetMs: 1 });
+    let fired = 0;
+    for (let i = 0; i < 200; i++) {
+      const entry = scheduler.entry(() => {
+        fired++;
+        platform.time += 0.05;
+        entry.dispose();
+      });
+      entry.schedule(10, 5);
+    }
+    platform.advance(100);
+    expect(fired).toBe(200);
+    // 200 entries of 0.05 ms in passes of about 1 ms: the first wake is a 10 ms timer, every continuation an immediate.
+    expect(platform.delays[0]).toBe(10);
+    expect(platform.passes.length).toBeGreaterThanOrEqual(5);
+    expect(platform.immediates).toHaveLength(platform.passes.length - 1);
+    expect(platform.zeroTimeouts).toBe(0);
+    expect(scheduler.size).toBe(0);
+    expect(scheduler.osTimersArmed).toBe(0);
+  });
+
+  it('a deadline already past is armed as an immediate, and removing it clears the immediate', () => {
+    const platform = new ImmediatePlatform();
+    platform.time = 50;
+    const scheduler = createScheduler({ platform });
+    let fired = 0;
+    const entry = scheduler.entry(() => {
+      fired++;
+    });
+    entry.schedule(20);
+    expect(platform.immediates).toEqual([50]);
+    expect(platform.pending).toBe(1);
+    entry.schedule(null);
+    expect(platform.pending).toBe(0);
+    expect(scheduler.osTimersArmed).toBe(0);
+    entry.schedule(49);
+    platform.advance(50);
+    expect(fired).toBe(1);
+    expect(platform.zeroTimeouts).toBe(0);
+    entry.dispose();
+  });
+
+  it('the default platform: setImmediate runs its callback after the current turn, and clearImmediate stops one', async () => {
+    const ran: string[] = [];
+    const kept = defaultPlatform.setImmediate?.(() => ran.push('kept'));
+    const cleared = defaultPlatform.setImmediate?.(() => ran.push('cleared'));
+    expect(kept).toBeDefined();
+    if (cleared !== undefined) defaultPlatform.clearImmediate?.(cleared);
+    ran.push('sync');
+    await new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    });
+    expect(ran).toEqual(['sync', 'kept']);
   });
 });
 
