@@ -35,7 +35,8 @@ export interface Platform {
    * Runs `callback` once the event loop has handled the I/O already waiting, without sleeping first (`setImmediate`).
    * The scheduler uses it for a deadline already due, such as the rest of a pass cut at its budget; without it, such
    * a deadline gets `setTimeout(callback, 0)`, which sleeps at least a millisecond before it runs. Give it together
-   * with {@link Platform.clearImmediate}.
+   * with {@link Platform.clearImmediate}. What it returns is not unref'd: it runs at once (Node runs an unref'd
+   * immediate only when something else wakes the event loop).
    */
   setImmediate?(callback: () => void): TimerHandle;
   /** Clears what this platform's `setImmediate` returned. */

@@ -86,14 +86,15 @@ export abstract class OneTimer {
     if (delay === 0 && platform.setImmediate !== undefined && platform.clearImmediate !== undefined) {
       // Already due (the rest of a pass cut at its budget, a deadline in the past): once the I/O waiting now is
       // handled, without the millisecond's sleep of a zero timeout. A burst's slices run back to back, I/O between.
+      // Not unref'd: it runs at once, and Node runs an unref'd immediate only once something else wakes the loop.
       this.clear = platform.clearImmediate.bind(platform);
       this.handle = platform.setImmediate(this.onTimer);
     } else {
       // Capture the clear function that matches this setTimeout (fake timers may be installed later).
       this.clear = platform.clearTimeout.bind(platform);
       this.handle = platform.setTimeout(this.onTimer, delay);
+      platform.unref(this.handle);
     }
-    platform.unref(this.handle);
   }
 }
 

@@ -295,6 +295,48 @@ describe('due deadlines run on setImmediate where the platform has it', () => {
     entry.dispose();
   });
 
+  it('real timers: a pass cut at its budget inside a timer callback goes on at once, with nothing else to wake the loop', async () => {
+    // Node runs an unref'd immediate only when something else wakes the event loop: the scheduler's must not be one.
+    const scheduler = createScheduler({ passBudgetMs: 1 });
+    const count = PASS_CHECK_EVERY * 8;
+    const firedAt: number[] = [];
+    let done: () => void = () => undefined;
+    const all = new Promise<'all fired'>((resolve) => {
+      done = () => {
+        resolve('all fired');
+      };
+    });
+    const entries = Array.from({ length: count }, () => {
+      const entry = scheduler.entry(() => {
+        // About 0.1 ms of work each: the pass stops at its budget several times.
+        const until = performance.now() + 0.1;
+        while (performance.now() < until) {
+          // busy
+        }
+        firedAt.push(performance.now());
+        entry.schedule(null);
+        if (firedAt.length === count) done();
+      });
+      return entry;
+    });
+    const start = performance.now();
+    for (const entry of entries) entry.schedule(start + 5);
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      all,
+      new Promise<'guard'>((resolve) => {
+        guard = setTimeout(() => {
+          resolve('guard');
+        }, 5_000);
+      }),
+    ]);
+    clearTimeout(guard);
+    expect(outcome).toBe('all fired');
+    expect(firedAt).toHaveLength(count);
+    for (const entry of entries) entry.dispose();
+    expect(scheduler.osTimersArmed).toBe(0);
+  });
+
   it('the default platform: setImmediate runs its callback after the current turn, and clearImmediate stops one', async () => {
     const ran: string[] = [];
     const kept = defaultPlatform.setImmediate?.(() => ran.push('kept'));
