@@ -33,6 +33,20 @@ function periodic(scheduler: Scheduler, platform: ManualPlatform, count: number,
   };
 }
 
+/** `count` entries due at `deadline` (with `slackMs`), each moving the clock `costMs` when woken (work taking time), then disposed. */
+function oneShots(scheduler: Scheduler, platform: ManualPlatform, count: number, costMs: number, deadline: number, slackMs = 0): { readonly fired: number } {
+  const run = { fired: 0 };
+  for (let i = 0; i < count; i++) {
+    const entry = scheduler.entry(() => {
+      run.fired++;
+      platform.time += costMs;
+      entry.dispose();
+    });
+    entry.schedule(deadline, slackMs);
+  }
+  return run;
+}
+
 describe('slack: the wake rate follows the work', () => {
   it('5,000 entries at a 1 s interval with 31 ms of slack: at most one wake per 31 ms, each fire on time within it (exact: a wake per millisecond)', () => {
     const platform = new ManualPlatform({ maxFires: 50_000 });
@@ -179,17 +193,9 @@ describe('a pass is bounded', () => {
   it('passBudgetMs: Infinity serves every due entry in one pass; a bad budget throws naming the option', () => {
     const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform, passBudgetMs: Number.POSITIVE_INFINITY });
-    let fired = 0;
-    for (let i = 0; i < 1_000; i++) {
-      const entry = scheduler.entry(() => {
-        fired++;
-        platform.time += 0.1;
-        entry.dispose();
-      });
-      entry.schedule(10);
-    }
+    const run = oneShots(scheduler, platform, 1_000, 0.1, 10);
     platform.advance(20);
-    expect(fired).toBe(1_000);
+    expect(run.fired).toBe(1_000);
     expect(platform.wakes).toBe(1);
     for (const bad of [0, -1, Number.NaN, '2']) expect(() => createScheduler({ passBudgetMs: bad as number })).toThrow(/passBudgetMs/);
   });
@@ -197,25 +203,17 @@ describe('a pass is bounded', () => {
   it('a sliced pass is resumed at once even when an entry with slack moves before the next wake', () => {
     const platform = new ManualPlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform, passBudgetMs: 1 });
-    let fired = 0;
-    for (let i = 0; i < 100; i++) {
-      const entry = scheduler.entry(() => {
-        fired++;
-        platform.time += 0.5;
-        entry.dispose();
-      });
-      entry.schedule(10, 500);
-    }
+    const run = oneShots(scheduler, platform, 100, 0.5, 10, 500);
     const other = scheduler.entry(() => undefined);
     other.schedule(10_000, 500);
     // The first wake is at 10; it serves a slice, and the rest follow at once.
     platform.advance(10);
-    expect(fired).toBeGreaterThan(0);
-    expect(fired).toBeLessThan(100);
+    expect(run.fired).toBeGreaterThan(0);
+    expect(run.fired).toBeLessThan(100);
     other.schedule(20_000, 500);
     expect(scheduler.armedFor).toBe(10);
     platform.advance(platform.time + 200);
-    expect(fired).toBe(100);
+    expect(run.fired).toBe(100);
     // Each pass stopped at its budget: the check before every PASS_CHECK_EVERY-th entry saw more than 1 ms spent.
     expect(platform.passes.every((pass) => pass.end - pass.start <= 1 + PASS_CHECK_EVERY * 0.5)).toBe(true);
     other.dispose();
@@ -254,17 +252,9 @@ describe('due deadlines run on setImmediate where the platform has it', () => {
   it('a pass cut at its budget resumes on setImmediate (no zero timeout, so no sleep between slices); a future deadline still gets setTimeout', () => {
     const platform = new ImmediatePlatform({ maxFires: 50_000 });
     const scheduler = createScheduler({ platform, passBudgetMs: 1 });
-    let fired = 0;
-    for (let i = 0; i < 200; i++) {
-      const entry = scheduler.entry(() => {
-        fired++;
-        platform.time += 0.05;
-        entry.dispose();
-      });
-      entry.schedule(10, 5);
-    }
+    const run = oneShots(scheduler, platform, 200, 0.05, 10, 5);
     platform.advance(100);
-    expect(fired).toBe(200);
+    expect(run.fired).toBe(200);
     // 200 entries of 0.05 ms in passes of about 1 ms: the first wake is a 10 ms timer, every continuation an immediate.
     expect(platform.delays[0]).toBe(10);
     expect(platform.passes.length).toBeGreaterThanOrEqual(5);
